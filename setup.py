@@ -1,0 +1,22 @@
+from setuptools import setup
+
+setup(
+    name="tchat",
+    version="0.1.0",
+    description="A chat server on Twisted: terminals, browsers and programs in the same rooms.",
+    long_description=open("README.rst", encoding="utf-8").read(),
+    long_description_content_type="text/x-rst",
+    python_requires=">=3.11",
+    # Listed by hand: find_packages() would ship tests/, and twisted.plugins
+    # must be named so that its (init-less) folder is installed.
+    packages=["tchat", "tchat.door", "tchat.client", "twisted.plugins"],
+    package_data={"twisted.plugins": ["tchat_plugin.py"]},
+    install_requires=[
+        "twisted[tls]>=24.7",
+        "termcolor>=2.4",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "hypothesis>=6"],
+    },
+    entry_points={"console_scripts": ["tchat-client = tchat.client.main:main"]},
+)

@@ -1,0 +1,1 @@
+"""tchat-client: the terminal client."""

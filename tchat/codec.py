@@ -1,0 +1,197 @@
+"""
+The two encodings of the line protocol: JSON lines for programs, text for people.
+
+A codec turns a received line into a L{Request} (``decode``) and an
+L{Event} into the bytes of one or more ``\\r\\n``-terminated lines
+(``encode``). Codecs hold no per-connection state, so one instance of each
+serves every connection, and L{Event.encoded} caches what they produce.
+
+Text-mode lines have fixed shapes (documented in docs/protocol.rst)::
+
+    *** ...            a notice from the server
+    !!! ... (code)     an error
+    [#room] <bob> hi   a message in a room
+    [private] <bob> hi a private message to you
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Callable
+
+from tchat.commands import Request, parse_json, parse_text
+from tchat.events import Event
+from tchat.names import clean_text
+
+CRLF = "\r\n"
+
+
+class JSONCodec:
+    """One JSON object per line; ``\\r`` and ``\\n`` inside strings are escaped."""
+
+    name = "json"
+
+    def decode(self, line: str) -> Request | None:
+        if not line.strip():
+            return None
+        return parse_json(line)
+
+    def encode(self, event: Event) -> bytes:
+        return (
+            json.dumps(event.as_dict(), ensure_ascii=False, separators=(",", ":"))
+            + CRLF
+        ).encode("utf-8")
+
+
+def _join(names: list[str]) -> str:
+    return ", ".join(names) if names else "nobody"
+
+
+def _clock(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+
+
+def _message(e: Event) -> list[str]:
+    where = e["to"] if e["to"].startswith("#") else "private"
+    delayed = f"(sent {_clock(e['ts'])}) " if e.get("delayed") else ""
+    if e.get("kind") == "action":
+        return [f"[{where}] * {e['from']} {delayed}{e['text']}"]
+    return [f"[{where}] <{e['from']}> {delayed}{e['text']}"]
+
+
+def _ok(e: Event) -> list[str]:
+    text = e.get("text")
+    return [f"*** {text}"] if text else []
+
+
+def _welcome(e: Event) -> list[str]:
+    lines = [f"*** {e.get('text') or 'Welcome to ' + e['server']}"]
+    motd = e.get("motd")
+    if motd:
+        lines += [f"*** {line}" for line in motd.splitlines()]
+    return lines
+
+
+def _logged_in(e: Event) -> list[str]:
+    return [
+        f"*** You are {e['user']}. Online: {_join(e['users'])}",
+        f"*** You are in {_join(e['rooms'])}. Plain lines go to {e['rooms'][-1] if e['rooms'] else 'no room'}; /help lists the commands.",
+    ]
+
+
+def _users(e: Event) -> list[str]:
+    where = f"In {e['room']}" if e.get("room") else "Online"
+    return [f"*** {where}: {_join(e['users'])}"]
+
+
+def _rooms(e: Event) -> list[str]:
+    rooms = [f"{r['room']} ({r['members']})" for r in e["rooms"]]
+    return [f"*** Rooms: {_join(rooms)}"]
+
+
+def _whoami(e: Event) -> list[str]:
+    admin = " (admin)" if e.get("admin") else ""
+    current = f"; current room {e['current']}" if e.get("current") else ""
+    return [f"*** You are {e['user']}{admin}, in {_join(e['rooms'])}{current}"]
+
+
+def _join_event(e: Event) -> list[str]:
+    return [f"*** {e['user']} joined {e['room']}"]
+
+
+def _part_event(e: Event) -> list[str]:
+    reason = f" ({e['reason']})" if e.get("reason") else ""
+    return [f"*** {e['user']} left {e['room']}{reason}"]
+
+
+def _help(e: Event) -> list[str]:
+    lines = []
+    for entry in e["commands"]:
+        aliases = f" (also {', '.join(entry['aliases'])})" if entry["aliases"] else ""
+        lines.append(f"*** {entry['usage']}{aliases}: {entry['text']}")
+    if e.get("text"):
+        lines.append(f"*** {e['text']}")
+    return lines
+
+
+def _debug(e: Event) -> list[str]:
+    lines = [
+        f"*** uptime {e['uptime']:.0f}s, {len(e['connections'])} connections, "
+        f"{e['users_online']} logged in, {len(e['rooms'])} rooms"
+    ]
+    for c in e["connections"]:
+        since = f"{e['ts'] - c['since']:.0f}s"
+        lines.append(
+            f"***   {c.get('user') or '(not logged in)'} from {c['address']}"
+            f" via {c['door']} for {since} in {_join(c['rooms'])}"
+        )
+    for r in e["rooms"]:
+        lines.append(f"***   {r['room']}: {_join(r['users'])}")
+    return lines
+
+
+def _history(e: Event) -> list[str]:
+    lines = [f"*** History of {e['target']} ({len(e['messages'])} messages):"]
+    for m in e["messages"]:
+        lines += [f"{_clock(m['ts'])} " + line for line in _message(Event("message", m))]
+    if e.get("more"):
+        lines.append("*** (older messages exist)")
+    return lines
+
+
+_RENDER: dict[str, Callable[[Event], list[str]]] = {
+    "welcome": _welcome,
+    "logged_in": _logged_in,
+    "message": _message,
+    "join": _join_event,
+    "part": _part_event,
+    "users": _users,
+    "rooms": _rooms,
+    "whoami": _whoami,
+    "ok": _ok,
+    "error": lambda e: [f"!!! {e['text']} ({e['code']})"],
+    "notice": lambda e: [f"*** {e['text']}"],
+    "shutdown": lambda e: [f"*** Server going down: {e['text']}"],
+    "bye": lambda e: [f"*** Bye: {e['text']}"],
+    "ping": lambda e: [f"PING {e['token']}"],
+    "pong": lambda e: [f"*** pong{' ' + str(e['token']) if e.get('token') is not None else ''}"],
+    "help": _help,
+    "debug": _debug,
+    "history": _history,
+}
+
+
+def _fallback(e: Event) -> list[str]:
+    fields = " ".join(f"{k}={v}" for k, v in e.fields.items() if k != "ts")
+    return [f"*** {e.name} {fields}"]
+
+
+class TextCodec:
+    """Lines for a person on ``nc`` or ``telnet``; commands start with ``/``."""
+
+    name = "text"
+
+    def decode(self, line: str) -> Request | None:
+        return parse_text(line)
+
+    def encode(self, event: Event) -> bytes:
+        return "".join(line + CRLF for line in render_text(event)).encode("utf-8")
+
+
+JSON = JSONCodec()
+TEXT = TextCodec()
+
+
+def codec_for_first_line(line: str) -> JSONCodec | TextCodec:
+    """The first line chooses the encoding: JSON if it starts with ``{``."""
+    return JSON if line.lstrip().startswith("{") else TEXT
+
+
+def render_text(event: Event) -> list[str]:
+    """
+    The text-mode lines of an event, without line ends. Each line is cleaned
+    of control characters once more, so that no field (an error quoting what
+    was typed, say) can carry an escape sequence to a terminal.
+    """
+    return [clean_text(line) for line in _RENDER.get(event.name, _fallback)(event)]

@@ -1,0 +1,414 @@
+"""
+The one command table.
+
+Every request a client can make is a L{Command} below: its JSON action and
+fields, its text-mode forms with their aliases and arguments, and its help
+line. Everything else is derived from this table, so none of it can drift:
+
+- L{parse_text} turns a line typed by a person into a L{Request};
+- L{parse_json} checks a JSON-mode object and turns it into a L{Request};
+- L{help_entries} is what ``/help`` answers;
+- ``python -m tchat.commands`` prints the reStructuredText table that
+  ``docs/protocol.rst`` includes (a test checks they match).
+
+A L{Request} only says what was asked, with fields of the right types. Whether
+it makes sense (does the user exist, may this person kick) is the hub's call.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+RequestId = str | int | float
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a client asked for: an action and its checked fields."""
+
+    action: str
+    args: dict[str, Any] = field(default_factory=dict)
+    id: RequestId | None = None
+
+
+class BadRequest(Exception):
+    """A line that is not a well-formed request; carries the error to send."""
+
+    def __init__(self, code: str, text: str, id: RequestId | None = None) -> None:
+        super().__init__(text)
+        self.code = code
+        self.text = text
+        self.id = id
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a JSON request. ``kind`` is "str", "int" or "id"."""
+
+    name: str
+    kind: str = "str"
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of a text-mode form, in order; ``rest`` takes the rest of the line."""
+
+    field: str
+    meta: str
+    optional: bool = False
+    rest: bool = False
+
+    @property
+    def usage(self) -> str:
+        return f"[{self.meta}]" if self.optional else self.meta
+
+
+@dataclass(frozen=True)
+class TextForm:
+    """
+    One way to type a command: ``/word ARGS``. ``words[0]`` is the name shown
+    in help, the others are aliases. ``fixed`` are fields the form sets itself
+    (``/me`` sets ``kind``).
+    """
+
+    words: tuple[str, ...]
+    args: tuple[Arg, ...] = ()
+    fixed: tuple[tuple[str, Any], ...] = ()
+    summary: str = ""
+
+    @property
+    def usage(self) -> str:
+        return " ".join(["/" + self.words[0], *(a.usage for a in self.args)])
+
+
+@dataclass(frozen=True)
+class Command:
+    action: str
+    summary: str
+    fields: tuple[Field, ...] = ()
+    forms: tuple[TextForm, ...] = ()
+    before_login: bool = False
+    admin: bool = False
+    json: bool = True
+    listed: bool = True
+
+    def json_usage(self) -> str:
+        parts = [f'"action": "{self.action}"']
+        for f in self.fields:
+            kind = {"str": "string", "int": "integer", "id": "string or number"}[f.kind]
+            parts.append(f'"{f.name}": {kind}' + ("" if f.required else " (optional)"))
+        return "{" + ", ".join(parts) + "}"
+
+
+NAME = Arg("user", "NAME")
+TEXT = Arg("text", "TEXT", rest=True)
+REASON = Arg("reason", "REASON", optional=True, rest=True)
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "login",
+        "log in as NAME (with PASSWORD for a registered name)",
+        (Field("user"), Field("password", required=False)),
+        (TextForm(("login",), (NAME, Arg("password", "PASSWORD", optional=True))),),
+        before_login=True,
+    ),
+    Command(
+        "msg",
+        "send a message to a room or, privately, to a user",
+        (Field("to"), Field("text"), Field("kind", required=False)),
+        (
+            TextForm(
+                ("msg", "para", "to", "w"),
+                (Arg("to", "NAME"), TEXT),
+                summary="send TEXT privately to NAME, or to a #room you are in",
+            ),
+            TextForm(
+                ("msgall", "all"),
+                (TEXT,),
+                summary="send TEXT to your current room (the same as a plain line)",
+            ),
+            TextForm(
+                ("me",),
+                (TEXT,),
+                fixed=(("kind", "action"),),
+                summary="describe an action in your current room: /me waves",
+            ),
+        ),
+    ),
+    Command(
+        "join",
+        "join a room (it is made if it does not exist) and make it current",
+        (Field("room"),),
+        (TextForm(("join", "j"), (Arg("room", "#ROOM"),)),),
+    ),
+    Command(
+        "part",
+        "leave a room (the current one if none is named)",
+        (Field("room"), Field("reason", required=False)),
+        (TextForm(("part", "leave"), (Arg("room", "#ROOM", optional=True), REASON)),),
+    ),
+    Command(
+        "room",
+        "choose the room your plain lines go to",
+        (Field("room"),),
+        (TextForm(("room",), (Arg("room", "#ROOM"),)),),
+    ),
+    Command(
+        "users",
+        "who is online, or who is in #ROOM",
+        (Field("room", required=False),),
+        (
+            TextForm(
+                ("users", "online", "userlist", "who", "names"),
+                (Arg("room", "#ROOM", optional=True),),
+            ),
+        ),
+    ),
+    Command(
+        "rooms",
+        "the rooms and how many are in each",
+        (),
+        (TextForm(("rooms", "list")),),
+    ),
+    Command(
+        "whoami",
+        "your name, your rooms and whether you are an admin",
+        (),
+        (TextForm(("whoami",)),),
+    ),
+    Command(
+        "quit",
+        "leave the chat",
+        (Field("reason", required=False),),
+        (TextForm(("quit", "sair", "logout", "exit"), (REASON,)),),
+        before_login=True,
+    ),
+    Command(
+        "help",
+        "list the commands, or explain one",
+        (Field("command", required=False),),
+        (TextForm(("help",), (Arg("command", "COMMAND", optional=True),)),),
+        before_login=True,
+    ),
+    Command(
+        "ping",
+        "check that the server answers (it replies pong)",
+        (Field("token", "id", required=False),),
+        (TextForm(("ping",), (Arg("token", "TOKEN", optional=True),)),),
+        before_login=True,
+    ),
+    Command(
+        "pong",
+        "answer to the server's ping (clients send it themselves)",
+        (Field("token", "id"),),
+        (TextForm(("pong",), (Arg("token", "TOKEN"),)),),
+        before_login=True,
+        listed=False,
+    ),
+    Command(
+        "admin",
+        "become an admin with the server's admin password",
+        (Field("password"),),
+        (TextForm(("admin", "oper"), (Arg("password", "PASSWORD"),)),),
+    ),
+    Command(
+        "kick",
+        "disconnect a user (admins only)",
+        (Field("user"), Field("reason", required=False)),
+        (TextForm(("kick",), (NAME, REASON)),),
+        admin=True,
+    ),
+    Command(
+        "shutdown",
+        "tell everyone, then stop the server (admins only)",
+        (Field("reason", required=False), Field("delay", "int", required=False)),
+        (TextForm(("shutdown", "down"), (REASON,)),),
+        admin=True,
+    ),
+    Command(
+        "debug",
+        "connections, addresses, rooms and uptime (admins only)",
+        (),
+        (TextForm(("debug",)),),
+        admin=True,
+    ),
+    # A text-mode line that is not a command: the name before login, a
+    # message to the current room after.
+    Command("line", "", (Field("text"),), (), before_login=True, json=False, listed=False),
+)
+
+BY_ACTION: dict[str, Command] = {c.action: c for c in COMMANDS}
+JSON_ACTIONS: dict[str, Command] = {c.action: c for c in COMMANDS if c.json}
+TEXT_WORDS: dict[str, tuple[Command, TextForm]] = {
+    word: (command, form)
+    for command in COMMANDS
+    for form in command.forms
+    for word in form.words
+}
+
+
+def _convert(value: str, kind: str, form: TextForm) -> Any:
+    if kind == "int":
+        try:
+            return int(value)
+        except ValueError:
+            raise BadRequest("bad_request", f"{value!r} is not a number; usage: {form.usage}")
+    return value
+
+
+def parse_text(line: str) -> Request | None:
+    """
+    Turn one text-mode line into a L{Request}; None for a blank line.
+
+    ``/word ...`` is a command (matched on the whole first word, any case);
+    ``//...`` sends a line that starts with ``/``; anything else is a
+    ``line`` request (the name before login, a message after).
+    """
+    if not line.strip():
+        return None
+    if not line.startswith("/") or line.startswith("//"):
+        return Request("line", {"text": line[1:] if line.startswith("//") else line})
+    head, _, rest = line[1:].partition(" ")
+    word = head.strip().lower()
+    try:
+        command, form = TEXT_WORDS[word]
+    except KeyError:
+        raise BadRequest(
+            "unknown_command", f"unknown command /{head}; /help lists the commands"
+        ) from None
+    args: dict[str, Any] = dict(form.fixed)
+    kinds = {f.name: f.kind for f in command.fields}
+    for arg in form.args:
+        rest = rest.lstrip(" ")
+        if arg.rest:
+            value, rest = rest.rstrip(), ""
+        else:
+            value, _, rest = rest.partition(" ")
+        if not value:
+            if arg.optional:
+                continue
+            raise BadRequest("bad_request", f"missing {arg.meta}; usage: {form.usage}")
+        args[arg.field] = _convert(value, kinds.get(arg.field, "str"), form)
+    if rest.strip():
+        raise BadRequest("bad_request", f"too many arguments; usage: {form.usage}")
+    return Request(command.action, args)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _kind_ok(value: Any, kind: str) -> bool:
+    if isinstance(value, bool):
+        return False
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "int":
+        return isinstance(value, int)
+    return isinstance(value, (str, int, float))
+
+
+_KIND_WORDS = {"str": "a string", "int": "an integer", "id": "a string or a number"}
+
+
+def parse_json(line: str) -> Request:
+    """
+    Turn one JSON-mode line into a L{Request}, or raise L{BadRequest}.
+
+    Unknown fields are ignored; ``null`` counts as absent.
+    """
+    try:
+        obj = json.loads(line, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as e:
+        raise BadRequest("bad_request", f"not valid JSON ({e.__class__.__name__}); send one JSON object per line") from None
+    if not isinstance(obj, dict):
+        raise BadRequest("bad_request", "each line must be one JSON object, like {\"action\": \"ping\"}")
+    rid = obj.get("id")
+    if rid is not None and not _kind_ok(rid, "id"):
+        raise BadRequest("bad_request", "id must be a string or a number")
+    action = obj.get("action")
+    if not isinstance(action, str):
+        raise BadRequest("bad_request", 'a request needs "action" (a string); try {"action": "help"}', rid)
+    command = JSON_ACTIONS.get(action)
+    if command is None:
+        raise BadRequest("unknown_command", f"unknown action {action!r}; send {{\"action\": \"help\"}} for the list", rid)
+    args: dict[str, Any] = {}
+    for f in command.fields:
+        value = obj.get(f.name)
+        if value is None:
+            if f.required:
+                raise BadRequest("bad_request", f"{action} needs {f.name!r}; usage: {command.json_usage()}", rid)
+            continue
+        if not _kind_ok(value, f.kind):
+            raise BadRequest("bad_request", f"{f.name!r} must be {_KIND_WORDS[f.kind]}; usage: {command.json_usage()}", rid)
+        args[f.name] = value
+    return Request(action, args, rid)
+
+
+def help_entries(word: str | None = None) -> list[dict[str, Any]]:
+    """
+    The help for every listed command form, or for the one ``word`` names
+    (with or without its slash, an alias or a JSON action). Empty if unknown.
+    """
+    if word is not None:
+        word = word.lstrip("/").lower()
+    entries = []
+    for command in COMMANDS:
+        if not command.listed:
+            continue
+        for form in command.forms:
+            if word is not None and word not in form.words and word != command.action:
+                continue
+            entries.append(
+                {
+                    "command": "/" + form.words[0],
+                    "usage": form.usage,
+                    "aliases": ["/" + w for w in form.words[1:]],
+                    "action": command.action,
+                    "json": command.json_usage(),
+                    "text": form.summary or command.summary,
+                    "admin": command.admin,
+                }
+            )
+    return entries
+
+
+def rst_table(commands: Iterable[Command] = COMMANDS) -> str:
+    """The command reference of docs/protocol.rst, as a reStructuredText list table."""
+    lines = [
+        ".. list-table::",
+        "   :header-rows: 1",
+        "   :widths: 25 20 35 20",
+        "",
+        "   * - text mode",
+        "     - aliases",
+        "     - JSON mode",
+        "     - what it does",
+    ]
+    for command in commands:
+        if not command.listed:
+            continue
+        for form in command.forms:
+            aliases = ", ".join(f"``/{w}``" for w in form.words[1:]) or "-"
+            what = form.summary or command.summary
+            if command.admin and "admins" not in what:
+                what += " (admins only)"
+            lines += [
+                f"   * - ``{form.usage}``",
+                f"     - {aliases}",
+                f"     - ``{command.json_usage()}``",
+                f"     - {what}",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None, out: Callable[[str], Any] = sys.stdout.write) -> None:
+    out(rst_table())
+
+
+if __name__ == "__main__":
+    main()

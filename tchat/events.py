@@ -1,0 +1,86 @@
+"""
+Events: what the server tells a client.
+
+An L{Event} is built once by the hub and handed, as the same object, to every
+session that should see it. Each door asks it for its bytes in the door's
+encoding with L{Event.encoded}; the first ask encodes and caches, so a message
+fanned out to a thousand members is serialised once per encoding, not once per
+member. Events are never mutated after they are built.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+
+class Codec(Protocol):
+    """Turns events into wire bytes for one encoding (see L{tchat.codec})."""
+
+    name: str
+
+    def encode(self, event: "Event") -> bytes: ...
+
+
+class Event:
+    """
+    One server-to-client event: a name and its fields, plus ``ts``.
+
+    ``fields`` keeps insertion order, which is the order fields appear on the
+    wire in JSON mode.
+    """
+
+    __slots__ = ("name", "fields", "_encoded")
+
+    def __init__(self, name: str, fields: dict[str, Any]) -> None:
+        self.name = name
+        self.fields = fields
+        self._encoded: dict[str, bytes] = {}
+
+    def __getitem__(self, field: str) -> Any:
+        return self.fields[field]
+
+    def get(self, field: str, default: Any = None) -> Any:
+        return self.fields.get(field, default)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON-mode object: ``{"event": name, ...fields}``."""
+        return {"event": self.name, **self.fields}
+
+    def encoded(self, codec: Codec) -> bytes:
+        """The bytes of this event in ``codec``'s encoding, encoded once."""
+        data = self._encoded.get(codec.name)
+        if data is None:
+            data = self._encoded[codec.name] = codec.encode(self)
+        return data
+
+    def __repr__(self) -> str:
+        return f"<Event {self.name} {self.fields!r}>"
+
+
+def make_event(
+    name: str,
+    ts: float | None = None,
+    re: str | int | float | None = None,
+    **fields: Any,
+) -> Event:
+    """
+    Build an event. ``re`` (the request id it answers) is included only when
+    the request had one; fields whose value is None are left out.
+    """
+    body: dict[str, Any] = {}
+    if re is not None:
+        body["re"] = re
+    for key, value in fields.items():
+        if value is not None:
+            body[key] = value
+    body["ts"] = time.time() if ts is None else ts
+    return Event(name, body)
+
+
+def error_event(
+    code: str, text: str, re: str | int | float | None = None, ts: float | None = None
+) -> Event:
+    """An ``error`` event with a stable ``code`` and a sentence for a person."""
+    return make_event("error", ts=ts, re=re, code=code, text=text)
+

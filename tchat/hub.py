@@ -1,0 +1,475 @@
+"""
+The hub: the chat itself.
+
+The hub holds who is connected, who is logged in under which name, which
+rooms exist and who is in them, and who is an admin. It knows nothing of
+bytes, sockets or encodings: a door turns each connection into a L{Session}
+(anything with ``deliver``, ``close`` and ``describe``) and calls
+
+- L{Hub.connect} when a connection opens (the hub greets it),
+- L{Hub.greet} when a connection switches to JSON mode (greeted again, in JSON),
+- L{Hub.handle} with each L{Request} the connection makes,
+- L{Hub.disconnect} when the connection is gone.
+
+The hub answers by calling ``session.deliver(event)``. An event meant for many
+(a room message, a join) is built once and the same L{Event} object is given
+to every recipient, so each door encodes it once per encoding.
+
+Every handler is a coroutine so that it may wait on the store; a handler that
+waits on nothing finishes inside L{Hub.handle}, which is what lets the hub be
+tested with a L{twisted.internet.task.Clock} and no reactor.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+from tchat import __version__
+from tchat.commands import BY_ACTION, Request, help_entries
+from tchat.events import Event, error_event, make_event
+from tchat.names import LOBBY, BadName, check_name, check_room, clean_text, is_room, name_key
+from tchat.throttle import FailureThrottle
+
+log = Logger()
+
+
+class Session(Protocol):
+    """One connection, as the hub sees it. Doors implement this."""
+
+    def deliver(self, event: Event) -> None:
+        """Send ``event`` to the client; never blocks, never raises."""
+
+    def close(self, reason: str) -> None:
+        """Send a ``bye`` event with ``reason``, then disconnect."""
+
+    def describe(self) -> dict[str, str]:
+        """``address`` and ``door`` of this connection, for logs and ``/debug``."""
+
+
+class ChatError(Exception):
+    """A request the chat rules refuse; becomes an ``error`` event."""
+
+    def __init__(self, code: str, text: str) -> None:
+        super().__init__(text)
+        self.code = code
+        self.text = text
+
+
+@dataclass
+class HubConfig:
+    server_name: str = "tchat"
+    motd: str | None = None
+    max_users: int = 1000
+    max_rooms_per_user: int = 50
+    admin_password: str | None = field(default=None, repr=False)
+
+
+@dataclass(eq=False)
+class Room:
+    name: str
+    members: dict[str, "Member"] = field(default_factory=dict)
+
+    def names(self) -> list[str]:
+        return sorted((m.name for m in self.members.values()), key=name_key)  # type: ignore[arg-type]
+
+
+@dataclass(eq=False)
+class Member:
+    """A connection's standing in the chat: its name once logged in, its rooms."""
+
+    session: Session
+    since: float
+    name: str | None = None
+    key: str | None = None
+    rooms: dict[str, Room] = field(default_factory=dict)
+    current: Room | None = None
+    admin: bool = False
+    last_heard: float = 0.0
+
+    @property
+    def address(self) -> str:
+        return self.session.describe().get("address", "?")
+
+
+class Hub:
+    def __init__(
+        self,
+        config: HubConfig,
+        clock: IReactorTime,
+        on_stop: Callable[[], object] | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.started = clock.seconds()
+        # Called when a /shutdown's delay is over; the service makes it stop
+        # the reactor, which in turn calls close_all.
+        self.on_stop: Callable[[], object] = on_stop or (lambda: self.close_all())
+        self.members: dict[Session, Member] = {}
+        self.users: dict[str, Member] = {}
+        self.rooms: dict[str, Room] = {name_key(LOBBY): Room(LOBBY)}
+        self.stopping = False
+        self.admin_failures = FailureThrottle(clock)
+        self._shutdown_reason = "server stopping"
+        self._stop_call: IDelayedCall | None = None
+        self._msgid_prefix = secrets.token_hex(4)
+        self._msgid_seq = 0
+
+    # -- helpers ---------------------------------------------------------
+
+    def now(self) -> float:
+        return self.clock.seconds()
+
+    def event(self, name: str, **fields: Any) -> Event:
+        return make_event(name, ts=self.now(), **fields)
+
+    def _reply(self, member: Member, request: Request, name: str, **fields: Any) -> None:
+        member.session.deliver(make_event(name, ts=self.now(), re=request.id, **fields))
+
+    def _next_msgid(self) -> str:
+        self._msgid_seq += 1
+        return f"{self._msgid_prefix}-{self._msgid_seq}"
+
+    def fan_out(self, room: Room, event: Event, skip: Member | None = None) -> None:
+        """Give the same ``event`` to every member of ``room`` but ``skip``."""
+        for member in room.members.values():
+            if member is not skip:
+                member.session.deliver(event)
+
+    def online(self) -> list[str]:
+        return sorted((m.name for m in self.users.values()), key=name_key)  # type: ignore[arg-type]
+
+    def _room(self, name: str) -> Room:
+        room = self.rooms.get(name_key(name))
+        if room is None:
+            raise ChatError("no_such_room", f"no such room: {name}")
+        return room
+
+    def _room_of(self, member: Member, name: str | None) -> Room:
+        """The room ``name`` (or the current room) that ``member`` is in."""
+        if name is None:
+            if member.current is None:
+                raise ChatError("not_in_room", "you are in no room; /join #room first")
+            return member.current
+        room = self._room(name)
+        if room not in member.rooms.values():
+            raise ChatError("not_in_room", f"you are not in {room.name}; /join {room.name} first")
+        return room
+
+    # -- the door's side -------------------------------------------------
+
+    def connect(self, session: Session) -> None:
+        """A new connection: greet it, or turn it away if the server is stopping."""
+        self.members[session] = Member(session, since=self.now(), last_heard=self.now())
+        log.info("connect from {address} via {door}", **session.describe())
+        if self.stopping:
+            del self.members[session]
+            session.close(self._shutdown_reason)
+            return
+        self.greet(session)
+
+    def greet(self, session: Session) -> None:
+        """Deliver the ``welcome`` event (again, when a client turns to JSON)."""
+        session.deliver(
+            self.event(
+                "welcome",
+                server=self.config.server_name,
+                version=__version__,
+                motd=self.config.motd,
+                text=f"Welcome to {self.config.server_name} {__version__}."
+                " Type a name to log in (or /help).",
+            )
+        )
+
+    def handle(self, session: Session, request: Request) -> Deferred[None]:
+        """
+        Carry out ``request``. The Deferred fires when it is done; it never
+        fails (errors are delivered to the session as ``error`` events).
+        """
+        return Deferred.fromCoroutine(self._handle(session, request))
+
+    async def _handle(self, session: Session, request: Request) -> None:
+        member = self.members.get(session)
+        if member is None:
+            return
+        member.last_heard = self.now()
+        command = BY_ACTION[request.action]
+        try:
+            if member.name is None and not command.before_login:
+                raise ChatError("not_logged_in", "log in first: type a name, or /login NAME")
+            if command.admin and not member.admin:
+                raise ChatError("not_allowed", f"/{request.action} is for admins; see /admin")
+            await getattr(self, "_do_" + request.action)(member, request)
+        except ChatError as e:
+            session.deliver(error_event(e.code, e.text, re=request.id, ts=self.now()))
+        except Exception:
+            log.failure("request {action} from {address} failed", action=request.action, address=member.address)
+            session.deliver(
+                error_event("internal_error", "the server failed to do that; it has been logged", re=request.id, ts=self.now())
+            )
+
+    def disconnect(self, session: Session, reason: str = "connection lost") -> None:
+        """The connection is gone (or is being closed); the others are told."""
+        member = self.members.pop(session, None)
+        if member is not None:
+            self._leave_all(member, reason)
+
+    # -- leaving ---------------------------------------------------------
+
+    def _leave_all(self, member: Member, reason: str) -> None:
+        if member.name is not None:
+            self.users.pop(member.key, None)  # type: ignore[arg-type]
+            log.info("{user} from {address} left: {reason}", user=member.name, address=member.address, reason=reason)
+            for room in list(member.rooms.values()):
+                self._part(member, room, reason)
+        else:
+            log.info("{address} left before logging in: {reason}", address=member.address, reason=reason)
+
+    def _drop(self, member: Member, bye: str, part_reason: str) -> None:
+        """Remove ``member`` from the chat, then say ``bye`` and disconnect it."""
+        self.members.pop(member.session, None)
+        self._leave_all(member, part_reason)
+        member.session.close(bye)
+
+    def _part(self, member: Member, room: Room, reason: str | None) -> None:
+        del room.members[member.key]  # type: ignore[arg-type]
+        del member.rooms[name_key(room.name)]
+        if member.current is room:
+            member.current = next(reversed(member.rooms.values()), None)
+        if not self.stopping:
+            self.fan_out(room, self.event("part", room=room.name, user=member.name, reason=reason))
+        if not room.members and room.name != LOBBY:
+            del self.rooms[name_key(room.name)]
+
+    def _join(self, member: Member, room: Room) -> None:
+        room.members[member.key] = member  # type: ignore[index]
+        member.rooms[name_key(room.name)] = room
+        member.current = room
+        self.fan_out(room, self.event("join", room=room.name, user=member.name), skip=member)
+
+    # -- requests --------------------------------------------------------
+
+    async def _do_login(self, member: Member, request: Request) -> None:
+        if member.name is not None:
+            raise ChatError("already_logged_in", f"you are already logged in as {member.name}")
+        try:
+            name = check_name(request.args["user"].strip())
+        except BadName as e:
+            raise ChatError("bad_name", f"{e}; choose another name") from None
+        key = name_key(name)
+        if key in self.users:
+            raise ChatError("name_taken", f"the name {name} is taken; choose another name")
+        if len(self.users) >= self.config.max_users:
+            member.session.deliver(
+                error_event("server_full", f"the server is full ({self.config.max_users} users); try again later", re=request.id, ts=self.now())
+            )
+            self._drop(member, "server full", "server full")
+            return
+        member.name, member.key = name, key
+        self.users[key] = member
+        self._join(member, self.rooms[name_key(LOBBY)])
+        log.info("{user} logged in from {address}", user=name, address=member.address)
+        self._reply(
+            member, request, "logged_in", user=name, rooms=[r.name for r in member.rooms.values()], users=self.online()
+        )
+
+    async def _do_line(self, member: Member, request: Request) -> None:
+        text = request.args["text"]
+        if member.name is None:
+            await self._do_login(member, Request("login", {"user": text}, request.id))
+        else:
+            await self._do_msg(member, Request("msg", {"text": text}, request.id))
+
+    async def _do_msg(self, member: Member, request: Request) -> None:
+        text = clean_text(request.args["text"]).rstrip()
+        if not text.strip():
+            raise ChatError("empty_message", "empty message: type some text")
+        kind = request.args.get("kind")
+        if kind not in (None, "public", "private", "action"):
+            raise ChatError("bad_request", 'kind must be "action" (for /me) or left out')
+        target = request.args.get("to")
+        if target is None or is_room(target):
+            room = self._room_of(member, target)
+            msgid = self._next_msgid()
+            event = self.event(
+                "message", msgid=msgid, **{"from": member.name}, to=room.name, text=text,
+                kind="action" if kind == "action" else "public",
+            )
+            self.fan_out(room, event, skip=member)
+            self._reply(member, request, "ok", msgid=msgid)
+            return
+        other = self.users.get(name_key(target))
+        if other is None:
+            raise ChatError("no_such_user", f"no such user: {target}")
+        msgid = self._next_msgid()
+        event = self.event(
+            "message", msgid=msgid, **{"from": member.name}, to=other.name, text=text,
+            kind="action" if kind == "action" else "private",
+        )
+        other.session.deliver(event)
+        self._reply(member, request, "ok", msgid=msgid, text=f"sent to {other.name}" if other is not member else None)
+
+    async def _do_join(self, member: Member, request: Request) -> None:
+        try:
+            name = check_room(request.args["room"].strip())
+        except BadName as e:
+            raise ChatError("bad_name", str(e)) from None
+        key = name_key(name)
+        room = self.rooms.get(key)
+        if room is not None and key in member.rooms:
+            member.current = room
+            self._reply(member, request, "ok", room=room.name, users=room.names(), text=f"you are in {room.name}; plain lines now go there")
+            return
+        if len(member.rooms) >= self.config.max_rooms_per_user:
+            raise ChatError("too_many_rooms", f"you are in {len(member.rooms)} rooms, the most allowed; /part one first")
+        if room is None:
+            room = self.rooms[key] = Room(name)
+        self._join(member, room)
+        users = room.names()
+        self._reply(member, request, "ok", room=room.name, users=users, text=f"you joined {room.name}; in it: {', '.join(users)}")
+
+    async def _do_part(self, member: Member, request: Request) -> None:
+        room = self._room_of(member, request.args.get("room"))
+        reason = request.args.get("reason")
+        self._part(member, room, clean_text(reason).strip() or None if reason else None)
+        current = f"; plain lines now go to {member.current.name}" if member.current else "; you are in no room now"
+        self._reply(member, request, "ok", room=room.name, text=f"you left {room.name}{current}")
+
+    async def _do_room(self, member: Member, request: Request) -> None:
+        room = self._room_of(member, request.args["room"])
+        member.current = room
+        self._reply(member, request, "ok", room=room.name, text=f"plain lines now go to {room.name}")
+
+    async def _do_users(self, member: Member, request: Request) -> None:
+        name = request.args.get("room")
+        if name is None:
+            self._reply(member, request, "users", users=self.online())
+        else:
+            room = self._room(name)
+            self._reply(member, request, "users", room=room.name, users=room.names())
+
+    async def _do_rooms(self, member: Member, request: Request) -> None:
+        rooms = sorted(self.rooms.values(), key=lambda r: name_key(r.name))
+        self._reply(member, request, "rooms", rooms=[{"room": r.name, "members": len(r.members)} for r in rooms])
+
+    async def _do_whoami(self, member: Member, request: Request) -> None:
+        self._reply(
+            member, request, "whoami", user=member.name, rooms=[r.name for r in member.rooms.values()],
+            admin=member.admin, current=member.current.name if member.current else None,
+        )
+
+    async def _do_quit(self, member: Member, request: Request) -> None:
+        reason = clean_text(request.args.get("reason") or "").strip()
+        self._drop(member, "goodbye", f"quit: {reason}" if reason else "quit")
+
+    async def _do_help(self, member: Member, request: Request) -> None:
+        word = request.args.get("command")
+        entries = help_entries(word)
+        if not entries:
+            raise ChatError("unknown_command", f"no command {word}; /help lists them")
+        text = None
+        if word is None:
+            text = "A plain line goes to your current room; start it with // to send a line beginning with /."
+        self._reply(member, request, "help", commands=entries, text=text)
+
+    async def _do_ping(self, member: Member, request: Request) -> None:
+        self._reply(member, request, "pong", token=request.args.get("token"))
+
+    async def _do_pong(self, member: Member, request: Request) -> None:
+        pass  # being heard from is all a pong is for: last_heard is set
+
+    async def _do_admin(self, member: Member, request: Request) -> None:
+        secret = self.config.admin_password
+        if not secret:
+            raise ChatError("not_allowed", "admin commands are off: this server has no admin password")
+        address = member.session.describe().get("host", member.address)
+        wait = self.admin_failures.wait(address)
+        if wait > 0:
+            raise ChatError("rate_limited", f"too many wrong admin passwords; try again in {wait:.0f} s")
+        if not hmac.compare_digest(request.args["password"].encode(), secret.encode()):
+            self.admin_failures.failed(address)
+            log.warn("wrong admin password from {user} at {address}", user=member.name, address=member.address)
+            raise ChatError("bad_password", "wrong admin password")
+        self.admin_failures.succeeded(address)
+        member.admin = True
+        log.info("{user} at {address} is now an admin", user=member.name, address=member.address)
+        self._reply(member, request, "ok", text="you are an admin now: /kick, /shutdown, /debug")
+
+    async def _do_kick(self, member: Member, request: Request) -> None:
+        target = self.users.get(name_key(request.args["user"]))
+        if target is None:
+            raise ChatError("no_such_user", f"no such user: {request.args['user']}")
+        reason = clean_text(request.args.get("reason") or "").strip()
+        why = f"kicked by {member.name}" + (f": {reason}" if reason else "")
+        log.info("{admin} kicked {user} ({why})", admin=member.name, user=target.name, why=why)
+        target.session.deliver(self.event("notice", text=f"You were {why}"))
+        self._reply(member, request, "ok", text=f"kicked {target.name}")
+        self._drop(target, "kicked", why)
+
+    async def _do_shutdown(self, member: Member, request: Request) -> None:
+        delay = request.args.get("delay", 0)
+        if not 0 <= delay <= 3600:
+            raise ChatError("bad_request", "delay is a number of seconds from 0 to 3600")
+        reason = clean_text(request.args.get("reason") or "").strip() or "the server is shutting down"
+        self._reply(member, request, "ok", text=f"shutting down in {delay} s")
+        log.info("{user} shuts the server down in {delay} s: {reason}", user=member.name, delay=delay, reason=reason)
+        self.begin_shutdown(reason, delay)
+
+    async def _do_debug(self, member: Member, request: Request) -> None:
+        connections = []
+        for m in self.members.values():
+            info = m.session.describe()
+            connections.append(
+                {
+                    "user": m.name,
+                    "address": info.get("address", "?"),
+                    "door": info.get("door", "?"),
+                    "since": m.since,
+                    "rooms": [r.name for r in m.rooms.values()],
+                    "admin": m.admin,
+                }
+            )
+        rooms = [{"room": r.name, "users": r.names()} for r in sorted(self.rooms.values(), key=lambda r: name_key(r.name))]
+        uptime = self.now() - self.started
+        log.info(
+            "debug by {user}: uptime {uptime:.0f}s, {count} connections: {connections}; rooms: {rooms}",
+            user=member.name, uptime=uptime, count=len(connections), connections=connections, rooms=rooms,
+        )
+        self._reply(
+            member, request, "debug", uptime=uptime, users_online=len(self.users), connections=connections, rooms=rooms,
+        )
+
+    # -- stopping --------------------------------------------------------
+
+    def begin_shutdown(self, reason: str, delay: float = 0) -> None:
+        """Tell everyone the server is going down; after ``delay`` s, stop."""
+        if self.stopping:
+            return
+        self.stopping = True
+        self._shutdown_reason = reason
+        event = self.event("shutdown", text=reason, delay=delay)
+        for member in list(self.members.values()):
+            member.session.deliver(event)
+        self._stop_call = self.clock.callLater(delay, self.on_stop)
+
+    def close_all(self, reason: str | None = None) -> None:
+        """
+        Say goodbye to every connection and close it. Those not yet told get a
+        ``shutdown`` event first, so a stop by signal looks like ``/shutdown``.
+        """
+        if not self.stopping:
+            self.stopping = True
+            self._shutdown_reason = reason or self._shutdown_reason
+            event = self.event("shutdown", text=self._shutdown_reason, delay=0)
+            for member in list(self.members.values()):
+                member.session.deliver(event)
+        if self._stop_call is not None and self._stop_call.active():
+            self._stop_call.cancel()
+        for member in list(self.members.values()):
+            self._drop(member, self._shutdown_reason, "server stopping")

@@ -1,0 +1,175 @@
+"""
+``twistd tchat``: the options, and the service they build.
+
+L{makeService} builds a L{ChatService}: the hub, and one listening service per
+``--port`` (any Twisted endpoint string; a bare number means ``tcp:NUMBER``).
+
+Stopping (``/shutdown``, SIGTERM, ``twistd``'s stop) always goes the same way:
+
+1. stop listening, so nobody new arrives;
+2. the hub tells everyone ``shutdown`` (unless ``/shutdown`` already did),
+   then ``bye``, and closes each connection;
+3. wait until every connection has gone (each gets a few seconds to take its
+   last lines; then it is cut);
+4. then the process exits.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from twisted.application import service
+from twisted.internet import defer, endpoints
+from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
+from twisted.logger import Logger
+from twisted.python import usage
+
+from tchat.door.line import LineDoor, LineLimits
+from tchat.hub import Hub, HubConfig
+
+log = Logger()
+
+DEFAULT_PORT = "tcp:4321"
+ADMIN_PASSWORD_ENV = "TCHAT_ADMIN_PASSWORD"
+
+
+def endpoint_description(value: str) -> str:
+    """``4321`` -> ``tcp:4321``; an endpoint string is left as it is."""
+    return f"tcp:{value}" if value.strip().isdigit() else value
+
+
+def _read_secret(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        secret = f.read().strip()
+    if not secret:
+        raise usage.UsageError(f"the admin password file {path} is empty")
+    return secret
+
+
+class Options(usage.Options):
+    synopsis = "[options]"
+    longdesc = (
+        "Run the tchat chat server. People connect with tchat-client or nc; "
+        "programs speak JSON lines on the same port. "
+        f"The admin password comes from ${ADMIN_PASSWORD_ENV} or --admin-password-file; "
+        "without one, admin commands are off."
+    )
+    optParameters = [
+        ["max-users", None, 1000, "Most users logged in at once.", int],
+        ["max-line", None, 4096, "Longest line a client may send, in bytes.", int],
+        ["max-rooms", None, 50, "Most rooms one user may be in at once.", int],
+        ["sendq", None, 1 << 20, "Bytes that may queue for a client that does not read before it is dropped.", int],
+        ["motd", None, None, "Message of the day: a text, or the path of a file holding it."],
+        ["admin-password-file", None, None, f"File holding the admin password (else ${ADMIN_PASSWORD_ENV})."],
+        ["server-name", None, "tchat", "Name the server gives itself in the welcome."],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["ports"] = []
+
+    def opt_port(self, value: str) -> None:
+        """Listen on PORT: a number, or an endpoint string such as tcp:4321:interface=127.0.0.1 or ssl:6697:privateKey=key.pem:certKey=cert.pem. Repeat to listen on several (default: 4321)."""
+        self["ports"].append(endpoint_description(value))
+
+    opt_p = opt_port
+
+    def postOptions(self) -> None:
+        from twisted.internet import reactor
+
+        if not self["ports"]:
+            self["ports"] = [DEFAULT_PORT]
+        for description in self["ports"]:
+            try:
+                endpoints.serverFromString(reactor, description)
+            except Exception as e:
+                raise usage.UsageError(f"--port {description}: {e}")
+        for option in ("max-users", "max-line", "max-rooms", "sendq"):
+            if self[option] < 1:
+                raise usage.UsageError(f"--{option} must be at least 1")
+        if self["max-line"] < 64:
+            raise usage.UsageError("--max-line must be at least 64 bytes")
+        motd = self["motd"]
+        if motd and os.path.isfile(motd):
+            with open(motd, encoding="utf-8") as f:
+                self["motd"] = f.read().strip()
+        if self["admin-password-file"]:
+            self["admin-password"] = _read_secret(self["admin-password-file"])
+        else:
+            self["admin-password"] = os.environ.get(ADMIN_PASSWORD_ENV) or None
+
+
+class ListeningService(service.Service):
+    """Listens on one endpoint while running; logs where it listens."""
+
+    def __init__(self, description: str, endpoint: IStreamServerEndpoint, factory: Any) -> None:
+        self.description = description
+        self.endpoint = endpoint
+        self.factory = factory
+        self.port: IListeningPort | None = None
+        self._listening: defer.Deferred[IListeningPort] | None = None
+
+    def startService(self) -> None:
+        super().startService()
+        self._listening = self.endpoint.listen(self.factory)
+        self._listening.addCallback(self._listening_on)
+        self._listening.addErrback(self._failed)
+
+    def _listening_on(self, port: IListeningPort) -> IListeningPort:
+        self.port = port
+        address = port.getHost()
+        log.info("tchat listening on {description} (port {port})", description=self.description, port=getattr(address, "port", address))
+        return port
+
+    def _failed(self, failure: Any) -> None:
+        from twisted.internet import reactor
+
+        log.failure("tchat cannot listen on {description}", failure, description=self.description)
+        reactor.stop()  # type: ignore[attr-defined]
+
+    def stopService(self) -> defer.Deferred[None]:
+        super().stopService()
+        if self.port is None:
+            return defer.succeed(None)
+        port, self.port = self.port, None
+        return defer.maybeDeferred(port.stopListening)
+
+
+class ChatService(service.MultiService):
+    """The hub and its doors, started and stopped in a fixed order."""
+
+    def __init__(self, hub: Hub, doors: list[LineDoor]) -> None:
+        super().__init__()
+        self.hub = hub
+        self.doors = doors
+
+    @defer.inlineCallbacks
+    def stopService(self):  # type: ignore[override]
+        service.Service.stopService(self)
+        yield defer.gatherResults(
+            [defer.maybeDeferred(s.stopService) for s in reversed(list(self))], consumeErrors=True
+        )
+        self.hub.close_all()
+        yield defer.gatherResults([door.wait_closed() for door in self.doors], consumeErrors=True)
+        log.info("tchat stopped")
+
+
+def makeService(options: Options) -> ChatService:
+    from twisted.internet import reactor
+
+    config = HubConfig(
+        server_name=options["server-name"],
+        motd=options["motd"],
+        max_users=options["max-users"],
+        max_rooms_per_user=options["max-rooms"],
+        admin_password=options["admin-password"],
+    )
+    hub = Hub(config, reactor, on_stop=reactor.stop)  # type: ignore[arg-type]
+    limits = LineLimits(max_line=options["max-line"], sendq=options["sendq"])
+    line_door = LineDoor(hub, limits, reactor)  # type: ignore[arg-type]
+    chat = ChatService(hub, [line_door])
+    for description in options["ports"]:
+        endpoint = endpoints.serverFromString(reactor, description)
+        ListeningService(description, endpoint, line_door).setServiceParent(chat)
+    return chat
