@@ -138,7 +138,8 @@ class Hub:
 
     def fan_out(self, room: Room, event: Event, skip: Member | None = None) -> None:
         """Give the same ``event`` to every member of ``room`` but ``skip``."""
-        for member in room.members.values():
+        # A snapshot: a delivery may drop its member (too slow) mid-loop.
+        for member in tuple(room.members.values()):
             if member is not skip:
                 member.session.deliver(event)
 

@@ -1,0 +1,156 @@
+"""
+Shared pieces for tchat's tests: a session that records what the hub tells it,
+and a line client for real loopback sockets.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from twisted.internet import defer, endpoints, reactor
+from twisted.internet.task import Clock
+from twisted.protocols.basic import LineReceiver
+
+from tchat.commands import Request
+from tchat.events import Event
+from tchat.door.line import LineDoor, LineLimits
+from tchat.hub import Hub, HubConfig
+
+
+class RecordingSession:
+    """A L{tchat.hub.Session} that keeps every event and whether it was closed."""
+
+    def __init__(self, address: str = "127.0.0.1:5000") -> None:
+        self.events: list[Event] = []
+        self.closed: str | None = None
+        self.address = address
+
+    def deliver(self, event: Event) -> None:
+        self.events.append(event)
+
+    def close(self, reason: str) -> None:
+        self.closed = reason
+
+    def describe(self) -> dict[str, str]:
+        return {"address": self.address, "host": self.address.rsplit(":", 1)[0], "door": "test"}
+
+    def names(self) -> list[str]:
+        return [e.name for e in self.events]
+
+    def last(self, name: str | None = None) -> Event:
+        for event in reversed(self.events):
+            if name is None or event.name == name:
+                return event
+        raise AssertionError(f"no {name} event among {self.names()}")
+
+    def of(self, name: str) -> list[Event]:
+        return [e for e in self.events if e.name == name]
+
+    def clear(self) -> None:
+        del self.events[:]
+
+
+def make_hub(**config: Any) -> tuple[Hub, Clock]:
+    clock = Clock()
+    clock.advance(1_000_000)
+    return Hub(HubConfig(**config), clock), clock
+
+
+def request(action: str, id: Any = None, **args: Any) -> Request:
+    return Request(action, args, id)
+
+
+def logged_in(hub: Hub, name: str, address: str = "127.0.0.1:5000") -> RecordingSession:
+    """A session connected and logged in as ``name``, with its events cleared."""
+    session = RecordingSession(address)
+    hub.connect(session)
+    hub.handle(session, request("login", user=name))
+    assert session.last().name == "logged_in", session.events
+    session.clear()
+    return session
+
+
+class LineClient(LineReceiver):
+    """
+    A client on a real socket that collects lines and lets a test wait for
+    the next one matching a condition.
+    """
+
+    delimiter = b"\r\n"
+    MAX_LENGTH = 1 << 20
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._waiting: list[tuple[Any, defer.Deferred[str]]] = []
+        self._seen = 0
+        self.lost: defer.Deferred[None] = defer.Deferred()
+
+    def lineReceived(self, line: bytes) -> None:
+        text = line.decode("utf-8")
+        self.lines.append(text)
+        still = []
+        for match, d in self._waiting:
+            if match(text):
+                d.callback(text)
+            else:
+                still.append((match, d))
+        self._waiting = still
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self.lost.callback(None)
+        for _, d in self._waiting:
+            d.errback(ConnectionError(f"connection lost while waiting; lines: {self.lines}"))
+        self._waiting = []
+
+    def send(self, line: str | bytes) -> None:
+        self.transport.write(line if isinstance(line, bytes) else line.encode("utf-8") + b"\n")
+
+    def send_json(self, **obj: Any) -> None:
+        self.send(json.dumps(obj))
+
+    def wait_for(self, match: Any) -> defer.Deferred[str]:
+        """The first line from now on for which ``match(line)`` holds (or equal to a str)."""
+        if isinstance(match, str):
+            wanted = match
+            match = lambda line: line == wanted  # noqa: E731
+        d: defer.Deferred[str] = defer.Deferred()
+        self._waiting.append((match, d))
+        return d
+
+    def wait_event(self, name: str, **fields: Any) -> defer.Deferred[dict[str, Any]]:
+        """The next JSON event called ``name`` whose fields include ``fields``."""
+
+        def match(line: str) -> bool:
+            if not line.startswith("{"):
+                return False
+            obj = json.loads(line)
+            return obj.get("event") == name and all(obj.get(k) == v for k, v in fields.items())
+
+        return self.wait_for(match).addCallback(json.loads)
+
+
+async def connect_line_client(port: int) -> LineClient:
+    client = LineClient()
+    await endpoints.connectProtocol(endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", port), client)
+    return client
+
+
+async def start_line_server(
+    case: Any, limits: LineLimits | None = None, **config: Any
+) -> tuple[Hub, LineDoor, int]:
+    """
+    A hub and a line door on 127.0.0.1, port 0, torn down after the test
+    ``case``: listening stops, everyone is closed, every connection is gone.
+    """
+    hub = Hub(HubConfig(**config), reactor)
+    door = LineDoor(hub, limits or LineLimits(close_grace=2.0), reactor)
+    port = reactor.listenTCP(0, door, interface="127.0.0.1")
+
+    async def stop() -> None:
+        await port.stopListening()
+        hub.close_all("test over")
+        await door.wait_closed()
+
+    case.addCleanup(lambda: defer.Deferred.fromCoroutine(stop()))
+    return hub, door, port.getHost().port

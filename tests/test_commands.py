@@ -1,0 +1,163 @@
+"""The command table: text parsing, JSON checking, help, and the docs made from it."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from twisted.trial.unittest import TestCase
+
+from tchat.commands import COMMANDS, BadRequest, Request, help_entries, parse_json, parse_text, rst_table
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class TextParsingTests(TestCase):
+    def test_plain_line_is_a_line_request(self) -> None:
+        self.assertEqual(parse_text("hello there"), Request("line", {"text": "hello there"}))
+
+    def test_double_slash_sends_a_line_starting_with_slash(self) -> None:
+        self.assertEqual(parse_text("//shrug"), Request("line", {"text": "/shrug"}))
+
+    def test_blank_line_is_nothing(self) -> None:
+        self.assertIsNone(parse_text("   "))
+
+    def test_every_alias_of_the_private_message(self) -> None:
+        for word in ["msg", "para", "to", "w", "MSG", "Para"]:
+            self.assertEqual(
+                parse_text(f"/{word} bob  hi   there "), Request("msg", {"to": "bob", "text": "hi   there"})
+            )
+
+    def test_message_to_the_current_room_and_action(self) -> None:
+        self.assertEqual(parse_text("/msgall hi all"), Request("msg", {"text": "hi all"}))
+        self.assertEqual(parse_text("/all hi"), Request("msg", {"text": "hi"}))
+        self.assertEqual(parse_text("/me waves"), Request("msg", {"kind": "action", "text": "waves"}))
+
+    def test_seed_aliases(self) -> None:
+        expected = {
+            "/online": "users", "/userlist": "users", "/who": "users", "/users": "users",
+            "/sair": "quit", "/logout": "quit", "/exit": "quit", "/quit": "quit",
+            "/list": "rooms", "/rooms": "rooms", "/whoami": "whoami", "/oper pw": "admin",
+            "/down": "shutdown", "/debug": "debug", "/ping": "ping", "/help": "help",
+        }
+        for line, action in expected.items():
+            self.assertEqual(parse_text(line).action, action, line)  # type: ignore[union-attr]
+
+    def test_optional_arguments(self) -> None:
+        self.assertEqual(parse_text("/part"), Request("part", {}))
+        self.assertEqual(parse_text("/part #dev gone home"), Request("part", {"room": "#dev", "reason": "gone home"}))
+        self.assertEqual(parse_text("/users #dev"), Request("users", {"room": "#dev"}))
+        self.assertEqual(parse_text("/quit"), Request("quit", {}))
+        self.assertEqual(parse_text("/quit see you all"), Request("quit", {"reason": "see you all"}))
+        self.assertEqual(parse_text("/kick bob too loud"), Request("kick", {"user": "bob", "reason": "too loud"}))
+        self.assertEqual(parse_text("/shutdown down server"), Request("shutdown", {"reason": "down server"}))
+
+    def test_missing_argument_is_a_bad_request_with_usage(self) -> None:
+        # A bare /para killed the TChat server this replaces.
+        for line, usage in [("/para", "/msg NAME TEXT"), ("/para bob", "/msg NAME TEXT"), ("/join", "/join #ROOM"),
+                            ("/kick", "/kick NAME [REASON]"), ("/me", "/me TEXT"), ("/admin", "/admin PASSWORD")]:
+            with self.assertRaises(BadRequest) as caught:
+                parse_text(line)
+            self.assertEqual(caught.exception.code, "bad_request")
+            self.assertIn(usage, caught.exception.text)
+
+    def test_too_many_arguments(self) -> None:
+        with self.assertRaises(BadRequest) as caught:
+            parse_text("/whoami now please")
+        self.assertIn("usage: /whoami", caught.exception.text)
+
+    def test_unknown_command(self) -> None:
+        with self.assertRaises(BadRequest) as caught:
+            parse_text("/frobnicate x")
+        self.assertEqual(caught.exception.code, "unknown_command")
+        self.assertIn("/frobnicate", caught.exception.text)
+
+    def test_commands_match_whole_words_only(self) -> None:
+        # TChat ran /online for "foo/online".
+        self.assertEqual(parse_text("foo/online").action, "line")  # type: ignore[union-attr]
+        with self.assertRaises(BadRequest):
+            parse_text("/onlinex")
+
+
+class JSONParsingTests(TestCase):
+    def test_request_with_id(self) -> None:
+        self.assertEqual(
+            parse_json('{"action": "msg", "to": "#lobby", "text": "hi", "id": 3, "extra": true}'),
+            Request("msg", {"to": "#lobby", "text": "hi"}, 3),
+        )
+
+    def test_null_is_absent(self) -> None:
+        self.assertEqual(parse_json('{"action": "users", "room": null}'), Request("users", {}))
+
+    def test_malformed_json(self) -> None:
+        for line in ["{", '{"action": "msg"', "{'action': 'ping'}", "{" * 5000, '{"action": "ping", "id": NaN}']:
+            with self.assertRaises(BadRequest) as caught:
+                parse_json(line)
+            self.assertEqual(caught.exception.code, "bad_request", line[:20])
+
+    def test_not_an_object(self) -> None:
+        for line in ["[1, 2]", '"ping"', "42", "null"]:
+            with self.assertRaises(BadRequest) as caught:
+                parse_json(line)
+            self.assertIn("JSON object", caught.exception.text)
+
+    def test_wrong_field_types_name_the_field_and_echo_the_id(self) -> None:
+        cases = [
+            ({"action": "msg", "to": 5, "text": "x", "id": "a"}, "'to' must be a string"),
+            ({"action": "msg", "to": "#l", "text": ["x"], "id": "a"}, "'text' must be a string"),
+            ({"action": "shutdown", "delay": "soon", "id": "a"}, "'delay' must be an integer"),
+            ({"action": "shutdown", "delay": True, "id": "a"}, "'delay' must be an integer"),
+            ({"action": "login", "user": {"n": 1}, "id": "a"}, "'user' must be a string"),
+        ]
+        for obj, text in cases:
+            with self.assertRaises(BadRequest) as caught:
+                parse_json(json.dumps(obj))
+            self.assertEqual((caught.exception.code, caught.exception.id), ("bad_request", "a"))
+            self.assertIn(text, caught.exception.text)
+
+    def test_missing_field_says_how_to_use_it(self) -> None:
+        with self.assertRaises(BadRequest) as caught:
+            parse_json('{"action": "msg", "to": "bob", "id": 1}')
+        self.assertIn("needs 'text'", caught.exception.text)
+        self.assertIn('"action": "msg"', caught.exception.text)
+        self.assertEqual(caught.exception.id, 1)
+
+    def test_unknown_and_missing_action(self) -> None:
+        with self.assertRaises(BadRequest) as caught:
+            parse_json('{"action": "dance", "id": 2}')
+        self.assertEqual((caught.exception.code, caught.exception.id), ("unknown_command", 2))
+        with self.assertRaises(BadRequest) as caught:
+            parse_json('{"act": "ping"}')
+        self.assertEqual(caught.exception.code, "bad_request")
+        # "line" is how text mode says "a plain line"; JSON clients cannot send it.
+        with self.assertRaises(BadRequest) as caught:
+            parse_json('{"action": "line", "text": "x"}')
+        self.assertEqual(caught.exception.code, "unknown_command")
+
+    def test_bad_id(self) -> None:
+        for rid in ["[1]", "{}", "true"]:
+            with self.assertRaises(BadRequest) as caught:
+                parse_json('{"action": "ping", "id": %s}' % rid)
+            self.assertIn("id must be", caught.exception.text)
+
+
+class TableTests(TestCase):
+    def test_every_json_action_has_a_handler_in_the_hub(self) -> None:
+        from tchat.hub import Hub
+
+        for command in COMMANDS:
+            self.assertTrue(hasattr(Hub, "_do_" + command.action), command.action)
+
+    def test_help_comes_from_the_table(self) -> None:
+        entries = help_entries()
+        self.assertEqual(
+            {e["command"] for e in entries},
+            {"/" + form.words[0] for c in COMMANDS if c.listed for form in c.forms},
+        )
+        para = help_entries("para")
+        self.assertEqual(para[0]["aliases"], ["/para", "/to", "/w"])
+
+    def test_docs_protocol_page_holds_the_generated_table(self) -> None:
+        with open(os.path.join(ROOT, "docs", "protocol.rst"), encoding="utf-8") as f:
+            page = f.read()
+        self.assertIn(rst_table(), page, "docs/protocol.rst is out of date: run python -m tchat.commands")

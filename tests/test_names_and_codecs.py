@@ -1,0 +1,95 @@
+"""Name rules, text cleaning, and what each event looks like on the wire."""
+
+from __future__ import annotations
+
+import json
+
+from twisted.trial.unittest import TestCase
+
+from tchat.codec import JSON, TEXT, codec_for_first_line
+from tchat.events import make_event
+from tchat.names import BadName, check_name, check_room, clean_text, name_key
+
+
+class NameTests(TestCase):
+    def test_good_names(self) -> None:
+        for name in ["alice", "Bob_2", "a", "x" * 32, "jean-luc", "v1.2", "Жанна", "José", "ñandú", "用户", "x9", "007a"]:
+            self.assertEqual(check_name(name), name)
+
+    def test_bad_names(self) -> None:
+        for name in ["", "x" * 33, "two words", "#room", "-x", "123", "a\tb", "a\x00", "emoji😀", "a@b", "é\u0301"[1:]]:
+            with self.assertRaises(BadName, msg=repr(name)):
+                check_name(name)
+
+    def test_names_compare_without_case_and_in_one_unicode_form(self) -> None:
+        self.assertEqual(name_key("Alice"), name_key("aLIce"))
+        self.assertEqual(name_key("Jose\u0301"), name_key("José"))
+        self.assertEqual(check_name("Jose\u0301"), "José")
+
+    def test_rooms(self) -> None:
+        self.assertEqual(check_room("#Dev-2"), "#Dev-2")
+        for bad in ["dev", "#", "#a b", "#" + "x" * 49, "##"]:
+            with self.assertRaises(BadName, msg=bad):
+                check_room(bad)
+
+    def test_clean_text_keeps_ordinary_text(self) -> None:
+        text = "plain text, with tabs\tand ünïcödé — and emoji 😀"
+        self.assertIs(clean_text(text), text)
+
+    def test_clean_text_removes_escape_sequences_whole(self) -> None:
+        self.assertEqual(clean_text("\x1b[31mred\x1b[0m"), "red")
+        self.assertEqual(clean_text("\x1b]0;title\x07x"), "x")
+        self.assertEqual(clean_text("a\x1b[2J\x1b[Hb"), "ab")
+        self.assertEqual(clean_text("bell\x07 del\x7f c1\x85x"), "bell del c1 x")
+        self.assertEqual(clean_text("one\r\ntwo\nthree\rfour"), "one two three four")
+
+
+class CodecTests(TestCase):
+    def test_json_keeps_line_breaks_inside_strings_escaped(self) -> None:
+        data = JSON.encode(make_event("notice", ts=1.0, text="a\r\nb\u2028c"))
+        self.assertTrue(data.endswith(b"\r\n"))
+        self.assertEqual(data.count(b"\n"), 1)
+        self.assertEqual(json.loads(data)["text"], "a\r\nb\u2028c")
+
+    def test_json_event_shape(self) -> None:
+        data = JSON.encode(make_event("ok", ts=2.5, re="r1", msgid="m1"))
+        self.assertEqual(json.loads(data), {"event": "ok", "re": "r1", "msgid": "m1", "ts": 2.5})
+
+    def test_text_shapes(self) -> None:
+        def text(name: str, **fields: object) -> str:
+            return TEXT.encode(make_event(name, ts=0, **fields)).decode()
+
+        self.assertEqual(text("message", msgid="1", to="#lobby", text="hello", kind="public", **{"from": "bob"}), "[#lobby] <bob> hello\r\n")
+        self.assertEqual(text("message", msgid="1", to="alice", text="psst", kind="private", **{"from": "bob"}), "[private] <bob> psst\r\n")
+        self.assertEqual(text("message", msgid="1", to="#dev", text="waves", kind="action", **{"from": "bob"}), "[#dev] * bob waves\r\n")
+        self.assertEqual(text("join", room="#lobby", user="carol"), "*** carol joined #lobby\r\n")
+        self.assertEqual(text("part", room="#lobby", user="carol", reason="connection lost"), "*** carol left #lobby (connection lost)\r\n")
+        self.assertEqual(text("error", code="no_such_user", text="no such user: dave"), "!!! no such user: dave (no_such_user)\r\n")
+        self.assertEqual(text("ok", msgid="1"), "")
+        self.assertEqual(text("users", users=["alice", "bob"]), "*** Online: alice, bob\r\n")
+        self.assertEqual(text("logged_in", user="alice", rooms=["#lobby"], users=["alice", "bob"]).splitlines()[0], "*** You are alice. Online: alice, bob")
+
+    def test_text_lines_never_carry_escapes_even_from_error_texts(self) -> None:
+        data = TEXT.encode(make_event("error", ts=0, code="unknown_command", text="unknown command /\x1b[2Jx"))
+        self.assertNotIn(b"\x1b", data)
+
+    def test_an_event_is_encoded_once_per_codec(self) -> None:
+        calls = []
+
+        class CountingCodec:
+            name = "counting"
+
+            def encode(self, event: object) -> bytes:
+                calls.append(event)
+                return b"x\r\n"
+
+        event = make_event("notice", text="hi")
+        codec = CountingCodec()
+        for _ in range(100):
+            self.assertEqual(event.encoded(codec), b"x\r\n")
+        self.assertEqual(len(calls), 1)
+
+    def test_first_line_chooses_the_codec(self) -> None:
+        self.assertIs(codec_for_first_line('{"action": "login"}'), JSON)
+        self.assertIs(codec_for_first_line("  {"), JSON)
+        self.assertIs(codec_for_first_line("alice"), TEXT)
