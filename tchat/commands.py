@@ -406,8 +406,22 @@ def rst_table(commands: Iterable[Command] = COMMANDS) -> str:
     return "\n".join(lines) + "\n"
 
 
+BEGIN_MARK = ".. commands-table-begin (made by: python -m tchat.commands docs/protocol.rst)\n"
+END_MARK = ".. commands-table-end\n"
+
+
 def main(argv: list[str] | None = None, out: Callable[[str], Any] = sys.stdout.write) -> None:
-    out(rst_table())
+    """Print the table, or with a path, rewrite the table between its marks in that file."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        out(rst_table())
+        return
+    with open(args[0], encoding="utf-8") as f:
+        page = f.read()
+    head, _, rest = page.partition(BEGIN_MARK)
+    _, _, tail = rest.partition(END_MARK)
+    with open(args[0], "w", encoding="utf-8") as f:
+        f.write(head + BEGIN_MARK + "\n" + rst_table() + "\n" + END_MARK + tail)
 
 
 if __name__ == "__main__":

@@ -40,8 +40,11 @@ def endpoint_description(value: str) -> str:
 
 
 def _read_secret(path: str) -> str:
-    with open(path, encoding="utf-8") as f:
-        secret = f.read().strip()
+    try:
+        with open(path, encoding="utf-8") as f:
+            secret = f.read().strip()
+    except OSError as e:
+        raise usage.UsageError(f"cannot read the admin password file: {e}")
     if not secret:
         raise usage.UsageError(f"the admin password file {path} is empty")
     return secret

@@ -73,8 +73,9 @@ def logged_in(hub: Hub, name: str, address: str = "127.0.0.1:5000") -> Recording
 
 class LineClient(LineReceiver):
     """
-    A client on a real socket that collects lines and lets a test wait for
-    the next one matching a condition.
+    A client on a real socket that collects lines. L{wait_for} looks through
+    the lines not yet matched (in order) and then waits for new ones, so a
+    line that arrived before the test asked for it is not missed.
     """
 
     delimiter = b"\r\n"
@@ -82,26 +83,33 @@ class LineClient(LineReceiver):
 
     def __init__(self) -> None:
         self.lines: list[str] = []
-        self._waiting: list[tuple[Any, defer.Deferred[str]]] = []
-        self._seen = 0
+        self._cursor = 0
+        self._waiting: tuple[Any, defer.Deferred[str]] | None = None
         self.lost: defer.Deferred[None] = defer.Deferred()
 
     def lineReceived(self, line: bytes) -> None:
-        text = line.decode("utf-8")
-        self.lines.append(text)
-        still = []
-        for match, d in self._waiting:
-            if match(text):
-                d.callback(text)
-            else:
-                still.append((match, d))
-        self._waiting = still
+        self.lines.append(line.decode("utf-8"))
+        self._match()
+
+    def _match(self) -> None:
+        if self._waiting is None:
+            return
+        match, d = self._waiting
+        while self._cursor < len(self.lines):
+            line = self.lines[self._cursor]
+            self._cursor += 1
+            if match(line):
+                self._waiting = None
+                d.callback(line)
+                return
 
     def connectionLost(self, reason: Any = None) -> None:
-        self.lost.callback(None)
-        for _, d in self._waiting:
+        if not self.lost.called:
+            self.lost.callback(None)
+        if self._waiting is not None:
+            _, d = self._waiting
+            self._waiting = None
             d.errback(ConnectionError(f"connection lost while waiting; lines: {self.lines}"))
-        self._waiting = []
 
     def send(self, line: str | bytes) -> None:
         self.transport.write(line if isinstance(line, bytes) else line.encode("utf-8") + b"\n")
@@ -110,12 +118,16 @@ class LineClient(LineReceiver):
         self.send(json.dumps(obj))
 
     def wait_for(self, match: Any) -> defer.Deferred[str]:
-        """The first line from now on for which ``match(line)`` holds (or equal to a str)."""
+        """The next line for which ``match(line)`` holds (or equal to a str)."""
         if isinstance(match, str):
             wanted = match
             match = lambda line: line == wanted  # noqa: E731
+        assert self._waiting is None, "one wait at a time"
         d: defer.Deferred[str] = defer.Deferred()
-        self._waiting.append((match, d))
+        self._waiting = (match, d)
+        self._match()
+        if self._waiting is not None and self.lost.called:
+            self.connectionLost()
         return d
 
     def wait_event(self, name: str, **fields: Any) -> defer.Deferred[dict[str, Any]]:

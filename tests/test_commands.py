@@ -160,4 +160,4 @@ class TableTests(TestCase):
     def test_docs_protocol_page_holds_the_generated_table(self) -> None:
         with open(os.path.join(ROOT, "docs", "protocol.rst"), encoding="utf-8") as f:
             page = f.read()
-        self.assertIn(rst_table(), page, "docs/protocol.rst is out of date: run python -m tchat.commands")
+        self.assertIn(rst_table(), page, "docs/protocol.rst is out of date: run python -m tchat.commands docs/protocol.rst")

@@ -1,0 +1,98 @@
+"""Real loopback sockets: text people, JSON programs, limits and stopping."""
+
+from __future__ import annotations
+
+import json
+
+from twisted.trial.unittest import TestCase
+
+from tchat.door.line import LineLimits
+from tests.helpers import connect_line_client, start_line_server
+
+
+class EndToEndTests(TestCase):
+    timeout = 20
+
+    async def test_text_and_json_clients_chat_both_ways(self) -> None:
+        _, _, port = await start_line_server(self)
+        alice = await connect_line_client(port)
+        await alice.wait_for(lambda line: line.startswith("*** Welcome to tchat"))
+        alice.send("alice")
+        await alice.wait_for(lambda line: line.startswith("*** You are alice."))
+
+        bot = await connect_line_client(port)
+        bot.send_json(action="login", user="bot", id=1)
+        logged = await bot.wait_event("logged_in", re=1)
+        self.assertEqual(logged["users"], ["alice", "bot"])
+        await alice.wait_for("*** bot joined #lobby")
+
+        alice.send("hello bot, ünïcode ok")
+        message = await bot.wait_event("message")
+        self.assertEqual((message["from"], message["to"], message["text"], message["kind"]),
+                         ("alice", "#lobby", "hello bot, ünïcode ok", "public"))
+
+        bot.send_json(action="msg", to="#lobby", text="hello alice", id=2)
+        await bot.wait_event("ok", re=2)
+        await alice.wait_for("[#lobby] <bot> hello alice")
+
+        bot.send_json(action="msg", to="alice", text="just you", id=3)
+        await alice.wait_for("[private] <bot> just you")
+        alice.send("/para bot and just you")
+        private = await bot.wait_event("message", kind="private")
+        self.assertEqual(private["text"], "and just you")
+
+        alice.send("/quit")
+        await alice.wait_for("*** Bye: goodbye")
+        await alice.lost
+        part = await bot.wait_event("part")
+        self.assertEqual(part["reason"], "quit")
+
+    async def test_many_lines_in_one_write_arrive_in_order(self) -> None:
+        _, _, port = await start_line_server(self)
+        reader = await connect_line_client(port)
+        reader.send_json(action="login", user="reader", id=1)
+        await reader.wait_event("logged_in")
+        writer = await connect_line_client(port)
+        writer.send(b"writer\n" + b"".join(b"line %d\r\n" % i for i in range(200)) + b"/ping\n")
+        await writer.wait_for("*** pong")
+        last = reader.wait_event("message", text="line 199")
+        await last
+        texts = [json.loads(line)["text"] for line in reader.lines if '"message"' in line]
+        self.assertEqual(texts, [f"line {i}" for i in range(200)])
+
+    async def test_server_full_then_closed(self) -> None:
+        _, _, port = await start_line_server(self, max_users=1)
+        first = await connect_line_client(port)
+        first.send("first")
+        await first.wait_for(lambda line: line.startswith("*** You are first."))
+        second = await connect_line_client(port)
+        second.send("second")
+        await second.wait_for(lambda line: line.endswith("(server_full)"))
+        await second.wait_for("*** Bye: server full")
+        await second.lost
+
+    async def test_overlong_line_over_a_real_socket(self) -> None:
+        _, _, port = await start_line_server(self, limits=LineLimits(max_line=1000))
+        client = await connect_line_client(port)
+        client.send(b"x" * 100_000 + b"\n/ping\n")
+        await client.wait_for(lambda line: line.endswith("(line_too_long)"))
+        await client.wait_for("*** pong")
+
+    async def test_shutdown_by_an_admin_reaches_everyone_then_closes(self) -> None:
+        hub, _, port = await start_line_server(self, admin_password="pw")
+        root = await connect_line_client(port)
+        root.send("root")
+        root.send("/admin pw")
+        await root.wait_for(lambda line: line.startswith("*** you are an admin now"))
+        bot = await connect_line_client(port)
+        bot.send_json(action="login", user="bot")
+        await bot.wait_event("logged_in")
+        root.send("/shutdown down server")
+        shutdown = await bot.wait_event("shutdown")
+        self.assertEqual((shutdown["text"], shutdown["delay"]), ("down server", 0))
+        bye = await bot.wait_event("bye")
+        self.assertEqual(bye["text"], "down server")
+        await bot.lost
+        await root.wait_for("*** Bye: down server")
+        await root.lost
+        self.assertTrue(hub.stopping)
