@@ -9,14 +9,26 @@ setup(
     python_requires=">=3.11",
     # Listed by hand: find_packages() would ship tests/, and twisted.plugins
     # must be named so that its (init-less) folder is installed.
-    packages=["tchat", "tchat.door", "tchat.client", "twisted.plugins"],
-    package_data={"twisted.plugins": ["tchat_plugin.py"]},
+    packages=["tchat", "tchat.door", "tchat.client", "tchat.store", "tchat.web", "twisted.plugins"],
+    package_data={
+        "tchat.store": ["schema/*/*.sql"],
+        "tchat.web": ["static/*", "static/*/*"],
+    },
     install_requires=[
         "twisted[tls]>=24.7",
         "termcolor>=2.4",
+        "autobahn[twisted]>=24.4",
+        "argon2-cffi>=23.1",
+        "psycopg[binary]>=3.1",
     ],
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6"],
+        "test": ["pytest>=8", "hypothesis>=6", "selenium>=4.20"],
     },
-    entry_points={"console_scripts": ["tchat-client = tchat.client.main:main"]},
+    entry_points={
+        "console_scripts": [
+            "tchat-client = tchat.client.main:main",
+            "tchat-admin = tchat.store.admin:main",
+            "tchat-bench = tchat.bench:main",
+        ]
+    },
 )

@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import sys
+import tempfile
 from typing import Any
 
 from twisted.internet import defer, protocol, reactor
@@ -58,8 +59,10 @@ class TwistdTests(TestCase):
     timeout = 60
 
     def setUp(self) -> None:
-        self.cwd = os.path.abspath(self.mktemp())
-        os.makedirs(self.cwd)
+        # Not mktemp(): under pytest it lands in the source tree.
+        folder = tempfile.TemporaryDirectory(prefix="tchat-twistd-")
+        self.addCleanup(folder.cleanup)
+        self.cwd = folder.name
 
     def spawn(self, *args: str, **env: str) -> TwistdProcess:
         process = TwistdProcess()

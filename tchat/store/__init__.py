@@ -1,0 +1,1 @@
+"""Where tchat keeps what outlives a connection: accounts, history, offline messages, contacts."""

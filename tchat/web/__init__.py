@@ -1,0 +1,1 @@
+"""The web door's page: static files served next to the WebSocket."""
