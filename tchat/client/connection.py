@@ -1,0 +1,444 @@
+"""
+The client's side of the JSON-mode protocol, with no terminal in it.
+
+L{ChatClient} is the protocol on the connection to the server. A front-end
+(the terminal UI, or piped stdin) gives it what the person typed and shows
+what it is told to show, through the small L{Display} interface; everything
+else lives here, where a test can drive it with a C{StringTransport}:
+
+- the login, sent first (the server switches to JSON mode on it);
+- request ids, and the requests still waiting for their reply;
+- the current room: the last room of ``logged_in``, then each room joined,
+  ``/room`` changes it locally, and leaving it falls back to the most recently
+  joined room still left;
+- own messages: the server does not echo a public message to its sender, so
+  the client shows what was sent when the ``ok`` for it arrives;
+- answering the server's ``ping``;
+- leaving: ``quit``, a short wait for ``bye``, and an exit status.
+
+Lines that are not JSON objects (the server's text greeting) are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
+
+from tchat.client.render import Renderer
+from tchat.commands import BadRequest, Request, parse_text
+from tchat.names import name_key
+
+# How long a quit waits for the server's bye before the client hangs up itself.
+QUIT_WAIT = 3.0
+
+
+class Display(Protocol):
+    """What L{ChatClient} needs from a front-end."""
+
+    def show(self, lines: list[str]) -> None:
+        """Show these lines (already rendered, maybe coloured), in order."""
+
+    def ask_name(self, problem: str | None, code: str | None) -> None:
+        """
+        The client needs a name: answer with L{ChatClient.login} (or
+        L{ChatClient.quit}). ``problem`` says why the last one was refused
+        (``code`` is the server's error code), or is None for the first ask.
+        """
+
+    def changed(self) -> None:
+        """The user's name or current room changed (a prompt may show them)."""
+
+
+def _why(reason: Failure | None) -> str:
+    """A short reason for a lost connection, to add to the message; empty if clean."""
+    if reason is None or reason.check(ConnectionDone):
+        return ""
+    try:
+        from OpenSSL.SSL import Error as TLSError
+    except ImportError:  # pragma: no cover - twisted[tls] brings pyOpenSSL
+        TLSError = ()
+    if TLSError and reason.check(TLSError):
+        # pyOpenSSL gives a list of (library, function, reason) triples.
+        details = "; ".join(str(e[-1]) for e in reason.value.args[0] if isinstance(e, tuple)) if reason.value.args else ""
+        return f": TLS failed ({details or reason.getErrorMessage()}); see --ca and --insecure"
+    return f" ({reason.getErrorMessage()})"
+
+
+class ChatClient(LineReceiver):
+    """
+    One connection to a tchat server in JSON mode.
+
+    It may be started before its connection is made (the person can type a
+    name while it connects) or after.
+
+    Callers may rely on: nothing is sent before L{start}; the first line sent
+    is the login (or a quit, if the person leaves before naming themselves);
+    L{finished} fires exactly once, with the exit status (0 after a quit we
+    asked for, 1 when the server went away or closed the connection on its
+    own): when the connection is gone, or at once if the person leaves before
+    there is one. The status is also kept in L{status}.
+    """
+
+    delimiter = b"\n"
+    MAX_LENGTH = 1 << 22
+
+    def __init__(self, renderer: Renderer, clock: IReactorTime, name: str | None = None) -> None:
+        self.renderer = renderer
+        self.clock = clock
+        self.name = name
+        self.display: Display | None = None
+        self.logged_in = False
+        self.rooms: list[str] = []
+        self.current_room: str | None = None
+        self.finished: Deferred[int] = Deferred()
+        self.status: int | None = None
+        self._next_id = 1
+        self._pending: dict[int, tuple[Request, float]] = {}
+        # From login() until the server's answer: the login may still be
+        # waiting for the connection (then _login_id is None).
+        self._logging_in = False
+        self._login_id: int | None = None
+        self._early: list[bytes] = []
+        # Typed lines not sent yet, in order; None stands for the quit at the
+        # end of piped input. They wait for the login, and for joins and parts.
+        self._backlog: list[str | None] = []
+        # The id of a join or part on its way: typed lines wait for its reply.
+        self._hold: int | None = None
+        self.quitting = False
+        self._quit_status = 0
+        self._quit_timer: IDelayedCall | None = None
+        self._got_bye = False
+        self._heard = False  # any JSON event at all from the other side
+        self._lost = False
+
+    # -- what a front-end calls ----------------------------------------------
+
+    def start(self, display: Display) -> None:
+        """
+        Begin, showing everything on ``display``: log in with the name given
+        at construction, or ask the display for one.
+        """
+        self.display = display
+        if self.name is not None:
+            self.login(self.name)
+        else:
+            display.ask_name(None, None)
+        early, self._early = self._early, []
+        for line in early:
+            self.lineReceived(line)
+
+    def login(self, name: str) -> None:
+        """
+        Log in as ``name`` (now, or as soon as the connection is made); on
+        refusal the display is asked for another.
+        """
+        self.name = name.strip()
+        self._logging_in = True
+        if self.connected:
+            self._login_id = self._send(Request("login", {"user": self.name}))
+
+    def send_typed(self, line: str) -> None:
+        """
+        Carry out one line typed by the person: a ``/command`` as on the
+        server, or a plain line for the current room. A line that is not a
+        well-formed command is shown as an error and nothing is sent.
+
+        Lines wait their turn while the login, a join or a part is on its
+        way (their replies decide the current room), so a script's
+        ``/join #dev`` then ``hi`` says hi in #dev.
+        """
+        if self.quitting or self._lost:
+            return
+        self._backlog.append(line)
+        self._drain()
+
+    def quit(self, reason: str | None = None, status: int = 0) -> None:
+        """
+        Leave now: send ``quit`` (typed lines not sent yet are dropped), then
+        hang up if no ``bye`` comes within L{QUIT_WAIT} seconds; L{finished}
+        then fires with ``status``. Without a connection yet, L{finished}
+        fires at once (the caller stops connecting).
+        """
+        if self.quitting or self._lost:
+            return
+        if not self.connected:
+            self.quitting = True
+            self._finish(status)
+            return
+        self._begin_quit(reason, status)
+
+    def end_of_input(self) -> None:
+        """
+        No more lines will be typed: quit once the ones given so far are
+        sent (after the login, if it is still to come).
+        """
+        if self.quitting or self._lost:
+            return
+        if not self._logging_in and not self.logged_in:
+            self.quit()  # no name was ever given: nothing to wait for
+            return
+        self._backlog.append(None)
+        self._drain()
+
+    def prompt(self) -> str:
+        """What an input prompt should say: the current room, or the name."""
+        return f"{self.current_room or self.name or ''}> "
+
+    # -- typed lines, in order ---------------------------------------------
+
+    def _drain(self) -> None:
+        """Carry out waiting lines until one must wait for a reply again."""
+        while self._backlog and self.logged_in and self._hold is None and not (self.quitting or self._lost):
+            line = self._backlog.pop(0)
+            if line is None:
+                self._begin_quit(None, 0)
+            else:
+                self._carry_out(line)
+
+    def _carry_out(self, line: str) -> None:
+        try:
+            request = parse_text(line)
+        except BadRequest as e:
+            self._show(self.renderer.error(e.text))
+            return
+        if request is None:
+            return
+        handler = getattr(self, "_typed_" + request.action, None)
+        if handler is not None:
+            handler(request)
+        else:
+            self._send(request)
+
+    # -- the wire ----------------------------------------------------------
+
+    def connectionMade(self) -> None:
+        if self.quitting or self._lost:
+            # The person left while this connection was being made.
+            self.transport.loseConnection()
+            return
+        if self._logging_in and self._login_id is None and self.name is not None:
+            self._login_id = self._send(Request("login", {"user": self.name}))
+
+    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        self._lost = True
+        if self._quit_timer is not None and self._quit_timer.active():
+            self._quit_timer.cancel()
+        if self.quitting:
+            status = self._quit_status
+        else:
+            status = 1
+            if self._got_bye:
+                self._show(self.renderer.notice("the server closed the connection"))
+            elif not self._heard:
+                self._show(self.renderer.notice(
+                    f"the connection closed before the server answered{_why(reason)}; is it a tchat server?"
+                ))
+            else:
+                self._show(self.renderer.notice(f"connection to the server lost{_why(reason)}"))
+        self._finish(status)
+
+    def _finish(self, status: int) -> None:
+        self._lost = True
+        if self.status is None:
+            self.status = status
+            self.finished.callback(status)
+
+    def lineReceived(self, raw: bytes) -> None:
+        if self.display is None:
+            self._early.append(raw)
+            return
+        try:
+            event = json.loads(raw.decode("utf-8", errors="replace"))
+        except ValueError:
+            return
+        if not isinstance(event, dict) or not isinstance(event.get("event"), str):
+            return
+        self._heard = True
+        handler = getattr(self, "_on_" + event["event"], None)
+        try:
+            if handler is not None:
+                handler(event)
+            else:
+                self._show_event(event)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            # A malformed event (a field of the wrong type) from a buggy or
+            # newer server: show what came, keep the connection.
+            self._show_event({"event": event["event"] + " (unreadable)", **{k: v for k, v in event.items() if k != "event"}})
+        self._drain()
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        # A huge line from the server is dropped, not a reason to hang up.
+        self._show(self.renderer.error("the server sent a line too long to show; it was skipped"))
+
+    def _send(self, request: Request) -> int:
+        """Send ``request`` with a fresh id; remember it until its reply."""
+        rid = self._next_id
+        self._next_id += 1
+        self._pending[rid] = (request, self.clock.seconds())
+        self._write({"action": request.action, **request.args, "id": rid})
+        return rid
+
+    def _write(self, obj: dict[str, Any]) -> None:
+        if self.transport is not None and not self._lost:
+            self.transport.write(json.dumps(obj, ensure_ascii=False).encode("utf-8") + b"\n")
+
+    def _begin_quit(self, reason: str | None, status: int) -> None:
+        self.quitting = True
+        self._quit_status = status
+        self._backlog = []
+        self._send(Request("quit", {"reason": reason} if reason else {}))
+        self._quit_timer = self.clock.callLater(QUIT_WAIT, self._hang_up)
+
+    def _hang_up(self) -> None:
+        if self.transport is not None:
+            self.transport.abortConnection()
+
+    def _show(self, lines: list[str]) -> None:
+        if lines and self.display is not None:
+            self.display.show(lines)
+
+    def _show_event(self, event: dict[str, Any]) -> None:
+        self._show(self.renderer.event(event, self.name))
+
+    def _reply_to(self, event: dict[str, Any]) -> tuple[Request, float] | None:
+        """The request ``event`` answers (forgotten from now on), if ours."""
+        rid = event.get("re")
+        if isinstance(rid, int) and not isinstance(rid, bool):
+            if rid == self._hold:
+                self._hold = None
+            return self._pending.pop(rid, None)
+        return None
+
+    # -- typed commands the client completes or keeps to itself -----------
+
+    def _typed_line(self, request: Request) -> None:
+        self._typed_msg(Request("msg", {"text": request.args["text"]}))
+
+    def _typed_msg(self, request: Request) -> None:
+        args = dict(request.args)
+        if "to" not in args:
+            # The client, not the server, knows which room is current: it
+            # always names the room, so both can never disagree.
+            if self.current_room is None:
+                self._show(self.renderer.error("you are in no room; /join #room first"))
+                return
+            args["to"] = self.current_room
+        self._send(Request("msg", args))
+
+    def _typed_part(self, request: Request) -> None:
+        args = dict(request.args)
+        if "room" not in args:
+            if self.current_room is None:
+                self._show(self.renderer.error("you are in no room"))
+                return
+            args["room"] = self.current_room
+        self._hold = self._send(Request("part", args))
+
+    def _typed_room(self, request: Request) -> None:
+        # Where plain lines go is the client's business: no round trip.
+        wanted = request.args["room"]
+        for room in self.rooms:
+            if name_key(room) == name_key(wanted):
+                self.current_room = room
+                self._show(self.renderer.notice(f"plain lines now go to {room}"))
+                self._changed()
+                return
+        self._show(self.renderer.error(f"you are not in {wanted}; /join {wanted} first"))
+
+    def _typed_join(self, request: Request) -> None:
+        self._hold = self._send(request)
+
+    def _typed_quit(self, request: Request) -> None:
+        self._begin_quit(request.args.get("reason"), 0)
+
+    # -- events ------------------------------------------------------------
+
+    def _on_ping(self, event: dict[str, Any]) -> None:
+        self._write({"action": "pong", "token": event.get("token")})
+
+    def _on_logged_in(self, event: dict[str, Any]) -> None:
+        self._reply_to(event)
+        self.logged_in = True
+        self._logging_in = False
+        self._login_id = None
+        if isinstance(event.get("user"), str):
+            self.name = event["user"]
+        self.rooms = [r for r in event.get("rooms") or [] if isinstance(r, str)]
+        self.current_room = self.rooms[-1] if self.rooms else None
+        self._show_event(event)
+        self._changed()
+
+    def _on_error(self, event: dict[str, Any]) -> None:
+        answered = self._reply_to(event)
+        if answered is not None and answered[0].action == "login" and not self.logged_in:
+            self._login_id = None
+            self._logging_in = False
+            text = event.get("text") or "that name was refused"
+            if self.display is not None:
+                self.display.ask_name(str(text), event.get("code"))
+            return
+        self._show_event(event)
+
+    def _on_ok(self, event: dict[str, Any]) -> None:
+        answered = self._reply_to(event)
+        if answered is None:
+            self._show_event(event)
+            return
+        request, _ = answered
+        handler = getattr(self, "_ok_" + request.action, None)
+        if handler is not None:
+            handler(request, event)
+        else:
+            self._show_event(event)
+
+    def _ok_msg(self, request: Request, event: dict[str, Any]) -> None:
+        self._show(
+            self.renderer.own_message(
+                self.name or "?", request.args["to"], request.args["text"], request.args.get("kind"),
+                ts=event.get("ts"), queued=bool(event.get("queued")),
+            )
+        )
+
+    def _ok_join(self, request: Request, event: dict[str, Any]) -> None:
+        room = event.get("room") if isinstance(event.get("room"), str) else request.args["room"]
+        self.rooms = [r for r in self.rooms if name_key(r) != name_key(room)] + [room]
+        self.current_room = room
+        self._show_event(event)
+        self._changed()
+
+    def _ok_part(self, request: Request, event: dict[str, Any]) -> None:
+        room = event.get("room") if isinstance(event.get("room"), str) else request.args["room"]
+        self.rooms = [r for r in self.rooms if name_key(r) != name_key(room)]
+        if self.current_room is None or name_key(self.current_room) == name_key(room):
+            self.current_room = self.rooms[-1] if self.rooms else None
+        # The server's text names its idea of the current room; say ours.
+        where = f"plain lines now go to {self.current_room}" if self.current_room else "you are in no room now"
+        self._show(self.renderer.notice(f"you left {room}; {where}", ts=event.get("ts")))
+        self._changed()
+
+    def _on_pong(self, event: dict[str, Any]) -> None:
+        answered = self._reply_to(event)
+        if answered is None:
+            self._show_event(event)
+            return
+        took = (self.clock.seconds() - answered[1]) * 1000
+        self._show(self.renderer.notice(f"pong from the server in {took:.0f} ms", ts=event.get("ts")))
+
+    def _on_bye(self, event: dict[str, Any]) -> None:
+        self._got_bye = True
+        if self.quitting:
+            # Our own quit: the bye is expected, hang up now rather than wait.
+            if self.transport is not None:
+                self.transport.loseConnection()
+            return
+        self._show_event(event)
+
+    def _changed(self) -> None:
+        if self.display is not None:
+            self.display.changed()

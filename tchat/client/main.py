@@ -1,0 +1,263 @@
+"""
+``tchat-client HOST PORT [--name NAME] [--tls] [--insecure] [--ca FILE]``
+
+The flow: parse the arguments, connect (plain TCP, or TLS verified against
+the system's CAs or ``--ca``), then hand the connection to one of two
+front-ends: the terminal UI when stdin and stdout are both terminals, the
+piped front-end otherwise. The run ends when the connection does; the exit
+status is the client's (see L{tchat.client.connection.ChatClient.finished}):
+
+- 0: the user left (``/quit``, Ctrl-C, Ctrl-D, end of piped stdin);
+- 1: the server went away or closed the connection (a ``shutdown``, a kick,
+  a lost connection), the connection could not be made, or a piped run's
+  name was refused;
+- 2: bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import sys
+from typing import Any, Callable, Sequence
+
+from twisted.conch.insults.insults import ServerProtocol
+from twisted.internet import defer, ssl
+from twisted.internet.endpoints import HostnameEndpoint, connectProtocol, wrapClientTLS
+from twisted.internet.error import ConnectingCancelledError
+from twisted.internet.interfaces import IReactorCore, IStreamClientEndpoint
+from twisted.internet.stdio import StandardIO
+from twisted.internet.task import react
+
+from tchat import __version__
+from tchat.client.connection import ChatClient
+from tchat.client.piped import PipedInput, is_piped
+from tchat.client.render import Renderer, use_color
+from tchat.client.ui import ChatUI, RawTerminal
+
+LOG_ENV = "TCHAT_CLIENT_LOG"
+# How long the end of a run waits for stdout to drain.
+FLUSH_WAIT = 10.0
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="tchat-client",
+        description="Chat on a tchat server from a terminal, or from a script with stdin piped.",
+        epilog="Colours are off when NO_COLOR is set or stdout is not a terminal. "
+        "Exit status: 0 when you leave, 1 when the server goes away or cannot be reached.",
+    )
+    parser.add_argument("host", help="the server's host name or address")
+    parser.add_argument("port", type=int, help="the server's port")
+    parser.add_argument("--name", "-n", help="log in with this name (else it is asked for; piped: the first line)")
+    parser.add_argument("--tls", action="store_true", help="connect with TLS, verifying the server's certificate")
+    parser.add_argument("--ca", metavar="FILE", help="trust the certificates in this PEM file (implies --tls)")
+    parser.add_argument("--insecure", action="store_true", help="TLS without checking the certificate (implies --tls)")
+    parser.add_argument("--version", action="version", version=f"tchat-client {__version__}")
+    options = parser.parse_args(argv)
+    if not 0 < options.port < 65536:
+        parser.error(f"port must be 1-65535, not {options.port}")
+    if options.ca and options.insecure:
+        parser.error("--ca and --insecure contradict each other")
+    options.tls = options.tls or bool(options.ca) or options.insecure
+    return options
+
+
+_PEM = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+
+
+def tls_options(host: str, ca_file: str | None, insecure: bool) -> Any:
+    """The TLS client options: verified against ``ca_file`` or the system CAs."""
+    if insecure:
+        return ssl.CertificateOptions(verify=False)
+    if ca_file:
+        with open(ca_file, "rb") as f:
+            certs = [ssl.Certificate.loadPEM(pem) for pem in _PEM.findall(f.read())]
+        if not certs:
+            raise ValueError(f"no PEM certificate in {ca_file}")
+        return ssl.optionsForClientTLS(host, trustRoot=ssl.trustRootFromCertificates(certs))
+    return ssl.optionsForClientTLS(host)
+
+
+def client_endpoint(reactor: Any, options: argparse.Namespace) -> IStreamClientEndpoint:
+    endpoint: IStreamClientEndpoint = HostnameEndpoint(reactor, options.host, options.port, timeout=20)
+    if options.tls:
+        endpoint = wrapClientTLS(tls_options(options.host, options.ca, options.insecure), endpoint)
+    return endpoint
+
+
+def _say(text: str) -> None:
+    sys.stderr.write(f"tchat-client: {text}\n")
+    sys.stderr.flush()
+
+
+class ErrorLines:
+    """
+    A log observer that turns a failure logged by Twisted (a bug, in the
+    client) into one line the person can see: on stderr, or, once L{show} is
+    pointed at the terminal UI, as a ``!!!`` line above the input. Without
+    it, Twisted would print whole tracebacks over a raw-mode screen.
+    """
+
+    def __init__(self) -> None:
+        self.show: Callable[[str], None] = _say
+        self._busy = False
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        failure = event.get("log_failure")
+        if failure is None or self._busy:
+            return
+        self._busy = True
+        try:
+            hint = f"; details in {os.environ[LOG_ENV]}" if os.environ.get(LOG_ENV) else f"; set {LOG_ENV}=FILE for details"
+            self.show(f"internal error: {failure.getErrorMessage()}{hint}")
+        except Exception:
+            pass
+        finally:
+            self._busy = False
+
+
+def _start_log() -> ErrorLines:
+    """
+    Send Twisted's log to L{ErrorLines}, and in full to the file named by
+    $TCHAT_CLIENT_LOG if it is set (for debugging).
+    """
+    from twisted.logger import globalLogBeginner, textFileLogObserver
+
+    errors = ErrorLines()
+    observers: list[Any] = [errors]
+    path = os.environ.get(LOG_ENV)
+    if path:
+        observers.append(textFileLogObserver(open(path, "a", encoding="utf-8")))
+    globalLogBeginner.beginLoggingTo(observers, redirectStandardIO=False)
+    return errors
+
+
+def _on_signals(reactor: Any, act: Callable[[], None]) -> None:
+    """Route SIGINT, SIGTERM and SIGHUP to ``act``, once the reactor runs (it installs its own)."""
+
+    def handler(signum: int, frame: Any) -> None:
+        reactor.callFromThread(act)
+
+    def install() -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, handler)
+
+    reactor.callWhenRunning(install)
+
+
+async def _bounded(d: defer.Deferred[Any], seconds: float, reactor: Any) -> None:
+    """Wait for ``d``, but no longer than ``seconds``."""
+    d.addTimeout(seconds, reactor)
+    try:
+        await d
+    except Exception:
+        pass
+
+
+async def converse(
+    reactor: Any, client: ChatClient, front: Any, endpoint: IStreamClientEndpoint,
+    where: str, fail: Callable[[str], None],
+) -> int:
+    """
+    Start ``client`` on the front-end ``front``, connect it, and return the
+    exit status once the conversation is over. The front-end is started
+    first, so a person can type their name while the connection is made and
+    leave before it is.
+    """
+    client.start(front)
+    connecting = connectProtocol(endpoint, client)
+
+    def left_early(status: int) -> int:
+        # The person quit before the connection was made: stop making it.
+        if not connecting.called:
+            connecting.cancel()
+        return status
+
+    client.finished.addCallback(left_early)
+
+    def interrupted() -> None:
+        if client.quitting and client.transport is not None:
+            client.transport.abortConnection()  # asked twice: do not wait for bye
+        else:
+            client.quit()
+
+    _on_signals(reactor, interrupted)
+    try:
+        await connecting
+    except Exception as e:
+        if client.status is not None:
+            return client.status
+        if isinstance(e, (defer.CancelledError, ConnectingCancelledError)):
+            return 1
+        fail(f"cannot connect to {where}: {e}")
+        return 1
+    return await client.finished
+
+
+async def run_piped(reactor: Any, client: ChatClient, endpoint: IStreamClientEndpoint, where: str) -> int:
+    front = PipedInput(client)
+    StandardIO(front, reactor=reactor)
+    status = await converse(reactor, client, front, endpoint, where, _say)
+    await _bounded(front.close(), FLUSH_WAIT, reactor)
+    return status
+
+
+async def run_terminal(
+    reactor: Any, client: ChatClient, endpoint: IStreamClientEndpoint, where: str,
+    renderer: Renderer, errors: ErrorLines,
+) -> int:
+    raw = RawTerminal(sys.stdin.fileno(), sys.stdout.fileno())
+    raw.enter()
+    try:
+        ui = ChatUI(client, renderer)
+        errors.show = lambda text: ui.show(renderer.error(text))
+        StandardIO(ServerProtocol(lambda: ui), reactor=reactor)
+
+        def resized(*_: Any) -> None:
+            size = os.get_terminal_size(sys.stdout.fileno())
+            ui.terminalSize(size.columns, size.lines)
+
+        resized()
+        signal.signal(signal.SIGWINCH, lambda *a: reactor.callFromThread(resized))
+        ui.show(renderer.notice(f"connecting to {where}..."))
+        status = await converse(
+            reactor, client, ui, endpoint, where, lambda text: ui.show(renderer.error(text))
+        )
+        ui.finish()
+        await _bounded(ui.close(), FLUSH_WAIT, reactor)
+        return status
+    finally:
+        errors.show = _say
+        raw.restore()
+
+
+async def run(reactor: IReactorCore, argv: Sequence[str]) -> None:
+    options = parse_args(argv)
+    errors = _start_log()
+    try:
+        endpoint = client_endpoint(reactor, options)
+    except (OSError, ValueError, ssl.SSL.Error) as e:
+        _say(f"cannot set up TLS: {e}")
+        raise SystemExit(1)
+    if options.insecure:
+        _say("warning: --insecure: the server's certificate is not checked; anyone in between can read and change the chat")
+    renderer = Renderer(color=use_color())
+    client = ChatClient(renderer, reactor, options.name)
+    where = f"{options.host}:{options.port}"
+    if is_piped(sys.stdin, sys.stdout):
+        status = await run_piped(reactor, client, endpoint, where)
+    else:
+        status = await run_terminal(reactor, client, endpoint, where, renderer, errors)
+    raise SystemExit(status)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The console script: run the client; exits with its status."""
+    react(run, (sys.argv[1:] if argv is None else list(argv),))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,444 @@
+"""
+The terminal front-end: messages scroll above, the line being typed stays
+at the bottom.
+
+L{ChatUI} is a L{HistoricRecvLine} that runs inside
+L{twisted.conch.insults.insults.ServerProtocol} over
+L{twisted.internet.stdio.StandardIO}, with the terminal in raw mode (see
+L{RawTerminal}). It is the client's L{tchat.client.connection.Display}.
+
+How the screen is kept: the input area (prompt plus what is typed, maybe
+wrapped over several rows) is always the last thing on the screen, and the UI
+knows where on it the terminal's cursor is (L{ChatUI._at}, a row and a column
+counted from the start of the prompt). To show a message it moves the cursor
+to the start of the input area, erases to the end of the screen, writes the
+message lines (the terminal scrolls as it needs to), then draws the prompt
+and the typed text again and puts the cursor back where it was in the text.
+
+Input is bytes: recvline's C{lineBuffer} is a list of C{bytes}. Here each
+element is one whole character, UTF-8 encoded: bytes of 0x80 and above are
+fed to an incremental UTF-8 decoder, and each character it completes is
+inserted as one element, so the arrows and backspace move over and delete
+whole characters. Column widths come from Unicode (wide CJK characters take
+two columns, combining marks none).
+"""
+
+from __future__ import annotations
+
+import atexit
+import codecs
+import fcntl
+import termios
+import tty
+import unicodedata
+from typing import Any, Protocol
+
+from twisted.conch.recvline import HistoricRecvLine
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+from tchat.client.render import Renderer
+from tchat.commands import BadRequest, parse_text
+
+NAME_PROMPT = "Name: "
+
+CTRL_A, CTRL_B, CTRL_C, CTRL_D, CTRL_E, CTRL_F = b"\x01", b"\x02", b"\x03", b"\x04", b"\x05", b"\x06"
+CTRL_H, CTRL_K, CTRL_L, CTRL_N, CTRL_P, CTRL_U, CTRL_W = b"\x08", b"\x0b", b"\x0c", b"\x0e", b"\x10", b"\x15", b"\x17"
+
+
+class Client(Protocol):
+    """What the UI needs of L{tchat.client.connection.ChatClient}."""
+
+    def send_typed(self, line: str) -> None: ...
+    def login(self, name: str) -> None: ...
+    def quit(self, reason: str | None = None, status: int = 0) -> None: ...
+    def prompt(self) -> str: ...
+
+
+def char_width(ch: str) -> int:
+    """Columns a character takes on a terminal: 0, 1 or 2."""
+    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def split_chars(data: bytes) -> list[bytes]:
+    """UTF-8 ``data`` as a recvline buffer: one element per character."""
+    return [ch.encode("utf-8") for ch in data.decode("utf-8", errors="replace")]
+
+
+class ChatUI(HistoricRecvLine):
+    """
+    The line editor and message display of the terminal client.
+
+    Callers may rely on: typed lines go to the client whole, decoded
+    (L{Client.send_typed}); L{show} never disturbs what is being typed; Enter
+    clears the input line (what was sent shows up above once the server has
+    it); Ctrl-C, and Ctrl-D on an empty line, call L{Client.quit}.
+    L{closed} fires when the terminal side is gone.
+    """
+
+    def __init__(self, client: Client, renderer: Renderer | None = None) -> None:
+        self.client = client
+        self.renderer = renderer or Renderer()
+        self.asking_name = False
+        self.closed: Deferred[None] = Deferred()
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        # Where the terminal's cursor is, as (row, column) from the prompt's start.
+        self._at = (0, 0)
+        self._draft: list[bytes] | None = None
+        self._connected = False
+
+    # -- Twisted calls these -------------------------------------------------
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self._connected = True
+        self.keyHandlers.update(
+            {
+                CTRL_A: self.handle_HOME,
+                CTRL_E: self.handle_END,
+                CTRL_B: self.handle_LEFT,
+                CTRL_F: self.handle_RIGHT,
+                CTRL_P: self.handle_UP,
+                CTRL_N: self.handle_DOWN,
+                CTRL_H: self.handle_BACKSPACE,
+                CTRL_C: self.handle_CTRL_C,
+                CTRL_D: self.handle_CTRL_D,
+                CTRL_K: self.handle_CTRL_K,
+                CTRL_U: self.handle_CTRL_U,
+                CTRL_W: self.handle_CTRL_W,
+                CTRL_L: self.handle_CTRL_L,
+            }
+        )
+
+    def initializeScreen(self) -> None:
+        # recvline would reset (clear) the whole terminal and switch it to
+        # insert mode; a chat client leaves the scrollback alone and redraws
+        # the input line itself, so neither is needed.
+        self.mode = "insert"
+        self._at = (0, 0)
+        self._draw_input()
+
+    def terminalSize(self, width: int, height: int) -> None:
+        # The terminal may have re-wrapped the old input line; start it afresh
+        # on the cursor's row.
+        self.width, self.height = max(width, 2), height
+        if self._connected:
+            self.terminal.write(b"\r")
+            self.terminal.eraseToDisplayEnd()
+            self._at = (0, 0)
+            self._draw_input()
+
+    def keystrokeReceived(self, keyID: Any, modifier: Any) -> None:
+        if isinstance(keyID, bytes) and len(keyID) == 1 and keyID >= b"\x80" and modifier is None:
+            for ch in self._decoder.decode(keyID):
+                self.characterReceived(ch.encode("utf-8"), False)
+            return
+        # Any other key ends a character left half-typed.
+        self._decoder.reset()
+        if modifier is not None:
+            return  # Alt-combinations are not bound to anything
+        handler = self.keyHandlers.get(keyID)
+        if handler is not None:
+            handler()
+        elif isinstance(keyID, bytes) and len(keyID) == 1 and keyID.decode("latin-1").isprintable():
+            self.characterReceived(keyID, False)
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        self._connected = False
+        self.client.quit()
+        if not self.closed.called:
+            self.closed.callback(None)
+
+    # -- Display -------------------------------------------------------------
+
+    def show(self, lines: list[str]) -> None:
+        """Write ``lines`` above the input line, which is drawn again below."""
+        if not self._connected:
+            return
+        self._go((0, 0))
+        self.terminal.eraseToDisplayEnd()
+        # ServerProtocol.write turns each \n into \r\n for the raw terminal.
+        self.terminal.write("".join(line + "\n" for line in lines).encode("utf-8"))
+        self._at = (0, 0)
+        self._draw_input()
+
+    def ask_name(self, problem: str | None, code: str | None) -> None:
+        if problem is not None:
+            self.show(self.renderer.error(problem))
+        self.asking_name = True
+        self._redraw()
+
+    def changed(self) -> None:
+        self._redraw()
+
+    def finish(self) -> None:
+        """Erase the input line, leaving the messages above it as they are."""
+        if self._connected:
+            self._go((0, 0))
+            self.terminal.eraseToDisplayEnd()
+
+    def close(self) -> Deferred[None]:
+        """Flush the output and close the terminal side; fires when done."""
+        if self._connected:
+            # Not ServerProtocol.loseConnection: it resets (clears) the screen.
+            self.terminal.transport.loseConnection()
+        return self.closed
+
+    # -- editing -------------------------------------------------------------
+
+    def characterReceived(self, ch: bytes, moreCharactersComing: bool) -> None:
+        at_end = self.lineBufferIndex == len(self.lineBuffer)
+        if self.mode == "insert" or at_end:
+            self.lineBuffer.insert(self.lineBufferIndex, ch)
+        else:
+            self.lineBuffer[self.lineBufferIndex] = ch
+        self.lineBufferIndex += 1
+        if at_end:
+            # Typing at the end needs no redraw: write it where the cursor is.
+            self._write_input(self.lineBufferIndex - 1)
+        else:
+            self._redraw()
+
+    def handle_TAB(self) -> None:
+        self.characterReceived(b" ", False)
+
+    def handle_LEFT(self) -> None:
+        if self.lineBufferIndex > 0:
+            self.lineBufferIndex -= 1
+            self._go(self._layout()[self._prompt_len() + self.lineBufferIndex])
+
+    def handle_RIGHT(self) -> None:
+        if self.lineBufferIndex < len(self.lineBuffer):
+            self.lineBufferIndex += 1
+            self._go(self._layout()[self._prompt_len() + self.lineBufferIndex])
+
+    def handle_HOME(self) -> None:
+        self.lineBufferIndex = 0
+        self._go(self._layout()[self._prompt_len()])
+
+    def handle_END(self) -> None:
+        self.lineBufferIndex = len(self.lineBuffer)
+        self._go(self._layout()[-1])
+
+    def handle_BACKSPACE(self) -> None:
+        if self.lineBufferIndex > 0:
+            self.lineBufferIndex -= 1
+            del self.lineBuffer[self.lineBufferIndex]
+            self._redraw()
+
+    def handle_DELETE(self) -> None:
+        if self.lineBufferIndex < len(self.lineBuffer):
+            del self.lineBuffer[self.lineBufferIndex]
+            self._redraw()
+
+    def handle_INSERT(self) -> None:
+        self.mode = "typeover" if self.mode == "insert" else "insert"
+
+    def handle_CTRL_K(self) -> None:
+        del self.lineBuffer[self.lineBufferIndex :]
+        self._redraw()
+
+    def handle_CTRL_U(self) -> None:
+        del self.lineBuffer[: self.lineBufferIndex]
+        self.lineBufferIndex = 0
+        self._redraw()
+
+    def handle_CTRL_W(self) -> None:
+        start = self.lineBufferIndex
+        while start > 0 and self.lineBuffer[start - 1] == b" ":
+            start -= 1
+        while start > 0 and self.lineBuffer[start - 1] != b" ":
+            start -= 1
+        del self.lineBuffer[start : self.lineBufferIndex]
+        self.lineBufferIndex = start
+        self._redraw()
+
+    def handle_CTRL_L(self) -> None:
+        self.terminal.eraseDisplay()
+        self.terminal.cursorHome()
+        self._at = (0, 0)
+        self._draw_input()
+
+    def handle_CTRL_C(self) -> None:
+        self.client.quit()
+
+    def handle_CTRL_D(self) -> None:
+        if self.lineBuffer:
+            self.handle_DELETE()  # as in readline: Ctrl-D leaves only from an empty line
+        else:
+            self.client.quit()
+
+    # -- history -------------------------------------------------------------
+
+    def handle_UP(self) -> None:
+        if self.historyPosition == 0:
+            return
+        if self.historyPosition == len(self.historyLines):
+            # Keep what was being typed, to come back to with the down arrow.
+            self._draft = list(self.lineBuffer)
+        self.historyPosition -= 1
+        self._replace_buffer(split_chars(self.historyLines[self.historyPosition]))
+
+    def handle_DOWN(self) -> None:
+        if self.historyPosition >= len(self.historyLines):
+            return
+        self.historyPosition += 1
+        if self.historyPosition == len(self.historyLines):
+            buffer, self._draft = self._draft or [], None
+        else:
+            buffer = split_chars(self.historyLines[self.historyPosition])
+        self._replace_buffer(buffer)
+
+    def handle_RETURN(self) -> None:
+        data = b"".join(self.lineBuffer)
+        line = data.decode("utf-8", errors="replace")
+        if data.strip() and not self.asking_name:
+            if not self.historyLines or self.historyLines[-1] != data:
+                self.historyLines.append(data)
+        self.historyPosition = len(self.historyLines)
+        self._draft = None
+        self.lineBuffer = []
+        self.lineBufferIndex = 0
+        if self.asking_name:
+            self._name_typed(line)
+        else:
+            self._redraw()
+            self.client.send_typed(line)
+
+    def _name_typed(self, line: str) -> None:
+        name = line.strip()
+        if not name:
+            self._redraw()
+            return
+        if name.startswith("/"):
+            try:
+                request = parse_text(name)
+            except BadRequest:
+                request = None
+            if request is not None and request.action == "quit":
+                self._redraw()
+                self.client.quit()
+            else:
+                self.show(self.renderer.error("choose a name first (or /quit)"))
+            return
+        self.asking_name = False
+        self._redraw()
+        self.client.login(name)
+
+    def _replace_buffer(self, buffer: list[bytes]) -> None:
+        self.lineBuffer = buffer
+        self.lineBufferIndex = len(buffer)
+        self._redraw()
+
+    # -- drawing -------------------------------------------------------------
+
+    def _prompt(self) -> str:
+        return NAME_PROMPT if self.asking_name else self.client.prompt()
+
+    def _prompt_len(self) -> int:
+        return len(self._prompt())
+
+    def _layout(self) -> list[tuple[int, int]]:
+        """
+        (row, column) where each character of the prompt and then of the
+        buffer starts, and as the last item where the input ends, wrapping
+        at the terminal's width as the terminal does (a wide character that
+        does not fit goes to the next row).
+        """
+        row = col = 0
+        places = []
+        chars = list(self._prompt()) + [b.decode("utf-8", errors="replace") for b in self.lineBuffer]
+        for ch in chars:
+            w = char_width(ch)
+            if col + w > self.width:
+                row, col = row + 1, 0
+            places.append((row, col))
+            col += w
+        if col >= self.width:
+            row, col = row + 1, 0
+        places.append((row, col))
+        return places
+
+    def _go(self, place: tuple[int, int]) -> None:
+        """Move the terminal's cursor to ``place`` in the input area."""
+        if place == self._at:
+            return
+        row, col = place
+        if row < self._at[0]:
+            self.terminal.cursorUp(self._at[0] - row)
+        elif row > self._at[0]:
+            self.terminal.cursorDown(row - self._at[0])
+        self.terminal.write(b"\r")
+        if col:
+            self.terminal.cursorForward(col)
+        self._at = place
+
+    def _write_input(self, start: int) -> None:
+        """Write the buffer from element ``start`` on, then put the cursor right."""
+        places = self._layout()
+        offset = self._prompt_len()
+        self._go(places[offset + start])
+        self.terminal.write(b"".join(self.lineBuffer[start:]))
+        self._settle(places)
+
+    def _draw_input(self) -> None:
+        """Draw prompt and buffer from the start of the (erased) input area."""
+        places = self._layout()
+        self._go((0, 0))
+        self.terminal.write(self._prompt().encode("utf-8") + b"".join(self.lineBuffer))
+        self._settle(places)
+
+    def _settle(self, places: list[tuple[int, int]]) -> None:
+        end = places[-1]
+        if end[1] == 0 and end[0] > 0:
+            # The text ended on the last column: the terminal holds the cursor
+            # there until the next character. Make it wrap now, so the cursor
+            # is where the layout says.
+            self.terminal.write(b" \r")
+        self._at = end
+        self._go(places[self._prompt_len() + self.lineBufferIndex])
+
+    def _redraw(self) -> None:
+        if not self._connected:
+            return
+        self._go((0, 0))
+        self.terminal.eraseToDisplayEnd()
+        self._draw_input()
+
+
+class RawTerminal:
+    """
+    The terminal in raw mode for as long as the UI runs.
+
+    L{restore} puts back the terminal's settings and the descriptors' flags
+    (StandardIO makes them non-blocking, which the shell would inherit). It
+    may be called any number of times; it is also registered with L{atexit},
+    so an exit that skips the caller's C{finally} still restores.
+    """
+
+    def __init__(self, fd_in: int = 0, fd_out: int = 1) -> None:
+        self.fd_in, self.fd_out = fd_in, fd_out
+        self._saved: list[Any] | None = None
+        self._flags: dict[int, int] = {}
+
+    def enter(self) -> None:
+        self._flags = {fd: fcntl.fcntl(fd, fcntl.F_GETFL) for fd in {self.fd_in, self.fd_out}}
+        self._saved = termios.tcgetattr(self.fd_in)
+        atexit.register(self.restore)
+        tty.setraw(self.fd_in, termios.TCSANOW)
+
+    def restore(self) -> None:
+        for fd, flags in self._flags.items():
+            try:
+                fcntl.fcntl(fd, fcntl.F_SETFL, flags)
+            except OSError:
+                pass
+        self._flags = {}
+        if self._saved is not None:
+            saved, self._saved = self._saved, None
+            try:
+                termios.tcsetattr(self.fd_in, termios.TCSADRAIN, saved)
+            except termios.error:
+                pass

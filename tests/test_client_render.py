@@ -1,0 +1,630 @@
+"""
+The client's rendering of events, and its protocol logic driven through a
+StringTransport: what is sent for what is typed, and what is shown for what
+the server says.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+from typing import Any
+
+from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+from twisted.trial.unittest import TestCase
+
+from tchat.client.connection import QUIT_WAIT, ChatClient
+from tchat.client.render import Renderer, use_color
+
+NOW = 1_700_000_000.0  # a fixed "now" for every renderer here
+SGR = re.compile(r"\x1b\[[0-9;]*m")
+ESC_ANY = re.compile(r"[\x1b\x9b]")
+
+
+def hhmm(ts: float) -> str:
+    return time.strftime("[%H:%M]", time.localtime(ts))
+
+
+def ev(name: str, **fields: Any) -> dict[str, Any]:
+    return {"event": name, "ts": NOW, **fields}
+
+
+def styles(line: str) -> list[str]:
+    """The colour sequences a line uses, in order."""
+    return SGR.findall(line)
+
+
+class FakeTTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+class UseColorTests(TestCase):
+    def test_terminal_without_no_color_gets_colour(self) -> None:
+        self.assertTrue(use_color({}, FakeTTY()))
+
+    def test_no_color_with_any_value_turns_colour_off(self) -> None:
+        self.assertFalse(use_color({"NO_COLOR": "1"}, FakeTTY()))
+        self.assertFalse(use_color({"NO_COLOR": "yes please"}, FakeTTY()))
+
+    def test_empty_no_color_counts_as_unset(self) -> None:
+        self.assertTrue(use_color({"NO_COLOR": ""}, FakeTTY()))
+
+    def test_output_that_is_not_a_terminal_gets_no_colour(self) -> None:
+        self.assertFalse(use_color({}, io.StringIO()))
+
+
+class PlainRenderingTests(TestCase):
+    """With colour off: the exact shape of each kind of line, no escapes."""
+
+    def setUp(self) -> None:
+        self.r = Renderer(color=False, now=lambda: NOW)
+        self.t = hhmm(NOW)
+
+    def one(self, event: dict[str, Any], me: str | None = "alice") -> str:
+        lines = self.r.event(event, me)
+        self.assertEqual(len(lines), 1, lines)
+        self.assertNotRegex(lines[0], ESC_ANY)
+        return lines[0]
+
+    def test_others_public_message(self) -> None:
+        line = self.one(ev("message", msgid="m", to="#lobby", text="hello", kind="public", **{"from": "bob"}))
+        self.assertEqual(line, f"{self.t} [#lobby] <bob> hello")
+
+    def test_own_message_from_ok(self) -> None:
+        self.assertEqual(self.r.own_message("alice", "#dev", "hi", ts=NOW), [f"{self.t} [#dev] <alice> hi"])
+
+    def test_own_action_and_others_action(self) -> None:
+        self.assertEqual(self.r.own_message("alice", "#dev", "waves", "action", ts=NOW), [f"{self.t} [#dev] * alice waves"])
+        line = self.one(ev("message", msgid="m", to="#dev", text="waves", kind="action", **{"from": "bob"}))
+        self.assertEqual(line, f"{self.t} [#dev] * bob waves")
+
+    def test_private_received(self) -> None:
+        line = self.one(ev("message", msgid="m", to="alice", text="psst", kind="private", **{"from": "bob"}))
+        self.assertEqual(line, f"{self.t} [private] <bob> psst")
+
+    def test_private_sent(self) -> None:
+        self.assertEqual(self.r.own_message("alice", "bob", "psst", ts=NOW), [f"{self.t} -> bob: psst"])
+
+    def test_private_sent_to_offline_user_is_marked_queued(self) -> None:
+        [line] = self.r.own_message("alice", "bob", "later", ts=NOW, queued=True)
+        self.assertTrue(line.startswith(f"{self.t} -> bob: later"), line)
+        self.assertIn("queued", line)
+
+    def test_delayed_message_shows_its_original_time_and_a_mark(self) -> None:
+        sent = NOW - 3 * 86400
+        line = self.one(
+            {"event": "message", "ts": sent, "msgid": "m", "from": "bob", "to": "alice",
+             "text": "while you were out", "kind": "private", "delayed": True}
+        )
+        day = time.strftime("[%Y-%m-%d %H:%M]", time.localtime(sent))
+        self.assertEqual(line, f"{day} [private] <bob> while you were out (delayed)")
+
+    def test_join_part_and_notice(self) -> None:
+        self.assertEqual(self.one(ev("join", room="#lobby", user="carol")), f"{self.t} *** carol joined #lobby")
+        self.assertEqual(
+            self.one(ev("part", room="#lobby", user="carol", reason="connection lost")),
+            f"{self.t} *** carol left #lobby (connection lost)",
+        )
+        self.assertEqual(self.one(ev("notice", text="You were kicked by root")), f"{self.t} *** You were kicked by root")
+
+    def test_error(self) -> None:
+        self.assertEqual(self.one(ev("error", code="no_such_user", text="no such user: dave")), f"{self.t} !!! no such user: dave")
+        self.assertEqual(self.r.error("oops", ts=NOW), [f"{self.t} !!! oops"])
+
+    def test_timestamp_is_local_hours_and_minutes_of_ts(self) -> None:
+        ts = NOW - 3600 * 5 - 60 * 7  # the same day or not, but a different minute
+        [line] = self.r.event({"event": "notice", "ts": ts, "text": "x"})
+        stamp = line.split(" ")[0] if time.localtime(ts).tm_yday == time.localtime(NOW).tm_yday else None
+        if stamp is not None:
+            self.assertEqual(stamp, time.strftime("[%H:%M]", time.localtime(ts)))
+        self.assertIn(time.strftime("%H:%M", time.localtime(ts)), line)
+
+    def test_every_protocol_event_renders(self) -> None:
+        events = [
+            ev("welcome", server="tchat", version="0.1.0", motd="Be nice.\nNo spam.", text="Welcome"),
+            ev("logged_in", user="alice", rooms=["#lobby"], users=["alice", "bob"]),
+            ev("users", users=["alice", "bob"]),
+            ev("users", room="#dev", users=["bob"]),
+            ev("rooms", rooms=[{"room": "#lobby", "members": 2}]),
+            ev("whoami", user="alice", rooms=["#lobby"], admin=True, current="#lobby"),
+            ev("ok", re=3, text="you joined #dev"),
+            ev("help", commands=[{"command": "/msg", "usage": "/msg NAME TEXT", "aliases": ["/para"], "text": "send", "admin": False}], text="plain lines"),
+            ev("debug", uptime=12.0, users_online=1, rooms=[{"room": "#lobby", "users": ["alice"]}],
+               connections=[{"user": "alice", "address": "127.0.0.1:5", "door": "tcp/json", "since": NOW - 3, "rooms": ["#lobby"], "admin": True}]),
+            ev("history", target="#lobby", more=True,
+               messages=[{"msgid": "1", "from": "bob", "to": "#lobby", "text": "old", "kind": "public", "ts": NOW - 60}]),
+            ev("contacts", contacts=[{"user": "bob", "online": True, "last_seen": None},
+                                     {"user": "eve", "online": False, "last_seen": NOW - 100}]),
+            ev("seen", user="eve", online=False, last_seen=NOW - 100),
+            ev("shutdown", text="maintenance", delay=0),
+            ev("bye", text="goodbye"),
+            ev("pong", token="t1"),
+        ]
+        for event in events:
+            lines = self.r.event(event, "alice")
+            self.assertTrue(lines, event)
+            for line in lines:
+                self.assertTrue(line.startswith("["), line)
+                self.assertNotRegex(line, ESC_ANY)
+        self.assertEqual(
+            self.r.event(events[0]),
+            [f"{self.t} *** Connected to tchat 0.1.0", f"{self.t} *** Be nice.", f"{self.t} *** No spam."],
+        )
+        self.assertIn("Online: alice, bob", self.r.event(events[1])[0])
+        self.assertIn("/msg NAME TEXT (also /para): send", self.r.event(events[7])[0])
+        history = self.r.event(events[9], "alice")
+        self.assertIn(f"{hhmm(NOW - 60)} [#lobby] <bob> old", history)
+        self.assertIn("going down", self.r.event(events[12])[0])
+
+    def test_server_ping_is_not_shown(self) -> None:
+        self.assertEqual(self.r.event(ev("ping", token="x")), [])
+
+    def test_unknown_event_gets_a_generic_line(self) -> None:
+        line = self.one(ev("weather", sky="blue", wind=3))
+        self.assertEqual(line, f"{self.t} *** weather sky=blue wind=3")
+
+    def test_malformed_known_event_does_not_crash(self) -> None:
+        # A message without its text, users that is not a list of names...
+        for event in (ev("message", **{"from": "bob"}), ev("rooms", rooms=5), ev("help", commands=None), {"event": "users"}):
+            lines = self.r.event(event)
+            self.assertEqual(len(lines), 1)
+            self.assertIn("***", lines[0])
+
+
+class ColourRenderingTests(TestCase):
+    """With colour on: escapes present, and each kind of line looks different."""
+
+    def setUp(self) -> None:
+        self.r = Renderer(color=True, now=lambda: NOW)
+
+    def test_each_kind_has_its_own_look(self) -> None:
+        kinds = {
+            "own": self.r.own_message("alice", "#lobby", "hi", ts=NOW)[0],
+            "others": self.r.event(ev("message", msgid="m", to="#lobby", text="hi", kind="public", **{"from": "bob"}), "alice")[0],
+            "private": self.r.event(ev("message", msgid="m", to="alice", text="hi", kind="private", **{"from": "bob"}), "alice")[0],
+            "private_sent": self.r.own_message("alice", "bob", "hi", ts=NOW)[0],
+            "notice": self.r.event(ev("notice", text="hi"))[0],
+            "error": self.r.event(ev("error", code="x", text="hi"))[0],
+        }
+        for line in kinds.values():
+            self.assertIn("\x1b[", line)
+        looks = {kind: tuple(styles(line)) for kind, line in kinds.items()}
+        self.assertEqual(len(set(looks.values())), len(looks), looks)
+        # Errors are red (SGR 31).
+        self.assertIn("31", "".join(styles(kinds["error"])))
+
+    def test_colour_off_is_the_same_text_without_escapes(self) -> None:
+        plain = Renderer(color=False, now=lambda: NOW)
+        event = ev("message", msgid="m", to="alice", text="hi", kind="private", **{"from": "bob"})
+        self.assertEqual(SGR.sub("", self.r.event(event)[0]), plain.event(event)[0])
+
+
+class HostileTextTests(TestCase):
+    """Escape sequences in anything the server sends never reach the output."""
+
+    NASTY = "\x1b[2J\x1b]0;owned\x07\x9b31m\rline\nbreak\x1b[1;1H\x07"
+
+    def check(self, lines: list[str], color: bool) -> None:
+        self.assertTrue(lines)
+        for line in lines:
+            self.assertNotIn("\r", line)
+            self.assertNotIn("\n", line)
+            self.assertNotIn("\x07", line)
+            self.assertNotIn("\x9b", line)
+            rest = SGR.sub("", line) if color else line
+            self.assertNotIn("\x1b", rest)
+            self.assertNotIn("owned", rest)
+
+    def test_fields_of_every_kind_are_cleaned(self) -> None:
+        n = self.NASTY
+        events = [
+            ev("message", msgid="m", to="#lobby", text=n, kind="public", **{"from": "bob" + n}),
+            ev("message", msgid="m", to="alice", text=n, kind="private", **{"from": n}),
+            ev("notice", text=n),
+            ev("error", code="x", text=n),
+            ev("join", room="#a" + n, user=n),
+            ev("welcome", server=n, version=n, motd=n),
+            ev("users", users=[n, "bob"]),
+            ev("mystery" + n, field=n, other=[n]),
+        ]
+        for color in (False, True):
+            r = Renderer(color=color, now=lambda: NOW)
+            for event in events:
+                self.check(r.event(event, "alice"), color)
+            self.check(r.own_message("alice", "#lobby", n, ts=NOW), color)
+            self.check(r.own_message("alice", "bob" + n, n, ts=NOW), color)
+
+
+class FakeDisplay:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.asked: list[tuple[str | None, str | None]] = []
+        self.changes = 0
+
+    def show(self, lines: list[str]) -> None:
+        self.lines.extend(lines)
+
+    def ask_name(self, problem: str | None, code: str | None) -> None:
+        self.asked.append((problem, code))
+
+    def changed(self) -> None:
+        self.changes += 1
+
+
+class ClientTests(TestCase):
+    """L{ChatClient} over a StringTransport, a fake display and a Clock."""
+
+    def make(self, name: str | None = "alice") -> None:
+        self.clock = Clock()
+        self.clock.advance(NOW)
+        self.transport = StringTransport()
+        self.display = FakeDisplay()
+        self.client = ChatClient(Renderer(color=False, now=self.clock.seconds), self.clock, name)
+        self.client.makeConnection(self.transport)
+        self.status: list[int] = []
+        self.client.finished.addCallback(self.status.append)
+
+    def setUp(self) -> None:
+        self.make()
+
+    def sent(self) -> list[dict[str, Any]]:
+        """The JSON objects sent since the last call."""
+        data = self.transport.value()
+        self.transport.clear()
+        return [json.loads(line) for line in data.decode("utf-8").splitlines()]
+
+    def receive(self, event: str, **fields: Any) -> None:
+        self.client.dataReceived(json.dumps({"event": event, "ts": self.clock.seconds(), **fields}).encode() + b"\r\n")
+
+    def log_in(self, rooms: list[str] | None = None) -> None:
+        self.client.start(self.display)
+        [login] = self.sent()
+        self.receive("welcome", server="tchat", version="0.1.0")
+        self.receive("logged_in", re=login["id"], user="alice", rooms=rooms or ["#lobby"], users=["alice", "bob"])
+        self.display.lines.clear()
+
+    def type(self, line: str) -> list[dict[str, Any]]:
+        self.client.send_typed(line)
+        return self.sent()
+
+    def strip_ids(self, objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for obj in objs:
+            self.assertIsInstance(obj.pop("id"), int)
+        return objs
+
+    # -- login ---------------------------------------------------------------
+
+    def test_login_is_the_first_thing_sent(self) -> None:
+        self.assertEqual(self.transport.value(), b"")
+        self.client.start(self.display)
+        [login] = self.sent()
+        self.assertEqual(login["action"], "login")
+        self.assertEqual(login["user"], "alice")
+        self.assertIn("id", login)
+
+    def test_without_a_name_the_display_is_asked_and_nothing_is_sent(self) -> None:
+        self.make(name=None)
+        self.client.start(self.display)
+        self.assertEqual(self.display.asked, [(None, None)])
+        self.assertEqual(self.transport.value(), b"")
+        self.client.login("zoe")
+        self.assertEqual(self.strip_ids(self.sent()), [{"action": "login", "user": "zoe"}])
+
+    def test_refused_name_asks_again_with_the_reason(self) -> None:
+        self.client.start(self.display)
+        [login] = self.sent()
+        self.receive("error", re=login["id"], code="name_taken", text="the name alice is taken; choose another name")
+        self.assertEqual(self.display.asked, [("the name alice is taken; choose another name", "name_taken")])
+        self.assertFalse(self.client.logged_in)
+        self.client.login("alice2")
+        [again] = self.sent()
+        self.receive("logged_in", re=again["id"], user="alice2", rooms=["#lobby"], users=["alice2"])
+        self.assertTrue(self.client.logged_in)
+        self.assertEqual(self.client.name, "alice2")
+
+    def test_lines_that_are_not_json_objects_are_ignored(self) -> None:
+        self.client.start(self.display)
+        self.sent()
+        for line in (b"*** Welcome to tchat. Type a name to log in (or /help).\r\n", b"[1, 2]\n", b"42\n", b"{broken\n", b'{"no": "event"}\n', b"\n"):
+            self.client.dataReceived(line)
+        self.assertEqual(self.display.lines, [])
+        self.assertEqual(self.transport.value(), b"")
+
+    def test_logged_in_sets_the_current_room_to_the_last_room(self) -> None:
+        self.log_in(rooms=["#lobby", "#dev"])
+        self.assertEqual(self.client.current_room, "#dev")
+        self.assertEqual(self.client.prompt(), "#dev> ")
+
+    # -- typed lines ---------------------------------------------------------
+
+    def test_msg_and_its_aliases(self) -> None:
+        self.log_in()
+        for typed in ("/msg bob hi there", "/para bob hi there", "/w bob hi there", "/to bob hi there"):
+            self.assertEqual(self.strip_ids(self.type(typed)), [{"action": "msg", "to": "bob", "text": "hi there"}])
+
+    def test_plain_line_goes_to_the_current_room(self) -> None:
+        self.log_in()
+        self.assertEqual(self.strip_ids(self.type("hello all")), [{"action": "msg", "to": "#lobby", "text": "hello all"}])
+
+    def test_me_and_msgall_go_to_the_current_room(self) -> None:
+        self.log_in()
+        self.assertEqual(self.strip_ids(self.type("/me waves")), [{"action": "msg", "kind": "action", "text": "waves", "to": "#lobby"}])
+        self.assertEqual(self.strip_ids(self.type("/all hey")), [{"action": "msg", "text": "hey", "to": "#lobby"}])
+
+    def test_double_slash_sends_a_line_starting_with_a_slash(self) -> None:
+        self.log_in()
+        self.assertEqual(self.strip_ids(self.type("//shrug")), [{"action": "msg", "to": "#lobby", "text": "/shrug"}])
+
+    def test_other_commands_are_sent_as_json_requests(self) -> None:
+        self.log_in()
+        self.assertEqual(self.strip_ids(self.type("/who #dev")), [{"action": "users", "room": "#dev"}])
+        self.assertEqual(self.strip_ids(self.type("/list")), [{"action": "rooms"}])
+        self.assertEqual(self.strip_ids(self.type("/kick bob being rude")), [{"action": "kick", "user": "bob", "reason": "being rude"}])
+
+    def test_request_ids_are_distinct(self) -> None:
+        self.log_in()
+        ids = [self.type(line)[0]["id"] for line in ("a", "b", "/users", "/rooms")]
+        self.assertEqual(len(set(ids)), 4)
+
+    def test_bad_typed_command_is_shown_and_nothing_is_sent(self) -> None:
+        self.log_in()
+        for typed in ("/nosuchthing", "/msg", "/join", "/whoami extra"):
+            self.assertEqual(self.type(typed), [], typed)
+        self.assertEqual(len(self.display.lines), 4)
+        for line in self.display.lines:
+            self.assertIn("!!!", line)
+        self.assertIn("unknown command /nosuchthing", self.display.lines[0])
+
+    def test_blank_line_sends_nothing(self) -> None:
+        self.log_in()
+        self.assertEqual(self.type("   "), [])
+        self.assertEqual(self.display.lines, [])
+
+    # -- current room --------------------------------------------------------
+
+    def test_current_room_follows_join_room_and_part(self) -> None:
+        self.log_in()
+        [join] = self.type("/join #dev")
+        self.assertEqual(self.client.current_room, "#lobby")  # not before the server agrees
+        self.receive("ok", re=join["id"], room="#dev", users=["alice"], text="you joined #dev; in it: alice")
+        self.assertEqual(self.client.current_room, "#dev")
+        self.assertEqual(self.type("in dev")[0]["to"], "#dev")
+
+        [join] = self.type("/join #ops")
+        self.receive("ok", re=join["id"], room="#ops", users=["alice"], text="you joined #ops")
+        self.assertEqual(self.client.rooms, ["#lobby", "#dev", "#ops"])
+
+        # /room is the client's own business: nothing is sent.
+        self.assertEqual(self.type("/room #LOBBY"), [])
+        self.assertEqual(self.client.current_room, "#lobby")
+        self.assertEqual(self.type("back")[0]["to"], "#lobby")
+
+        # Leaving the current room falls back to the most recently joined one.
+        [part] = self.type("/part")
+        self.assertEqual(part["room"], "#lobby")
+        self.receive("ok", re=part["id"], room="#lobby", text="you left #lobby")
+        self.assertEqual(self.client.current_room, "#ops")
+        self.assertIn("plain lines now go to #ops", self.display.lines[-1])
+
+        # Leaving another room keeps the current one.
+        [part] = self.type("/part #dev")
+        self.receive("ok", re=part["id"], room="#dev", text="you left #dev")
+        self.assertEqual(self.client.current_room, "#ops")
+
+        [part] = self.type("/part")
+        self.receive("ok", re=part["id"], room="#ops", text="you left #ops")
+        self.assertIsNone(self.client.current_room)
+        self.assertEqual(self.type("anyone?"), [])
+        self.assertIn("you are in no room", self.display.lines[-1])
+
+    def test_room_not_joined_is_refused_locally(self) -> None:
+        self.log_in()
+        self.assertEqual(self.type("/room #elsewhere"), [])
+        self.assertEqual(self.client.current_room, "#lobby")
+        self.assertIn("!!! you are not in #elsewhere", self.display.lines[-1])
+
+    def test_failed_join_keeps_the_current_room(self) -> None:
+        self.log_in()
+        [join] = self.type("/join #bad!")
+        self.receive("error", re=join["id"], code="bad_name", text="a room name may only hold letters")
+        self.assertEqual(self.client.current_room, "#lobby")
+        self.assertIn("!!! a room name may only hold letters", self.display.lines[-1])
+
+    def test_lines_typed_during_a_join_wait_for_its_reply(self) -> None:
+        self.log_in()
+        [join] = self.type("/join #dev")
+        self.assertEqual(self.type("first in dev"), [])
+        self.assertEqual(self.type("second"), [])
+        self.receive("ok", re=join["id"], room="#dev", users=["alice"])
+        self.assertEqual(
+            self.strip_ids(self.sent()),
+            [{"action": "msg", "to": "#dev", "text": "first in dev"}, {"action": "msg", "to": "#dev", "text": "second"}],
+        )
+
+    def test_lines_typed_before_login_are_sent_after_it(self) -> None:
+        self.client.start(self.display)
+        [login] = self.sent()
+        self.client.send_typed("early bird")
+        self.assertEqual(self.sent(), [])
+        self.receive("logged_in", re=login["id"], user="alice", rooms=["#lobby"], users=["alice"])
+        self.assertEqual(self.strip_ids(self.sent()), [{"action": "msg", "to": "#lobby", "text": "early bird"}])
+
+    # -- what is shown -------------------------------------------------------
+
+    def test_own_public_message_is_shown_when_its_ok_arrives(self) -> None:
+        self.log_in()
+        [msg] = self.type("hello all")
+        self.assertEqual(self.display.lines, [])
+        self.receive("ok", re=msg["id"], msgid="x-1")
+        self.assertEqual(self.display.lines, [f"{hhmm(NOW)} [#lobby] <alice> hello all"])
+
+    def test_own_private_message_is_shown_with_an_arrow(self) -> None:
+        self.log_in()
+        [msg] = self.type("/msg bob psst")
+        self.receive("ok", re=msg["id"], msgid="x-2", text="sent to bob")
+        self.assertEqual(self.display.lines, [f"{hhmm(NOW)} -> bob: psst"])
+
+    def test_failed_message_shows_the_error_not_the_message(self) -> None:
+        self.log_in()
+        [msg] = self.type("/msg dave hi")
+        self.receive("error", re=msg["id"], code="no_such_user", text="no such user: dave")
+        self.assertEqual(self.display.lines, [f"{hhmm(NOW)} !!! no such user: dave"])
+
+    def test_incoming_messages_are_shown(self) -> None:
+        self.log_in()
+        self.receive("message", msgid="1", to="#lobby", text="hi alice", kind="public", **{"from": "bob"})
+        self.receive("message", msgid="2", to="alice", text="psst", kind="private", **{"from": "bob"})
+        self.assertEqual(
+            self.display.lines,
+            [f"{hhmm(NOW)} [#lobby] <bob> hi alice", f"{hhmm(NOW)} [private] <bob> psst"],
+        )
+
+    def test_escape_sequences_from_the_server_never_reach_the_display(self) -> None:
+        self.log_in()
+        self.receive("message", msgid="1", to="#lobby", text="\x1b[2Jgotcha\x1b]0;title\x07", kind="public", **{"from": "bob"})
+        self.assertEqual(self.display.lines, [f"{hhmm(NOW)} [#lobby] <bob> gotcha"])
+
+    def test_server_ping_is_answered_with_pong(self) -> None:
+        self.log_in()
+        self.receive("ping", token="tok-7")
+        self.assertEqual(self.sent(), [{"action": "pong", "token": "tok-7"}])
+        self.assertEqual(self.display.lines, [])
+
+    def test_typed_ping_shows_the_round_trip(self) -> None:
+        self.log_in()
+        [ping] = self.type("/ping")
+        self.clock.advance(0.25)
+        self.receive("pong", re=ping["id"])
+        self.assertIn("pong from the server in 250 ms", self.display.lines[-1])
+
+    # -- leaving -------------------------------------------------------------
+
+    def test_quit_waits_for_bye_then_finishes_with_0(self) -> None:
+        self.log_in()
+        self.assertEqual(self.strip_ids(self.type("/quit gotta go")), [{"action": "quit", "reason": "gotta go"}])
+        self.assertFalse(self.transport.disconnecting)
+        self.receive("bye", text="goodbye")
+        self.assertTrue(self.transport.disconnecting)
+        self.client.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(self.status, [0])
+        self.assertEqual(self.display.lines, [])
+
+    def test_quit_hangs_up_if_no_bye_comes(self) -> None:
+        self.log_in()
+        self.client.quit()
+        self.clock.advance(QUIT_WAIT - 0.1)
+        self.assertFalse(self.transport.disconnecting)
+        self.clock.advance(0.2)
+        self.assertTrue(self.transport.disconnecting)
+        self.client.connectionLost(Failure(ConnectionLost()))
+        self.assertEqual(self.status, [0])
+
+    def test_typing_after_quit_sends_nothing(self) -> None:
+        self.log_in()
+        self.client.quit()
+        self.sent()
+        self.assertEqual(self.type("too late"), [])
+
+    def test_lost_connection_is_reported_and_finishes_with_1(self) -> None:
+        self.log_in()
+        self.client.connectionLost(Failure(ConnectionLost()))
+        self.assertEqual(self.status, [1])
+        self.assertIn("*** connection to the server lost", self.display.lines[-1])
+
+    def test_server_shutdown_and_bye_finish_with_1(self) -> None:
+        self.log_in()
+        self.receive("shutdown", text="maintenance", delay=0)
+        self.receive("bye", text="maintenance")
+        self.client.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(self.status, [1])
+        text = "\n".join(self.display.lines)
+        self.assertIn("going down: maintenance", text)
+        self.assertIn("Bye: maintenance", text)
+        self.assertIn("the server closed the connection", text)
+
+    def test_malformed_events_do_not_break_the_client(self) -> None:
+        self.client.start(self.display)
+        [login] = self.sent()
+        self.receive("logged_in", re=login["id"], user="alice", rooms=5, users=None)
+        self.receive("ok", re=99, room=["#x"])
+        self.receive("message", to=None, text=3)
+        self.assertTrue(self.display.lines)
+        self.assertFalse(self.transport.disconnecting)
+        # Still usable afterwards.
+        self.receive("logged_in", re=1, user="alice", rooms=["#lobby"], users=["alice"])
+        self.assertEqual(self.client.current_room, "#lobby")
+        self.assertEqual(self.strip_ids(self.type("still here")), [{"action": "msg", "to": "#lobby", "text": "still here"}])
+
+
+class StartBeforeConnectTests(TestCase):
+    """The front-end starts first: a name can be typed, or the person leave, while connecting."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.display = FakeDisplay()
+        self.transport = StringTransport()
+        self.status: list[int] = []
+
+    def client(self, name: str | None) -> ChatClient:
+        client = ChatClient(Renderer(now=lambda: NOW), self.clock, name)
+        client.finished.addCallback(self.status.append)
+        client.start(self.display)
+        return client
+
+    def sent(self) -> list[dict[str, Any]]:
+        data = self.transport.value()
+        self.transport.clear()
+        return [json.loads(line) for line in data.decode("utf-8").splitlines()]
+
+    def test_login_waits_for_the_connection(self) -> None:
+        client = self.client(None)
+        self.assertEqual(self.display.asked, [(None, None)])
+        client.login("early")
+        client.makeConnection(self.transport)
+        [login] = self.sent()
+        self.assertEqual((login["action"], login["user"]), ("login", "early"))
+
+    def test_quit_before_the_connection_finishes_at_once(self) -> None:
+        client = self.client(None)
+        client.quit()
+        self.assertEqual(self.status, [0])
+        # Should the connection still come, it is closed, and nothing is sent.
+        client.makeConnection(self.transport)
+        self.assertTrue(self.transport.disconnecting)
+        self.assertEqual(self.transport.value(), b"")
+
+    def test_end_of_input_quits_after_the_lines_given_so_far(self) -> None:
+        client = self.client("bot")
+        client.send_typed("one")
+        client.send_typed("/join #dev")
+        client.send_typed("two")
+        client.end_of_input()
+        self.assertEqual(self.status, [])
+        client.makeConnection(self.transport)
+        [login] = self.sent()
+        client.dataReceived(json.dumps({"event": "logged_in", "re": login["id"], "user": "bot", "rooms": ["#lobby"], "users": ["bot"], "ts": NOW}).encode() + b"\n")
+        one, join = self.sent()
+        self.assertEqual((one["text"], one["to"], join["action"]), ("one", "#lobby", "join"))
+        client.dataReceived(json.dumps({"event": "ok", "re": join["id"], "room": "#dev", "ts": NOW}).encode() + b"\n")
+        two, quit = self.sent()
+        self.assertEqual((two["text"], two["to"], quit["action"]), ("two", "#dev", "quit"))
+
+    def test_end_of_input_without_a_name_quits_now(self) -> None:
+        client = self.client(None)
+        client.makeConnection(self.transport)
+        client.end_of_input()
+        self.assertEqual([m["action"] for m in self.sent()], ["quit"])
+
+    def test_connection_closed_before_any_answer_says_so(self) -> None:
+        client = self.client("bot")
+        client.makeConnection(self.transport)
+        client.dataReceived(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        client.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(self.status, [1])
+        self.assertIn("closed before the server answered", self.display.lines[-1])

@@ -1,0 +1,280 @@
+"""
+The terminal UI, driven as a person would drive it: key bytes go into an
+insults ServerProtocol running L{ChatUI}; what it writes goes, as escape
+sequences, through an insults ClientProtocol into an in-memory terminal
+(a L{TerminalBuffer} that also understands UTF-8), whose screen is checked.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from typing import Any
+
+from twisted.conch.insults import insults
+from twisted.conch.insults.helper import TerminalBuffer
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import TestCase
+
+from tchat.client.connection import ChatClient
+from tchat.client.render import Renderer
+from tchat.client.ui import ChatUI, char_width
+
+UP, DOWN, RIGHT, LEFT = b"\x1b[A", b"\x1b[B", b"\x1b[C", b"\x1b[D"
+BACKSPACE = b"\x7f"
+ENTER = b"\r"
+NOW = 1_700_000_000.0
+
+
+class UnicodeTerminalBuffer(TerminalBuffer):
+    """A TerminalBuffer that takes UTF-8 text (the stock one drops non-ASCII bytes)."""
+
+    def write(self, data: bytes) -> None:
+        for ch in data.decode("utf-8").replace("\n", "\r\n"):
+            self.insertAtCursor(ch.encode("utf-8"))
+
+    def insertAtCursor(self, b: bytes) -> None:
+        if b in (b"\r", b"\n") or (len(b) == 1 and b in string.printable.encode()):
+            return super().insertAtCursor(b)
+        ch = b.decode("utf-8")
+        if not ch.isprintable():
+            return
+        if self.x >= self.width:
+            self.nextLine()
+        self.lines[self.y][self.x] = (b, self._currentFormattingState())
+        self.x += max(char_width(ch), 1)
+
+
+class Wire:
+    """The transport of the ServerProtocol: bytes go to the terminal's parser."""
+
+    def __init__(self, parser: insults.ClientProtocol) -> None:
+        self.parser = parser
+
+    def write(self, data: bytes) -> None:
+        self.parser.dataReceived(data)
+
+    def loseConnection(self) -> None:
+        pass
+
+
+class UITests(TestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(NOW)
+        self.net = StringTransport()
+        self.client = ChatClient(Renderer(color=False, now=self.clock.seconds), self.clock, "alice")
+        self.client.makeConnection(self.net)
+
+        self.screen = UnicodeTerminalBuffer()
+        parser = insults.ClientProtocol(lambda: self.screen)
+        parser.makeConnection(StringTransport())
+        self.ui = ChatUI(self.client, Renderer(color=False, now=self.clock.seconds))
+        self.keyboard = insults.ServerProtocol(lambda: self.ui)
+        self.keyboard.makeConnection(Wire(parser))
+        self.client.start(self.ui)
+        [login] = self.sent()
+        self.receive("logged_in", re=login["id"], user="alice", rooms=["#lobby"], users=["alice", "bob"])
+
+    # -- helpers -------------------------------------------------------------
+
+    def sent(self) -> list[dict[str, Any]]:
+        data = self.net.value()
+        self.net.clear()
+        return [json.loads(line) for line in data.decode("utf-8").splitlines()]
+
+    def receive(self, event: str, **fields: Any) -> None:
+        self.client.dataReceived(json.dumps({"event": event, "ts": NOW, **fields}).encode() + b"\r\n")
+
+    def press(self, *keys: bytes | str) -> None:
+        for key in keys:
+            self.keyboard.dataReceived(key.encode("utf-8") if isinstance(key, str) else key)
+
+    def rows(self) -> list[str]:
+        """The screen's rows down to the cursor's row, right spaces trimmed."""
+        rows = bytes(self.screen).decode("utf-8").split("\n")
+        return [row.rstrip() for row in rows[: self.screen.y + 1]]
+
+    def input_row(self) -> str:
+        return self.rows()[-1]
+
+    def cursor_column(self) -> int:
+        return self.screen.x
+
+    # -- tests ---------------------------------------------------------------
+
+    def test_typed_keys_are_shown_after_the_prompt(self) -> None:
+        self.press("hello")
+        self.assertEqual(self.input_row(), "#lobby> hello")
+        self.assertEqual(self.cursor_column(), len("#lobby> hello"))
+
+    def test_enter_sends_the_line_and_clears_the_input(self) -> None:
+        self.press("hi bob", ENTER)
+        self.assertEqual([(m["action"], m["to"], m["text"]) for m in self.sent()], [("msg", "#lobby", "hi bob")])
+        self.assertEqual(self.input_row(), "#lobby>")
+
+    def test_incoming_message_is_drawn_above_a_half_typed_line(self) -> None:
+        self.press("half a thou", LEFT, LEFT)
+        self.receive("message", msgid="1", to="#lobby", text="are you there?", kind="public", **{"from": "bob"})
+        rows = self.rows()
+        self.assertIn("[#lobby] <bob> are you there?", rows[-2])
+        self.assertEqual(rows[-1], "#lobby> half a thou")
+        # The cursor is still two characters from the end, so typing goes there.
+        self.assertEqual(self.cursor_column(), len("#lobby> half a th"))
+        self.press("X")
+        self.assertEqual(self.input_row(), "#lobby> half a thXou")
+        self.press(ENTER)
+        self.assertEqual(self.sent()[0]["text"], "half a thXou")
+
+    def test_several_messages_keep_the_input_at_the_bottom(self) -> None:
+        self.press("draft")
+        for n in range(30):  # more than a screen: the terminal scrolls
+            self.receive("message", msgid=str(n), to="#lobby", text=f"line {n}", kind="public", **{"from": "bob"})
+        rows = self.rows()
+        self.assertIn("<bob> line 29", rows[-2])
+        self.assertIn("<bob> line 28", rows[-3])
+        self.assertEqual(rows[-1], "#lobby> draft")
+        self.assertEqual(sum("draft" in row for row in rows), 1)
+
+    def test_own_message_appears_when_the_server_says_ok(self) -> None:
+        self.press("hello", ENTER)
+        [msg] = self.sent()
+        self.press("next")
+        self.receive("ok", re=msg["id"], msgid="x")
+        rows = self.rows()
+        self.assertIn("[#lobby] <alice> hello", rows[-2])
+        self.assertEqual(rows[-1], "#lobby> next")
+
+    def test_up_arrow_recalls_the_previous_line(self) -> None:
+        self.press("first", ENTER, "second", ENTER, "dra")
+        self.sent()
+        self.press(UP)
+        self.assertEqual(self.input_row(), "#lobby> second")
+        self.press(UP)
+        self.assertEqual(self.input_row(), "#lobby> first")
+        self.press(DOWN, DOWN)
+        self.assertEqual(self.input_row(), "#lobby> dra")  # the draft comes back
+        self.press(UP, UP, ENTER)
+        self.assertEqual(self.sent()[0]["text"], "first")
+
+    def test_utf8_characters_are_one_character_each(self) -> None:
+        # Typed as their bytes, one byte at a time, as a terminal sends them.
+        for byte in "é ж!".encode("utf-8"):
+            self.press(bytes([byte]))
+        self.assertEqual(self.ui.lineBuffer, ["é".encode(), b" ", "ж".encode(), b"!"])
+        self.assertEqual(self.input_row(), "#lobby> é ж!")
+        self.press(LEFT, LEFT, "x")  # moves over whole characters
+        self.assertEqual(self.input_row(), "#lobby> é xж!")
+        self.press(ENTER)
+        self.assertEqual(self.sent()[0]["text"], "é xж!")
+
+    def test_backspace_deletes_one_whole_character(self) -> None:
+        self.press("aé".encode("utf-8"), "ж".encode("utf-8"), BACKSPACE)
+        self.assertEqual(self.input_row(), "#lobby> aé")
+        self.press(BACKSPACE)
+        self.assertEqual(self.input_row(), "#lobby> a")
+        self.press(ENTER)
+        self.assertEqual(self.sent()[0]["text"], "a")
+
+    def test_wide_characters_take_two_columns(self) -> None:
+        self.press("日本".encode("utf-8"))
+        self.assertEqual(self.cursor_column(), len("#lobby> ") + 4)
+        self.press(LEFT)
+        self.assertEqual(self.cursor_column(), len("#lobby> ") + 2)
+
+    def test_a_long_line_wraps_and_survives_a_message(self) -> None:
+        long = "x" * 100 + "yz"
+        self.press(long, LEFT)
+        self.receive("notice", text="hello")
+        rows = self.rows()
+        self.assertEqual(rows[-2] + rows[-1], "#lobby> " + long)
+        self.assertIn("*** hello", rows[-3])
+        self.assertEqual(self.screen.x, (len("#lobby> ") + 101) % 80)
+
+    def test_input_ending_on_the_last_column_does_not_eat_a_message(self) -> None:
+        # A terminal keeps the cursor on the last column after the 80th
+        # character; the UI must not lose track of which row it is on.
+        self.receive("notice", text="earlier")
+        self.press("x" * (80 - len("#lobby> ")))
+        self.receive("notice", text="later")
+        rows = self.rows()
+        self.assertIn("*** earlier", rows[-4])
+        self.assertIn("*** later", rows[-3])
+        self.assertEqual(rows[-2], "#lobby> " + "x" * 72)
+        self.press("y")
+        self.assertEqual(self.rows()[-1], "y")
+
+    def test_history_recall_of_a_utf8_line(self) -> None:
+        self.press("привет".encode("utf-8"), ENTER, UP, BACKSPACE, ENTER)
+        self.assertEqual([m["text"] for m in self.sent()], ["привет", "приве"])
+
+    def test_ctrl_d_on_an_empty_line_quits_but_not_on_a_typed_one(self) -> None:
+        self.press("ab", LEFT, b"\x04")
+        self.assertEqual(self.input_row(), "#lobby> a")
+        self.assertEqual(self.sent(), [])
+        self.press(BACKSPACE, b"\x04")
+        self.assertEqual([m["action"] for m in self.sent()], ["quit"])
+
+    def test_ctrl_c_quits(self) -> None:
+        self.press("half", b"\x03")
+        self.assertEqual([m["action"] for m in self.sent()], ["quit"])
+
+    def test_room_change_shows_in_the_prompt(self) -> None:
+        self.press("/join #dev", ENTER)
+        [join] = self.sent()
+        self.receive("ok", re=join["id"], room="#dev", users=["alice"], text="you joined #dev")
+        self.assertEqual(self.input_row(), "#dev>")
+
+    def test_bad_command_is_shown_locally(self) -> None:
+        self.press("/frobnicate", ENTER)
+        self.assertEqual(self.sent(), [])
+        self.assertIn("!!! unknown command /frobnicate", self.rows()[-2])
+
+
+class NamePromptTests(TestCase):
+    """With no --name, the UI asks for one, and again when it is refused."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.net = StringTransport()
+        self.client = ChatClient(Renderer(now=lambda: NOW), self.clock, None)
+        self.client.makeConnection(self.net)
+        self.screen = UnicodeTerminalBuffer()
+        parser = insults.ClientProtocol(lambda: self.screen)
+        parser.makeConnection(StringTransport())
+        self.ui = ChatUI(self.client, Renderer(now=lambda: NOW))
+        self.keyboard = insults.ServerProtocol(lambda: self.ui)
+        self.keyboard.makeConnection(Wire(parser))
+        self.client.start(self.ui)
+
+    def rows(self) -> list[str]:
+        rows = bytes(self.screen).decode("utf-8").split("\n")
+        return [row.rstrip() for row in rows[: self.screen.y + 1]]
+
+    def sent(self) -> list[dict[str, Any]]:
+        data = self.net.value()
+        self.net.clear()
+        return [json.loads(line) for line in data.decode("utf-8").splitlines()]
+
+    def test_name_is_asked_and_asked_again_when_taken(self) -> None:
+        self.assertEqual(self.rows()[-1], "Name:")
+        self.keyboard.dataReceived(b"bob\r")
+        [login] = self.sent()
+        self.assertEqual((login["action"], login["user"]), ("login", "bob"))
+        self.client.dataReceived(
+            json.dumps({"event": "error", "re": login["id"], "code": "name_taken", "text": "the name bob is taken"}).encode() + b"\n"
+        )
+        self.assertIn("!!! the name bob is taken", self.rows()[-2])
+        self.assertEqual(self.rows()[-1], "Name:")
+        self.keyboard.dataReceived("bøb\r".encode("utf-8"))
+        [login] = self.sent()
+        self.assertEqual(login["user"], "bøb")
+        self.client.dataReceived(
+            json.dumps({"event": "logged_in", "re": login["id"], "user": "bøb", "rooms": ["#lobby"], "users": ["bøb"]}).encode() + b"\n"
+        )
+        self.assertEqual(self.rows()[-1], "#lobby>")
+
+    def test_quit_at_the_name_prompt(self) -> None:
+        self.keyboard.dataReceived(b"/quit\r")
+        self.assertEqual([m["action"] for m in self.sent()], ["quit"])
