@@ -91,7 +91,6 @@ class Member:
     rooms: dict[str, Room] = field(default_factory=dict)
     current: Room | None = None
     admin: bool = False
-    last_heard: float = 0.0
 
     @property
     def address(self) -> str:
@@ -167,7 +166,7 @@ class Hub:
 
     def connect(self, session: Session) -> None:
         """A new connection: greet it, or turn it away if the server is stopping."""
-        self.members[session] = Member(session, since=self.now(), last_heard=self.now())
+        self.members[session] = Member(session, since=self.now())
         log.info("connect from {address} via {door}", **session.describe())
         if self.stopping:
             del self.members[session]
@@ -199,7 +198,6 @@ class Hub:
         member = self.members.get(session)
         if member is None:
             return
-        member.last_heard = self.now()
         command = BY_ACTION[request.action]
         try:
             if member.name is None and not command.before_login:
@@ -214,6 +212,11 @@ class Hub:
             session.deliver(
                 error_event("internal_error", "the server failed to do that; it has been logged", re=request.id, ts=self.now())
             )
+
+    def user_of(self, session: Session) -> str | None:
+        """The name ``session`` is logged in as, or None."""
+        member = self.members.get(session)
+        return None if member is None else member.name
 
     def disconnect(self, session: Session, reason: str = "connection lost") -> None:
         """The connection is gone (or is being closed); the others are told."""
@@ -383,7 +386,7 @@ class Hub:
         self._reply(member, request, "pong", token=request.args.get("token"))
 
     async def _do_pong(self, member: Member, request: Request) -> None:
-        pass  # being heard from is all a pong is for: last_heard is set
+        pass  # the door counts any line as a sign of life; nothing to answer
 
     async def _do_admin(self, member: Member, request: Request) -> None:
         secret = self.config.admin_password

@@ -25,18 +25,25 @@ from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python import usage
 
-from tchat.door.line import LineDoor, LineLimits
+from tchat.door.line import LineDoor
+from tchat.door.session import Limits
 from tchat.hub import Hub, HubConfig
 
 log = Logger()
 
-DEFAULT_PORT = "tcp:4321"
 ADMIN_PASSWORD_ENV = "TCHAT_ADMIN_PASSWORD"
 
 
+# Twisted's default listen backlog (50) drops connections when many arrive at
+# once (a restart brings every client back together); the kernel caps this
+# at net.core.somaxconn.
+BACKLOG = 1024
+DEFAULT_PORT = f"tcp:4321:backlog={BACKLOG}"
+
+
 def endpoint_description(value: str) -> str:
-    """``4321`` -> ``tcp:4321``; an endpoint string is left as it is."""
-    return f"tcp:{value}" if value.strip().isdigit() else value
+    """``4321`` -> ``tcp:4321:backlog=1024``; an endpoint string is left as it is."""
+    return f"tcp:{value.strip()}:backlog={BACKLOG}" if value.strip().isdigit() else value
 
 
 def _read_secret(path: str) -> str:
@@ -63,6 +70,14 @@ class Options(usage.Options):
         ["max-line", None, 4096, "Longest line a client may send, in bytes.", int],
         ["max-rooms", None, 50, "Most rooms one user may be in at once.", int],
         ["sendq", None, 1 << 20, "Bytes that may queue for a client that does not read before it is dropped.", int],
+        ["flood-rate", None, 5.0, "Commands a second one connection may send, steadily.", float],
+        ["flood-burst", None, 20, "Commands one connection may send at once before the rate applies.", int],
+        ["flood-queue", None, 50, "Commands held back from a flooding connection before more are refused.", int],
+        ["max-connections", None, 10000, "Most connections at once, logged in or not.", int],
+        ["max-per-address", None, 20, "Most connections at once from one address.", int],
+        ["login-timeout", None, 60.0, "Seconds a connection may take to log in.", float],
+        ["idle-timeout", None, 180.0, "Seconds of silence before the server pings a client.", float],
+        ["ping-timeout", None, 60.0, "Seconds a JSON client has to answer a ping (and for any peer to acknowledge data).", float],
         ["motd", None, None, "Message of the day: a text, or the path of a file holding it."],
         ["admin-password-file", None, None, f"File holding the admin password (else ${ADMIN_PASSWORD_ENV})."],
         ["server-name", None, "tchat", "Name the server gives itself in the welcome."],
@@ -88,9 +103,13 @@ class Options(usage.Options):
                 endpoints.serverFromString(reactor, description)
             except Exception as e:
                 raise usage.UsageError(f"--port {description}: {e}")
-        for option in ("max-users", "max-line", "max-rooms", "sendq"):
+        for option in ("max-users", "max-line", "max-rooms", "sendq", "flood-burst", "flood-queue",
+                       "max-connections", "max-per-address"):
             if self[option] < 1:
                 raise usage.UsageError(f"--{option} must be at least 1")
+        for option in ("flood-rate", "login-timeout", "idle-timeout", "ping-timeout"):
+            if self[option] <= 0:
+                raise usage.UsageError(f"--{option} must be more than 0")
         if self["max-line"] < 64:
             raise usage.UsageError("--max-line must be at least 64 bytes")
         motd = self["motd"]
@@ -158,6 +177,21 @@ class ChatService(service.MultiService):
         log.info("tchat stopped")
 
 
+def limits_from(options: Options) -> Limits:
+    return Limits(
+        max_line=options["max-line"],
+        sendq=options["sendq"],
+        flood_rate=options["flood-rate"],
+        flood_burst=options["flood-burst"],
+        flood_queue=options["flood-queue"],
+        max_connections=options["max-connections"],
+        max_per_address=options["max-per-address"],
+        login_timeout=options["login-timeout"],
+        idle_timeout=options["idle-timeout"],
+        ping_timeout=options["ping-timeout"],
+    )
+
+
 def makeService(options: Options) -> ChatService:
     from twisted.internet import reactor
 
@@ -169,7 +203,7 @@ def makeService(options: Options) -> ChatService:
         admin_password=options["admin-password"],
     )
     hub = Hub(config, reactor, on_stop=reactor.stop)  # type: ignore[arg-type]
-    limits = LineLimits(max_line=options["max-line"], sendq=options["sendq"])
+    limits = limits_from(options)
     line_door = LineDoor(hub, limits, reactor)  # type: ignore[arg-type]
     chat = ChatService(hub, [line_door])
     for description in options["ports"]:

@@ -148,6 +148,13 @@ async def connect_line_client(port: int) -> LineClient:
     return client
 
 
+def generous_limits(**overrides: Any) -> LineLimits:
+    """Limits that stay out of the way of a test about something else."""
+    values: dict[str, Any] = dict(flood_rate=1e6, flood_burst=10**6, flood_queue=10**6, max_per_address=10**6)
+    values.update(overrides)
+    return LineLimits(**values)
+
+
 async def start_line_server(
     case: Any, limits: LineLimits | None = None, **config: Any
 ) -> tuple[Hub, LineDoor, int]:
@@ -156,8 +163,8 @@ async def start_line_server(
     ``case``: listening stops, everyone is closed, every connection is gone.
     """
     hub = Hub(HubConfig(**config), reactor)
-    door = LineDoor(hub, limits or LineLimits(close_grace=2.0), reactor)
-    port = reactor.listenTCP(0, door, interface="127.0.0.1")
+    door = LineDoor(hub, limits or generous_limits(close_grace=2.0), reactor)
+    port = reactor.listenTCP(0, door, interface="127.0.0.1", backlog=1024)
 
     async def stop() -> None:
         await port.stopListening()

@@ -6,8 +6,7 @@ import json
 
 from twisted.trial.unittest import TestCase
 
-from tchat.door.line import LineLimits
-from tests.helpers import connect_line_client, start_line_server
+from tests.helpers import connect_line_client, generous_limits, start_line_server
 
 
 class EndToEndTests(TestCase):
@@ -72,7 +71,7 @@ class EndToEndTests(TestCase):
         await second.lost
 
     async def test_overlong_line_over_a_real_socket(self) -> None:
-        _, _, port = await start_line_server(self, limits=LineLimits(max_line=1000))
+        _, _, port = await start_line_server(self, limits=generous_limits(max_line=1000))
         client = await connect_line_client(port)
         client.send(b"x" * 100_000 + b"\n/ping\n")
         await client.wait_for(lambda line: line.endswith("(line_too_long)"))
@@ -96,3 +95,15 @@ class EndToEndTests(TestCase):
         await root.wait_for("*** Bye: down server")
         await root.lost
         self.assertTrue(hub.stopping)
+
+    async def test_server_sockets_drop_peers_that_stop_acknowledging(self) -> None:
+        import socket
+
+        _, door, port = await start_line_server(self, limits=generous_limits(ping_timeout=42))
+        client = await connect_line_client(port)
+        client.send("person")
+        await client.wait_for(lambda line: line.startswith("*** You are person."))
+        (session,) = door.sessions
+        sock = session.transport.getHandle()
+        self.assertEqual(sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE), 1)
+        self.assertEqual(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT), 42_000)

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import TestCase
 
-from tchat.door.line import LineDoor, LineLimits
-from tests.helpers import make_hub
+from tchat.door.line import LineDoor
+from tests.helpers import generous_limits, make_hub
 from tests.test_line_door import Wire
 
 EXAMPLES = int(os.environ.get("TCHAT_FUZZ_EXAMPLES", "200"))
@@ -45,7 +45,7 @@ def _splits(data: bytes, cuts: list[int]) -> list[bytes]:
 class FuzzTests(TestCase):
     def _feed(self, prefix: bytes, data: bytes, cuts: list[int]) -> None:
         hub, clock = make_hub()
-        door = LineDoor(hub, LineLimits(max_line=64, sendq=1 << 20), clock)
+        door = LineDoor(hub, generous_limits(max_line=64, sendq=1 << 20), clock)
         bystander = Wire(door, 1)
         bystander.send(b"bob\n")
         fuzzed = Wire(door, 2)
@@ -107,7 +107,7 @@ class FuzzTests(TestCase):
         for pieces in ([data], _splits(data, cuts), [bytes([b]) for b in data]):
             hub, clock = make_hub()
             hub._msgid_prefix = "fixed"
-            door = LineDoor(hub, LineLimits(max_line=64), clock)
+            door = LineDoor(hub, generous_limits(max_line=64), clock)
             wire = Wire(door, 1)
             for piece in pieces:
                 wire.send(piece)

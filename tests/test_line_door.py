@@ -10,9 +10,9 @@ from twisted.internet.defer import Deferred
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import TestCase
 
-from tchat.door.line import LineDoor, LineLimits, LineSession
+from tchat.door.line import LineDoor, LineSession
 from tchat.events import make_event
-from tests.helpers import make_hub
+from tests.helpers import generous_limits, make_hub
 
 
 class Wire:
@@ -46,7 +46,7 @@ class Wire:
 
 
 class DoorTestCase(TestCase):
-    limits = LineLimits(max_line=100, sendq=10_000, close_grace=5.0)
+    limits = generous_limits(max_line=100, sendq=10_000, close_grace=5.0)
 
     def setUp(self) -> None:
         self.hub, self.clock = make_hub(admin_password="pw")

@@ -3,52 +3,40 @@ The line door: TCP (or TLS) connections speaking lines, in text or JSON mode.
 
 Each connection is a L{LineSession}: a L{LineReceiver} that splits the byte
 stream on ``\\n`` (a trailing ``\\r`` is dropped), decodes each whole line as
-UTF-8, lets the first line choose the codec, and hands the hub typed requests.
-It owns everything about bytes and nothing about chat rules:
+UTF-8, lets the first line choose the codec, and submits typed requests.
+The limits every door shares (order, flood control, send queue, timeouts,
+connection counts) come from L{tchat.door.session}; what is the line door's
+own is framing:
 
 - a line over the limit gets ``line_too_long``; the rest of it, up to the next
   newline, is thrown away and the connection goes on;
 - a line that is not UTF-8 gets ``bad_encoding`` and is ignored;
-- requests are carried out one at a time, in order: while the hub works on one
-  (waiting on the store, say), the session stops reading;
-- the send queue is bounded. The session registers itself as a producer with
-  its transport, so it hears when the transport's buffer is full; whatever is
-  written after that is counted, and past the limit the client is told ``bye``
-  ("too slow") and dropped, so one reader that does not read can never grow
-  the server's memory or hold up a room.
+- on Linux, a TCP user timeout is set on each socket: a peer that stops
+  acknowledging what it is sent (gone without a word) is dropped by the
+  kernel, which is how a person idling on ``nc`` is told apart from a dead
+  connection without making them answer pings.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import socket
 
-from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IAddress, IDelayedCall, IPushProducer, IReactorTime
+from twisted.internet.interfaces import IAddress, IReactorTime
 from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
-from tchat.codec import JSON, TEXT, JSONCodec, TextCodec, codec_for_first_line
+from tchat.codec import JSON, codec_for_first_line
 from tchat.commands import BadRequest
-from tchat.events import Event, error_event, make_event
+from tchat.door.session import DoorSession, Limits, SessionTable
+from tchat.events import error_event
 from tchat.hub import Hub
 
 log = Logger()
 
-
-@dataclass
-class LineLimits:
-    """What one connection may cost the server."""
-
-    max_line: int = 4096
-    # Bytes queued for a client beyond what its transport buffers (64 KiB)
-    # before it is dropped as too slow.
-    sendq: int = 1 << 20
-    # Seconds a closing connection gets to take its last lines before it is cut.
-    close_grace: float = 5.0
+# Kept under this name for the callers that only care about the line door.
+LineLimits = Limits
 
 
 def format_address(address: IAddress) -> tuple[str, str]:
@@ -60,60 +48,61 @@ def format_address(address: IAddress) -> tuple[str, str]:
     return host, (f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
 
 
-@implementer(IPushProducer)
-class SendQueue:
-    """
-    Counts what is written to a transport whose buffer is full.
-
-    The transport calls L{pauseProducing} when its buffer passes its own size
-    and L{resumeProducing} when it has drained; in between, L{LineSession}
-    adds every write to ``backlog``.
-    """
-
-    def __init__(self) -> None:
-        self.full = False
-        self.backlog = 0
-
-    def pauseProducing(self) -> None:
-        self.full = True
-
-    def resumeProducing(self) -> None:
-        self.full = False
-        self.backlog = 0
-
-    def stopProducing(self) -> None:
-        self.full = False
+def _set_tcp_timeouts(transport: object, timeout: float) -> None:
+    handle = getattr(transport, "getHandle", None)
+    sock = handle() if handle else None
+    if not isinstance(sock, socket.socket) or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if hasattr(socket, "TCP_USER_TIMEOUT"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(timeout * 1000))
+    except OSError:
+        pass  # not every socket type takes these; the ping timeout still holds for JSON
 
 
-class LineSession(LineReceiver):
+class LineSession(LineReceiver, DoorSession):
     delimiter = b"\n"
+    door_name = "tcp"
 
     def __init__(self, door: "LineDoor") -> None:
         self.door = door
-        self.hub: Hub = door.hub
         self.MAX_LENGTH = door.limits.max_line
-        self.codec: JSONCodec | TextCodec | None = None
-        self.host = self.address = "?"
-        self.sendq = SendQueue()
         self._discarding = False
         self._resume = b""
-        self._abort: IDelayedCall | None = None
-        self._closing = False
+
+    # -- DoorSession hooks -----------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        self.transport.write(data)
+
+    def pause_reading(self) -> None:
+        self.pauseProducing()
+
+    def resume_reading(self) -> None:
+        if self.transport.connected and not self.transport.disconnecting:
+            self.resumeProducing()
+
+    def lose(self) -> None:
+        self.transport.loseConnection()
+
+    def abort(self) -> None:
+        self.transport.abortConnection()
+
+    def must_answer_pings(self) -> bool:
+        # People in text mode need not type to stay: the TCP user timeout
+        # finds peers that are really gone. Programs must answer.
+        return self.codec is JSON
 
     # -- Twisted calls these ---------------------------------------------
 
     def connectionMade(self) -> None:
-        self.host, self.address = format_address(self.transport.getPeer())
-        self.transport.registerProducer(self.sendq, True)
-        self.door.sessions.add(self)
-        self.hub.connect(self)
+        host, address = format_address(self.transport.getPeer())
+        _set_tcp_timeouts(self.transport, self.door.limits.ping_timeout)
+        self.open_session(self.door.table, host, address, self.transport)
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
-        if self._abort is not None and self._abort.active():
-            self._abort.cancel()
-        self.door.sessions.discard(self)
-        self.hub.disconnect(self, "connection lost")
-        self.door.session_gone()
+        self.session_closed()
 
     def dataReceived(self, data: bytes) -> None:
         if self._discarding:
@@ -129,9 +118,8 @@ class LineSession(LineReceiver):
             super().dataReceived(data)
 
     def lineLengthExceeded(self, data: bytes) -> None:
-        self._send_now(
-            error_event("line_too_long", f"a line may be at most {self.MAX_LENGTH} bytes; that one was dropped")
-        )
+        self.heard()
+        self.deliver(error_event("line_too_long", f"a line may be at most {self.MAX_LENGTH} bytes; that one was dropped"))
         newline = data.find(b"\n")
         if newline < 0:
             self._discarding = True
@@ -139,6 +127,7 @@ class LineSession(LineReceiver):
             self._resume = data[newline + 1 :]
 
     def lineReceived(self, raw: bytes) -> None:
+        self.heard()
         if raw.endswith(b"\r"):
             raw = raw[:-1]
         try:
@@ -158,82 +147,34 @@ class LineSession(LineReceiver):
         except BadRequest as e:
             self.deliver(error_event(e.code, e.text, re=e.id))
             return
-        if request is None:
-            return
-        done = self.hub.handle(self, request)
-        if not done.called:
-            # One request at a time: read no further until this one is done.
-            self.pauseProducing()
-            done.addBoth(self._request_done)
-
-    def _request_done(self, _: Any) -> None:
-        if self.transport.connected and not self.transport.disconnecting:
-            self.resumeProducing()
-
-    # -- the hub calls these ---------------------------------------------
-
-    def deliver(self, event: Event) -> None:
-        if self._closing:
-            return
-        data = event.encoded(self.codec or TEXT)
-        if self.sendq.full:
-            self.sendq.backlog += len(data)
-            if self.sendq.backlog > self.door.limits.sendq:
-                self._too_slow()
-                return
-        self.transport.write(data)
-
-    def close(self, reason: str) -> None:
-        if self._closing:
-            return
-        self._send_now(make_event("bye", text=reason))
-        self._closing = True
-        self.transport.loseConnection()
-        self._abort = self.door.clock.callLater(self.door.limits.close_grace, self.transport.abortConnection)
-
-    def describe(self) -> dict[str, str]:
-        mode = "undecided" if self.codec is None else self.codec.name
-        return {"address": self.address, "host": self.host, "door": f"tcp/{mode}"}
-
-    # -- inside ----------------------------------------------------------
-
-    def _send_now(self, event: Event) -> None:
-        """Write past the send-queue check: errors about framing, and ``bye``."""
-        if not self._closing:
-            self.transport.write(event.encoded(self.codec or TEXT))
-
-    def _too_slow(self) -> None:
-        log.warn("{address} is too slow to read; dropped", address=self.address)
-        self.hub.disconnect(self, "too slow")
-        self.close("too slow: your connection did not read its messages")
+        if request is not None:
+            self.submit(request)
 
 
 class LineDoor(ServerFactory):
     """The factory of the line door: the hub, the limits, the open sessions."""
 
-    protocol = LineSession  # type: ignore[assignment]
     noisy = False
 
-    def __init__(self, hub: Hub, limits: LineLimits, clock: IReactorTime) -> None:
+    def __init__(self, hub: Hub, limits: Limits, clock: IReactorTime) -> None:
         self.hub = hub
         self.limits = limits
         self.clock = clock
-        self.sessions: set[LineSession] = set()
-        self._all_gone: list[Deferred[None]] = []
+        self.table = SessionTable(hub, limits, clock)
 
     def buildProtocol(self, addr: IAddress) -> LineSession:
         return LineSession(self)
 
-    def session_gone(self) -> None:
-        if not self.sessions:
-            waiting, self._all_gone = self._all_gone, []
-            for d in waiting:
-                d.callback(None)
+    def startFactory(self) -> None:
+        self.table.start()
 
-    def wait_closed(self) -> Deferred[None]:
+    def stopFactory(self) -> None:
+        self.table.stop()
+
+    @property
+    def sessions(self) -> set[DoorSession]:
+        return self.table.sessions
+
+    def wait_closed(self):  # type: ignore[no-untyped-def]
         """Fires once every session of this door has disconnected."""
-        if not self.sessions:
-            return succeed(None)
-        d: Deferred[None] = Deferred()
-        self._all_gone.append(d)
-        return d
+        return self.table.wait_closed()

@@ -1,0 +1,340 @@
+"""
+What every door does the same way, whatever its framing.
+
+A door's connection class mixes in L{DoorSession} and supplies five small
+hooks (``write``, ``pause_reading``, ``resume_reading``, ``lose``, ``abort``);
+its factory holds a L{SessionTable}. In return every door gets the same
+limits, so none can be used to get around another's:
+
+- **connections**: at most ``max_connections`` in all and ``max_per_address``
+  from one host; one more is told ``server_full`` / ``too_many_connections``,
+  then ``bye``, and closed before the hub ever sees it;
+- **order**: requests are carried out one at a time, in order; while the hub
+  waits (on the store, say) the session stops reading;
+- **flood control**: a token bucket per session (``flood_burst`` at once, then
+  ``flood_rate`` a second). A request over the rate waits its turn (the
+  client is slowed down, nobody else is); past ``flood_queue`` waiting
+  requests, more are refused with ``rate_limited``;
+- **send queue**: the session registers a L{SendQueue} producer with its
+  transport and learns when the transport's buffer is full; what it writes
+  after that is counted, and past ``sendq`` bytes the client is told ``bye``
+  ("too slow"), the hub is told at once, and the connection is closed;
+- **timeouts**: a connection that has not logged in after ``login_timeout``
+  is closed; one silent for ``idle_timeout`` is sent a ``ping``, and a JSON
+  client that then stays silent for ``ping_timeout`` is dropped ("ping
+  timeout") and its rooms see it part. (A person in text mode need not
+  answer: the kernel's TCP user timeout drops a peer that stops
+  acknowledging, see L{tchat.door.line}.)
+- **closing**: ``bye`` then a graceful close; after ``close_grace`` seconds a
+  connection that has not gone is cut.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from tchat.codec import TEXT
+from tchat.commands import Request
+from tchat.events import Event, error_event, make_event
+from tchat.hub import Hub
+
+log = Logger()
+
+
+@dataclass
+class Limits:
+    """What one connection may cost the server; the same for every door."""
+
+    max_line: int = 4096
+    # Bytes queued for a client beyond what its transport buffers (64 KiB)
+    # before it is dropped as too slow.
+    sendq: int = 1 << 20
+    # Seconds a closing connection gets to take its last lines before it is cut.
+    close_grace: float = 5.0
+    flood_rate: float = 5.0
+    flood_burst: int = 20
+    flood_queue: int = 50
+    max_connections: int = 10_000
+    max_per_address: int = 20
+    login_timeout: float = 60.0
+    idle_timeout: float = 180.0
+    ping_timeout: float = 60.0
+
+
+class TokenBucket:
+    """``burst`` tokens at most, refilled at ``rate`` a second."""
+
+    def __init__(self, rate: float, burst: int, clock: IReactorTime) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.clock = clock
+        self.tokens = float(burst)
+        self.stamp = clock.seconds()
+
+    def take(self) -> float:
+        """Take a token and return 0; or, if there is none, the seconds until there is."""
+        now = self.clock.seconds()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+@implementer(IPushProducer)
+class SendQueue:
+    """
+    Counts what is written to a transport whose buffer is full.
+
+    The transport calls L{pauseProducing} when its buffer passes its own size
+    and L{resumeProducing} when it has drained; in between, the session adds
+    every write to ``backlog``.
+    """
+
+    def __init__(self) -> None:
+        self.full = False
+        self.backlog = 0
+
+    def pauseProducing(self) -> None:
+        self.full = True
+
+    def resumeProducing(self) -> None:
+        self.full = False
+        self.backlog = 0
+
+    def stopProducing(self) -> None:
+        self.full = False
+
+
+class SessionTable:
+    """
+    A door's open sessions: admits them within the connection limits, sweeps
+    them for timeouts, and tells the service when all are gone.
+    """
+
+    def __init__(self, hub: Hub, limits: Limits, clock: IReactorTime) -> None:
+        self.hub = hub
+        self.limits = limits
+        self.clock = clock
+        self.sessions: set[DoorSession] = set()
+        self.per_host: dict[str, int] = {}
+        self._all_gone: list[Deferred[None]] = []
+        self._tokens = itertools.count(1)
+        self._sweeper = LoopingCall(self.sweep)
+        self._sweeper.clock = clock
+
+    def start(self) -> None:
+        """Start sweeping for timeouts (the service calls this)."""
+        if not self._sweeper.running:
+            every = min(self.limits.login_timeout, self.limits.idle_timeout, self.limits.ping_timeout) / 4
+            self._sweeper.start(max(every, 0.05), now=False)
+
+    def stop(self) -> None:
+        if self._sweeper.running:
+            self._sweeper.stop()
+
+    def admit(self, session: "DoorSession") -> tuple[str, str] | None:
+        """Add ``session``; or, over a limit, return the error (code, text) to refuse it with."""
+        if len(self.sessions) >= self.limits.max_connections:
+            return "server_full", f"the server has {self.limits.max_connections} connections, its most; try again later"
+        count = self.per_host.get(session.host, 0)
+        if count >= self.limits.max_per_address:
+            return "too_many_connections", f"{session.host} has {count} connections open, the most allowed"
+        self.sessions.add(session)
+        self.per_host[session.host] = count + 1
+        return None
+
+    def remove(self, session: "DoorSession") -> None:
+        if session not in self.sessions:
+            return
+        self.sessions.discard(session)
+        left = self.per_host[session.host] - 1
+        if left:
+            self.per_host[session.host] = left
+        else:
+            del self.per_host[session.host]
+        if not self.sessions:
+            waiting, self._all_gone = self._all_gone, []
+            for d in waiting:
+                d.callback(None)
+
+    def wait_closed(self) -> Deferred[None]:
+        """Fires once every session has disconnected."""
+        if not self.sessions:
+            return succeed(None)
+        d: Deferred[None] = Deferred()
+        self._all_gone.append(d)
+        return d
+
+    def sweep(self) -> None:
+        """Close sessions that never logged in; ping the silent; drop the unanswering."""
+        now = self.clock.seconds()
+        limits = self.limits
+        for session in list(self.sessions):
+            if session.closing:
+                continue
+            if now - session.opened_at >= limits.login_timeout and self.hub.user_of(session) is None:
+                session.close_for("login timeout: log in within %d seconds of connecting" % limits.login_timeout, "login timeout")
+            elif session.ping_sent_at is not None:
+                if now - session.ping_sent_at >= limits.ping_timeout and session.must_answer_pings():
+                    session.close_for("ping timeout: no answer to the server's ping", "ping timeout")
+            elif now - session.last_heard >= limits.idle_timeout:
+                session.ping_sent_at = now
+                session.deliver(make_event("ping", token=str(next(self._tokens))))
+
+
+class DoorSession:
+    """
+    The part of a connection that is the same in every door. Subclasses call
+    L{open_session} when connected, L{heard} for every line or frame that
+    arrives, L{submit} for every request, L{session_closed} when disconnected;
+    and provide the hooks below.
+    """
+
+    table: SessionTable
+    codec: Any = None
+    host = "?"
+    address = "?"
+    door_name = "?"
+    closing = False
+    ping_sent_at: float | None = None
+
+    # -- hooks for the door ----------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def pause_reading(self) -> None:
+        raise NotImplementedError
+
+    def resume_reading(self) -> None:
+        raise NotImplementedError
+
+    def lose(self) -> None:
+        """Close gracefully, after what is queued has been sent."""
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        """Close now, dropping what is queued."""
+        raise NotImplementedError
+
+    def must_answer_pings(self) -> bool:
+        """Whether silence after a ping drops this client (programs must answer)."""
+        return True
+
+    # -- the door calls these --------------------------------------------
+
+    def open_session(self, table: SessionTable, host: str, address: str, transport: Any) -> None:
+        self.table = table
+        self.hub = table.hub
+        self.limits = table.limits
+        self.clock = table.clock
+        self.host, self.address = host, address
+        self.opened_at = self.last_heard = self.clock.seconds()
+        self.sendq = SendQueue()
+        self.bucket = TokenBucket(self.limits.flood_rate, self.limits.flood_burst, self.clock)
+        self._queue: deque[Request] = deque()
+        self._busy = False
+        self._wake: IDelayedCall | None = None
+        self._cut: IDelayedCall | None = None
+        transport.registerProducer(self.sendq, True)
+        refused = table.admit(self)
+        if refused is not None:
+            log.info("refused {address}: {text}", address=address, text=refused[1])
+            self.write(error_event(*refused).encoded(self._codec()))
+            self.close("server full" if refused[0] == "server_full" else "too many connections")
+            return
+        self.hub.connect(self)
+
+    def heard(self) -> None:
+        """Something arrived from the client: it is alive."""
+        self.last_heard = self.clock.seconds()
+        self.ping_sent_at = None
+
+    def submit(self, request: Request) -> None:
+        """Carry out ``request`` in order, within the flood limits."""
+        if self.closing:
+            return
+        if request.action == "pong":
+            self.hub.handle(self, request)
+            return
+        if len(self._queue) >= self.limits.flood_queue:
+            self.deliver(error_event("rate_limited", "too many commands at once; this one was dropped, slow down", re=request.id))
+            return
+        self._queue.append(request)
+        self._pump()
+
+    def session_closed(self) -> None:
+        for call in (self._wake, self._cut):
+            if call is not None and call.active():
+                call.cancel()
+        self.closing = True
+        self._queue.clear()
+        self.table.remove(self)
+        self.hub.disconnect(self, "connection lost")
+
+    # -- the hub calls these ---------------------------------------------
+
+    def deliver(self, event: Event) -> None:
+        if self.closing:
+            return
+        data = event.encoded(self._codec())
+        if self.sendq.full:
+            self.sendq.backlog += len(data)
+            if self.sendq.backlog > self.limits.sendq:
+                log.warn("{address} is too slow to read; dropped", address=self.address)
+                self.close_for("too slow: your connection did not read its messages", "too slow")
+                return
+        self.write(data)
+
+    def close(self, reason: str) -> None:
+        if self.closing:
+            return
+        self.write(make_event("bye", text=reason).encoded(self._codec()))
+        self.closing = True
+        self._queue.clear()
+        self.lose()
+        self._cut = self.clock.callLater(self.limits.close_grace, self.abort)
+
+    def close_for(self, bye: str, part_reason: str) -> None:
+        """Drop this client on the door's own account: the rooms hear ``part_reason``."""
+        self.hub.disconnect(self, part_reason)
+        self.close(bye)
+
+    def describe(self) -> dict[str, str]:
+        mode = "undecided" if self.codec is None else self.codec.name
+        return {"address": self.address, "host": self.host, "door": f"{self.door_name}/{mode}"}
+
+    # -- inside ----------------------------------------------------------
+
+    def _codec(self) -> Any:
+        return self.codec or TEXT
+
+    def _pump(self) -> None:
+        while self._queue and not self._busy and not self.closing:
+            wait = self.bucket.take()
+            if wait > 0:
+                if self._wake is None or not self._wake.active():
+                    self._wake = self.clock.callLater(wait, self._pump)
+                return
+            done = self.hub.handle(self, self._queue.popleft())
+            if not done.called:
+                self._busy = True
+                self.pause_reading()
+                done.addBoth(self._request_done)
+
+    def _request_done(self, _: Any) -> None:
+        self._busy = False
+        if not self.closing:
+            self.resume_reading()
+            self._pump()

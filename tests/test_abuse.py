@@ -1,0 +1,90 @@
+"""
+Abuse over real loopback sockets, bounded in count and time: a reader that
+never reads, a flooder, a thousand connections that never log in.
+"""
+
+from __future__ import annotations
+
+import resource
+import socket
+
+from twisted.internet import defer
+from twisted.trial.unittest import SkipTest, TestCase
+
+from tests.helpers import connect_line_client, generous_limits, start_line_server
+
+
+class AbuseTests(TestCase):
+    timeout = 60
+
+    async def test_a_client_that_never_reads_is_dropped_and_the_others_keep_receiving(self) -> None:
+        _, door, port = await start_line_server(self, limits=generous_limits(sendq=256 * 1024, max_line=8192))
+        slow = await connect_line_client(port)
+        slow.send("slow")
+        await slow.wait_for(lambda line: line.startswith("*** You are slow."))
+        # Stop reading, with a small receive window so the kernel buffers little.
+        slow.transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.transport.pauseProducing()
+        reader = await connect_line_client(port)
+        reader.send("reader")
+        talker = await connect_line_client(port)
+        talker.send("talker")
+        await talker.wait_for(lambda line: line.startswith("*** You are talker."))
+        slow_session = next(s for s in door.sessions if s.hub.user_of(s) == "slow")
+
+        sent = 0
+        payload = "x" * 4000
+        # Bounded: at most 40 MB through the server, in batches of 10 lines
+        # (a batch must fit the send queue: it is queued in one go, before
+        # the reactor writes any of it, even to a client that reads).
+        while not slow_session.closing and sent < 10_000:
+            talker.send(b"".join(f"{sent + i} {payload}\n".encode() for i in range(10)))
+            sent += 10
+            await reader.wait_for(lambda line, n=sent - 1: line.startswith(f"[#lobby] <talker> {n} "))
+            # What waits for the slow client never passes the limit (plus one line).
+            self.assertLessEqual(slow_session.sendq.backlog, 256 * 1024 + 4100)
+        self.assertTrue(slow_session.closing, f"not dropped after {sent} messages")
+        self.assertIn("*** slow left #lobby (too slow)", reader.lines)
+        # The others still chat.
+        talker.send("still here")
+        await reader.wait_for("[#lobby] <talker> still here")
+
+    async def test_a_flooder_is_throttled_and_others_still_get_through(self) -> None:
+        _, _, port = await start_line_server(
+            self, limits=generous_limits(flood_rate=20, flood_burst=10, flood_queue=30)
+        )
+        listener = await connect_line_client(port)
+        listener.send("listener")
+        await listener.wait_for(lambda line: line.startswith("*** You are listener."))
+        flooder = await connect_line_client(port)
+        flooder.send("flooder")
+        other = await connect_line_client(port)
+        other.send("other")
+        await other.wait_for(lambda line: line.startswith("*** You are other."))
+        flooder.send(b"".join(b"flood %d\n" % i for i in range(1000)))
+        await flooder.wait_for(lambda line: line.endswith("(rate_limited)"))
+        other.send("right away")
+        await listener.wait_for("[#lobby] <other> right away")
+        # When the other user's line arrived, most of the flood had not.
+        flooded = [line for line in listener.lines if line.startswith("[#lobby] <flooder>")]
+        self.assertLess(len(flooded), 100)
+
+    async def test_a_thousand_connections_that_never_log_in_are_closed_at_the_login_timeout(self) -> None:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and hard < 2500:
+            raise SkipTest(f"needs 2 500 open files; the hard limit here is {hard}")
+        if soft != resource.RLIM_INFINITY and soft < 2500:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(4096, hard) if hard != resource.RLIM_INFINITY else 4096, hard))
+            self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
+        hub, door, port = await start_line_server(self, limits=generous_limits(login_timeout=1.0))
+        idlers = []
+        for _ in range(10):
+            batch = await defer.gatherResults([defer.Deferred.fromCoroutine(connect_line_client(port)) for _ in range(100)])
+            idlers.extend(batch)
+        await defer.gatherResults([c.lost for c in idlers])
+        self.assertTrue(all(c.lines[-1] == "*** Bye: login timeout: log in within 1 seconds of connecting" for c in idlers))
+        self.assertEqual(len(hub.members), 0)
+        # The server is fine: someone new logs in and is answered.
+        late = await connect_line_client(port)
+        late.send("late")
+        await late.wait_for(lambda line: line.startswith("*** You are late."))
