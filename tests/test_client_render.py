@@ -308,13 +308,27 @@ class ClientTests(TestCase):
         self.assertEqual(login["user"], "alice")
         self.assertIn("id", login)
 
-    def test_without_a_name_the_display_is_asked_and_nothing_is_sent(self) -> None:
+    def test_without_a_name_the_display_is_asked_and_only_a_silent_ping_is_sent(self) -> None:
+        # The ping turns the connection to JSON mode, so that the welcome and
+        # any bye come as JSON while the person is still typing a name.
         self.make(name=None)
         self.client.start(self.display)
         self.assertEqual(self.display.asked, [(None, None)])
-        self.assertEqual(self.transport.value(), b"")
+        [ping] = self.sent()
+        self.assertEqual(ping["action"], "ping")
+        self.receive("welcome", re=ping["id"], server="tchat", version="0.1.0")
+        self.receive("pong", re=ping["id"])
+        self.assertEqual(self.display.lines, [f"{hhmm(NOW)} *** Connected to tchat 0.1.0"])
         self.client.login("zoe")
         self.assertEqual(self.strip_ids(self.sent()), [{"action": "login", "user": "zoe"}])
+
+    def test_text_said_before_closing_is_shown_when_no_json_came(self) -> None:
+        self.client.start(self.display)
+        self.sent()
+        self.client.dataReceived(b"*** Bye: login timeout\r\n")
+        self.client.connectionLost(Failure(ConnectionDone()))
+        self.assertIn("it said: *** Bye: login timeout", self.display.lines[-1])
+        self.assertEqual(self.status, [1])
 
     def test_refused_name_asks_again_with_the_reason(self) -> None:
         self.client.start(self.display)
@@ -587,7 +601,7 @@ class StartBeforeConnectTests(TestCase):
         self.assertEqual(self.display.asked, [(None, None)])
         client.login("early")
         client.makeConnection(self.transport)
-        [login] = self.sent()
+        [login] = self.sent()  # the name came first: no need for a ping
         self.assertEqual((login["action"], login["user"]), ("login", "early"))
 
     def test_quit_before_the_connection_finishes_at_once(self) -> None:
@@ -619,7 +633,7 @@ class StartBeforeConnectTests(TestCase):
         client = self.client(None)
         client.makeConnection(self.transport)
         client.end_of_input()
-        self.assertEqual([m["action"] for m in self.sent()], ["quit"])
+        self.assertEqual([m["action"] for m in self.sent()], ["ping", "quit"])
 
     def test_connection_closed_before_any_answer_says_so(self) -> None:
         client = self.client("bot")

@@ -247,6 +247,8 @@ class NamePromptTests(TestCase):
         self.keyboard = insults.ServerProtocol(lambda: self.ui)
         self.keyboard.makeConnection(Wire(parser))
         self.client.start(self.ui)
+        [ping] = self.sent()  # turns the connection to JSON mode
+        self.assertEqual(ping["action"], "ping")
 
     def rows(self) -> list[str]:
         rows = bytes(self.screen).decode("utf-8").split("\n")

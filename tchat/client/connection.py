@@ -6,7 +6,8 @@ L{ChatClient} is the protocol on the connection to the server. A front-end
 what it is told to show, through the small L{Display} interface; everything
 else lives here, where a test can drive it with a C{StringTransport}:
 
-- the login, sent first (the server switches to JSON mode on it);
+- the login, sent first (the server switches to JSON mode on it), or a
+  silent ping first when the person has not typed a name yet;
 - request ids, and the requests still waiting for their reply;
 - the current room: the last room of ``logged_in``, then each room joined,
   ``/room`` changes it locally, and leaving it falls back to the most recently
@@ -78,7 +79,9 @@ class ChatClient(LineReceiver):
     name while it connects) or after.
 
     Callers may rely on: nothing is sent before L{start}; the first line sent
-    is the login (or a quit, if the person leaves before naming themselves);
+    is the login, or, while no name is known yet, a ping whose reply is not
+    shown (it turns the connection to JSON mode, so that the welcome and a
+    possible bye are readable);
     L{finished} fires exactly once, with the exit status (0 after a quit we
     asked for, 1 when the server went away or closed the connection on its
     own): when the connection is gone, or at once if the person leaves before
@@ -115,6 +118,8 @@ class ChatClient(LineReceiver):
         self._quit_timer: IDelayedCall | None = None
         self._got_bye = False
         self._heard = False  # any JSON event at all from the other side
+        self._last_text = ""  # the last line that was not JSON, for diagnosis
+        self._quiet: set[int] = set()  # ids of requests whose replies are not shown
         self._lost = False
 
     # -- what a front-end calls ----------------------------------------------
@@ -129,6 +134,8 @@ class ChatClient(LineReceiver):
             self.login(self.name)
         else:
             display.ask_name(None, None)
+            if self.connected:
+                self._hello()
         early, self._early = self._early, []
         for line in early:
             self.lineReceived(line)
@@ -224,6 +231,16 @@ class ChatClient(LineReceiver):
             return
         if self._logging_in and self._login_id is None and self.name is not None:
             self._login_id = self._send(Request("login", {"user": self.name}))
+        elif self.display is not None:
+            self._hello()
+
+    def _hello(self) -> None:
+        """
+        Turn the connection to JSON mode while the person types a name: a
+        ping is allowed before login, so the welcome (and a bye, should the
+        server tire of waiting) arrives as JSON, not as ignored text.
+        """
+        self._quiet.add(self._send(Request("ping", {})))
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
         self._lost = True
@@ -236,8 +253,9 @@ class ChatClient(LineReceiver):
             if self._got_bye:
                 self._show(self.renderer.notice("the server closed the connection"))
             elif not self._heard:
+                said = f"; it said: {self._last_text}" if self._last_text.strip() else ""
                 self._show(self.renderer.notice(
-                    f"the connection closed before the server answered{_why(reason)}; is it a tchat server?"
+                    f"the connection closed before the server answered{_why(reason)}{said}; is it a tchat server?"
                 ))
             else:
                 self._show(self.renderer.notice(f"connection to the server lost{_why(reason)}"))
@@ -253,9 +271,12 @@ class ChatClient(LineReceiver):
         if self.display is None:
             self._early.append(raw)
             return
+        text = raw.decode("utf-8", errors="replace")
         try:
-            event = json.loads(raw.decode("utf-8", errors="replace"))
+            event = json.loads(text)
         except ValueError:
+            if not self._heard:
+                self._last_text = text.strip()[:200]
             return
         if not isinstance(event, dict) or not isinstance(event.get("event"), str):
             return
@@ -423,9 +444,13 @@ class ChatClient(LineReceiver):
         self._changed()
 
     def _on_pong(self, event: dict[str, Any]) -> None:
+        rid = event.get("re")
         answered = self._reply_to(event)
         if answered is None:
             self._show_event(event)
+            return
+        if rid in self._quiet:
+            self._quiet.discard(rid)
             return
         took = (self.clock.seconds() - answered[1]) * 1000
         self._show(self.renderer.notice(f"pong from the server in {took:.0f} ms", ts=event.get("ts")))
