@@ -158,6 +158,8 @@ class PlainRenderingTests(TestCase):
         )
         self.assertIn("Online: alice, bob", self.r.event(events[1])[0])
         self.assertIn("/msg NAME TEXT (also /para): send", self.r.event(events[7])[0])
+        kick = ev("help", commands=[{"usage": "/kick NAME", "aliases": [], "text": "disconnect a user", "admin": True}])
+        self.assertTrue(self.r.event(kick)[0].endswith("/kick NAME: disconnect a user (admins only)"))
         history = self.r.event(events[9], "alice")
         self.assertIn(f"{hhmm(NOW - 60)} [#lobby] <bob> old", history)
         self.assertIn("going down", self.r.event(events[12])[0])

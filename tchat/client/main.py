@@ -178,10 +178,16 @@ async def converse(
 
     client.finished.addCallback(left_early)
 
+    signalled = []
+
     def interrupted() -> None:
-        if client.quitting and client.transport is not None:
-            client.transport.abortConnection()  # asked twice: do not wait for bye
+        # A second signal means "now": do not wait for the bye. (A quit
+        # begun by other means, such as the terminal closing just before its
+        # SIGHUP, still gets its chance to reach the server.)
+        if signalled and client.transport is not None:
+            client.transport.abortConnection()
         else:
+            signalled.append(True)
             client.quit()
 
     _on_signals(reactor, interrupted)

@@ -288,8 +288,10 @@ class Renderer:
         lines = []
         for entry in e["commands"]:
             aliases = f" (also {', '.join(entry['aliases'])})" if entry.get("aliases") else ""
-            admin = " [admins]" if entry.get("admin") else ""
-            lines.append(self._info(f"{entry['usage']}{aliases}: {entry['text']}{admin}"))
+            text = str(entry["text"])
+            if entry.get("admin") and "admin" not in text:
+                text += " (admins only)"
+            lines.append(self._info(f"{entry['usage']}{aliases}: {text}"))
         if e.get("text"):
             lines.append(self._info(str(e["text"])))
         return lines
