@@ -1,1 +1,41 @@
-"""Where tchat keeps what outlives a connection: accounts, history, offline messages, contacts."""
+"""
+Where tchat keeps what outlives a connection: accounts, history, offline messages, contacts.
+
+Open one with L{open_store} (``sqlite:PATH``, ``memory`` or ``postgresql://…``);
+every call returns a Deferred; see docs/store.rst for the whole story.
+"""
+
+from tchat.store.accounts import Account, check_password
+from tchat.store.db import DatabaseURL, parse_url
+from tchat.store.errors import (
+    DuplicateMessage,
+    NameRegistered,
+    NoSuchAccount,
+    QueueFull,
+    SchemaTooNew,
+    StoreClosed,
+    StoreError,
+    UnknownMessage,
+    WeakPassword,
+)
+from tchat.store.history import conversation_key
+from tchat.store.store import Store, open_store
+
+__all__ = [
+    "Account",
+    "DatabaseURL",
+    "DuplicateMessage",
+    "NameRegistered",
+    "NoSuchAccount",
+    "QueueFull",
+    "SchemaTooNew",
+    "Store",
+    "StoreClosed",
+    "StoreError",
+    "UnknownMessage",
+    "WeakPassword",
+    "check_password",
+    "conversation_key",
+    "open_store",
+    "parse_url",
+]

@@ -1,0 +1,101 @@
+"""
+What the store refuses, as exceptions the hub can turn into ``error`` events.
+
+Every error has a ``code``: a stable snake_case word, the same as the protocol's
+error codes where one exists (``name_registered``, ``weak_password``,
+``no_such_user``), so the hub can answer with::
+
+    except StoreError as e:
+        raise ChatError(e.code, str(e)) from None
+
+Messages are sentences for a person. None of them ever holds a password or a
+password hash.
+"""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base of every error the store raises on purpose."""
+
+    code = "store_error"
+
+
+class NameRegistered(StoreError):
+    """An account with this name (compared case-insensitively) exists already."""
+
+    code = "name_registered"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"the name {name} is registered already")
+        self.name = name
+
+
+class NoSuchAccount(StoreError):
+    """No account is registered under this key."""
+
+    code = "no_such_user"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"no registered user {key}")
+        self.key = key
+
+
+class WeakPassword(StoreError, ValueError):
+    """The proposed password breaks the policy; the message says which rule."""
+
+    code = "weak_password"
+
+
+class UnknownMessage(StoreError):
+    """A ``before`` msgid names no stored message."""
+
+    code = "no_such_message"
+
+    def __init__(self, msgid: str) -> None:
+        super().__init__(f"no stored message has the msgid {msgid}")
+        self.msgid = msgid
+
+
+class DuplicateMessage(StoreError):
+    """A message with this msgid is stored already; msgids are unique."""
+
+    code = "duplicate_message"
+
+    def __init__(self, msgid: str) -> None:
+        super().__init__(f"a message with msgid {msgid} is stored already")
+        self.msgid = msgid
+
+
+class QueueFull(StoreError):
+    """The recipient's offline queue holds as many messages as allowed."""
+
+    code = "queue_full"
+
+    def __init__(self, recipient_key: str, limit: int) -> None:
+        super().__init__(f"{recipient_key} has {limit} messages waiting already; try later")
+        self.recipient_key = recipient_key
+        self.limit = limit
+
+
+class StoreClosed(StoreError):
+    """The store is closing or closed; no new call is accepted."""
+
+    code = "store_closed"
+
+    def __init__(self) -> None:
+        super().__init__("the store is closed")
+
+
+class SchemaTooNew(StoreError):
+    """The database was upgraded by a newer tchat than this one."""
+
+    code = "schema_too_new"
+
+    def __init__(self, found: int, known: int) -> None:
+        super().__init__(
+            f"the database schema is version {found}, newer than this tchat knows"
+            f" ({known}); run the tchat that upgraded it, or a newer one"
+        )
+        self.found = found
+        self.known = known
