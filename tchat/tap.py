@@ -26,6 +26,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from tchat.door.line import LineDoor
+from tchat.door.web import OriginPolicy, WebDoor
 from tchat.door.session import Limits
 from tchat.hub import Hub, HubConfig
 
@@ -39,6 +40,7 @@ ADMIN_PASSWORD_ENV = "TCHAT_ADMIN_PASSWORD"
 # at net.core.somaxconn.
 BACKLOG = 1024
 DEFAULT_PORT = f"tcp:4321:backlog={BACKLOG}"
+DEFAULT_WEB_PORT = f"tcp:5000:backlog={BACKLOG}"
 
 
 def endpoint_description(value: str) -> str:
@@ -86,12 +88,22 @@ class Options(usage.Options):
     def __init__(self) -> None:
         super().__init__()
         self["ports"] = []
+        self["web-ports"] = []
+        self["web-origins"] = []
 
     def opt_port(self, value: str) -> None:
         """Listen on PORT: a number, or an endpoint string such as tcp:4321:interface=127.0.0.1 or ssl:6697:privateKey=key.pem:certKey=cert.pem. Repeat to listen on several (default: 4321)."""
         self["ports"].append(endpoint_description(value))
 
     opt_p = opt_port
+
+    def opt_web_port(self, value: str) -> None:
+        """Serve the browser page, and its WebSocket at /ws, on WEB_PORT: a number or an endpoint string (ssl:... for https and wss). Repeat to serve on several; "off" for none (default: 5000)."""
+        self["web-ports"].append(value.strip())
+
+    def opt_web_origin(self, value: str) -> None:
+        """Let pages from ORIGIN (like https://chat.example.org) open the WebSocket; repeat for several, or * for any (default: only pages from the same host and port, that is, the server's own)."""
+        self["web-origins"].append(value.strip())
 
     def postOptions(self) -> None:
         from twisted.internet import reactor
@@ -103,6 +115,21 @@ class Options(usage.Options):
                 endpoints.serverFromString(reactor, description)
             except Exception as e:
                 raise usage.UsageError(f"--port {description}: {e}")
+        if "off" in self["web-ports"]:
+            if len(self["web-ports"]) > 1:
+                raise usage.UsageError("--web-port off cannot be given with other web ports")
+            self["web-ports"] = []
+        else:
+            self["web-ports"] = [endpoint_description(v) for v in self["web-ports"]] or [DEFAULT_WEB_PORT]
+        for description in self["web-ports"]:
+            try:
+                endpoints.serverFromString(reactor, description)
+            except Exception as e:
+                raise usage.UsageError(f"--web-port {description}: {e}")
+        try:
+            OriginPolicy(self["web-origins"])
+        except ValueError as e:
+            raise usage.UsageError(f"--web-origin: {e}")
         for option in ("max-users", "max-line", "max-rooms", "sendq", "flood-burst", "flood-queue",
                        "max-connections", "max-per-address"):
             if self[option] < 1:
@@ -125,8 +152,9 @@ class Options(usage.Options):
 class ListeningService(service.Service):
     """Listens on one endpoint while running; logs where it listens."""
 
-    def __init__(self, description: str, endpoint: IStreamServerEndpoint, factory: Any) -> None:
+    def __init__(self, description: str, endpoint: IStreamServerEndpoint, factory: Any, what: str = "tchat") -> None:
         self.description = description
+        self.what = what
         self.endpoint = endpoint
         self.factory = factory
         self.port: IListeningPort | None = None
@@ -141,7 +169,7 @@ class ListeningService(service.Service):
     def _listening_on(self, port: IListeningPort) -> IListeningPort:
         self.port = port
         address = port.getHost()
-        log.info("tchat listening on {description} (port {port})", description=self.description, port=getattr(address, "port", address))
+        log.info("{what} listening on {description} (port {port})", what=self.what, description=self.description, port=getattr(address, "port", address))
         return port
 
     def _failed(self, failure: Any) -> None:
@@ -205,8 +233,12 @@ def makeService(options: Options) -> ChatService:
     hub = Hub(config, reactor, on_stop=reactor.stop)  # type: ignore[arg-type]
     limits = limits_from(options)
     line_door = LineDoor(hub, limits, reactor)  # type: ignore[arg-type]
-    chat = ChatService(hub, [line_door])
+    web_door = WebDoor(hub, limits, reactor, origins=options["web-origins"])  # type: ignore[arg-type]
+    chat = ChatService(hub, [line_door, web_door])
     for description in options["ports"]:
         endpoint = endpoints.serverFromString(reactor, description)
         ListeningService(description, endpoint, line_door).setServiceParent(chat)
+    for description in options["web-ports"]:
+        endpoint = endpoints.serverFromString(reactor, description)
+        ListeningService(description, endpoint, web_door.site, what="tchat web").setServiceParent(chat)
     return chat

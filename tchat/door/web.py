@@ -1,0 +1,484 @@
+"""
+The web door: the browser page and its WebSocket, on one port.
+
+A L{WebDoor} is a twisted.web L{Site} that serves two things:
+
+- ``/ws``: a WebSocket (autobahn) speaking tchat's JSON mode, one JSON
+  object per text frame. Each connection is a L{WebSession}, which mixes in
+  L{DoorSession} exactly as the line door's ``LineSession`` does, so a
+  browser gets the same limits as anyone on TCP: connection counts, order,
+  flood control, the send queue, login and ping timeouts, closing.
+- everything else: the page's files, read once at start from
+  ``tchat/web/static`` (see L{StaticFiles}). A request names a file by its
+  exact path or gets a 404; no request path ever reaches the file system, so
+  ``..``, encoded slashes and absolute paths cannot leave that folder.
+
+What is the web door's own:
+
+- **framing**: a text frame is one request. A binary frame gets
+  ``bad_request``; a frame that is not UTF-8 gets ``bad_encoding``; a message
+  longer than ``max_line`` bytes gets ``line_too_long`` and is thrown away
+  as it arrives (never buffered). In each case the connection stays open,
+  as on the line door.
+- **origin**: a browser's WebSocket is refused (HTTP 403) unless its
+  ``Origin`` is the page's own (same host and port as the request's
+  ``Host``), or one of the ``--web-origin`` allow-list. Clients that send
+  no ``Origin`` (programs, not browsers) are let in: the check protects
+  people's browsers from other sites' pages, not the server from programs.
+- **WebSocket pings**: autobahn sends a WebSocket ping every
+  ``idle_timeout`` and drops a peer whose pong does not come within
+  ``ping_timeout`` (browsers answer these by themselves). This is on top of
+  the shared JSON ``ping`` event, which the page answers like any JSON
+  client; a WebSocket pong does not count as an answer to it.
+- **closing**: ``bye``, then a WebSocket close with code 1000.
+
+Every event is sent as the bytes the JSON codec made for it once (shared
+with JSON clients of the line door), trailing ``\\r\\n`` included: JSON
+allows whitespace after the value, so ``JSON.parse`` reads it as is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+from urllib.parse import unquote_to_bytes, urlsplit
+
+from autobahn.twisted.resource import WebSocketResource
+from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.websocket.types import ConnectionDeny
+from twisted.internet.interfaces import IAddress, IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.resource import Resource
+from twisted.web.server import Request, Site
+
+from tchat import __version__
+from tchat.codec import JSON
+from tchat.commands import BadRequest
+from tchat.door.line import format_address
+from tchat.door.session import DoorSession, Limits, SessionTable
+from tchat.events import error_event
+from tchat.hub import Hub
+
+log = Logger()
+
+WS_PATH = b"ws"
+SERVER_HEADER = b"tchat"
+
+# Sent with every file and every error page. connect-src 'self' covers ws:
+# and wss: to this same host and port (CSP level 3; Chromium, Firefox, Safari).
+SECURITY_HEADERS: dict[bytes, bytes] = {
+    b"content-security-policy": (
+        b"default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        b"img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
+    ),
+    b"x-content-type-options": b"nosniff",
+    b"referrer-policy": b"no-referrer",
+    b"x-frame-options": b"DENY",
+    b"cross-origin-opener-policy": b"same-origin",
+}
+
+_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".json": "application/json",
+    ".webmanifest": "application/manifest+json",
+    ".txt": "text/plain; charset=utf-8",
+}
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+# -- the page's files --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StaticFile:
+    body: bytes
+    content_type: str
+    etag: bytes
+
+
+def static_folder() -> Any:
+    """The package's ``tchat/web/static`` folder (a Traversable)."""
+    return resources.files("tchat.web") / "static"
+
+
+def load_static(folder: Any = None) -> dict[str, StaticFile]:
+    """
+    Every regular file under ``folder`` (default: the package's static
+    folder), keyed by its URL path (``/app.js``, ``/icons/x.svg``). Symbolic
+    links and hidden files are left out, so nothing outside the folder can be
+    served even if someone links it in.
+    """
+    folder = static_folder() if folder is None else folder
+    files: dict[str, StaticFile] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        for child in sorted(node.iterdir(), key=lambda c: c.name):
+            if child.name.startswith("."):
+                continue
+            if isinstance(child, Path) and child.is_symlink():
+                continue
+            if child.is_dir():
+                walk(child, f"{prefix}{child.name}/")
+            elif child.is_file():
+                body = child.read_bytes()
+                kind = _TYPES.get(os.path.splitext(child.name)[1].lower())
+                if kind is None:
+                    kind = mimetypes.guess_type(child.name)[0] or "application/octet-stream"
+                etag = b'"' + hashlib.sha256(body).hexdigest()[:20].encode() + b'"'
+                files[prefix + child.name] = StaticFile(body, kind, etag)
+
+    if folder.is_dir():
+        walk(folder, "/")
+    if "/index.html" in files:
+        files["/"] = files["/index.html"]
+    return files
+
+
+def _security_headers(request: Request) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        request.setHeader(name, value)
+    request.setHeader(b"server", SERVER_HEADER)
+
+
+class StaticFiles(Resource):
+    """
+    The page's files, looked up by exact path in a table made at start.
+
+    A path is percent-decoded once and must then equal a file's path, so
+    ``/../x``, ``/%2e%2e/x``, ``/a%2fb`` and ``//etc/passwd`` are simply
+    not found. No directory is ever listed.
+    """
+
+    isLeaf = True
+
+    def __init__(self, files: dict[str, StaticFile]) -> None:
+        super().__init__()
+        self.files = files
+
+    def render(self, request: Request) -> bytes:
+        _security_headers(request)
+        if request.method not in (b"GET", b"HEAD"):
+            request.setResponseCode(405)
+            request.setHeader(b"allow", b"GET, HEAD")
+            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+            return b"method not allowed\n"
+        try:
+            path = unquote_to_bytes(request.path).decode("utf-8")
+        except UnicodeDecodeError:
+            path = ""
+        found = self.files.get(path)
+        if found is None:
+            request.setResponseCode(404)
+            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+            return b"not found\n"
+        request.setHeader(b"content-type", found.content_type.encode())
+        # Always ask: after an upgrade the page and its scripts change together.
+        request.setHeader(b"cache-control", b"no-cache")
+        request.setHeader(b"etag", found.etag)
+        if request.getHeader(b"if-none-match") == found.etag:
+            request.setResponseCode(304)
+            return b""
+        return found.body
+
+
+# -- origins -----------------------------------------------------------------
+
+
+def parse_origin(value: str) -> tuple[str, str, int] | None:
+    """``(scheme, host, port)`` of an origin such as ``https://chat.example.org``; None if it is not one."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
+        return None
+    return parts.scheme, parts.hostname.lower(), port or DEFAULT_PORTS[parts.scheme]
+
+
+def _parse_host(value: str) -> tuple[str, int | None] | None:
+    try:
+        parts = urlsplit("//" + value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname:
+        return None
+    return parts.hostname.lower(), port
+
+
+class OriginPolicy:
+    """
+    Which browser pages may open the WebSocket.
+
+    With no allow-list, only a page from the same host and port as the
+    WebSocket request's ``Host`` (that is, a page this server served, or one
+    served through a proxy that keeps ``Host``). With an allow-list, exactly
+    the origins listed (``*`` allows any).
+    """
+
+    def __init__(self, allowed: Iterable[str] = ()) -> None:
+        allowed = list(allowed)
+        self.any = "*" in allowed
+        self.allowed: set[tuple[str, str, int]] = set()
+        for value in allowed:
+            if value == "*":
+                continue
+            origin = parse_origin(value)
+            if origin is None:
+                raise ValueError(f"{value!r} is not an origin: give scheme://host[:port], like https://chat.example.org, or *")
+            self.allowed.add(origin)
+
+    def allows(self, origin: str | None, host: str | None) -> bool:
+        if origin is None:
+            return True  # not a browser: the Origin check protects browsers only
+        if self.any:
+            return True
+        parsed = parse_origin(origin)
+        if parsed is None:
+            return False  # "null" (sandboxed frames, file: pages) and garbage
+        if self.allowed:
+            return parsed in self.allowed
+        if host is None:
+            return False
+        request_host = _parse_host(host)
+        if request_host is None:
+            return False
+        name, port = request_host
+        scheme, origin_name, origin_port = parsed
+        return name == origin_name and (port or DEFAULT_PORTS[scheme]) == origin_port
+
+
+# -- the WebSocket -----------------------------------------------------------
+
+
+class WebSession(WebSocketServerProtocol, DoorSession):
+    """One browser (or program) on the WebSocket."""
+
+    door_name = "web"
+
+    def __init__(self, door: "WebDoor") -> None:
+        super().__init__()
+        self.door = door
+        self._opened = False
+        self._oversized = False
+
+    # -- DoorSession hooks -----------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        if self.state == self.STATE_OPEN:
+            self.sendMessage(data, isBinary=False)
+
+    def pause_reading(self) -> None:
+        self.transport.pauseProducing()
+
+    def resume_reading(self) -> None:
+        if self.transport.connected and not self.transport.disconnecting:
+            self.transport.resumeProducing()
+
+    def lose(self) -> None:
+        if self.state == self.STATE_OPEN:
+            self.sendClose(code=self.CLOSE_STATUS_CODE_NORMAL)
+        else:
+            self.transport.loseConnection()
+
+    def abort(self) -> None:
+        self.transport.abortConnection()
+
+    # -- autobahn calls these --------------------------------------------
+
+    def onConnect(self, request: Any) -> None:
+        origin = request.headers.get("origin")
+        if not self.door.origins.allows(origin, request.headers.get("host")):
+            log.info("refused a WebSocket from {peer}: origin {origin} not allowed", peer=request.peer, origin=origin)
+            raise ConnectionDeny(ConnectionDeny.FORBIDDEN, "this page's origin may not use this chat server")
+        return None
+
+    def onOpen(self) -> None:
+        # The HTTP channel that carried the upgrade is still the transport's
+        # producer; the send queue takes its place (a transport has one).
+        self.transport.unregisterProducer()
+        host, address = format_address(self.transport.getPeer())
+        self.codec = JSON
+        self._opened = True
+        self.open_session(self.door.table, host, address, self.transport)
+
+    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        super().connectionLost(reason)
+        if self._opened:
+            self._opened = False
+            self.session_closed()
+
+    # A message over max_line is thrown away frame by frame as it arrives, so
+    # the connection can go on (as on the line door) and memory stays bounded.
+
+    def onMessageBegin(self, isBinary: bool) -> None:
+        self._oversized = False
+        super().onMessageBegin(isBinary)
+
+    def onMessageFrameBegin(self, length: int) -> None:
+        if self._oversized:
+            return
+        if self.message_data_total_length + length > self.door.limits.max_line:
+            self._oversized = True
+            self.message_data = []
+            self.heard()
+            self.deliver(error_event(
+                "line_too_long", f"a message may be at most {self.door.limits.max_line} bytes; that one was dropped"
+            ))
+            return
+        super().onMessageFrameBegin(length)
+
+    def onMessageFrameData(self, payload: bytes) -> None:
+        if not self._oversized:
+            super().onMessageFrameData(payload)
+
+    def onMessageFrameEnd(self) -> None:
+        if self._oversized:
+            self.frame_data = None
+            return
+        super().onMessageFrameEnd()
+
+    def onMessageEnd(self) -> None:
+        if self._oversized:
+            self._oversized = False
+            self.message_data = None
+            return
+        super().onMessageEnd()
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        self.heard()
+        if not self._opened or self.closing:
+            return
+        if isBinary:
+            self.deliver(error_event("bad_request", "binary frames are not read here: send each request as a JSON text frame"))
+            return
+        try:
+            text = payload.decode("utf-8")
+        except UnicodeDecodeError as e:
+            self.deliver(error_event("bad_encoding", f"that frame was not UTF-8 (bad byte at {e.start}); it was ignored"))
+            return
+        try:
+            request = JSON.decode(text)
+        except BadRequest as e:
+            self.deliver(error_event(e.code, e.text, re=e.id))
+            return
+        if request is not None:
+            self.submit(request)
+
+
+class _SocketFactory(WebSocketServerFactory):
+    def __init__(self, door: "WebDoor") -> None:
+        super().__init__(server=SERVER_HEADER.decode())
+        self.door = door
+        limits = door.limits
+        self.setProtocolOptions(
+            webStatus=False,
+            maxFramePayloadSize=limits.max_line,
+            maxMessagePayloadSize=limits.max_line,
+            # Checked in onMessage, to answer bad_encoding and go on.
+            utf8validateIncoming=False,
+            # txaio's timers round to whole seconds: under 1 s they would fire at once.
+            autoPingInterval=max(limits.idle_timeout, 1.0),
+            autoPingTimeout=max(limits.ping_timeout, 1.0),
+            closeHandshakeTimeout=limits.close_grace,
+            openHandshakeTimeout=max(limits.login_timeout, 1.0),
+            # No permessage-deflate: a small frame could inflate past the
+            # limits, and each recipient's frame would be compressed anew.
+            perMessageCompressionAccept=lambda offers: None,
+        )
+
+    def buildProtocol(self, addr: IAddress) -> WebSession:
+        session = WebSession(self.door)
+        session.factory = self
+        return session
+
+
+class _Socket(WebSocketResource):
+    def render(self, request: Request) -> Any:
+        result = super().render(request)
+        # The HTTP channel is done with this connection; its idle timer
+        # would otherwise fire on a transport it no longer has.
+        request.channel.setTimeout(None)
+        return result
+
+
+class _Root(Resource):
+    def __init__(self, socket: Resource, files: Resource) -> None:
+        super().__init__()
+        self.socket = socket
+        self.files = files
+
+    def getChildWithDefault(self, path: bytes, request: Request) -> Resource:
+        if path == WS_PATH and not request.postpath:
+            return self.socket
+        return self.files
+
+    def render(self, request: Request) -> bytes:
+        return self.files.render(request)
+
+
+class WebSite(Site):
+    def __init__(self, door: "WebDoor", root: Resource) -> None:
+        # An HTTP connection idle this long is closed (a WebSocket is not
+        # affected: it leaves the HTTP channel once upgraded).
+        super().__init__(root, timeout=60)
+        self.door = door
+        self.displayTracebacks = False
+        self.noisy = False
+
+    def startFactory(self) -> None:
+        super().startFactory()
+        self.door.table.start()
+
+    def stopFactory(self) -> None:
+        self.door.table.stop()
+        super().stopFactory()
+
+
+class WebDoor:
+    """
+    The web door: the hub, the limits, the open sessions, the page. Listen
+    with its L{site} (a twisted.web L{Site}); one door may listen on several
+    ports.
+    """
+
+    def __init__(
+        self,
+        hub: Hub,
+        limits: Limits,
+        clock: IReactorTime,
+        origins: Iterable[str] = (),
+        files: dict[str, StaticFile] | None = None,
+    ) -> None:
+        self.hub = hub
+        self.limits = limits
+        self.clock = clock
+        self.origins = OriginPolicy(origins)
+        self.table = SessionTable(hub, limits, clock)
+        self.files = load_static() if files is None else files
+        self.socket_factory = _SocketFactory(self)
+        self.site = WebSite(self, _Root(_Socket(self.socket_factory), StaticFiles(self.files)))
+
+    @property
+    def sessions(self) -> set[DoorSession]:
+        return self.table.sessions
+
+    def wait_closed(self):  # type: ignore[no-untyped-def]
+        """Fires once every WebSocket of this door has disconnected."""
+        return self.table.wait_closed()

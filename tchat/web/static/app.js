@@ -1,0 +1,845 @@
+// The tchat page: log in, rooms, people, messages, private conversations,
+// /commands, history, and coming back after the connection drops.
+//
+// How it is put together:
+//   connection.js  the WebSocket (request ids) and the reconnect backoff
+//   commands.js    what is typed in the message box -> JSON requests
+//   view.js        DOM pieces built from chat data, always as text
+//   app.js         (this file) the state of the page and the event handlers
+//
+// The state is a few plain objects (`state`, one `conv` per room or private
+// conversation). Each conversation keeps its own <ol> of messages, so
+// switching conversations only swaps which list is shown.
+
+import { COMMANDS, parseInput, usage } from "./commands.js";
+import { Backoff, Connection, socketURL } from "./connection.js";
+import * as view from "./view.js";
+
+const LOBBY = "#lobby";
+const HISTORY_PAGE = 50;
+// Part reasons that mean the person left the chat, not just the room.
+const GONE = /^(connection lost|quit|kicked|ping timeout|too slow|server stopping|server full|login timeout)/;
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  status: $("status"), statusText: $("status-text"), statusAction: $("status-action"),
+  login: $("login"), loginForm: $("login-form"), loginName: $("login-name"), loginPassword: $("login-password"),
+  loginNameError: $("login-name-error"), loginPasswordError: $("login-password-error"),
+  loginButton: $("login-button"), motd: $("login-motd"),
+  chat: $("chat"), me: $("me"), title: $("conv-title"), subtitle: $("conv-subtitle"),
+  totalUnread: $("total-unread"), toggleRooms: $("toggle-rooms"), togglePeople: $("toggle-people"),
+  roomsPanel: $("rooms-panel"), peoplePanel: $("people-panel"), scrim: $("scrim"),
+  roomList: $("room-list"), privateList: $("private-list"), privateEmpty: $("private-empty"),
+  joinForm: $("join-form"), joinRoom: $("join-room"), joinError: $("join-error"),
+  leave: $("leave"), messages: $("messages"), logs: $("logs"), older: $("older"), historyNote: $("history-note"),
+  sendForm: $("send-form"), input: $("input"),
+  peopleTitle: $("people-title"), memberList: $("member-list"),
+};
+
+const state = {
+  conn: null,
+  name: "",
+  password: null, // kept in memory only, to log in again after a reconnect
+  me: null, // the name the server gave us, once logged in
+  loggedIn: false, // logged in at least once since the login form
+  reconnecting: false,
+  stayOut: null, // why not to reconnect: "quit", "kicked", a login error
+  lastBye: null,
+  conversations: new Map(),
+  current: null,
+  online: new Set(),
+  pending: new Map(), // request id -> what it was for
+  historySupported: true,
+  backoff: new Backoff(),
+  retryTimer: null,
+  countdownTimer: null,
+  statusTimer: null,
+  typed: [], // lines typed, for the up and down arrows
+  typedAt: 0,
+};
+
+const key = (name) => name.toLowerCase();
+const isRoom = (name) => typeof name === "string" && name.startsWith("#");
+const isMe = (name) => state.me !== null && key(name) === key(state.me);
+const wide = () => window.matchMedia("(min-width: 48em)").matches;
+const now = () => Date.now() / 1000;
+
+// -- conversations ----------------------------------------------------------
+
+function conversation(name, kind = isRoom(name) ? "room" : "private") {
+  const k = key(name);
+  let conv = state.conversations.get(k);
+  if (!conv) {
+    conv = {
+      key: k, name, kind, joined: false, members: new Map(),
+      list: view.el("ol", "message-list"), msgids: new Set(), unread: 0,
+      more: false, historyAsked: false, loadingOlder: false, fromBottom: null,
+    };
+    conv.list.hidden = true;
+    conv.list.setAttribute("aria-label", `Messages in ${name}`);
+    ui.logs.append(conv.list);
+    state.conversations.set(k, conv);
+  }
+  return conv;
+}
+
+function currentConv() {
+  return state.current ? state.conversations.get(state.current) || null : null;
+}
+
+function convOf(k) {
+  return (k && state.conversations.get(k)) || currentConv();
+}
+
+function nearBottom() {
+  const m = ui.messages;
+  return m.scrollHeight - m.scrollTop - m.clientHeight < 80;
+}
+
+function scrollToBottom() {
+  ui.messages.scrollTop = ui.messages.scrollHeight;
+}
+
+// Put an item in a conversation's list in time order (history arrives
+// later than what came live, and older pages arrive last).
+function place(conv, item, ts) {
+  const list = conv.list;
+  const last = list.lastElementChild;
+  if (!last || Number(last.dataset.ts) <= ts) {
+    list.append(item);
+    return;
+  }
+  for (const other of list.children) {
+    if (Number(other.dataset.ts) > ts) {
+      list.insertBefore(item, other);
+      return;
+    }
+  }
+  list.append(item);
+}
+
+function addItem(conv, item, ts, { live = true, own = false } = {}) {
+  if (!conv) return;
+  const shown = conv.key === state.current;
+  const stick = shown && (own || nearBottom());
+  const fromBottom = ui.messages.scrollHeight - ui.messages.scrollTop;
+  place(conv, item, ts);
+  if (!shown) return;
+  if (stick) scrollToBottom();
+  else if (!live) ui.messages.scrollTop = ui.messages.scrollHeight - fromBottom; // keep what was on screen
+}
+
+function addMessage(conv, m, { live = true, own = false, queued = false } = {}) {
+  if (m.msgid) {
+    if (conv.msgids.has(m.msgid)) return;
+    conv.msgids.add(m.msgid);
+  }
+  addItem(conv, view.messageItem(m, { own, me: state.me, queued }), m.ts, { live, own });
+  if (live && !own && (conv.key !== state.current || document.hidden)) {
+    conv.unread += 1;
+    renderConversations();
+  }
+}
+
+function say(conv, text, kind = "sys", ts = now()) {
+  addItem(conv || currentConv(), view.systemItem(text, kind, ts), ts);
+}
+
+function show(conv, { focus = true } = {}) {
+  const previous = currentConv();
+  if (previous && previous !== conv) {
+    previous.fromBottom = ui.messages.scrollHeight - ui.messages.scrollTop;
+    previous.list.hidden = true;
+  }
+  state.current = conv.key;
+  conv.unread = 0;
+  conv.list.hidden = false;
+  ui.title.textContent = conv.name;
+  ui.input.placeholder = conv.kind === "room" ? `Message ${conv.name} (or /help)` : `Message ${conv.name} privately`;
+  ui.leave.textContent = conv.kind === "room" ? `Leave ${conv.name}` : "Close conversation";
+  ui.leave.hidden = conv.kind === "room" && !conv.joined;
+  if (conv.fromBottom === null) scrollToBottom();
+  else ui.messages.scrollTop = ui.messages.scrollHeight - conv.fromBottom;
+  renderConversations();
+  renderMembers();
+  renderOlder();
+  closePanels();
+  if (!conv.historyAsked) loadHistory(conv);
+  if (conv.kind === "room" && conv.joined && conv.members.size === 0 && !conv.membersAsked) {
+    conv.membersAsked = true;
+    request({ action: "users", room: conv.name }, { type: "members" });
+  }
+  if (focus && wide()) ui.input.focus();
+}
+
+function forget(conv) {
+  conv.list.remove();
+  state.conversations.delete(conv.key);
+  if (state.current === conv.key) {
+    state.current = null;
+    const next = state.conversations.get(key(LOBBY)) || state.conversations.values().next().value;
+    if (next) show(next);
+    else {
+      ui.title.textContent = "tchat";
+      renderConversations();
+      renderMembers();
+    }
+  } else {
+    renderConversations();
+  }
+}
+
+function renderConversations() {
+  const convs = [...state.conversations.values()];
+  const byName = (a, b) => a.name.localeCompare(b.name, undefined, { sensitivity: "base" });
+  const rooms = convs.filter((c) => c.kind === "room").sort((a, b) => (a.key === key(LOBBY) ? -1 : b.key === key(LOBBY) ? 1 : byName(a, b)));
+  const privates = convs.filter((c) => c.kind === "private").sort(byName);
+  const item = (c) => {
+    const li = view.el("li");
+    li.append(view.conversationButton(c, { current: c.key === state.current, online: state.online.has(c.key) }));
+    return li;
+  };
+  ui.roomList.replaceChildren(...rooms.map(item));
+  ui.privateList.replaceChildren(...privates.map(item));
+  ui.privateEmpty.hidden = privates.length > 0;
+  const unread = convs.reduce((sum, c) => sum + c.unread, 0);
+  ui.totalUnread.hidden = unread === 0;
+  ui.totalUnread.textContent = unread > 99 ? "99+" : String(unread);
+  document.title = unread ? `(${unread}) tchat` : state.me ? `${state.me} – tchat` : "tchat";
+}
+
+function renderMembers() {
+  const conv = currentConv();
+  ui.memberList.replaceChildren();
+  if (!conv) {
+    ui.subtitle.textContent = "";
+    return;
+  }
+  if (conv.kind === "room") {
+    const names = [...conv.members.values()].sort((a, b) => a.localeCompare(b, undefined, { sensitivity: "base" }));
+    ui.peopleTitle.textContent = `In ${conv.name} (${names.length})`;
+    ui.subtitle.textContent = conv.joined ? `${names.length} here` : "not joined";
+    for (const name of names) ui.memberList.append(view.memberItem(name, { me: isMe(name), online: true }));
+  } else {
+    const online = state.online.has(conv.key);
+    ui.peopleTitle.textContent = "Private conversation";
+    ui.subtitle.textContent = online ? "online" : "offline";
+    ui.memberList.append(view.memberItem(conv.name, { me: false, online }));
+    if (state.me) ui.memberList.append(view.memberItem(state.me, { me: true, online: true }));
+  }
+}
+
+function renderOlder() {
+  const conv = currentConv();
+  ui.older.hidden = !(conv && conv.more && state.historySupported);
+  ui.older.disabled = Boolean(conv && conv.loadingOlder);
+}
+
+function setMembers(conv, names) {
+  conv.members = new Map(names.map((n) => [key(n), n]));
+  for (const n of names) state.online.add(key(n));
+  if (conv.key === state.current) renderMembers();
+}
+
+// -- history ----------------------------------------------------------------
+
+function oldestMsgid(conv) {
+  const first = conv.list.querySelector("li[data-msgid]");
+  return first ? first.dataset.msgid : null;
+}
+
+function loadHistory(conv, older = false) {
+  if (!state.historySupported || !state.conn || !state.conn.open) return;
+  const req = { action: "history", target: conv.name, limit: HISTORY_PAGE };
+  if (older) {
+    const before = oldestMsgid(conv);
+    if (!before || conv.loadingOlder) return;
+    req.before = before;
+    conv.loadingOlder = true;
+    renderOlder();
+  }
+  conv.historyAsked = true;
+  request(req, { type: "history", conv: conv.key });
+}
+
+function onHistory(ev, pending) {
+  // Asked by the page: the conversation it was for; typed (/history): the target.
+  const asked = pending && pending.type === "history" ? state.conversations.get(pending.conv) : null;
+  const conv = asked || conversation(ev.target);
+  for (const m of ev.messages || []) addMessage(conv, m, { live: false, own: isMe(m.from) });
+  conv.more = Boolean(ev.more);
+  conv.loadingOlder = false;
+  if (pending && pending.typed && conv.key !== state.current) show(conv);
+  if (conv.key === state.current) renderOlder();
+}
+
+// -- talking to the server --------------------------------------------------
+
+function request(req, info = {}) {
+  if (!state.conn || !state.conn.open) return null;
+  const id = state.conn.send(req);
+  state.pending.set(id, { conv: state.current, ...info, action: req.action, req });
+  return id;
+}
+
+function connect() {
+  clearTimeout(state.retryTimer);
+  clearInterval(state.countdownTimer);
+  state.retryTimer = null;
+  if (state.conn && state.conn.open) {
+    sendLogin();
+    return;
+  }
+  if (state.conn && !state.conn.closed) return; // still connecting; it logs in when open
+  state.conn = new Connection(socketURL(window.location), { onOpen: sendLogin, onEvent, onClose });
+}
+
+function sendLogin() {
+  const req = { action: "login", user: state.name };
+  if (state.password) req.password = state.password;
+  request(req, { type: "login" });
+}
+
+function onEvent(ev) {
+  const pending = ev.re !== undefined ? state.pending.get(ev.re) : undefined;
+  if (pending) state.pending.delete(ev.re);
+  const handler = HANDLERS[ev.event];
+  if (handler) handler(ev, pending);
+  else say(convOf(pending && pending.conv), describe(ev), "sys", ev.ts);
+}
+
+function describe(ev) {
+  const fields = Object.entries(ev).filter(([k]) => !["event", "ts", "re"].includes(k));
+  return `${ev.event}: ${fields.map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(" ")}`;
+}
+
+const list = (names) => (names && names.length ? names.join(", ") : "nobody");
+
+const HANDLERS = {
+  welcome(ev) {
+    ui.motd.textContent = ev.motd || "";
+  },
+
+  logged_in(ev) {
+    const again = state.loggedIn;
+    state.me = ev.user;
+    state.name = ev.user;
+    state.loggedIn = true;
+    state.stayOut = null;
+    state.backoff.reset();
+    state.online = new Set((ev.users || []).map(key));
+    try {
+      localStorage.setItem("tchat.name", ev.user);
+    } catch {
+      // storage may be off; the name is only a convenience
+    }
+    ui.me.textContent = ev.user;
+    ui.login.hidden = true;
+    ui.chat.hidden = false;
+    ui.loginButton.disabled = false;
+    ui.loginPassword.value = "";
+
+    const rooms = new Set((ev.rooms || []).map(key));
+    for (const room of ev.rooms || []) {
+      const conv = conversation(room, "room");
+      conv.joined = true;
+      conv.membersAsked = true;
+      request({ action: "users", room }, { type: "members" });
+    }
+    if (again) {
+      // Back after a drop: rejoin the rooms we were in, fill the gap.
+      for (const conv of state.conversations.values()) {
+        if (conv.kind === "room" && conv.joined && !rooms.has(conv.key)) {
+          request({ action: "join", room: conv.name }, { type: "rejoin" });
+        }
+        conv.historyAsked = false;
+      }
+      state.reconnecting = false;
+      setStatus("Reconnected", { clearAfter: 4000 });
+      say(currentConv(), "Reconnected.", "notice");
+      const conv = currentConv();
+      if (conv) loadHistory(conv);
+    } else {
+      setStatus(null);
+    }
+    renderConversations();
+    const conv = currentConv() || state.conversations.get(key(LOBBY)) || conversation(ev.rooms && ev.rooms.length ? ev.rooms[0] : LOBBY);
+    if (!again) show(conv);
+    else renderMembers();
+    if (wide()) ui.input.focus();
+  },
+
+  message(ev) {
+    state.online.add(key(ev.from));
+    let conv;
+    if (isRoom(ev.to)) {
+      conv = conversation(ev.to, "room");
+    } else {
+      const other = isMe(ev.from) ? ev.to : ev.from;
+      conv = conversation(other, "private");
+      conv.name = other; // as the server spells it
+    }
+    addMessage(conv, ev, { own: isMe(ev.from) });
+    if (conv.kind === "private") renderConversations();
+  },
+
+  join(ev) {
+    state.online.add(key(ev.user));
+    const conv = state.conversations.get(key(ev.room));
+    if (conv) {
+      conv.members.set(key(ev.user), ev.user);
+      say(conv, `${ev.user} joined ${ev.room}`, "sys", ev.ts);
+      if (conv.key === state.current) renderMembers();
+    }
+    if (state.conversations.has(key(ev.user))) renderConversations();
+  },
+
+  part(ev) {
+    const conv = state.conversations.get(key(ev.room));
+    if (conv) {
+      conv.members.delete(key(ev.user));
+      say(conv, `${ev.user} left ${ev.room}${ev.reason ? ` (${ev.reason})` : ""}`, "sys", ev.ts);
+    }
+    if (ev.reason && GONE.test(ev.reason)) state.online.delete(key(ev.user));
+    renderConversations();
+    renderMembers();
+  },
+
+  ok(ev, pending) {
+    if (!pending) return;
+    const req = pending.req;
+    switch (pending.action) {
+      case "msg": {
+        if (!isRoom(req.to) && isMe(req.to)) return; // the message itself comes back
+        const conv = conversation(req.to);
+        const kind = req.kind === "action" ? "action" : isRoom(req.to) ? "public" : "private";
+        const text = req.text.replace(/[\r\n]+/g, " ").replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, "").trimEnd();
+        addMessage(conv, { msgid: ev.msgid, from: state.me, to: req.to, text, kind, ts: ev.ts }, { own: true, queued: Boolean(ev.queued) });
+        if (pending.typed && conv.key !== state.current) show(conv);
+        else if (conv.kind === "private") renderConversations();
+        return;
+      }
+      case "join": {
+        const conv = conversation(ev.room || req.room, "room");
+        conv.name = ev.room || conv.name;
+        conv.joined = true;
+        setMembers(conv, ev.users || []);
+        if (pending.type === "rejoin") return;
+        ui.joinRoom.value = "";
+        ui.joinError.textContent = "";
+        show(conv);
+        return;
+      }
+      case "part": {
+        const conv = state.conversations.get(key(ev.room || req.room));
+        if (conv) forget(conv);
+        if (ev.text) say(currentConv(), ev.text);
+        return;
+      }
+      case "room":
+        return;
+      default:
+        say(convOf(pending.conv), ev.text || `${pending.action}: done`, "notice", ev.ts);
+    }
+  },
+
+  error(ev, pending) {
+    const text = `${ev.text} (${ev.code})`;
+    if (pending && pending.type === "login") return loginFailed(ev);
+    if (pending && pending.type === "members") return;
+    if (pending && pending.type === "history") {
+      const conv = state.conversations.get(pending.conv);
+      if (conv) conv.loadingOlder = false;
+      if (ev.code === "unknown_command") {
+        // This server keeps no history: show what arrives from now on, and do not ask again.
+        state.historySupported = false;
+        ui.historyNote.textContent = "This server keeps no history: you see the messages sent since you opened the page.";
+        ui.historyNote.hidden = false;
+        if (pending.typed) say(convOf(pending.conv), text, "error", ev.ts);
+      } else if (pending.typed) {
+        say(convOf(pending.conv), text, "error", ev.ts);
+      }
+      renderOlder();
+      return;
+    }
+    if (pending && pending.type === "join-form") {
+      ui.joinError.textContent = ev.text;
+      ui.joinRoom.focus();
+      return;
+    }
+    if (pending && pending.action === "msg") {
+      const req = pending.req;
+      if (ev.code === "no_such_user") state.online.delete(key(req.to));
+      const conv = state.conversations.get(key(req.to)) || convOf(pending.conv);
+      say(conv, `Not sent: ${text}`, "error", ev.ts);
+      if (pending.typed && !ui.input.value) ui.input.value = pending.line || "";
+      renderConversations();
+      renderMembers();
+      return;
+    }
+    say(convOf(pending && pending.conv), text, "error", ev.ts);
+  },
+
+  users(ev, pending) {
+    if (ev.room) {
+      const conv = state.conversations.get(key(ev.room));
+      if (conv && conv.joined) setMembers(conv, ev.users || []);
+    } else {
+      state.online = new Set((ev.users || []).map(key));
+      renderConversations();
+      renderMembers();
+    }
+    if (pending && pending.typed) say(convOf(pending.conv), ev.room ? `In ${ev.room}: ${list(ev.users)}` : `Online: ${list(ev.users)}`, "notice", ev.ts);
+  },
+
+  rooms(ev, pending) {
+    const rooms = (ev.rooms || []).map((r) => `${r.room} (${r.members})`);
+    say(convOf(pending && pending.conv), `Rooms: ${list(rooms)}`, "notice", ev.ts);
+  },
+
+  whoami(ev, pending) {
+    const admin = ev.admin ? " (admin)" : "";
+    say(convOf(pending && pending.conv), `You are ${ev.user}${admin}, in ${list(ev.rooms)}`, "notice", ev.ts);
+  },
+
+  help(ev, pending) {
+    const conv = convOf(pending && pending.conv);
+    for (const entry of ev.commands || []) {
+      const aliases = entry.aliases && entry.aliases.length ? ` (also ${entry.aliases.join(", ")})` : "";
+      say(conv, `${entry.usage}${aliases}: ${entry.text}`, "notice", ev.ts);
+    }
+    if (!pending || !pending.req.command) {
+      const local = COMMANDS.filter((c) => ["clear", "history", "room"].includes(c.words[0]));
+      for (const c of local) say(conv, `${usage(c)}: ${c.help}`, "notice", ev.ts);
+      say(conv, "On this page: click a name under People to talk privately; start a line with // to send one beginning with /.", "notice", ev.ts);
+    }
+  },
+
+  debug(ev, pending) {
+    const conv = convOf(pending && pending.conv);
+    say(conv, `uptime ${Math.round(ev.uptime)} s, ${ev.connections.length} connections, ${ev.users_online} logged in, ${ev.rooms.length} rooms`, "notice", ev.ts);
+    for (const c of ev.connections) {
+      say(conv, `${c.user || "(not logged in)"} from ${c.address} via ${c.door}, in ${list(c.rooms)}${c.admin ? " (admin)" : ""}`, "notice", ev.ts);
+    }
+    for (const r of ev.rooms) say(conv, `${r.room}: ${list(r.users)}`, "notice", ev.ts);
+  },
+
+  history: onHistory,
+
+  contacts(ev, pending) {
+    const people = (ev.contacts || ev.users || []).map((c) => (typeof c === "string" ? c : `${c.user} (${c.online ? "online" : "offline"})`));
+    say(convOf(pending && pending.conv), `Contacts: ${list(people)}`, "notice", ev.ts);
+  },
+
+  seen(ev, pending) {
+    const when = ev.online ? "is online now" : ev.last_seen ? `was last seen ${new Date(ev.last_seen * 1000).toLocaleString()}` : "has not been seen";
+    say(convOf(pending && pending.conv), `${ev.user} ${when}`, "notice", ev.ts);
+  },
+
+  notice(ev) {
+    if (/^you were kicked/i.test(ev.text)) state.stayOut = ev.text;
+    say(currentConv(), ev.text, "notice", ev.ts);
+  },
+
+  shutdown(ev) {
+    say(currentConv(), `The server is going down: ${ev.text}`, "notice", ev.ts);
+    setStatus(`The server is going down: ${ev.text}`);
+  },
+
+  bye(ev) {
+    state.lastBye = ev.text;
+    if (state.loggedIn) say(currentConv(), `Disconnected: ${ev.text}`, "notice", ev.ts);
+  },
+
+  ping(ev) {
+    state.conn.post({ action: "pong", token: ev.token });
+  },
+
+  pong(ev, pending) {
+    if (!pending) return;
+    const ms = Math.round(Date.now() - pending.sent);
+    say(convOf(pending.conv), `pong from the server in ${ms} ms`, "notice", ev.ts);
+  },
+};
+
+// -- logging in, dropping, coming back ---------------------------------------
+
+function loginFailed(ev) {
+  const byPassword = ["password_required", "bad_password", "weak_password"].includes(ev.code) || (ev.code === "rate_limited");
+  if (state.loggedIn) {
+    if (ev.code === "name_taken") {
+      // The server has not noticed yet that our old connection is gone.
+      state.conn.close();
+      scheduleReconnect("your old connection still holds the name");
+      return;
+    }
+    logOut(ev.text);
+  }
+  ui.login.hidden = false;
+  ui.chat.hidden = true;
+  ui.loginButton.disabled = false;
+  (byPassword ? ui.loginPasswordError : ui.loginNameError).textContent = ev.text;
+  (byPassword ? ui.loginPassword : ui.loginName).setAttribute("aria-invalid", "true");
+  (byPassword ? ui.loginPassword : ui.loginName).focus();
+}
+
+function onClose(closeEvent) {
+  state.conn = null;
+  state.pending.clear();
+  if (state.stayOut) {
+    const why = state.stayOut;
+    logOut(why === "quit" ? "" : why);
+    return;
+  }
+  if (!state.loggedIn) {
+    ui.loginButton.disabled = false;
+    ui.loginNameError.textContent = state.lastBye
+      ? `The server closed the connection: ${state.lastBye}`
+      : "Cannot reach the chat server. Try again in a moment.";
+    state.lastBye = null;
+    return;
+  }
+  const why = state.lastBye ? `: ${state.lastBye}` : closeEvent && closeEvent.code === 1006 ? "" : "";
+  state.lastBye = null;
+  scheduleReconnect(`connection lost${why}`);
+}
+
+function scheduleReconnect(why) {
+  state.reconnecting = true;
+  const delay = state.backoff.next();
+  let left = Math.ceil(delay);
+  const tell = () => setStatus(`${capitalize(why)}. Reconnecting in ${left} s…`, { action: true });
+  tell();
+  clearInterval(state.countdownTimer);
+  state.countdownTimer = setInterval(() => {
+    left = Math.max(0, left - 1);
+    tell();
+  }, 1000);
+  clearTimeout(state.retryTimer);
+  state.retryTimer = setTimeout(() => {
+    clearInterval(state.countdownTimer);
+    setStatus("Reconnecting…");
+    connect();
+    // connect() may fail at once; onClose then schedules the next try.
+  }, delay * 1000);
+}
+
+function capitalize(text) {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function logOut(message) {
+  clearTimeout(state.retryTimer);
+  clearInterval(state.countdownTimer);
+  if (state.conn) state.conn.close();
+  state.conn = null;
+  state.me = null;
+  state.loggedIn = false;
+  state.reconnecting = false;
+  state.stayOut = null;
+  state.password = null;
+  state.pending.clear();
+  for (const conv of state.conversations.values()) conv.list.remove();
+  state.conversations.clear();
+  state.current = null;
+  state.backoff.reset();
+  ui.chat.hidden = true;
+  ui.login.hidden = false;
+  ui.loginButton.disabled = false;
+  ui.loginNameError.textContent = message || "";
+  setStatus(null);
+  document.title = "tchat";
+  ui.loginName.focus();
+}
+
+function setStatus(text, { action = false, clearAfter = 0 } = {}) {
+  clearTimeout(state.statusTimer);
+  if (!text) {
+    ui.status.hidden = true;
+    return;
+  }
+  ui.statusText.textContent = text;
+  ui.statusAction.hidden = !action;
+  ui.status.hidden = false;
+  if (clearAfter) state.statusTimer = setTimeout(() => setStatus(null), clearAfter);
+}
+
+// -- what people do on the page -----------------------------------------------
+
+ui.loginForm.addEventListener("submit", (e) => {
+  e.preventDefault();
+  ui.loginNameError.textContent = "";
+  ui.loginPasswordError.textContent = "";
+  ui.loginName.removeAttribute("aria-invalid");
+  ui.loginPassword.removeAttribute("aria-invalid");
+  const name = ui.loginName.value.trim();
+  if (!name) {
+    ui.loginNameError.textContent = "Type the name you want to be known by.";
+    ui.loginName.setAttribute("aria-invalid", "true");
+    ui.loginName.focus();
+    return;
+  }
+  state.name = name;
+  state.password = ui.loginPassword.value || null;
+  state.stayOut = null;
+  ui.loginButton.disabled = true;
+  connect();
+});
+
+ui.statusAction.addEventListener("click", () => {
+  clearInterval(state.countdownTimer);
+  setStatus("Reconnecting…");
+  connect();
+});
+
+function runLocal(result, conv) {
+  switch (result.local) {
+    case "clear":
+      if (conv) {
+        conv.list.replaceChildren();
+        conv.msgids.clear();
+      }
+      return;
+    case "close":
+      if (conv) forget(conv);
+      return;
+    case "room": {
+      const room = state.conversations.get(key(result.room));
+      if (room && room.joined) show(room);
+      else say(conv, `you are not in ${result.room}; /join ${result.room} first`, "error");
+      return;
+    }
+  }
+}
+
+ui.sendForm.addEventListener("submit", (e) => {
+  e.preventDefault();
+  const line = ui.input.value;
+  const conv = currentConv();
+  const result = parseInput(line, { current: conv ? conv.name : null });
+  if (!result) return;
+  if (result.error) {
+    say(conv, result.error, "error");
+    return;
+  }
+  state.typed.push(line);
+  state.typedAt = state.typed.length;
+  if (result.local) {
+    ui.input.value = "";
+    runLocal(result, conv);
+    return;
+  }
+  if (!state.conn || !state.conn.open) {
+    say(conv, "Not connected, so not sent. The page reconnects by itself; try again then.", "error");
+    return;
+  }
+  const req = result.send;
+  if (req.action === "quit") state.stayOut = "quit";
+  request(req, { typed: true, line, sent: Date.now() });
+  ui.input.value = "";
+});
+
+ui.input.addEventListener("keydown", (e) => {
+  if (e.key !== "ArrowUp" && e.key !== "ArrowDown") return;
+  if (!state.typed.length) return;
+  if (e.key === "ArrowUp") state.typedAt = Math.max(0, state.typedAt - 1);
+  else state.typedAt = Math.min(state.typed.length, state.typedAt + 1);
+  ui.input.value = state.typed[state.typedAt] || "";
+  e.preventDefault();
+});
+
+ui.joinForm.addEventListener("submit", (e) => {
+  e.preventDefault();
+  let room = ui.joinRoom.value.trim();
+  if (!room) {
+    ui.joinError.textContent = "Type a room name, like #dev.";
+    return;
+  }
+  if (!room.startsWith("#")) room = `#${room}`;
+  const existing = state.conversations.get(key(room));
+  if (existing && existing.joined) {
+    ui.joinRoom.value = "";
+    show(existing);
+    return;
+  }
+  ui.joinError.textContent = "";
+  if (request({ action: "join", room }, { type: "join-form" }) === null) ui.joinError.textContent = "Not connected; try again in a moment.";
+});
+
+function onListClick(e) {
+  const button = e.target.closest("button.conv");
+  if (!button) return;
+  const conv = state.conversations.get(button.dataset.key);
+  if (conv) show(conv);
+}
+ui.roomList.addEventListener("click", onListClick);
+ui.privateList.addEventListener("click", onListClick);
+
+ui.memberList.addEventListener("click", (e) => {
+  const button = e.target.closest("button.member-button");
+  if (!button) return;
+  const conv = conversation(button.dataset.name, "private");
+  renderConversations();
+  show(conv);
+});
+
+ui.leave.addEventListener("click", () => {
+  const conv = currentConv();
+  if (!conv) return;
+  if (conv.kind === "private") forget(conv);
+  else request({ action: "part", room: conv.name }, { typed: true });
+});
+
+ui.older.addEventListener("click", () => {
+  const conv = currentConv();
+  if (conv) loadHistory(conv, true);
+});
+
+ui.messages.addEventListener("scroll", () => {
+  const conv = currentConv();
+  if (conv && conv.more && ui.messages.scrollTop < 40) loadHistory(conv, true);
+});
+
+document.addEventListener("visibilitychange", () => {
+  const conv = currentConv();
+  if (!document.hidden && conv && conv.unread) {
+    conv.unread = 0;
+    renderConversations();
+  }
+});
+
+// Phone width: the room list and the people list slide over the messages.
+function togglePanel(panel, button, open) {
+  const other = panel === ui.roomsPanel ? [ui.peoplePanel, ui.togglePeople] : [ui.roomsPanel, ui.toggleRooms];
+  other[0].classList.remove("open");
+  other[1].setAttribute("aria-expanded", "false");
+  panel.classList.toggle("open", open);
+  button.setAttribute("aria-expanded", String(open));
+  ui.scrim.hidden = !open;
+  if (open) {
+    const first = panel.querySelector("button, input");
+    if (first) first.focus();
+  }
+}
+
+function closePanels() {
+  for (const [panel, button] of [[ui.roomsPanel, ui.toggleRooms], [ui.peoplePanel, ui.togglePeople]]) {
+    panel.classList.remove("open");
+    button.setAttribute("aria-expanded", "false");
+  }
+  ui.scrim.hidden = true;
+}
+
+ui.toggleRooms.addEventListener("click", () => togglePanel(ui.roomsPanel, ui.toggleRooms, !ui.roomsPanel.classList.contains("open")));
+ui.togglePeople.addEventListener("click", () => togglePanel(ui.peoplePanel, ui.togglePeople, !ui.peoplePanel.classList.contains("open")));
+ui.scrim.addEventListener("click", closePanels);
+document.addEventListener("keydown", (e) => {
+  if (e.key === "Escape" && !ui.scrim.hidden) closePanels();
+});
+
+try {
+  ui.loginName.value = localStorage.getItem("tchat.name") || "";
+} catch {
+  // no storage: start empty
+}
+ui.loginName.focus();

@@ -1,0 +1,146 @@
+// Building the page's pieces from chat data.
+//
+// Every piece of text that came from the server or from a person is put in
+// the page with textContent (or as a text node), never as HTML, so names and
+// messages holding <script>, <img onerror=...> or any markup stay text.
+
+export function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  return node;
+}
+
+function pad(n) {
+  return String(n).padStart(2, "0");
+}
+
+function sameDay(a, b) {
+  return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+}
+
+// "14:03" today; "12 Nov 14:03" (in the reader's locale) on other days.
+export function clock(ts) {
+  const when = new Date(ts * 1000);
+  const hhmm = `${pad(when.getHours())}:${pad(when.getMinutes())}`;
+  if (sameDay(when, new Date())) return hhmm;
+  return `${when.toLocaleDateString(undefined, { day: "numeric", month: "short" })} ${hhmm}`;
+}
+
+export function timeElement(ts) {
+  const time = el("time", "time", clock(ts));
+  const when = new Date(ts * 1000);
+  time.dateTime = when.toISOString();
+  time.title = when.toLocaleString();
+  return time;
+}
+
+// The same colour for a name everywhere: one of 12 classes (style.css gives
+// each a colour readable on both the light and the dark theme).
+export function colorClass(name) {
+  let hash = 0;
+  for (const ch of name.toLowerCase()) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
+  return `c${hash % 12}`;
+}
+
+const LINK = /\bhttps?:\/\/[^\s<>"'`]+[^\s<>"'`.,;:!?)\]}]/g;
+
+// Text, with web addresses made into links (http and https only).
+export function richText(text, className) {
+  const span = el("span", className);
+  let at = 0;
+  for (const match of text.matchAll(LINK)) {
+    let url;
+    try {
+      url = new URL(match[0]);
+    } catch {
+      continue;
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") continue;
+    span.append(document.createTextNode(text.slice(at, match.index)));
+    const a = el("a", null, match[0]);
+    a.href = url.href;
+    a.target = "_blank";
+    a.rel = "noopener noreferrer nofollow";
+    span.append(a);
+    at = match.index + match[0].length;
+  }
+  span.append(document.createTextNode(text.slice(at)));
+  return span;
+}
+
+// One message: time, who, text; an action (/me) reads "* alice waves".
+export function messageItem(m, { own = false, me = null, queued = false } = {}) {
+  const item = el("li", "msg");
+  item.dataset.ts = String(m.ts);
+  if (m.msgid) item.dataset.msgid = m.msgid;
+  if (own) item.classList.add("own");
+  if (m.kind === "action") item.classList.add("action");
+  if (m.kind === "private") item.classList.add("private");
+  if (m.delayed) item.classList.add("delayed");
+  if (!own && me && m.text.toLowerCase().includes(me.toLowerCase())) item.classList.add("mention");
+
+  item.append(timeElement(m.ts));
+  const from = el("span", `from ${colorClass(m.from)}`, m.from);
+  if (m.kind === "action") {
+    item.append(el("span", "star", "*"), " ", from, " ", richText(m.text, "text"));
+  } else {
+    item.append(from, richText(m.text, "text"));
+  }
+  if (m.delayed) {
+    const mark = el("span", "mark", "delayed");
+    mark.title = `sent ${new Date(m.ts * 1000).toLocaleString()}, while you were away`;
+    item.append(mark);
+  }
+  if (queued) {
+    const mark = el("span", "mark", "queued");
+    mark.title = "delivered when they next log in";
+    item.append(mark);
+  }
+  return item;
+}
+
+// A line from the server or the page itself: joins, answers, errors.
+export function systemItem(text, kind = "sys", ts = Date.now() / 1000) {
+  const item = el("li", `line ${kind}`);
+  item.dataset.ts = String(ts);
+  item.append(timeElement(ts), el("span", "text", text));
+  return item;
+}
+
+// A button for the conversation list: name, unread count, online dot.
+export function conversationButton(conv, { current, online }) {
+  const button = el("button", "conv");
+  button.type = "button";
+  button.dataset.key = conv.key;
+  if (current) button.setAttribute("aria-current", "page");
+  if (conv.kind === "private") {
+    const dot = el("span", online ? "dot on" : "dot off");
+    dot.title = online ? "online" : "offline";
+    button.append(dot);
+  }
+  button.append(el("span", "name", conv.name));
+  if (conv.unread > 0) {
+    const badge = el("span", "badge", conv.unread > 99 ? "99+" : String(conv.unread));
+    badge.append(el("span", "visually-hidden", " unread"));
+    button.append(badge);
+  }
+  return button;
+}
+
+export function memberItem(name, { me, online }) {
+  const item = el("li", "member");
+  const dot = el("span", online ? "dot on" : "dot off");
+  const state = el("span", "visually-hidden", online ? " (online)" : " (offline)");
+  if (me) {
+    item.append(dot, el("span", `name ${colorClass(name)}`, name), el("span", "you", " (you)"), state);
+    return item;
+  }
+  const button = el("button", "member-button");
+  button.type = "button";
+  button.dataset.name = name;
+  button.title = `Talk with ${name} privately`;
+  button.append(dot, el("span", `name ${colorClass(name)}`, name), state);
+  item.append(button);
+  return item;
+}
