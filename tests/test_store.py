@@ -54,7 +54,7 @@ from tchat.store import (
 )
 from tchat.store.accounts import Accounts
 from tchat.store.db import Txn, to_format_style
-from tchat.store.history import LAST_PAGE_SQL, PAGE_BEFORE_SQL, _insert_messages
+from tchat.store.history import LAST_PAGE_SQL, PAGE_BEFORE_SQL, GroupCommit, _insert_messages
 from tchat.store.migrations import latest_version, split_statements, upgrades
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
@@ -774,3 +774,46 @@ class URLTests(TestCase):
         self.assertEqual([e.code for e in (NameRegistered("a"), NoSuchAccount("a"), WeakPassword("x"))],
                          ["name_registered", "no_such_user", "weak_password"])
         self.assertTrue(issubclass(WeakPassword, StoreError))
+
+
+class GroupCommitTests(TestCase):
+    """The batching itself, with a fake transaction whose end the test decides."""
+
+    def setUp(self) -> None:
+        self.writes: list[tuple[list[str], Deferred[list[Exception | None]]]] = []
+        self.group: GroupCommit[str] = GroupCommit(self.write, max_batch=3)
+
+    def write(self, items: list[str]) -> Deferred[list[Exception | None]]:
+        d: Deferred[list[Exception | None]] = Deferred()
+        self.writes.append((items, d))
+        return d
+
+    def test_items_wait_for_the_running_write_then_go_together(self) -> None:
+        first = self.group.submit("a")
+        later = [self.group.submit(item) for item in "bcde"]
+        self.assertEqual([items for items, _ in self.writes], [["a"]])
+        self.assertFalse(first.called, "told before its commit")
+        self.writes[0][1].callback([None])
+        self.assertEqual(self.successResultOf(first), None)
+        self.assertEqual([items for items, _ in self.writes], [["a"], ["b", "c", "d"]])
+        self.assertFalse(any(d.called for d in later))
+        self.writes[1][1].callback([None, DuplicateMessage("c"), None])
+        self.successResultOf(later[0])
+        self.failureResultOf(later[1], DuplicateMessage)
+        self.successResultOf(later[2])
+        self.assertFalse(later[3].called)
+        self.assertEqual([items for items, _ in self.writes][2], ["e"])
+
+    def test_a_failed_transaction_fails_each_of_its_callers_and_the_next_batch_goes_on(self) -> None:
+        first = self.group.submit("a")
+        second, third = self.group.submit("b"), self.group.submit("c")
+        self.writes[0][1].callback([None])
+        self.writes[1][1].errback(sqlite3.OperationalError("disk I/O error"))
+        self.failureResultOf(second, sqlite3.OperationalError)
+        self.failureResultOf(third, sqlite3.OperationalError)
+        self.successResultOf(first)
+        fourth = self.group.submit("d")
+        self.assertEqual(self.writes[-1][0], ["d"])
+        self.writes[-1][1].callback([None])
+        self.successResultOf(fourth)
+        self.assertEqual((self.group.batches, self.group.items), (3, 4))

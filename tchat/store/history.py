@@ -27,6 +27,11 @@ hundred; and with no load a message is written at once, with no timer. Every
 caller's Deferred fires only once its own row is committed. One bad message
 (a msgid already stored) fails only its own caller; a failing transaction
 fails every caller of that batch, none of whose rows were kept.
+
+One batch is in flight at a time, on PostgreSQL too, so the id order of the
+history is the order in which the hub called ``add``. (Up to three batches at
+once on PostgreSQL measured 10-50 % faster under load, since it flushes
+concurrent commits together, but let two batches take ids in either order.)
 """
 
 from __future__ import annotations
