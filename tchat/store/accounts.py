@@ -213,8 +213,10 @@ class Accounts(UsesDatabase):
     async def verify(self, key: str, password: str) -> bool:
         """
         Whether ``password`` is the password of the account ``key``. False
-        if there is no such account. On success, re-hash with the current
-        parameters if they differ from the stored hash's.
+        if there is no such account (at once: whether a name is registered
+        is no secret in tchat, the hub tells it as ``password_required``).
+        On success, re-hash with the current parameters if they differ from
+        the stored hash's.
         """
         stored = await self.db.run(_hash_of, key)
         if stored is None:
