@@ -558,6 +558,22 @@ class StoreTests:
         self.assertFalse(await store.contacts.remove("alice", "carol"))
         self.assertEqual(await store.contacts.list("alice"), ["bob"])
 
+    async def test_memberships_are_kept_in_join_order_and_remember_no_room(self) -> None:
+        store = await self.open()
+        await store.accounts.create("Alice", "correct horse")
+        self.assertIsNone(await store.memberships.rooms("alice"), "never chose any room")
+        await store.memberships.join("alice", "#lobby", "#lobby", 1.0)
+        await store.memberships.join("alice", "#dev", "#Dev", 2.0)
+        await store.memberships.join("alice", "#dev", "#Dev", 3.0)
+        self.assertEqual(await store.memberships.rooms("alice"), [("#lobby", "#lobby"), ("#dev", "#Dev")])
+        await store.memberships.leave("alice", "#lobby")
+        await store.memberships.leave("alice", "#dev")
+        self.assertEqual(await store.memberships.rooms("alice"), [], "left every room: not the same as never")
+        await store.memberships.join("alice", "#ops", "#ops", 4.0)
+        self.assertEqual(await store.memberships.rooms("alice"), [("#ops", "#ops")])
+        await store.accounts.delete("alice")
+        self.assertIsNone(await store.memberships.rooms("alice"))
+
     async def test_contact_accounts_carry_last_seen(self) -> None:
         store = await self.open()
         for name in ("Alice", "Bob"):
@@ -616,10 +632,10 @@ class StoreTests:
         await old.close()
 
         store = await self.open()
-        self.assertEqual(await store.schema_version(), 2)
+        self.assertEqual(await store.schema_version(), latest_version(store.engine))
         self.assertEqual(
             [row[:2] for row in self.outside(self.url, "SELECT version, name FROM schema_version ORDER BY version")],
-            [(1, "initial"), (2, "contacts_and_seen")],
+            [(1, "initial"), (2, "contacts_and_seen"), (3, "memberships")],
         )
         alice = await store.accounts.get("alice")
         self.assertEqual((alice.name, alice.created, alice.last_login, alice.last_address, alice.last_seen),

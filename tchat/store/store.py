@@ -30,6 +30,7 @@ from tchat.store.accounts import Accounts
 from tchat.store.contacts import Contacts
 from tchat.store.db import Database, DatabaseURL, Engine, parse_url
 from tchat.store.history import History
+from tchat.store.memberships import Memberships
 from tchat.store.migrations import current_version, upgrade
 from tchat.store.offline import Offline
 
@@ -57,6 +58,7 @@ class Store:
         self.history = History(db, group_commit)
         self.offline = Offline(db)
         self.contacts = Contacts(db)
+        self.memberships = Memberships(db)
 
     @property
     def engine(self) -> Engine:
