@@ -389,8 +389,13 @@ class _SocketFactory(WebSocketServerFactory):
         limits = door.limits
         self.setProtocolOptions(
             webStatus=False,
+            # A frame over max_line fails the connection (1009) only if it
+            # ever gets past onMessageFrameBegin, which answers line_too_long
+            # and discards it. No autobahn message limit: autobahn applies it
+            # to what the server sends too, and the server's answers (help,
+            # history) may be longer than what a client may send.
             maxFramePayloadSize=limits.max_line,
-            maxMessagePayloadSize=limits.max_line,
+            maxMessagePayloadSize=0,
             # Checked in onMessage, to answer bad_encoding and go on.
             utf8validateIncoming=False,
             # txaio's timers round to whole seconds: under 1 s they would fire at once.

@@ -317,6 +317,7 @@ const list = (names) => (names && names.length ? names.join(", ") : "nobody");
 
 const HANDLERS = {
   welcome(ev) {
+    state.motd = ev.motd || null;
     ui.motd.textContent = ev.motd || "";
   },
 
@@ -364,8 +365,12 @@ const HANDLERS = {
     }
     renderConversations();
     const conv = currentConv() || state.conversations.get(key(LOBBY)) || conversation(ev.rooms && ev.rooms.length ? ev.rooms[0] : LOBBY);
-    if (!again) show(conv);
-    else renderMembers();
+    if (!again) {
+      show(conv);
+      if (state.motd) say(conv, state.motd, "notice");
+    } else {
+      renderMembers();
+    }
     if (wide()) ui.input.focus();
   },
 
@@ -718,12 +723,13 @@ ui.sendForm.addEventListener("submit", (e) => {
   const conv = currentConv();
   const result = parseInput(line, { current: conv ? conv.name : null });
   if (!result) return;
+  state.typed.push(line); // the up arrow brings it back, to fix a mistake
+  state.typedAt = state.typed.length;
   if (result.error) {
+    ui.input.value = "";
     say(conv, result.error, "error");
     return;
   }
-  state.typed.push(line);
-  state.typedAt = state.typed.length;
   if (result.local) {
     ui.input.value = "";
     runLocal(result, conv);

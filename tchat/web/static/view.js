@@ -38,8 +38,8 @@ export function timeElement(ts) {
 // The same colour for a name everywhere: one of 12 classes (style.css gives
 // each a colour readable on both the light and the dark theme).
 export function colorClass(name) {
-  let hash = 0;
-  for (const ch of name.toLowerCase()) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
+  let hash = 0x811c9dc5; // FNV-1a
+  for (const ch of name.toLowerCase()) hash = Math.imul(hash ^ ch.codePointAt(0), 0x01000193) >>> 0;
   return `c${hash % 12}`;
 }
 
@@ -78,24 +78,27 @@ export function messageItem(m, { own = false, me = null, queued = false } = {}) 
   if (m.kind === "action") item.classList.add("action");
   if (m.kind === "private") item.classList.add("private");
   if (m.delayed) item.classList.add("delayed");
-  if (!own && me && m.text.toLowerCase().includes(me.toLowerCase())) item.classList.add("mention");
+  const inRoom = typeof m.to === "string" && m.to.startsWith("#");
+  if (inRoom && !own && me && m.text.toLowerCase().includes(me.toLowerCase())) item.classList.add("mention");
 
-  item.append(timeElement(m.ts));
+  // Time in one column, the rest in the next: long lines wrap under the text.
+  const body = el("span", "body");
+  item.append(timeElement(m.ts), body);
   const from = el("span", `from ${colorClass(m.from)}`, m.from);
   if (m.kind === "action") {
-    item.append(el("span", "star", "*"), " ", from, " ", richText(m.text, "text"));
+    body.append(el("span", "star", "*"), " ", from, " ", richText(m.text, "text"));
   } else {
-    item.append(from, richText(m.text, "text"));
+    body.append(from, " ", richText(m.text, "text"));
   }
   if (m.delayed) {
     const mark = el("span", "mark", "delayed");
     mark.title = `sent ${new Date(m.ts * 1000).toLocaleString()}, while you were away`;
-    item.append(mark);
+    body.append(" ", mark);
   }
   if (queued) {
     const mark = el("span", "mark", "queued");
     mark.title = "delivered when they next log in";
-    item.append(mark);
+    body.append(" ", mark);
   }
   return item;
 }
@@ -104,7 +107,7 @@ export function messageItem(m, { own = false, me = null, queued = false } = {}) 
 export function systemItem(text, kind = "sys", ts = Date.now() / 1000) {
   const item = el("li", `line ${kind}`);
   item.dataset.ts = String(ts);
-  item.append(timeElement(ts), el("span", "text", text));
+  item.append(timeElement(ts), el("span", "body text", text));
   return item;
 }
 
@@ -133,7 +136,8 @@ export function memberItem(name, { me, online }) {
   const dot = el("span", online ? "dot on" : "dot off");
   const state = el("span", "visually-hidden", online ? " (online)" : " (offline)");
   if (me) {
-    item.append(dot, el("span", `name ${colorClass(name)}`, name), el("span", "you", " (you)"), state);
+    item.classList.add("self");
+    item.append(dot, el("span", `name ${colorClass(name)}`, name), el("span", "you", "(you)"), state);
     return item;
   }
   const button = el("button", "member-button");

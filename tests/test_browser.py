@@ -1,0 +1,468 @@
+"""
+The page in a real browser: headless Chromium (Debian's, with its matching
+chromedriver) driven by selenium, against the installed ``twistd tchat`` in a
+subprocess, with a person on a plain TCP line in the same rooms.
+
+Selenium blocks, so these tests are synchronous: the server runs in its own
+process and the line user reads its socket in a thread. Conditions are
+awaited with WebDriverWait (and a Condition for the line user), never with
+sleeps.
+
+Without chromium or chromedriver these tests are skipped, except in CI
+(``$CI`` set), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from typing import Any, Callable
+
+from twisted.trial.unittest import SkipTest, TestCase
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")
+LINE_PORT = re.compile(r"tchat listening on \S+ \(port (\d+)\)")
+WEB_PORT = re.compile(r"tchat web listening on \S+ \(port (\d+)\)")
+WAIT = 20  # seconds any one condition may take
+
+
+def _find(path: str, name: str) -> str | None:
+    if os.access(path, os.X_OK):
+        return path
+    return shutil.which(name)
+
+
+def require_browser(case: TestCase) -> tuple[str, str]:
+    chromium, driver = _find(CHROMIUM, "chromium"), _find(CHROMEDRIVER, "chromedriver")
+    missing = [n for n, p in (("chromium", chromium), ("chromedriver", driver)) if p is None]
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing.append("selenium")
+    if missing:
+        why = f"the browser tests need {' and '.join(missing)} (apt-get install chromium chromium-driver)"
+        if os.environ.get("CI"):
+            case.fail(why)
+        raise SkipTest(why)
+    return chromium, driver  # type: ignore[return-value]
+
+
+class Server:
+    """``twistd -n tchat`` in a subprocess; knows its line and web ports."""
+
+    def __init__(self, case: TestCase, line_port: int = 0, web_port: int = 0) -> None:
+        self.folder = tempfile.mkdtemp(prefix="tchat-browser-")
+        case.addCleanup(shutil.rmtree, self.folder, True)
+        case.addCleanup(self.kill)
+        self.output: list[str] = []
+        self.ready = threading.Condition()
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env["TCHAT_ADMIN_PASSWORD"] = "admin-pw"
+        self.process = subprocess.Popen(
+            [TWISTD, "-n", "--pidfile=", "tchat",
+             "--port", f"tcp:{line_port}:interface=127.0.0.1",
+             "--web-port", f"tcp:{web_port}:interface=127.0.0.1",
+             "--flood-burst", "100"],
+            cwd=self.folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+        with self.ready:
+            found = self.ready.wait_for(lambda: self._ports() is not None or self.process.poll() is not None, WAIT)
+        ports = self._ports()
+        if not found or ports is None:
+            self.kill()
+            raise AssertionError("twistd did not start:\n" + "".join(self.output))
+        self.line_port, self.web_port = ports
+        self.url = f"http://127.0.0.1:{self.web_port}/"
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            with self.ready:
+                self.output.append(raw.decode("utf-8", "replace"))
+                self.ready.notify_all()
+        with self.ready:
+            self.ready.notify_all()
+
+    def _ports(self) -> tuple[int, int] | None:
+        text = "".join(self.output)
+        line, web = LINE_PORT.search(text), WEB_PORT.search(text)
+        return (int(line.group(1)), int(web.group(1))) if line and web else None
+
+    def stop(self) -> None:
+        """SIGTERM, as a supervisor stops it: everyone is told, then it exits."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(WAIT)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(WAIT)
+
+    def log(self) -> str:
+        return "".join(self.output)
+
+
+class LineUser:
+    """A person on ``nc``: text mode over a plain socket, read by a thread."""
+
+    def __init__(self, case: TestCase, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        self.sock.settimeout(None)
+        self.lines: list[str] = []
+        self.changed = threading.Condition()
+        self.closed = False
+        threading.Thread(target=self._read, daemon=True).start()
+        case.addCleanup(self.close)
+
+    def _read(self) -> None:
+        buffer = b""
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                with self.changed:
+                    self.closed = True
+                    self.changed.notify_all()
+                return
+            buffer += data
+            *lines, buffer = buffer.split(b"\r\n")
+            with self.changed:
+                self.lines.extend(line.decode("utf-8", "replace") for line in lines)
+                self.changed.notify_all()
+
+    def send(self, line: str) -> None:
+        self.sock.sendall(line.encode("utf-8") + b"\n")
+
+    def wait_for(self, wanted: str | Callable[[str], bool]) -> str:
+        """The first line (so far or to come) equal to ``wanted``, or for which it holds."""
+        match = wanted if callable(wanted) else (lambda line: line == wanted)
+
+        def found() -> str | None:
+            return next((line for line in self.lines if match(line)), None)
+
+        with self.changed:
+            self.changed.wait_for(lambda: found() is not None or self.closed, WAIT)
+            line = found()
+        if line is None:
+            raise AssertionError(f"no line {wanted!r} among:\n" + "\n".join(self.lines))
+        return line
+
+    def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+class Page:
+    """One browser tab with the page open, and the few things a person does there."""
+
+    def __init__(self, case: TestCase, url: str, width: int = 1100, height: int = 800) -> None:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+
+        chromium, driver = require_browser(case)
+        profile = tempfile.mkdtemp(prefix="tchat-chromium-")
+        case.addCleanup(shutil.rmtree, profile, True)
+        options = webdriver.ChromeOptions()
+        options.binary_location = chromium
+        for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                    "--disable-dev-shm-usage", f"--user-data-dir={profile}", f"--window-size={width},{height}"):
+            options.add_argument(arg)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        self.driver = webdriver.Chrome(service=Service(driver), options=options)
+        case.addCleanup(self.driver.quit)
+        self.driver.get(url)
+
+    def by_id(self, id: str) -> Any:
+        from selenium.webdriver.common.by import By
+
+        return self.driver.find_element(By.ID, id)
+
+    def css(self, selector: str) -> list[Any]:
+        from selenium.webdriver.common.by import By
+
+        return self.driver.find_elements(By.CSS_SELECTOR, selector)
+
+    def until(self, condition: Callable[[Any], Any], what: str) -> Any:
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        return WebDriverWait(self.driver, WAIT, poll_frequency=0.05).until(condition, message=f"waiting for {what}")
+
+    def login(self, name: str) -> None:
+        self.until(lambda d: self.by_id("login-name").is_displayed(), "the login form")
+        field = self.by_id("login-name")
+        field.clear()
+        field.send_keys(name)
+        self.by_id("login-button").click()
+        self.until(lambda d: self.by_id("chat").is_displayed(), f"{name} to be logged in")
+
+    def say(self, text: str) -> None:
+        box = self.by_id("input")
+        box.send_keys(text)
+        self.by_id("send-form").submit()
+
+    def messages(self) -> str:
+        """The text of the conversation on screen."""
+        return self.by_id("logs").text
+
+    def wait_message(self, text: str) -> None:
+        self.until(lambda d: text in self.messages(), f"{text!r} on screen")
+
+    def open(self, name: str) -> None:
+        """Open the conversation called ``name`` from the list (rooms and private)."""
+        button = self.until(
+            lambda d: next((b for b in self.css("button.conv") if b.get_attribute("data-key") == name.lower()), None),
+            f"{name} in the conversation list",
+        )
+        self.show_panel("toggle-rooms")
+        button.click()
+
+    def show_panel(self, toggle: str) -> None:
+        button = self.by_id(toggle)
+        if button.is_displayed() and button.get_attribute("aria-expanded") != "true":
+            button.click()
+
+    def errors(self) -> list[str]:
+        return [e["message"] for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+class BrowserTests(TestCase):
+    timeout = 120
+
+    def setUp(self) -> None:
+        require_browser(self)
+
+    def test_two_browsers_and_a_terminal_chat_in_public_and_in_private(self) -> None:
+        server = Server(self)
+        alice = Page(self, server.url)
+        bob = Page(self, server.url)
+        alice.login("alice")
+        bob.login("bob")
+        carol = LineUser(self, server.line_port)
+        carol.send("carol")
+        carol.wait_for(lambda line: line.startswith("*** You are carol."))
+        alice.until(lambda d: "carol" in alice.by_id("member-list").text, "carol among alice's people")
+
+        # public, every way
+        alice.say("hello from alice")
+        alice.until(lambda d: any("hello from alice" in li.text for li in alice.css("li.msg.own")), "alice's own message")
+        bob.wait_message("hello from alice")
+        carol.wait_for("[#lobby] <alice> hello from alice")
+        bob.say("hello from bob")
+        alice.wait_message("hello from bob")
+        carol.wait_for("[#lobby] <bob> hello from bob")
+        carol.send("hello from carol")
+        alice.wait_message("hello from carol")
+        bob.wait_message("hello from carol")
+        alice.say("/me waves")
+        bob.wait_message("* alice waves")
+        carol.wait_for("[#lobby] * alice waves")
+
+        # private: alice opens bob from the people list
+        alice.show_panel("toggle-people")
+        alice.until(lambda d: [b for b in alice.css("button.member-button") if b.get_attribute("data-name") == "bob"], "bob's button")[0].click()
+        alice.until(lambda d: alice.by_id("conv-title").text == "bob", "the conversation with bob")
+        alice.say("psst bob")
+        alice.wait_message("psst bob")
+        bob.until(lambda d: "1" in "".join(b.text for b in bob.css("#private-list .badge")), "an unread mark for alice's message")
+        bob.open("alice")
+        bob.wait_message("psst bob")
+        bob.say("psst alice")
+        alice.wait_message("psst alice")
+        # browser -> terminal and terminal -> browser, privately
+        bob.say("/msg carol hi carol")
+        carol.wait_for("[private] <bob> hi carol")
+        bob.until(lambda d: bob.by_id("conv-title").text == "carol", "bob's conversation with carol")
+        carol.send("/msg alice hi alice, from the terminal")
+        alice.open("carol")
+        alice.wait_message("hi alice, from the terminal")
+        # nobody else saw the private lines
+        self.assertFalse([line for line in carol.lines if "psst" in line])
+        bob.open("#lobby")
+        self.assertNotIn("hi alice", bob.messages())
+        self.assertEqual(alice.errors() + bob.errors(), [])
+
+    def test_markup_in_messages_is_shown_as_text_and_runs_nothing(self) -> None:
+        server = Server(self)
+        alice = Page(self, server.url)
+        # Anything that runs would say so here.
+        alice.driver.execute_script("window.__ran = []; window.alert = (m) => window.__ran.push(String(m));")
+        alice.by_id("login-name").send_keys("<b>mallory</b>")
+        alice.by_id("login-button").click()
+        alice.until(lambda d: alice.by_id("login-name-error").text, "the bad name's error")
+        self.assertIn("name may only hold letters", alice.by_id("login-name-error").text)
+        alice.login("alice")
+
+        carol = LineUser(self, server.line_port)
+        carol.send("carol")
+        nasty = [
+            "<img src=x onerror=alert(1)>",
+            "<script>alert(2)</script>",
+            '<a href="javascript:alert(3)">click</a> <b>bold</b> &amp; &lt;',
+            "<svg onload=alert(4)>",
+        ]
+        for line in nasty:
+            carol.send(line)
+        for line in nasty:
+            alice.wait_message(line)
+        alice.say("<img src=y onerror=alert(5)> from the page")
+        carol.wait_for("[#lobby] <alice> <img src=y onerror=alert(5)> from the page")
+        alice.wait_message("<img src=y onerror=alert(5)> from the page")
+        self.assertEqual(alice.css("#logs img, #logs script, #logs svg, #logs b, #logs a[href^='javascript']"), [])
+        self.assertEqual(alice.driver.execute_script("return window.__ran"), [])
+        # The policy itself: an inline script put in the page does not run.
+        ran = alice.driver.execute_script(
+            "const s = document.createElement('script'); s.textContent = 'window.__inline = 1';"
+            " document.body.append(s); return window.__inline === 1;"
+        )
+        self.assertFalse(ran)
+
+    def test_the_page_comes_back_after_a_server_restart(self) -> None:
+        server = Server(self)
+        alice = Page(self, server.url)
+        alice.login("alice")
+        alice.by_id("join-room").send_keys("#dev")
+        alice.by_id("join-form").submit()
+        alice.until(lambda d: alice.by_id("conv-title").text == "#dev", "alice in #dev")
+
+        server.stop()
+        alice.until(lambda d: "Reconnecting in" in alice.by_id("status").text, "the reconnect message")
+        self.assertIn("The server is going down", alice.messages())
+        again = Server(self, line_port=server.line_port, web_port=server.web_port)
+        alice.until(lambda d: "Reconnected" in alice.by_id("status").text, "the reconnected message")
+
+        carol = LineUser(self, again.line_port)
+        carol.send("carol")
+        carol.send("/join #dev")
+        carol.wait_for(lambda line: line.startswith("*** you joined #dev"))
+        alice.say("back again")
+        carol.wait_for("[#dev] <alice> back again")
+        carol.send("welcome back")
+        alice.wait_message("welcome back")
+        self.assertIn("alice logged in", again.log())
+
+    def test_on_a_phone_the_lists_fold_away_behind_buttons(self) -> None:
+        server = Server(self)
+        phone = Page(self, server.url, width=360, height=740)
+        phone.login("pat")
+        self.assertFalse(phone.by_id("rooms-panel").is_displayed())
+        self.assertFalse(phone.by_id("people-panel").is_displayed())
+        self.assertTrue(phone.by_id("input").is_displayed())
+        width = phone.driver.execute_script("return document.documentElement.scrollWidth")
+        self.assertLessEqual(width, phone.driver.execute_script("return window.innerWidth"))
+        phone.by_id("toggle-people").click()
+        phone.until(lambda d: phone.by_id("people-panel").is_displayed(), "the people panel")
+        self.assertIn("pat", phone.by_id("member-list").text)
+        phone.by_id("toggle-rooms").click()
+        phone.until(lambda d: phone.by_id("rooms-panel").is_displayed(), "the rooms panel")
+        phone.until(lambda d: not phone.by_id("people-panel").is_displayed(), "the people panel to fold")
+        phone.open("#lobby")
+        phone.until(lambda d: not phone.by_id("rooms-panel").is_displayed(), "the rooms panel to fold")
+
+
+# Lines typed in the page's message box, and the request each must become
+# with #lobby open. The page translates /commands itself (commands.js).
+TYPED: list[tuple[str, dict[str, Any]]] = [
+    ("hello there", {"send": {"action": "msg", "to": "#lobby", "text": "hello there"}}),
+    ("//shrug", {"send": {"action": "msg", "to": "#lobby", "text": "/shrug"}}),
+    ("/msg bob hi there", {"send": {"action": "msg", "to": "bob", "text": "hi there"}, "open": "bob"}),
+    ("/para bob oi", {"send": {"action": "msg", "to": "bob", "text": "oi"}, "open": "bob"}),
+    ("/to bob yo", {"send": {"action": "msg", "to": "bob", "text": "yo"}, "open": "bob"}),
+    ("/W bob hey", {"send": {"action": "msg", "to": "bob", "text": "hey"}, "open": "bob"}),
+    ("/me waves", {"send": {"action": "msg", "to": "#lobby", "text": "waves", "kind": "action"}}),
+    ("/join #dev", {"send": {"action": "join", "room": "#dev"}}),
+    ("/join dev", {"send": {"action": "join", "room": "#dev"}}),
+    ("/part", {"send": {"action": "part", "room": "#lobby"}}),
+    ("/part see you", {"send": {"action": "part", "room": "#lobby", "reason": "see you"}}),
+    ("/leave #dev later", {"send": {"action": "part", "room": "#dev", "reason": "later"}}),
+    ("/room #dev", {"local": "room", "room": "#dev"}),
+    ("/users", {"send": {"action": "users"}}),
+    ("/who #dev", {"send": {"action": "users", "room": "#dev"}}),
+    ("/online", {"send": {"action": "users"}}),
+    ("/rooms", {"send": {"action": "rooms"}}),
+    ("/list", {"send": {"action": "rooms"}}),
+    ("/whoami", {"send": {"action": "whoami"}}),
+    ("/quit", {"send": {"action": "quit"}}),
+    ("/sair tchau", {"send": {"action": "quit", "reason": "tchau"}}),
+    ("/exit", {"send": {"action": "quit"}}),
+    ("/logout", {"send": {"action": "quit"}}),
+    ("/help", {"send": {"action": "help"}}),
+    ("/help join", {"send": {"action": "help", "command": "join"}}),
+    ("/ping", {"send": {"action": "ping"}}),
+    ("/admin s3cret", {"send": {"action": "admin", "password": "s3cret"}}),
+    ("/oper s3cret", {"send": {"action": "admin", "password": "s3cret"}}),
+    ("/kick bob flooding the room", {"send": {"action": "kick", "user": "bob", "reason": "flooding the room"}}),
+    ("/shutdown back in 5", {"send": {"action": "shutdown", "reason": "back in 5"}}),
+    ("/debug", {"send": {"action": "debug"}}),
+    ("/history", {"send": {"action": "history", "target": "#lobby", "limit": 50}, "open": "#lobby"}),
+    ("/history #dev 20", {"send": {"action": "history", "target": "#dev", "limit": 20}, "open": "#dev"}),
+    ("/history bob", {"send": {"action": "history", "target": "bob", "limit": 50}, "open": "bob"}),
+    ("/history 10", {"send": {"action": "history", "target": "#lobby", "limit": 10}, "open": "#lobby"}),
+    ("/register hunter22", {"send": {"action": "register", "password": "hunter22"}}),
+    ("/passwd old1 new2", {"send": {"action": "passwd", "old": "old1", "new": "new2"}}),
+    ("/contacts", {"send": {"action": "contacts"}}),
+    ("/contact add bob", {"send": {"action": "contact_add", "user": "bob"}}),
+    ("/contact del bob", {"send": {"action": "contact_del", "user": "bob"}}),
+    ("/seen bob", {"send": {"action": "seen", "user": "bob"}}),
+    ("/clear", {"local": "clear"}),
+    ("/bogus", {"error": "unknown command /bogus; /help lists the commands"}),
+    ("/msg bob", {"error": "missing TEXT; usage: /msg NAME TEXT..."}),
+    ("/whoami now", {"error": "too many arguments; usage: /whoami"}),
+    ("   ", None),
+]
+
+
+# Lines where the page deliberately asks for more than the terminal would.
+PAGE_HELPS = {"/join dev"}  # the # is added
+
+
+class TypedCommandTests(TestCase):
+    timeout = 60
+
+    def setUp(self) -> None:
+        require_browser(self)
+
+    def test_typed_commands_become_the_requests_a_terminal_would_send(self) -> None:
+        from tchat.commands import BadRequest, parse_text
+
+        server = Server(self)
+        page = Page(self, server.url)
+        results = page.driver.execute_async_script(
+            "const [lines, done] = arguments;"
+            "import('/commands.js').then((m) => done(lines.map((l) => m.parseInput(l, { current: '#lobby' }))));",
+            [line for line, _ in TYPED],
+        )
+        for (line, expected), got in zip(TYPED, results):
+            self.assertEqual(got, expected, line)
+        # Where the server's own text parser knows the command and the line
+        # names everything, the page asks for exactly the same thing.
+        for (line, expected), got in zip(TYPED, results):
+            if not line.startswith("/") or not got or "send" not in got or line in PAGE_HELPS:
+                continue
+            try:
+                request = parse_text(line)
+            except BadRequest:
+                continue  # a command the server does not have yet, or that needs the open room
+            if request is None or request.action == "line":
+                continue
+            sent = dict(got["send"])
+            action = sent.pop("action")
+            if set(request.args) != set(sent):
+                continue  # the page filled in the open room, or a # or a default limit
+            self.assertEqual((request.action, request.args), (action, sent), line)
