@@ -74,10 +74,49 @@ def _welcome(e: Event) -> list[str]:
 
 
 def _logged_in(e: Event) -> list[str]:
-    return [
+    lines = [
         f"*** You are {e['user']}. Online: {_join(e['users'])}",
         f"*** You are in {_join(e['rooms'])}. Plain lines go to {e['rooms'][-1] if e['rooms'] else 'no room'}; /help lists the commands.",
     ]
+    unread = {room: n for room, n in (e.get("unread") or {}).items() if n}
+    if unread:
+        counts = ", ".join(f"{n} in {room}" for room, n in unread.items())
+        lines.append(f"*** Since you were last here: {counts} (/history #room to read them)")
+    return lines
+
+
+def _when(ts: float | None) -> str:
+    return _clock(ts) if ts else "never"
+
+
+def _contacts(e: Event) -> list[str]:
+    if not e["contacts"]:
+        return ["*** You have no contacts; /contact add NAME"]
+    shown = [
+        f"{c['user']} (online)" if c["online"] else f"{c['user']} (last seen {_when(c.get('last_seen'))})"
+        for c in e["contacts"]
+    ]
+    return [f"*** Contacts: {', '.join(shown)}"]
+
+
+def _seen(e: Event) -> list[str]:
+    if e.get("online"):
+        return [f"*** {e['user']} is online now"]
+    line = f"*** {e['user']} was last seen {_when(e.get('last_seen'))}"
+    if e.get("last_login"):
+        line += f"; last login {_clock(e['last_login'])} from {e.get('last_address') or '?'}"
+    return [line]
+
+
+def _accounts(e: Event) -> list[str]:
+    lines = [f"*** {len(e['accounts'])} accounts:"]
+    for a in e["accounts"]:
+        state = "online" if a.get("online") else f"last seen {_when(a.get('last_seen'))}"
+        lines.append(
+            f"***   {a['user']}: created {_clock(a['created'])}, last login {_when(a.get('last_login'))}"
+            f" from {a.get('last_address') or '-'}, {state}"
+        )
+    return lines
 
 
 def _users(e: Event) -> list[str]:
@@ -143,6 +182,9 @@ def _history(e: Event) -> list[str]:
 _RENDER: dict[str, Callable[[Event], list[str]]] = {
     "welcome": _welcome,
     "logged_in": _logged_in,
+    "contacts": _contacts,
+    "seen": _seen,
+    "accounts": _accounts,
     "message": _message,
     "join": _join_event,
     "part": _part_event,

@@ -53,14 +53,32 @@ class Field:
     required: bool = True
 
 
+def _is_room(token: str) -> bool:
+    return token.startswith("#")
+
+
+def _is_number(token: str) -> bool:
+    return token.isdigit()
+
+
+def _is_not_number(token: str) -> bool:
+    return not token.isdigit()
+
+
 @dataclass(frozen=True)
 class Arg:
-    """One argument of a text-mode form, in order; ``rest`` takes the rest of the line."""
+    """
+    One argument of a text-mode form, in order; ``rest`` takes the rest of
+    the line. An optional argument with ``accepts`` takes the next word only
+    if ``accepts(word)``; otherwise it is left out and the word goes on to the
+    next argument (``/part bye`` is a reason, ``/part #dev`` a room).
+    """
 
     field: str
     meta: str
     optional: bool = False
     rest: bool = False
+    accepts: Callable[[str], bool] | None = None
 
     @property
     def usage(self) -> str:
@@ -149,7 +167,7 @@ COMMANDS: tuple[Command, ...] = (
         "part",
         "leave a room (the current one if none is named)",
         (Field("room"), Field("reason", required=False)),
-        (TextForm(("part", "leave"), (Arg("room", "#ROOM", optional=True), REASON)),),
+        (TextForm(("part", "leave"), (Arg("room", "#ROOM", optional=True, accepts=_is_room), REASON)),),
     ),
     Command(
         "room",
@@ -164,7 +182,7 @@ COMMANDS: tuple[Command, ...] = (
         (
             TextForm(
                 ("users", "online", "userlist", "who", "names"),
-                (Arg("room", "#ROOM", optional=True),),
+                (Arg("room", "#ROOM", optional=True, accepts=_is_room),),
             ),
         ),
     ),
@@ -236,6 +254,84 @@ COMMANDS: tuple[Command, ...] = (
         (TextForm(("debug",)),),
         admin=True,
     ),
+    Command(
+        "register",
+        "register the name you are using, with PASSWORD, so nobody else can take it",
+        (Field("password"),),
+        (TextForm(("register",), (Arg("password", "PASSWORD"),)),),
+    ),
+    Command(
+        "passwd",
+        "change your password",
+        (Field("old"), Field("new")),
+        (TextForm(("passwd", "password"), (Arg("old", "OLD"), Arg("new", "NEW"))),),
+    ),
+    Command(
+        "history",
+        "the last N messages (50) of a room you are in, or of your conversation with NAME",
+        (Field("target"), Field("limit", "int", required=False), Field("before", required=False)),
+        (
+            TextForm(
+                ("history",),
+                (
+                    Arg("target", "#ROOM|NAME", optional=True, accepts=_is_not_number),
+                    Arg("limit", "N", optional=True, accepts=_is_number),
+                ),
+            ),
+        ),
+    ),
+    Command(
+        "contacts",
+        "your contacts, and whether each is online",
+        (),
+        (TextForm(("contacts",)),),
+    ),
+    Command(
+        "contact_add",
+        "add a registered user to your contacts",
+        (Field("user"),),
+        (TextForm(("contact add",), (NAME,)),),
+    ),
+    Command(
+        "contact_del",
+        "remove someone from your contacts",
+        (Field("user"),),
+        (TextForm(("contact del", "contact remove"), (NAME,)),),
+    ),
+    Command(
+        "seen",
+        "when NAME was last online",
+        (Field("user"),),
+        (TextForm(("seen",), (NAME,)),),
+    ),
+    Command(
+        "account_create",
+        "create an account (admins only; for closed registration)",
+        (Field("user"), Field("password")),
+        (TextForm(("account create",), (NAME, Arg("password", "PASSWORD"))),),
+        admin=True,
+    ),
+    Command(
+        "account_delete",
+        "delete an account (admins only)",
+        (Field("user"),),
+        (TextForm(("account delete",), (NAME,)),),
+        admin=True,
+    ),
+    Command(
+        "account_reset",
+        "set a new password for an account (admins only)",
+        (Field("user"), Field("password")),
+        (TextForm(("account reset",), (NAME, Arg("password", "PASSWORD"))),),
+        admin=True,
+    ),
+    Command(
+        "accounts",
+        "the accounts, with their last login time and address (admins only)",
+        (),
+        (TextForm(("accounts",)),),
+        admin=True,
+    ),
     # A text-mode line that is not a command: the name before login, a
     # message to the current room after.
     Command("line", "", (Field("text"),), (), before_login=True, json=False, listed=False),
@@ -274,6 +370,10 @@ def parse_text(line: str) -> Request | None:
         return Request("line", {"text": line[1:] if line.startswith("//") else line})
     head, _, rest = line[1:].partition(" ")
     word = head.strip().lower()
+    second, _, after_second = rest.lstrip(" ").partition(" ")
+    if f"{word} {second.lower()}" in TEXT_WORDS:
+        # Two-word commands: /contact add NAME
+        word, rest = f"{word} {second.lower()}", after_second
     try:
         command, form = TEXT_WORDS[word]
     except KeyError:
@@ -287,7 +387,10 @@ def parse_text(line: str) -> Request | None:
         if arg.rest:
             value, rest = rest.rstrip(), ""
         else:
-            value, _, rest = rest.partition(" ")
+            value, _, remaining = rest.partition(" ")
+            if value and arg.optional and arg.accepts is not None and not arg.accepts(value):
+                continue
+            rest = remaining
         if not value:
             if arg.optional:
                 continue

@@ -33,8 +33,11 @@ from twisted.logger import Logger
 
 from tchat import __version__
 from tchat.commands import BY_ACTION, Request, help_entries
+from tchat.accounts import AccountRules
+from tchat.errors import ChatError
 from tchat.events import Event, error_event, make_event
 from tchat.names import LOBBY, BadName, check_name, check_room, clean_text, is_room, name_key
+from tchat.store import Store
 from tchat.throttle import FailureThrottle
 
 log = Logger()
@@ -53,15 +56,6 @@ class Session(Protocol):
         """``address`` and ``door`` of this connection, for logs and ``/debug``."""
 
 
-class ChatError(Exception):
-    """A request the chat rules refuse; becomes an ``error`` event."""
-
-    def __init__(self, code: str, text: str) -> None:
-        super().__init__(text)
-        self.code = code
-        self.text = text
-
-
 @dataclass
 class HubConfig:
     server_name: str = "tchat"
@@ -69,6 +63,11 @@ class HubConfig:
     max_users: int = 1000
     max_rooms_per_user: int = 50
     admin_password: str | None = field(default=None, repr=False)
+    # "open": anyone may /register; "closed": only admins make accounts.
+    registration: str = "open"
+    guests: bool = True
+    # Most private messages waiting for one offline user.
+    offline_limit: int = 1000
 
 
 @dataclass(eq=False)
@@ -91,20 +90,26 @@ class Member:
     rooms: dict[str, Room] = field(default_factory=dict)
     current: Room | None = None
     admin: bool = False
+    registered: bool = False
+    # Keys of this user's contacts, and of those offered as contacts this session.
+    contacts: set[str] = field(default_factory=set)
+    offered: set[str] = field(default_factory=set)
 
     @property
     def address(self) -> str:
         return self.session.describe().get("address", "?")
 
 
-class Hub:
+class Hub(AccountRules):
     def __init__(
         self,
         config: HubConfig,
         clock: IReactorTime,
         on_stop: Callable[[], object] | None = None,
+        store: Store | None = None,
     ) -> None:
         self.config = config
+        self.store = store
         self.clock = clock
         self.started = clock.seconds()
         # Called when a /shutdown's delay is over; the service makes it stop
@@ -115,6 +120,7 @@ class Hub:
         self.rooms: dict[str, Room] = {name_key(LOBBY): Room(LOBBY)}
         self.stopping = False
         self.admin_failures = FailureThrottle(clock)
+        self.login_failures = FailureThrottle(clock)
         self._shutdown_reason = "server stopping"
         self._stop_call: IDelayedCall | None = None
         self._msgid_prefix = secrets.token_hex(4)
@@ -229,6 +235,7 @@ class Hub:
     def _leave_all(self, member: Member, reason: str) -> None:
         if member.name is not None:
             self.users.pop(member.key, None)  # type: ignore[arg-type]
+            self.record_seen(member)
             log.info("{user} from {address} left: {reason}", user=member.name, address=member.address, reason=reason)
             for room in list(member.rooms.values()):
                 self._part(member, room, reason)
@@ -269,19 +276,35 @@ class Hub:
         key = name_key(name)
         if key in self.users:
             raise ChatError("name_taken", f"the name {name} is taken; choose another name")
+        account = await self.check_account(member, name, key, request.args.get("password"))
+        rooms = await self.saved_rooms(account)
+        unread = await self.unread_counts(account, rooms)
+        # The world may have moved while the store answered.
+        if self.members.get(member.session) is not member:
+            return
+        if key in self.users:
+            raise ChatError("name_taken", f"the name {name} is taken; choose another name")
         if len(self.users) >= self.config.max_users:
             member.session.deliver(
                 error_event("server_full", f"the server is full ({self.config.max_users} users); try again later", re=request.id, ts=self.now())
             )
             self._drop(member, "server full", "server full")
             return
-        member.name, member.key = name, key
+        member.name = account.name if account is not None else name
+        member.key = key
+        member.registered = account is not None
         self.users[key] = member
-        self._join(member, self.rooms[name_key(LOBBY)])
-        log.info("{user} logged in from {address}", user=name, address=member.address)
+        for room_key, room_name in rooms:
+            if len(member.rooms) < self.config.max_rooms_per_user:
+                room = self.rooms.get(room_key) or self.rooms.setdefault(room_key, Room(room_name))
+                self._join(member, room)
+        log.info("{user} logged in from {address}", user=member.name, address=member.address)
         self._reply(
-            member, request, "logged_in", user=name, rooms=[r.name for r in member.rooms.values()], users=self.online()
+            member, request, "logged_in", user=member.name, rooms=[r.name for r in member.rooms.values()],
+            users=self.online(), registered=member.registered, unread=unread,
         )
+        if account is not None:
+            await self.after_login(member, account)
 
     async def _do_line(self, member: Member, request: Request) -> None:
         text = request.args["text"]
@@ -306,17 +329,29 @@ class Hub:
                 kind="action" if kind == "action" else "public",
             )
             self.fan_out(room, event, skip=member)
+            await self.keep_room_message(event.fields)
             self._reply(member, request, "ok", msgid=msgid)
             return
+        kind = "action" if kind == "action" else "private"
+        msgid = self._next_msgid()
         other = self.users.get(name_key(target))
         if other is None:
-            raise ChatError("no_such_user", f"no such user: {target}")
-        msgid = self._next_msgid()
-        event = self.event(
-            "message", msgid=msgid, **{"from": member.name}, to=other.name, text=text,
-            kind="action" if kind == "action" else "private",
-        )
+            fields = {"msgid": msgid, "from": member.name, "to": target, "text": text, "kind": kind, "ts": self.now()}
+            account = await self.queue_offline(member, target, fields)
+            await self.keep_private_message(member, True, fields)
+            self._reply(
+                member, request, "ok", msgid=msgid, queued=True,
+                text=f"{account.name} is offline; they will get it when they log in",
+            )
+            # They may have logged in while the message was being queued.
+            arrived = self.users.get(account.key)
+            if arrived is not None:
+                await self.deliver_offline(arrived)
+            return
+        event = self.event("message", msgid=msgid, **{"from": member.name}, to=other.name, text=text, kind=kind)
         other.session.deliver(event)
+        self.offer_contact(member, other)
+        await self.keep_private_message(member, other.registered, event.fields)
         self._reply(member, request, "ok", msgid=msgid, text=f"sent to {other.name}" if other is not member else None)
 
     async def _do_join(self, member: Member, request: Request) -> None:
@@ -335,6 +370,7 @@ class Hub:
         if room is None:
             room = self.rooms[key] = Room(name)
         self._join(member, room)
+        await self.remember_join(member, room)
         users = room.names()
         self._reply(member, request, "ok", room=room.name, users=users, text=f"you joined {room.name}; in it: {', '.join(users)}")
 
@@ -342,6 +378,7 @@ class Hub:
         room = self._room_of(member, request.args.get("room"))
         reason = request.args.get("reason")
         self._part(member, room, clean_text(reason).strip() or None if reason else None)
+        await self.remember_part(member, room)
         current = f"; plain lines now go to {member.current.name}" if member.current else "; you are in no room now"
         self._reply(member, request, "ok", room=room.name, text=f"you left {room.name}{current}")
 
@@ -366,6 +403,7 @@ class Hub:
         self._reply(
             member, request, "whoami", user=member.name, rooms=[r.name for r in member.rooms.values()],
             admin=member.admin, current=member.current.name if member.current else None,
+            registered=member.registered,
         )
 
     async def _do_quit(self, member: Member, request: Request) -> None:

@@ -29,10 +29,13 @@ from tchat.door.line import LineDoor
 from tchat.door.web import OriginPolicy, WebDoor
 from tchat.door.session import Limits
 from tchat.hub import Hub, HubConfig
+from tchat.store import open_store, parse_url
 
 log = Logger()
 
 ADMIN_PASSWORD_ENV = "TCHAT_ADMIN_PASSWORD"
+DB_ENV = "TCHAT_DB"
+DEFAULT_DB = "sqlite:tchat.db"
 
 
 # Twisted's default listen backlog (50) drops connections when many arrive at
@@ -83,6 +86,9 @@ class Options(usage.Options):
         ["motd", None, None, "Message of the day: a text, or the path of a file holding it."],
         ["admin-password-file", None, None, f"File holding the admin password (else ${ADMIN_PASSWORD_ENV})."],
         ["server-name", None, "tchat", "Name the server gives itself in the welcome."],
+        ["db", None, None, f"Where accounts and history live: sqlite:PATH, memory (nothing kept) or postgresql://... (default: ${DB_ENV}, else {DEFAULT_DB})."],
+        ["registration", None, "open", "open: anyone may /register their name; closed: only admins make accounts."],
+        ["guests", None, "yes", "yes: anyone may chat under a free name; no: registered users only."],
     ]
 
     def __init__(self) -> None:
@@ -143,6 +149,15 @@ class Options(usage.Options):
         if motd and os.path.isfile(motd):
             with open(motd, encoding="utf-8") as f:
                 self["motd"] = f.read().strip()
+        self["db"] = self["db"] or os.environ.get(DB_ENV) or DEFAULT_DB
+        try:
+            parse_url(self["db"])
+        except ValueError as e:
+            raise usage.UsageError(f"--db: {e}")
+        if self["registration"] not in ("open", "closed"):
+            raise usage.UsageError("--registration is open or closed")
+        if self["guests"] not in ("yes", "no"):
+            raise usage.UsageError("--guests is yes or no")
         if self["admin-password-file"]:
             self["admin-password"] = _read_secret(self["admin-password-file"])
         else:
@@ -187,21 +202,49 @@ class ListeningService(service.Service):
 
 
 class ChatService(service.MultiService):
-    """The hub and its doors, started and stopped in a fixed order."""
+    """
+    The store, the hub and its doors, started and stopped in a fixed order:
+    the store opens (and its schema is brought up to date) before any door
+    listens, and closes after every connection is gone.
+    """
 
-    def __init__(self, hub: Hub, doors: list[LineDoor]) -> None:
+    def __init__(self, hub: Hub, doors: list[Any], db_url: str | None = None) -> None:
         super().__init__()
         self.hub = hub
         self.doors = doors
+        self.db_url = db_url
+        self._starting: defer.Deferred[None] | None = None
+
+    def startService(self) -> None:
+        service.Service.startService(self)
+        self._starting = defer.Deferred.fromCoroutine(self._start())
+
+    async def _start(self) -> None:
+        from twisted.internet import reactor
+
+        if self.db_url is not None:
+            try:
+                self.hub.store = await open_store(self.db_url, reactor)
+            except Exception:
+                log.failure("tchat cannot open its database {url}", url=parse_url(self.db_url).shown)
+                reactor.stop()  # type: ignore[attr-defined]
+                return
+        if self.running:
+            for child in self:
+                child.startService()
 
     @defer.inlineCallbacks
     def stopService(self):  # type: ignore[override]
         service.Service.stopService(self)
+        if self._starting is not None:
+            yield self._starting
         yield defer.gatherResults(
-            [defer.maybeDeferred(s.stopService) for s in reversed(list(self))], consumeErrors=True
+            [defer.maybeDeferred(s.stopService) for s in reversed(list(self)) if s.running], consumeErrors=True
         )
         self.hub.close_all()
         yield defer.gatherResults([door.wait_closed() for door in self.doors], consumeErrors=True)
+        if self.hub.store is not None:
+            yield self.hub.store.close()
         log.info("tchat stopped")
 
 
@@ -229,12 +272,14 @@ def makeService(options: Options) -> ChatService:
         max_users=options["max-users"],
         max_rooms_per_user=options["max-rooms"],
         admin_password=options["admin-password"],
+        registration=options["registration"],
+        guests=options["guests"] == "yes",
     )
     hub = Hub(config, reactor, on_stop=reactor.stop)  # type: ignore[arg-type]
     limits = limits_from(options)
     line_door = LineDoor(hub, limits, reactor)  # type: ignore[arg-type]
     web_door = WebDoor(hub, limits, reactor, origins=options["web-origins"])  # type: ignore[arg-type]
-    chat = ChatService(hub, [line_door, web_door])
+    chat = ChatService(hub, [line_door, web_door], db_url=options["db"])
     for description in options["ports"]:
         endpoint = endpoints.serverFromString(reactor, description)
         ListeningService(description, endpoint, line_door).setServiceParent(chat)

@@ -1,0 +1,346 @@
+"""
+The chat rules that need the store: accounts, history, offline delivery,
+contacts and last seen.
+
+L{AccountRules} is mixed into L{tchat.hub.Hub}; its ``_do_…`` handlers are
+found by the hub's dispatch like the others. Everything here waits on the
+store (a Deferred per call); the reactor never waits on the disk.
+
+The rules, in short:
+
+- A name is a guest's until someone registers it (``/register PASSWORD``);
+  from then on logging in under it needs the password (``password_required``,
+  ``bad_password``). Wrong passwords are counted per address and per account
+  and, past three, each next try must wait twice as long (``rate_limited``).
+- A registered user keeps their rooms across logins and is told, per room,
+  how many messages arrived since they were last seen (``unread`` in
+  ``logged_in``).
+- Room messages are stored for the room's members to read back. A private
+  message is stored only when both ends are registered (a guest's name can be
+  someone else's tomorrow, and must not come with yesterday's conversation).
+- A private message to a registered user who is offline is queued and
+  delivered, marked ``delayed``, when they next log in; the sender's ``ok``
+  says ``queued``.
+- Contacts are registered users; someone registered who writes to you
+  privately is offered as a contact once per session, never added unasked.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from twisted.logger import Logger
+
+from tchat.commands import Request
+from tchat.errors import ChatError
+from tchat.events import make_event
+from tchat.names import BadName, LOBBY, check_name, is_room, name_key
+from tchat.store import Account, NoSuchAccount, Store, StoreError, UnknownMessage
+from tchat.throttle import FailureThrottle
+
+if TYPE_CHECKING:
+    from tchat.hub import HubConfig, Member, Room
+
+log = Logger()
+
+HISTORY_DEFAULT = 50
+HISTORY_MAX = 200
+
+
+def _store_error(e: StoreError) -> ChatError:
+    return ChatError(e.code, str(e))
+
+
+class AccountRules:
+    # Provided by the hub.
+    store: Store | None
+    config: "HubConfig"
+    users: dict[str, "Member"]
+    rooms: dict[str, "Room"]
+    login_failures: FailureThrottle
+
+    def now(self) -> float: ...  # pragma: no cover
+    def _reply(self, member: "Member", request: Request, name: str, **fields: Any) -> None: ...  # pragma: no cover
+
+    # -- helpers for the hub ---------------------------------------------
+
+    def _needs_store(self) -> Store:
+        if self.store is None:
+            raise ChatError("not_allowed", "this server keeps no accounts or history")
+        return self.store
+
+    def _needs_account(self, member: "Member") -> Store:
+        store = self._needs_store()
+        if not member.registered:
+            raise ChatError("not_registered", "only registered users have that; /register PASSWORD first")
+        return store
+
+    def _host(self, member: "Member") -> str:
+        return member.session.describe().get("host", member.address)
+
+    async def check_account(self, member: "Member", name: str, key: str, password: str | None) -> Account | None:
+        """
+        The account ``name`` logs in to (None for a guest), or a ChatError:
+        a registered name needs its password; a guest may not give one.
+        """
+        account = await self.store.accounts.get(key) if self.store is not None else None
+        if account is None:
+            if password:
+                raise ChatError(
+                    "no_such_account", f"no account is registered as {name}; log in without a password to chat as a guest"
+                )
+            if not self.config.guests:
+                raise ChatError("guests_not_allowed", "this server is for registered users only; ask an admin for an account")
+            return None
+        if not password:
+            raise ChatError("password_required", f"the name {account.name} is registered; log in with /login {account.name} PASSWORD")
+        host = self._host(member)
+        wait = self.login_failures.wait(host, key)
+        if wait > 0:
+            raise ChatError("rate_limited", f"too many wrong passwords; try again in {wait:.0f} s")
+        assert self.store is not None
+        if not await self.store.accounts.verify(key, password):
+            self.login_failures.failed(host, key)
+            log.warn("wrong password for {user} from {address}", user=account.name, address=member.address)
+            wait = self.login_failures.wait(host, key)
+            slowed = f"; too many tries: the next must wait {wait:.0f} s" if wait > 0 else ""
+            raise ChatError("bad_password", f"wrong password for {account.name}{slowed}")
+        self.login_failures.succeeded(host, key)
+        return account
+
+    async def saved_rooms(self, account: Account | None) -> list[tuple[str, str]]:
+        """``[(room_key, room_name)]`` to put someone in at login."""
+        if account is None or self.store is None:
+            return [(name_key(LOBBY), LOBBY)]
+        rooms = await self.store.memberships.rooms(account.key)
+        return [(name_key(LOBBY), LOBBY)] if rooms is None else rooms
+
+    async def unread_counts(self, account: Account | None, rooms: list[tuple[str, str]]) -> dict[str, int] | None:
+        if account is None or self.store is None or not rooms:
+            return None
+        since = account.last_seen or account.created
+        counts = await self.store.history.count_since([key for key, _ in rooms], since)
+        return {name: counts.get(key, 0) for key, name in rooms}
+
+    async def after_login(self, member: "Member", account: Account) -> None:
+        """A registered user is in: note it, load contacts, deliver what waited."""
+        store = self._needs_store()
+        await store.accounts.record_login(account.key, self.now(), member.address)
+        member.contacts = {name_key(n) for n in await store.contacts.list(account.key)}
+        await self.deliver_offline(member)
+
+    async def deliver_offline(self, member: "Member") -> None:
+        assert self.store is not None and member.key is not None
+        for message in await self.store.offline.take(member.key):
+            fields = {k: v for k, v in message.items() if k != "ts"}
+            member.session.deliver(make_event("message", ts=message["ts"], **fields, delayed=True))
+
+    def record_seen(self, member: "Member") -> None:
+        """Fire and forget: the disconnect that calls it cannot wait."""
+        if self.store is None or not member.registered or member.key is None:
+            return
+        d = self.store.accounts.record_seen(member.key, self.now())
+        d.addErrback(lambda f: log.failure("cannot record when {user} was last seen", f, user=member.name))
+
+    async def remember_join(self, member: "Member", room: "Room") -> None:
+        if self.store is not None and member.registered:
+            await self.store.memberships.join(member.key, name_key(room.name), room.name, self.now())
+
+    async def remember_part(self, member: "Member", room: "Room") -> None:
+        if self.store is not None and member.registered:
+            await self.store.memberships.leave(member.key, name_key(room.name))
+
+    async def keep_room_message(self, fields: dict[str, Any]) -> None:
+        if self.store is not None:
+            await self.store.history.add(fields)
+
+    async def keep_private_message(self, sender: "Member", recipient_registered: bool, fields: dict[str, Any]) -> None:
+        if self.store is not None and sender.registered and recipient_registered:
+            await self.store.history.add(fields)
+
+    async def queue_offline(self, member: "Member", recipient: str, fields: dict[str, Any]) -> Account:
+        """Queue a private message for an offline registered user; ChatError if there is none."""
+        key = name_key(recipient)
+        account = await self.store.accounts.get(key) if self.store is not None else None
+        if account is None:
+            raise ChatError("no_such_user", f"no such user: {recipient}")
+        fields["to"] = account.name
+        try:
+            await self.store.offline.queue(key, fields, limit=self.config.offline_limit)  # type: ignore[union-attr]
+        except StoreError as e:
+            raise _store_error(e) from None
+        return account
+
+    def offer_contact(self, sender: "Member", recipient: "Member") -> None:
+        """Offer ``sender`` as a contact to ``recipient``, once a session."""
+        if not (sender.registered and recipient.registered) or sender is recipient:
+            return
+        if sender.key in recipient.contacts or sender.key in recipient.offered:
+            return
+        recipient.offered.add(sender.key)  # type: ignore[arg-type]
+        recipient.session.deliver(
+            self.event(  # type: ignore[attr-defined]
+                "notice", text=f"{sender.name} is not in your contacts; /contact add {sender.name} to add them", offer=sender.name
+            )
+        )
+
+    # -- requests --------------------------------------------------------
+
+    async def _do_register(self, member: "Member", request: Request) -> None:
+        store = self._needs_store()
+        if member.registered:
+            raise ChatError("already_registered", f"{member.name} is registered already; /passwd changes the password")
+        if self.config.registration == "closed" and not member.admin:
+            raise ChatError("registration_closed", "this server does not take new accounts; ask an admin")
+        try:
+            account = await store.accounts.create(member.name, request.args["password"])  # type: ignore[arg-type]
+        except StoreError as e:
+            raise _store_error(e) from None
+        member.registered = True
+        for room in list(member.rooms.values()):
+            await self.remember_join(member, room)
+        await store.accounts.record_login(account.key, self.now(), member.address)
+        log.info("{user} registered from {address}", user=member.name, address=member.address)
+        self._reply(member, request, "ok", text=f"{account.name} is registered; from now on log in with /login {account.name} PASSWORD")
+
+    async def _do_passwd(self, member: "Member", request: Request) -> None:
+        store = self._needs_account(member)
+        host = self._host(member)
+        wait = self.login_failures.wait(host, member.key)  # type: ignore[arg-type]
+        if wait > 0:
+            raise ChatError("rate_limited", f"too many wrong passwords; try again in {wait:.0f} s")
+        if not await store.accounts.verify(member.key, request.args["old"]):  # type: ignore[arg-type]
+            self.login_failures.failed(host, member.key)  # type: ignore[arg-type]
+            raise ChatError("bad_password", "the old password is wrong")
+        try:
+            await store.accounts.change_password(member.key, request.args["new"])  # type: ignore[arg-type]
+        except StoreError as e:
+            raise _store_error(e) from None
+        log.info("{user} changed their password", user=member.name)
+        self._reply(member, request, "ok", text="your password is changed")
+
+    async def _do_history(self, member: "Member", request: Request) -> None:
+        store = self._needs_store()
+        target = request.args.get("target")
+        if target is None:
+            if member.current is None:
+                raise ChatError("not_in_room", "you are in no room; name one: /history #room")
+            target = member.current.name
+        limit = request.args.get("limit", HISTORY_DEFAULT)
+        if limit < 1:
+            raise ChatError("bad_request", "limit is a number of messages, at least 1")
+        limit = min(limit, HISTORY_MAX)
+        before = request.args.get("before")
+        try:
+            if is_room(target):
+                room = member.rooms.get(name_key(target))
+                if room is None:
+                    raise ChatError("not_allowed", f"only members of {target} may read its history; /join {target}")
+                target = room.name
+                messages, more = await store.history.room_history(name_key(room.name), limit, before)
+            else:
+                if not member.registered:
+                    raise ChatError("not_registered", "private conversations are kept only between registered users")
+                messages, more = await store.history.private_history(member.key, name_key(target), limit, before)  # type: ignore[arg-type]
+        except UnknownMessage as e:
+            raise _store_error(e) from None
+        self._reply(member, request, "history", target=target, messages=messages, more=more)
+
+    async def _do_contacts(self, member: "Member", request: Request) -> None:
+        store = self._needs_account(member)
+        contacts = [
+            {"user": a.name, "online": a.key in self.users, "last_seen": self.now() if a.key in self.users else a.last_seen}
+            for a in await store.contacts.accounts(member.key)  # type: ignore[arg-type]
+        ]
+        self._reply(member, request, "contacts", contacts=contacts)
+
+    async def _do_contact_add(self, member: "Member", request: Request) -> None:
+        store = self._needs_account(member)
+        key = name_key(request.args["user"])
+        if key == member.key:
+            raise ChatError("bad_request", "you cannot be your own contact")
+        try:
+            await store.contacts.add(member.key, key)  # type: ignore[arg-type]
+        except NoSuchAccount:
+            raise ChatError("no_such_user", f"{request.args['user']} is not a registered user") from None
+        member.contacts.add(key)
+        self._reply(member, request, "ok", text=f"{request.args['user']} is in your contacts")
+
+    async def _do_contact_del(self, member: "Member", request: Request) -> None:
+        store = self._needs_account(member)
+        key = name_key(request.args["user"])
+        if not await store.contacts.remove(member.key, key):  # type: ignore[arg-type]
+            raise ChatError("not_a_contact", f"{request.args['user']} is not in your contacts")
+        member.contacts.discard(key)
+        self._reply(member, request, "ok", text=f"{request.args['user']} is no longer in your contacts")
+
+    async def _do_seen(self, member: "Member", request: Request) -> None:
+        key = name_key(request.args["user"])
+        online = self.users.get(key)
+        if online is not None:
+            self._reply(member, request, "seen", user=online.name, online=True, last_seen=self.now())
+            return
+        account = await self.store.accounts.get(key) if self.store is not None else None
+        if account is None:
+            raise ChatError("no_such_user", f"{request.args['user']} is not online and not registered")
+        extra: dict[str, Any] = {}
+        if member.admin:
+            extra = {"last_login": account.last_login, "last_address": account.last_address}
+        self._reply(member, request, "seen", user=account.name, online=False, last_seen=account.last_seen, **extra)
+
+    # -- admin -----------------------------------------------------------
+
+    async def _do_accounts(self, member: "Member", request: Request) -> None:
+        store = self._needs_store()
+        accounts = [
+            {
+                "user": a.name, "created": a.created, "last_login": a.last_login,
+                "last_address": a.last_address, "last_seen": a.last_seen, "online": a.key in self.users,
+            }
+            for a in await store.accounts.list()
+        ]
+        log.info("{admin} listed the accounts", admin=member.name)
+        self._reply(member, request, "accounts", accounts=accounts)
+
+    async def _do_account_create(self, member: "Member", request: Request) -> None:
+        store = self._needs_store()
+        try:
+            name = check_name(request.args["user"].strip())
+        except BadName as e:
+            raise ChatError("bad_name", str(e)) from None
+        try:
+            await store.accounts.create(name, request.args["password"])
+        except StoreError as e:
+            raise _store_error(e) from None
+        online = self.users.get(name_key(name))
+        if online is not None:
+            online.registered = True
+        log.info("{admin} created the account {user}", admin=member.name, user=name)
+        self._reply(member, request, "ok", text=f"account {name} created")
+
+    async def _do_account_delete(self, member: "Member", request: Request) -> None:
+        store = self._needs_store()
+        key = name_key(request.args["user"])
+        account = await store.accounts.get(key)
+        if account is None:
+            raise ChatError("no_such_user", f"no account {request.args['user']}")
+        await store.accounts.delete(key)
+        online = self.users.get(key)
+        if online is not None:
+            online.registered = False
+        log.info("{admin} deleted the account {user}", admin=member.name, user=account.name)
+        self._reply(member, request, "ok", text=f"account {account.name} deleted")
+
+    async def _do_account_reset(self, member: "Member", request: Request) -> None:
+        store = self._needs_store()
+        key = name_key(request.args["user"])
+        account = await store.accounts.get(key)
+        if account is None:
+            raise ChatError("no_such_user", f"no account {request.args['user']}")
+        try:
+            await store.accounts.change_password(key, request.args["password"])
+        except StoreError as e:
+            raise _store_error(e) from None
+        self.login_failures.succeeded(key)
+        log.info("{admin} reset the password of {user}", admin=member.name, user=account.name)
+        self._reply(member, request, "ok", text=f"new password set for {account.name}")

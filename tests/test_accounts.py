@@ -1,0 +1,372 @@
+"""
+The chat rules that need the store: accounts, history, offline delivery,
+contacts and last seen; the hub over a real SQLite file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+from argon2 import PasswordHasher
+from twisted.internet import reactor
+from twisted.logger import formatEvent, globalLogPublisher
+from twisted.trial.unittest import TestCase
+
+from tchat.events import Event
+from tchat.hub import Hub, HubConfig
+from tchat.store import open_store
+from tests.helpers import RecordingSession, request
+
+CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+PASSWORD = "correct horse"
+
+
+class AccountsTestCase(TestCase):
+    config: dict[str, Any] = {}
+
+    async def asyncSetUp(self) -> None:  # called by setUp below
+        folder = tempfile.TemporaryDirectory(prefix="tchat-accounts-")
+        self.addCleanup(folder.cleanup)
+        self.db = f"sqlite:{os.path.join(folder.name, 'tchat.db')}"
+        self.store = await open_store(self.db, reactor, hasher=CHEAP)
+        self.addCleanup(lambda: self.store.close())
+        self.hub = Hub(HubConfig(admin_password="pw", **self.config), reactor, store=self.store)
+        self.port = 1000
+
+    def setUp(self):  # type: ignore[no-untyped-def]
+        from twisted.internet.defer import Deferred
+
+        return Deferred.fromCoroutine(self.asyncSetUp())
+
+    def connect(self, host: str = "10.0.0.1") -> RecordingSession:
+        self.port += 1
+        session = RecordingSession(f"{host}:{self.port}")
+        self.hub.connect(session)
+        return session
+
+    async def ask(self, session: RecordingSession, action: str, **args: Any) -> Event:
+        """Carry out a request and return the last event it produced for ``session``."""
+        before = len(session.events)
+        await self.hub.handle(session, request(action, id=action, **args))
+        produced = session.events[before:]
+        assert produced, f"{action} produced nothing"
+        return produced[-1]
+
+    async def guest(self, name: str, host: str = "10.0.0.1") -> RecordingSession:
+        session = self.connect(host)
+        event = await self.ask(session, "login", user=name)
+        self.assertEqual(event.name, "logged_in", event)
+        return session
+
+    async def registered(self, name: str, password: str = PASSWORD) -> RecordingSession:
+        session = await self.guest(name)
+        event = await self.ask(session, "register", password=password)
+        self.assertEqual(event.name, "ok", event)
+        return session
+
+    async def login(self, name: str, password: str | None = PASSWORD, host: str = "10.0.0.1") -> RecordingSession:
+        session = self.connect(host)
+        await self.ask(session, "login", user=name, password=password)
+        self.assertEqual(len(session.of("logged_in")), 1, session.events)
+        return session
+
+    async def leave(self, session: RecordingSession) -> None:
+        await self.hub.handle(session, request("quit"))
+        self.assertEqual(session.closed, "goodbye")
+
+
+class RegistrationTests(AccountsTestCase):
+    async def test_a_registered_name_needs_its_password(self) -> None:
+        alice = await self.registered("Alice")
+        await self.leave(alice)
+        impostor = self.connect("10.0.0.9")
+        event = await self.ask(impostor, "login", user="alice")
+        self.assertEqual(event["code"], "password_required")
+        event = await self.ask(impostor, "line", text="ALICE")
+        self.assertEqual(event["code"], "password_required")
+        event = await self.ask(impostor, "login", user="alice", password="guess")
+        self.assertEqual(event["code"], "bad_password")
+        back = self.connect()
+        event = await self.ask(back, "login", user="alice", password=PASSWORD)
+        self.assertEqual((event.name, event["user"], event["registered"]), ("logged_in", "Alice", True))
+
+    async def test_a_guest_cannot_log_in_with_a_password_to_no_account(self) -> None:
+        session = self.connect()
+        event = await self.ask(session, "login", user="nobody", password="whatever1")
+        self.assertEqual(event["code"], "no_such_account")
+
+    async def test_repeated_wrong_passwords_are_slowed_down_and_say_so(self) -> None:
+        await self.leave(await self.registered("alice"))
+        guesser = self.connect("10.0.0.66")
+        codes = []
+        for _ in range(4):
+            event = await self.ask(guesser, "login", user="alice", password="guess")
+            codes.append(event["code"])
+        self.assertEqual(codes, ["bad_password", "bad_password", "bad_password", "rate_limited"])
+        self.assertIn("must wait", guesser.of("error")[2]["text"])
+        self.assertIn("try again in", guesser.of("error")[3]["text"])
+        # Even the right password waits now, from that address and for that account.
+        event = await self.ask(guesser, "login", user="alice", password=PASSWORD)
+        self.assertEqual(event["code"], "rate_limited")
+        elsewhere = self.connect("10.0.0.67")
+        event = await self.ask(elsewhere, "login", user="alice", password=PASSWORD)
+        self.assertEqual(event["code"], "rate_limited")
+
+    async def test_weak_passwords_and_registering_twice(self) -> None:
+        alice = await self.guest("alice")
+        for weak in ["short", "alice", "aaaaaaaaaaaa"]:
+            event = await self.ask(alice, "register", password=weak)
+            self.assertEqual(event["code"], "weak_password", weak)
+        await self.ask(alice, "register", password=PASSWORD)
+        event = await self.ask(alice, "register", password=PASSWORD)
+        self.assertEqual(event["code"], "already_registered")
+
+    async def test_change_password(self) -> None:
+        alice = await self.registered("alice")
+        event = await self.ask(alice, "passwd", old="wrong one", new="a new password")
+        self.assertEqual(event["code"], "bad_password")
+        event = await self.ask(alice, "passwd", old=PASSWORD, new="short")
+        self.assertEqual(event["code"], "weak_password")
+        event = await self.ask(alice, "passwd", old=PASSWORD, new="a new password")
+        self.assertEqual(event.name, "ok")
+        await self.leave(alice)
+        await self.login("alice", "a new password")
+
+    async def test_guests_have_no_password_to_change(self) -> None:
+        guest = await self.guest("guest")
+        event = await self.ask(guest, "passwd", old="a", new="b")
+        self.assertEqual(event["code"], "not_registered")
+
+    async def test_no_password_in_any_event_or_log_line(self) -> None:
+        lines: list[str] = []
+
+        def observe(event: dict[str, Any]) -> None:
+            lines.append(formatEvent(event) or "")
+
+        globalLogPublisher.addObserver(observe)
+        self.addCleanup(globalLogPublisher.removeObserver, observe)
+        secret = "s3cret-Zebra-92"
+        alice = await self.registered("alice", secret)
+        await self.ask(alice, "passwd", old=secret, new=secret + "x")
+        await self.ask(alice, "admin", password="pw")
+        await self.ask(alice, "debug")
+        await self.ask(alice, "accounts")
+        await self.leave(alice)
+        other = self.connect()
+        await self.ask(other, "login", user="alice", password=secret)
+        everything = " ".join(lines) + " ".join(repr(e.fields) for s in (alice, other) for e in s.events)
+        self.assertNotIn(secret, everything)
+        self.assertNotIn("pw", [e.get("password") for e in alice.events])
+        self.assertTrue(lines, "the test saw no log lines at all")
+
+
+class ClosedServerTests(AccountsTestCase):
+    config = {"registration": "closed", "guests": False}
+
+    async def test_closed_registration_and_no_guests(self) -> None:
+        session = self.connect()
+        event = await self.ask(session, "login", user="walkin")
+        self.assertEqual(event["code"], "guests_not_allowed")
+        # The operator makes accounts; the admin too.
+        await self.store.accounts.create("root", PASSWORD)
+        root = await self.login("root")
+        await self.ask(root, "admin", password="pw")
+        event = await self.ask(root, "account_create", user="newbie", password="welcome aboard")
+        self.assertEqual(event.name, "ok")
+        await self.login("newbie", "welcome aboard")
+        event = await self.ask(root, "account_create", user="newbie", password="welcome aboard")
+        self.assertEqual(event["code"], "name_registered")
+
+
+class HistoryTests(AccountsTestCase):
+    async def test_room_messages_are_stored_before_the_ok(self) -> None:
+        alice = await self.guest("alice")
+        event = await self.ask(alice, "msg", to="#lobby", text="first")
+        self.assertEqual(event.name, "ok")
+        messages, more = await self.store.history.room_history("#lobby", 10)
+        self.assertEqual([(m["msgid"], m["text"]) for m in messages], [(event["msgid"], "first")])
+        self.assertFalse(more)
+
+    async def test_history_of_a_room_in_order_with_paging(self) -> None:
+        alice = await self.guest("alice")
+        for i in range(7):
+            await self.ask(alice, "msg", to="#lobby", text=f"m{i}")
+        page = await self.ask(alice, "history", target="#lobby", limit=3)
+        self.assertEqual((page["target"], [m["text"] for m in page["messages"]], page["more"]), ("#lobby", ["m4", "m5", "m6"], True))
+        older = await self.ask(alice, "history", target="#lobby", limit=3, before=page["messages"][0]["msgid"])
+        self.assertEqual([m["text"] for m in older["messages"]], ["m1", "m2", "m3"])
+        oldest = await self.ask(alice, "history", target="#lobby", limit=3, before=older["messages"][0]["msgid"])
+        self.assertEqual(([m["text"] for m in oldest["messages"]], oldest["more"]), (["m0"], False))
+        # Without a target: the current room; the default and the cap.
+        current = await self.ask(alice, "history")
+        self.assertEqual(len(current["messages"]), 7)
+        event = await self.ask(alice, "history", target="#lobby", limit=0)
+        self.assertEqual(event["code"], "bad_request")
+        event = await self.ask(alice, "history", target="#lobby", before="no-such-id")
+        self.assertEqual(event["code"], "no_such_message")
+
+    async def test_only_members_read_a_room(self) -> None:
+        alice = await self.guest("alice")
+        bob = await self.guest("bob")
+        await self.ask(alice, "join", room="#secret")
+        await self.ask(alice, "msg", to="#secret", text="for members")
+        event = await self.ask(bob, "history", target="#secret")
+        self.assertEqual(event["code"], "not_allowed")
+        await self.ask(bob, "join", room="#secret")
+        event = await self.ask(bob, "history", target="#secret")
+        self.assertEqual([m["text"] for m in event["messages"]], ["for members"])
+
+    async def test_private_history_between_registered_users_only_for_the_two(self) -> None:
+        alice = await self.registered("alice")
+        bob = await self.registered("bob")
+        carol = await self.registered("carol")
+        await self.ask(alice, "msg", to="bob", text="just us")
+        await self.ask(bob, "msg", to="alice", text="yes")
+        for session, other in [(alice, "bob"), (bob, "alice")]:
+            event = await self.ask(session, "history", target=other)
+            self.assertEqual([m["text"] for m in event["messages"]], ["just us", "yes"])
+        event = await self.ask(carol, "history", target="alice")
+        self.assertEqual(event["messages"], [])
+
+    async def test_a_guests_private_messages_are_not_kept(self) -> None:
+        alice = await self.registered("alice")
+        guest = await self.guest("visitor")
+        await self.ask(guest, "msg", to="alice", text="hi from a guest")
+        event = await self.ask(alice, "history", target="visitor")
+        self.assertEqual(event["messages"], [])
+        event = await self.ask(guest, "history", target="alice")
+        self.assertEqual(event["code"], "not_registered")
+
+
+class OfflineTests(AccountsTestCase):
+    async def test_messages_to_an_offline_user_wait_and_arrive_in_order_marked_delayed(self) -> None:
+        await self.leave(await self.registered("alice"))
+        bob = await self.guest("bob")
+        sent = []
+        for text in ["one", "two", "three"]:
+            event = await self.ask(bob, "msg", to="ALICE", text=text)
+            self.assertEqual((event.name, event["queued"]), ("ok", True))
+            sent.append(event["msgid"])
+        alice = await self.login("alice")
+        delayed = alice.of("message")
+        self.assertEqual([m["text"] for m in delayed], ["one", "two", "three"])
+        self.assertEqual([m["msgid"] for m in delayed], sent)
+        self.assertTrue(all(m["delayed"] for m in delayed))
+        self.assertEqual([m["to"] for m in delayed], ["alice"] * 3)
+        self.assertLess(delayed[0]["ts"], alice.last("logged_in")["ts"] + 1)
+        # Delivered once.
+        await self.leave(alice)
+        again = await self.login("alice")
+        self.assertEqual(again.of("message"), [])
+
+    async def test_a_message_to_nobody_is_still_no_such_user(self) -> None:
+        bob = await self.guest("bob")
+        event = await self.ask(bob, "msg", to="ghost", text="hello?")
+        self.assertEqual(event["code"], "no_such_user")
+
+
+class RoomsAcrossLoginsTests(AccountsTestCase):
+    async def test_a_registered_user_keeps_rooms_and_hears_what_it_missed(self) -> None:
+        alice = await self.registered("alice")
+        await self.ask(alice, "join", room="#dev")
+        await self.ask(alice, "join", room="#ops")
+        await self.ask(alice, "part", room="#ops")
+        await self.leave(alice)
+        bob = await self.guest("bob")
+        await self.ask(bob, "join", room="#dev")
+        for text in ["a", "b"]:
+            await self.ask(bob, "msg", to="#dev", text=text)
+        await self.ask(bob, "msg", to="#lobby", text="c")
+        alice = await self.login("alice")
+        logged = alice.last("logged_in")
+        self.assertEqual(logged["rooms"], ["#lobby", "#dev"])
+        self.assertEqual(logged["unread"], {"#lobby": 1, "#dev": 2})
+        # Coming back into #dev is announced there like any join.
+        self.assertIn(("#dev", "alice"), [(e["room"], e["user"]) for e in bob.of("join")])
+
+    async def test_a_guest_starts_in_the_lobby_every_time(self) -> None:
+        guest = await self.guest("guest")
+        await self.ask(guest, "join", room="#dev")
+        await self.leave(guest)
+        again = await self.guest("guest")
+        self.assertEqual(again.last("logged_in")["rooms"], ["#lobby"])
+        self.assertNotIn("unread", again.last("logged_in").fields)
+
+
+class ContactTests(AccountsTestCase):
+    async def test_contacts_are_registered_users_shown_online_or_last_seen(self) -> None:
+        alice = await self.registered("alice")
+        bob = await self.registered("bob")
+        await self.registered("carol")
+        await self.guest("guest")
+        event = await self.ask(alice, "contact_add", user="guest")
+        self.assertEqual(event["code"], "no_such_user")
+        event = await self.ask(alice, "contact_add", user="alice")
+        self.assertEqual(event["code"], "bad_request")
+        await self.ask(alice, "contact_add", user="BOB")
+        await self.ask(alice, "contact_add", user="carol")
+        await self.leave(bob)
+        event = await self.ask(alice, "contacts")
+        by_name = {c["user"]: c for c in event["contacts"]}
+        self.assertEqual(set(by_name), {"bob", "carol"})
+        self.assertFalse(by_name["bob"]["online"])
+        self.assertIsNotNone(by_name["bob"]["last_seen"])
+        self.assertTrue(by_name["carol"]["online"])
+        await self.ask(alice, "contact_del", user="carol")
+        event = await self.ask(alice, "contact_del", user="carol")
+        self.assertEqual(event["code"], "not_a_contact")
+        event = await self.ask(alice, "contacts")
+        self.assertEqual([c["user"] for c in event["contacts"]], ["bob"])
+
+    async def test_someone_who_writes_privately_is_offered_once_not_added(self) -> None:
+        alice = await self.registered("alice")
+        bob = await self.registered("bob")
+        for text in ["hi", "again"]:
+            await self.ask(bob, "msg", to="alice", text=text)
+        offers = [e for e in alice.of("notice") if e.get("offer") == "bob"]
+        self.assertEqual(len(offers), 1)
+        self.assertIn("/contact add bob", offers[0]["text"])
+        event = await self.ask(alice, "contacts")
+        self.assertEqual(event["contacts"], [])
+        await self.ask(alice, "contact_add", user="bob")
+        await self.ask(bob, "msg", to="alice", text="third")
+        self.assertEqual(len([e for e in alice.of("notice") if e.get("offer")]), 1)
+
+
+class SeenAndAdminTests(AccountsTestCase):
+    async def test_seen(self) -> None:
+        alice = await self.registered("alice")
+        bob = await self.registered("bob")
+        event = await self.ask(alice, "seen", user="bob")
+        self.assertTrue(event["online"])
+        await self.leave(bob)
+        event = await self.ask(alice, "seen", user="bob")
+        self.assertFalse(event["online"])
+        self.assertIsNotNone(event["last_seen"])
+        self.assertNotIn("last_address", event.fields)
+        event = await self.ask(alice, "seen", user="nobody")
+        self.assertEqual(event["code"], "no_such_user")
+
+    async def test_admins_list_accounts_with_last_login_and_address_and_manage_them(self) -> None:
+        root = await self.registered("root")
+        await self.ask(root, "admin", password="pw")
+        bob = await self.registered("bob")
+        await self.leave(bob)
+        await self.login("bob", host="192.0.2.44")
+        event = await self.ask(root, "accounts")
+        by_name = {a["user"]: a for a in event["accounts"]}
+        self.assertTrue(by_name["bob"]["last_address"].startswith("192.0.2.44:"))
+        self.assertIsNotNone(by_name["bob"]["last_login"])
+        event = await self.ask(root, "seen", user="root")
+        self.assertTrue(event["online"])
+        event = await self.ask(root, "account_reset", user="bob", password="reset by admin")
+        self.assertEqual(event.name, "ok")
+        event = await self.ask(root, "account_delete", user="bob")
+        self.assertEqual(event.name, "ok")
+        event = await self.ask(root, "account_delete", user="bob")
+        self.assertEqual(event["code"], "no_such_user")
+        user = await self.guest("user")
+        event = await self.ask(user, "accounts")
+        self.assertEqual(event["code"], "not_allowed")
