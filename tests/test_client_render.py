@@ -164,6 +164,21 @@ class PlainRenderingTests(TestCase):
         self.assertIn(f"{hhmm(NOW - 60)} [#lobby] <bob> old", history)
         self.assertIn("going down", self.r.event(events[12])[0])
 
+    def test_unread_counts_at_login_are_shown(self) -> None:
+        lines = self.r.event(ev("logged_in", user="alice", rooms=["#lobby", "#dev"], users=["alice"],
+                                registered=True, unread={"#lobby": 0, "#dev": 4}))
+        self.assertEqual(lines[-1], f"{self.t} *** New since you were last here: 4 in #dev (/history #room shows them)")
+        quiet = self.r.event(ev("logged_in", user="alice", rooms=["#lobby"], users=["alice"], unread={"#lobby": 0}))
+        self.assertEqual(len(quiet), 2)
+
+    def test_accounts_for_admins(self) -> None:
+        lines = self.r.event(ev("accounts", accounts=[
+            {"user": "bob", "created": NOW - 99, "last_login": NOW - 50, "last_address": "192.0.2.1:5", "last_seen": NOW - 10, "online": False},
+        ]))
+        self.assertEqual(lines[0], f"{self.t} *** 1 accounts:")
+        self.assertIn("bob: last login", lines[1])
+        self.assertIn("from 192.0.2.1:5", lines[1])
+
     def test_server_ping_is_not_shown(self) -> None:
         self.assertEqual(self.r.event(ev("ping", token="x")), [])
 

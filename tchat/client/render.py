@@ -120,6 +120,7 @@ class Renderer:
             "history": self._history,
             "contacts": self._contacts,
             "seen": self._seen,
+            "accounts": self._accounts,
         }
 
     # -- what callers use ----------------------------------------------------
@@ -235,13 +236,21 @@ class Renderer:
     def _logged_in(self, e: dict[str, Any], me: str | None) -> list[list[Segment]]:
         rooms = list(e.get("rooms") or [])
         current = rooms[-1] if rooms else "no room"
-        return [
+        lines = [
             self._info(f"You are {e['user']}. Online: {_names(e.get('users') or [])}"),
             self._info(
                 f"You are in {_names(rooms)}; plain lines go to {current}."
                 " /help lists the commands, /quit leaves."
             ),
         ]
+        unread = e.get("unread")
+        if isinstance(unread, dict):
+            counts = [f"{n} in {_plain(room)}" for room, n in unread.items() if isinstance(n, int) and n > 0]
+            if counts:
+                lines.append(
+                    self._info(f"New since you were last here: {', '.join(counts)} (/history #room shows them)")
+                )
+        return lines
 
     def _join(self, e: dict[str, Any], me: str | None) -> list[list[Segment]]:
         return [self._info(f"{e['user']} joined {e['room']}", "presence")]
@@ -339,6 +348,16 @@ class Renderer:
 
     def _seen(self, e: dict[str, Any], me: str | None) -> list[list[Segment]]:
         return [self._info(f"{e['user']}: {self._presence(e)}")]
+
+    def _accounts(self, e: dict[str, Any], me: str | None) -> list[list[Segment]]:
+        lines = [self._info(f"{len(e['accounts'])} accounts:")]
+        for a in e["accounts"]:
+            login = a.get("last_login")
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(login)) if isinstance(login, (int, float)) else "never"
+            lines.append(
+                self._info(f"  {a['user']}: last login {when} from {a.get('last_address') or '-'}, {self._presence(a)}")
+            )
+        return lines
 
     def _presence(self, entry: Mapping[str, Any]) -> str:
         if entry.get("online"):
