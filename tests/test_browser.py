@@ -466,3 +466,125 @@ class TypedCommandTests(TestCase):
             if set(request.args) != set(sent):
                 continue  # the page filled in the open room, or a # or a default limit
             self.assertEqual((request.action, request.args), (action, sent), line)
+
+
+# A stand-in for the server inside the page, for what the real server may not
+# do yet: history. It answers login and users, and serves 120 messages of
+# #lobby a page at a time; or, with window.__noHistory, says history is an
+# unknown command, as a server without it does.
+FAKE_SERVER = r"""
+(() => {
+  const all = [];
+  for (let i = 1; i <= 120; i++) {
+    all.push({event: "message", msgid: "m" + i, from: i % 2 ? "zed" : "tester", to: "#lobby",
+              text: "old message " + i, kind: "public", ts: 1700000000 + i * 60});
+  }
+  window.__requests = [];
+  class FakeSocket extends EventTarget {
+    constructor(url) {
+      super();
+      this.readyState = 0;
+      setTimeout(() => { this.readyState = 1; this.dispatchEvent(new Event("open")); }, 0);
+    }
+    reply(obj) {
+      const e = new MessageEvent("message", {data: JSON.stringify({ts: Date.now() / 1000, ...obj}) + "\r\n"});
+      setTimeout(() => this.dispatchEvent(e), 0);
+    }
+    send(text) {
+      const req = JSON.parse(text);
+      window.__requests.push(req);
+      const re = req.id;
+      if (req.action === "login") {
+        this.reply({event: "welcome", server: "fake", version: "0"});
+        this.reply({event: "logged_in", re, user: req.user, rooms: ["#lobby"], users: [req.user, "zed"]});
+        this.reply({event: "message", msgid: "d1", from: "zed", to: req.user, text: "sent while you were out",
+                    kind: "private", ts: 1700000000, delayed: true});
+      } else if (req.action === "users") {
+        this.reply({event: "users", re, room: req.room, users: [this.user || "tester", "zed"]});
+      } else if (req.action === "join") {
+        this.reply({event: "ok", re, room: req.room, users: ["tester"]});
+      } else if (req.action === "history") {
+        if (window.__noHistory) {
+          this.reply({event: "error", re, code: "unknown_command", text: "unknown action 'history'"});
+          return;
+        }
+        const end = req.before ? all.findIndex((m) => m.msgid === req.before) : all.length;
+        const start = Math.max(0, end - req.limit);
+        this.reply({event: "history", re, target: req.target, messages: all.slice(start, end), more: start > 0});
+      }
+    }
+    close() { this.readyState = 3; }
+  }
+  FakeSocket.OPEN = 1;
+  window.WebSocket = FakeSocket;
+})();
+"""
+
+
+class HistoryTests(TestCase):
+    timeout = 60
+
+    def setUp(self) -> None:
+        require_browser(self)
+
+    def page_with_fake_server(self, no_history: bool = False) -> Page:
+        server = Server(self)
+        page = Page(self, "about:blank")
+        source = FAKE_SERVER + ("window.__noHistory = true;" if no_history else "")
+        page.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": source})
+        page.driver.get(server.url)
+        page.login("tester")
+        return page
+
+    def history_requests(self, page: Page) -> list[dict[str, Any]]:
+        return [r for r in page.driver.execute_script("return window.__requests") if r["action"] == "history"]
+
+    def test_history_loads_when_a_room_opens_and_older_pages_on_scrolling_up(self) -> None:
+        page = self.page_with_fake_server()
+        page.wait_message("old message 120")
+        self.assertIn("old message 71", page.messages())
+        self.assertNotIn("old message 70\n", page.messages() + "\n")
+        first = self.history_requests(page)
+        self.assertEqual([(r["target"], r["limit"], r.get("before")) for r in first], [("#lobby", 50, None)])
+        # the person's own messages from before are marked as theirs
+        self.assertTrue(page.css("li.msg.own[data-msgid='m120']"))
+
+        scroll_up = "const m = document.getElementById('messages'); m.scrollTop = 0; m.dispatchEvent(new Event('scroll'));"
+        page.driver.execute_script(scroll_up)
+        page.until(lambda d: "old message 21" in page.messages(), "the second page")
+        self.assertEqual(self.history_requests(page)[-1].get("before"), "m71")
+        page.driver.execute_script(scroll_up)
+        page.until(lambda d: "old message 1\n" in page.messages() + "\n", "the last page")
+        self.assertEqual(self.history_requests(page)[-1].get("before"), "m21")
+        ids = page.driver.execute_script(
+            "return [...document.querySelectorAll('#logs ol:not([hidden]) li[data-msgid]')].map((li) => li.dataset.msgid)"
+        )
+        self.assertEqual(ids, [f"m{i}" for i in range(1, 121)])  # in order, none twice
+        page.until(lambda d: not page.by_id("older").is_displayed(), "no more older messages")
+        asked = len(self.history_requests(page))
+        page.driver.execute_script(scroll_up)
+        self.assertEqual(len(self.history_requests(page)), asked)
+
+    def test_a_delayed_message_shows_its_own_time_and_a_mark(self) -> None:
+        page = self.page_with_fake_server()
+        page.open("zed")
+        page.wait_message("sent while you were out")
+        (item,) = page.css("li.msg.delayed")
+        self.assertIn("delayed", item.text)
+        time = item.find_element("css selector", "time")
+        self.assertEqual(time.get_attribute("datetime"), "2023-11-14T22:13:20.000Z")
+        self.assertEqual(time.text, page.driver.execute_script(
+            "const d = new Date(1700000000 * 1000);"
+            "return d.toLocaleDateString(undefined, {day: 'numeric', month: 'short'}) + ' '"
+            " + String(d.getHours()).padStart(2, '0') + ':' + String(d.getMinutes()).padStart(2, '0');"
+        ))
+
+    def test_without_history_on_the_server_the_page_asks_once(self) -> None:
+        page = self.page_with_fake_server(no_history=True)
+        page.until(lambda d: page.by_id("history-note").is_displayed(), "the note that there is no history")
+        page.by_id("join-room").send_keys("#other")
+        page.by_id("join-form").submit()
+        page.until(lambda d: page.by_id("conv-title").text == "#other", "#other open")
+        page.say("/room #lobby")
+        page.until(lambda d: page.by_id("conv-title").text == "#lobby", "#lobby open again")
+        self.assertEqual(len(self.history_requests(page)), 1)
