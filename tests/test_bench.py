@@ -1,0 +1,219 @@
+"""tchat-bench: its numbers, its refusals, and real runs against tchat and a fake IRC server."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from twisted.internet import defer, reactor
+from twisted.internet.protocol import Factory
+from twisted.protocols.basic import LineReceiver
+from twisted.trial.unittest import TestCase
+
+from tchat.bench import (
+    Bench,
+    BenchConfig,
+    BenchError,
+    Phase,
+    check_host,
+    format_summary,
+    main,
+    parse_args,
+    percentile,
+    summarize,
+)
+from tests.helpers import start_line_server
+
+
+class NumbersTests(TestCase):
+    def test_percentiles_are_nearest_rank(self) -> None:
+        values = list(range(1, 101))
+        self.assertEqual([percentile(values, p) for p in (1, 50, 90, 99, 100)], [1, 50, 90, 99, 100])
+        self.assertEqual([percentile([10, 20, 30, 40], p) for p in (25, 50, 51, 75, 99)], [10, 20, 30, 30, 40])
+        self.assertEqual(percentile([7.5], 99), 7.5)
+
+    def test_summary_of_known_latencies_in_milliseconds(self) -> None:
+        seconds = [0.004, 0.001, 0.003, 0.002, 0.010]  # unsorted on purpose
+        summary = summarize(seconds, 1000.0)
+        self.assertEqual(summary["count"], 5)
+        for key, wanted in {"min": 1, "p50": 3, "p90": 10, "p99": 10, "max": 10, "mean": 4}.items():
+            self.assertAlmostEqual(summary[key], wanted, places=9, msg=key)
+
+    def test_summary_of_nothing_has_no_numbers(self) -> None:
+        self.assertEqual(summarize([]), {"count": 0, "mean": None, "min": None, "p50": None, "p90": None, "p99": None, "max": None})
+
+
+class RefusalTests(TestCase):
+    def test_only_loopback_hosts_unless_allowed(self) -> None:
+        self.assertEqual(check_host("localhost"), "127.0.0.1")
+        self.assertEqual(check_host("127.0.0.9"), "127.0.0.9")
+        self.assertEqual(check_host("::1"), "::1")
+        for host in ("192.0.2.7", "10.0.0.1", "example.com", "0.0.0.0"):
+            with self.assertRaises(BenchError, msg=host):
+                check_host(host)
+        self.assertEqual(check_host("192.0.2.7", allow_remote=True), "192.0.2.7")
+
+    def test_bench_refuses_a_remote_host_before_connecting(self) -> None:
+        with self.assertRaises(BenchError):
+            Bench(BenchConfig(host="192.0.2.7", port=1), reactor)
+
+    def test_command_line_refuses_a_remote_host(self) -> None:
+        with self.assertRaises(SystemExit) as raised:
+            main(["--host", "192.0.2.7", "--port", "1"])
+        self.assertEqual(raised.exception.code, 2)
+
+    def test_command_line_phases(self) -> None:
+        config, _ = parse_args(["-n", "20", "--rate", "0,250", "--messages", "30,40"])
+        self.assertEqual(config.phases, [Phase(30, 0.0), Phase(40, 250.0)])
+        self.assertEqual((config.senders, config.port, config.room_name()), (10, 4321, "#lobby"))
+        config, _ = parse_args(["--protocol", "irc", "--rate", "0,100", "-m", "5"])
+        self.assertEqual(config.phases, [Phase(5, 0.0), Phase(5, 100.0)])
+        self.assertEqual((config.port, config.room_name()), (6667, "#bench"))
+
+    def test_impossible_numbers_are_refused(self) -> None:
+        for bad in (dict(connections=0), dict(senders=5, connections=3), dict(size=10), dict(window=0),
+                    dict(connections=1, senders=1), dict(protocol="xmpp")):
+            with self.assertRaises(BenchError, msg=bad):
+                BenchConfig(**bad).check()  # type: ignore[arg-type]
+
+
+def small_config(port: int, **overrides: Any) -> BenchConfig:
+    values: dict[str, Any] = dict(
+        port=port, connections=6, senders=3, phases=[Phase(5), Phase(4, rate=400.0)],
+        settle=0, timeout=20, stall=5, server_pid=os.getpid(), concurrency=4,
+    )
+    values.update(overrides)
+    return BenchConfig(**values)
+
+
+async def run_bench(case: TestCase, config: BenchConfig) -> dict[str, Any]:
+    bench = Bench(config, reactor)
+    case.addCleanup(bench.close)
+    return await bench.run()
+
+
+class TchatRunTests(TestCase):
+    timeout = 30
+
+    async def test_every_message_reaches_every_other_member(self) -> None:
+        _, _, port = await start_line_server(self)
+        results = await run_bench(self, small_config(port))
+        self.assertTrue(results["ok"], results)
+        burst, steady = results["phases"]
+        for phase, per_sender in ((burst, 5), (steady, 4)):
+            sent = 3 * per_sender
+            self.assertEqual(phase["messages_sent"], sent)
+            self.assertEqual(phase["deliveries"], sent * 5)  # everyone but the sender
+            self.assertEqual(phase["deliveries_expected"], sent * 5)
+            self.assertEqual((phase["deliveries_missing"], phase["members_short"], phase["deliveries_unexpected"]), (0, 0, 0))
+            self.assertEqual(phase["latency_ms"]["count"], sent * 5)
+            self.assertLessEqual(phase["latency_ms"]["p50"], phase["latency_ms"]["p99"])
+            self.assertGreater(phase["deliveries_per_s"], 0)
+        self.assertEqual((burst["kind"], steady["kind"]), ("burst", "steady"))
+        self.assertEqual(results["setup"]["connections"], 6)
+        self.assertEqual(results["server_errors"], {})
+        self.assertIsNotNone(results["memory"]["per_connection_kib"])
+        self.assertIn("deliveries/s", format_summary(results))
+        json.dumps(results)  # machine-readable as promised
+
+    async def test_a_room_other_than_the_lobby_is_joined(self) -> None:
+        hub, _, port = await start_line_server(self)
+        results = await run_bench(self, small_config(port, room="#load", phases=[Phase(3)], connections=4, senders=2))
+        self.assertTrue(results["ok"], results)
+        self.assertEqual(len(hub.rooms["#load"].members), 4)
+        self.assertEqual(results["phases"][0]["deliveries"], 2 * 3 * 3)
+
+    async def test_a_login_refusal_fails_the_setup(self) -> None:
+        _, _, port = await start_line_server(self, max_users=3)
+        results = await run_bench(self, small_config(port, connections=5, senders=1))
+        self.assertFalse(results["ok"])
+        self.assertIn("server_full", results["error"])
+        self.assertEqual(results["phases"], [])
+
+
+class FakeIrcServer(LineReceiver):
+    """Just enough of an IRC server: registration, one channel, PRIVMSG relay, PING."""
+
+    delimiter = b"\r\n"
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        self.state = state
+        self.nick = b"*"
+
+    def connectionMade(self) -> None:
+        self.state["open"].add(self)
+        self.sendLine(b":fake.irc NOTICE * :*** hello")
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self.state["open"].discard(self)
+        if self in self.state["members"]:
+            self.state["members"].remove(self)
+        if not self.state["open"] and not self.state["gone"].called:
+            self.state["gone"].callback(None)
+
+    def lineReceived(self, line: bytes) -> None:
+        command, _, rest = line.partition(b" ")
+        if command == b"NICK":
+            if rest in self.state["refuse"]:
+                self.sendLine(b":fake.irc 433 * %s :Nickname is already in use" % rest)
+                return
+            self.nick = rest
+        elif command == b"USER":
+            self.sendLine(b":fake.irc 001 %s :Welcome to the fake network" % self.nick)
+            self.sendLine(b":fake.irc 376 %s :End of MOTD" % self.nick)
+            self.sendLine(b"PING :tok-%s" % self.nick)
+        elif command == b"PONG":
+            self.state["pongs"].append((self.nick, rest))
+        elif command == b"JOIN":
+            self.state["members"].append(self)
+            for member in self.state["members"]:
+                member.sendLine(b":%s!~%s@127.0.0.1 JOIN :%s" % (self.nick, self.nick, rest))
+            names = b" ".join(m.nick for m in self.state["members"])
+            self.sendLine(b":fake.irc 353 %s = %s :%s" % (self.nick, rest, names))
+            self.sendLine(b":fake.irc 366 %s %s :End of /NAMES list." % (self.nick, rest))
+        elif command == b"PRIVMSG":
+            target, _, text = rest.partition(b" ")
+            self.state["privmsgs"] += 1
+            if self.state["privmsgs"] == 1:
+                self.sendLine(b":fake.irc 404 %s %s :Cannot send to channel (just this once)" % (self.nick, target))
+            for member in self.state["members"]:
+                if member is not self:
+                    member.sendLine(b":%s!~%s@127.0.0.1 PRIVMSG %s %s" % (self.nick, self.nick, target, text))
+
+
+async def start_fake_irc(case: TestCase, refuse: tuple[bytes, ...] = ()) -> tuple[dict[str, Any], int]:
+    state: dict[str, Any] = {"open": set(), "members": [], "pongs": [], "privmsgs": 0, "refuse": refuse,
+                             "gone": defer.Deferred()}
+    port = reactor.listenTCP(0, Factory.forProtocol(lambda: FakeIrcServer(state)), interface="127.0.0.1")
+
+    async def stop() -> None:
+        await port.stopListening()
+        for conn in list(state["open"]):
+            conn.transport.abortConnection()
+        if state["open"]:
+            await state["gone"]
+
+    case.addCleanup(lambda: defer.Deferred.fromCoroutine(stop()))
+    return state, port.getHost().port
+
+
+class IrcRunTests(TestCase):
+    timeout = 30
+
+    async def test_irc_login_join_ping_and_delivery(self) -> None:
+        state, port = await start_fake_irc(self)
+        results = await run_bench(self, small_config(port, protocol="irc", connections=5, senders=2, phases=[Phase(4), Phase(3, rate=300.0)]))
+        self.assertTrue(results["ok"], results)
+        self.assertEqual(len(state["members"]), 5)
+        self.assertEqual(sorted(state["pongs"]), sorted((b"b%d" % i, b":tok-b%d" % i) for i in range(5)))
+        burst, steady = results["phases"]
+        self.assertEqual((burst["deliveries"], steady["deliveries"]), (2 * 4 * 4, 2 * 3 * 4))
+        self.assertEqual(results["server_errors"], {"404": 1})
+        self.assertEqual(results["config"]["room"], "#bench")
+
+    async def test_irc_nick_refusal_fails_the_setup(self) -> None:
+        _, port = await start_fake_irc(self, refuse=(b"b2",))
+        results = await run_bench(self, small_config(port, protocol="irc", connections=4, senders=1, phases=[Phase(1)]))
+        self.assertFalse(results["ok"])
+        self.assertIn("433", results["error"])
