@@ -22,7 +22,7 @@ setup(
         "psycopg[binary]>=3.1",
     ],
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6", "selenium>=4.20"],
+        "test": ["pytest>=8", "hypothesis>=6", "selenium>=4.20", "docutils>=0.20"],
     },
     entry_points={
         "console_scripts": [
