@@ -15,9 +15,11 @@ The rules, in short:
 - A registered user keeps their rooms across logins and is told, per room,
   how many messages arrived since they were last seen (``unread`` in
   ``logged_in``).
-- Room messages are stored for the room's members to read back. A private
-  message is stored only when both ends are registered (a guest's name can be
-  someone else's tomorrow, and must not come with yesterday's conversation).
+- Every message is stored before its sender's ``ok``. Room history is read by
+  the room's members. A private conversation is read by its two parties when
+  both are registered, and only from the moment both accounts existed: a
+  guest's name can be someone else's account tomorrow, and must not come
+  with yesterday's conversation.
 - A private message to a registered user who is offline is queued and
   delivered, marked ``delayed``, when they next log in; the sender's ``ok``
   says ``queued``.
@@ -154,8 +156,8 @@ class AccountRules:
         if self.store is not None:
             await self.store.history.add(fields)
 
-    async def keep_private_message(self, sender: "Member", recipient_registered: bool, fields: dict[str, Any]) -> None:
-        if self.store is not None and sender.registered and recipient_registered:
+    async def keep_private_message(self, fields: dict[str, Any]) -> None:
+        if self.store is not None:
             await self.store.history.add(fields)
 
     async def queue_offline(self, member: "Member", recipient: str, fields: dict[str, Any]) -> Account:
@@ -240,8 +242,14 @@ class AccountRules:
                 messages, more = await store.history.room_history(name_key(room.name), limit, before)
             else:
                 if not member.registered:
-                    raise ChatError("not_registered", "private conversations are kept only between registered users")
-                messages, more = await store.history.private_history(member.key, name_key(target), limit, before)  # type: ignore[arg-type]
+                    raise ChatError("not_registered", "private conversations can be read back only by registered users")
+                mine = await store.accounts.get(member.key)  # type: ignore[arg-type]
+                theirs = await store.accounts.get(name_key(target))
+                if mine is None or theirs is None:
+                    messages, more = [], False
+                else:
+                    since = max(mine.created, theirs.created)
+                    messages, more = await store.history.private_history(mine.key, theirs.key, limit, before, since=since)
         except UnknownMessage as e:
             raise _store_error(e) from None
         self._reply(member, request, "history", target=target, messages=messages, more=more)

@@ -338,7 +338,7 @@ class Hub(AccountRules):
         if other is None:
             fields = {"msgid": msgid, "from": member.name, "to": target, "text": text, "kind": kind, "ts": self.now()}
             account = await self.queue_offline(member, target, fields)
-            await self.keep_private_message(member, True, fields)
+            await self.keep_private_message(fields)
             self._reply(
                 member, request, "ok", msgid=msgid, queued=True,
                 text=f"{account.name} is offline; they will get it when they log in",
@@ -351,7 +351,7 @@ class Hub(AccountRules):
         event = self.event("message", msgid=msgid, **{"from": member.name}, to=other.name, text=text, kind=kind)
         other.session.deliver(event)
         self.offer_contact(member, other)
-        await self.keep_private_message(member, other.registered, event.fields)
+        await self.keep_private_message(event.fields)
         self._reply(member, request, "ok", msgid=msgid, text=f"sent to {other.name}" if other is not member else None)
 
     async def _do_join(self, member: Member, request: Request) -> None:

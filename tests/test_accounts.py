@@ -230,14 +230,23 @@ class HistoryTests(AccountsTestCase):
         event = await self.ask(carol, "history", target="alice")
         self.assertEqual(event["messages"], [])
 
-    async def test_a_guests_private_messages_are_not_kept(self) -> None:
+    async def test_a_name_registered_later_does_not_read_what_its_guest_said(self) -> None:
         alice = await self.registered("alice")
-        guest = await self.guest("visitor")
-        await self.ask(guest, "msg", to="alice", text="hi from a guest")
-        event = await self.ask(alice, "history", target="visitor")
-        self.assertEqual(event["messages"], [])
+        guest = await self.guest("bob")
+        await self.ask(guest, "msg", to="alice", text="from the guest bob")
+        stored, _ = await self.store.history.private_history("alice", "bob", 10)
+        self.assertEqual([m["text"] for m in stored], ["from the guest bob"], "every message is stored")
         event = await self.ask(guest, "history", target="alice")
         self.assertEqual(event["code"], "not_registered")
+        event = await self.ask(alice, "history", target="bob")
+        self.assertEqual(event["messages"], [], "bob is no account yet")
+        await self.leave(guest)
+        # Someone else takes the name and registers it.
+        new_bob = await self.registered("bob")
+        await self.ask(new_bob, "msg", to="alice", text="from the registered bob")
+        for session, other in [(new_bob, "alice"), (alice, "bob")]:
+            event = await self.ask(session, "history", target=other)
+            self.assertEqual([m["text"] for m in event["messages"]], ["from the registered bob"])
 
 
 class OfflineTests(AccountsTestCase):

@@ -400,6 +400,17 @@ class StoreTests:
         self.assertEqual(conversation_key("bob", "alice"), conversation_key("alice", "bob"))
         self.assertEqual((await store.history.private_history("alice", "bob", 1, "p2")), ([ab[0]], False))
 
+    async def test_private_history_since_a_time(self) -> None:
+        store = await self.open()
+        for i, ts in enumerate([100.0, 200.0, 300.0, 400.0]):
+            await store.history.add(message(f"p{i}", "Alice", "Bob", ts=ts))
+        page, more = await store.history.private_history("alice", "bob", 10, since=200.0)
+        self.assertEqual(([m["msgid"] for m in page], more), (["p1", "p2", "p3"], False))
+        page, more = await store.history.private_history("alice", "bob", 1, "p3", since=200.0)
+        self.assertEqual(([m["msgid"] for m in page], more), (["p2"], True))
+        page, more = await store.history.private_history("alice", "bob", 5, "p2", since=200.0)
+        self.assertEqual(([m["msgid"] for m in page], more), (["p1"], False))
+
     async def test_malformed_messages_are_refused(self) -> None:
         store = await self.open()
         missing = message("m1")

@@ -102,6 +102,10 @@ _PAGE = "SELECT id, msgid, sender, target, text, kind, ts FROM messages WHERE co
 # EXPLAIN exactly what the store runs.
 LAST_PAGE_SQL = f"{_PAGE} ORDER BY id DESC LIMIT ?"
 PAGE_BEFORE_SQL = f"{_PAGE} AND id < ? ORDER BY id DESC LIMIT ?"
+# The same, for messages no older than a time (private history starts when
+# both accounts existed).
+LAST_PAGE_SINCE_SQL = f"{_PAGE} AND ts >= ? ORDER BY id DESC LIMIT ?"
+PAGE_BEFORE_SINCE_SQL = f"{_PAGE} AND ts >= ? AND id < ? ORDER BY id DESC LIMIT ?"
 
 
 def _insert_sql(rows: int) -> str:
@@ -134,14 +138,23 @@ def _insert_messages(txn: Txn, rows: Sequence[Row]) -> list[Exception | None]:
     return outcome
 
 
-def _page(txn: Txn, conversation: str, limit: int, before_msgid: str | None) -> tuple[list[Message], bool]:
-    if before_msgid is None:
-        rows = txn.all(LAST_PAGE_SQL, (conversation, limit + 1))
-    else:
+def _page(
+    txn: Txn, conversation: str, limit: int, before_msgid: str | None, since: float | None = None
+) -> tuple[list[Message], bool]:
+    before = None
+    if before_msgid is not None:
         before = txn.value("SELECT id FROM messages WHERE msgid = ?", (before_msgid,))
         if before is None:
             raise UnknownMessage(before_msgid)
-        rows = txn.all(PAGE_BEFORE_SQL, (conversation, before, limit + 1))
+    if since is None:
+        if before is None:
+            rows = txn.all(LAST_PAGE_SQL, (conversation, limit + 1))
+        else:
+            rows = txn.all(PAGE_BEFORE_SQL, (conversation, before, limit + 1))
+    elif before is None:
+        rows = txn.all(LAST_PAGE_SINCE_SQL, (conversation, since, limit + 1))
+    else:
+        rows = txn.all(PAGE_BEFORE_SINCE_SQL, (conversation, since, before, limit + 1))
     more = len(rows) > limit
     page = [message_dict(row[1:]) for row in rows[:limit]]
     page.reverse()
@@ -258,11 +271,19 @@ class History(UsesDatabase):
 
     @operation
     async def private_history(
-        self, user_key_a: str, user_key_b: str, limit: int = 50, before_msgid: str | None = None
+        self,
+        user_key_a: str,
+        user_key_b: str,
+        limit: int = 50,
+        before_msgid: str | None = None,
+        since: float | None = None,
     ) -> tuple[list[Message], bool]:
-        """Like L{room_history}, for the private messages between two users (either order)."""
+        """
+        Like L{room_history}, for the private messages between two users
+        (either order); with ``since``, only messages sent at or after it.
+        """
         _check_limit(limit)
-        return await self.db.run(_page, conversation_key(user_key_a, user_key_b), limit, before_msgid)
+        return await self.db.run(_page, conversation_key(user_key_a, user_key_b), limit, before_msgid, since)
 
     @operation
     async def count_since(self, room_keys: Sequence[str], ts: float) -> dict[str, int]:
