@@ -416,10 +416,13 @@ class _SocketFactory(WebSocketServerFactory):
 
 class _Socket(WebSocketResource):
     def render(self, request: Request) -> Any:
+        channel = request.channel
+        had_transport = channel.transport is not None
         result = super().render(request)
-        # The HTTP channel is done with this connection; its idle timer
-        # would otherwise fire on a transport it no longer has.
-        request.channel.setTimeout(None)
+        if had_transport and channel.transport is None:
+            # The WebSocket took the connection over: the HTTP channel's idle
+            # timer would otherwise fire on a transport it no longer has.
+            channel.setTimeout(None)
         return result
 
 
