@@ -59,7 +59,7 @@ def require_browser(case: TestCase) -> tuple[str, str]:
 class Server:
     """``twistd -n tchat`` in a subprocess; knows its line and web ports."""
 
-    def __init__(self, case: TestCase, line_port: int = 0, web_port: int = 0) -> None:
+    def __init__(self, case: TestCase, line_port: int = 0, web_port: int = 0, *options: str) -> None:
         self.folder = tempfile.mkdtemp(prefix="tchat-browser-")
         case.addCleanup(shutil.rmtree, self.folder, True)
         case.addCleanup(self.kill)
@@ -70,7 +70,7 @@ class Server:
         self.process = subprocess.Popen(
             [TWISTD, "-n", "--pidfile=", "tchat",
              "--port", f"tcp:{line_port}:interface=127.0.0.1",
-             "--web-port", f"tcp:{web_port}:interface=127.0.0.1"],
+             "--web-port", f"tcp:{web_port}:interface=127.0.0.1", *options],
             cwd=self.folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
         threading.Thread(target=self._read, daemon=True).start()
@@ -356,6 +356,28 @@ class BrowserTests(TestCase):
         alice.wait_message("welcome back")
         self.assertIn("alice logged in", again.log())
 
+    def test_a_newcomer_reads_what_was_said_before_a_page_at_a_time(self) -> None:
+        server = Server(self, 0, 0, "--flood-rate", "1000", "--flood-burst", "1000")
+        carol = LineUser(self, server.line_port)
+        carol.send("carol")
+        for i in range(1, 71):
+            carol.send(f"earlier {i}")
+        carol.send("/ping")
+        carol.wait_for("*** pong")
+        alice = Page(self, server.url)
+        alice.login("alice")
+        alice.wait_message("earlier 70")
+        self.assertIn("earlier 21", alice.messages())
+        self.assertNotIn("earlier 20\n", alice.messages())
+        alice.until(lambda d: alice.by_id("older").is_displayed(), "the button for older messages")
+        alice.driver.execute_script(
+            "const m = document.getElementById('messages'); m.scrollTop = 0; m.dispatchEvent(new Event('scroll'));"
+        )
+        alice.wait_message("earlier 1\n")
+        alice.until(lambda d: not alice.by_id("older").is_displayed(), "no more older messages")
+        texts = re.findall(r"carol (earlier \d+)", alice.messages())
+        self.assertEqual(texts, [f"earlier {i}" for i in range(1, 71)])
+
     def test_on_a_phone_the_lists_fold_away_behind_buttons(self) -> None:
         server = Server(self)
         phone = Page(self, server.url, width=360, height=740)
@@ -419,6 +441,13 @@ TYPED: list[tuple[str, dict[str, Any]]] = [
     ("/contact add bob", {"send": {"action": "contact_add", "user": "bob"}}),
     ("/contact del bob", {"send": {"action": "contact_del", "user": "bob"}}),
     ("/seen bob", {"send": {"action": "seen", "user": "bob"}}),
+    ("/password old1 new2", {"send": {"action": "passwd", "old": "old1", "new": "new2"}}),
+    ("/contact remove bob", {"send": {"action": "contact_del", "user": "bob"}}),
+    ("/accounts", {"send": {"action": "accounts"}}),
+    ("/account create dave pw123456", {"send": {"action": "account_create", "user": "dave", "password": "pw123456"}}),
+    ("/account delete dave", {"send": {"action": "account_delete", "user": "dave"}}),
+    ("/account reset dave pw654321", {"send": {"action": "account_reset", "user": "dave", "password": "pw654321"}}),
+    ("/account reset dave", {"error": "missing PASSWORD; usage: /account reset NAME PASSWORD"}),
     ("/clear", {"local": "clear"}),
     ("/bogus", {"error": "unknown command /bogus; /help lists the commands"}),
     ("/msg bob", {"error": "missing TEXT; usage: /msg NAME TEXT..."}),

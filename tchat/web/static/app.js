@@ -347,6 +347,11 @@ const HANDLERS = {
       conv.membersAsked = true;
       request({ action: "users", room }, { type: "members" });
     }
+    // What arrived in a registered user's rooms while they were away.
+    for (const [room, count] of Object.entries(ev.unread || {})) {
+      const conv = state.conversations.get(key(room));
+      if (conv && count > 0 && conv.key !== state.current) conv.unread = Math.max(conv.unread, count);
+    }
     if (again) {
       // Back after a drop: rejoin the rooms we were in, fill the gap.
       for (const conv of state.conversations.values()) {
@@ -455,6 +460,7 @@ const HANDLERS = {
     if (pending && pending.type === "history") {
       const conv = state.conversations.get(pending.conv);
       if (conv) conv.loadingOlder = false;
+      if (conv) conv.more = false; // no more paging back after a refusal
       if (ev.code === "unknown_command") {
         // This server keeps no history: show what arrives from now on, and do not ask again.
         state.historySupported = false;
@@ -537,8 +543,20 @@ const HANDLERS = {
   },
 
   seen(ev, pending) {
-    const when = ev.online ? "is online now" : ev.last_seen ? `was last seen ${new Date(ev.last_seen * 1000).toLocaleString()}` : "has not been seen";
-    say(convOf(pending && pending.conv), `${ev.user} ${when}`, "notice", ev.ts);
+    const date = (ts) => new Date(ts * 1000).toLocaleString();
+    let text = `${ev.user} ${ev.online ? "is online now" : ev.last_seen ? `was last seen ${date(ev.last_seen)}` : "has not been seen"}`;
+    if (ev.last_login) text += `; last login ${date(ev.last_login)}${ev.last_address ? ` from ${ev.last_address}` : ""}`;
+    say(convOf(pending && pending.conv), text, "notice", ev.ts);
+  },
+
+  accounts(ev, pending) {
+    const conv = convOf(pending && pending.conv);
+    const accounts = ev.accounts || [];
+    say(conv, `${accounts.length} accounts`, "notice", ev.ts);
+    for (const a of accounts) {
+      const login = a.last_login ? `last login ${new Date(a.last_login * 1000).toLocaleString()}${a.last_address ? ` from ${a.last_address}` : ""}` : "never logged in";
+      say(conv, `${a.user}${a.online ? " (online)" : ""}: ${login}`, "notice", ev.ts);
+    }
   },
 
   notice(ev) {

@@ -44,7 +44,7 @@ export const COMMANDS = [
     build: ([target, n], ctx) => history(target, n, ctx) },
   { words: ["register"], args: "PASSWORD", help: "register your name with a password",
     build: ([password]) => ({ send: { action: "register", password } }) },
-  { words: ["passwd"], args: "OLD NEW", help: "change your password",
+  { words: ["passwd", "password"], args: "OLD NEW", help: "change your password",
     build: ([old, nu]) => ({ send: { action: "passwd", old, new: nu } }) },
   { words: ["contacts"], args: "", help: "your contacts, and who of them is online",
     build: () => ({ send: { action: "contacts" } }) },
@@ -60,6 +60,11 @@ export const COMMANDS = [
     build: ([reason]) => ({ send: withOptional({ action: "shutdown" }, "reason", reason) }) },
   { words: ["debug"], args: "", help: "connections, addresses, rooms and uptime (admins only)",
     build: () => ({ send: { action: "debug" } }) },
+  { words: ["accounts"], args: "", help: "the accounts, their last login and address (admins only)",
+    build: () => ({ send: { action: "accounts" } }) },
+  { words: ["account"], args: "CREATE-DELETE-OR-RESET NAME [PASSWORD]",
+    help: "/account create NAME PASSWORD, /account delete NAME, /account reset NAME PASSWORD (admins only)",
+    build: ([what, user, password]) => account(what, user, password) },
   { words: ["clear"], args: "", help: "clear the open conversation on this page (nothing is deleted)",
     build: () => ({ local: "clear" }) },
 ];
@@ -117,6 +122,17 @@ function contact(what, user) {
   const action = { add: "contact_add", del: "contact_del", delete: "contact_del", remove: "contact_del" }[what.toLowerCase()];
   if (!action) return { error: "usage: /contact add NAME or /contact del NAME" };
   return { send: { action, user } };
+}
+
+function account(what, user, password) {
+  const action = { create: "account_create", delete: "account_delete", reset: "account_reset" }[what.toLowerCase()];
+  if (!action) return { error: "usage: /account create NAME PASSWORD, /account delete NAME or /account reset NAME PASSWORD" };
+  if (action === "account_delete") {
+    if (password) return { error: "usage: /account delete NAME" };
+    return { send: { action, user } };
+  }
+  if (!password) return { error: `missing PASSWORD; usage: /account ${what.toLowerCase()} NAME PASSWORD` };
+  return { send: { action, user, password } };
 }
 
 // Split "a b rest of line" by an argument spec like "NAME [REASON...]".
