@@ -58,7 +58,8 @@ const state = {
   typedAt: 0,
 };
 
-const key = (name) => name.toLowerCase();
+// Names compare without case, as on the server (which also folds ß and the like).
+const key = (name) => name.normalize("NFC").toLowerCase();
 const isRoom = (name) => typeof name === "string" && name.startsWith("#");
 const isMe = (name) => state.me !== null && key(name) === key(state.me);
 const wide = () => window.matchMedia("(min-width: 48em)").matches;
@@ -100,12 +101,14 @@ function scrollToBottom() {
   ui.messages.scrollTop = ui.messages.scrollHeight;
 }
 
-// Put an item in a conversation's list in time order (history arrives
-// later than what came live, and older pages arrive last).
-function place(conv, item, ts) {
+// Put an item from history in a conversation's list in time order (history
+// arrives after what came live, and older pages arrive last). What comes live
+// goes at the end: the page's own lines carry this computer's clock, which
+// need not agree with the server's.
+function place(conv, item, ts, live) {
   const list = conv.list;
   const last = list.lastElementChild;
-  if (!last || Number(last.dataset.ts) <= ts) {
+  if (live || !last || Number(last.dataset.ts) <= ts) {
     list.append(item);
     return;
   }
@@ -123,7 +126,7 @@ function addItem(conv, item, ts, { live = true, own = false } = {}) {
   const shown = conv.key === state.current;
   const stick = shown && (own || nearBottom());
   const fromBottom = ui.messages.scrollHeight - ui.messages.scrollTop;
-  place(conv, item, ts);
+  place(conv, item, ts, live);
   if (!shown) return;
   if (stick) scrollToBottom();
   else if (!live) ui.messages.scrollTop = ui.messages.scrollHeight - fromBottom; // keep what was on screen
@@ -423,7 +426,13 @@ const HANDLERS = {
         if (!isRoom(req.to) && isMe(req.to)) return; // the message itself comes back
         const conv = conversation(req.to);
         const kind = req.kind === "action" ? "action" : isRoom(req.to) ? "public" : "private";
-        const text = req.text.replace(/[\r\n]+/g, " ").replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, "").trimEnd();
+        // As the server cleans it for everyone else: line breaks become
+        // spaces, escape sequences and control characters go.
+        const text = req.text
+          .replace(/[\r\n]+/g, " ")
+          .replace(/\u001b\[[0-?]*[ -/]*[@-~]/g, "")
+          .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, "")
+          .trimEnd();
         addMessage(conv, { msgid: ev.msgid, from: state.me, to: req.to, text, kind, ts: ev.ts }, { own: true, queued: Boolean(ev.queued) });
         if (pending.typed && conv.key !== state.current) show(conv);
         else if (conv.kind === "private") renderConversations();
