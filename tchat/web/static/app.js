@@ -22,7 +22,7 @@ const GONE = /^(connection lost|quit|kicked|ping timeout|too slow|server stoppin
 
 const $ = (id) => document.getElementById(id);
 const ui = {
-  status: $("status"), statusText: $("status-text"), statusAction: $("status-action"),
+  status: $("status"), statusText: $("status-text"), statusAction: $("status-action"), announcer: $("announcer"),
   login: $("login"), loginForm: $("login-form"), loginName: $("login-name"), loginPassword: $("login-password"),
   loginNameError: $("login-name-error"), loginPasswordError: $("login-password-error"),
   loginButton: $("login-button"), motd: $("login-motd"),
@@ -640,12 +640,12 @@ function scheduleReconnect(why) {
   state.reconnecting = true;
   const delay = state.backoff.next();
   let left = Math.ceil(delay);
-  const tell = () => setStatus(`${capitalize(why)}. Reconnecting in ${left} s…`, { action: true });
-  tell();
+  const tell = (announce) => setStatus(`${capitalize(why)}. Reconnecting in ${left} s…`, { action: true, announce });
+  tell(true);
   clearInterval(state.countdownTimer);
   state.countdownTimer = setInterval(() => {
     left = Math.max(0, left - 1);
-    tell();
+    tell(false); // the countdown is for the eyes; one announcement is enough
   }, 1000);
   clearTimeout(state.retryTimer);
   state.retryTimer = setTimeout(() => {
@@ -684,13 +684,14 @@ function logOut(message) {
   ui.loginName.focus();
 }
 
-function setStatus(text, { action = false, clearAfter = 0 } = {}) {
+function setStatus(text, { action = false, clearAfter = 0, announce = true } = {}) {
   clearTimeout(state.statusTimer);
   if (!text) {
     ui.status.hidden = true;
     return;
   }
   ui.statusText.textContent = text;
+  if (announce) ui.announcer.textContent = text;
   ui.statusAction.hidden = !action;
   ui.status.hidden = false;
   if (clearAfter) state.statusTimer = setTimeout(() => setStatus(null), clearAfter);
