@@ -27,7 +27,7 @@ from twisted.python import usage
 
 from tchat.door.line import LineDoor
 from tchat.door.web import OriginPolicy, WebDoor
-from tchat.door.session import Limits
+from tchat.door.session import Admission, Limits
 from tchat.hub import Hub, HubConfig
 from tchat.store import open_store, parse_url
 
@@ -277,8 +277,11 @@ def makeService(options: Options) -> ChatService:
     )
     hub = Hub(config, reactor, on_stop=reactor.stop)  # type: ignore[arg-type]
     limits = limits_from(options)
-    line_door = LineDoor(hub, limits, reactor)  # type: ignore[arg-type]
-    web_door = WebDoor(hub, limits, reactor, origins=options["web-origins"])  # type: ignore[arg-type]
+    # One count of connections for both doors: an address's limit holds
+    # across TCP, TLS and WebSocket together.
+    admission = Admission(limits)
+    line_door = LineDoor(hub, limits, reactor, admission)  # type: ignore[arg-type]
+    web_door = WebDoor(hub, limits, reactor, origins=options["web-origins"], admission=admission)  # type: ignore[arg-type]
     chat = ChatService(hub, [line_door, web_door], db_url=options["db"])
     for description in options["ports"]:
         endpoint = endpoints.serverFromString(reactor, description)

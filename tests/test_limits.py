@@ -175,3 +175,27 @@ class TimeoutTests(LimitsTestCase):
         self.assertIn("PING 1", person.take())
         self.clock.pump([5] * 50)
         self.assertFalse(person.transport.disconnecting)
+
+
+class SharedAdmissionTests(TestCase):
+    def test_the_per_address_limit_holds_across_doors(self) -> None:
+        from tchat.door.session import Admission
+
+        hub, clock = make_hub()
+        limits = Limits(max_per_address=2)
+        admission = Admission(limits)
+        tcp = LineDoor(hub, limits, clock, admission)
+        other = LineDoor(hub, limits, clock, admission)
+        Conn(tcp, "10.0.0.1", 1)
+        Conn(other, "10.0.0.1", 2)
+        third = Conn(other, "10.0.0.1", 3)
+        self.assertIn("(too_many_connections)", third.take()[0])
+
+    def test_twistd_builds_both_doors_on_one_count(self) -> None:
+        from tchat.tap import Options, makeService
+
+        options = Options()
+        options.parseOptions(["--port", "tcp:0", "--web-port", "tcp:0", "--db", "memory"])
+        chat = makeService(options)
+        line_door, web_door = chat.doors
+        self.assertIs(line_door.table.admission, web_door.table.admission)

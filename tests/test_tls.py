@@ -26,7 +26,7 @@ class TLSTests(TestCase):
         process = TwistdProcess()
         description = f"ssl:0:interface=127.0.0.1:privateKey={self.key}:certKey={self.cert}"
         transport = reactor.spawnProcess(
-            process, TWISTD, [TWISTD, "-n", "tchat", "--port", description], env=_env(), path=self.folder
+            process, TWISTD, [TWISTD, "-n", "tchat", "--port", description, "--web-port", "off"], env=_env(), path=self.folder
         )
 
         def stop():  # type: ignore[no-untyped-def]

@@ -97,7 +97,7 @@ class TwistdTests(TestCase):
 
     async def test_run_chat_and_stop_with_sigterm_saying_goodbye(self) -> None:
         process = self.spawn(
-            "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--motd", "Hello from the test",
+            "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--motd", "Hello from the test",
             TCHAT_ADMIN_PASSWORD="pw",
         )
         port = await process.port
@@ -128,7 +128,7 @@ class TwistdTests(TestCase):
         secret = os.path.join(self.cwd, "admin-secret")
         with open(secret, "w") as f:
             f.write("from-a-file\n")
-        process = self.spawn("-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--admin-password-file", secret)
+        process = self.spawn("-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--admin-password-file", secret)
         port = await process.port
         root = await connect_line_client(port)
         root.send_json(action="login", user="root")
@@ -145,7 +145,7 @@ class TwistdTests(TestCase):
         pidfile = os.path.join(self.cwd, "tchat.pid")
         logfile = os.path.join(self.cwd, "tchat.log")
         out, err, code = await getProcessOutputAndValue(
-            TWISTD, ["--pidfile", pidfile, "--logfile", logfile, "tchat", "--port", "tcp:0:interface=127.0.0.1"],
+            TWISTD, ["--pidfile", pidfile, "--logfile", logfile, "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off"],
             env=_env(), path=self.cwd,
         )
         self.assertEqual(code, 0, out + err)

@@ -29,7 +29,7 @@ from twisted.python.failure import Failure
 
 from tchat.codec import JSON, codec_for_first_line
 from tchat.commands import BadRequest
-from tchat.door.session import DoorSession, Limits, SessionTable
+from tchat.door.session import Admission, DoorSession, Limits, SessionTable
 from tchat.events import error_event
 from tchat.hub import Hub
 
@@ -156,11 +156,11 @@ class LineDoor(ServerFactory):
 
     noisy = False
 
-    def __init__(self, hub: Hub, limits: Limits, clock: IReactorTime) -> None:
+    def __init__(self, hub: Hub, limits: Limits, clock: IReactorTime, admission: Admission | None = None) -> None:
         self.hub = hub
         self.limits = limits
         self.clock = clock
-        self.table = SessionTable(hub, limits, clock)
+        self.table = SessionTable(hub, limits, clock, admission)
 
     def buildProtocol(self, addr: IAddress) -> LineSession:
         return LineSession(self)

@@ -116,18 +116,51 @@ class SendQueue:
         self.full = False
 
 
-class SessionTable:
+class Admission:
     """
-    A door's open sessions: admits them within the connection limits, sweeps
-    them for timeouts, and tells the service when all are gone.
+    Connections counted in all and per address, across every door that
+    shares this object: one address may hold ``max_per_address`` connections
+    whether they come in over TCP, TLS or WebSocket.
     """
 
-    def __init__(self, hub: Hub, limits: Limits, clock: IReactorTime) -> None:
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.total = 0
+        self.per_host: dict[str, int] = {}
+
+    def admit(self, host: str) -> tuple[str, str] | None:
+        """Count one more from ``host``; or, over a limit, the error (code, text) to refuse it with."""
+        if self.total >= self.limits.max_connections:
+            return "server_full", f"the server has {self.limits.max_connections} connections, its most; try again later"
+        count = self.per_host.get(host, 0)
+        if count >= self.limits.max_per_address:
+            return "too_many_connections", f"{host} has {count} connections open, the most allowed"
+        self.total += 1
+        self.per_host[host] = count + 1
+        return None
+
+    def release(self, host: str) -> None:
+        self.total -= 1
+        left = self.per_host[host] - 1
+        if left:
+            self.per_host[host] = left
+        else:
+            del self.per_host[host]
+
+
+class SessionTable:
+    """
+    A door's open sessions: admits them within the connection limits (an
+    L{Admission} the doors may share), sweeps them for timeouts, and tells
+    the service when all are gone.
+    """
+
+    def __init__(self, hub: Hub, limits: Limits, clock: IReactorTime, admission: Admission | None = None) -> None:
         self.hub = hub
         self.limits = limits
         self.clock = clock
+        self.admission = admission if admission is not None else Admission(limits)
         self.sessions: set[DoorSession] = set()
-        self.per_host: dict[str, int] = {}
         self._all_gone: list[Deferred[None]] = []
         self._tokens = itertools.count(1)
         self._sweeper = LoopingCall(self.sweep)
@@ -145,24 +178,16 @@ class SessionTable:
 
     def admit(self, session: "DoorSession") -> tuple[str, str] | None:
         """Add ``session``; or, over a limit, return the error (code, text) to refuse it with."""
-        if len(self.sessions) >= self.limits.max_connections:
-            return "server_full", f"the server has {self.limits.max_connections} connections, its most; try again later"
-        count = self.per_host.get(session.host, 0)
-        if count >= self.limits.max_per_address:
-            return "too_many_connections", f"{session.host} has {count} connections open, the most allowed"
-        self.sessions.add(session)
-        self.per_host[session.host] = count + 1
-        return None
+        refused = self.admission.admit(session.host)
+        if refused is None:
+            self.sessions.add(session)
+        return refused
 
     def remove(self, session: "DoorSession") -> None:
         if session not in self.sessions:
             return
         self.sessions.discard(session)
-        left = self.per_host[session.host] - 1
-        if left:
-            self.per_host[session.host] = left
-        else:
-            del self.per_host[session.host]
+        self.admission.release(session.host)
         if not self.sessions:
             waiting, self._all_gone = self._all_gone, []
             for d in waiting:

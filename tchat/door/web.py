@@ -61,7 +61,7 @@ from tchat import __version__
 from tchat.codec import JSON
 from tchat.commands import BadRequest
 from tchat.door.line import format_address
-from tchat.door.session import DoorSession, Limits, SessionTable
+from tchat.door.session import Admission, DoorSession, Limits, SessionTable
 from tchat.events import error_event
 from tchat.hub import Hub
 
@@ -473,12 +473,13 @@ class WebDoor:
         clock: IReactorTime,
         origins: Iterable[str] = (),
         files: dict[str, StaticFile] | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.hub = hub
         self.limits = limits
         self.clock = clock
         self.origins = OriginPolicy(origins)
-        self.table = SessionTable(hub, limits, clock)
+        self.table = SessionTable(hub, limits, clock, admission)
         self.files = load_static() if files is None else files
         self.socket_factory = _SocketFactory(self)
         self.site = WebSite(self, _Root(_Socket(self.socket_factory), StaticFiles(self.files)))
