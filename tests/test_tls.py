@@ -2,15 +2,42 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 
-from twisted.internet import endpoints, reactor, ssl
+from twisted.internet import defer, endpoints, protocol, reactor, ssl
 from twisted.internet.error import ConnectionLost
 from twisted.trial.unittest import TestCase
 
 from tests.helpers import LineClient
 from tests.test_twistd import TwistdProcess, _env, TWISTD
 from tests.tls import make_certificate
+
+
+CLIENT = os.path.join(os.path.dirname(TWISTD), "tchat-client")
+
+
+class PipedRun(protocol.ProcessProtocol):
+    """A process fed ``stdin`` whole; ``done`` fires with (stdout, stderr, exit code)."""
+
+    def __init__(self, stdin: bytes) -> None:
+        self.stdin = stdin
+        self.out = b""
+        self.err = b""
+        self.done: defer.Deferred[tuple[bytes, bytes, int]] = defer.Deferred()
+
+    def connectionMade(self) -> None:
+        self.transport.write(self.stdin)
+        self.transport.closeStdin()
+
+    def outReceived(self, data: bytes) -> None:
+        self.out += data
+
+    def errReceived(self, data: bytes) -> None:
+        self.err += data
+
+    def processEnded(self, reason: object) -> None:
+        self.done.callback((self.out, self.err, reason.value.exitCode))  # type: ignore[attr-defined]
 
 
 class TLSTests(TestCase):
@@ -60,6 +87,25 @@ class TLSTests(TestCase):
         bot.send_json(action="quit")
         await bot.wait_event("bye")
         await bot.lost
+
+    async def client_run(self, port: int, *flags: str) -> tuple[bytes, bytes, int]:
+        run = PipedRun(b"over tls\n/quit\n")
+        args = [CLIENT, "localhost", str(port), "--name", "piped", *flags]
+        reactor.spawnProcess(run, CLIENT, args, env=_env(NO_COLOR="1"), path=self.folder)
+        return await run.done
+
+    async def test_tchat_client_verifies_the_certificate(self) -> None:
+        port = await self.start()
+        out, err, code = await self.client_run(port, "--tls", "--ca", self.cert)
+        self.assertEqual(code, 0, err)
+        self.assertIn(b"[#lobby] <piped> over tls", out)
+        out, err, code = await self.client_run(port, "--tls")
+        self.assertEqual(code, 1)
+        self.assertIn(b"certificate verify failed", out + err)
+        self.assertNotIn(b"<piped> over tls", out)
+        out, err, code = await self.client_run(port, "--tls", "--insecure")
+        self.assertEqual(code, 0, err)
+        self.assertIn(b"insecure", err.lower())
 
     async def test_a_client_that_does_not_trust_the_certificate_is_refused(self) -> None:
         port = await self.start()
