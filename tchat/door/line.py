@@ -11,15 +11,13 @@ own is framing:
 - a line over the limit gets ``line_too_long``; the rest of it, up to the next
   newline, is thrown away and the connection goes on;
 - a line that is not UTF-8 gets ``bad_encoding`` and is ignored;
-- on Linux, a TCP user timeout is set on each socket: a peer that stops
-  acknowledging what it is sent (gone without a word) is dropped by the
-  kernel, which is how a person idling on ``nc`` is told apart from a dead
-  connection without making them answer pings.
+- a person idling in text mode need not answer pings: the TCP user timeout
+  every door sets (L{tchat.door.session.tune_socket}) drops a peer that
+  stops acknowledging what it is sent, which tells a quiet reader from a
+  dead connection.
 """
 
 from __future__ import annotations
-
-import socket
 
 from twisted.internet.interfaces import IAddress, IReactorTime
 from twisted.internet.protocol import ServerFactory
@@ -46,19 +44,6 @@ def format_address(address: IAddress) -> tuple[str, str]:
     if host is None:
         return str(address), str(address)
     return host, (f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
-
-
-def _set_tcp_timeouts(transport: object, timeout: float) -> None:
-    handle = getattr(transport, "getHandle", None)
-    sock = handle() if handle else None
-    if not isinstance(sock, socket.socket) or sock.family not in (socket.AF_INET, socket.AF_INET6):
-        return
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        if hasattr(socket, "TCP_USER_TIMEOUT"):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(timeout * 1000))
-    except OSError:
-        pass  # not every socket type takes these; the ping timeout still holds for JSON
 
 
 class LineSession(LineReceiver, DoorSession):
@@ -98,7 +83,6 @@ class LineSession(LineReceiver, DoorSession):
 
     def connectionMade(self) -> None:
         host, address = format_address(self.transport.getPeer())
-        _set_tcp_timeouts(self.transport, self.door.limits.ping_timeout)
         self.open_session(self.door.table, host, address, self.transport)
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]

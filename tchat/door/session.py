@@ -32,6 +32,7 @@ limits, so none can be used to get around another's:
 from __future__ import annotations
 
 import itertools
+import socket
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +69,28 @@ class Limits:
     login_timeout: float = 60.0
     idle_timeout: float = 180.0
     ping_timeout: float = 60.0
+
+
+def tune_socket(transport: Any, ping_timeout: float) -> None:
+    """
+    Set the TCP options every connection gets, where the socket takes them:
+    no Nagle delay (chat lines are small and wanted now; with a client that
+    delays its ACKs, Nagle held lines back by tens of milliseconds),
+    keepalive, and a TCP user timeout, so that a peer that stops
+    acknowledging what it is sent (gone without a word) is dropped by the
+    kernel after ``ping_timeout``.
+    """
+    handle = getattr(transport, "getHandle", None)
+    sock = handle() if handle else None
+    if not isinstance(sock, socket.socket) or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if hasattr(socket, "TCP_USER_TIMEOUT"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(ping_timeout * 1000))
+    except OSError:
+        pass  # not every socket takes these; the ping timeout still holds for programs
 
 
 class TokenBucket:
@@ -272,6 +295,7 @@ class DoorSession:
         self._busy = False
         self._wake: IDelayedCall | None = None
         self._cut: IDelayedCall | None = None
+        tune_socket(transport, self.limits.ping_timeout)
         transport.registerProducer(self.sendq, True)
         refused = table.admit(self)
         if refused is not None:
