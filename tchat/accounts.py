@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 
 from tchat.commands import Request
@@ -152,13 +153,11 @@ class AccountRules:
         if self.store is not None and member.registered:
             await self.store.memberships.leave(member.key, name_key(room.name))
 
-    async def keep_room_message(self, fields: dict[str, Any]) -> None:
-        if self.store is not None:
-            await self.store.history.add(fields)
-
-    async def keep_private_message(self, fields: dict[str, Any]) -> None:
-        if self.store is not None:
-            await self.store.history.add(fields)
+    def keep_message(self, fields: dict[str, Any]) -> Deferred[None]:
+        """Store a message; the Deferred fires once it is committed."""
+        if self.store is None:
+            return succeed(None)
+        return self.store.history.add(fields)
 
     async def queue_offline(self, member: "Member", recipient: str, fields: dict[str, Any]) -> Account:
         """Queue a private message for an offline registered user; ChatError if there is none."""

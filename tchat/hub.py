@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
@@ -68,6 +69,8 @@ class HubConfig:
     guests: bool = True
     # Most private messages waiting for one offline user.
     offline_limit: int = 1000
+    # Most messages of one sender fanned out but not yet stored (their oks wait).
+    max_unstored: int = 32
 
 
 @dataclass(eq=False)
@@ -91,6 +94,8 @@ class Member:
     current: Room | None = None
     admin: bool = False
     registered: bool = False
+    # Messages fanned out whose ok waits for the store.
+    unstored: int = 0
     # Keys of this user's contacts, and of those offered as contacts this session.
     contacts: set[str] = field(default_factory=set)
     offered: set[str] = field(default_factory=set)
@@ -329,8 +334,7 @@ class Hub(AccountRules):
                 kind="action" if kind == "action" else "public",
             )
             self.fan_out(room, event, skip=member)
-            await self.keep_room_message(event.fields)
-            self._reply(member, request, "ok", msgid=msgid)
+            await self._ok_when_stored(member, request, self.keep_message(event.fields), msgid=msgid)
             return
         kind = "action" if kind == "action" else "private"
         msgid = self._next_msgid()
@@ -338,7 +342,7 @@ class Hub(AccountRules):
         if other is None:
             fields = {"msgid": msgid, "from": member.name, "to": target, "text": text, "kind": kind, "ts": self.now()}
             account = await self.queue_offline(member, target, fields)
-            await self.keep_private_message(fields)
+            await self.keep_message(fields)
             self._reply(
                 member, request, "ok", msgid=msgid, queued=True,
                 text=f"{account.name} is offline; they will get it when they log in",
@@ -351,8 +355,37 @@ class Hub(AccountRules):
         event = self.event("message", msgid=msgid, **{"from": member.name}, to=other.name, text=text, kind=kind)
         other.session.deliver(event)
         self.offer_contact(member, other)
-        await self.keep_private_message(event.fields)
-        self._reply(member, request, "ok", msgid=msgid, text=f"sent to {other.name}" if other is not member else None)
+        await self._ok_when_stored(
+            member, request, self.keep_message(event.fields),
+            msgid=msgid, text=f"sent to {other.name}" if other is not member else None,
+        )
+
+    async def _ok_when_stored(self, member: Member, request: Request, stored: Deferred[None], **fields: Any) -> None:
+        """
+        Answer ``ok`` once the message is stored, without holding up the
+        sender's next request meanwhile: the store commits messages in
+        groups, and a sender that waited for each commit before its next
+        message was held to one message per commit. At most
+        ``max_unstored`` of a sender's messages wait at once; past that, its
+        requests wait too. Oks come in the order of the messages.
+        """
+        member.unstored += 1
+        finished: Deferred[None] = Deferred()
+
+        def finish(result: Any) -> None:
+            member.unstored -= 1
+            if isinstance(result, Failure):
+                log.failure("a message from {user} was delivered but not stored", result, user=member.name)
+                member.session.deliver(
+                    error_event("internal_error", "your message was delivered but could not be stored", re=request.id, ts=self.now())
+                )
+            else:
+                self._reply(member, request, "ok", **fields)
+            finished.callback(None)
+
+        stored.addBoth(finish)
+        if member.unstored > self.config.max_unstored:
+            await finished
 
     async def _do_join(self, member: Member, request: Request) -> None:
         try:

@@ -25,9 +25,19 @@ class RecordingSession:
         self.events: list[Event] = []
         self.closed: str | None = None
         self.address = address
+        self._waiting: list[defer.Deferred[Event]] = []
 
     def deliver(self, event: Event) -> None:
         self.events.append(event)
+        waiting, self._waiting = self._waiting, []
+        for d in waiting:
+            d.callback(event)
+
+    def next_event(self) -> defer.Deferred[Event]:
+        """Fires with the next event delivered from now on."""
+        d: defer.Deferred[Event] = defer.Deferred()
+        self._waiting.append(d)
+        return d
 
     def close(self, reason: str) -> None:
         self.closed = reason

@@ -50,9 +50,10 @@ class AccountsTestCase(TestCase):
         """Carry out a request and return the last event it produced for ``session``."""
         before = len(session.events)
         await self.hub.handle(session, request(action, id=action, **args))
-        produced = session.events[before:]
-        assert produced, f"{action} produced nothing"
-        return produced[-1]
+        if len(session.events) == before:
+            # A message's ok comes once it is stored, after the request is done.
+            await session.next_event()
+        return session.events[-1]
 
     async def guest(self, name: str, host: str = "10.0.0.1") -> RecordingSession:
         session = self.connect(host)

@@ -451,3 +451,70 @@ class RobustnessTests(TestCase):
         self.assertEqual([c["command"] for c in alice.last()["commands"]], ["/msg"])
         hub.handle(alice, request("help", command="nonsense"))
         self.assertEqual(alice.last()["code"], "unknown_command")
+
+
+class SlowStore:
+    """Just enough of a store for a guest's messages, with writes the test completes."""
+
+    def __init__(self) -> None:
+        from twisted.internet.defer import Deferred, succeed
+
+        self.writes: list[tuple[dict, Deferred]] = []
+        store = self
+
+        class Accounts:
+            def get(self, key: str):  # type: ignore[no-untyped-def]
+                return succeed(None)
+
+            def record_seen(self, key: str, ts: float):  # type: ignore[no-untyped-def]
+                return succeed(None)
+
+        class History:
+            def add(self, fields: dict):  # type: ignore[no-untyped-def]
+                d: Deferred = Deferred()
+                store.writes.append((fields, d))
+                return d
+
+        self.accounts = Accounts()
+        self.history = History()
+
+
+class StoredBeforeOkTests(TestCase):
+    def setUp(self) -> None:
+        self.store = SlowStore()
+        self.hub, _ = make_hub(max_unstored=2)
+        self.hub.store = self.store  # type: ignore[assignment]
+        self.alice = logged_in(self.hub, "alice")
+        self.bob = logged_in(self.hub, "bob")
+        self.alice.clear()
+
+    def test_messages_go_out_at_once_and_each_ok_waits_for_its_write(self) -> None:
+        done = [self.hub.handle(self.alice, request("msg", id=i, to="#lobby", text=f"m{i}")) for i in range(2)]
+        self.assertTrue(all(d.called for d in done), "the sender was held up by the store")
+        self.assertEqual([e["text"] for e in self.bob.of("message")], ["m0", "m1"])
+        self.assertEqual(self.alice.of("ok"), [])
+        self.store.writes[0][1].callback(None)
+        self.assertEqual([e["re"] for e in self.alice.of("ok")], [0])
+        self.store.writes[1][1].callback(None)
+        self.assertEqual([e["re"] for e in self.alice.of("ok")], [0, 1])
+
+    def test_past_the_limit_the_sender_waits(self) -> None:
+        first = [self.hub.handle(self.alice, request("msg", id=i, to="#lobby", text=f"m{i}")) for i in range(2)]
+        third = self.hub.handle(self.alice, request("msg", id=2, to="#lobby", text="m2"))
+        self.assertTrue(all(d.called for d in first))
+        self.assertFalse(third.called)
+        for _, d in self.store.writes:
+            d.callback(None)
+        self.assertTrue(third.called)
+        self.assertEqual([e["re"] for e in self.alice.of("ok")], [0, 1, 2])
+
+    def test_a_failed_write_is_an_error_for_its_sender_only(self) -> None:
+        self.hub.handle(self.alice, request("msg", id="lost", to="#lobby", text="x"))
+        self.hub.handle(self.alice, request("msg", id="kept", to="#lobby", text="y"))
+        self.store.writes[0][1].errback(RuntimeError("disk full"))
+        self.store.writes[1][1].callback(None)
+        error = self.alice.of("error")[0]
+        self.assertEqual((error["code"], error["re"]), ("internal_error", "lost"))
+        self.assertEqual([e["re"] for e in self.alice.of("ok")], ["kept"])
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        self.assertEqual(self.bob.of("error"), [])
