@@ -83,6 +83,8 @@ class LineSession(LineReceiver, DoorSession):
 
     def connectionMade(self) -> None:
         host, address = format_address(self.transport.getPeer())
+        # Writes go straight to the transport: one call less per delivery.
+        self.write = self.transport.write  # type: ignore[method-assign]
         self.open_session(self.door.table, host, address, self.transport)
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]

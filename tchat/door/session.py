@@ -337,7 +337,8 @@ class DoorSession:
     def deliver(self, event: Event) -> None:
         if self.closing:
             return
-        data = event.encoded(self._codec())
+        # The fan-out's inner loop: kept to attribute reads and one call.
+        data = event.encoded(self.codec or TEXT)
         if self.sendq.full:
             self.sendq.backlog += len(data)
             if self.sendq.backlog > self.limits.sendq:
