@@ -297,6 +297,13 @@ class AccountRules:
 
     # -- admin -----------------------------------------------------------
 
+    async def _existing_account(self, name: str) -> tuple[Store, Account]:
+        store = self._needs_store()
+        account = await store.accounts.get(name_key(name))
+        if account is None:
+            raise ChatError("no_such_user", f"no account {name}")
+        return store, account
+
     async def _do_accounts(self, member: "Member", request: Request) -> None:
         store = self._needs_store()
         accounts = [
@@ -326,11 +333,8 @@ class AccountRules:
         self._reply(member, request, "ok", text=f"account {name} created")
 
     async def _do_account_delete(self, member: "Member", request: Request) -> None:
-        store = self._needs_store()
-        key = name_key(request.args["user"])
-        account = await store.accounts.get(key)
-        if account is None:
-            raise ChatError("no_such_user", f"no account {request.args['user']}")
+        store, account = await self._existing_account(request.args["user"])
+        key = account.key
         await store.accounts.delete(key)
         online = self.users.get(key)
         if online is not None:
@@ -339,11 +343,8 @@ class AccountRules:
         self._reply(member, request, "ok", text=f"account {account.name} deleted")
 
     async def _do_account_reset(self, member: "Member", request: Request) -> None:
-        store = self._needs_store()
-        key = name_key(request.args["user"])
-        account = await store.accounts.get(key)
-        if account is None:
-            raise ChatError("no_such_user", f"no account {request.args['user']}")
+        store, account = await self._existing_account(request.args["user"])
+        key = account.key
         try:
             await store.accounts.change_password(key, request.args["password"])
         except StoreError as e:

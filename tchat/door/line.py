@@ -26,7 +26,6 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
 from tchat.codec import JSON, codec_for_first_line
-from tchat.commands import BadRequest
 from tchat.door.session import Admission, DoorSession, Limits, SessionTable
 from tchat.events import error_event
 from tchat.hub import Hub
@@ -128,13 +127,7 @@ class LineSession(LineReceiver, DoorSession):
             self.codec = codec_for_first_line(line)
             if self.codec is JSON:
                 self.hub.greet(self)
-        try:
-            request = self.codec.decode(line)
-        except BadRequest as e:
-            self.deliver(error_event(e.code, e.text, re=e.id))
-            return
-        if request is not None:
-            self.submit(request)
+        self.submit_text(self.codec, line)
 
 
 class LineDoor(ServerFactory):

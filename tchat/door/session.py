@@ -44,7 +44,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from tchat.codec import TEXT
-from tchat.commands import Request
+from tchat.commands import BadRequest, Request
 from tchat.events import Event, error_event, make_event
 from tchat.hub import Hub
 
@@ -322,6 +322,16 @@ class DoorSession:
             return
         self._queue.append(request)
         self._pump()
+
+    def submit_text(self, codec: Any, text: str) -> None:
+        """Decode one line or frame with ``codec`` and submit it; a malformed one gets its error."""
+        try:
+            request = codec.decode(text)
+        except BadRequest as e:
+            self.deliver(error_event(e.code, e.text, re=e.id))
+            return
+        if request is not None:
+            self.submit(request)
 
     def session_closed(self) -> None:
         for call in (self._wake, self._cut):

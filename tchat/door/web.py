@@ -57,9 +57,7 @@ from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
-from tchat import __version__
 from tchat.codec import JSON
-from tchat.commands import BadRequest
 from tchat.door.line import format_address
 from tchat.door.session import Admission, DoorSession, Limits, SessionTable
 from tchat.events import error_event
@@ -373,13 +371,7 @@ class WebSession(WebSocketServerProtocol, DoorSession):
         except UnicodeDecodeError as e:
             self.deliver(error_event("bad_encoding", f"that frame was not UTF-8 (bad byte at {e.start}); it was ignored"))
             return
-        try:
-            request = JSON.decode(text)
-        except BadRequest as e:
-            self.deliver(error_event(e.code, e.text, re=e.id))
-            return
-        if request is not None:
-            self.submit(request)
+        self.submit_text(JSON, text)
 
 
 class _SocketFactory(WebSocketServerFactory):
