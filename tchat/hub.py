@@ -94,11 +94,18 @@ class Member:
     current: Room | None = None
     admin: bool = False
     registered: bool = False
-    # Messages fanned out whose ok waits for the store.
+    # Messages fanned out whose ok waits for the store, and who waits for them all.
     unstored: int = 0
+    waiting_for_store: list[Deferred[None]] = field(default_factory=list)
     # Keys of this user's contacts, and of those offered as contacts this session.
     contacts: set[str] = field(default_factory=set)
     offered: set[str] = field(default_factory=set)
+
+    def stored_all(self) -> Deferred[None]:
+        """Fires when none of this member's messages waits for the store."""
+        d: Deferred[None] = Deferred()
+        self.waiting_for_store.append(d)
+        return d
 
     @property
     def address(self) -> str:
@@ -381,6 +388,11 @@ class Hub(AccountRules):
                 )
             else:
                 self._reply(member, request, "ok", **fields)
+            # Only now may a waiting quit go on: its bye must follow this ok.
+            if not member.unstored:
+                waiting, member.waiting_for_store = member.waiting_for_store, []
+                for d in waiting:
+                    d.callback(None)
             finished.callback(None)
 
         stored.addBoth(finish)
@@ -441,6 +453,9 @@ class Hub(AccountRules):
 
     async def _do_quit(self, member: Member, request: Request) -> None:
         reason = clean_text(request.args.get("reason") or "").strip()
+        # The oks of messages sent just before come before the bye.
+        while member.unstored:
+            await member.stored_all()
         self._drop(member, "goodbye", f"quit: {reason}" if reason else "quit")
 
     async def _do_help(self, member: Member, request: Request) -> None:

@@ -28,6 +28,8 @@ class RecordingSession:
         self._waiting: list[defer.Deferred[Event]] = []
 
     def deliver(self, event: Event) -> None:
+        if self.closed is not None:
+            return  # as a door does: nothing goes out after the bye
         self.events.append(event)
         waiting, self._waiting = self._waiting, []
         for d in waiting:

@@ -518,3 +518,11 @@ class StoredBeforeOkTests(TestCase):
         self.assertEqual([e["re"] for e in self.alice.of("ok")], ["kept"])
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
         self.assertEqual(self.bob.of("error"), [])
+
+    def test_the_oks_of_messages_come_before_the_bye_of_a_quit(self) -> None:
+        self.hub.handle(self.alice, request("msg", id="last words", to="#lobby", text="bye all"))
+        self.hub.handle(self.alice, request("quit"))
+        self.assertIsNone(self.alice.closed)
+        self.store.writes[0][1].callback(None)
+        self.assertEqual(self.alice.last("ok")["re"], "last words")
+        self.assertEqual(self.alice.closed, "goodbye")
