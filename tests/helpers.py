@@ -83,45 +83,76 @@ def logged_in(hub: Hub, name: str, address: str = "127.0.0.1:5000") -> Recording
     return session
 
 
-class LineClient(LineReceiver):
+class Inbox:
     """
-    A client on a real socket that collects lines. L{wait_for} looks through
-    the lines not yet matched (in order) and then waits for new ones, so a
-    line that arrived before the test asked for it is not missed.
+    What a test client received, in order, and one wait at a time:
+    L{wait_for} looks through the items not yet matched, then waits for new
+    ones, so an item that arrived before the test asked for it is not missed.
     """
-
-    delimiter = b"\r\n"
-    MAX_LENGTH = 1 << 20
 
     def __init__(self) -> None:
-        self.lines: list[str] = []
+        self.items: list[Any] = []
         self._cursor = 0
-        self._waiting: tuple[Any, defer.Deferred[str]] | None = None
-        self.lost: defer.Deferred[None] = defer.Deferred()
+        self._waiting: tuple[Any, defer.Deferred[Any]] | None = None
+        self._ended: str | None = None
 
-    def lineReceived(self, line: bytes) -> None:
-        self.lines.append(line.decode("utf-8"))
+    def add(self, item: Any) -> None:
+        self.items.append(item)
         self._match()
+
+    def end(self, why: str) -> None:
+        """Nothing more will come: a wait not yet matched fails."""
+        self._ended = why
+        if self._waiting is not None:
+            _, d = self._waiting
+            self._waiting = None
+            d.errback(ConnectionError(f"{why} while waiting; received: {self.items}"))
+
+    def wait_for(self, match: Any) -> defer.Deferred[Any]:
+        assert self._waiting is None, "one wait at a time"
+        d: defer.Deferred[Any] = defer.Deferred()
+        self._waiting = (match, d)
+        self._match()
+        if self._ended is not None:
+            self.end(self._ended)
+        return d
 
     def _match(self) -> None:
         if self._waiting is None:
             return
         match, d = self._waiting
-        while self._cursor < len(self.lines):
-            line = self.lines[self._cursor]
+        while self._cursor < len(self.items):
+            item = self.items[self._cursor]
             self._cursor += 1
-            if match(line):
+            if match(item):
                 self._waiting = None
-                d.callback(line)
+                d.callback(item)
                 return
+
+
+def event_matcher(name: str, **fields: Any) -> Any:
+    """A match for L{Inbox.wait_for}: a JSON event called ``name`` whose fields include ``fields``."""
+    return lambda obj: obj.get("event") == name and all(obj.get(k) == v for k, v in fields.items())
+
+
+class LineClient(LineReceiver):
+    """A client on a real socket that collects lines in an L{Inbox}."""
+
+    delimiter = b"\r\n"
+    MAX_LENGTH = 1 << 20
+
+    def __init__(self) -> None:
+        self.inbox = Inbox()
+        self.lines: list[str] = self.inbox.items
+        self.lost: defer.Deferred[None] = defer.Deferred()
+
+    def lineReceived(self, line: bytes) -> None:
+        self.inbox.add(line.decode("utf-8"))
 
     def connectionLost(self, reason: Any = None) -> None:
         if not self.lost.called:
             self.lost.callback(None)
-        if self._waiting is not None:
-            _, d = self._waiting
-            self._waiting = None
-            d.errback(ConnectionError(f"connection lost while waiting; lines: {self.lines}"))
+        self.inbox.end("connection lost")
 
     def send(self, line: str | bytes) -> None:
         self.transport.write(line if isinstance(line, bytes) else line.encode("utf-8") + b"\n")
@@ -134,24 +165,12 @@ class LineClient(LineReceiver):
         if isinstance(match, str):
             wanted = match
             match = lambda line: line == wanted  # noqa: E731
-        assert self._waiting is None, "one wait at a time"
-        d: defer.Deferred[str] = defer.Deferred()
-        self._waiting = (match, d)
-        self._match()
-        if self._waiting is not None and self.lost.called:
-            self.connectionLost()
-        return d
+        return self.inbox.wait_for(match)
 
     def wait_event(self, name: str, **fields: Any) -> defer.Deferred[dict[str, Any]]:
         """The next JSON event called ``name`` whose fields include ``fields``."""
-
-        def match(line: str) -> bool:
-            if not line.startswith("{"):
-                return False
-            obj = json.loads(line)
-            return obj.get("event") == name and all(obj.get(k) == v for k, v in fields.items())
-
-        return self.wait_for(match).addCallback(json.loads)
+        is_event = event_matcher(name, **fields)
+        return self.wait_for(lambda line: line.startswith("{") and is_event(json.loads(line))).addCallback(json.loads)
 
 
 async def connect_line_client(port: int) -> LineClient:

@@ -21,7 +21,7 @@ from tchat.door.session import Limits
 from tchat.door.web import SECURITY_HEADERS, OriginPolicy, WebDoor, load_static
 from tchat.hub import Hub, HubConfig
 from tchat.tap import DEFAULT_WEB_PORT, Options
-from tests.helpers import LineClient, generous_limits
+from tests.helpers import Inbox, LineClient, event_matcher, generous_limits
 
 
 class WebSocketClient(WebSocketClientProtocol):
@@ -33,9 +33,8 @@ class WebSocketClient(WebSocketClientProtocol):
     def __init__(self) -> None:
         super().__init__()
         self.frames: list[bytes] = []
-        self.events: list[dict[str, Any]] = []
-        self._cursor = 0
-        self._waiting: tuple[Any, defer.Deferred[dict[str, Any]]] | None = None
+        self.inbox = Inbox()
+        self.events: list[dict[str, Any]] = self.inbox.items
         self.opened: defer.Deferred[None] = defer.Deferred()
         # (code, reason) of the close, once the TCP connection is gone
         self.closed: defer.Deferred[tuple[int | None, str | None]] = defer.Deferred()
@@ -46,46 +45,23 @@ class WebSocketClient(WebSocketClientProtocol):
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         self.frames.append(payload)
-        self.events.append(json.loads(payload))
-        self._match()
+        self.inbox.add(json.loads(payload))
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         if not self.opened.called:
             self.opened.errback(ConnectionError(f"handshake failed: {reason}"))
         if not self.closed.called:
             self.closed.callback((code, reason))
-        if self._waiting is not None:
-            _, d = self._waiting
-            self._waiting = None
-            d.errback(ConnectionError(f"closed ({code}, {reason}) while waiting; events: {self.events}"))
+        self.inbox.end(f"closed ({code}, {reason})")
 
     def connectionLost(self, reason: Any = None) -> None:
         super().connectionLost(reason)
         if not self.lost.called:
             self.lost.callback(None)
 
-    def _match(self) -> None:
-        if self._waiting is None:
-            return
-        match, d = self._waiting
-        while self._cursor < len(self.events):
-            event = self.events[self._cursor]
-            self._cursor += 1
-            if match(event):
-                self._waiting = None
-                d.callback(event)
-                return
-
     def wait_event(self, name: str, **fields: Any) -> defer.Deferred[dict[str, Any]]:
         """The next event called ``name`` whose fields include ``fields``."""
-        assert self._waiting is None, "one wait at a time"
-        d: defer.Deferred[dict[str, Any]] = defer.Deferred()
-        self._waiting = (lambda e: e.get("event") == name and all(e.get(k) == v for k, v in fields.items()), d)
-        self._match()
-        if self._waiting is not None and self.closed.called:
-            self._waiting = None
-            d.errback(ConnectionError(f"already closed; events: {self.events}"))
-        return d
+        return self.inbox.wait_for(event_matcher(name, **fields))
 
     def send_json(self, **obj: Any) -> None:
         self.sendMessage(json.dumps(obj).encode("utf-8"))
