@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from typing import Any
+
+from argon2 import PasswordHasher
 
 from twisted.internet import defer, reactor
 from twisted.internet.protocol import ProcessProtocol
@@ -17,6 +20,7 @@ from twisted.trial.unittest import TestCase
 
 from tchat.door.line import LineDoor, LineLimits
 from tchat.hub import Hub, HubConfig
+from tchat.store import open_store
 from tests.helpers import LineClient, connect_line_client
 
 CLIENT = os.path.join(os.path.dirname(sys.executable), "tchat-client")
@@ -49,10 +53,12 @@ class ClientProcess(ProcessProtocol):
         self.err += data
 
     def processEnded(self, reason: Failure) -> None:
-        for wanted, d in self._waiting:
-            d.errback(AssertionError(f"client ended before printing {wanted!r}; stdout: {self.text!r}; stderr: {self.err!r}"))
-        self._waiting = []
+        # First the end (a cleanup must not try to kill an ended process),
+        # then the waits it leaves unmet.
         self.ended.callback(reason.value.exitCode)
+        waiting, self._waiting = self._waiting, []
+        for wanted, d in waiting:
+            d.errback(AssertionError(f"client ended before printing {wanted!r}; stdout: {self.text!r}; stderr: {self.err!r}"))
 
     def wait_for(self, wanted: str) -> defer.Deferred[str]:
         """Fires (with all of stdout) once stdout contains ``wanted``."""
@@ -69,11 +75,13 @@ class ClientProcess(ProcessProtocol):
         self.transport.closeStdin()
 
 
-class PipedClientTests(TestCase):
+class ServerTestCase(TestCase):
+    """A real server in this process, and the installed client run against it."""
+
     timeout = 30
 
-    def setUp(self) -> None:
-        self.hub = Hub(HubConfig(), reactor)
+    def start_server(self, store: Any = None) -> None:
+        self.hub = Hub(HubConfig(), reactor, store=store)
         self.door = LineDoor(self.hub, LineLimits(close_grace=2.0), reactor)
         self.listening = reactor.listenTCP(0, self.door, interface="127.0.0.1")
         self.port = self.listening.getHost().port
@@ -88,12 +96,17 @@ class PipedClientTests(TestCase):
     def _stop_server(self) -> defer.Deferred[None]:
         return defer.Deferred.fromCoroutine(self._stop_server_async())
 
-    def spawn(self, *args: str) -> ClientProcess:
-        """Run the installed tchat-client against the test server, stdin piped."""
+    def spawn(self, *args: str, env: dict[str, str] | None = None) -> ClientProcess:
+        """
+        Run the installed tchat-client against the test server, stdin piped,
+        with ``env`` added to the environment (any TCHAT_PASSWORD of the
+        test's own is left out).
+        """
         process = ClientProcess()
-        env = dict(os.environ, NO_COLOR="1")
+        environ = {k: v for k, v in os.environ.items() if k != "TCHAT_PASSWORD"}
+        environ.update(NO_COLOR="1", **(env or {}))
         reactor.spawnProcess(
-            process, CLIENT, [CLIENT, "127.0.0.1", str(self.port), *args], env=env,
+            process, CLIENT, [CLIENT, "127.0.0.1", str(self.port), *args], env=environ,
             childFDs={0: "w", 1: "r", 2: "r"},
         )
 
@@ -118,6 +131,11 @@ class PipedClientTests(TestCase):
         other.send_json(action="login", user=name, id=1)
         await logged_in
         return other
+
+
+class PipedClientTests(ServerTestCase):
+    def setUp(self) -> None:
+        self.start_server()
 
     async def test_script_talks_with_another_user_and_quits(self) -> None:
         """
@@ -199,3 +217,80 @@ class PipedClientTests(TestCase):
         self.assertEqual(await bot.ended, 1)
         self.assertIn(b"cannot connect to 127.0.0.1:", bot.err)
         self.assertIn(b"refused", bot.err)
+
+
+CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+class RegisteredUserPipedTests(ServerTestCase):
+    """
+    The same, against a server that keeps accounts: a script registers a
+    name, and later logs in under it with the password from the environment
+    or a file, and finds what was sent to it meanwhile.
+    """
+
+    async def async_set_up(self) -> None:
+        folder = tempfile.TemporaryDirectory(prefix="tchat-client-accounts-")
+        self.addCleanup(folder.cleanup)
+        self.folder = folder.name
+        store = await open_store(f"sqlite:{os.path.join(folder.name, 'tchat.db')}", reactor, hasher=CHEAP)
+        # Cleanups run last-added first: the store closes once the server's
+        # connections are gone.
+        self.addCleanup(store.close)
+        self.start_server(store)
+
+    def setUp(self) -> defer.Deferred[None]:  # type: ignore[override]
+        return defer.Deferred.fromCoroutine(self.async_set_up())
+
+    async def register_alice(self) -> None:
+        alice = self.spawn("--name", "alice")
+        alice.type("/register correct horse")
+        alice.type("/quit")
+        self.assertEqual(await alice.ended, 0, alice.err)
+        self.assertIn("alice is registered", alice.text)
+
+    async def test_register_then_come_back_with_the_password_and_find_the_message(self) -> None:
+        await self.register_alice()
+
+        # While alice is away, bob writes to her: it is kept for her.
+        bob = await self.participant("bob")
+        queued = bob.wait_event("ok", re=2)
+        bob.send_json(action="msg", to="alice", text="while you were away", id=2)
+        self.assertTrue((await queued).get("queued"))
+
+        back = self.spawn("--name", "alice", env={"TCHAT_PASSWORD": "correct horse"})
+        await back.wait_for("[private] <bob> while you were away (delayed)")
+        back.type("/quit")
+        self.assertEqual(await back.ended, 0, back.err)
+        self.assertIn("You are alice", back.text)
+        self.assertNotIn("correct horse", back.text + back.err.decode())
+
+    async def test_without_the_password_the_run_exits_1_saying_one_is_needed(self) -> None:
+        await self.register_alice()
+        again = self.spawn("--name", "alice")
+        again.type("hello")
+        self.assertEqual(await again.ended, 1)
+        err = again.err.decode()
+        self.assertIn("the name alice is registered", err)
+        self.assertIn("TCHAT_PASSWORD", err)
+        self.assertIn("--password-file", err)
+        self.assertNotIn("You are alice", again.text)
+
+    async def test_a_wrong_password_exits_1_and_is_not_shown(self) -> None:
+        await self.register_alice()
+        wrong = self.spawn("--name", "alice", env={"TCHAT_PASSWORD": "incorrect donkey"})
+        self.assertEqual(await wrong.ended, 1)
+        self.assertIn("wrong password for alice", wrong.err.decode())
+        self.assertNotIn("donkey", wrong.text + wrong.err.decode())
+
+    async def test_the_password_from_a_file(self) -> None:
+        await self.register_alice()
+        path = os.path.join(self.folder, "alice.pw")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("correct horse\n")
+        os.chmod(path, 0o600)
+        back = self.spawn("--name", "alice", "--password-file", path)
+        await back.wait_for("You are alice")
+        back.end_input()
+        self.assertEqual(await back.ended, 0, back.err)
+        self.assertEqual(back.err, b"")

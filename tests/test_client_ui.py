@@ -280,3 +280,181 @@ class NamePromptTests(TestCase):
     def test_quit_at_the_name_prompt(self) -> None:
         self.keyboard.dataReceived(b"/quit\r")
         self.assertEqual([m["action"] for m in self.sent()], ["quit"])
+
+    def test_login_with_a_password_at_the_name_prompt_is_masked(self) -> None:
+        self.keyboard.dataReceived(b"/login alice correct horse")
+        self.assertEqual(self.rows()[-1], "Name: /login alice " + "*" * len("correct horse"))
+        self.assertNotIn(b"horse", bytes(self.screen))
+        self.keyboard.dataReceived(b"\r")
+        [login] = self.sent()
+        self.assertEqual((login["action"], login["user"], login["password"]), ("login", "alice", "correct horse"))
+
+
+SECRET = "correct horse"
+
+
+class PasswordPromptTests(TestCase):
+    """A registered name: the UI asks for its password, and never shows it."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.net = StringTransport()
+        self.client = ChatClient(Renderer(now=lambda: NOW), self.clock, "alice")
+        self.client.makeConnection(self.net)
+        self.screen = UnicodeTerminalBuffer()
+        parser = insults.ClientProtocol(lambda: self.screen)
+        parser.makeConnection(StringTransport())
+        self.ui = ChatUI(self.client, Renderer(now=lambda: NOW))
+        self.keyboard = insults.ServerProtocol(lambda: self.ui)
+        self.keyboard.makeConnection(Wire(parser))
+        self.status: list[int] = []
+        self.client.finished.addCallback(self.status.append)
+        self.client.start(self.ui)
+        self.login = self.sent()[0]
+        self.assertNotIn("password", self.login)
+
+    def rows(self) -> list[str]:
+        rows = bytes(self.screen).decode("utf-8").split("\n")
+        return [row.rstrip() for row in rows[: self.screen.y + 1]]
+
+    def sent(self) -> list[dict[str, Any]]:
+        data = self.net.value()
+        self.net.clear()
+        return [json.loads(line) for line in data.decode("utf-8").splitlines()]
+
+    def receive(self, event: str, **fields: Any) -> None:
+        self.client.dataReceived(json.dumps({"event": event, "ts": NOW, **fields}).encode() + b"\n")
+
+    def press(self, *keys: bytes | str) -> None:
+        for key in keys:
+            self.keyboard.dataReceived(key.encode("utf-8") if isinstance(key, str) else key)
+
+    def refuse(self, code: str, text: str) -> None:
+        self.receive("error", re=self.login["id"], code=code, text=text)
+
+    def assert_password_never_on_screen(self) -> None:
+        screen = bytes(self.screen).decode("utf-8")
+        self.assertNotIn("correct", screen)
+        self.assertNotIn("horse", screen)
+
+    def test_the_typed_password_is_not_shown_and_goes_with_the_login(self) -> None:
+        self.refuse("password_required", "the name alice is registered; log in with /login alice PASSWORD")
+        self.assertIn("alice is registered: type its password", self.rows()[-2])
+        self.assertEqual(self.rows()[-1], "Password for alice:")
+        self.press(SECRET)
+        self.assertEqual(self.rows()[-1], "Password for alice: " + "*" * len(SECRET))
+        self.press(LEFT, BACKSPACE, "s")  # editing works, still unseen
+        self.assertEqual(self.rows()[-1], "Password for alice: " + "*" * len(SECRET))
+        self.assert_password_never_on_screen()
+        self.press(ENTER)
+        [login] = self.sent()
+        self.assertEqual((login["action"], login["user"], login["password"]), ("login", "alice", SECRET))
+        self.receive("logged_in", re=login["id"], user="alice", rooms=["#lobby", "#dev"], users=["alice"],
+                     registered=True, unread={"#lobby": 0, "#dev": 3})
+        self.assertEqual(self.rows()[-1], "#dev>")
+        self.assertIn("New since you were last here: 3 in #dev", "\n".join(self.rows()))
+        # The password is not in the history either.
+        self.press(UP)
+        self.assertEqual(self.rows()[-1], "#dev>")
+        self.assertEqual(self.ui.historyLines, [])
+        self.assert_password_never_on_screen()
+
+    def test_a_wrong_password_is_said_and_asked_again(self) -> None:
+        self.refuse("password_required", "the name alice is registered")
+        self.press("horse battery")
+        self.assert_password_never_on_screen()
+        self.press(ENTER)
+        [login] = self.sent()
+        self.receive("error", re=login["id"], code="bad_password", text="wrong password for alice")
+        self.assertIn("!!! wrong password for alice", self.rows()[-2])
+        self.assertEqual(self.rows()[-1], "Password for alice:")
+        self.press(SECRET)
+        self.assert_password_never_on_screen()
+        self.press(ENTER)
+        [login] = self.sent()
+        self.assertEqual(login["password"], SECRET)
+        self.assert_password_never_on_screen()
+
+    def test_rate_limited_asks_again_only_after_enter(self) -> None:
+        self.refuse("rate_limited", "too many wrong passwords; try again in 8 s")
+        rows = self.rows()
+        self.assertIn("!!! too many wrong passwords; try again in 8 s", rows[-3])
+        self.assertIn("press Enter to try again", rows[-2])
+        self.assertEqual(rows[-1], "[Enter: try again]")
+        self.press("horse")  # not the time to type it: ignored, not shown
+        self.assertEqual(self.rows()[-1], "[Enter: try again]")
+        self.press(ENTER)
+        self.assertEqual(self.sent(), [])
+        self.assertEqual(self.rows()[-1], "Password for alice:")
+        self.press(SECRET)
+        self.assertEqual(self.rows()[-1], "Password for alice: " + "*" * len(SECRET))
+        self.press(ENTER)
+        [login] = self.sent()
+        self.assertEqual(login["password"], SECRET)
+        self.assert_password_never_on_screen()
+
+    def test_enter_alone_goes_back_to_the_name_prompt(self) -> None:
+        self.refuse("password_required", "the name alice is registered")
+        self.press(ENTER)
+        self.assertEqual(self.rows()[-1], "Name:")
+        self.assertEqual(self.sent(), [])
+        self.press("bob", ENTER)
+        [login] = self.sent()
+        self.assertEqual((login["user"], "password" in login), ("bob", False))
+
+    def test_ctrl_c_at_the_password_prompt_leaves(self) -> None:
+        self.refuse("password_required", "the name alice is registered")
+        self.press("half", b"\x03")
+        self.assertEqual([m["action"] for m in self.sent()], ["quit"])
+
+    def test_ctrl_d_on_an_empty_password_leaves(self) -> None:
+        self.refuse("password_required", "the name alice is registered")
+        self.press(b"\x04")
+        self.assertEqual([m["action"] for m in self.sent()], ["quit"])
+        self.receive("bye", text="bye")
+        self.client.connectionLost(None)
+        self.assertEqual(self.status, [0])
+
+    def test_a_password_typed_before_the_prompt_is_neither_sent_nor_kept(self) -> None:
+        # Typed while the login was on its way, expecting the prompt.
+        self.press(SECRET, ENTER)
+        self.refuse("password_required", "the name alice is registered")
+        self.assertIn("1 line typed before the password was asked for: not sent", "\n".join(self.rows()))
+        self.press(SECRET, ENTER)
+        [login] = self.sent()
+        self.receive("logged_in", re=login["id"], user="alice", rooms=["#lobby"], users=["alice"])
+        self.assertEqual(self.sent(), [])  # no message with it
+        self.press(UP)
+        self.assertEqual(self.rows()[-1], "#lobby>")  # and not in the history
+
+
+class PasswordCommandTests(UITests):
+    """Logged in: lines that hold a password are masked as typed and not kept."""
+
+    def test_password_part_of_a_command_is_masked_as_it_is_typed(self) -> None:
+        self.press("/register correct horse")
+        self.assertEqual(self.input_row(), "#lobby> /register " + "*" * len("correct horse"))
+        self.press(LEFT, LEFT, "x")
+        self.assertEqual(self.input_row(), "#lobby> /register " + "*" * len("correct horsxe"))
+        self.press(ENTER)
+        [register] = self.sent()
+        self.assertEqual((register["action"], register["password"]), ("register", "correct horxse"))
+        self.assertNotIn(b"horse", bytes(self.screen))
+        self.assertNotIn(b"horxse", bytes(self.screen))
+
+    def test_lines_with_passwords_are_not_in_the_history(self) -> None:
+        lines = ["first", "/register correct horse", "/passwd old-one new-one", "/password old-one new-one",
+                 "/oper admin-pw", "/admin admin-pw", "/account create bob pw-bob", "/account reset bob pw-bob",
+                 "/login carol pw-carol", "last"]
+        for line in lines:
+            self.press(line, ENTER)
+        self.assertEqual(len(self.sent()), len(lines))  # every line was still sent
+        self.assertEqual(self.ui.historyLines, [b"first", b"last"])
+        self.press(UP)
+        self.assertEqual(self.input_row(), "#lobby> last")
+        self.press(UP)
+        self.assertEqual(self.input_row(), "#lobby> first")
+        self.press(UP)
+        self.assertEqual(self.input_row(), "#lobby> first")
+        for secret in (b"horse", b"old-one", b"new-one", b"admin-pw", b"pw-bob", b"pw-carol"):
+            self.assertNotIn(secret, bytes(self.screen))

@@ -8,6 +8,12 @@ else lives here, where a test can drive it with a C{StringTransport}:
 
 - the login, sent first (the server switches to JSON mode on it), or a
   silent ping first when the person has not typed a name yet;
+- the password: a given one (C{TCHAT_PASSWORD}, C{--password-file}) goes
+  with the first login; when the server wants one, or refuses it, the
+  display is asked (L{Display.ask_password}): a terminal asks the person, a
+  pipe gives up. A password is never shown, and typed commands that hold one
+  are recognised (L{holds_password}, L{secret_start}) so a front-end can keep
+  them out of its history and off the screen;
 - request ids, and the requests still waiting for their reply;
 - the current room: the last room of ``logged_in``, then each room joined,
   ``/room`` changes it locally, and leaving it falls back to the most recently
@@ -32,11 +38,105 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
 from tchat.client.render import Renderer
-from tchat.commands import BadRequest, Request, parse_text
+from tchat.commands import TEXT_WORDS, BadRequest, Command, Request, TextForm, parse_text
 from tchat.names import name_key
 
 # How long a quit waits for the server's bye before the client hangs up itself.
 QUIT_WAIT = 3.0
+
+# The login errors that are about the password, not the name: the display is
+# asked for a password (again) rather than for another name.
+PASSWORD_CODES = frozenset({"password_required", "bad_password", "rate_limited"})
+
+# Typed commands that hold a password, and how many plain words (a NAME)
+# come between the command and the password; the password runs to the end
+# of the line (for /passwd, OLD and NEW are one word each).
+SECRET_ACTIONS = {"login": 1, "register": 0, "admin": 0, "passwd": 0, "account_create": 1, "account_reset": 1}
+
+
+def _word(line: str, start: int) -> tuple[str, int]:
+    """The word in ``line`` from ``start`` on, after spaces, and where it ends."""
+    i = start
+    while i < len(line) and line[i] == " ":
+        i += 1
+    end = line.find(" ", i)
+    end = len(line) if end < 0 else end
+    return line[i:end], end
+
+
+def _command_at(line: str) -> tuple[Command, TextForm, int] | None:
+    """
+    The command a typed line names (matched as L{parse_text} matches it),
+    its form, and where in ``line`` its arguments start; None for a line
+    that is not a known command.
+    """
+    if not line.startswith("/") or line.startswith("//"):
+        return None
+    end = line.find(" ", 1)
+    end = len(line) if end < 0 else end
+    first = line[1:end].strip().lower()
+    second, after_second = _word(line, end)
+    two = TEXT_WORDS.get(f"{first} {second.lower()}")
+    if two is not None:
+        return two[0], two[1], after_second
+    one = TEXT_WORDS.get(first)
+    return (one[0], one[1], end) if one is not None else None
+
+
+def holds_password(line: str) -> bool:
+    """
+    Whether a typed line is a command that carries a password (``/login``,
+    ``/register``, ``/passwd``, ``/admin``, ``/account create|reset``, in any
+    of their spellings): a front-end keeps such lines out of its history.
+    """
+    found = _command_at(line)
+    return found is not None and found[0].action in SECRET_ACTIONS
+
+
+def secret_start(line: str) -> int | None:
+    """
+    Where the password in a typed line (maybe still being typed) starts:
+    everything from there to the end is secret. None when the line holds
+    no password (yet).
+    """
+    found = _command_at(line)
+    if found is None or found[0].action not in SECRET_ACTIONS:
+        return None
+    i = found[2]
+    for _ in range(SECRET_ACTIONS[found[0].action]):
+        _, i = _word(line, i)
+        if i >= len(line):
+            return None  # the name is still being typed
+    while i < len(line) and line[i] == " ":
+        i += 1
+    return i
+
+
+def parse_typed(line: str) -> Request | None:
+    """
+    A typed line as a L{Request}, as L{parse_text} reads it, except that a
+    PASSWORD that ends a command runs to the end of the line, spaces and
+    all: ``/register correct horse`` registers the password
+    ``correct horse``. Raises L{BadRequest} for a malformed command.
+    """
+    found = _command_at(line)
+    if found is None or found[0].action not in SECRET_ACTIONS:
+        return parse_text(line)
+    command, form, i = found
+    if not form.args or form.args[-1].field != "password":
+        return parse_text(line)  # /passwd OLD NEW: one word each
+    args: dict[str, Any] = dict(form.fixed)
+    for arg in form.args[:-1]:
+        value, i = _word(line, i)
+        if not value:
+            raise BadRequest("bad_request", f"missing {arg.meta}; usage: {form.usage}")
+        args[arg.field] = value
+    password = line[i:].strip()
+    if password:
+        args["password"] = password
+    elif not form.args[-1].optional:
+        raise BadRequest("bad_request", f"missing {form.args[-1].meta}; usage: {form.usage}")
+    return Request(command.action, args)
 
 
 class Display(Protocol):
@@ -50,6 +150,17 @@ class Display(Protocol):
         The client needs a name: answer with L{ChatClient.login} (or
         L{ChatClient.quit}). ``problem`` says why the last one was refused
         (``code`` is the server's error code), or is None for the first ask.
+        """
+
+    def ask_password(self, name: str, problem: str, code: str) -> None:
+        """
+        The name is registered and the server wants its password: answer
+        with L{ChatClient.login} (``name`` and the password), ask for another
+        name, or L{ChatClient.quit}. ``code`` is the server's reason:
+        ``password_required`` (none was given), ``bad_password`` (a wrong
+        one was) or ``rate_limited`` (too many wrong ones: ``problem`` says
+        how long to wait). ``problem`` is the server's sentence; it never
+        holds the password.
         """
 
     def changed(self) -> None:
@@ -91,10 +202,17 @@ class ChatClient(LineReceiver):
     delimiter = b"\n"
     MAX_LENGTH = 1 << 22
 
-    def __init__(self, renderer: Renderer, clock: IReactorTime, name: str | None = None) -> None:
+    def __init__(
+        self, renderer: Renderer, clock: IReactorTime, name: str | None = None, password: str | None = None
+    ) -> None:
         self.renderer = renderer
         self.clock = clock
         self.name = name
+        # The password given at the start (environment, file): it goes with
+        # the first login only; should that be refused, the display asks.
+        self._given_password = password or None
+        # The password of the login on its way, if any.
+        self._password: str | None = None
         self.display: Display | None = None
         self.logged_in = False
         self.rooms: list[str] = []
@@ -140,15 +258,25 @@ class ChatClient(LineReceiver):
         for line in early:
             self.lineReceived(line)
 
-    def login(self, name: str) -> None:
+    def login(self, name: str, password: str | None = None) -> None:
         """
-        Log in as ``name`` (now, or as soon as the connection is made); on
-        refusal the display is asked for another.
+        Log in as ``name`` (now, or as soon as the connection is made), with
+        ``password``, or else with the password given at the start if it has
+        not been tried yet. On refusal the display is asked for another name,
+        or for the password (L{Display.ask_password}).
         """
         self.name = name.strip()
+        self._password = password or self._given_password
+        self._given_password = None  # tried once: if it is wrong, asking beats retrying
         self._logging_in = True
         if self.connected:
-            self._login_id = self._send(Request("login", {"user": self.name}))
+            self._login_id = self._send(self._login_request())
+
+    def _login_request(self) -> Request:
+        args = {"user": self.name}
+        if self._password:
+            args["password"] = self._password
+        return Request("login", args)
 
     def send_typed(self, line: str) -> None:
         """
@@ -210,7 +338,7 @@ class ChatClient(LineReceiver):
 
     def _carry_out(self, line: str) -> None:
         try:
-            request = parse_text(line)
+            request = parse_typed(line)
         except BadRequest as e:
             self._show(self.renderer.error(e.text))
             return
@@ -230,7 +358,7 @@ class ChatClient(LineReceiver):
             self.transport.loseConnection()
             return
         if self._logging_in and self._login_id is None and self.name is not None:
-            self._login_id = self._send(Request("login", {"user": self.name}))
+            self._login_id = self._send(self._login_request())
         elif self.display is not None:
             self._hello()
 
@@ -388,6 +516,7 @@ class ChatClient(LineReceiver):
         self.logged_in = True
         self._logging_in = False
         self._login_id = None
+        self._password = None
         if isinstance(event.get("user"), str):
             self.name = event["user"]
         self.rooms = [r for r in event.get("rooms") or [] if isinstance(r, str)]
@@ -400,11 +529,31 @@ class ChatClient(LineReceiver):
         if answered is not None and answered[0].action == "login" and not self.logged_in:
             self._login_id = None
             self._logging_in = False
+            self._password = None
+            code = event.get("code")
+            if code in PASSWORD_CODES and self.display is not None and self.name:
+                text = event.get("text") or "the password is wrong or missing"
+                self.display.ask_password(self.name, str(text), str(code))
+                if not self.quitting:
+                    self._drop_typed_ahead()
+                return
             text = event.get("text") or "that name was refused"
             if self.display is not None:
-                self.display.ask_name(str(text), event.get("code"))
+                self.display.ask_name(str(text), code)
             return
         self._show_event(event)
+
+    def _drop_typed_ahead(self) -> None:
+        """
+        Forget the lines typed while the login was on its way: the person
+        did not know a password would be asked, and one of them may be it.
+        They must not go to the room as messages.
+        """
+        typed = [line for line in self._backlog if line is not None]
+        if typed:
+            self._backlog = [line for line in self._backlog if line is None]
+            some = "1 line" if len(typed) == 1 else f"{len(typed)} lines"
+            self._show(self.renderer.notice(f"{some} typed before the password was asked for: not sent"))
 
     def _on_ok(self, event: dict[str, Any]) -> None:
         answered = self._reply_to(event)
@@ -425,6 +574,13 @@ class ChatClient(LineReceiver):
                 ts=event.get("ts"), queued=bool(event.get("queued")),
             )
         )
+
+    def _ok_register(self, request: Request, event: dict[str, Any]) -> None:
+        self._show_event(event)
+        self._show(self.renderer.notice(
+            "tchat-client asks for it at your next login (scripts: TCHAT_PASSWORD or --password-file)",
+            ts=event.get("ts"),
+        ))
 
     def _ok_join(self, request: Request, event: dict[str, Any]) -> None:
         room = event.get("room") if isinstance(event.get("room"), str) else request.args["room"]

@@ -1,5 +1,5 @@
 """
-``tchat-client HOST PORT [--name NAME] [--tls] [--insecure] [--ca FILE]``
+``tchat-client HOST PORT [--name NAME] [--password-file FILE] [--tls] [--insecure] [--ca FILE]``
 
 The flow: parse the arguments, connect (plain TCP, or TLS verified against
 the system's CAs or ``--ca``), then hand the connection to one of two
@@ -10,8 +10,12 @@ status is the client's (see L{tchat.client.connection.ChatClient.finished}):
 - 0: the user left (``/quit``, Ctrl-C, Ctrl-D, end of piped stdin);
 - 1: the server went away or closed the connection (a ``shutdown``, a kick,
   a lost connection), the connection could not be made, or a piped run's
-  name was refused;
-- 2: bad arguments.
+  name was refused or its password missing or wrong;
+- 2: bad arguments (or a --password-file that cannot be read).
+
+The password of a registered name comes from C{$TCHAT_PASSWORD} or the first
+line of C{--password-file}, never from the command line, where other users
+of the machine could read it; on a terminal it may also be typed when asked.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import os
 import re
 import signal
 import sys
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, MutableMapping, Sequence
 
 from twisted.conch.insults.insults import ServerProtocol
 from twisted.internet import defer, ssl
@@ -38,6 +42,7 @@ from tchat.client.render import Renderer, use_color
 from tchat.client.ui import ChatUI, RawTerminal
 
 LOG_ENV = "TCHAT_CLIENT_LOG"
+PASSWORD_ENV = "TCHAT_PASSWORD"
 # How long the end of a run waits for stdout to drain.
 FLUSH_WAIT = 10.0
 
@@ -46,12 +51,18 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="tchat-client",
         description="Chat on a tchat server from a terminal, or from a script with stdin piped.",
-        epilog="Colours are off when NO_COLOR is set or stdout is not a terminal. "
+        epilog=f"The password of a registered name: set {PASSWORD_ENV}, or use --password-file; "
+        "on a terminal, without either, it is asked for. "
+        "Colours are off when NO_COLOR is set or stdout is not a terminal. "
         "Exit status: 0 when you leave, 1 when the server goes away or cannot be reached.",
     )
     parser.add_argument("host", help="the server's host name or address")
     parser.add_argument("port", type=int, help="the server's port")
     parser.add_argument("--name", "-n", help="log in with this name (else it is asked for; piped: the first line)")
+    parser.add_argument(
+        "--password-file", metavar="FILE",
+        help=f"the password of a registered name is the first line of FILE (else ${PASSWORD_ENV}, else it is asked for)",
+    )
     parser.add_argument("--tls", action="store_true", help="connect with TLS, verifying the server's certificate")
     parser.add_argument("--ca", metavar="FILE", help="trust the certificates in this PEM file (implies --tls)")
     parser.add_argument("--insecure", action="store_true", help="TLS without checking the certificate (implies --tls)")
@@ -63,6 +74,36 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         parser.error("--ca and --insecure contradict each other")
     options.tls = options.tls or bool(options.ca) or options.insecure
     return options
+
+
+class PasswordFileError(Exception):
+    """The --password-file cannot be used; the message says why."""
+
+
+def given_password(
+    password_file: str | None, environ: MutableMapping[str, str], warn: Callable[[str], None]
+) -> str | None:
+    """
+    The password given for the login: the first line of ``password_file``
+    (stripped), else ``$TCHAT_PASSWORD`` (stripped), else None. The variable
+    is removed from ``environ`` either way: nothing started later inherits it.
+    A file that others may read gets a warning; one that cannot be read, or
+    whose first line is empty, raises L{PasswordFileError}.
+    """
+    from_env = (environ.pop(PASSWORD_ENV, None) or "").strip() or None
+    if password_file is None:
+        return from_env
+    try:
+        with open(password_file, encoding="utf-8") as f:
+            mode = os.fstat(f.fileno()).st_mode
+            first = f.readline().strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise PasswordFileError(f"cannot read --password-file {password_file}: {getattr(e, 'strerror', None) or e}") from None
+    if not first:
+        raise PasswordFileError(f"--password-file {password_file}: its first line is empty")
+    if mode & 0o044:
+        warn(f"warning: other users may read {password_file}; chmod 600 {password_file}")
+    return first
 
 
 _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
@@ -242,6 +283,11 @@ async def run_terminal(
 
 async def run(reactor: IReactorCore, argv: Sequence[str]) -> None:
     options = parse_args(argv)
+    try:
+        password = given_password(options.password_file, os.environ, _say)
+    except PasswordFileError as e:
+        _say(str(e))
+        raise SystemExit(2)
     errors = _start_log()
     try:
         endpoint = client_endpoint(reactor, options)
@@ -251,7 +297,7 @@ async def run(reactor: IReactorCore, argv: Sequence[str]) -> None:
     if options.insecure:
         _say("warning: --insecure: the server's certificate is not checked; anyone in between can read and change the chat")
     renderer = Renderer(color=use_color())
-    client = ChatClient(renderer, reactor, options.name)
+    client = ChatClient(renderer, reactor, options.name, password)
     where = f"{options.host}:{options.port}"
     if is_piped(sys.stdin, sys.stdout):
         status = await run_piped(reactor, client, endpoint, where)

@@ -7,7 +7,10 @@ name when ``--name`` was not given); each line the client shows is written
 to stdout as a plain line. At the end of stdin the client quits.
 
 A refused name ends the run with status 1 and the server's reason on stderr:
-a script cannot pick another name by itself.
+a script cannot pick another name by itself. So does a registered name
+whose password is missing or wrong: a script gives it with C{TCHAT_PASSWORD}
+or C{--password-file} (or, without C{--name}, a first line
+``/login NAME PASSWORD``), never on the command line.
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from tchat.client.connection import ChatClient
+from tchat.client.connection import ChatClient, parse_typed
+from tchat.commands import BadRequest
+
+PASSWORD_HINT = (
+    "a piped tchat-client takes the password from the TCHAT_PASSWORD environment variable"
+    " or from the first line of --password-file FILE (never from the command line)"
+)
 
 
 @implementer(IHalfCloseableProtocol)
@@ -56,6 +65,14 @@ class PipedInput(LineReceiver):
         (self.errors or sys.stderr).write(f"tchat-client: login refused: {problem}\n")
         self.client.quit(status=1)
 
+    def ask_password(self, name: str, problem: str, code: str) -> None:
+        # Nobody is there to type it: stop, say why and how to give one.
+        errors = self.errors or sys.stderr
+        errors.write(f"tchat-client: login refused: {problem}\n")
+        if code != "rate_limited":
+            errors.write(f"tchat-client: {PASSWORD_HINT}\n")
+        self.client.quit(status=1)
+
     def changed(self) -> None:
         pass
 
@@ -67,9 +84,16 @@ class PipedInput(LineReceiver):
             if not line.strip():
                 return
             if line.startswith("/"):
-                # "/quit" before any name; nothing else makes sense yet.
+                try:
+                    request = parse_typed(line)
+                except BadRequest:
+                    request = None
                 self._wants_name = False
-                self.client.end_of_input()
+                if request is not None and request.action == "login":
+                    self.client.login(request.args["user"], request.args.get("password"))
+                else:
+                    # "/quit" before any name; nothing else makes sense yet.
+                    self.client.end_of_input()
                 return
             self._wants_name = False
             self.client.login(line)

@@ -21,6 +21,13 @@ fed to an incremental UTF-8 decoder, and each character it completes is
 inserted as one element, so the arrows and backspace move over and delete
 whole characters. Column widths come from Unicode (wide CJK characters take
 two columns, combining marks none).
+
+Passwords: at the ``Password for NAME:`` prompt every typed character is
+drawn as ``*``, and so is the password part of a typed ``/login``,
+``/register``, ``/passwd``, ``/admin`` or ``/account create|reset`` (see
+L{tchat.client.connection.secret_start}); the screen only ever gets
+L{ChatUI._shown}, never the buffer itself. Neither kind of line is kept in
+the up-arrow history.
 """
 
 from __future__ import annotations
@@ -37,10 +44,14 @@ from twisted.conch.recvline import HistoricRecvLine
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
+from tchat.client.connection import holds_password, parse_typed, secret_start
 from tchat.client.render import Renderer
-from tchat.commands import BadRequest, parse_text
+from tchat.commands import BadRequest
+from tchat.names import clean_text
 
 NAME_PROMPT = "Name: "
+# While a rate-limited login waits for the person to try again.
+RETRY_PROMPT = "[Enter: try again] "
 
 CTRL_A, CTRL_B, CTRL_C, CTRL_D, CTRL_E, CTRL_F = b"\x01", b"\x02", b"\x03", b"\x04", b"\x05", b"\x06"
 CTRL_H, CTRL_K, CTRL_L, CTRL_N, CTRL_P, CTRL_U, CTRL_W = b"\x08", b"\x0b", b"\x0c", b"\x0e", b"\x10", b"\x15", b"\x17"
@@ -50,7 +61,7 @@ class Client(Protocol):
     """What the UI needs of L{tchat.client.connection.ChatClient}."""
 
     def send_typed(self, line: str) -> None: ...
-    def login(self, name: str) -> None: ...
+    def login(self, name: str, password: str | None = None) -> None: ...
     def quit(self, reason: str | None = None, status: int = 0) -> None: ...
     def prompt(self) -> str: ...
 
@@ -75,13 +86,19 @@ class ChatUI(HistoricRecvLine):
     (L{Client.send_typed}); L{show} never disturbs what is being typed; Enter
     clears the input line (what was sent shows up above once the server has
     it); Ctrl-C, and Ctrl-D on an empty line, call L{Client.quit}.
-    L{closed} fires when the terminal side is gone.
+    L{closed} fires when the terminal side is gone. A password typed at the
+    password prompt goes to L{Client.login}; it is never drawn, and never
+    kept in the history.
     """
 
     def __init__(self, client: Client, renderer: Renderer | None = None) -> None:
         self.client = client
         self.renderer = renderer or Renderer()
         self.asking_name = False
+        # The name whose password is being asked for, while it is.
+        self.asking_password: str | None = None
+        # After rate_limited: the next Enter shows the password prompt again.
+        self._retry_on_enter = False
         self.closed: Deferred[None] = Deferred()
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         # Where the terminal's cursor is, as (row, column) from the prompt's start.
@@ -170,6 +187,24 @@ class ChatUI(HistoricRecvLine):
         self.asking_name = True
         self._redraw()
 
+    def ask_password(self, name: str, problem: str, code: str) -> None:
+        self.asking_name = False
+        self.asking_password = name
+        self._retry_on_enter = code == "rate_limited"
+        # Whatever was half typed is not the password; and the lines typed
+        # before this prompt, maybe the password typed too early, are forgotten.
+        self.lineBuffer, self.lineBufferIndex = [], 0
+        self.historyLines, self.historyPosition, self._draft = [], 0, None
+        if code == "password_required":
+            self.show(self.renderer.notice(
+                f"{name} is registered: type its password (Enter alone: other name)"
+            ))
+        else:
+            self.show(self.renderer.error(problem))
+        if self._retry_on_enter:
+            self.show(self.renderer.notice("press Enter to try again"))
+        self._redraw()
+
     def changed(self) -> None:
         self._redraw()
 
@@ -189,13 +224,16 @@ class ChatUI(HistoricRecvLine):
     # -- editing -------------------------------------------------------------
 
     def characterReceived(self, ch: bytes, moreCharactersComing: bool) -> None:
+        if self._retry_on_enter:
+            return  # only Enter means something until the password is asked again
         at_end = self.lineBufferIndex == len(self.lineBuffer)
+        before = list(self._shown()) if at_end else []
         if self.mode == "insert" or at_end:
             self.lineBuffer.insert(self.lineBufferIndex, ch)
         else:
             self.lineBuffer[self.lineBufferIndex] = ch
         self.lineBufferIndex += 1
-        if at_end:
+        if at_end and self._shown()[:-1] == before:
             # Typing at the end needs no redraw: write it where the cursor is.
             self._write_input(self.lineBufferIndex - 1)
         else:
@@ -273,7 +311,7 @@ class ChatUI(HistoricRecvLine):
     # -- history -------------------------------------------------------------
 
     def handle_UP(self) -> None:
-        if self.historyPosition == 0:
+        if self.historyPosition == 0 or self.asking_password is not None:
             return
         if self.historyPosition == len(self.historyLines):
             # Keep what was being typed, to come back to with the down arrow.
@@ -282,7 +320,7 @@ class ChatUI(HistoricRecvLine):
         self._replace_buffer(split_chars(self.historyLines[self.historyPosition]))
 
     def handle_DOWN(self) -> None:
-        if self.historyPosition >= len(self.historyLines):
+        if self.historyPosition >= len(self.historyLines) or self.asking_password is not None:
             return
         self.historyPosition += 1
         if self.historyPosition == len(self.historyLines):
@@ -294,18 +332,35 @@ class ChatUI(HistoricRecvLine):
     def handle_RETURN(self) -> None:
         data = b"".join(self.lineBuffer)
         line = data.decode("utf-8", errors="replace")
-        if data.strip() and not self.asking_name:
+        typing = not self.asking_name and self.asking_password is None
+        if data.strip() and typing and not holds_password(line):
             if not self.historyLines or self.historyLines[-1] != data:
                 self.historyLines.append(data)
         self.historyPosition = len(self.historyLines)
         self._draft = None
         self.lineBuffer = []
         self.lineBufferIndex = 0
-        if self.asking_name:
+        if self.asking_password is not None:
+            self._password_typed(self.asking_password, line)
+        elif self.asking_name:
             self._name_typed(line)
         else:
             self._redraw()
             self.client.send_typed(line)
+
+    def _password_typed(self, name: str, password: str) -> None:
+        if self._retry_on_enter:
+            self._retry_on_enter = False
+            self._redraw()
+            return
+        self.asking_password = None
+        if not password.strip():
+            # Enter alone: this is not my name after all.
+            self.asking_name = True
+            self._redraw()
+            return
+        self._redraw()
+        self.client.login(name, password.strip())
 
     def _name_typed(self, line: str) -> None:
         name = line.strip()
@@ -314,14 +369,19 @@ class ChatUI(HistoricRecvLine):
             return
         if name.startswith("/"):
             try:
-                request = parse_text(name)
-            except BadRequest:
-                request = None
+                request = parse_typed(name)
+            except BadRequest as e:
+                self.show(self.renderer.error(e.text))
+                return
             if request is not None and request.action == "quit":
                 self._redraw()
                 self.client.quit()
+            elif request is not None and request.action == "login":
+                self.asking_name = False
+                self._redraw()
+                self.client.login(request.args["user"], request.args.get("password"))
             else:
-                self.show(self.renderer.error("choose a name first (or /quit)"))
+                self.show(self.renderer.error("choose a name first (or /login NAME PASSWORD, or /quit)"))
             return
         self.asking_name = False
         self._redraw()
@@ -335,7 +395,22 @@ class ChatUI(HistoricRecvLine):
     # -- drawing -------------------------------------------------------------
 
     def _prompt(self) -> str:
+        if self.asking_password is not None:
+            return RETRY_PROMPT if self._retry_on_enter else f"Password for {clean_text(self.asking_password)}: "
         return NAME_PROMPT if self.asking_name else self.client.prompt()
+
+    def _shown(self) -> list[bytes]:
+        """
+        The buffer as it is drawn, one element per character: a password,
+        or the password part of a typed command, as ``*``.
+        """
+        if self.asking_password is not None:
+            return [b"*"] * len(self.lineBuffer)
+        chars = [b.decode("utf-8", errors="replace") for b in self.lineBuffer]
+        start = secret_start("".join(chars)) if chars and chars[0] == "/" else None
+        if start is None:
+            return self.lineBuffer
+        return self.lineBuffer[:start] + [b"*"] * (len(self.lineBuffer) - start)
 
     def _prompt_len(self) -> int:
         return len(self._prompt())
@@ -349,7 +424,7 @@ class ChatUI(HistoricRecvLine):
         """
         row = col = 0
         places = []
-        chars = list(self._prompt()) + [b.decode("utf-8", errors="replace") for b in self.lineBuffer]
+        chars = list(self._prompt()) + [b.decode("utf-8", errors="replace") for b in self._shown()]
         for ch in chars:
             w = char_width(ch)
             if col + w > self.width:
@@ -380,14 +455,14 @@ class ChatUI(HistoricRecvLine):
         places = self._layout()
         offset = self._prompt_len()
         self._go(places[offset + start])
-        self.terminal.write(b"".join(self.lineBuffer[start:]))
+        self.terminal.write(b"".join(self._shown()[start:]))
         self._settle(places)
 
     def _draw_input(self) -> None:
         """Draw prompt and buffer from the start of the (erased) input area."""
         places = self._layout()
         self._go((0, 0))
-        self.terminal.write(self._prompt().encode("utf-8") + b"".join(self.lineBuffer))
+        self.terminal.write(self._prompt().encode("utf-8") + b"".join(self._shown()))
         self._settle(places)
 
     def _settle(self, places: list[tuple[int, int]]) -> None:
