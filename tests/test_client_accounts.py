@@ -225,6 +225,17 @@ class ClientPasswordTests(TestCase):
         self.assert_never_shown(SECRET)
 
 
+    def test_history_without_a_target_asks_for_the_current_room(self) -> None:
+        # JSON mode needs the target; the client, not the server, knows the current room.
+        self.client.start(self.display)
+        login = self.login_sent()
+        self.receive("logged_in", re=login["id"], user="alice", rooms=["#lobby", "#dev"], users=["alice"], registered=True)
+        for line, expected in (("/history", {"target": "#dev"}), ("/history 20", {"target": "#dev", "limit": 20}),
+                               ("/history bob", {"target": "bob"}), ("/history #lobby 5", {"target": "#lobby", "limit": 5})):
+            self.client.send_typed(line)
+            [request] = self.sent()
+            self.assertEqual({k: v for k, v in request.items() if k not in ("action", "id")}, expected, line)
+
 
 class ParseTypedTests(TestCase):
     def test_a_password_runs_to_the_end_of_the_line(self) -> None:

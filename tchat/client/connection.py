@@ -489,6 +489,16 @@ class ChatClient(LineReceiver):
             args["room"] = self.current_room
         self._hold = self._send(Request("part", args))
 
+    def _typed_history(self, request: Request) -> None:
+        args = dict(request.args)
+        if "target" not in args:
+            # As for /msg: the current room is the client's to name.
+            if self.current_room is None:
+                self._show(self.renderer.error("you are in no room; name one: /history #room or /history NAME"))
+                return
+            args["target"] = self.current_room
+        self._send(Request("history", args))
+
     def _typed_room(self, request: Request) -> None:
         # Where plain lines go is the client's business: no round trip.
         wanted = request.args["room"]
