@@ -125,13 +125,15 @@ class Command:
 NAME = Arg("user", "NAME")
 TEXT = Arg("text", "TEXT", rest=True)
 REASON = Arg("reason", "REASON", optional=True, rest=True)
+# The rest of the line, so that a passphrase may hold spaces.
+PASSWORD = Arg("password", "PASSWORD", rest=True)
 
 COMMANDS: tuple[Command, ...] = (
     Command(
         "login",
         "log in as NAME (with PASSWORD for a registered name)",
         (Field("user"), Field("password", required=False)),
-        (TextForm(("login",), (NAME, Arg("password", "PASSWORD", optional=True))),),
+        (TextForm(("login",), (NAME, Arg("password", "PASSWORD", optional=True, rest=True))),),
         before_login=True,
     ),
     Command(
@@ -231,7 +233,7 @@ COMMANDS: tuple[Command, ...] = (
         "admin",
         "become an admin with the server's admin password",
         (Field("password"),),
-        (TextForm(("admin", "oper"), (Arg("password", "PASSWORD"),)),),
+        (TextForm(("admin", "oper"), (PASSWORD,)),),
     ),
     Command(
         "kick",
@@ -258,7 +260,7 @@ COMMANDS: tuple[Command, ...] = (
         "register",
         "register the name you are using, with PASSWORD, so nobody else can take it",
         (Field("password"),),
-        (TextForm(("register",), (Arg("password", "PASSWORD"),)),),
+        (TextForm(("register",), (PASSWORD,)),),
     ),
     Command(
         "passwd",
@@ -308,7 +310,7 @@ COMMANDS: tuple[Command, ...] = (
         "account_create",
         "create an account (admins only; for closed registration)",
         (Field("user"), Field("password")),
-        (TextForm(("account create",), (NAME, Arg("password", "PASSWORD"))),),
+        (TextForm(("account create",), (NAME, PASSWORD)),),
         admin=True,
     ),
     Command(
@@ -322,7 +324,7 @@ COMMANDS: tuple[Command, ...] = (
         "account_reset",
         "set a new password for an account (admins only)",
         (Field("user"), Field("password")),
-        (TextForm(("account reset",), (NAME, Arg("password", "PASSWORD"))),),
+        (TextForm(("account reset",), (NAME, PASSWORD)),),
         admin=True,
     ),
     Command(

@@ -52,6 +52,14 @@ class TextParsingTests(TestCase):
         self.assertEqual(parse_text("/kick bob too loud"), Request("kick", {"user": "bob", "reason": "too loud"}))
         self.assertEqual(parse_text("/shutdown down server"), Request("shutdown", {"reason": "down server"}))
 
+    def test_passwords_are_the_rest_of_the_line_so_passphrases_work(self) -> None:
+        self.assertEqual(parse_text("/register correct horse battery"), Request("register", {"password": "correct horse battery"}))
+        self.assertEqual(parse_text("/login alice correct horse"), Request("login", {"user": "alice", "password": "correct horse"}))
+        self.assertEqual(parse_text("/oper two words"), Request("admin", {"password": "two words"}))
+        self.assertEqual(
+            parse_text("/account create bob a long one"), Request("account_create", {"user": "bob", "password": "a long one"})
+        )
+
     def test_missing_argument_is_a_bad_request_with_usage(self) -> None:
         # A bare /para killed the TChat server this replaces.
         for line, usage in [("/para", "/msg NAME TEXT"), ("/para bob", "/msg NAME TEXT"), ("/join", "/join #ROOM"),
