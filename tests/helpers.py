@@ -204,3 +204,15 @@ async def start_line_server(
 
     case.addCleanup(lambda: defer.Deferred.fromCoroutine(stop()))
     return hub, door, port.getHost().port
+
+
+def take_json(transport: Any) -> list[dict[str, Any]]:
+    """The JSON objects written to a StringTransport since the last take."""
+    data = transport.value()
+    transport.clear()
+    return [json.loads(line) for line in data.decode("utf-8").splitlines()]
+
+
+def feed_event(client: Any, event: str, ts: float, **fields: Any) -> None:
+    """Hand a protocol one JSON event line, as a server would send it."""
+    client.dataReceived(json.dumps({"event": event, "ts": ts, **fields}).encode() + b"\r\n")

@@ -8,7 +8,6 @@ hold a password are read, and where a given password comes from.
 from __future__ import annotations
 
 import io
-import json
 import os
 import tempfile
 from typing import Any
@@ -24,6 +23,7 @@ from tchat.client.main import PASSWORD_ENV, PasswordFileError, given_password, p
 from tchat.client.piped import PipedInput
 from tchat.client.render import Renderer
 from tchat.commands import BadRequest, Request
+from tests.helpers import feed_event, take_json
 
 NOW = 1_700_000_000.0
 SECRET = "s3cret horse battery"
@@ -70,12 +70,10 @@ class ClientPasswordTests(TestCase):
         self.make()
 
     def sent(self) -> list[dict[str, Any]]:
-        data = self.transport.value()
-        self.transport.clear()
-        return [json.loads(line) for line in data.decode("utf-8").splitlines()]
+        return take_json(self.transport)
 
     def receive(self, event: str, **fields: Any) -> None:
-        self.client.dataReceived(json.dumps({"event": event, "ts": NOW, **fields}).encode() + b"\r\n")
+        feed_event(self.client, event, NOW, **fields)
 
     def login_sent(self) -> dict[str, Any]:
         [login] = self.sent()
@@ -293,12 +291,10 @@ class PipedPasswordTests(TestCase):
         self.client.start(self.piped)
 
     def sent(self) -> list[dict[str, Any]]:
-        data = self.net.value()
-        self.net.clear()
-        return [json.loads(line) for line in data.decode("utf-8").splitlines()]
+        return take_json(self.net)
 
     def receive(self, event: str, **fields: Any) -> None:
-        self.client.dataReceived(json.dumps({"event": event, "ts": NOW, **fields}).encode() + b"\r\n")
+        feed_event(self.client, event, NOW, **fields)
 
     def refuse_login(self, code: str, text: str) -> None:
         [login] = self.sent()

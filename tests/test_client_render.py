@@ -20,6 +20,7 @@ from twisted.trial.unittest import TestCase
 
 from tchat.client.connection import QUIT_WAIT, ChatClient
 from tchat.client.render import Renderer, use_color
+from tests.helpers import feed_event, take_json
 
 NOW = 1_700_000_000.0  # a fixed "now" for every renderer here
 SGR = re.compile(r"\x1b\[[0-9;]*m")
@@ -291,13 +292,10 @@ class ClientTests(TestCase):
         self.make()
 
     def sent(self) -> list[dict[str, Any]]:
-        """The JSON objects sent since the last call."""
-        data = self.transport.value()
-        self.transport.clear()
-        return [json.loads(line) for line in data.decode("utf-8").splitlines()]
+        return take_json(self.transport)
 
     def receive(self, event: str, **fields: Any) -> None:
-        self.client.dataReceived(json.dumps({"event": event, "ts": self.clock.seconds(), **fields}).encode() + b"\r\n")
+        feed_event(self.client, event, self.clock.seconds(), **fields)
 
     def log_in(self, rooms: list[str] | None = None) -> None:
         self.client.start(self.display)
@@ -609,9 +607,7 @@ class StartBeforeConnectTests(TestCase):
         return client
 
     def sent(self) -> list[dict[str, Any]]:
-        data = self.transport.value()
-        self.transport.clear()
-        return [json.loads(line) for line in data.decode("utf-8").splitlines()]
+        return take_json(self.transport)
 
     def test_login_waits_for_the_connection(self) -> None:
         client = self.client(None)

@@ -20,6 +20,7 @@ from twisted.trial.unittest import TestCase
 from tchat.client.connection import ChatClient
 from tchat.client.render import Renderer
 from tchat.client.ui import ChatUI, char_width
+from tests.helpers import feed_event, take_json
 
 UP, DOWN, RIGHT, LEFT = b"\x1b[A", b"\x1b[B", b"\x1b[C", b"\x1b[D"
 BACKSPACE = b"\x7f"
@@ -80,12 +81,10 @@ class UITests(TestCase):
     # -- helpers -------------------------------------------------------------
 
     def sent(self) -> list[dict[str, Any]]:
-        data = self.net.value()
-        self.net.clear()
-        return [json.loads(line) for line in data.decode("utf-8").splitlines()]
+        return take_json(self.net)
 
     def receive(self, event: str, **fields: Any) -> None:
-        self.client.dataReceived(json.dumps({"event": event, "ts": NOW, **fields}).encode() + b"\r\n")
+        feed_event(self.client, event, NOW, **fields)
 
     def press(self, *keys: bytes | str) -> None:
         for key in keys:
@@ -255,9 +254,7 @@ class NamePromptTests(TestCase):
         return [row.rstrip() for row in rows[: self.screen.y + 1]]
 
     def sent(self) -> list[dict[str, Any]]:
-        data = self.net.value()
-        self.net.clear()
-        return [json.loads(line) for line in data.decode("utf-8").splitlines()]
+        return take_json(self.net)
 
     def test_name_is_asked_and_asked_again_when_taken(self) -> None:
         self.assertEqual(self.rows()[-1], "Name:")
@@ -318,12 +315,10 @@ class PasswordPromptTests(TestCase):
         return [row.rstrip() for row in rows[: self.screen.y + 1]]
 
     def sent(self) -> list[dict[str, Any]]:
-        data = self.net.value()
-        self.net.clear()
-        return [json.loads(line) for line in data.decode("utf-8").splitlines()]
+        return take_json(self.net)
 
     def receive(self, event: str, **fields: Any) -> None:
-        self.client.dataReceived(json.dumps({"event": event, "ts": NOW, **fields}).encode() + b"\n")
+        feed_event(self.client, event, NOW, **fields)
 
     def press(self, *keys: bytes | str) -> None:
         for key in keys:
