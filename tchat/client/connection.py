@@ -469,35 +469,34 @@ class ChatClient(LineReceiver):
     def _typed_line(self, request: Request) -> None:
         self._typed_msg(Request("msg", {"text": request.args["text"]}))
 
+    def _in_current_room(self, request: Request, field: str, problem: str) -> Request | None:
+        """
+        ``request`` with ``field`` set to the current room if it was left
+        out, or None (and ``problem`` shown) when there is no current room.
+        The client, not the server, knows which room is current: it always
+        names the room, so the two can never disagree.
+        """
+        if field in request.args:
+            return request
+        if self.current_room is None:
+            self._show(self.renderer.error(problem))
+            return None
+        return Request(request.action, {**request.args, field: self.current_room})
+
     def _typed_msg(self, request: Request) -> None:
-        args = dict(request.args)
-        if "to" not in args:
-            # The client, not the server, knows which room is current: it
-            # always names the room, so both can never disagree.
-            if self.current_room is None:
-                self._show(self.renderer.error("you are in no room; /join #room first"))
-                return
-            args["to"] = self.current_room
-        self._send(Request("msg", args))
+        filled = self._in_current_room(request, "to", "you are in no room; /join #room first")
+        if filled is not None:
+            self._send(filled)
 
     def _typed_part(self, request: Request) -> None:
-        args = dict(request.args)
-        if "room" not in args:
-            if self.current_room is None:
-                self._show(self.renderer.error("you are in no room"))
-                return
-            args["room"] = self.current_room
-        self._hold = self._send(Request("part", args))
+        filled = self._in_current_room(request, "room", "you are in no room")
+        if filled is not None:
+            self._hold = self._send(filled)
 
     def _typed_history(self, request: Request) -> None:
-        args = dict(request.args)
-        if "target" not in args:
-            # As for /msg: the current room is the client's to name.
-            if self.current_room is None:
-                self._show(self.renderer.error("you are in no room; name one: /history #room or /history NAME"))
-                return
-            args["target"] = self.current_room
-        self._send(Request("history", args))
+        filled = self._in_current_room(request, "target", "you are in no room; name one: /history #room or /history NAME")
+        if filled is not None:
+            self._send(filled)
 
     def _typed_room(self, request: Request) -> None:
         # Where plain lines go is the client's business: no round trip.
