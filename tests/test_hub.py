@@ -526,3 +526,31 @@ class StoredBeforeOkTests(TestCase):
         self.store.writes[0][1].callback(None)
         self.assertEqual(self.alice.last("ok")["re"], "last words")
         self.assertEqual(self.alice.closed, "goodbye")
+
+
+class LoggingTests(TestCase):
+    def test_connects_logins_kicks_quits_and_debug_are_logged(self) -> None:
+        from twisted.logger import formatEvent, globalLogPublisher
+
+        lines: list[str] = []
+
+        def observe(event: dict) -> None:
+            if event.get("log_namespace") == "tchat.hub":
+                lines.append(formatEvent(event))
+
+        globalLogPublisher.addObserver(observe)
+        self.addCleanup(globalLogPublisher.removeObserver, observe)
+        hub, _ = make_hub(admin_password="pw")
+        root = logged_in(hub, "root", "192.0.2.1:1")
+        hub.handle(root, request("admin", password="pw"))
+        bob = logged_in(hub, "bob", "192.0.2.2:2")
+        hub.handle(root, request("kick", user="bob", reason="spam"))
+        hub.handle(root, request("debug"))
+        hub.handle(root, request("quit"))
+        text = "\n".join(lines)
+        self.assertIn("connect from 192.0.2.2:2", text)
+        self.assertIn("bob logged in from 192.0.2.2:2", text)
+        self.assertIn("root kicked bob (kicked by root: spam)", text)
+        self.assertIn("debug by root", text)
+        self.assertIn("root from 192.0.2.1:1 left: quit", text)
+        self.assertEqual(bob.closed, "kicked")
