@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from tchat.commands import Request, parse_json, parse_text
 from tchat.events import Event
@@ -52,12 +52,18 @@ def _clock(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
 
 
+def sender_shown(e: Event | dict[str, Any]) -> str:
+    """The sender of a message as text mode shows it: ``~name`` for a guest, ``name`` for an account."""
+    return e["from"] if e.get("registered") else "~" + e["from"]
+
+
 def _message(e: Event) -> list[str]:
     where = e["to"] if e["to"].startswith("#") else "private"
     delayed = f"(sent {_clock(e['ts'])}) " if e.get("delayed") else ""
+    sender = sender_shown(e)
     if e.get("kind") == "action":
-        return [f"[{where}] * {e['from']} {delayed}{e['text']}"]
-    return [f"[{where}] <{e['from']}> {delayed}{e['text']}"]
+        return [f"[{where}] * {sender} {delayed}{e['text']}"]
+    return [f"[{where}] <{sender}> {delayed}{e['text']}"]
 
 
 def _ok(e: Event) -> list[str]:

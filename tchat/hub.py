@@ -338,7 +338,7 @@ class Hub(AccountRules):
             msgid = self._next_msgid()
             event = self.event(
                 "message", msgid=msgid, **{"from": member.name}, to=room.name, text=text,
-                kind="action" if kind == "action" else "public",
+                kind="action" if kind == "action" else "public", registered=member.registered or None,
             )
             self.fan_out(room, event, skip=member)
             await self._ok_when_stored(member, request, self.keep_message(event.fields), msgid=msgid)
@@ -348,6 +348,8 @@ class Hub(AccountRules):
         other = self.users.get(name_key(target))
         if other is None:
             fields = {"msgid": msgid, "from": member.name, "to": target, "text": text, "kind": kind, "ts": self.now()}
+            if member.registered:
+                fields["registered"] = True
             account = await self.queue_offline(member, target, fields)
             await self.keep_message(fields)
             self._reply(
@@ -359,7 +361,10 @@ class Hub(AccountRules):
             if arrived is not None:
                 await self.deliver_offline(arrived)
             return
-        event = self.event("message", msgid=msgid, **{"from": member.name}, to=other.name, text=text, kind=kind)
+        event = self.event(
+            "message", msgid=msgid, **{"from": member.name}, to=other.name, text=text, kind=kind,
+            registered=member.registered or None,
+        )
         other.session.deliver(event)
         self.offer_contact(member, other)
         await self._ok_when_stored(

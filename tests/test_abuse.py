@@ -40,14 +40,14 @@ class AbuseTests(TestCase):
         while not slow_session.closing and sent < 10_000:
             talker.send(b"".join(f"{sent + i} {payload}\n".encode() for i in range(10)))
             sent += 10
-            await reader.wait_for(lambda line, n=sent - 1: line.startswith(f"[#lobby] <talker> {n} "))
+            await reader.wait_for(lambda line, n=sent - 1: line.startswith(f"[#lobby] <~talker> {n} "))
             # What waits for the slow client never passes the limit (plus one line).
             self.assertLessEqual(slow_session.sendq.backlog, 256 * 1024 + 4100)
         self.assertTrue(slow_session.closing, f"not dropped after {sent} messages")
         self.assertIn("*** slow left #lobby (too slow)", reader.lines)
         # The others still chat.
         talker.send("still here")
-        await reader.wait_for("[#lobby] <talker> still here")
+        await reader.wait_for("[#lobby] <~talker> still here")
 
     async def test_a_flooder_is_throttled_and_others_still_get_through(self) -> None:
         _, _, port = await start_line_server(
@@ -64,9 +64,9 @@ class AbuseTests(TestCase):
         flooder.send(b"".join(b"flood %d\n" % i for i in range(1000)))
         await flooder.wait_for(lambda line: line.endswith("(rate_limited)"))
         other.send("right away")
-        await listener.wait_for("[#lobby] <other> right away")
+        await listener.wait_for("[#lobby] <~other> right away")
         # When the other user's line arrived, most of the flood had not.
-        flooded = [line for line in listener.lines if line.startswith("[#lobby] <flooder>")]
+        flooded = [line for line in listener.lines if line.startswith("[#lobby] <~flooder>")]
         self.assertLess(len(flooded), 100)
 
     async def test_a_thousand_connections_that_never_log_in_are_closed_at_the_login_timeout(self) -> None:

@@ -182,6 +182,16 @@ class ClosedServerTests(AccountsTestCase):
 
 
 class HistoryTests(AccountsTestCase):
+    async def test_messages_of_an_account_are_marked_registered_and_a_guests_are_not(self) -> None:
+        alice = await self.registered("alice")
+        bob = await self.guest("bob")
+        await self.ask(alice, "msg", to="#lobby", text="from an account")
+        await self.ask(bob, "msg", to="#lobby", text="from a guest")
+        await self.ask(alice, "msg", to="bob", text="privately")
+        self.assertEqual(bob.of("message")[0]["registered"], True)
+        self.assertEqual(bob.of("message")[1]["registered"], True)
+        self.assertNotIn("registered", alice.of("message")[0].fields)
+
     async def test_room_messages_are_stored_before_the_ok(self) -> None:
         alice = await self.guest("alice")
         event = await self.ask(alice, "msg", to="#lobby", text="first")

@@ -32,10 +32,10 @@ class EndToEndTests(TestCase):
 
         bot.send_json(action="msg", to="#lobby", text="hello alice", id=2)
         await bot.wait_event("ok", re=2)
-        await alice.wait_for("[#lobby] <bot> hello alice")
+        await alice.wait_for("[#lobby] <~bot> hello alice")
 
         bot.send_json(action="msg", to="alice", text="just you", id=3)
-        await alice.wait_for("[private] <bot> just you")
+        await alice.wait_for("[private] <~bot> just you")
         alice.send("/para bot and just you")
         private = await bot.wait_event("message", kind="private")
         self.assertEqual(private["text"], "and just you")

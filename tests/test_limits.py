@@ -78,17 +78,17 @@ class FloodTests(LimitsTestCase):
         flooder.send(b"".join(b"flood %d\n" % i for i in range(30)))
         # The burst (less the login's token) goes through at once, ten
         # wait, the rest are refused.
-        self.assertEqual(listener.take(), [f"[#lobby] <flooder> flood {i}" for i in range(4)])
+        self.assertEqual(listener.take(), [f"[#lobby] <~flooder> flood {i}" for i in range(4)])
         refused = [line for line in flooder.take() if "(rate_limited)" in line]
         self.assertEqual(len(refused), 16)
         # Someone else in the room is not held up by the flooder's queue.
         other.send(b"not waiting\n")
-        self.assertEqual(listener.take(), ["[#lobby] <other> not waiting"])
+        self.assertEqual(listener.take(), ["[#lobby] <~other> not waiting"])
         # The flooder's held-back lines follow at the steady rate, in order.
         self.clock.advance(0.5)
-        self.assertEqual(listener.take(), ["[#lobby] <flooder> flood 4"])
+        self.assertEqual(listener.take(), ["[#lobby] <~flooder> flood 4"])
         self.clock.pump([0.5] * 9)
-        self.assertEqual(listener.take(), [f"[#lobby] <flooder> flood {i}" for i in range(5, 14)])
+        self.assertEqual(listener.take(), [f"[#lobby] <~flooder> flood {i}" for i in range(5, 14)])
         self.clock.advance(10)
         self.assertEqual(listener.take(), [])
 

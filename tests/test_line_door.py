@@ -113,7 +113,7 @@ class FramingTests(DoorTestCase):
         bob.send(b"one\ntwo\r\nth")
         bob.send(b"r")
         bob.send(b"ee\n")
-        self.assertEqual(alice.take(), ["[#lobby] <bob> one", "[#lobby] <bob> two", "[#lobby] <bob> three"])
+        self.assertEqual(alice.take(), ["[#lobby] <~bob> one", "[#lobby] <~bob> two", "[#lobby] <~bob> three"])
 
     def test_overlong_line_errors_resyncs_and_the_connection_stays(self) -> None:
         alice = self.text_user("alice")
@@ -121,7 +121,7 @@ class FramingTests(DoorTestCase):
         alice.take()
         bob.send(b"x" * 150 + b"\nafter\n")
         self.assertEqual(bob.take(), ["!!! a line may be at most 100 bytes; that one was dropped (line_too_long)"])
-        self.assertEqual(alice.take(), ["[#lobby] <bob> after"])
+        self.assertEqual(alice.take(), ["[#lobby] <~bob> after"])
         self.assertFalse(bob.transport.disconnecting)
 
     def test_overlong_line_across_packets_is_dropped_up_to_its_newline(self) -> None:
@@ -134,14 +134,14 @@ class FramingTests(DoorTestCase):
         bob.send(b"y" * 500)
         bob.send(b"yyy\nnext line\n")
         self.assertEqual(bob.take(), [])
-        self.assertEqual(alice.take(), ["[#lobby] <bob> next line"])
+        self.assertEqual(alice.take(), ["[#lobby] <~bob> next line"])
 
     def test_a_line_of_exactly_the_limit_is_fine(self) -> None:
         alice = self.text_user("alice")
         bob = self.text_user("bob")
         alice.take()
         bob.send(b"z" * 100 + b"\n")
-        self.assertEqual(alice.take(), ["[#lobby] <bob> " + "z" * 100])
+        self.assertEqual(alice.take(), ["[#lobby] <~bob> " + "z" * 100])
 
     def test_overlong_json_line_gets_a_json_error(self) -> None:
         wire = self.json_user("bot")
@@ -155,7 +155,7 @@ class FramingTests(DoorTestCase):
         alice.take()
         bob.send(b"caf\xe9\nok \xc3\xa9\n")
         self.assertEqual(bob.take(), ["!!! that line was not UTF-8 (bad byte at 3); it was ignored (bad_encoding)"])
-        self.assertEqual(alice.take(), ["[#lobby] <bob> ok é"])
+        self.assertEqual(alice.take(), ["[#lobby] <~bob> ok é"])
 
     def test_invalid_utf8_as_first_line_does_not_lock_the_mode(self) -> None:
         wire = self.wire()
@@ -170,7 +170,7 @@ class FramingTests(DoorTestCase):
         bob = self.text_user("bob")
         alice.take()
         bob.send(b"\x1b[2J\x1b[1;1Hfake\rprompt\x07\n")
-        self.assertEqual(alice.take(), ["[#lobby] <bob> fake prompt"])
+        self.assertEqual(alice.take(), ["[#lobby] <~bob> fake prompt"])
 
     def test_json_text_with_line_breaks_stays_on_one_line_for_everyone(self) -> None:
         text_reader = self.text_user("reader")
@@ -179,7 +179,7 @@ class FramingTests(DoorTestCase):
         text_reader.take()
         json_reader.take()
         sender.send(json.dumps({"action": "msg", "to": "#lobby", "text": "line1\r\n*** fake notice\nx"}).encode() + b"\n")
-        self.assertEqual(text_reader.take(), ["[#lobby] <sender> line1 *** fake notice x"])
+        self.assertEqual(text_reader.take(), ["[#lobby] <~sender> line1 *** fake notice x"])
         events = json_reader.take_json()
         self.assertEqual(events[0]["text"], "line1 *** fake notice x")
 
@@ -275,7 +275,7 @@ class SendQueueTests(DoorTestCase):
         for i in range(400):
             talker.send(f"message number {i}\n".encode())
         fast_lines = fast.take()
-        self.assertEqual(len([line for line in fast_lines if line.startswith("[#lobby] <talker>")]), 400)
+        self.assertEqual(len([line for line in fast_lines if line.startswith("[#lobby] <~talker>")]), 400)
         self.assertIn("*** slow left #lobby (too slow)", fast_lines)
         written = slow.take()
         self.assertEqual(written[-1], "*** Bye: too slow: your connection did not read its messages")

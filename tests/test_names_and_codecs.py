@@ -59,9 +59,14 @@ class CodecTests(TestCase):
         def text(name: str, **fields: object) -> str:
             return TEXT.encode(make_event(name, ts=0, **fields)).decode()
 
-        self.assertEqual(text("message", msgid="1", to="#lobby", text="hello", kind="public", **{"from": "bob"}), "[#lobby] <bob> hello\r\n")
-        self.assertEqual(text("message", msgid="1", to="alice", text="psst", kind="private", **{"from": "bob"}), "[private] <bob> psst\r\n")
-        self.assertEqual(text("message", msgid="1", to="#dev", text="waves", kind="action", **{"from": "bob"}), "[#dev] * bob waves\r\n")
+        self.assertEqual(text("message", msgid="1", to="#lobby", text="hello", kind="public", **{"from": "bob"}), "[#lobby] <~bob> hello\r\n")
+        self.assertEqual(text("message", msgid="1", to="alice", text="psst", kind="private", **{"from": "bob"}), "[private] <~bob> psst\r\n")
+        self.assertEqual(text("message", msgid="1", to="#dev", text="waves", kind="action", **{"from": "bob"}), "[#dev] * ~bob waves\r\n")
+        # A registered sender is shown bare; a guest with "~", so nobody can pose as an account.
+        self.assertEqual(
+            text("message", msgid="1", to="#lobby", text="hi", kind="public", registered=True, **{"from": "alice"}),
+            "[#lobby] <alice> hi\r\n",
+        )
         self.assertEqual(text("join", room="#lobby", user="carol"), "*** carol joined #lobby\r\n")
         self.assertEqual(text("part", room="#lobby", user="carol", reason="connection lost"), "*** carol left #lobby (connection lost)\r\n")
         self.assertEqual(text("error", code="no_such_user", text="no such user: dave"), "!!! no such user: dave (no_such_user)\r\n")

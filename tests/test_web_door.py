@@ -188,11 +188,11 @@ class ChatThroughTheWebDoorTests(TestCase):
         web.send_json(action="msg", to="#lobby", text="hello from the browser", id=2)
         ok = await web.wait_event("ok", re=2)
         self.assertIn("msgid", ok)
-        await term.wait_for("[#lobby] <webby> hello from the browser")
+        await term.wait_for("[#lobby] <~webby> hello from the browser")
         # private, both ways
         web.send_json(action="msg", to="termy", text="just you", id=3)
         await web.wait_event("ok", re=3)
-        await term.wait_for("[private] <webby> just you")
+        await term.wait_for("[private] <~webby> just you")
         term.send("/msg webby and back")
         private = await web.wait_event("message", kind="private")
         self.assertEqual((private["from"], private["to"], private["text"]), ("termy", "webby", "and back"))
