@@ -50,7 +50,7 @@ class AbuseTests(TestCase):
         await reader.wait_for("[#lobby] <~talker> still here")
 
     async def test_a_flooder_is_throttled_and_others_still_get_through(self) -> None:
-        _, _, port = await start_line_server(
+        hub, door, port = await start_line_server(
             self, limits=generous_limits(flood_rate=20, flood_burst=10, flood_queue=30)
         )
         listener = await connect_line_client(port)
@@ -62,12 +62,16 @@ class AbuseTests(TestCase):
         other.send("other")
         await other.wait_for(lambda line: line.startswith("*** You are other."))
         flooder.send(b"".join(b"flood %d\n" % i for i in range(1000)))
-        await flooder.wait_for(lambda line: line.endswith("(rate_limited)"))
+        await listener.wait_for("[#lobby] <~flooder> flood 0")
         other.send("right away")
         await listener.wait_for("[#lobby] <~other> right away")
-        # When the other user's line arrived, most of the flood had not.
+        # When the other user's line arrived, most of the flood had not: the
+        # server stopped reading the flooder, whose lines wait in the kernel.
         flooded = [line for line in listener.lines if line.startswith("[#lobby] <~flooder>")]
         self.assertLess(len(flooded), 100)
+        session = next(s for s in door.sessions if hub.user_of(s) == "flooder")
+        self.assertIn("flood", session._holds)
+        self.assertLessEqual(len(session._queue), 30)
 
     async def test_a_thousand_connections_that_never_log_in_are_closed_at_the_login_timeout(self) -> None:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

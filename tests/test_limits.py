@@ -70,37 +70,50 @@ class TokenBucketTests(TestCase):
 class FloodTests(LimitsTestCase):
     limits = Limits(flood_rate=2, flood_burst=5, flood_queue=10)
 
-    def test_a_flooder_is_slowed_then_refused_and_nobody_else_waits(self) -> None:
+    def test_a_flooder_is_slowed_and_then_not_read_and_nobody_else_waits(self) -> None:
         listener = self.user("listener")
         flooder = self.user("flooder", host="10.0.0.2")
         other = self.user("other", host="10.0.0.3")
         listener.take()
         flooder.send(b"".join(b"flood %d\n" % i for i in range(30)))
-        # The burst (less the login's token) goes through at once, ten
-        # wait, the rest are refused.
+        # The burst (less the login's token) goes through at once; then ten
+        # wait their turn and the door stops reading: the rest stay unread
+        # (in the kernel, for a real socket), nothing is refused or lost.
         self.assertEqual(listener.take(), [f"[#lobby] <~flooder> flood {i}" for i in range(4)])
-        refused = [line for line in flooder.take() if "(rate_limited)" in line]
-        self.assertEqual(len(refused), 16)
+        self.assertEqual(flooder.transport.producerState, "paused")
+        self.assertEqual(len(flooder.session._queue), 10)
+        self.assertEqual([line for line in flooder.take() if "(rate_limited)" in line], [])
         # Someone else in the room is not held up by the flooder's queue.
         other.send(b"not waiting\n")
         self.assertEqual(listener.take(), ["[#lobby] <~other> not waiting"])
-        # The flooder's held-back lines follow at the steady rate, in order.
+        # The flooder's lines follow at the steady rate, in order; reading
+        # goes on whenever half the queue is done.
         self.clock.advance(0.5)
         self.assertEqual(listener.take(), ["[#lobby] <~flooder> flood 4"])
-        self.clock.pump([0.5] * 9)
-        self.assertEqual(listener.take(), [f"[#lobby] <~flooder> flood {i}" for i in range(5, 14)])
+        self.clock.pump([0.5] * 30)
+        self.assertEqual(flooder.transport.producerState, "producing")
+        self.assertEqual(listener.take(), [f"[#lobby] <~flooder> flood {i}" for i in range(5, 30)])
         self.clock.advance(10)
         self.assertEqual(listener.take(), [])
 
-    def test_pong_is_never_held_back(self) -> None:
+    def test_pongs_and_malformed_lines_pay_the_flood_limit_too(self) -> None:
         flooder = self.user("flooder", json_mode=True)
-        flooder.send(b'{"action": "ping"}\n' * 15)
         flooder.take()
-        self.clock.advance(0)
+        # A flood of pongs (or of garbage) costs the same as any request: past
+        # the burst they wait, and past the queue the door stops reading.
+        flooder.send(b'{"action": "pong", "token": "1"}\n' * 10 + b"not json\n" * 40)
+        # Four pongs spend the burst (the login took one token); six more
+        # and four bad lines wait, and the door stops reading.
+        self.assertEqual(flooder.take(), [])
+        self.assertEqual(len(flooder.session._queue), 10)
+        self.assertEqual(flooder.transport.producerState, "paused")
+        # At the steady rate the pongs go first, then each bad line gets its error, in turn.
+        self.clock.pump([0.5] * 8)
+        self.assertEqual([json.loads(line)["code"] for line in flooder.take()], ["bad_request"] * 2)
+        # A pong is still a sign of life the moment it is read.
         flooder.session.ping_sent_at = self.clock.seconds()
-        flooder.send(b'{"action": "pong", "token": "1"}\n')
+        flooder.session.lineReceived(b'{"action": "pong", "token": "2"}')
         self.assertIsNone(flooder.session.ping_sent_at)
-        self.assertEqual([line for line in flooder.take() if "rate_limited" in line], [])
 
 
 class ConnectionLimitTests(LimitsTestCase):
@@ -133,6 +146,57 @@ class ConnectionLimitTests(LimitsTestCase):
         self.assertEqual(len(self.hub.members), 4)
 
 
+class PendingLimitTests(LimitsTestCase):
+    limits = Limits(max_connections=10, max_per_address=10, max_pending=2)
+
+    def test_connections_that_have_not_logged_in_cannot_take_every_place(self) -> None:
+        first = self.conn("10.0.0.1")
+        self.conn("10.0.0.2")
+        third = self.conn("10.0.0.3")
+        lines = third.take()
+        self.assertIn("(server_busy)", lines[0])
+        self.assertEqual(lines[-1], "*** Bye: server busy")
+        self.assertTrue(third.transport.disconnecting)
+        # Once one logs in, it no longer counts as pending: room for another.
+        first.send(b"alice\n")
+        self.assertIn("Welcome", self.conn("10.0.0.4").take()[0])
+        self.assertEqual((self.door.table.admission.pending, self.door.table.admission.total), (2, 3))
+        first.lose()
+        self.assertEqual((self.door.table.admission.pending, self.door.table.admission.total), (2, 2))
+
+
+class SendQueueHoldTests(LimitsTestCase):
+    limits = Limits(sendq=1000)
+
+    def test_while_the_send_buffer_is_full_the_door_stops_reading(self) -> None:
+        bot = self.user("bot", json_mode=True)
+        bot.session.sendq.pauseProducing()  # the transport's buffer is full
+        self.assertEqual(bot.transport.producerState, "paused")
+        bot.send(b'{"action": "ping", "id": 1}\n')
+        self.assertEqual(bot.take(), [])  # not read meanwhile
+        waiting = bot.session.drained()
+        self.assertFalse(waiting.called)
+        bot.session.sendq.resumeProducing()
+        self.assertTrue(waiting.called)
+        self.assertEqual(bot.transport.producerState, "producing")
+        self.assertEqual([json.loads(line)["event"] for line in bot.take()], ["pong"])
+
+    def test_a_delivery_that_fails_to_encode_costs_nobody_anything(self) -> None:
+        from tchat.events import make_event
+
+        alice = self.user("alice")
+        bob = self.user("bob", host="10.0.0.2")
+        alice.take()
+        bad = make_event("notice", text="\ud800 cannot be UTF-8")
+        good = make_event("notice", text="fine")
+        for event in (bad, good):
+            for conn in (alice, bob):
+                conn.session.deliver(event)
+        self.assertEqual(alice.take(), ["*** fine"])
+        self.assertEqual(bob.take(), ["*** fine"])
+        self.flushLoggedErrors(UnicodeEncodeError)
+
+
 class TimeoutTests(LimitsTestCase):
     limits = Limits(login_timeout=30, idle_timeout=100, ping_timeout=20)
 
@@ -148,6 +212,20 @@ class TimeoutTests(LimitsTestCase):
         self.assertIn("*** Bye: login timeout", silent.take()[-1])
         self.assertTrue(busy_but_anonymous.transport.disconnecting)
         self.assertFalse(member.transport.disconnecting)
+
+    def test_a_login_still_being_checked_is_not_cut_by_the_login_timeout(self) -> None:
+        from twisted.internet.defer import Deferred
+
+        checking: Deferred[None] = Deferred()
+        real_handle = self.hub.handle
+        self.hub.handle = lambda session, request: checking if request.action == "line" else real_handle(session, request)  # type: ignore[method-assign]
+        slow = self.conn()
+        slow.send(b"alice\n")  # waits, as if for its turn at password hashing
+        self.clock.pump([5] * 10)
+        self.assertFalse(slow.transport.disconnecting)
+        checking.callback(None)
+        self.clock.pump([5] * 2)
+        self.assertTrue(slow.transport.disconnecting)  # still not logged in: now it is cut
 
     def test_an_idle_json_client_is_pinged_and_dropped_if_it_does_not_answer(self) -> None:
         bot = self.user("bot", json_mode=True)

@@ -27,7 +27,6 @@ from twisted.python.failure import Failure
 
 from tchat.codec import JSON, codec_for_first_line
 from tchat.door.session import Admission, DoorSession, Limits, SessionTable
-from tchat.events import error_event
 from tchat.hub import Hub
 
 log = Logger()
@@ -104,7 +103,7 @@ class LineSession(LineReceiver, DoorSession):
 
     def lineLengthExceeded(self, data: bytes) -> None:
         self.heard()
-        self.deliver(error_event("line_too_long", f"a line may be at most {self.MAX_LENGTH} bytes; that one was dropped"))
+        self.submit_error("line_too_long", f"a line may be at most {self.MAX_LENGTH} bytes; that one was dropped")
         newline = data.find(b"\n")
         if newline < 0:
             self._discarding = True
@@ -118,7 +117,7 @@ class LineSession(LineReceiver, DoorSession):
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as e:
-            self.deliver(error_event("bad_encoding", f"that line was not UTF-8 (bad byte at {e.start}); it was ignored"))
+            self.submit_error("bad_encoding", f"that line was not UTF-8 (bad byte at {e.start}); it was ignored")
             return
         if self.codec is None:
             line = line.lstrip("\ufeff")

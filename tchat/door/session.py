@@ -6,19 +6,31 @@ hooks (``write``, ``pause_reading``, ``resume_reading``, ``lose``, ``abort``);
 its factory holds a L{SessionTable}. In return every door gets the same
 limits, so none can be used to get around another's:
 
-- **connections**: at most ``max_connections`` in all and ``max_per_address``
-  from one host; one more is told ``server_full`` / ``too_many_connections``,
-  then ``bye``, and closed before the hub ever sees it;
+- **connections**: at most ``max_connections`` in all, ``max_per_address``
+  from one host, and ``max_pending`` that have not logged in yet (so
+  connections that never log in cannot take the room of those that do); one
+  more is told ``server_full`` / ``too_many_connections`` / ``server_busy``,
+  then ``bye``, and closed before the hub ever sees it. A door counts a
+  connection from its first byte (the web door from the HTTP request, before
+  any WebSocket upgrade) with an L{Admission} L{Ticket};
 - **order**: requests are carried out one at a time, in order; while the hub
-  waits (on the store, say) the session stops reading;
+  waits (on the store, say) the session stops reading. Errors about what was
+  sent (a malformed request, an overlong line, bad UTF-8) take their turn in
+  the same queue, so every answer comes in the order of what it answers;
 - **flood control**: a token bucket per session (``flood_burst`` at once, then
-  ``flood_rate`` a second). A request over the rate waits its turn (the
-  client is slowed down, nobody else is); past ``flood_queue`` waiting
-  requests, more are refused with ``rate_limited``;
+  ``flood_rate`` a second) that every request pays, ``pong`` and malformed
+  ones included. A request over the rate waits its turn (the client is slowed
+  down, nobody else is); once ``flood_queue`` requests wait, the session stops
+  reading until half of them are done, so the kernel slows the sender down.
+  A request that arrives anyway (what the door had already read) is refused
+  with ``rate_limited``;
 - **send queue**: the session registers a L{SendQueue} producer with its
-  transport and learns when the transport's buffer is full; what it writes
-  after that is counted, and past ``sendq`` bytes the client is told ``bye``
-  ("too slow"), the hub is told at once, and the connection is closed;
+  transport and learns when the transport's buffer is full. While it is full
+  the session stops reading (so a client cannot make the server answer
+  faster than it reads), and what it writes is counted; past ``sendq`` bytes
+  the client is told ``bye`` ("too slow"), the hub is told at once, and the
+  connection is closed. L{DoorSession.drained} lets the hub wait until the
+  buffer has room (to deliver a long backlog without overrunning it);
 - **timeouts**: a connection that has not logged in after ``login_timeout``
   is closed; one silent for ``idle_timeout`` is sent a ``ping``, and a JSON
   client that then stays silent for ``ping_timeout`` is dropped ("ping
@@ -35,7 +47,7 @@ import itertools
 import socket
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
@@ -66,6 +78,9 @@ class Limits:
     flood_queue: int = 50
     max_connections: int = 10_000
     max_per_address: int = 20
+    # Connections that have not logged in yet, in all (a WebSocket and the
+    # HTTP request that carried it count too).
+    max_pending: int = 1_000
     login_timeout: float = 60.0
     idle_timeout: float = 180.0
     ping_timeout: float = 60.0
@@ -121,54 +136,112 @@ class SendQueue:
 
     The transport calls L{pauseProducing} when its buffer passes its own size
     and L{resumeProducing} when it has drained; in between, the session adds
-    every write to ``backlog``.
+    every write to ``backlog``. ``on_full`` and ``on_room`` are told of each
+    change (the session stops reading meanwhile).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_full: Callable[[], None] = lambda: None, on_room: Callable[[], None] = lambda: None) -> None:
         self.full = False
         self.backlog = 0
+        self._on_full = on_full
+        self._on_room = on_room
+        self._waiting: list[Deferred[None]] = []
 
     def pauseProducing(self) -> None:
-        self.full = True
+        if not self.full:
+            self.full = True
+            self._on_full()
 
     def resumeProducing(self) -> None:
-        self.full = False
         self.backlog = 0
+        if self.full:
+            self.full = False
+            self._on_room()
+        self._wake()
 
     def stopProducing(self) -> None:
+        # The connection is going: nobody waits for room any more.
         self.full = False
+        self._wake()
+
+    def drained(self) -> Deferred[None]:
+        """Fires once the transport's buffer has room (at once if it has)."""
+        if not self.full:
+            return succeed(None)
+        d: Deferred[None] = Deferred()
+        self._waiting.append(d)
+        return d
+
+    def _wake(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        for d in waiting:
+            d.callback(None)
+
+
+class Ticket:
+    """
+    One admitted connection's place in the L{Admission} counts. It is
+    ``pending`` until the connection logs in; L{release} gives the place
+    back (once, however often it is called).
+    """
+
+    __slots__ = ("admission", "host", "pending", "released")
+
+    def __init__(self, admission: "Admission", host: str) -> None:
+        self.admission = admission
+        self.host = host
+        self.pending = True
+        self.released = False
+
+    def logged_in(self) -> None:
+        """The connection logged in: it no longer counts against ``max_pending``."""
+        if self.pending and not self.released:
+            self.pending = False
+            self.admission.pending -= 1
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            self.admission._release(self)
 
 
 class Admission:
     """
-    Connections counted in all and per address, across every door that
-    shares this object: one address may hold ``max_per_address`` connections
-    whether they come in over TCP, TLS or WebSocket.
+    Connections counted in all, per address, and not yet logged in, across
+    every door that shares this object: one address may hold
+    ``max_per_address`` connections whether they come in over TCP, TLS,
+    HTTP or WebSocket.
     """
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.total = 0
+        self.pending = 0
         self.per_host: dict[str, int] = {}
 
-    def admit(self, host: str) -> tuple[str, str] | None:
-        """Count one more from ``host``; or, over a limit, the error (code, text) to refuse it with."""
+    def admit(self, host: str) -> Ticket | tuple[str, str]:
+        """Count one more from ``host``: its L{Ticket}; or, over a limit, the error (code, text) to refuse it with."""
         if self.total >= self.limits.max_connections:
             return "server_full", f"the server has {self.limits.max_connections} connections, its most; try again later"
         count = self.per_host.get(host, 0)
         if count >= self.limits.max_per_address:
             return "too_many_connections", f"{host} has {count} connections open, the most allowed"
+        if self.pending >= self.limits.max_pending:
+            return "server_busy", "too many connections are logging in at the moment; try again in a few seconds"
         self.total += 1
+        self.pending += 1
         self.per_host[host] = count + 1
-        return None
+        return Ticket(self, host)
 
-    def release(self, host: str) -> None:
+    def _release(self, ticket: Ticket) -> None:
         self.total -= 1
-        left = self.per_host[host] - 1
+        if ticket.pending:
+            self.pending -= 1
+        left = self.per_host[ticket.host] - 1
         if left:
-            self.per_host[host] = left
+            self.per_host[ticket.host] = left
         else:
-            del self.per_host[host]
+            del self.per_host[ticket.host]
 
 
 class SessionTable:
@@ -199,18 +272,26 @@ class SessionTable:
         if self._sweeper.running:
             self._sweeper.stop()
 
-    def admit(self, session: "DoorSession") -> tuple[str, str] | None:
-        """Add ``session``; or, over a limit, return the error (code, text) to refuse it with."""
-        refused = self.admission.admit(session.host)
-        if refused is None:
-            self.sessions.add(session)
-        return refused
+    def admit(self, session: "DoorSession", ticket: Ticket | None = None) -> tuple[str, str] | None:
+        """
+        Add ``session``, with the L{Ticket} its connection was admitted with
+        (the web door admits the HTTP connection before the upgrade) or a new
+        one; or, over a limit, return the error (code, text) to refuse it with.
+        """
+        if ticket is None:
+            admitted = self.admission.admit(session.host)
+            if not isinstance(admitted, Ticket):
+                return admitted
+            ticket = admitted
+        session.ticket = ticket
+        self.sessions.add(session)
+        return None
 
     def remove(self, session: "DoorSession") -> None:
         if session not in self.sessions:
             return
         self.sessions.discard(session)
-        self.admission.release(session.host)
+        session.ticket.release()
         if not self.sessions:
             waiting, self._all_gone = self._all_gone, []
             for d in waiting:
@@ -231,7 +312,13 @@ class SessionTable:
         for session in list(self.sessions):
             if session.closing:
                 continue
-            if now - session.opened_at >= limits.login_timeout and self.hub.user_of(session) is None:
+            if (
+                now - session.opened_at >= limits.login_timeout
+                and self.hub.user_of(session) is None
+                # A login in progress (waiting its turn for a password hash,
+                # say) is not cut: time queued is not the client's fault.
+                and not session.busy
+            ):
                 session.close_for("login timeout: log in within %d seconds of connecting" % limits.login_timeout, "login timeout")
             elif session.ping_sent_at is not None:
                 if now - session.ping_sent_at >= limits.ping_timeout and session.must_answer_pings():
@@ -245,11 +332,13 @@ class DoorSession:
     """
     The part of a connection that is the same in every door. Subclasses call
     L{open_session} when connected, L{heard} for every line or frame that
-    arrives, L{submit} for every request, L{session_closed} when disconnected;
-    and provide the hooks below.
+    arrives, L{submit_text} (or L{submit}) for every request and
+    L{submit_error} for what could not be read, L{session_closed} when
+    disconnected; and provide the hooks below.
     """
 
     table: SessionTable
+    ticket: Ticket
     codec: Any = None
     host = "?"
     address = "?"
@@ -282,26 +371,33 @@ class DoorSession:
 
     # -- the door calls these --------------------------------------------
 
-    def open_session(self, table: SessionTable, host: str, address: str, transport: Any) -> None:
+    def open_session(self, table: SessionTable, host: str, address: str, transport: Any, ticket: Ticket | None = None) -> None:
+        """
+        Start: admit the connection (with the L{Ticket} the door already
+        admitted it with, if any), tune its socket, register the send queue
+        with ``transport``, and hand it to the hub.
+        """
         self.table = table
         self.hub = table.hub
         self.limits = table.limits
         self.clock = table.clock
         self.host, self.address = host, address
         self.opened_at = self.last_heard = self.clock.seconds()
-        self.sendq = SendQueue()
+        self.sendq = SendQueue(on_full=lambda: self._hold("sendq"), on_room=lambda: self._release("sendq"))
         self.bucket = TokenBucket(self.limits.flood_rate, self.limits.flood_burst, self.clock)
-        self._queue: deque[Request] = deque()
-        self._busy = False
+        self._queue: deque[Request | BadRequest] = deque()
+        self._holds: set[str] = set()
+        self.busy = False
         self._wake: IDelayedCall | None = None
         self._cut: IDelayedCall | None = None
         tune_socket(transport, self.limits.ping_timeout)
         transport.registerProducer(self.sendq, True)
-        refused = table.admit(self)
+        refused = table.admit(self, ticket)
         if refused is not None:
             log.info("refused {address}: {text}", address=address, text=refused[1])
             self.write(error_event(*refused).encoded(self._codec()))
-            self.close("server full" if refused[0] == "server_full" else "too many connections")
+            reason = {"server_full": "server full", "server_busy": "server busy"}.get(refused[0], "too many connections")
+            self.close(reason)
             return
         self.hub.connect(self)
 
@@ -310,28 +406,41 @@ class DoorSession:
         self.last_heard = self.clock.seconds()
         self.ping_sent_at = None
 
-    def submit(self, request: Request) -> None:
-        """Carry out ``request`` in order, within the flood limits."""
+    def submit(self, request: Request | BadRequest) -> None:
+        """
+        Carry out ``request`` in order, within the flood limits; a
+        L{BadRequest} is answered with its error when its turn comes.
+        """
         if self.closing:
             return
-        if request.action == "pong":
-            self.hub.handle(self, request)
-            return
         if len(self._queue) >= self.limits.flood_queue:
+            # The door had read this before it could stop reading.
             self.deliver(error_event("rate_limited", "too many commands at once; this one was dropped, slow down", re=request.id))
             return
         self._queue.append(request)
+        if len(self._queue) >= self.limits.flood_queue:
+            self._hold("flood")
         self._pump()
 
     def submit_text(self, codec: Any, text: str) -> None:
-        """Decode one line or frame with ``codec`` and submit it; a malformed one gets its error."""
+        """Decode one line or frame with ``codec`` and submit it; a malformed one gets its error in turn."""
         try:
             request = codec.decode(text)
         except BadRequest as e:
-            self.deliver(error_event(e.code, e.text, re=e.id))
+            self.submit(e)
             return
         if request is not None:
             self.submit(request)
+
+    def submit_error(self, code: str, text: str) -> None:
+        """What arrived could not be read (too long, not UTF-8): answer ``code`` in turn."""
+        self.submit(BadRequest(code, text))
+
+    def drained(self) -> Deferred[None]:
+        """Fires once this connection's outgoing buffer has room (at once if it has, or if it is closing)."""
+        if self.closing:
+            return succeed(None)
+        return self.sendq.drained()
 
     def session_closed(self) -> None:
         for call in (self._wake, self._cut):
@@ -339,6 +448,7 @@ class DoorSession:
                 call.cancel()
         self.closing = True
         self._queue.clear()
+        self.sendq.stopProducing()
         self.table.remove(self)
         self.hub.disconnect(self, "connection lost")
 
@@ -347,15 +457,21 @@ class DoorSession:
     def deliver(self, event: Event) -> None:
         if self.closing:
             return
-        # The fan-out's inner loop: kept to attribute reads and one call.
-        data = event.encoded(self.codec or TEXT)
-        if self.sendq.full:
-            self.sendq.backlog += len(data)
-            if self.sendq.backlog > self.limits.sendq:
-                log.warn("{address} is too slow to read; dropped", address=self.address)
-                self.close_for("too slow: your connection did not read its messages", "too slow")
-                return
-        self.write(data)
+        try:
+            # The fan-out's inner loop: kept to attribute reads and one call
+            # (a try costs nothing until something raises).
+            data = event.encoded(self.codec or TEXT)
+            if self.sendq.full:
+                self.sendq.backlog += len(data)
+                if self.sendq.backlog > self.limits.sendq:
+                    log.warn("{address} is too slow to read; dropped", address=self.address)
+                    self.close_for("too slow: your connection did not read its messages", "too slow")
+                    return
+            self.write(data)
+        except Exception:
+            # Delivering one event to one connection must never break the
+            # caller's loop (a fan-out, a shutdown): log it and go on.
+            log.failure("cannot deliver {event} to {address}", event=event.name, address=self.address)
 
     def close(self, reason: str) -> None:
         if self.closing:
@@ -380,21 +496,52 @@ class DoorSession:
     def _codec(self) -> Any:
         return self.codec or TEXT
 
+    def _hold(self, why: str) -> None:
+        """Stop reading for ``why`` ("busy", "flood", "sendq"), until L{_release}d."""
+        if why not in self._holds:
+            self._holds.add(why)
+            if len(self._holds) == 1:
+                self.pause_reading()
+
+    def _release(self, why: str) -> None:
+        if why in self._holds:
+            self._holds.discard(why)
+            if not self._holds and not self.closing:
+                self.resume_reading()
+
     def _pump(self) -> None:
-        while self._queue and not self._busy and not self.closing:
+        self._carry_out()
+        # Only now may reading go on: lines read meanwhile would otherwise be
+        # carried out before those already waiting.
+        if "flood" in self._holds and len(self._queue) <= self.limits.flood_queue // 2:
+            self._release("flood")
+
+    def _carry_out(self) -> None:
+        while self._queue and not self.busy and not self.closing:
             wait = self.bucket.take()
             if wait > 0:
                 if self._wake is None or not self._wake.active():
                     self._wake = self.clock.callLater(wait, self._pump)
                 return
-            done = self.hub.handle(self, self._queue.popleft())
+            item = self._queue.popleft()
+            if isinstance(item, BadRequest):
+                self.deliver(error_event(item.code, item.text, re=item.id))
+                continue
+            done = self.hub.handle(self, item)
             if not done.called:
-                self._busy = True
-                self.pause_reading()
+                self.busy = True
+                self._hold("busy")
                 done.addBoth(self._request_done)
+            else:
+                self._logged_in_yet()
 
     def _request_done(self, _: Any) -> None:
-        self._busy = False
+        self.busy = False
+        self._logged_in_yet()
         if not self.closing:
-            self.resume_reading()
+            self._release("busy")
             self._pump()
+
+    def _logged_in_yet(self) -> None:
+        if self.ticket.pending and self.hub.user_of(self) is not None:
+            self.ticket.logged_in()

@@ -60,7 +60,6 @@ from twisted.web.server import Request, Site
 from tchat.codec import JSON
 from tchat.door.line import format_address
 from tchat.door.session import Admission, DoorSession, Limits, SessionTable
-from tchat.events import error_event
 from tchat.hub import Hub
 
 log = Logger()
@@ -336,9 +335,7 @@ class WebSession(WebSocketServerProtocol, DoorSession):
             self._oversized = True
             self.message_data = []
             self.heard()
-            self.deliver(error_event(
-                "line_too_long", f"a message may be at most {self.door.limits.max_line} bytes; that one was dropped"
-            ))
+            self.submit_error("line_too_long", f"a message may be at most {self.door.limits.max_line} bytes; that one was dropped")
             return
         super().onMessageFrameBegin(length)
 
@@ -364,12 +361,12 @@ class WebSession(WebSocketServerProtocol, DoorSession):
         if not self._opened or self.closing:
             return
         if isBinary:
-            self.deliver(error_event("bad_request", "binary frames are not read here: send each request as a JSON text frame"))
+            self.submit_error("bad_request", "binary frames are not read here: send each request as a JSON text frame")
             return
         try:
             text = payload.decode("utf-8")
         except UnicodeDecodeError as e:
-            self.deliver(error_event("bad_encoding", f"that frame was not UTF-8 (bad byte at {e.start}); it was ignored"))
+            self.submit_error("bad_encoding", f"that frame was not UTF-8 (bad byte at {e.start}); it was ignored")
             return
         self.submit_text(JSON, text)
 
