@@ -18,6 +18,8 @@ it makes sense (does the user exist, may this person kick) is the hub's call.
 from __future__ import annotations
 
 import json
+import math
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -407,6 +409,38 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed")
 
 
+class _NotFinite(ValueError):
+    pass
+
+
+def _finite(text: str) -> float:
+    # 1e999 parses as infinity, which no JSON can carry back (the reply's
+    # "re" would be Infinity).
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotFinite(text)
+    return value
+
+
+# A \uD800-\uDFFF escape: the only way a JSON line that is valid UTF-8 can
+# hold a lone surrogate, which no UTF-8 writer can then send on.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]", re.ASCII)
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
 def _kind_ok(value: Any, kind: str) -> bool:
     if isinstance(value, bool):
         return False
@@ -427,9 +461,20 @@ def parse_json(line: str) -> Request:
     Unknown fields are ignored; ``null`` counts as absent.
     """
     try:
-        obj = json.loads(line, parse_constant=_reject_constant)
+        obj = json.loads(line, parse_constant=_reject_constant, parse_float=_finite)
+    except _NotFinite:
+        raise BadRequest("bad_request", "numbers must be finite: JSON has no infinity; send one JSON object per line") from None
     except (ValueError, RecursionError) as e:
         raise BadRequest("bad_request", f"not valid JSON ({e.__class__.__name__}); send one JSON object per line") from None
+    if _SURROGATE_ESCAPE.search(line) is not None and _has_lone_surrogate(obj):
+        # Valid JSON, but text no one can be sent: refused here, before it
+        # can reach a name, a room, a log line or another user.
+        rid = obj.get("id") if isinstance(obj, dict) else None
+        raise BadRequest(
+            "bad_encoding",
+            "that line holds a lone surrogate escape (\\ud800-\\udfff without its pair), which is not text; it was ignored",
+            rid if _kind_ok(rid, "id") and not _has_lone_surrogate(rid) else None,
+        )
     if not isinstance(obj, dict):
         raise BadRequest("bad_request", "each line must be one JSON object, like {\"action\": \"ping\"}")
     rid = obj.get("id")

@@ -183,6 +183,41 @@ class FramingTests(DoorTestCase):
         events = json_reader.take_json()
         self.assertEqual(events[0]["text"], "line1 *** fake notice x")
 
+    def test_lone_surrogates_are_refused_as_bad_encoding_and_leave_nothing_behind(self) -> None:
+        watcher = self.text_user("watcher")
+        sender = self.json_user("sender")
+        sender.send(b'{"action": "join", "room": "#dev"}\n')
+        watcher.send(b"/join #dev\n")
+        watcher.take()
+        sender.take()
+        lone = "\\ud800"  # valid JSON, but not text
+        for i, line in enumerate([
+            f'{{"action": "msg", "to": "#lobby", "text": "a{lone}b", "id": 1}}',
+            f'{{"action": "users", "room": "#lobby{lone}", "id": 2}}',
+            f'{{"action": "part", "room": "#dev", "reason": "{lone}", "id": 3}}',
+            f'{{"action": "help", "command": "{lone}", "id": 4}}',
+            f'{{"action": "quit", "reason": "bye {lone}", "id": 5}}',
+            f'{{"action": "ping", "id": "{lone}"}}',
+        ]):
+            sender.send(line.encode() + b"\n")
+            reply = sender.take_json()
+            self.assertEqual([(e["event"], e["code"]) for e in reply], [("error", "bad_encoding")], line)
+            self.assertEqual(reply[0].get("re"), i + 1 if i < 5 else None)
+        # Nothing reached anyone, and the sender is still there, in both rooms.
+        self.assertEqual(watcher.take(), [])
+        self.assertFalse(sender.transport.disconnecting)
+        self.assertEqual(sorted(self.hub.members[sender.session].rooms), ["#dev", "#lobby"])
+        # A valid pair (an emoji) is text, and goes through.
+        sender.send(b'{"action": "msg", "to": "#dev", "text": "\\ud83d\\ude00"}\n')
+        self.assertEqual(watcher.take(), ["[#dev] <~sender> \U0001f600"])
+
+    def test_numbers_json_cannot_carry_are_refused(self) -> None:
+        bot = self.json_user("bot")
+        bot.send(b'{"action": "ping", "id": 1e999}\n{"action": "shutdown", "delay": -1e400}\n')
+        replies = bot.take_json()
+        self.assertEqual([(e["event"], e["code"], "re" in e) for e in replies], [("error", "bad_request", False)] * 2)
+        self.assertIn("finite", replies[0]["text"])
+
     def test_commands_before_login_are_refused_in_both_modes(self) -> None:
         wire = self.wire()
         wire.take()
