@@ -8,6 +8,23 @@ Names are checked here and nowhere else: the hub calls :func:`check_name` and
 Message text is cleaned with :func:`clean_text` before it reaches anyone:
 control characters (C0 but tab, DEL, C1) and whole ANSI escape sequences are
 removed, so nobody can repaint someone else's terminal or split their line.
+Invisible Unicode is decided per class (docs/protocol.rst, "Text"):
+
+- line and paragraph separators (U+2028, U+2029, like ``\n``): a space, so
+  no line breaks in two on a page or in a JSON client that honours them;
+- explicit bidirectional formatting (embeddings and overrides U+202A-U+202E,
+  isolates U+2066-U+2069): removed, so no text can make the rest of someone
+  else's line (the next message, the sender's name) render backwards. The
+  marks U+200E, U+200F and U+061C stay: they are how right-to-left text is
+  written correctly, and they act only inside the message, which the page
+  shows isolated (``dir="auto"``) from what is around it;
+- U+FEFF (a byte-order mark, not text inside a message), the deprecated
+  format controls U+206A-U+206F and the interlinear annotation controls
+  U+FFF9-U+FFFB: removed;
+- zero-width space, joiner and non-joiner, word joiner (U+200B-U+200D,
+  U+2060): kept. Emoji sequences and several scripts (Persian, Indic) need
+  the joiners, and none of them can move or break text. Names never hold
+  any of these (only letters, marks, digits and ``_-.``).
 """
 
 from __future__ import annotations
@@ -100,17 +117,21 @@ _ESCAPE = re.compile(
     r"|\x1b[ -~]?"
     r"|\x9b[0-?]*[ -/]*[@-~]?"
 )
-_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(
+    "[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u206a-\u206f\ufeff\ufff9-\ufffb]"
+)
 # Line breaks become one space, so "hi\r\nthere" does not read "hithere".
-_BREAK = re.compile("\r\n|[\n\r\x0b\x0c\x85]")
+_BREAK = re.compile("\r\n|[\n\r\x0b\x0c\x85\u2028\u2029]")
 
 
 def clean_text(text: str) -> str:
     """
-    Remove every control character but tab, and whole escape sequences;
-    line breaks become a space.
+    Remove every control character but tab, whole escape sequences, bidi
+    embeddings, overrides and isolates, and the other invisible controls
+    listed above; line and paragraph breaks become a space.
 
-    The result never holds ``\\r`` or ``\\n`` and cannot move a cursor.
+    The result never holds a line break, cannot move a cursor, and cannot
+    reorder text outside itself.
     """
     if _CONTROL.search(text) is None:
         return text

@@ -36,6 +36,17 @@ class NameTests(TestCase):
         text = "plain text, with tabs\tand ünïcödé — and emoji 😀"
         self.assertIs(clean_text(text), text)
 
+    def test_clean_text_leaves_no_way_to_reverse_or_break_someone_elses_line(self) -> None:
+        # Overrides, embeddings and isolates go; so do line and paragraph
+        # separators (a space), the BOM and the other invisible controls.
+        self.assertEqual(clean_text("evil\u202etxt.exe"), "eviltxt.exe")
+        self.assertEqual(clean_text("a\u202ab\u202bc\u202cd\u202de\u2066f\u2067g\u2068h\u2069i"), "abcdefghi")
+        self.assertEqual(clean_text("one\u2028two\u2029three"), "one two three")
+        self.assertEqual(clean_text("\ufeffbom\u206a\ufff9x"), "bomx")
+        # What scripts and emoji need stays: marks, joiners, the zero-width space.
+        kept = "\u05e9\u05dc\u05d5\u05dd\u200f 1 \u200e family \U0001f468\u200d\U0001f469 \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 a\u200bb \u061c"
+        self.assertEqual(clean_text(kept), kept)
+
     def test_clean_text_removes_escape_sequences_whole(self) -> None:
         self.assertEqual(clean_text("\x1b[31mred\x1b[0m"), "red")
         self.assertEqual(clean_text("\x1b]0;title\x07x"), "x")
