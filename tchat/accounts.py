@@ -39,7 +39,7 @@ from tchat.errors import ChatError
 from tchat.events import make_event
 from tchat.names import BadName, LOBBY, check_name, is_room, name_key
 from tchat.store import Account, NoSuchAccount, Store, StoreError, UnknownMessage
-from tchat.throttle import FailureThrottle
+from tchat.throttle import Guess, GuessThrottle, RateLimit
 
 if TYPE_CHECKING:
     from tchat.hub import HubConfig, Member, Room
@@ -60,7 +60,9 @@ class AccountRules:
     config: "HubConfig"
     users: dict[str, "Member"]
     rooms: dict[str, "Room"]
-    login_failures: FailureThrottle
+    login_guesses: GuessThrottle
+    registrations: RateLimit
+    password_changes: RateLimit
 
     def now(self) -> float: ...  # pragma: no cover
     def _reply(self, member: "Member", request: Request, name: str, **fields: Any) -> None: ...  # pragma: no cover
@@ -97,19 +99,34 @@ class AccountRules:
             return None
         if not password:
             raise ChatError("password_required", f"the name {account.name} is registered; log in with /login {account.name} PASSWORD")
-        host = self._host(member)
-        wait = self.login_failures.wait(host, key)
-        if wait > 0:
-            raise ChatError("rate_limited", f"too many wrong passwords; try again in {wait:.0f} s")
         assert self.store is not None
-        if not await self.store.accounts.verify(key, password):
-            self.login_failures.failed(host, key)
-            log.warn("wrong password for {user} from {address}", user=account.name, address=member.address)
-            wait = self.login_failures.wait(host, key)
+        if not await self.check_password(member, account, password):
+            wait = self.login_guesses.wait(key, self._host(member))
             slowed = f"; too many tries: the next must wait {wait:.0f} s" if wait > 0 else ""
             raise ChatError("bad_password", f"wrong password for {account.name}{slowed}")
-        self.login_failures.succeeded(host, key)
         return account
+
+    async def check_password(self, member: "Member", account: Account, password: str) -> bool:
+        """
+        Whether ``password`` is ``account``'s, with the guess counted before
+        the check (see L{tchat.throttle.GuessThrottle}); ChatError
+        ``rate_limited`` if this address must wait first.
+        """
+        store = self._needs_store()
+        guess = self.login_guesses.attempt(account.key, self._host(member))
+        if not isinstance(guess, Guess):
+            raise ChatError("rate_limited", f"too many wrong passwords for {account.name} from your address; try again in {guess:.0f} s")
+        try:
+            right = await store.accounts.verify(account.key, password)
+        except BaseException:
+            guess.abandoned()
+            raise
+        if right:
+            guess.succeeded()
+        else:
+            guess.failed()
+            log.warn("wrong password for {user} from {address}", user=account.name, address=member.address)
+        return right
 
     async def saved_rooms(self, account: Account | None) -> list[tuple[str, str]]:
         """``[(room_key, room_name)]`` to put someone in at login."""
@@ -193,6 +210,10 @@ class AccountRules:
             raise ChatError("already_registered", f"{member.name} is registered already; /passwd changes the password")
         if self.config.registration == "closed" and not member.admin:
             raise ChatError("registration_closed", "this server does not take new accounts; ask an admin")
+        if not member.admin:
+            wait = self.registrations.wait(f"address {self._host(member)}")
+            if wait > 0:
+                raise ChatError("rate_limited", f"too many new accounts from your address; try again in {wait / 60:.0f} min")
         try:
             account = await store.accounts.create(member.name, request.args["password"])  # type: ignore[arg-type]
         except StoreError as e:
@@ -206,15 +227,17 @@ class AccountRules:
 
     async def _do_passwd(self, member: "Member", request: Request) -> None:
         store = self._needs_account(member)
-        host = self._host(member)
-        wait = self.login_failures.wait(host, member.key)  # type: ignore[arg-type]
+        assert member.key is not None
+        wait = self.password_changes.wait(f"account {member.key}", f"address {self._host(member)}")
         if wait > 0:
-            raise ChatError("rate_limited", f"too many wrong passwords; try again in {wait:.0f} s")
-        if not await store.accounts.verify(member.key, request.args["old"]):  # type: ignore[arg-type]
-            self.login_failures.failed(host, member.key)  # type: ignore[arg-type]
+            raise ChatError("rate_limited", f"too many password changes; try again in {wait:.0f} s")
+        account = await store.accounts.get(member.key)
+        if account is None:
+            raise ChatError("not_registered", "your account was deleted meanwhile")
+        if not await self.check_password(member, account, request.args["old"]):
             raise ChatError("bad_password", "the old password is wrong")
         try:
-            await store.accounts.change_password(member.key, request.args["new"])  # type: ignore[arg-type]
+            await store.accounts.change_password(member.key, request.args["new"])
         except StoreError as e:
             raise _store_error(e) from None
         log.info("{user} changed their password", user=member.name)
@@ -349,6 +372,6 @@ class AccountRules:
             await store.accounts.change_password(key, request.args["password"])
         except StoreError as e:
             raise _store_error(e) from None
-        self.login_failures.succeeded(key)
+        self.login_guesses.clear(key)
         log.info("{admin} reset the password of {user}", admin=member.name, user=account.name)
         self._reply(member, request, "ok", text=f"new password set for {account.name}")

@@ -39,7 +39,7 @@ from tchat.errors import ChatError
 from tchat.events import Event, error_event, make_event
 from tchat.names import LOBBY, BadName, check_name, check_room, clean_text, is_room, name_key
 from tchat.store import Store
-from tchat.throttle import FailureThrottle
+from tchat.throttle import Guess, GuessThrottle, RateLimit
 
 log = Logger()
 
@@ -71,6 +71,12 @@ class HubConfig:
     offline_limit: int = 1000
     # Most messages of one sender fanned out but not yet stored (their oks wait).
     max_unstored: int = 32
+    # What costs a password hash, per address (and /passwd per account too):
+    # at once, and then how many an hour.
+    register_burst: int = 10
+    register_per_hour: float = 10.0
+    passwd_burst: int = 3
+    passwd_per_hour: float = 60.0
 
 
 @dataclass(eq=False)
@@ -131,8 +137,11 @@ class Hub(AccountRules):
         self.users: dict[str, Member] = {}
         self.rooms: dict[str, Room] = {name_key(LOBBY): Room(LOBBY)}
         self.stopping = False
-        self.admin_failures = FailureThrottle(clock)
-        self.login_failures = FailureThrottle(clock)
+        # Wrong guesses of the admin password and of accounts' passwords.
+        self.admin_guesses = GuessThrottle(clock)
+        self.login_guesses = GuessThrottle(clock)
+        self.registrations = RateLimit(config.register_per_hour / 3600, config.register_burst, clock)
+        self.password_changes = RateLimit(config.passwd_per_hour / 3600, config.passwd_burst, clock)
         self._shutdown_reason = "server stopping"
         self._stop_call: IDelayedCall | None = None
         self._msgid_prefix = secrets.token_hex(4)
@@ -483,15 +492,14 @@ class Hub(AccountRules):
         secret = self.config.admin_password
         if not secret:
             raise ChatError("not_allowed", "admin commands are off: this server has no admin password")
-        address = member.session.describe().get("host", member.address)
-        wait = self.admin_failures.wait(address)
-        if wait > 0:
-            raise ChatError("rate_limited", f"too many wrong admin passwords; try again in {wait:.0f} s")
+        guess = self.admin_guesses.attempt("admin", self._host(member))
+        if not isinstance(guess, Guess):
+            raise ChatError("rate_limited", f"too many wrong admin passwords; try again in {guess:.0f} s")
         if not hmac.compare_digest(request.args["password"].encode(), secret.encode()):
-            self.admin_failures.failed(address)
+            guess.failed()
             log.warn("wrong admin password from {user} at {address}", user=member.name, address=member.address)
             raise ChatError("bad_password", "wrong admin password")
-        self.admin_failures.succeeded(address)
+        guess.succeeded()
         member.admin = True
         log.info("{user} at {address} is now an admin", user=member.name, address=member.address)
         self._reply(member, request, "ok", text="you are an admin now: /kick, /shutdown, /debug")

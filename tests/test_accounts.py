@@ -108,12 +108,62 @@ class RegistrationTests(AccountsTestCase):
         self.assertEqual(codes, ["bad_password", "bad_password", "bad_password", "rate_limited"])
         self.assertIn("must wait", guesser.of("error")[2]["text"])
         self.assertIn("try again in", guesser.of("error")[3]["text"])
-        # Even the right password waits now, from that address and for that account.
+        # Even the right password waits now, from that address and for that account...
         event = await self.ask(guesser, "login", user="alice", password=PASSWORD)
         self.assertEqual(event["code"], "rate_limited")
+        # ...but not the owner elsewhere: someone else's failures never lock them out.
         elsewhere = self.connect("10.0.0.67")
         event = await self.ask(elsewhere, "login", user="alice", password=PASSWORD)
-        self.assertEqual(event["code"], "rate_limited")
+        self.assertEqual(event.name, "logged_in")
+
+    async def test_guesses_sent_at_once_are_counted_before_they_are_checked(self) -> None:
+        from twisted.internet.defer import gatherResults
+
+        await self.leave(await self.registered("alice"))
+        guessers = [self.connect("10.0.0.66") for _ in range(19)]
+        await gatherResults([self.hub.handle(g, request("login", user="alice", password=f"guess {i}")) for i, g in enumerate(guessers)])
+        codes = sorted(g.of("error")[0]["code"] for g in guessers)
+        self.assertEqual(codes, ["bad_password"] * 3 + ["rate_limited"] * 16)
+        # The owner, from an address that did not fail, is let in at once.
+        owner = self.connect("192.0.2.7")
+        event = await self.ask(owner, "login", user="alice", password=PASSWORD)
+        self.assertEqual(event.name, "logged_in")
+
+    async def test_an_account_under_attack_from_many_addresses_gives_each_one_try_and_still_lets_its_owner_in(self) -> None:
+        await self.leave(await self.registered("alice"))
+        for n in range(12):
+            bot = self.connect(f"198.51.100.{n}")
+            for _ in range(3):
+                await self.ask(bot, "login", user="alice", password="guess")
+        codes = [e["code"] for e in bot.of("error")]
+        self.assertEqual(codes, ["bad_password", "rate_limited", "rate_limited"])
+        owner = self.connect("192.0.2.7")
+        self.assertEqual((await self.ask(owner, "login", user="alice", password=PASSWORD)).name, "logged_in")
+
+    async def test_one_address_spraying_many_accounts_is_slowed_down(self) -> None:
+        names = [f"user{n}" for n in range(12)]
+        for name in names:
+            await self.store.accounts.create(name, PASSWORD)
+        sprayer = self.connect("203.0.113.9")
+        codes = []
+        for name in names:
+            for _ in range(3):
+                codes.append((await self.ask(sprayer, "login", user=name, password="guess")).get("code"))
+        # The address's budget is 30 wrong guesses (it leaks back one every
+        # 10 s, so a slow test may squeeze in one more), then it waits.
+        self.assertIn(codes.count("bad_password"), (30, 31))
+        self.assertEqual(codes[31:], ["rate_limited"] * 5)
+
+    async def test_password_changes_and_registrations_are_rate_limited(self) -> None:
+        alice = await self.registered("alice")
+        for i in range(3):
+            self.assertEqual((await self.ask(alice, "passwd", old=PASSWORD, new=PASSWORD)).name, "ok")
+        self.assertEqual((await self.ask(alice, "passwd", old=PASSWORD, new=PASSWORD))["code"], "rate_limited")
+        codes = []
+        for n in range(11):
+            guest = await self.guest(f"new{n}", host="10.0.0.99")
+            codes.append((await self.ask(guest, "register", password=PASSWORD)).get("code"))
+        self.assertEqual(codes, [None] * 10 + ["rate_limited"])
 
     async def test_weak_passwords_and_registering_twice(self) -> None:
         alice = await self.guest("alice")

@@ -340,6 +340,20 @@ class AdminTests(TestCase):
         hub.handle(alice, request("admin", password="s3cret"))
         self.assertEqual(alice.last().name, "ok")
 
+    def test_admin_guesses_from_many_addresses_get_one_try_each_once_under_attack(self) -> None:
+        hub, _ = make_hub(admin_password="s3cret")
+        checked = 0
+        for n in range(60):
+            bot = logged_in(hub, f"bot{n}", f"198.51.100.{n}:1")
+            for _ in range(3):
+                hub.handle(bot, request("admin", password="guess"))
+                checked += bot.last()["code"] == "bad_password"
+        # Three each until the password has had ten wrong guesses, then one each.
+        self.assertEqual(checked, 3 * 3 + 57)
+        admin = logged_in(hub, "admin", "192.0.2.1:1")
+        hub.handle(admin, request("admin", password="s3cret"))
+        self.assertEqual(admin.last().name, "ok")
+
     def _admin(self, hub: Hub, name: str = "root") -> RecordingSession:
         session = logged_in(hub, name)
         hub.handle(session, request("admin", password="pw"))

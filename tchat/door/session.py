@@ -59,6 +59,9 @@ from tchat.codec import TEXT
 from tchat.commands import BadRequest, Request
 from tchat.events import Event, error_event, make_event
 from tchat.hub import Hub
+from tchat.throttle import TokenBucket
+
+__all__ = ["Admission", "DoorSession", "Limits", "SendQueue", "SessionTable", "Ticket", "TokenBucket", "tune_socket"]
 
 log = Logger()
 
@@ -106,27 +109,6 @@ def tune_socket(transport: Any, ping_timeout: float) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(ping_timeout * 1000))
     except OSError:
         pass  # not every socket takes these; the ping timeout still holds for programs
-
-
-class TokenBucket:
-    """``burst`` tokens at most, refilled at ``rate`` a second."""
-
-    def __init__(self, rate: float, burst: int, clock: IReactorTime) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.clock = clock
-        self.tokens = float(burst)
-        self.stamp = clock.seconds()
-
-    def take(self) -> float:
-        """Take a token and return 0; or, if there is none, the seconds until there is."""
-        now = self.clock.seconds()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.rate
 
 
 @implementer(IPushProducer)
