@@ -350,8 +350,13 @@ class AccountRules:
         except StoreError as e:
             raise _store_error(e) from None
         online = self.users.get(name_key(name))
-        if online is not None:
-            online.registered = True
+        if online is not None and online is not member:
+            # The guest using the name does not become the account: only
+            # whoever has its password does. They are told.
+            online.session.deliver(self.event(  # type: ignore[attr-defined]
+                "notice",
+                text=f"An admin has made {name} a registered account. You are still a guest; when its owner logs in, you will have to choose another name.",
+            ))
         log.info("{admin} created the account {user}", admin=member.name, user=name)
         self._reply(member, request, "ok", text=f"account {name} created")
 

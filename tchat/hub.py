@@ -295,7 +295,8 @@ class Hub(AccountRules):
         except BadName as e:
             raise ChatError("bad_name", f"{e}; choose another name") from None
         key = name_key(name)
-        if key in self.users:
+        holder = self.users.get(key)
+        if holder is not None and holder.registered:
             raise ChatError("name_taken", f"the name {name} is taken; choose another name")
         account = await self.check_account(member, name, key, request.args.get("password"))
         rooms = await self.saved_rooms(account)
@@ -303,8 +304,17 @@ class Hub(AccountRules):
         # The world may have moved while the store answered.
         if self.members.get(member.session) is not member:
             return
-        if key in self.users:
-            raise ChatError("name_taken", f"the name {name} is taken; choose another name")
+        holder = self.users.get(key)
+        if holder is not None:
+            if account is None or holder.registered:
+                raise ChatError("name_taken", f"the name {name} is taken; choose another name")
+            # A guest holds a name that has become an account (an admin made
+            # it): the account's owner, who just gave its password, takes it.
+            log.info("{user} logged in to the account; the guest using the name is let go", user=account.name)
+            holder.session.deliver(self.event(
+                "notice", text=f"The name {account.name} is a registered account, and its owner has just logged in; log in again under another name.",
+            ))
+            self._drop(holder, f"the name {account.name} is taken by its account", "name taken by its account")
         if len(self.users) >= self.config.max_users:
             member.session.deliver(
                 error_event("server_full", f"the server is full ({self.config.max_users} users); try again later", re=request.id, ts=self.now())

@@ -440,3 +440,25 @@ class SeenAndAdminTests(AccountsTestCase):
         user = await self.guest("user")
         event = await self.ask(user, "accounts")
         self.assertEqual(event["code"], "not_allowed")
+
+    async def test_an_account_made_for_a_name_a_guest_uses_does_not_make_the_guest_its_owner(self) -> None:
+        root = await self.registered("root")
+        await self.ask(root, "admin", password="pw")
+        squatter = await self.guest("dave", host="203.0.113.5")
+        event = await self.ask(root, "account_create", user="dave", password=PASSWORD)
+        self.assertEqual(event.name, "ok")
+        # The guest is told, and is still a guest: no history, no /passwd.
+        self.assertIn("still a guest", squatter.last("notice")["text"])
+        event = await self.ask(squatter, "passwd", old=PASSWORD, new="anything else")
+        self.assertEqual(event["code"], "not_registered")
+        event = await self.ask(squatter, "whoami")
+        self.assertFalse(event["registered"])
+        # Someone else without the password cannot have the name...
+        other = self.connect("203.0.113.6")
+        self.assertEqual((await self.ask(other, "login", user="dave"))["code"], "password_required")
+        # ...but the account's owner, with it, takes the name over from the guest.
+        owner = self.connect("192.0.2.8")
+        event = await self.ask(owner, "login", user="dave", password=PASSWORD)
+        self.assertEqual((event.name, event["registered"]), ("logged_in", True))
+        self.assertEqual(squatter.closed, "the name dave is taken by its account")
+        self.assertIs(self.hub.users["dave"].session, owner)
