@@ -16,7 +16,10 @@ Stopping (``/shutdown``, SIGTERM, ``twistd``'s stop) always goes the same way:
 
 from __future__ import annotations
 
+import atexit
 import os
+import resource
+import sys
 from typing import Any
 
 from twisted.application import service
@@ -24,6 +27,7 @@ from twisted.internet import defer, endpoints
 from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python import usage
+from twisted.python.failure import Failure
 
 from tchat.door.line import LineDoor
 from tchat.door.web import OriginPolicy, WebDoor
@@ -49,6 +53,74 @@ DEFAULT_WEB_PORT = f"tcp:5000:backlog={BACKLOG}"
 def endpoint_description(value: str) -> str:
     """``4321`` -> ``tcp:4321:backlog=1024``; an endpoint string is left as it is."""
     return f"tcp:{value.strip()}:backlog={BACKLOG}" if value.strip().isdigit() else value
+
+
+# Descriptors tchat needs besides its clients' connections: listening
+# sockets, the database, log files, the reactor's own pipes and threads.
+RESERVED_DESCRIPTORS = 64
+
+
+class StartupError(Exception):
+    """tchat cannot start; the message, one short sentence, says why (twistd shows it)."""
+
+
+def _say_startup_errors_plainly() -> None:
+    """
+    Show a L{StartupError} that reaches the top (``twistd -n``) as one line
+    on stderr, not a traceback; everything else as usual. (In daemon mode
+    twistd itself passes the message to the terminal it was started from.)
+    """
+    default = sys.excepthook
+
+    def hook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        if isinstance(value, StartupError):
+            sys.stderr.write(f"tchat: {value}\n")
+        else:
+            default(kind, value, tb)
+
+    sys.excepthook = hook
+
+
+def exit_failed_at_end() -> None:
+    """
+    After a fatal failure once the reactor runs (it is stopped, twistd then
+    ends as usual, removing its pidfile), make the process's exit status 1,
+    so that a service manager sees the failure and can restart tchat.
+    """
+
+    def end() -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
+
+    atexit.register(end)
+
+
+def fit_descriptor_limit(max_connections: int, explicit: bool) -> int:
+    """
+    Make sure this process may open a descriptor per connection allowed:
+    raise the soft limit towards the hard one if needed. Returns the
+    connections the limit allows; if ``explicit`` (the person asked for that
+    many) and the limit cannot be raised far enough, raise UsageError saying so.
+    """
+    needed = max_connections + RESERVED_DESCRIPTORS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return max_connections
+    allowed = max(soft - RESERVED_DESCRIPTORS, 1)
+    if explicit:
+        raise usage.UsageError(
+            f"--max-connections {max_connections} needs {needed} open files, but this process may open only {soft}"
+            f" (ulimit -n; the hard limit is {hard}): raise the limit, or ask for at most {allowed} connections"
+        )
+    return allowed
 
 
 def _read_secret(path: str) -> str:
@@ -80,6 +152,7 @@ class Options(usage.Options):
         ["flood-queue", None, 50, "Commands held back from a flooding connection before more are refused.", int],
         ["max-connections", None, 10000, "Most connections at once, logged in or not.", int],
         ["max-per-address", None, 20, "Most connections at once from one address.", int],
+        ["max-pending", None, 1000, "Most connections at once that have not logged in yet.", int],
         ["login-timeout", None, 60.0, "Seconds a connection may take to log in.", float],
         ["idle-timeout", None, 180.0, "Seconds of silence before the server pings a client.", float],
         ["ping-timeout", None, 60.0, "Seconds a JSON client has to answer a ping (and for any peer to acknowledge data).", float],
@@ -137,7 +210,7 @@ class Options(usage.Options):
         except ValueError as e:
             raise usage.UsageError(f"--web-origin: {e}")
         for option in ("max-users", "max-line", "max-rooms", "sendq", "flood-burst", "flood-queue",
-                       "max-connections", "max-per-address"):
+                       "max-connections", "max-per-address", "max-pending"):
             if self[option] < 1:
                 raise usage.UsageError(f"--{option} must be at least 1")
         for option in ("flood-rate", "login-timeout", "idle-timeout", "ping-timeout"):
@@ -145,6 +218,13 @@ class Options(usage.Options):
                 raise usage.UsageError(f"--{option} must be more than 0")
         if self["max-line"] < 64:
             raise usage.UsageError("--max-line must be at least 64 bytes")
+        wanted = self["max-connections"]
+        self["max-connections"] = fit_descriptor_limit(wanted, explicit=wanted != 10000)
+        if self["max-connections"] < wanted:
+            self["descriptor-note"] = (
+                f"this process may open only {self['max-connections'] + RESERVED_DESCRIPTORS} files (ulimit -n):"
+                f" at most {self['max-connections']} connections, not {wanted}"
+            )
         motd = self["motd"]
         if motd and os.path.isfile(motd):
             with open(motd, encoding="utf-8") as f:
@@ -165,7 +245,12 @@ class Options(usage.Options):
 
 
 class ListeningService(service.Service):
-    """Listens on one endpoint while running; logs where it listens."""
+    """
+    Listens on one endpoint. The port is bound in L{bind}, before the
+    reactor runs (so a port that cannot be bound stops twistd with the
+    reason and a non-zero status, in daemon mode too), but connections are
+    accepted only once L{startService} runs, when the store is ready.
+    """
 
     def __init__(self, description: str, endpoint: IStreamServerEndpoint, factory: Any, what: str = "tchat") -> None:
         self.description = description
@@ -175,9 +260,32 @@ class ListeningService(service.Service):
         self.port: IListeningPort | None = None
         self._listening: defer.Deferred[IListeningPort] | None = None
 
+    def bind(self) -> None:
+        """Bind the port now, accepting nobody yet; raise L{StartupError} if it cannot be bound."""
+        if self._listening is not None:
+            return
+        self._listening = self.endpoint.listen(self.factory)
+        outcome: list[Any] = []
+        self._listening.addBoth(outcome.append)
+        if not outcome:
+            # An endpoint that binds later: its outcome is handled in startService.
+            self._listening = self.endpoint.listen(self.factory)
+            return
+        if isinstance(outcome[0], Failure):
+            error = outcome[0].value
+            reason = getattr(getattr(error, "socketError", None), "strerror", None) or str(error)
+            raise StartupError(f"cannot listen on {self.description}: {reason}")
+        self.port = outcome[0]
+        _accepting(self.port, False)
+
     def startService(self) -> None:
         super().startService()
-        self._listening = self.endpoint.listen(self.factory)
+        if self.port is not None:
+            _accepting(self.port, True)
+            self._listening_on(self.port)
+            return
+        if self._listening is None:  # not bound in advance (a test, say)
+            self._listening = self.endpoint.listen(self.factory)
         self._listening.addCallback(self._listening_on)
         self._listening.addErrback(self._failed)
 
@@ -191,6 +299,7 @@ class ListeningService(service.Service):
         from twisted.internet import reactor
 
         log.failure("tchat cannot listen on {description}", failure, description=self.description)
+        exit_failed_at_end()
         reactor.stop()  # type: ignore[attr-defined]
 
     def stopService(self) -> defer.Deferred[None]:
@@ -199,6 +308,13 @@ class ListeningService(service.Service):
             return defer.succeed(None)
         port, self.port = self.port, None
         return defer.maybeDeferred(port.stopListening)
+
+
+def _accepting(port: Any, accepting: bool) -> None:
+    """Start or stop accepting connections on a bound port (a TCP or UNIX port; others always accept)."""
+    method = getattr(port, "startReading" if accepting else "stopReading", None)
+    if method is not None:
+        method()
 
 
 class ChatService(service.MultiService):
@@ -215,6 +331,15 @@ class ChatService(service.MultiService):
         self.db_url = db_url
         self._starting: defer.Deferred[None] | None = None
 
+    def privilegedStartService(self) -> None:
+        # Before the reactor runs (and before twistd gives up root, for a
+        # port under 1024): bind every port, so that one that cannot be bound
+        # stops twistd at once with its reason.
+        for child in self:
+            if isinstance(child, ListeningService):
+                child.bind()
+        super().privilegedStartService()
+
     def startService(self) -> None:
         service.Service.startService(self)
         self._starting = defer.Deferred.fromCoroutine(self._start())
@@ -227,6 +352,7 @@ class ChatService(service.MultiService):
                 self.hub.store = await open_store(self.db_url, reactor)
             except Exception:
                 log.failure("tchat cannot open its database {url}", url=parse_url(self.db_url).shown)
+                exit_failed_at_end()
                 reactor.stop()  # type: ignore[attr-defined]
                 return
         if self.running:
@@ -257,6 +383,7 @@ def limits_from(options: Options) -> Limits:
         flood_queue=options["flood-queue"],
         max_connections=options["max-connections"],
         max_per_address=options["max-per-address"],
+        max_pending=min(options["max-pending"], options["max-connections"]),
         login_timeout=options["login-timeout"],
         idle_timeout=options["idle-timeout"],
         ping_timeout=options["ping-timeout"],
@@ -266,6 +393,9 @@ def limits_from(options: Options) -> Limits:
 def makeService(options: Options) -> ChatService:
     from twisted.internet import reactor
 
+    _say_startup_errors_plainly()
+    if options.get("descriptor-note"):
+        log.warn("{note}", note=options["descriptor-note"])
     config = HubConfig(
         server_name=options["server-name"],
         motd=options["motd"],

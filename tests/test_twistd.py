@@ -162,6 +162,53 @@ class TwistdTests(TestCase):
         await client.lost
 
 
+class StartFailureTests(TestCase):
+    """A tchat that cannot start says why on the terminal and exits non-zero, so a service manager sees it."""
+
+    timeout = 60
+
+    def setUp(self) -> None:
+        folder = tempfile.TemporaryDirectory(prefix="tchat-twistd-")
+        self.addCleanup(folder.cleanup)
+        self.cwd = folder.name
+        # A port in use: bound here, never accepted on.
+        self.taken = reactor.listenTCP(0, protocol.Factory(), interface="127.0.0.1")
+        self.addCleanup(self.taken.stopListening)
+        self.port = self.taken.getHost().port
+
+    async def test_a_port_in_use_in_the_foreground(self) -> None:
+        out, err, code = await getProcessOutputAndValue(
+            TWISTD, ["-n", "tchat", "--port", f"tcp:{self.port}:interface=127.0.0.1", "--web-port", "off", "--db", "memory"],
+            env=_env(), path=self.cwd,
+        )
+        self.assertEqual(code, 1, out + err)
+        self.assertIn(f"tchat: cannot listen on tcp:{self.port}:interface=127.0.0.1: Address already in use".encode(), out + err)
+        self.assertNotIn(b"Traceback", out + err)
+        self.assertFalse(os.path.exists(os.path.join(self.cwd, "twistd.pid")))
+
+    async def test_a_port_in_use_as_a_daemon(self) -> None:
+        out, err, code = await getProcessOutputAndValue(
+            TWISTD, ["tchat", "--web-port", f"tcp:{self.port}:interface=127.0.0.1", "--port", "tcp:0:interface=127.0.0.1", "--db", "memory"],
+            env=_env(), path=self.cwd,
+        )
+        self.assertEqual(code, 1, out + err)
+        self.assertIn(f"cannot listen on tcp:{self.port}:interface=127.0.0.1: Address already in use".encode(), err)
+        self.assertFalse(os.path.exists(os.path.join(self.cwd, "twistd.pid")))
+
+    async def test_more_connections_than_the_descriptor_limit_allows(self) -> None:
+        # Asked for explicitly: refused, saying why.
+        args = ["--nofile=300:300", TWISTD, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--db", "memory"]
+        out, err, code = await getProcessOutputAndValue("/usr/bin/prlimit", [*args, "--max-connections", "5000"], env=_env(), path=self.cwd)
+        self.assertEqual(code, 1, out + err)
+        self.assertIn(b"--max-connections 5000 needs 5064 open files, but this process may open only 300", out + err)
+        # The default: fitted to the limit, with a warning, and tchat runs.
+        process = TwistdProcess()
+        transport = reactor.spawnProcess(process, "/usr/bin/prlimit", ["prlimit", *args], env=_env(), path=self.cwd)
+        self.addCleanup(lambda: None if process.ended.called else (transport.signalProcess("KILL"), process.ended)[1])
+        await process.port
+        self.assertIn(b"at most 236 connections, not 10000", process.output)
+
+
 def _kill_quietly(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGKILL)
