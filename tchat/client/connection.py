@@ -19,7 +19,9 @@ else lives here, where a test can drive it with a C{StringTransport}:
   ``/room`` changes it locally, and leaving it falls back to the most recently
   joined room still left;
 - own messages: the server does not echo a public message to its sender, so
-  the client shows what was sent when the ``ok`` for it arrives;
+  the client shows what was sent when the ``ok`` for it arrives, marked as
+  the server marks it for everyone else (``~name`` unless the user is
+  logged in to an account: L{ChatClient.registered});
 - answering the server's ``ping``;
 - leaving: ``quit``, a short wait for ``bye``, and an exit status.
 
@@ -215,6 +217,9 @@ class ChatClient(LineReceiver):
         self._password: str | None = None
         self.display: Display | None = None
         self.logged_in = False
+        # Whether this login is to a registered account (logged_in says so;
+        # a /register makes it so): own lines are shown as others see them.
+        self.registered = False
         self.rooms: list[str] = []
         self.current_room: str | None = None
         self.finished: Deferred[int] = Deferred()
@@ -528,6 +533,7 @@ class ChatClient(LineReceiver):
         self._password = None
         if isinstance(event.get("user"), str):
             self.name = event["user"]
+        self.registered = event.get("registered") is True
         self.rooms = [r for r in event.get("rooms") or [] if isinstance(r, str)]
         self.current_room = self.rooms[-1] if self.rooms else None
         self._show_event(event)
@@ -580,11 +586,13 @@ class ChatClient(LineReceiver):
         self._show(
             self.renderer.own_message(
                 self.name or "?", request.args["to"], request.args["text"], request.args.get("kind"),
-                ts=event.get("ts"), queued=bool(event.get("queued")),
+                ts=event.get("ts"), queued=bool(event.get("queued")), registered=self.registered,
             )
         )
 
     def _ok_register(self, request: Request, event: dict[str, Any]) -> None:
+        # The server counts this session as the account's from now on.
+        self.registered = True
         self._show_event(event)
         self._show(self.renderer.notice(
             "tchat-client asks for it at your next login (scripts: TCHAT_PASSWORD or --password-file)",
