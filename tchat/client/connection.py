@@ -31,7 +31,7 @@ Lines that are not JSON objects (the server's text greeting) are ignored.
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
@@ -199,15 +199,26 @@ class ChatClient(LineReceiver):
     asked for, 1 when the server went away or closed the connection on its
     own): when the connection is gone, or at once if the person leaves before
     there is one. The status is also kept in L{status}.
+
+    ``explain_loss``, if given, is asked about a connection lost before the
+    server said anything (a failed TLS handshake, say): a sentence it
+    returns is not shown but kept in L{problem}, for the caller to print
+    where it belongs (stderr, once the terminal is back to normal); None
+    lets the client show its usual line.
     """
 
     delimiter = b"\n"
     MAX_LENGTH = 1 << 22
 
     def __init__(
-        self, renderer: Renderer, clock: IReactorTime, name: str | None = None, password: str | None = None
+        self, renderer: Renderer, clock: IReactorTime, name: str | None = None, password: str | None = None,
+        explain_loss: Callable[[Failure], str | None] | None = None,
     ) -> None:
         self.renderer = renderer
+        self.explain_loss = explain_loss
+        # Why the connection failed before any answer, as one sentence, when
+        # explain_loss could say (see the class docstring).
+        self.problem: str | None = None
         self.clock = clock
         self.name = name
         # The password given at the start (environment, file): it goes with
@@ -385,6 +396,8 @@ class ChatClient(LineReceiver):
             status = 1
             if self._got_bye:
                 self._show(self.renderer.notice("the server closed the connection"))
+            elif not self._heard and (sentence := self._explained(reason)) is not None:
+                self.problem = sentence
             elif not self._heard:
                 said = f"; it said: {self._last_text}" if self._last_text.strip() else ""
                 self._show(self.renderer.notice(
@@ -393,6 +406,11 @@ class ChatClient(LineReceiver):
             else:
                 self._show(self.renderer.notice(f"connection to the server lost{_why(reason)}"))
         self._finish(status)
+
+    def _explained(self, reason: Failure | None) -> str | None:
+        if self.explain_loss is None or reason is None:
+            return None
+        return self.explain_loss(reason)
 
     def _finish(self, status: int) -> None:
         self._lost = True
