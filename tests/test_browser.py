@@ -596,8 +596,9 @@ FAKE_SERVER = r"""
 (() => {
   const all = [];
   for (let i = 1; i <= 120; i++) {
+    // zed is an account, the tester a guest
     all.push({event: "message", msgid: "m" + i, from: i % 2 ? "zed" : "tester", to: "#lobby",
-              text: "old message " + i, kind: "public", ts: 1700000000 + i * 60});
+              text: "old message " + i, kind: "public", ts: 1700000000 + i * 60, ...(i % 2 ? {registered: true} : {})});
   }
   window.__requests = [];
   class FakeSocket extends EventTarget {
@@ -618,7 +619,7 @@ FAKE_SERVER = r"""
         this.reply({event: "welcome", server: "fake", version: "0"});
         this.reply({event: "logged_in", re, user: req.user, rooms: ["#lobby"], users: [req.user, "zed"]});
         this.reply({event: "message", msgid: "d1", from: "zed", to: req.user, text: "sent while you were out",
-                    kind: "private", ts: 1700000000, delayed: true});
+                    kind: "private", ts: 1700000000, delayed: true, registered: true});
       } else if (req.action === "users") {
         this.reply({event: "users", re, room: req.room, users: [this.user || "tester", "zed"]});
       } else if (req.action === "join") {
@@ -668,6 +669,9 @@ class HistoryTests(TestCase):
         self.assertEqual([(r["target"], r["limit"], r.get("before")) for r in first], [("#lobby", 50, None)])
         # the person's own messages from before are marked as theirs
         self.assertTrue(page.css("li.msg.own[data-msgid='m120']"))
+        # history marks guests as live messages do: the account zed bare, the guest tester with ~
+        self.assertEqual(page.css("li[data-msgid='m119'] .from")[0].text, "zed")
+        self.assertEqual(page.css("li[data-msgid='m120'] .from")[0].text, "~tester")
 
         scroll_up = "const m = document.getElementById('messages'); m.scrollTop = 0; m.dispatchEvent(new Event('scroll'));"
         page.driver.execute_script(scroll_up)
@@ -691,6 +695,7 @@ class HistoryTests(TestCase):
         page.wait_message("sent while you were out")
         (item,) = page.css("li.msg.delayed")
         self.assertIn("delayed", item.text)
+        self.assertEqual(item.find_element("css selector", ".from").text, "zed")  # from an account: bare
         time = item.find_element("css selector", "time")
         self.assertEqual(time.get_attribute("datetime"), "2023-11-14T22:13:20.000Z")
         self.assertEqual(time.text, page.driver.execute_script(
