@@ -270,7 +270,7 @@ class BrowserTests(TestCase):
         alice.wait_message("hello from carol")
         bob.wait_message("hello from carol")
         alice.say("/me waves")
-        bob.wait_message("* alice waves")
+        bob.wait_message("* ~alice waves")
         carol.wait_for("[#lobby] * ~alice waves")
 
         # private: alice opens bob from the people list
@@ -296,6 +296,65 @@ class BrowserTests(TestCase):
         bob.open("#lobby")
         self.assertNotIn("hi alice", bob.messages())
         self.assertEqual(alice.errors() + bob.errors(), [])
+
+    def test_the_page_marks_a_guests_name_with_a_tilde_and_shows_an_accounts_bare(self) -> None:
+        server = Server(self)
+        carol = LineUser(self, server.line_port)
+        carol.send("carol")
+        carol.send("/register carols-long-password")
+        carol.wait_for(lambda line: line.startswith("*** carol is registered"))
+        dave = LineUser(self, server.line_port)
+        dave.send("dave")
+        dave.wait_for(lambda line: line.startswith("*** You are dave."))
+        alice = Page(self, server.url)
+        alice.login("alice")
+
+        carol.send("from the account carol")
+        carol.send("/me waves as an account")
+        dave.send("from the guest dave")
+        dave.send("/me waves as a guest")
+        carol.send("/msg alice privately from the account")
+        alice.wait_message("* ~dave waves as a guest")
+        alice.wait_message("* carol waves as an account")
+        alice.wait_message("~dave from the guest dave")
+        senders = {
+            li.find_element("css selector", ".text").text: li.find_element("css selector", ".from")
+            for li in alice.css("li.msg")
+        }
+        account, guest = senders["from the account carol"], senders["from the guest dave"]
+        self.assertEqual(account.text, "carol")
+        self.assertEqual(account.find_elements("css selector", ".guest-mark"), [])
+        self.assertIsNone(account.get_dom_attribute("title"))
+        self.assertEqual(guest.text, "~dave")
+        self.assertEqual(guest.find_element("css selector", ".guest-mark").text, "~")
+        self.assertEqual(guest.get_dom_attribute("title"), "guest: anyone may use this name")
+        self.assertEqual(senders["waves as an account"].text, "carol")
+        self.assertEqual(senders["waves as a guest"].text, "~dave")
+        # The ~ is styled as a mark: lighter than the name beside it.
+        weights = alice.driver.execute_script(
+            "const f = arguments[0]; return [getComputedStyle(f).fontWeight,"
+            " getComputedStyle(f.querySelector('.guest-mark')).fontWeight];", guest)
+        self.assertGreater(int(weights[0]), int(weights[1]))
+
+        # Private, from an account: bare too.
+        alice.open("carol")
+        alice.wait_message("privately from the account")
+        (private,) = [li for li in alice.css("li.msg") if "privately from the account" in li.text]
+        self.assertEqual(private.find_element("css selector", ".from").text, "carol")
+
+        # Alice's own lines, as everyone else sees them: ~ while a guest, bare once registered.
+        alice.open("#lobby")
+        alice.say("said as a guest")
+        dave.wait_for("[#lobby] <~alice> said as a guest")
+        alice.say("/register alices-long-password")
+        alice.wait_message("alice is registered")
+        alice.say("said as an account")
+        dave.wait_for("[#lobby] <alice> said as an account")
+        alice.until(lambda d: any("said as an account" in li.text for li in alice.css("li.msg.own")), "alice's line as an account")
+        own = {li.find_element("css selector", ".text").text: li.find_element("css selector", ".from").text
+               for li in alice.css("li.msg.own")}
+        self.assertEqual(own, {"said as a guest": "~alice", "said as an account": "alice"})
+        self.assertEqual(alice.errors(), [])
 
     def test_markup_in_messages_is_shown_as_text_and_runs_nothing(self) -> None:
         server = Server(self)
@@ -537,8 +596,9 @@ FAKE_SERVER = r"""
 (() => {
   const all = [];
   for (let i = 1; i <= 120; i++) {
+    // zed is an account, the tester a guest
     all.push({event: "message", msgid: "m" + i, from: i % 2 ? "zed" : "tester", to: "#lobby",
-              text: "old message " + i, kind: "public", ts: 1700000000 + i * 60});
+              text: "old message " + i, kind: "public", ts: 1700000000 + i * 60, ...(i % 2 ? {registered: true} : {})});
   }
   window.__requests = [];
   class FakeSocket extends EventTarget {
@@ -559,7 +619,7 @@ FAKE_SERVER = r"""
         this.reply({event: "welcome", server: "fake", version: "0"});
         this.reply({event: "logged_in", re, user: req.user, rooms: ["#lobby"], users: [req.user, "zed"]});
         this.reply({event: "message", msgid: "d1", from: "zed", to: req.user, text: "sent while you were out",
-                    kind: "private", ts: 1700000000, delayed: true});
+                    kind: "private", ts: 1700000000, delayed: true, registered: true});
       } else if (req.action === "users") {
         this.reply({event: "users", re, room: req.room, users: [this.user || "tester", "zed"]});
       } else if (req.action === "join") {
@@ -609,6 +669,9 @@ class HistoryTests(TestCase):
         self.assertEqual([(r["target"], r["limit"], r.get("before")) for r in first], [("#lobby", 50, None)])
         # the person's own messages from before are marked as theirs
         self.assertTrue(page.css("li.msg.own[data-msgid='m120']"))
+        # history marks guests as live messages do: the account zed bare, the guest tester with ~
+        self.assertEqual(page.css("li[data-msgid='m119'] .from")[0].text, "zed")
+        self.assertEqual(page.css("li[data-msgid='m120'] .from")[0].text, "~tester")
 
         scroll_up = "const m = document.getElementById('messages'); m.scrollTop = 0; m.dispatchEvent(new Event('scroll'));"
         page.driver.execute_script(scroll_up)
@@ -632,6 +695,7 @@ class HistoryTests(TestCase):
         page.wait_message("sent while you were out")
         (item,) = page.css("li.msg.delayed")
         self.assertIn("delayed", item.text)
+        self.assertEqual(item.find_element("css selector", ".from").text, "zed")  # from an account: bare
         time = item.find_element("css selector", "time")
         self.assertEqual(time.get_attribute("datetime"), "2023-11-14T22:13:20.000Z")
         self.assertEqual(time.text, page.driver.execute_script(

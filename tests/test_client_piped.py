@@ -118,8 +118,11 @@ class ServerTestCase(TestCase):
         self.addCleanup(kill_if_running)
         return process
 
-    async def participant(self, name: str) -> LineClient:
-        """A second user on a plain TCP connection, in JSON mode, logged in."""
+    async def participant(self, name: str, register: str | None = None) -> LineClient:
+        """
+        A second user on a plain TCP connection, in JSON mode, logged in: a
+        guest, or, with ``register`` (a password), the account it registers.
+        """
         other = await connect_line_client(self.port)
 
         def close() -> defer.Deferred[None]:
@@ -130,6 +133,10 @@ class ServerTestCase(TestCase):
         logged_in = other.wait_event("logged_in")
         other.send_json(action="login", user=name, id=1)
         await logged_in
+        if register is not None:
+            registered = other.wait_event("ok", re="register")
+            other.send_json(action="register", password=register, id="register")
+            await registered
         return other
 
 
@@ -151,12 +158,13 @@ class PipedClientTests(ServerTestCase):
         bot.type("hello from the pipe, ünïcode too")
         message = await heard
         self.assertEqual((message["to"], message["text"], message["kind"]), ("#lobby", "hello from the pipe, ünïcode too", "public"))
-        await bot.wait_for("[#lobby] <bot> hello from the pipe, ünïcode too")
+        # Both are guests: each name carries the ~ that says nobody checked it.
+        await bot.wait_for("[#lobby] <~bot> hello from the pipe, ünïcode too")
 
         bob.send_json(action="msg", to="bot", text="hi bot, privately", id=2)
-        await bot.wait_for("[private] <bob> hi bot, privately")
+        await bot.wait_for("[private] <~bob> hi bot, privately")
         bob.send_json(action="msg", to="#lobby", text="and publicly", id=3)
-        await bot.wait_for("[#lobby] <bob> and publicly")
+        await bot.wait_for("[#lobby] <~bob> and publicly")
 
         left = bob.wait_event("part", user="bot")
         bot.type("/quit")
@@ -176,7 +184,7 @@ class PipedClientTests(ServerTestCase):
         bot.end_input()
         self.assertEqual((await heard)["text"], "early line")
         self.assertEqual(await bot.ended, 0)
-        self.assertIn("[#lobby] <bot> early line", bot.text)
+        self.assertIn("[#lobby] <~bot> early line", bot.text)
         self.assertIn("you joined #dev", bot.text)
 
     async def test_first_line_is_the_name_when_none_is_given(self) -> None:
@@ -259,11 +267,51 @@ class RegisteredUserPipedTests(ServerTestCase):
         self.assertTrue((await queued).get("queued"))
 
         back = self.spawn("--name", "alice", env={"TCHAT_PASSWORD": "correct horse"})
-        await back.wait_for("[private] <bob> while you were away (delayed)")
+        await back.wait_for("[private] <~bob> while you were away (delayed)")
         back.type("/quit")
         self.assertEqual(await back.ended, 0, back.err)
         self.assertIn("You are alice", back.text)
         self.assertNotIn("correct horse", back.text + back.err.decode())
+
+    async def test_guests_are_shown_behind_a_tilde_and_accounts_bare(self) -> None:
+        """
+        Through the real server: what an account sends (and alice's own
+        lines, she being logged in to hers) shows the name bare; what a guest
+        sends, in a room, as /me or privately, shows ~name.
+        """
+        await self.register_alice()
+        carol = await self.participant("carol", register="carol's long secret")
+        bob = await self.participant("bob")
+        alice = self.spawn("--name", "alice", env={"TCHAT_PASSWORD": "correct horse"})
+        await alice.wait_for("You are alice")
+
+        for n, (who, request) in enumerate([
+            (carol, {"to": "#lobby", "text": "from an account"}),
+            (carol, {"to": "#lobby", "text": "waves as an account", "kind": "action"}),
+            (carol, {"to": "alice", "text": "privately from an account"}),
+            (bob, {"to": "#lobby", "text": "from a guest"}),
+            (bob, {"to": "#lobby", "text": "waves as a guest", "kind": "action"}),
+            (bob, {"to": "alice", "text": "privately from a guest"}),
+        ]):
+            who.send_json(action="msg", id=10 + n, **request)
+        alice.type("from alice herself")
+        await alice.wait_for("from alice herself")
+        await alice.wait_for("privately from a guest")
+        alice.end_input()
+        self.assertEqual(await alice.ended, 0, alice.err)
+
+        for line in [
+            "[#lobby] <carol> from an account",
+            "[#lobby] * carol waves as an account",
+            "[private] <carol> privately from an account",
+            "[#lobby] <~bob> from a guest",
+            "[#lobby] * ~bob waves as a guest",
+            "[private] <~bob> privately from a guest",
+            "[#lobby] <alice> from alice herself",
+        ]:
+            self.assertIn(line, alice.text)
+        self.assertNotIn("~carol", alice.text)
+        self.assertNotIn("~alice", alice.text)
 
     async def test_without_the_password_the_run_exits_1_saying_one_is_needed(self) -> None:
         await self.register_alice()

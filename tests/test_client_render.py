@@ -73,38 +73,77 @@ class PlainRenderingTests(TestCase):
         self.assertNotRegex(lines[0], ESC_ANY)
         return lines[0]
 
-    def test_others_public_message(self) -> None:
+    def test_a_guests_public_message_shows_the_guest_mark(self) -> None:
         line = self.one(ev("message", msgid="m", to="#lobby", text="hello", kind="public", **{"from": "bob"}))
+        self.assertEqual(line, f"{self.t} [#lobby] <~bob> hello")
+
+    def test_an_accounts_public_message_shows_the_name_bare(self) -> None:
+        line = self.one(ev("message", msgid="m", to="#lobby", text="hello", kind="public", registered=True, **{"from": "bob"}))
         self.assertEqual(line, f"{self.t} [#lobby] <bob> hello")
 
-    def test_own_message_from_ok(self) -> None:
-        self.assertEqual(self.r.own_message("alice", "#dev", "hi", ts=NOW), [f"{self.t} [#dev] <alice> hi"])
+    def test_own_message_from_ok_is_marked_as_the_server_marks_it_for_others(self) -> None:
+        self.assertEqual(self.r.own_message("alice", "#dev", "hi", ts=NOW), [f"{self.t} [#dev] <~alice> hi"])
+        self.assertEqual(self.r.own_message("alice", "#dev", "hi", ts=NOW, registered=True), [f"{self.t} [#dev] <alice> hi"])
 
-    def test_own_action_and_others_action(self) -> None:
-        self.assertEqual(self.r.own_message("alice", "#dev", "waves", "action", ts=NOW), [f"{self.t} [#dev] * alice waves"])
-        line = self.one(ev("message", msgid="m", to="#dev", text="waves", kind="action", **{"from": "bob"}))
-        self.assertEqual(line, f"{self.t} [#dev] * bob waves")
+    def test_actions_of_guests_and_accounts(self) -> None:
+        self.assertEqual(self.r.own_message("alice", "#dev", "waves", "action", ts=NOW), [f"{self.t} [#dev] * ~alice waves"])
+        self.assertEqual(
+            self.r.own_message("alice", "#dev", "waves", "action", ts=NOW, registered=True), [f"{self.t} [#dev] * alice waves"]
+        )
+        guest = ev("message", msgid="m", to="#dev", text="waves", kind="action", **{"from": "bob"})
+        self.assertEqual(self.one(guest), f"{self.t} [#dev] * ~bob waves")
+        self.assertEqual(self.one({**guest, "registered": True}), f"{self.t} [#dev] * bob waves")
 
-    def test_private_received(self) -> None:
-        line = self.one(ev("message", msgid="m", to="alice", text="psst", kind="private", **{"from": "bob"}))
-        self.assertEqual(line, f"{self.t} [private] <bob> psst")
+    def test_private_received_from_a_guest_and_from_an_account(self) -> None:
+        guest = ev("message", msgid="m", to="alice", text="psst", kind="private", **{"from": "bob"})
+        self.assertEqual(self.one(guest), f"{self.t} [private] <~bob> psst")
+        self.assertEqual(self.one({**guest, "registered": True}), f"{self.t} [private] <bob> psst")
+
+    def test_private_action_received_and_sent(self) -> None:
+        guest = ev("message", msgid="m", to="alice", text="winks", kind="action", **{"from": "bob"})
+        self.assertEqual(self.one(guest), f"{self.t} [private] * ~bob winks")
+        self.assertEqual(self.one({**guest, "registered": True}), f"{self.t} [private] * bob winks")
+        self.assertEqual(self.r.own_message("alice", "bob", "winks", "action", ts=NOW), [f"{self.t} -> bob: * ~alice winks"])
+        self.assertEqual(
+            self.r.own_message("alice", "bob", "winks", "action", ts=NOW, registered=True), [f"{self.t} -> bob: * alice winks"]
+        )
 
     def test_private_sent(self) -> None:
+        # The sender is you and goes unsaid; nothing is known of the recipient.
         self.assertEqual(self.r.own_message("alice", "bob", "psst", ts=NOW), [f"{self.t} -> bob: psst"])
+        self.assertEqual(self.r.own_message("alice", "bob", "psst", ts=NOW, registered=True), [f"{self.t} -> bob: psst"])
 
     def test_private_sent_to_offline_user_is_marked_queued(self) -> None:
         [line] = self.r.own_message("alice", "bob", "later", ts=NOW, queued=True)
         self.assertTrue(line.startswith(f"{self.t} -> bob: later"), line)
         self.assertIn("queued", line)
 
-    def test_delayed_message_shows_its_original_time_and_a_mark(self) -> None:
+    def test_delayed_message_shows_its_original_time_a_mark_and_who_sent_it(self) -> None:
         sent = NOW - 3 * 86400
-        line = self.one(
-            {"event": "message", "ts": sent, "msgid": "m", "from": "bob", "to": "alice",
-             "text": "while you were out", "kind": "private", "delayed": True}
-        )
+        delayed = {"event": "message", "ts": sent, "msgid": "m", "from": "bob", "to": "alice",
+                   "text": "while you were out", "kind": "private", "delayed": True}
         day = time.strftime("[%Y-%m-%d %H:%M]", time.localtime(sent))
-        self.assertEqual(line, f"{day} [private] <bob> while you were out (delayed)")
+        self.assertEqual(self.one({**delayed, "registered": True}), f"{day} [private] <bob> while you were out (delayed)")
+        self.assertEqual(self.one(delayed), f"{day} [private] <~bob> while you were out (delayed)")
+
+    def test_history_marks_each_guest_and_leaves_accounts_bare(self) -> None:
+        lines = self.r.event(ev("history", target="#lobby", more=False, messages=[
+            {"msgid": "1", "from": "bob", "to": "#lobby", "text": "from the account", "kind": "public", "ts": NOW - 60, "registered": True},
+            {"msgid": "2", "from": "bob", "to": "#lobby", "text": "from a guest", "kind": "public", "ts": NOW - 50},
+            {"msgid": "3", "from": "bob", "to": "#lobby", "text": "waves", "kind": "action", "ts": NOW - 40},
+            {"msgid": "4", "from": "alice", "to": "#lobby", "text": "mine", "kind": "public", "ts": NOW - 30, "registered": True},
+        ]), "alice")
+        self.assertEqual(lines[1:], [
+            f"{hhmm(NOW - 60)} [#lobby] <bob> from the account",
+            f"{hhmm(NOW - 50)} [#lobby] <~bob> from a guest",
+            f"{hhmm(NOW - 40)} [#lobby] * ~bob waves",
+            f"{hhmm(NOW - 30)} [#lobby] <alice> mine",
+        ])
+
+    def test_only_a_json_true_registered_counts_as_an_account(self) -> None:
+        for claim in ("yes", 1, "true", [True], {"registered": True}, None, False):
+            line = self.one(ev("message", msgid="m", to="#lobby", text="hi", kind="public", registered=claim, **{"from": "bob"}))
+            self.assertEqual(line, f"{self.t} [#lobby] <~bob> hi", claim)
 
     def test_join_part_and_notice(self) -> None:
         self.assertEqual(self.one(ev("join", room="#lobby", user="carol")), f"{self.t} *** carol joined #lobby")
@@ -139,7 +178,7 @@ class PlainRenderingTests(TestCase):
             ev("debug", uptime=12.0, users_online=1, rooms=[{"room": "#lobby", "users": ["alice"]}],
                connections=[{"user": "alice", "address": "127.0.0.1:5", "door": "tcp/json", "since": NOW - 3, "rooms": ["#lobby"], "admin": True}]),
             ev("history", target="#lobby", more=True,
-               messages=[{"msgid": "1", "from": "bob", "to": "#lobby", "text": "old", "kind": "public", "ts": NOW - 60}]),
+               messages=[{"msgid": "1", "from": "bob", "to": "#lobby", "text": "old", "kind": "public", "ts": NOW - 60, "registered": True}]),
             ev("contacts", contacts=[{"user": "bob", "online": True, "last_seen": None},
                                      {"user": "eve", "online": False, "last_seen": NOW - 100}]),
             ev("seen", user="eve", online=False, last_seen=NOW - 100),
@@ -217,10 +256,27 @@ class ColourRenderingTests(TestCase):
         # Errors are red (SGR 31).
         self.assertIn("31", "".join(styles(kinds["error"])))
 
+    def test_a_guests_mark_has_a_dim_look_of_its_own_beside_the_name(self) -> None:
+        guest = ev("message", msgid="m", to="#lobby", text="hi", kind="public", **{"from": "bob"})
+        for line in (
+            self.r.event(guest, "alice")[0],
+            self.r.event({**guest, "kind": "action"}, "alice")[0],
+            self.r.event({**guest, "to": "alice", "kind": "private"}, "alice")[0],
+            self.r.own_message("alice", "#lobby", "hi", ts=NOW)[0],
+        ):
+            found = re.search(r"((?:\x1b\[[0-9;]*m)+)~\x1b\[0m((?:\x1b\[[0-9;]*m)+)(?:bob|alice)", line)
+            self.assertIsNotNone(found, repr(line))
+            mark, name = found.groups()
+            self.assertNotEqual(mark, name)
+            self.assertIn("90", mark)  # dark grey: dim on light and dark terminals
+        account = self.r.event({**guest, "registered": True}, "alice")[0]
+        self.assertNotIn("~", account)
+
     def test_colour_off_is_the_same_text_without_escapes(self) -> None:
         plain = Renderer(color=False, now=lambda: NOW)
-        event = ev("message", msgid="m", to="alice", text="hi", kind="private", **{"from": "bob"})
-        self.assertEqual(SGR.sub("", self.r.event(event)[0]), plain.event(event)[0])
+        for registered in (True, None):
+            event = ev("message", msgid="m", to="alice", text="hi", kind="private", registered=registered, **{"from": "bob"})
+            self.assertEqual(SGR.sub("", self.r.event(event)[0]), plain.event(event)[0])
 
 
 class HostileTextTests(TestCase):
@@ -297,11 +353,14 @@ class ClientTests(TestCase):
     def receive(self, event: str, **fields: Any) -> None:
         feed_event(self.client, event, self.clock.seconds(), **fields)
 
-    def log_in(self, rooms: list[str] | None = None) -> None:
+    def log_in(self, rooms: list[str] | None = None, registered: bool | None = None) -> None:
         self.client.start(self.display)
         [login] = self.sent()
         self.receive("welcome", server="tchat", version="0.1.0")
-        self.receive("logged_in", re=login["id"], user="alice", rooms=rooms or ["#lobby"], users=["alice", "bob"])
+        self.receive(
+            "logged_in", re=login["id"], user="alice", rooms=rooms or ["#lobby"], users=["alice", "bob"],
+            **({} if registered is None else {"registered": registered}),
+        )
         self.display.lines.clear()
 
     def type(self, line: str) -> list[dict[str, Any]]:
@@ -491,7 +550,35 @@ class ClientTests(TestCase):
         [msg] = self.type("hello all")
         self.assertEqual(self.display.lines, [])
         self.receive("ok", re=msg["id"], msgid="x-1")
-        self.assertEqual(self.display.lines, [f"{hhmm(NOW)} [#lobby] <alice> hello all"])
+        # logged_in said nothing of an account: alice is a guest, and others see <~alice>.
+        self.assertEqual(self.display.lines, [f"{hhmm(NOW)} [#lobby] <~alice> hello all"])
+
+    def test_own_message_of_a_registered_login_shows_the_name_bare(self) -> None:
+        self.log_in(registered=True)
+        [msg] = self.type("hello all")
+        self.receive("ok", re=msg["id"], msgid="x-1")
+        [me] = self.type("/me waves")
+        self.receive("ok", re=me["id"], msgid="x-2")
+        self.assertEqual(self.display.lines, [f"{hhmm(NOW)} [#lobby] <alice> hello all", f"{hhmm(NOW)} [#lobby] * alice waves"])
+
+    def test_own_messages_lose_the_guest_mark_once_register_is_accepted(self) -> None:
+        self.log_in(registered=False)
+        [before] = self.type("as a guest")
+        self.receive("ok", re=before["id"], msgid="x-1")
+        [register] = self.type("/register correct horse")
+        self.receive("ok", re=register["id"], text="alice is registered; from now on log in with /login alice PASSWORD")
+        [after] = self.type("as the account")
+        self.receive("ok", re=after["id"], msgid="x-2")
+        self.assertEqual(self.display.lines[0], f"{hhmm(NOW)} [#lobby] <~alice> as a guest")
+        self.assertEqual(self.display.lines[-1], f"{hhmm(NOW)} [#lobby] <alice> as the account")
+
+    def test_a_refused_register_keeps_the_guest_mark(self) -> None:
+        self.log_in(registered=False)
+        [register] = self.type("/register short")
+        self.receive("error", re=register["id"], code="weak_password", text="a password has at least 8 characters")
+        [msg] = self.type("still a guest")
+        self.receive("ok", re=msg["id"], msgid="x-1")
+        self.assertEqual(self.display.lines[-1], f"{hhmm(NOW)} [#lobby] <~alice> still a guest")
 
     def test_own_private_message_is_shown_with_an_arrow(self) -> None:
         self.log_in()
@@ -508,16 +595,16 @@ class ClientTests(TestCase):
     def test_incoming_messages_are_shown(self) -> None:
         self.log_in()
         self.receive("message", msgid="1", to="#lobby", text="hi alice", kind="public", **{"from": "bob"})
-        self.receive("message", msgid="2", to="alice", text="psst", kind="private", **{"from": "bob"})
+        self.receive("message", msgid="2", to="alice", text="psst", kind="private", registered=True, **{"from": "bob"})
         self.assertEqual(
             self.display.lines,
-            [f"{hhmm(NOW)} [#lobby] <bob> hi alice", f"{hhmm(NOW)} [private] <bob> psst"],
+            [f"{hhmm(NOW)} [#lobby] <~bob> hi alice", f"{hhmm(NOW)} [private] <bob> psst"],
         )
 
     def test_escape_sequences_from_the_server_never_reach_the_display(self) -> None:
         self.log_in()
         self.receive("message", msgid="1", to="#lobby", text="\x1b[2Jgotcha\x1b]0;title\x07", kind="public", **{"from": "bob"})
-        self.assertEqual(self.display.lines, [f"{hhmm(NOW)} [#lobby] <bob> gotcha"])
+        self.assertEqual(self.display.lines, [f"{hhmm(NOW)} [#lobby] <~bob> gotcha"])
 
     def test_server_ping_is_answered_with_pong(self) -> None:
         self.log_in()

@@ -117,7 +117,7 @@ class UITests(TestCase):
         self.press("half a thou", LEFT, LEFT)
         self.receive("message", msgid="1", to="#lobby", text="are you there?", kind="public", **{"from": "bob"})
         rows = self.rows()
-        self.assertIn("[#lobby] <bob> are you there?", rows[-2])
+        self.assertIn("[#lobby] <~bob> are you there?", rows[-2])
         self.assertEqual(rows[-1], "#lobby> half a thou")
         # The cursor is still two characters from the end, so typing goes there.
         self.assertEqual(self.cursor_column(), len("#lobby> half a th"))
@@ -131,8 +131,8 @@ class UITests(TestCase):
         for n in range(30):  # more than a screen: the terminal scrolls
             self.receive("message", msgid=str(n), to="#lobby", text=f"line {n}", kind="public", **{"from": "bob"})
         rows = self.rows()
-        self.assertIn("<bob> line 29", rows[-2])
-        self.assertIn("<bob> line 28", rows[-3])
+        self.assertIn("<~bob> line 29", rows[-2])
+        self.assertIn("<~bob> line 28", rows[-3])
         self.assertEqual(rows[-1], "#lobby> draft")
         self.assertEqual(sum("draft" in row for row in rows), 1)
 
@@ -142,7 +142,7 @@ class UITests(TestCase):
         self.press("next")
         self.receive("ok", re=msg["id"], msgid="x")
         rows = self.rows()
-        self.assertIn("[#lobby] <alice> hello", rows[-2])
+        self.assertIn("[#lobby] <~alice> hello", rows[-2])
         self.assertEqual(rows[-1], "#lobby> next")
 
     def test_up_arrow_recalls_the_previous_line(self) -> None:

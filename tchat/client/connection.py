@@ -19,7 +19,9 @@ else lives here, where a test can drive it with a C{StringTransport}:
   ``/room`` changes it locally, and leaving it falls back to the most recently
   joined room still left;
 - own messages: the server does not echo a public message to its sender, so
-  the client shows what was sent when the ``ok`` for it arrives;
+  the client shows what was sent when the ``ok`` for it arrives, marked as
+  the server marks it for everyone else (``~name`` unless the user is
+  logged in to an account: L{ChatClient.registered});
 - answering the server's ``ping``;
 - leaving: ``quit``, a short wait for ``bye``, and an exit status.
 
@@ -29,7 +31,7 @@ Lines that are not JSON objects (the server's text greeting) are ignored.
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
@@ -197,15 +199,26 @@ class ChatClient(LineReceiver):
     asked for, 1 when the server went away or closed the connection on its
     own): when the connection is gone, or at once if the person leaves before
     there is one. The status is also kept in L{status}.
+
+    ``explain_loss``, if given, is asked about a connection lost before the
+    server said anything (a failed TLS handshake, say): a sentence it
+    returns is not shown but kept in L{problem}, for the caller to print
+    where it belongs (stderr, once the terminal is back to normal); None
+    lets the client show its usual line.
     """
 
     delimiter = b"\n"
     MAX_LENGTH = 1 << 22
 
     def __init__(
-        self, renderer: Renderer, clock: IReactorTime, name: str | None = None, password: str | None = None
+        self, renderer: Renderer, clock: IReactorTime, name: str | None = None, password: str | None = None,
+        explain_loss: Callable[[Failure], str | None] | None = None,
     ) -> None:
         self.renderer = renderer
+        self.explain_loss = explain_loss
+        # Why the connection failed before any answer, as one sentence, when
+        # explain_loss could say (see the class docstring).
+        self.problem: str | None = None
         self.clock = clock
         self.name = name
         # The password given at the start (environment, file): it goes with
@@ -215,6 +228,9 @@ class ChatClient(LineReceiver):
         self._password: str | None = None
         self.display: Display | None = None
         self.logged_in = False
+        # Whether this login is to a registered account (logged_in says so;
+        # a /register makes it so): own lines are shown as others see them.
+        self.registered = False
         self.rooms: list[str] = []
         self.current_room: str | None = None
         self.finished: Deferred[int] = Deferred()
@@ -380,6 +396,8 @@ class ChatClient(LineReceiver):
             status = 1
             if self._got_bye:
                 self._show(self.renderer.notice("the server closed the connection"))
+            elif not self._heard and (sentence := self._explained(reason)) is not None:
+                self.problem = sentence
             elif not self._heard:
                 said = f"; it said: {self._last_text}" if self._last_text.strip() else ""
                 self._show(self.renderer.notice(
@@ -388,6 +406,11 @@ class ChatClient(LineReceiver):
             else:
                 self._show(self.renderer.notice(f"connection to the server lost{_why(reason)}"))
         self._finish(status)
+
+    def _explained(self, reason: Failure | None) -> str | None:
+        if self.explain_loss is None or reason is None:
+            return None
+        return self.explain_loss(reason)
 
     def _finish(self, status: int) -> None:
         self._lost = True
@@ -528,6 +551,7 @@ class ChatClient(LineReceiver):
         self._password = None
         if isinstance(event.get("user"), str):
             self.name = event["user"]
+        self.registered = event.get("registered") is True
         self.rooms = [r for r in event.get("rooms") or [] if isinstance(r, str)]
         self.current_room = self.rooms[-1] if self.rooms else None
         self._show_event(event)
@@ -580,11 +604,13 @@ class ChatClient(LineReceiver):
         self._show(
             self.renderer.own_message(
                 self.name or "?", request.args["to"], request.args["text"], request.args.get("kind"),
-                ts=event.get("ts"), queued=bool(event.get("queued")),
+                ts=event.get("ts"), queued=bool(event.get("queued")), registered=self.registered,
             )
         )
 
     def _ok_register(self, request: Request, event: dict[str, Any]) -> None:
+        # The server counts this session as the account's from now on.
+        self.registered = True
         self._show_event(event)
         self._show(self.renderer.notice(
             "tchat-client asks for it at your next login (scripts: TCHAT_PASSWORD or --password-file)",

@@ -2,15 +2,18 @@
 ``tchat-client HOST PORT [--name NAME] [--password-file FILE] [--tls] [--insecure] [--ca FILE]``
 
 The flow: parse the arguments, connect (plain TCP, or TLS verified against
-the system's CAs or ``--ca``), then hand the connection to one of two
-front-ends: the terminal UI when stdin and stdout are both terminals, the
-piped front-end otherwise. The run ends when the connection does; the exit
-status is the client's (see L{tchat.client.connection.ChatClient.finished}):
+the system's CAs or ``--ca``: L{tchat.client.tls}), then hand the connection
+to one of two front-ends: the terminal UI when stdin and stdout are both
+terminals, the piped front-end otherwise. The run ends when the connection
+does; the exit status is the client's (see
+L{tchat.client.connection.ChatClient.finished}):
 
 - 0: the user left (``/quit``, Ctrl-C, Ctrl-D, end of piped stdin);
 - 1: the server went away or closed the connection (a ``shutdown``, a kick,
   a lost connection), the connection could not be made, or a piped run's
-  name was refused or its password missing or wrong;
+  name was refused or its password missing or wrong. A TLS failure (a
+  certificate refused, a server that does not speak TLS) is one sentence on
+  stderr, printed once the terminal is back as it was;
 - 2: bad arguments (or a --password-file that cannot be read).
 
 The password of a registered name comes from C{$TCHAT_PASSWORD} or the first
@@ -22,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import sys
 from typing import Any, Callable, MutableMapping, Sequence
@@ -39,6 +41,7 @@ from tchat import __version__
 from tchat.client.connection import ChatClient
 from tchat.client.piped import PipedInput, is_piped
 from tchat.client.render import Renderer, use_color
+from tchat.client.tls import ServerTLS
 from tchat.client.ui import ChatUI, RawTerminal
 
 LOG_ENV = "TCHAT_CLIENT_LOG"
@@ -106,27 +109,17 @@ def given_password(
     return first
 
 
-_PEM = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
-
-
-def tls_options(host: str, ca_file: str | None, insecure: bool) -> Any:
-    """The TLS client options: verified against ``ca_file`` or the system CAs."""
-    if insecure:
-        return ssl.CertificateOptions(verify=False)
-    if ca_file:
-        with open(ca_file, "rb") as f:
-            certs = [ssl.Certificate.loadPEM(pem) for pem in _PEM.findall(f.read())]
-        if not certs:
-            raise ValueError(f"no PEM certificate in {ca_file}")
-        return ssl.optionsForClientTLS(host, trustRoot=ssl.trustRootFromCertificates(certs))
-    return ssl.optionsForClientTLS(host)
-
-
-def client_endpoint(reactor: Any, options: argparse.Namespace) -> IStreamClientEndpoint:
+def client_endpoint(reactor: Any, options: argparse.Namespace) -> tuple[IStreamClientEndpoint, ServerTLS | None]:
+    """
+    Where to connect, and, with TLS, the L{ServerTLS} that checks the
+    server and can explain a failed handshake. Raises C{OSError} or
+    C{ValueError} if the ``--ca`` file cannot be used.
+    """
     endpoint: IStreamClientEndpoint = HostnameEndpoint(reactor, options.host, options.port, timeout=20)
-    if options.tls:
-        endpoint = wrapClientTLS(tls_options(options.host, options.ca, options.insecure), endpoint)
-    return endpoint
+    if not options.tls:
+        return endpoint, None
+    tls = ServerTLS(options.host, options.port, options.ca, options.insecure)
+    return wrapClientTLS(tls, endpoint), tls
 
 
 def _say(text: str) -> None:
@@ -290,19 +283,26 @@ async def run(reactor: IReactorCore, argv: Sequence[str]) -> None:
         raise SystemExit(2)
     errors = _start_log()
     try:
-        endpoint = client_endpoint(reactor, options)
-    except (OSError, ValueError, ssl.SSL.Error) as e:
+        endpoint, tls = client_endpoint(reactor, options)
+    except OSError as e:
+        _say(f"cannot read --ca {options.ca}: {e.strerror or e}")
+        raise SystemExit(1)
+    except (ValueError, ssl.SSL.Error) as e:
         _say(f"cannot set up TLS: {e}")
         raise SystemExit(1)
     if options.insecure:
         _say("warning: --insecure: the server's certificate is not checked; anyone in between can read and change the chat")
     renderer = Renderer(color=use_color())
-    client = ChatClient(renderer, reactor, options.name, password)
+    client = ChatClient(renderer, reactor, options.name, password, explain_loss=tls.explain if tls else None)
     where = f"{options.host}:{options.port}"
     if is_piped(sys.stdin, sys.stdout):
         status = await run_piped(reactor, client, endpoint, where)
     else:
         status = await run_terminal(reactor, client, endpoint, where, renderer, errors)
+    if client.problem is not None:
+        # After the terminal is restored: a sentence on a clean line, where
+        # a script looks for errors.
+        _say(client.problem)
     raise SystemExit(status)
 
 

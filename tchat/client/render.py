@@ -4,13 +4,21 @@ Turning server events into lines for a person.
 A L{Renderer} turns one JSON-mode event (a dict) into zero or more display
 lines, each starting with a ``[HH:MM]`` timestamp in local time. The shapes::
 
-    [12:01] [#lobby] <bob> hello              someone's public message
+    [12:01] [#lobby] <bob> hello              a message from the account bob
+    [12:01] [#lobby] <~carol> hello           a message from a guest calling itself carol
     [12:01] [#lobby] <alice> hello            your own (shown when the server's ok arrives)
-    [12:01] [#lobby] * bob waves              /me
+    [12:01] [#lobby] * bob waves              /me (a guest's: * ~carol waves)
     [12:01] [private] <bob> are you there?    a private message to you
     [12:01] -> bob: yes                       a private message you sent
     [12:01] *** carol joined #lobby           joins, parts, notices, replies
     [12:01] !!! no such user: dave            errors
+
+A sender is shown bare only when the server marked the message
+``"registered": true`` (it came from someone logged in to that account);
+every other sender, a guest, is shown behind ``~``, the mark IRC uses for an
+identity nobody checked. A name cannot hold ``~``, so ``<~alice>`` can never
+pass for the account ``alice``. With colour on, the ``~`` has its own dim
+look (style ``guest``), so it reads as a mark rather than part of the name.
 
 Every piece of text is built as a L{Segment} (a text and a style name), and
 every segment's text goes through L{tchat.names.clean_text} in one place,
@@ -63,6 +71,9 @@ PALETTE: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "error": ("red", ("bold",)),
     "error_text": ("red", ()),
     "mark": ("dark_grey", ("italic",)),
+    # The ~ before a guest's name: dim beside the bold name, so it reads as
+    # a mark about the name, not as a letter of it.
+    "guest": ("dark_grey", ()),
 }
 
 
@@ -142,13 +153,16 @@ class Renderer:
 
     def own_message(
         self, me: str, to: str, text: str, kind: str | None = None,
-        ts: float | None = None, queued: bool = False,
+        ts: float | None = None, queued: bool = False, registered: bool = False,
     ) -> list[str]:
         """
         The line for a message the user sent, once the server said ``ok``.
         ``to`` is a room (``#...``) or a user; ``kind`` is ``"action"`` for /me.
+        ``registered`` says whether the user is logged in to an account: the
+        line then shows the name as others see it, bare for an account and
+        behind ``~`` for a guest.
         """
-        body = self._message_body(me, to, text, kind, me)
+        body = self._message_body(me, to, text, kind, me, registered)
         if queued:
             body.append(Segment(f" (queued: {to} gets it on their next login)", "mark"))
         return [self._finish(_timestamp(ts, self.now), body)]
@@ -194,8 +208,17 @@ class Renderer:
 
     # -- messages ----------------------------------------------------------
 
+    @staticmethod
+    def _sender(name: str, registered: bool, style: str, before: str = "", after: str = "") -> list[Segment]:
+        """
+        ``before``, the sender's name and ``after``, in ``style``: with a
+        ``~`` (in its own style) in front of the name unless ``registered``.
+        """
+        mark = [] if registered else [Segment("~", "guest")]
+        return [Segment(before, style), *mark, Segment(name + after, style)]
+
     def _message_body(
-        self, sender: str, to: str, text: str, kind: str | None, me: str | None
+        self, sender: str, to: str, text: str, kind: str | None, me: str | None, registered: bool
     ) -> list[Segment]:
         own = me is not None and name_key(sender) == name_key(me)
         action = kind == "action"
@@ -206,19 +229,22 @@ class Renderer:
             # A private message you sent: say who it went to.
             head = [Segment("->", "sent_arrow"), Segment(" "), Segment(f"{to}:", "private_nick"), Segment(" ")]
             if action:
-                return head + [Segment(f"* {sender} {text}", "private_text")]
+                return head + self._sender(sender, registered, "private_text", "* ", f" {text}")
             return head + [Segment(text, "private_text")]
         else:
             nick_style = "private_nick"
             head = [Segment("[private]", "private_tag"), Segment(" ")]
         if action:
             style = "own_action" if own else ("private_text" if nick_style == "private_nick" else "action")
-            return head + [Segment(f"* {sender} {text}", style)]
+            return head + self._sender(sender, registered, style, "* ", f" {text}")
         text_style = "private_text" if nick_style == "private_nick" else "plain"
-        return head + [Segment(f"<{sender}>", nick_style), Segment(" " + text, text_style)]
+        return head + self._sender(sender, registered, nick_style, "<", ">") + [Segment(" " + text, text_style)]
 
     def _message_event(self, e: dict[str, Any], me: str | None) -> list[list[Segment]]:
-        body = self._message_body(str(e["from"]), str(e["to"]), str(e["text"]), e.get("kind"), me)
+        # Only a JSON true counts: anything else the server might send is
+        # not a claim that the sender proved the name.
+        registered = e.get("registered") is True
+        body = self._message_body(str(e["from"]), str(e["to"]), str(e["text"]), e.get("kind"), me, registered)
         if e.get("delayed"):
             body.append(Segment(" (delayed)", "mark"))
         return [body]

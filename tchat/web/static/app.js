@@ -41,6 +41,7 @@ const state = {
   name: "",
   password: null, // kept in memory only, to log in again after a reconnect
   me: null, // the name the server gave us, once logged in
+  registered: false, // logged in to a registered account: our own lines show the name bare
   loggedIn: false, // logged in at least once since the login form
   reconnecting: false,
   stayOut: null, // why not to reconnect: "quit", "kicked", a login error
@@ -327,6 +328,7 @@ const HANDLERS = {
   logged_in(ev) {
     const again = state.loggedIn;
     state.me = ev.user;
+    state.registered = ev.registered === true;
     state.name = ev.user;
     state.loggedIn = true;
     state.stayOut = null;
@@ -433,7 +435,9 @@ const HANDLERS = {
           .replace(/\u001b\[[0-?]*[ -/]*[@-~]/g, "")
           .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, "")
           .trimEnd();
-        addMessage(conv, { msgid: ev.msgid, from: state.me, to: req.to, text, kind, ts: ev.ts }, { own: true, queued: Boolean(ev.queued) });
+        // Marked as the server marks it for everyone else: ~ unless we are an account.
+        const mine = { msgid: ev.msgid, from: state.me, to: req.to, text, kind, ts: ev.ts, registered: state.registered };
+        addMessage(conv, mine, { own: true, queued: Boolean(ev.queued) });
         if (pending.typed && conv.key !== state.current) show(conv);
         else if (conv.kind === "private") renderConversations();
         return;
@@ -456,6 +460,11 @@ const HANDLERS = {
         return;
       }
       case "room":
+        return;
+      case "register":
+        // The server counts this login as the account's from now on.
+        state.registered = true;
+        say(convOf(pending.conv), ev.text || "registered", "notice", ev.ts);
         return;
       default:
         say(convOf(pending.conv), ev.text || `${pending.action}: done`, "notice", ev.ts);
@@ -666,6 +675,7 @@ function logOut(message) {
   if (state.conn) state.conn.close();
   state.conn = null;
   state.me = null;
+  state.registered = false;
   state.loggedIn = false;
   state.reconnecting = false;
   state.stayOut = null;

@@ -69,7 +69,26 @@ export function richText(text, className) {
   return span;
 }
 
-// One message: time, who, text; an action (/me) reads "* alice waves".
+export const GUEST_TITLE = "guest: anyone may use this name";
+
+// Who sent a message. The server marks a message from someone logged in to a
+// registered account with registered: true; any other sender is a guest,
+// whose name proves nothing, and is shown behind "~" (IRC's mark for an
+// identity nobody checked, which no name may hold), as the terminal shows it.
+// Only a JSON true counts as an account.
+export function senderName(m) {
+  const from = el("span", `from ${colorClass(m.from)}`);
+  if (m.registered !== true) {
+    from.classList.add("guest");
+    from.title = GUEST_TITLE;
+    from.append(el("span", "guest-mark", "~"));
+  }
+  from.append(document.createTextNode(m.from));
+  return from;
+}
+
+// One message: time, who, text; an action (/me) reads "* alice waves"
+// ("* ~alice waves" from a guest).
 export function messageItem(m, { own = false, me = null, queued = false } = {}) {
   const item = el("li", "msg");
   item.dataset.ts = String(m.ts);
@@ -84,7 +103,7 @@ export function messageItem(m, { own = false, me = null, queued = false } = {}) 
   // Time in one column, the rest in the next: long lines wrap under the text.
   const body = el("span", "body");
   item.append(timeElement(m.ts), body);
-  const from = el("span", `from ${colorClass(m.from)}`, m.from);
+  const from = senderName(m);
   if (m.kind === "action") {
     body.append(el("span", "star", "*"), " ", from, " ", richText(m.text, "text"));
   } else {
