@@ -297,6 +297,27 @@ class BrowserTests(TestCase):
         self.assertNotIn("hi alice", bob.messages())
         self.assertEqual(alice.errors() + bob.errors(), [])
 
+    def test_no_message_can_reverse_its_line_or_the_next(self) -> None:
+        server = Server(self)
+        dave = LineUser(self, server.line_port)
+        dave.send("dave")
+        dave.wait_for(lambda line: line.startswith("*** You are dave."))
+        alice = Page(self, server.url)
+        alice.login("alice")
+        # An override that would flip what follows, and Hebrew with its mark.
+        dave.send("see \u202egnp.exe and \u05e9\u05dc\u05d5\u05dd\u200f 12")
+        dave.send("next line")
+        alice.wait_message("~dave next line")
+        item = [li for li in alice.css("li.msg") if "gnp.exe" in li.text][0]
+        text = item.find_element("css selector", ".text")
+        content = alice.driver.execute_script("return arguments[0].textContent", text)
+        self.assertNotIn("\u202e", content)
+        self.assertIn("\u05e9\u05dc\u05d5\u05dd\u200f 12", content)
+        # The text and the name are each isolated, in their own direction.
+        for part in (text, item.find_element("css selector", ".from")):
+            self.assertEqual(part.get_dom_attribute("dir"), "auto")
+            self.assertEqual(alice.driver.execute_script("return getComputedStyle(arguments[0]).unicodeBidi", part), "isolate")
+
     def test_the_page_marks_a_guests_name_with_a_tilde_and_shows_an_accounts_bare(self) -> None:
         server = Server(self)
         carol = LineUser(self, server.line_port)

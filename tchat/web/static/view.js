@@ -45,9 +45,12 @@ export function colorClass(name) {
 
 const LINK = /\bhttps?:\/\/[^\s<>"'`]+[^\s<>"'`.,;:!?)\]}]/g;
 
-// Text, with web addresses made into links (http and https only).
+// Text, with web addresses made into links (http and https only). Its
+// direction is its own (dir="auto" also isolates it), so right-to-left text
+// cannot reorder the name or the time beside it.
 export function richText(text, className) {
   const span = el("span", className);
+  span.dir = "auto";
   let at = 0;
   for (const match of text.matchAll(LINK)) {
     let url;
@@ -78,6 +81,7 @@ export const GUEST_TITLE = "guest: anyone may use this name";
 // Only a JSON true counts as an account.
 export function senderName(m) {
   const from = el("span", `from ${colorClass(m.from)}`);
+  from.dir = "auto";
   if (m.registered !== true) {
     from.classList.add("guest");
     from.title = GUEST_TITLE;
