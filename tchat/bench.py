@@ -252,6 +252,8 @@ class BenchConfig:
 
 
 class LoadClient(Protocol):
+    # A TCP (or TLS) transport, not just ITransport: TCP_NODELAY, abortConnection, getHandle.
+    transport: Any
     """
     One connection of the bench. Subclasses speak a protocol: how to log in
     and join, how to send a room message, and which lines need a look.
@@ -313,6 +315,7 @@ class LoadClient(Protocol):
         if self._quickack is not None:
             # Linux falls back to delayed ACKs on its own; ask again after each read.
             try:
+                assert QUICKACK is not None
                 self._quickack.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
             except OSError:
                 self._quickack = None
@@ -497,6 +500,10 @@ class IrcClient(LoadClient):
 # -- the bench -------------------------------------------------------------
 
 
+def _report_connect_failure(failure: Any, client: "LoadClient") -> None:
+    client.fail(f"cannot connect: {failure.getErrorMessage()}")
+
+
 class Bench:
     """
     Runs one configured load against one server and collects the results.
@@ -654,7 +661,7 @@ class Bench:
                 client.started_at = self.now()
                 self.clients.append(client)
                 client.connecting = connectProtocol(self.endpoint(index), client)
-                client.connecting.addErrback(lambda f, c=client: c.fail(f"cannot connect: {f.getErrorMessage()}"))
+                client.connecting.addErrback(_report_connect_failure, client)
                 client.ready.addCallbacks(seated, failed)
 
         def seated(_: Any) -> None:

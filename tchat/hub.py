@@ -85,7 +85,7 @@ class Room:
     members: dict[str, "Member"] = field(default_factory=dict)
 
     def names(self) -> list[str]:
-        return sorted((m.name for m in self.members.values()), key=name_key)  # type: ignore[arg-type]
+        return sorted((m.name for m in self.members.values() if m.name is not None), key=name_key)
 
 
 @dataclass(eq=False)
@@ -170,7 +170,7 @@ class Hub(AccountRules):
                 member.session.deliver(event)
 
     def online(self) -> list[str]:
-        return sorted((m.name for m in self.users.values()), key=name_key)  # type: ignore[arg-type]
+        return sorted((m.name for m in self.users.values() if m.name is not None), key=name_key)
 
     def _room(self, name: str) -> Room:
         room = self.rooms.get(name_key(name))

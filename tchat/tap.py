@@ -300,14 +300,15 @@ class ListeningService(service.Service):
 
         log.failure("tchat cannot listen on {description}", failure, description=self.description)
         exit_failed_at_end()
-        reactor.stop()  # type: ignore[attr-defined]
+        reactor.stop()
 
     def stopService(self) -> defer.Deferred[None]:
         super().stopService()
         if self.port is None:
             return defer.succeed(None)
         port, self.port = self.port, None
-        return defer.maybeDeferred(port.stopListening)
+        stopped = port.stopListening()
+        return stopped if isinstance(stopped, defer.Deferred) else defer.succeed(None)
 
 
 def _accepting(port: Any, accepting: bool) -> None:
@@ -353,24 +354,26 @@ class ChatService(service.MultiService):
             except Exception:
                 log.failure("tchat cannot open its database {url}", url=parse_url(self.db_url).shown)
                 exit_failed_at_end()
-                reactor.stop()  # type: ignore[attr-defined]
+                reactor.stop()
                 return
         if self.running:
             for child in self:
                 child.startService()
 
-    @defer.inlineCallbacks
-    def stopService(self):  # type: ignore[override]
+    def stopService(self) -> defer.Deferred[None]:
         service.Service.stopService(self)
+        return defer.Deferred.fromCoroutine(self._stop())
+
+    async def _stop(self) -> None:
         if self._starting is not None:
-            yield self._starting
-        yield defer.gatherResults(
+            await self._starting
+        await defer.gatherResults(
             [defer.maybeDeferred(s.stopService) for s in reversed(list(self)) if s.running], consumeErrors=True
         )
         self.hub.close_all()
-        yield defer.gatherResults([door.wait_closed() for door in self.doors], consumeErrors=True)
+        await defer.gatherResults([door.wait_closed() for door in self.doors], consumeErrors=True)
         if self.hub.store is not None:
-            yield self.hub.store.close()
+            await self.hub.store.close()
         log.info("tchat stopped")
 
 
@@ -405,13 +408,13 @@ def makeService(options: Options) -> ChatService:
         registration=options["registration"],
         guests=options["guests"] == "yes",
     )
-    hub = Hub(config, reactor, on_stop=reactor.stop)  # type: ignore[arg-type]
+    hub = Hub(config, reactor, on_stop=reactor.stop)
     limits = limits_from(options)
     # One count of connections for both doors: an address's limit holds
     # across TCP, TLS and WebSocket together.
     admission = Admission(limits)
-    line_door = LineDoor(hub, limits, reactor, admission)  # type: ignore[arg-type]
-    web_door = WebDoor(hub, limits, reactor, origins=options["web-origins"], admission=admission)  # type: ignore[arg-type]
+    line_door = LineDoor(hub, limits, reactor, admission)
+    web_door = WebDoor(hub, limits, reactor, origins=options["web-origins"], admission=admission)
     chat = ChatService(hub, [line_door, web_door], db_url=options["db"])
     for description in options["ports"]:
         endpoint = endpoints.serverFromString(reactor, description)

@@ -173,11 +173,9 @@ def _why(reason: Failure | None) -> str:
     """A short reason for a lost connection, to add to the message; empty if clean."""
     if reason is None or reason.check(ConnectionDone):
         return ""
-    try:
-        from OpenSSL.SSL import Error as TLSError
-    except ImportError:  # pragma: no cover - twisted[tls] brings pyOpenSSL
-        TLSError = ()
-    if TLSError and reason.check(TLSError):
+    from OpenSSL.SSL import Error as TLSError  # twisted[tls] brings pyOpenSSL
+
+    if reason.check(TLSError):
         # pyOpenSSL gives a list of (library, function, reason) triples.
         details = "; ".join(str(e[-1]) for e in reason.value.args[0] if isinstance(e, tuple)) if reason.value.args else ""
         return f": TLS failed ({details or reason.getErrorMessage()}); see --ca and --insecure"
@@ -185,6 +183,8 @@ def _why(reason: Failure | None) -> str:
 
 
 class ChatClient(LineReceiver):
+    # A TCP (or TLS) transport: abortConnection too.
+    transport: Any
     """
     One connection to a tchat server in JSON mode.
 
@@ -618,14 +618,14 @@ class ChatClient(LineReceiver):
         ))
 
     def _ok_join(self, request: Request, event: dict[str, Any]) -> None:
-        room = event.get("room") if isinstance(event.get("room"), str) else request.args["room"]
+        room: str = event["room"] if isinstance(event.get("room"), str) else request.args["room"]
         self.rooms = [r for r in self.rooms if name_key(r) != name_key(room)] + [room]
         self.current_room = room
         self._show_event(event)
         self._changed()
 
     def _ok_part(self, request: Request, event: dict[str, Any]) -> None:
-        room = event.get("room") if isinstance(event.get("room"), str) else request.args["room"]
+        room: str = event["room"] if isinstance(event.get("room"), str) else request.args["room"]
         self.rooms = [r for r in self.rooms if name_key(r) != name_key(room)]
         if self.current_room is None or name_key(self.current_room) == name_key(room):
             self.current_room = self.rooms[-1] if self.rooms else None

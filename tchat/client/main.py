@@ -212,7 +212,7 @@ async def converse(
 
     client.finished.addCallback(left_early)
 
-    signalled = []
+    signalled: list[bool] = []
 
     def interrupted() -> None:
         # A second signal means "now": do not wait for the bye. (A quit
@@ -293,7 +293,7 @@ async def run(reactor: IReactorCore, argv: Sequence[str]) -> None:
     if options.insecure:
         _say("warning: --insecure: the server's certificate is not checked; anyone in between can read and change the chat")
     renderer = Renderer(color=use_color())
-    client = ChatClient(renderer, reactor, options.name, password, explain_loss=tls.explain if tls else None)
+    client = ChatClient(renderer, reactor, options.name, password, explain_loss=tls.explain if tls else None)  # type: ignore[arg-type]
     where = f"{options.host}:{options.port}"
     if is_piped(sys.stdin, sys.stdout):
         status = await run_piped(reactor, client, endpoint, where)

@@ -19,6 +19,9 @@ own is framing:
 
 from __future__ import annotations
 
+from typing import Any
+
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IReactorTime
 from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
@@ -45,6 +48,8 @@ def format_address(address: IAddress) -> tuple[str, str]:
 
 
 class LineSession(LineReceiver, DoorSession):
+    # A TCP (or TLS) transport: connected, disconnecting, abortConnection.
+    transport: Any
     delimiter = b"\n"
     door_name = "tcp"
 
@@ -140,7 +145,7 @@ class LineDoor(ServerFactory):
         self.clock = clock
         self.table = SessionTable(hub, limits, clock, admission)
 
-    def buildProtocol(self, addr: IAddress) -> LineSession:
+    def buildProtocol(self, addr: IAddress | None) -> LineSession:
         return LineSession(self)
 
     def startFactory(self) -> None:
@@ -153,6 +158,6 @@ class LineDoor(ServerFactory):
     def sessions(self) -> set[DoorSession]:
         return self.table.sessions
 
-    def wait_closed(self):  # type: ignore[no-untyped-def]
+    def wait_closed(self) -> Deferred[None]:
         """Fires once every session of this door has disconnected."""
         return self.table.wait_closed()

@@ -25,12 +25,15 @@ limits, so none can be used to get around another's:
   A request that arrives anyway (what the door had already read) is refused
   with ``rate_limited``;
 - **send queue**: the session registers a L{SendQueue} producer with its
-  transport and learns when the transport's buffer is full. While it is full
-  the session stops reading (so a client cannot make the server answer
-  faster than it reads), and what it writes is counted; past ``sendq`` bytes
-  the client is told ``bye`` ("too slow"), the hub is told at once, and the
-  connection is closed. L{DoorSession.drained} lets the hub wait until the
-  buffer has room (to deliver a long backlog without overrunning it);
+  transport and learns when the transport's buffer is full; what it writes
+  after that is counted (every byte a door writes, its protocol's own frames
+  included), and past ``sendq`` bytes the client is told ``bye`` ("too
+  slow"), the hub is told at once, and the connection is closed.
+  L{DoorSession.drained} lets the hub wait until the buffer has room (to
+  deliver a long backlog without overrunning it). (Reading does not stop
+  while the buffer is full: TLS reports "full" while it buffers writes
+  during its handshake, and a session that stopped reading then would never
+  finish the handshake. The flood limit bounds what a client can ask for.);
 - **timeouts**: a connection that has not logged in after ``login_timeout``
   is closed; one silent for ``idle_timeout`` is sent a ``ping``, and a JSON
   client that then stays silent for ``ping_timeout`` is dropped ("ping
@@ -47,7 +50,7 @@ import itertools
 import socket
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
@@ -117,28 +120,22 @@ class SendQueue:
     Counts what is written to a transport whose buffer is full.
 
     The transport calls L{pauseProducing} when its buffer passes its own size
-    and L{resumeProducing} when it has drained; in between, the session adds
-    every write to ``backlog``. ``on_full`` and ``on_room`` are told of each
-    change (the session stops reading meanwhile).
+    (or, under TLS, while it buffers writes during the handshake) and
+    L{resumeProducing} when it has drained; in between, the session adds
+    every write to ``backlog``.
     """
 
-    def __init__(self, on_full: Callable[[], None] = lambda: None, on_room: Callable[[], None] = lambda: None) -> None:
+    def __init__(self) -> None:
         self.full = False
         self.backlog = 0
-        self._on_full = on_full
-        self._on_room = on_room
         self._waiting: list[Deferred[None]] = []
 
     def pauseProducing(self) -> None:
-        if not self.full:
-            self.full = True
-            self._on_full()
+        self.full = True
 
     def resumeProducing(self) -> None:
+        self.full = False
         self.backlog = 0
-        if self.full:
-            self.full = False
-            self._on_room()
         self._wake()
 
     def stopProducing(self) -> None:
@@ -365,7 +362,7 @@ class DoorSession:
         self.clock = table.clock
         self.host, self.address = host, address
         self.opened_at = self.last_heard = self.clock.seconds()
-        self.sendq = SendQueue(on_full=lambda: self._hold("sendq"), on_room=lambda: self._release("sendq"))
+        self.sendq = SendQueue()
         self.bucket = TokenBucket(self.limits.flood_rate, self.limits.flood_burst, self.clock)
         self._queue: deque[Request | BadRequest] = deque()
         self._holds: set[str] = set()
@@ -479,7 +476,7 @@ class DoorSession:
         return self.codec or TEXT
 
     def _hold(self, why: str) -> None:
-        """Stop reading for ``why`` ("busy", "flood", "sendq"), until L{_release}d."""
+        """Stop reading for ``why`` ("busy", "flood"), until L{_release}d."""
         if why not in self._holds:
             self._holds.add(why)
             if len(self._holds) == 1:
