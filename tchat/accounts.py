@@ -51,7 +51,16 @@ HISTORY_MAX = 200
 
 
 def _store_error(e: StoreError) -> ChatError:
-    return ChatError(e.code, str(e))
+    return unavailable(e) if e.code == "unavailable" else ChatError(e.code, str(e))
+
+
+def unavailable(e: Exception) -> ChatError:
+    """The error a person gets when the database does not answer: what, and that live chat goes on."""
+    return ChatError(
+        "unavailable",
+        f"the server's database is not answering ({e}): accounts, history and offline messages wait until it is back;"
+        " chatting as a guest and live messages go on",
+    )
 
 
 class AccountRules:
@@ -61,12 +70,20 @@ class AccountRules:
     users: dict[str, "Member"]
     rooms: dict[str, "Room"]
     login_guesses: GuessThrottle
+    # Keys of the accounts this server knows of (loaded at start, kept up to
+    # date): who may still log in as a guest while the database is down.
+    known_accounts: set[str]
     registrations: RateLimit
     password_changes: RateLimit
 
     def now(self) -> float:  # pragma: no cover
         raise NotImplementedError
     def _reply(self, member: "Member", request: Request, name: str, **fields: Any) -> None: ...  # pragma: no cover
+
+    async def use_store(self, store: Store) -> None:
+        """Keep accounts and history in ``store`` from now on (the service calls this once it is open)."""
+        self.known_accounts = {account.key for account in await store.accounts.list()}
+        self.store = store
 
     # -- helpers for the hub ---------------------------------------------
 
@@ -89,7 +106,7 @@ class AccountRules:
         The account ``name`` logs in to (None for a guest), or a ChatError:
         a registered name needs its password; a guest may not give one.
         """
-        account = await self.store.accounts.get(key) if self.store is not None else None
+        account = await self.lookup_account(key, name, password) if self.store is not None else None
         if account is None:
             if password:
                 raise ChatError(
@@ -105,6 +122,26 @@ class AccountRules:
             wait = self.login_guesses.wait(key, self._host(member))
             slowed = f"; too many tries: the next must wait {wait:.0f} s" if wait > 0 else ""
             raise ChatError("bad_password", f"wrong password for {account.name}{slowed}")
+        return account
+
+    async def lookup_account(self, key: str, name: str, password: str | None) -> Account | None:
+        """
+        The account ``key``, or None. While the database does not answer, a
+        name not known as an account may still be a guest's (live chat goes
+        on); a known account, or a login with a password, gets ``unavailable``.
+        """
+        assert self.store is not None
+        try:
+            account = await self.store.accounts.get(key)
+        except StoreError as e:
+            if e.code != "unavailable" or password or key in self.known_accounts:
+                raise _store_error(e) from None
+            log.warn("{name} logs in as a guest while the database is not answering", name=name)
+            return None
+        if account is None:
+            self.known_accounts.discard(key)
+        else:
+            self.known_accounts.add(key)
         return account
 
     async def check_password(self, member: "Member", account: Account, password: str) -> bool:
@@ -220,6 +257,7 @@ class AccountRules:
         except StoreError as e:
             raise _store_error(e) from None
         member.registered = True
+        self.known_accounts.add(account.key)
         for room in list(member.rooms.values()):
             await self.remember_join(member, room)
         await store.accounts.record_login(account.key, self.now(), member.address)
@@ -350,6 +388,7 @@ class AccountRules:
             await store.accounts.create(name, request.args["password"])
         except StoreError as e:
             raise _store_error(e) from None
+        self.known_accounts.add(name_key(name))
         online = self.users.get(name_key(name))
         if online is not None and online is not member:
             # The guest using the name does not become the account: only
@@ -365,6 +404,7 @@ class AccountRules:
         store, account = await self._existing_account(request.args["user"])
         key = account.key
         await store.accounts.delete(key)
+        self.known_accounts.discard(key)
         online = self.users.get(key)
         if online is not None:
             online.registered = False

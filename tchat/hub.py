@@ -34,11 +34,11 @@ from twisted.logger import Logger
 
 from tchat import __version__
 from tchat.commands import BY_ACTION, Request, help_entries
-from tchat.accounts import AccountRules
+from tchat.accounts import AccountRules, unavailable
 from tchat.errors import ChatError
 from tchat.events import Event, error_event, make_event
 from tchat.names import LOBBY, BadName, check_name, check_room, clean_text, is_room, name_key
-from tchat.store import Store
+from tchat.store import Store, StoreError
 from tchat.throttle import Guess, GuessThrottle, RateLimit
 
 log = Logger()
@@ -140,6 +140,7 @@ class Hub(AccountRules):
         # Wrong guesses of the admin password and of accounts' passwords.
         self.admin_guesses = GuessThrottle(clock)
         self.login_guesses = GuessThrottle(clock)
+        self.known_accounts: set[str] = set()
         self.registrations = RateLimit(config.register_per_hour / 3600, config.register_burst, clock)
         self.password_changes = RateLimit(config.passwd_per_hour / 3600, config.passwd_burst, clock)
         self._shutdown_reason = "server stopping"
@@ -234,6 +235,10 @@ class Hub(AccountRules):
             await getattr(self, "_do_" + request.action)(member, request)
         except ChatError as e:
             session.deliver(error_event(e.code, e.text, re=request.id, ts=self.now()))
+        except StoreError as e:
+            # Whatever the rules did not turn into a ChatError themselves.
+            error = unavailable(e) if e.code == "unavailable" else ChatError(e.code, str(e))
+            session.deliver(error_event(error.code, error.text, re=request.id, ts=self.now()))
         except Exception:
             log.failure("request {action} from {address} failed", action=request.action, address=member.address)
             session.deliver(
@@ -405,7 +410,14 @@ class Hub(AccountRules):
 
         def finish(result: Any) -> None:
             member.unstored -= 1
-            if isinstance(result, Failure):
+            if isinstance(result, Failure) and result.check(StoreError) and result.value.code == "unavailable":
+                # Delivered all the same: the live chat does not wait for the database.
+                log.warn("a message from {user} was delivered but not stored: {why}", user=member.name, why=result.value)
+                self._reply(
+                    member, request, "ok", **fields, stored=False,
+                    text=f"delivered, but not kept in the history: {result.value}",
+                )
+            elif isinstance(result, Failure):
                 log.failure("a message from {user} was delivered but not stored", result, user=member.name)
                 member.session.deliver(
                     error_event("internal_error", "your message was delivered but could not be stored", re=request.id, ts=self.now())

@@ -350,7 +350,7 @@ class ChatService(service.MultiService):
 
         if self.db_url is not None:
             try:
-                self.hub.store = await open_store(self.db_url, reactor)
+                await self.hub.use_store(await open_store(self.db_url, reactor))
             except Exception:
                 log.failure("tchat cannot open its database {url}", url=parse_url(self.db_url).shown)
                 exit_failed_at_end()
