@@ -108,3 +108,31 @@ class EndToEndTests(TestCase):
         self.assertEqual(sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE), 1)
         self.assertEqual(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), 1)
         self.assertEqual(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT), 42_000)
+
+
+class HalfCloseTests(TestCase):
+    timeout = 20
+
+    async def test_a_client_that_stops_sending_gets_every_reply_then_the_close(self) -> None:
+        # printf '{"action":"login",…}\n{"action":"msg",…}\n' | nc -q1 HOST PORT
+        _, _, port = await start_line_server(self)
+        watcher = await connect_line_client(port)
+        watcher.send("watcher")
+        await watcher.wait_for(lambda line: line.startswith("*** You are watcher."))
+        bot = await connect_line_client(port)
+        bot.send(b'{"action":"login","user":"bot","id":1}\n{"action":"msg","to":"#lobby","text":"beep","id":2}\n')
+        bot.transport.loseWriteConnection()
+        await bot.lost
+        events = [json.loads(line) for line in bot.lines if line.startswith("{")]
+        self.assertEqual([(e["event"], e.get("re")) for e in events], [("welcome", None), ("logged_in", 1), ("ok", 2), ("bye", None)])
+        await watcher.wait_for("[#lobby] <~bot> beep")
+        await watcher.wait_for("*** bot left #lobby (quit)")
+
+    async def test_a_last_line_without_its_newline_is_read_too(self) -> None:
+        _, _, port = await start_line_server(self)
+        person = await connect_line_client(port)
+        person.send(b"carol\n/whoami")
+        person.transport.loseWriteConnection()
+        await person.lost
+        self.assertIn("*** You are carol, in #lobby; current room #lobby", person.lines)
+        self.assertEqual(person.lines[-1], "*** Bye: goodbye")

@@ -218,6 +218,20 @@ class FramingTests(DoorTestCase):
         self.assertEqual([(e["event"], e["code"], "re" in e) for e in replies], [("error", "bad_request", False)] * 2)
         self.assertIn("finite", replies[0]["text"])
 
+    def test_when_the_input_ends_what_waits_is_answered_first_then_the_bye(self) -> None:
+        door = LineDoor(self.hub, generous_limits(flood_rate=1, flood_burst=2, flood_queue=3), self.clock)
+        wire = Wire(door, 40999)
+        wire.take()
+        wire.send(b"bob\n" + b"".join(b"/ping %d\n" % i for i in range(6)))
+        wire.session.readConnectionLost()
+        self.assertEqual(wire.transport.producerState, "paused")  # the flood limit holds lines back
+        self.assertFalse(wire.transport.disconnecting)
+        self.clock.pump([1] * 10)
+        lines = wire.take()
+        self.assertEqual([line for line in lines if "pong" in line], [f"*** pong {i}" for i in range(6)])
+        self.assertEqual(lines[-1], "*** Bye: goodbye")
+        self.assertTrue(wire.transport.disconnecting)
+
     def test_commands_before_login_are_refused_in_both_modes(self) -> None:
         wire = self.wire()
         wire.take()

@@ -11,6 +11,10 @@ own is framing:
 - a line over the limit gets ``line_too_long``; the rest of it, up to the next
   newline, is thrown away and the connection goes on;
 - a line that is not UTF-8 gets ``bad_encoding`` and is ignored;
+- a client that shuts down its sending side (``printf … | nc -q1``) gets
+  every reply to what it sent, then ``bye`` and the close, as if its last
+  line were ``/quit`` (L{IHalfCloseableProtocol}); a last line without its
+  newline is read too;
 - a person idling in text mode need not answer pings: the TCP user timeout
   every door sets (L{tchat.door.session.tune_socket}) drops a peer that
   stops acknowledging what it is sent, which tells a quiet reader from a
@@ -22,13 +26,15 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IAddress, IReactorTime
+from twisted.internet.interfaces import IAddress, IHalfCloseableProtocol, IReactorTime
 from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from tchat.codec import JSON, codec_for_first_line
+from tchat.commands import Request
 from tchat.door.session import Admission, DoorSession, Limits, SessionTable
 from tchat.hub import Hub
 
@@ -47,6 +53,7 @@ def format_address(address: IAddress) -> tuple[str, str]:
     return host, (f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
 
 
+@implementer(IHalfCloseableProtocol)
 class LineSession(LineReceiver, DoorSession):
     # A TCP (or TLS) transport: connected, disconnecting, abortConnection.
     transport: Any
@@ -58,6 +65,8 @@ class LineSession(LineReceiver, DoorSession):
         self.MAX_LENGTH = door.limits.max_line
         self._discarding = False
         self._resume = b""
+        # The client will send nothing more; once what it sent is read, it quits.
+        self._input_ended = False
 
     # -- DoorSession hooks -----------------------------------------------
 
@@ -70,6 +79,7 @@ class LineSession(LineReceiver, DoorSession):
     def resume_reading(self) -> None:
         if self.transport.connected and not self.transport.disconnecting:
             self.resumeProducing()
+            self._quit_if_all_read()
 
     def lose(self) -> None:
         self.transport.loseConnection()
@@ -93,6 +103,24 @@ class LineSession(LineReceiver, DoorSession):
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
         self.session_closed()
 
+    def readConnectionLost(self) -> None:
+        self._input_ended = True
+        self._quit_if_all_read()
+
+    def writeConnectionLost(self) -> None:
+        # Nothing can reach the client any more.
+        self.transport.loseConnection()
+
+    def _quit_if_all_read(self) -> None:
+        """After the client's input ended: once every line it sent is read, a quit takes its turn."""
+        if not self._input_ended or self._busyReceiving or self.paused or self.closing or self._resume or b"\n" in self._buffer:
+            return
+        self._input_ended = False
+        if self._buffer and not self._discarding:
+            last, self._buffer = self._buffer, b""
+            self.lineReceived(last)
+        self.submit(Request("quit", {}))
+
     def dataReceived(self, data: bytes) -> None:
         if self._discarding:
             newline = data.find(b"\n")
@@ -105,6 +133,7 @@ class LineSession(LineReceiver, DoorSession):
         while self._resume and not self.paused and not self.transport.disconnecting:
             data, self._resume = self._resume, b""
             super().dataReceived(data)
+        self._quit_if_all_read()
 
     def lineLengthExceeded(self, data: bytes) -> None:
         self.heard()
