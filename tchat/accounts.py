@@ -35,7 +35,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 
 from tchat.commands import Request
-from tchat.errors import ChatError
+from tchat.errors import ChatError, in_seconds
 from tchat.events import make_event
 from tchat.names import BadName, LOBBY, check_name, is_room, name_key
 from tchat.store import Account, NoSuchAccount, Store, StoreError, UnknownMessage
@@ -120,7 +120,7 @@ class AccountRules:
         assert self.store is not None
         if not await self.check_password(member, account, password):
             wait = self.login_guesses.wait(key, self._host(member))
-            slowed = f"; too many tries: the next must wait {wait:.0f} s" if wait > 0 else ""
+            slowed = f"; too many tries: the next must wait {in_seconds(wait)}" if wait > 0 else ""
             raise ChatError("bad_password", f"wrong password for {account.name}{slowed}")
         return account
 
@@ -153,7 +153,7 @@ class AccountRules:
         store = self._needs_store()
         guess = self.login_guesses.attempt(account.key, self._host(member))
         if not isinstance(guess, Guess):
-            raise ChatError("rate_limited", f"too many wrong passwords for {account.name} from your address; try again in {guess:.0f} s")
+            raise ChatError("rate_limited", f"too many wrong passwords for {account.name} from your address; try again in {in_seconds(guess)}")
         try:
             right = await store.accounts.verify(account.key, password)
         except BaseException:
@@ -251,7 +251,7 @@ class AccountRules:
         if not member.admin:
             wait = self.registrations.wait(f"address {self._host(member)}")
             if wait > 0:
-                raise ChatError("rate_limited", f"too many new accounts from your address; try again in {wait / 60:.0f} min")
+                raise ChatError("rate_limited", f"too many new accounts from your address; try again in {in_seconds(wait)}")
         try:
             account = await store.accounts.create(member.name, request.args["password"])  # type: ignore[arg-type]
         except StoreError as e:
@@ -269,7 +269,7 @@ class AccountRules:
         assert member.key is not None
         wait = self.password_changes.wait(f"account {member.key}", f"address {self._host(member)}")
         if wait > 0:
-            raise ChatError("rate_limited", f"too many password changes; try again in {wait:.0f} s")
+            raise ChatError("rate_limited", f"too many password changes; try again in {in_seconds(wait)}")
         account = await store.accounts.get(member.key)
         if account is None:
             raise ChatError("not_registered", "your account was deleted meanwhile")

@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from tchat.commands import Request, parse_json, parse_text
 from tchat.events import Event
+from tchat.errors import counted
 from tchat.names import clean_text
 
 CRLF = "\r\n"
@@ -138,7 +139,8 @@ def _rooms(e: Event) -> list[str]:
 def _whoami(e: Event) -> list[str]:
     admin = " (admin)" if e.get("admin") else ""
     current = f"; current room {e['current']}" if e.get("current") else ""
-    return [f"*** You are {e['user']}{admin}, in {_join(e['rooms'])}{current}"]
+    rooms = f"in {', '.join(e['rooms'])}" if e["rooms"] else "in no room (/join #room)"
+    return [f"*** You are {e['user']}{admin}, {rooms}{current}"]
 
 
 def _join_event(e: Event) -> list[str]:
@@ -177,7 +179,7 @@ def _debug(e: Event) -> list[str]:
 
 
 def _history(e: Event) -> list[str]:
-    lines = [f"*** History of {e['target']} ({len(e['messages'])} messages):"]
+    lines = [f"*** History of {e['target']} ({counted(len(e['messages']), 'message')}):"]
     for m in e["messages"]:
         lines += [f"{_clock(m['ts'])} " + line for line in _message(Event("message", m))]
     if e.get("more"):

@@ -33,15 +33,18 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from tchat import __version__
-from tchat.commands import BY_ACTION, Request, help_entries
+from tchat.commands import BY_ACTION, Request, RequestId, help_entries
 from tchat.accounts import AccountRules, unavailable
-from tchat.errors import ChatError
+from tchat.errors import ChatError, in_seconds
 from tchat.events import Event, error_event, make_event
 from tchat.names import LOBBY, BadName, check_name, check_room, clean_text, is_room, name_key
 from tchat.store import Store, StoreError
 from tchat.throttle import Guess, GuessThrottle, RateLimit
 
 log = Logger()
+
+# What a quit's bye says ("*** Bye: you left the chat" in text mode).
+QUIT_BYE = "you left the chat"
 
 
 class Session(Protocol):
@@ -50,8 +53,8 @@ class Session(Protocol):
     def deliver(self, event: Event) -> None:
         """Send ``event`` to the client; never blocks, never raises."""
 
-    def close(self, reason: str) -> None:
-        """Send a ``bye`` event with ``reason``, then disconnect."""
+    def close(self, reason: str, re: RequestId | None = None) -> None:
+        """Send a ``bye`` event with ``reason`` (answering request ``re``, for a quit), then disconnect."""
 
     def describe(self) -> dict[str, str]:
         """``address`` and ``door`` of this connection, for logs and ``/debug``."""
@@ -268,11 +271,11 @@ class Hub(AccountRules):
         else:
             log.info("{address} left before logging in: {reason}", address=member.address, reason=reason)
 
-    def _drop(self, member: Member, bye: str, part_reason: str) -> None:
-        """Remove ``member`` from the chat, then say ``bye`` and disconnect it."""
+    def _drop(self, member: Member, bye: str, part_reason: str, re: RequestId | None = None) -> None:
+        """Remove ``member`` from the chat, then say ``bye`` (answering ``re``) and disconnect it."""
         self.members.pop(member.session, None)
         self._leave_all(member, part_reason)
-        member.session.close(bye)
+        member.session.close(bye, re)
 
     def _part(self, member: Member, room: Room, reason: str | None) -> None:
         del room.members[member.key]  # type: ignore[arg-type]
@@ -492,7 +495,7 @@ class Hub(AccountRules):
         # The oks of messages sent just before come before the bye.
         while member.unstored:
             await member.stored_all()
-        self._drop(member, "goodbye", f"quit: {reason}" if reason else "quit")
+        self._drop(member, QUIT_BYE, f"quit: {reason}" if reason else "quit", re=request.id)
 
     async def _do_help(self, member: Member, request: Request) -> None:
         word = request.args.get("command")
@@ -516,7 +519,7 @@ class Hub(AccountRules):
             raise ChatError("not_allowed", "admin commands are off: this server has no admin password")
         guess = self.admin_guesses.attempt("admin", self._host(member))
         if not isinstance(guess, Guess):
-            raise ChatError("rate_limited", f"too many wrong admin passwords; try again in {guess:.0f} s")
+            raise ChatError("rate_limited", f"too many wrong admin passwords; try again in {in_seconds(guess)}")
         if not hmac.compare_digest(request.args["password"].encode(), secret.encode()):
             guess.failed()
             log.warn("wrong admin password from {user} at {address}", user=member.name, address=member.address)
@@ -530,6 +533,8 @@ class Hub(AccountRules):
         target = self.users.get(name_key(request.args["user"]))
         if target is None:
             raise ChatError("no_such_user", f"no such user: {request.args['user']}")
+        if target is member:
+            raise ChatError("bad_request", "you cannot kick yourself; /quit leaves")
         reason = clean_text(request.args.get("reason") or "").strip()
         why = f"kicked by {member.name}" + (f": {reason}" if reason else "")
         log.info("{admin} kicked {user} ({why})", admin=member.name, user=target.name, why=why)

@@ -41,8 +41,9 @@ class RecordingSession:
         self._waiting.append(d)
         return d
 
-    def close(self, reason: str) -> None:
+    def close(self, reason: str, re: Any = None) -> None:
         self.closed = reason
+        self.closed_re = re
 
     def describe(self) -> dict[str, str]:
         return {"address": self.address, "host": self.address.rsplit(":", 1)[0], "door": "test"}

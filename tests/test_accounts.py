@@ -75,7 +75,7 @@ class AccountsTestCase(TestCase):
 
     async def leave(self, session: RecordingSession) -> None:
         await self.hub.handle(session, request("quit"))
-        self.assertEqual(session.closed, "goodbye")
+        self.assertEqual(session.closed, "you left the chat")
 
 
 class RegistrationTests(AccountsTestCase):

@@ -197,6 +197,8 @@ class PlainRenderingTests(TestCase):
             [f"{self.t} *** Connected to tchat 0.1.0", f"{self.t} *** Be nice.", f"{self.t} *** No spam."],
         )
         self.assertIn("Online: alice, bob", self.r.event(events[1])[0])
+        self.assertEqual(self.r.event(ev("whoami", user="bob", rooms=[], admin=False))[0], f"{self.t} *** You are bob, in no room (/join #room)")
+        self.assertIn("(1 message):", self.r.event(events[9])[0])
         self.assertIn("/msg NAME TEXT (also /para): send", self.r.event(events[7])[0])
         kick = ev("help", commands=[{"usage": "/kick NAME", "aliases": [], "text": "disconnect a user", "admin": True}])
         self.assertTrue(self.r.event(kick)[0].endswith("/kick NAME: disconnect a user (admins only)"))

@@ -41,7 +41,7 @@ class EndToEndTests(TestCase):
         self.assertEqual(private["text"], "and just you")
 
         alice.send("/quit")
-        await alice.wait_for("*** Bye: goodbye")
+        await alice.wait_for("*** Bye: you left the chat")
         await alice.lost
         part = await bot.wait_event("part")
         self.assertEqual(part["reason"], "quit")
@@ -135,4 +135,4 @@ class HalfCloseTests(TestCase):
         person.transport.loseWriteConnection()
         await person.lost
         self.assertIn("*** You are carol, in #lobby; current room #lobby", person.lines)
-        self.assertEqual(person.lines[-1], "*** Bye: goodbye")
+        self.assertEqual(person.lines[-1], "*** Bye: you left the chat")

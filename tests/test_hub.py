@@ -78,7 +78,7 @@ class LoginTests(TestCase):
         hub.handle(session, request("ping", token="t"))
         self.assertEqual((session.last().name, session.last()["token"]), ("pong", "t"))
         hub.handle(session, request("quit"))
-        self.assertEqual(session.closed, "goodbye")
+        self.assertEqual(session.closed, "you left the chat")
 
     def test_a_full_server_says_server_full_then_closes(self) -> None:
         hub, _ = make_hub(max_users=1)
@@ -273,8 +273,8 @@ class LeavingTests(TestCase):
         hub.handle(alice, request("join", room="#dev"))
         hub.handle(bob, request("join", room="#dev"))
         bob.clear()
-        hub.handle(alice, request("quit", reason="see you"))
-        self.assertEqual(alice.closed, "goodbye")
+        hub.handle(alice, request("quit", id=13, reason="see you"))
+        self.assertEqual((alice.closed, alice.closed_re), ("you left the chat", 13))
         self.assertEqual([(e["room"], e["reason"]) for e in bob.of("part")], [("#lobby", "quit: see you"), ("#dev", "quit: see you")])
         hub.handle(bob, request("users"))
         self.assertEqual(bob.last()["users"], ["bob"])
@@ -373,6 +373,8 @@ class AdminTests(TestCase):
         self.assertEqual((root.of("ok")[0]["re"]), 1)
         hub.handle(root, request("kick", user="bob"))
         self.assertEqual(root.last()["code"], "no_such_user")
+        hub.handle(root, request("kick", user="root"))
+        self.assertEqual((root.last()["code"], root.closed), ("bad_request", None))
 
     def test_shutdown_tells_everyone_then_stops_after_the_delay(self) -> None:
         stopped = []
@@ -539,7 +541,7 @@ class StoredBeforeOkTests(TestCase):
         self.assertIsNone(self.alice.closed)
         self.store.writes[0][1].callback(None)
         self.assertEqual(self.alice.last("ok")["re"], "last words")
-        self.assertEqual(self.alice.closed, "goodbye")
+        self.assertEqual(self.alice.closed, "you left the chat")
 
 
 class LoggingTests(TestCase):

@@ -229,7 +229,7 @@ class FramingTests(DoorTestCase):
         self.clock.pump([1] * 10)
         lines = wire.take()
         self.assertEqual([line for line in lines if "pong" in line], [f"*** pong {i}" for i in range(6)])
-        self.assertEqual(lines[-1], "*** Bye: goodbye")
+        self.assertEqual(lines[-1], "*** Bye: you left the chat")
         self.assertTrue(wire.transport.disconnecting)
 
     def test_commands_before_login_are_refused_in_both_modes(self) -> None:
@@ -260,7 +260,7 @@ class ClosingTests(DoorTestCase):
         bob = self.text_user("bob")
         alice.take()
         bob.send(b"/sair tchau\nthis is never sent\n")
-        self.assertEqual(bob.take(), ["*** Bye: goodbye"])
+        self.assertEqual(bob.take(), ["*** Bye: you left the chat"])
         self.assertTrue(bob.transport.disconnecting)
         bob.lose()
         self.assertEqual(alice.take(), ["*** bob left #lobby (quit: tchau)"])

@@ -66,6 +66,17 @@ class CodecTests(TestCase):
         data = JSON.encode(make_event("ok", ts=2.5, re="r1", msgid="m1"))
         self.assertEqual(json.loads(data), {"event": "ok", "re": "r1", "msgid": "m1", "ts": 2.5})
 
+    def test_small_words_of_text_mode(self) -> None:
+        from tchat.errors import counted, in_seconds
+
+        def text(name: str, **fields: object) -> str:
+            return TEXT.encode(make_event(name, ts=0, **fields)).decode()
+
+        self.assertEqual(text("whoami", user="bob", rooms=[], admin=False), "*** You are bob, in no room (/join #room)\r\n")
+        self.assertEqual(text("history", target="#a", messages=[{"msgid": "1", "from": "x", "to": "#a", "text": "t", "kind": "public", "ts": 0}], more=False).splitlines()[0], "*** History of #a (1 message):")
+        self.assertEqual([in_seconds(0.2), in_seconds(2.01), in_seconds(300)], ["1 s", "3 s", "5 min"])
+        self.assertEqual([counted(1, "message"), counted(0, "message")], ["1 message", "0 messages"])
+
     def test_text_shapes(self) -> None:
         def text(name: str, **fields: object) -> str:
             return TEXT.encode(make_event(name, ts=0, **fields)).decode()

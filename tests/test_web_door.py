@@ -210,7 +210,7 @@ class ChatThroughTheWebDoorTests(TestCase):
 
         web.send_json(action="quit", id=6)
         bye = await web.wait_event("bye")
-        self.assertEqual(bye["text"], "goodbye")
+        self.assertEqual(bye["text"], "you left the chat")
         code, _ = await web.closed
         self.assertEqual(code, 1000)
         await term.wait_for("*** webby left #lobby (quit)")

@@ -40,6 +40,7 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple, TextIO
 
 from termcolor import colored
 
+from tchat.errors import counted
 from tchat.names import clean_text, name_key
 
 
@@ -296,7 +297,9 @@ class Renderer:
     def _whoami(self, e: dict[str, Any], me: str | None) -> list[list[Segment]]:
         admin = " (admin)" if e.get("admin") else ""
         current = f"; current room {e['current']}" if e.get("current") else ""
-        return [self._info(f"You are {e['user']}{admin}, in {_names(e.get('rooms') or [])}{current}")]
+        rooms = e.get("rooms") or []
+        where = f"in {_names(rooms)}" if rooms else "in no room (/join #room)"
+        return [self._info(f"You are {e['user']}{admin}, {where}{current}")]
 
     def _ok(self, e: dict[str, Any], me: str | None) -> list[list[Segment]]:
         return [self._info(str(e["text"]))] if e.get("text") else []
@@ -354,7 +357,7 @@ class Renderer:
     def _history(self, e: dict[str, Any], me: str | None) -> list[list[Segment]]:
         messages = e["messages"]
         # History lines carry each message's own time, not the reply's.
-        lines: list[list[Segment]] = [self._info(f"History of {e['target']} ({len(messages)} messages):")]
+        lines: list[list[Segment]] = [self._info(f"History of {e['target']} ({counted(len(messages), 'message')}):")]
         for m in messages:
             stamp = self._stamp(_timestamp(m.get("ts"), self.now))
             for body in self._message_event(m, me):

@@ -452,10 +452,10 @@ class DoorSession:
             # caller's loop (a fan-out, a shutdown): log it and go on.
             log.failure("cannot deliver {event} to {address}", event=event.name, address=self.address)
 
-    def close(self, reason: str) -> None:
+    def close(self, reason: str, re: Any = None) -> None:
         if self.closing:
             return
-        self.write(make_event("bye", text=reason).encoded(self._codec()))
+        self.write(make_event("bye", re=re, text=reason).encoded(self._codec()))
         self.closing = True
         self._queue.clear()
         self.lose()
