@@ -67,6 +67,8 @@ def _check_chars(text: str, what: str, limit: int) -> str:
             )
     if unicodedata.category(text[0])[0] == "M":
         raise BadName(f"{what} must not start with a combining mark")
+    if not any(unicodedata.category(ch)[0] == "L" or unicodedata.category(ch) == "Nd" for ch in text):
+        raise BadName(f"{what} needs a letter or a digit (not only '_', '-' and '.')")
     return text
 
 

@@ -17,7 +17,7 @@ class NameTests(TestCase):
             self.assertEqual(check_name(name), name)
 
     def test_bad_names(self) -> None:
-        for name in ["", "x" * 33, "two words", "#room", "-x", "123", "a\tb", "a\x00", "emoji😀", "a@b", "é\u0301"[1:]]:
+        for name in ["", "x" * 33, "two words", "#room", "-x", "123", "a\tb", "a\x00", "emoji😀", "a@b", "é\u0301"[1:], ".", "...", "_", "._."]:
             with self.assertRaises(BadName, msg=repr(name)):
                 check_name(name)
 
@@ -28,7 +28,7 @@ class NameTests(TestCase):
 
     def test_rooms(self) -> None:
         self.assertEqual(check_room("#Dev-2"), "#Dev-2")
-        for bad in ["dev", "#", "#a b", "#" + "x" * 49, "##"]:
+        for bad in ["dev", "#", "#a b", "#" + "x" * 49, "##", "#...", "#_"]:
             with self.assertRaises(BadName, msg=bad):
                 check_room(bad)
 
