@@ -136,3 +136,22 @@ class HalfCloseTests(TestCase):
         await person.lost
         self.assertIn("*** You are carol, in #lobby; current room #lobby", person.lines)
         self.assertEqual(person.lines[-1], "*** Bye: you left the chat")
+
+
+class SocketOptionTests(TestCase):
+    timeout = 20
+
+    async def test_every_connection_gets_keepalive_after_the_idle_timeout_and_a_user_timeout(self) -> None:
+        import socket
+
+        _, door, port = await start_line_server(self, limits=generous_limits(idle_timeout=90, ping_timeout=30))
+        client = await connect_line_client(port)
+        client.send("alice")
+        await client.wait_for(lambda line: line.startswith("*** You are alice."))
+        [session] = door.sessions
+        sock = session.transport.getHandle()
+        self.assertEqual(sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE), 1)
+        self.assertEqual(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE), 90)
+        self.assertEqual(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL), 10)
+        self.assertEqual(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT), 3)
+        self.assertEqual(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT), 30_000)

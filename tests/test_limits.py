@@ -250,12 +250,14 @@ class TimeoutTests(LimitsTestCase):
         self.clock.pump([5] * 10)
         self.assertFalse(bot.transport.disconnecting)
 
-    def test_a_person_in_text_mode_is_pinged_but_not_dropped_for_reading_quietly(self) -> None:
+    def test_a_person_in_text_mode_is_never_sent_protocol_lines_nor_dropped_for_reading_quietly(self) -> None:
         person = self.user("person")
-        self.clock.pump([5] * 21)
-        self.assertIn("PING 1", person.take())
-        self.clock.pump([5] * 50)
+        undecided = self.conn("10.0.0.2")
+        undecided.take()
+        self.clock.pump([5] * 71)
+        self.assertEqual(person.take(), [])
         self.assertFalse(person.transport.disconnecting)
+        self.assertNotIn("PING", " ".join(undecided.take()))
 
 
 class SharedAdmissionTests(TestCase):

@@ -15,10 +15,9 @@ own is framing:
   every reply to what it sent, then ``bye`` and the close, as if its last
   line were ``/quit`` (L{IHalfCloseableProtocol}); a last line without its
   newline is read too;
-- a person idling in text mode need not answer pings: the TCP user timeout
-  every door sets (L{tchat.door.session.tune_socket}) drops a peer that
-  stops acknowledging what it is sent, which tells a quiet reader from a
-  dead connection.
+- a person in text mode is never sent ``PING`` lines: TCP keepalive and the
+  TCP user timeout every door sets (L{tchat.door.session.tune_socket}) find
+  a peer that is gone, which tells a quiet reader from a dead connection.
 """
 
 from __future__ import annotations
@@ -88,8 +87,8 @@ class LineSession(LineReceiver, DoorSession):
         self.transport.abortConnection()
 
     def must_answer_pings(self) -> bool:
-        # People in text mode need not type to stay: the TCP user timeout
-        # finds peers that are really gone. Programs must answer.
+        # People in text mode are not pinged (TCP keepalive finds peers that
+        # are really gone). Programs must answer.
         return self.codec is JSON
 
     # -- Twisted calls these ---------------------------------------------

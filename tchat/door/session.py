@@ -37,9 +37,9 @@ limits, so none can be used to get around another's:
 - **timeouts**: a connection that has not logged in after ``login_timeout``
   is closed; one silent for ``idle_timeout`` is sent a ``ping``, and a JSON
   client that then stays silent for ``ping_timeout`` is dropped ("ping
-  timeout") and its rooms see it part. (A person in text mode need not
-  answer: the kernel's TCP user timeout drops a peer that stops
-  acknowledging, see L{tchat.door.line}.)
+  timeout") and its rooms see it part. A person in text mode is never sent
+  a ping: TCP keepalive and the TCP user timeout (L{tune_socket}) find a
+  peer that is gone.
 - **closing**: ``bye`` then a graceful close; after ``close_grace`` seconds a
   connection that has not gone is cut.
 """
@@ -92,14 +92,16 @@ class Limits:
     ping_timeout: float = 60.0
 
 
-def tune_socket(transport: Any, ping_timeout: float) -> None:
+def tune_socket(transport: Any, idle_timeout: float, ping_timeout: float) -> None:
     """
     Set the TCP options every connection gets, where the socket takes them:
     no Nagle delay (chat lines are small and wanted now; with a client that
-    delays its ACKs, Nagle held lines back by tens of milliseconds),
-    keepalive, and a TCP user timeout, so that a peer that stops
-    acknowledging what it is sent (gone without a word) is dropped by the
-    kernel after ``ping_timeout``.
+    delays its ACKs, Nagle held lines back by tens of milliseconds);
+    keepalive probes after ``idle_timeout`` of silence, three of them within
+    ``ping_timeout``, so that a quiet peer that is gone (a laptop shut, a
+    network lost) is found without sending a person protocol lines; and a
+    TCP user timeout, so that a peer that stops acknowledging what it is
+    sent is dropped by the kernel after ``ping_timeout``.
     """
     handle = getattr(transport, "getHandle", None)
     sock = handle() if handle else None
@@ -110,6 +112,10 @@ def tune_socket(transport: Any, ping_timeout: float) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         if hasattr(socket, "TCP_USER_TIMEOUT"):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(ping_timeout * 1000))
+        if hasattr(socket, "TCP_KEEPIDLE"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, max(1, int(idle_timeout)))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(1, int(ping_timeout / 3)))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
     except OSError:
         pass  # not every socket takes these; the ping timeout still holds for programs
 
@@ -299,8 +305,12 @@ class SessionTable:
                 and not session.busy
             ):
                 session.close_for("login timeout: log in within %d seconds of connecting" % limits.login_timeout, "login timeout")
+            elif not session.must_answer_pings():
+                # A person (text mode, or not yet decided) is not sent
+                # protocol lines: TCP keepalive finds a peer that is gone.
+                continue
             elif session.ping_sent_at is not None:
-                if now - session.ping_sent_at >= limits.ping_timeout and session.must_answer_pings():
+                if now - session.ping_sent_at >= limits.ping_timeout:
                     session.close_for("ping timeout: no answer to the server's ping", "ping timeout")
             elif now - session.last_heard >= limits.idle_timeout:
                 session.ping_sent_at = now
@@ -369,7 +379,7 @@ class DoorSession:
         self.busy = False
         self._wake: IDelayedCall | None = None
         self._cut: IDelayedCall | None = None
-        tune_socket(transport, self.limits.ping_timeout)
+        tune_socket(transport, self.limits.idle_timeout, self.limits.ping_timeout)
         transport.registerProducer(self.sendq, True)
         refused = table.admit(self, ticket)
         if refused is not None:
