@@ -268,7 +268,13 @@ COMMANDS: tuple[Command, ...] = (
         "passwd",
         "change your password",
         (Field("old"), Field("new")),
-        (TextForm(("passwd", "password"), (Arg("old", "OLD"), Arg("new", "NEW"))),),
+        (
+            TextForm(
+                ("passwd", "password"),
+                (Arg("old", "OLD"), Arg("new", "NEW")),
+                summary='change your password; put a password with spaces in quotes: /passwd "old words" "new words"',
+            ),
+        ),
     ),
     Command(
         "history",
@@ -381,18 +387,25 @@ def parse_text(line: str) -> Request | None:
     try:
         command, form = TEXT_WORDS[word]
     except KeyError:
+        # "/contact" alone, or "/account frob": the first word of two-word
+        # commands: say how they go.
+        forms = [f for w, (_, f) in TEXT_WORDS.items() if w.startswith(word + " ") and w == f.words[0]]
+        if forms:
+            raise BadRequest("bad_request", "usage: " + ", ".join(f.usage for f in forms)) from None
         raise BadRequest(
             "unknown_command", f"unknown command /{head}; /help lists the commands"
         ) from None
     args: dict[str, Any] = dict(form.fixed)
     kinds = {f.name: f.kind for f in command.fields}
+    skipped: tuple[Arg, str] | None = None
     for arg in form.args:
         rest = rest.lstrip(" ")
         if arg.rest:
             value, rest = rest.rstrip(), ""
         else:
-            value, _, remaining = rest.partition(" ")
+            value, remaining = _word(rest, form)
             if value and arg.optional and arg.accepts is not None and not arg.accepts(value):
+                skipped = (arg, value)
                 continue
             rest = remaining
         if not value:
@@ -401,8 +414,38 @@ def parse_text(line: str) -> Request | None:
             raise BadRequest("bad_request", f"missing {arg.meta}; usage: {form.usage}")
         args[arg.field] = _convert(value, kinds.get(arg.field, "str"), form)
     if rest.strip():
+        if skipped is not None and rest.strip().startswith(skipped[1]):
+            arg, value = skipped
+            what = "a number" if kinds.get(arg.field) == "int" else f"a {arg.meta}"
+            raise BadRequest("bad_request", f"{arg.meta} must be {what}, not {value!r}; usage: {form.usage}")
         raise BadRequest("bad_request", f"too many arguments; usage: {form.usage}")
     return Request(command.action, args)
+
+
+def _word(text: str, form: TextForm) -> tuple[str, str]:
+    """
+    The next word of ``text`` and what follows it. A word in double quotes
+    may hold spaces (``/passwd "old pass phrase" "new pass phrase"``);
+    inside quotes, ``\\"`` is a quote and ``\\\\`` a backslash.
+    """
+    if not text.startswith('"'):
+        value, _, remaining = text.partition(" ")
+        return value, remaining
+    chars: list[str] = []
+    i = 1
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text) and text[i + 1] in '"\\':
+            chars.append(text[i + 1])
+            i += 2
+            continue
+        if ch == '"':
+            if i + 1 < len(text) and text[i + 1] != " ":
+                break
+            return "".join(chars), text[i + 1 :]
+        chars.append(ch)
+        i += 1
+    raise BadRequest("bad_request", f"a quote is not closed; usage: {form.usage}")
 
 
 def _reject_constant(name: str) -> Any:

@@ -60,6 +60,27 @@ class TextParsingTests(TestCase):
             parse_text("/account create bob a long one"), Request("account_create", {"user": "bob", "password": "a long one"})
         )
 
+    def test_a_password_change_takes_passphrases_in_quotes(self) -> None:
+        self.assertEqual(
+            parse_text('/passwd "correct horse battery" "new passphrase here"'),
+            Request("passwd", {"old": "correct horse battery", "new": "new passphrase here"}),
+        )
+        self.assertEqual(parse_text('/passwd "say \\"hi\\" \\\\o/" plain'), Request("passwd", {"old": 'say "hi" \\o/', "new": "plain"}))
+        self.assertEqual(parse_text("/passwd old new"), Request("passwd", {"old": "old", "new": "new"}))
+        with self.assertRaises(BadRequest) as caught:
+            parse_text('/passwd "not closed new')
+        self.assertIn("quote is not closed", caught.exception.text)
+
+    def test_half_a_two_word_command_and_a_word_where_a_number_goes_say_what_is_wrong(self) -> None:
+        for line, wanted in [
+            ("/contact", "usage: /contact add NAME, /contact del NAME"),
+            ("/account frob x", "usage: /account create NAME PASSWORD, /account delete NAME, /account reset NAME PASSWORD"),
+            ("/history #room abc", "N must be a number, not 'abc'"),
+        ]:
+            with self.assertRaises(BadRequest) as caught:
+                parse_text(line)
+            self.assertEqual((caught.exception.code, caught.exception.text.split(";")[0] if "N must" in wanted else caught.exception.text), ("bad_request", wanted))
+
     def test_missing_argument_is_a_bad_request_with_usage(self) -> None:
         # A bare /para killed the TChat server this replaces.
         for line, usage in [("/para", "/msg NAME TEXT"), ("/para bob", "/msg NAME TEXT"), ("/join", "/join #ROOM"),

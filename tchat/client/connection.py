@@ -52,7 +52,7 @@ PASSWORD_CODES = frozenset({"password_required", "bad_password", "rate_limited"}
 
 # Typed commands that hold a password, and how many plain words (a NAME)
 # come between the command and the password; the password runs to the end
-# of the line (for /passwd, OLD and NEW are one word each).
+# of the line (for /passwd, OLD and NEW are one word each, or in quotes).
 SECRET_ACTIONS = {"login": 1, "register": 0, "admin": 0, "passwd": 0, "account_create": 1, "account_reset": 1}
 
 
@@ -126,7 +126,7 @@ def parse_typed(line: str) -> Request | None:
         return parse_text(line)
     command, form, i = found
     if not form.args or form.args[-1].field != "password":
-        return parse_text(line)  # /passwd OLD NEW: one word each
+        return parse_text(line)  # /passwd OLD NEW: one word each, or "in quotes"
     args: dict[str, Any] = dict(form.fixed)
     for arg in form.args[:-1]:
         value, i = _word(line, i)
