@@ -31,6 +31,8 @@ What is the web door's own:
   the shared JSON ``ping`` event, which the page answers like any JSON
   client; a WebSocket pong does not count as an answer to it.
 - **closing**: ``bye``, then a WebSocket close with code 1000.
+- **send queue**: every frame written counts against it, not only events
+  (autobahn answers pings with pongs on its own), see L{WebSession.sendData}.
 
 Every event is sent as the bytes the JSON codec made for it once (shared
 with JSON clients of the line door), trailing ``\\r\\n`` included: JSON
@@ -268,6 +270,8 @@ class WebSession(WebSocketServerProtocol, DoorSession):
     """One browser (or program) on the WebSocket."""
 
     door_name = "web"
+    # Every frame (messages, pongs, pings, closes) is counted in sendData.
+    counts_own_writes = True
 
     def __init__(self, door: "WebDoor") -> None:
         super().__init__()
@@ -296,6 +300,17 @@ class WebSession(WebSocketServerProtocol, DoorSession):
 
     def abort(self) -> None:
         self.transport.abortConnection()
+
+    def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
+        # Every byte autobahn writes passes here: the events, and also the
+        # pongs it answers a client's pings with, its own pings, and close
+        # frames. When only events counted, a client that sent pings and
+        # never read was answered without limit and never dropped (the
+        # session goes on reading while the buffer is full, so this count is
+        # what bounds it: past sendq the client is dropped).
+        if self._opened and self.sendq.full and not self.count_unsent(len(data)):
+            return
+        super().sendData(data, sync, chopsize)
 
     # -- autobahn calls these --------------------------------------------
 
