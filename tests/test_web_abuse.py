@@ -1,21 +1,26 @@
 """
 Abuse of the web door over real loopback sockets, each bounded in bytes and
-time: a WebSocket client that pings and never reads.
+time: a WebSocket client that pings and never reads, half-sent requests
+(slowloris), and the counts and timers around the WebSocket upgrade.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import time
 from typing import Any
 
-from twisted.internet import defer, endpoints, protocol, reactor
+from autobahn.twisted.websocket import WebSocketClientFactory
+from twisted.internet import defer, endpoints, protocol, reactor, ssl, task
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import TestCase
 
-from tchat.door.web import WebSession
+from tchat.door.web import HTTPLimits, WebChannel, WebDoor, WebSession
+from tchat.hub import Hub, HubConfig
 from tests.helpers import generous_limits
-from tests.test_web_door import Response, WebServer, start
+from tests.test_web_door import PEM, Response, WebServer, WebSocketClient, all_released, start
 
 # What a server may hold for one connection whatever the client does: the
 # transport's own buffer (64 KiB) before it says "full", what one read of
@@ -167,6 +172,33 @@ async def connect(case: TestCase, server: WebServer, client: RawClient, source: 
     return client
 
 
+def channels_of(server: WebServer, send_buffer: int | None = None) -> list[WebChannel]:
+    """
+    Every HTTP channel the web door makes from now on, in order; with
+    ``send_buffer``, the kernel's send buffer of each is that small (as for
+    a client far away).
+    """
+    made: list[WebChannel] = []
+    site = server.web_door.site
+    build = site.buildProtocol
+
+    def recording(addr: Any) -> Any:
+        channel = build(addr)
+        made.append(channel)
+        if send_buffer is not None:
+            made_connection = channel.connectionMade
+
+            def connectionMade() -> None:
+                channel.transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
+                made_connection()
+
+            channel.connectionMade = connectionMade  # type: ignore[method-assign]
+        return channel
+
+    site.buildProtocol = recording  # type: ignore[method-assign]
+    return made
+
+
 class LogLines:
     """The text of every log event from now until the test ends."""
 
@@ -220,3 +252,132 @@ class WebSocketFloodTests(TestCase):
         self.assertGreater(pinger.sent, 20 * 8192)
         self.assertLess(most[0], BUFFER_BOUND)
         await chat_still_works(server)
+
+
+class SlowlorisTests(TestCase):
+    timeout = 30
+
+    async def test_half_sent_requests_count_against_the_address_from_the_first_byte(self) -> None:
+        server = start(self, limits=generous_limits(max_per_address=5, close_grace=2.0))
+        half = [await connect(self, server, RawClient()) for _ in range(5)]
+        for client in half:
+            client.transport.write(b"GET / HTTP/1.1\r\nHost: 127.")
+        refused = await connect(self, server, RawClient())
+        await refused.lost
+        (response,) = refused.responses()
+        self.assertEqual(response.status, 503)
+        self.assertIn(b"127.0.0.1 has 5 connections open", response.body)
+        self.assertEqual(response.headers["connection"], "close")
+        self.assertEqual(server.web_door.table.admission.per_host, {"127.0.0.1": 5})
+        # Another address still gets in, and gets the page.
+        other = await connect(self, server, RawClient(), source="127.0.0.2")
+        other.transport.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        await other.lost
+        self.assertEqual(other.responses()[0].status, 200)
+        for client in half:
+            client.transport.abortConnection()
+        await all_released(server.web_door.table.admission)
+
+    async def test_connections_not_logged_in_are_capped_http_ones_too(self) -> None:
+        server = start(self, limits=generous_limits(max_pending=2, close_grace=2.0))
+        for _ in range(2):
+            (await connect(self, server, RawClient())).transport.write(b"GET / HT")
+        busy = await connect(self, server, RawClient(), source="127.0.0.3")
+        await busy.lost
+        self.assertEqual(busy.responses()[0].status, 503)
+        self.assertIn(b"too many connections are logging in", busy.data)
+
+    async def test_a_trickled_request_is_answered_408_at_the_header_deadline(self) -> None:
+        server = start(self, http=HTTPLimits(header_timeout=0.5))
+        client = await connect(self, server, RawClient())
+        began = time.monotonic()
+        client.transport.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        # One byte every 50 ms keeps twisted.web's idle timeout from firing;
+        # bounded at 200 bytes (10 s) in case nothing else stops it.
+        trickle = task.LoopingCall(lambda: client.transport.write(b"x"))
+        trickle.start(0.05)
+        stop_after = reactor.callLater(10, lambda: trickle.running and trickle.stop())
+        self.addCleanup(lambda: stop_after.active() and stop_after.cancel())
+        await client.lost
+        trickle.stop()
+        self.assertGreaterEqual(time.monotonic() - began, 0.5)
+        (response,) = client.responses()
+        self.assertEqual(response.status, 408)
+        self.assertEqual(response.headers["connection"], "close")
+        await all_released(server.web_door.table.admission)
+
+    async def test_an_idle_keep_alive_connection_is_closed_quietly_at_the_deadline(self) -> None:
+        server = start(self, http=HTTPLimits(header_timeout=0.3))
+        client = await connect(self, server, RawClient())
+        client.transport.write(b"GET /nothing HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        await client.wait_for(b"not found\n")
+        await client.lost
+        self.assertEqual([r.status for r in client.responses()], [404])  # no 408 after it
+
+    async def test_the_counts_come_back_to_zero_whichever_side_closes(self) -> None:
+        server = start(self)
+        admission = server.web_door.table.admission
+        page = await connect(self, server, RawClient())
+        page.transport.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        await page.wait_for(b"</html>")
+        half = await connect(self, server, RawClient())
+        half.transport.write(b"GET / HTTP/1.1\r\n")
+        quitter = await server.browser("quitter")
+        closer = await server.browser("closer")
+        vanisher = await server.browser("vanisher")
+        foreign = await server.websocket(origin="http://evil.example", wait_open=False)
+        with self.assertRaises(ConnectionError):
+            await foreign.opened
+        self.assertEqual((admission.total, admission.per_host), (5, {"127.0.0.1": 5}))
+        self.assertEqual(admission.pending, 2)  # the two HTTP connections; the browsers logged in
+        quitter.send_json(action="quit")  # the server closes
+        closer.sendClose(1000)  # the client closes
+        vanisher.transport.abortConnection()  # the client vanishes
+        page.transport.loseConnection()
+        half.transport.abortConnection()
+        await defer.gatherResults([quitter.lost, closer.lost, vanisher.lost, page.lost, half.lost])
+        await all_released(admission)
+        server.assertEmptyCounts()
+
+
+class UpgradeTests(TestCase):
+    timeout = 30
+
+    async def test_no_http_timer_fires_on_a_connection_that_became_a_websocket(self) -> None:
+        clock = task.Clock()
+        server = start(self, clock=clock, http=HTTPLimits(header_timeout=5, idle_timeout=7))
+        web = await server.browser("webby")
+        # A plain HTTP connection beside it, to show that the timers run.
+        idle = await connect(self, server, RawClient())
+        idle.transport.write(b"GET / HT")
+        await server.http(b"/nothing")  # the server has seen the bytes
+        clock.advance(30)
+        await idle.lost
+        self.assertEqual(idle.responses()[0].status, 408)
+        web.send_json(action="ping", id="alive")
+        await web.wait_event("pong", re="alive")
+        (session,) = server.web_door.sessions
+        self.assertFalse(session.closing)
+
+    async def test_wss_gives_its_place_back_too(self) -> None:
+        hub = Hub(HubConfig(), reactor)
+        door = WebDoor(hub, generous_limits(close_grace=2.0), reactor)
+        endpoint = endpoints.serverFromString(reactor, f"ssl:0:interface=127.0.0.1:privateKey={PEM}:certKey={PEM}")
+        port = await endpoint.listen(door.site)
+        self.addCleanup(port.stopListening)
+        number = port.getHost().port
+        factory = WebSocketClientFactory(f"wss://127.0.0.1:{number}/ws", origin=f"https://127.0.0.1:{number}")
+        factory.protocol = WebSocketClient
+        tls = ssl.CertificateOptions(verify=False)
+        web = await endpoints.SSL4ClientEndpoint(reactor, "127.0.0.1", number, tls).connect(factory)
+        await web.opened
+        page = RawClient()
+        await endpoints.connectProtocol(endpoints.SSL4ClientEndpoint(reactor, "127.0.0.1", number, tls), page)
+        page.transport.write(b"GET /nothing HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        await page.wait_for(b"not found\n")
+        self.assertEqual(door.table.admission.total, 2)
+        web.send_json(action="quit")
+        page.transport.loseConnection()
+        await defer.gatherResults([web.lost, page.lost])
+        await all_released(door.table.admission)
+        self.assertEqual(json.loads(web.frames[-1])["event"], "bye")

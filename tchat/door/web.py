@@ -33,6 +33,9 @@ What is the web door's own:
 - **closing**: ``bye``, then a WebSocket close with code 1000.
 - **send queue**: every frame written counts against it, not only events
   (autobahn answers pings with pongs on its own), see L{WebSession.sendData}.
+- **HTTP connections** (L{WebChannel}, numbers in L{HTTPLimits}): counted
+  in the shared L{Admission} from the moment they open (503 over a limit),
+  and each request's headers due within a deadline (408).
 
 Every event is sent as the bytes the JSON codec made for it once (shared
 with JSON clients of the line door), trailing ``\\r\\n`` included: JSON
@@ -53,15 +56,16 @@ from urllib.parse import unquote_to_bytes, urlsplit
 from autobahn.twisted.resource import WebSocketResource
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.types import ConnectionDeny
-from twisted.internet.interfaces import IAddress, IReactorTime
+from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from twisted.web.http import HTTPChannel
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
 from tchat.codec import JSON
 from tchat.door.line import format_address
-from tchat.door.session import Admission, DoorSession, Limits, SessionTable
+from tchat.door.session import Admission, DoorSession, Limits, SessionTable, Ticket, tune_socket
 from tchat.hub import Hub
 
 log = Logger()
@@ -267,15 +271,20 @@ class OriginPolicy:
 
 
 class WebSession(WebSocketServerProtocol, DoorSession):
-    """One browser (or program) on the WebSocket."""
+    """
+    One browser (or program) on the WebSocket. It holds the L{Ticket} its
+    HTTP connection was admitted with, and gives it back exactly once when
+    the connection is lost, whether or not the WebSocket ever opened.
+    """
 
     door_name = "web"
     # Every frame (messages, pongs, pings, closes) is counted in sendData.
     counts_own_writes = True
 
-    def __init__(self, door: "WebDoor") -> None:
+    def __init__(self, door: "WebDoor", ticket: Ticket | None = None) -> None:
         super().__init__()
         self.door = door
+        self.ticket = ticket  # type: ignore[assignment]
         self._opened = False
         self._oversized = False
 
@@ -328,13 +337,17 @@ class WebSession(WebSocketServerProtocol, DoorSession):
         host, address = format_address(self.transport.getPeer())
         self.codec = JSON
         self._opened = True
-        self.open_session(self.door.table, host, address, self.transport)
+        self.open_session(self.door.table, host, address, self.transport, ticket=self.ticket)
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
         super().connectionLost(reason)
         if self._opened:
             self._opened = False
             self.session_closed()
+        # A WebSocket refused before it opened (origin, bad handshake) still
+        # holds the HTTP connection's place; release() happens only once.
+        if self.ticket is not None:
+            self.ticket.release()
 
     # A message over max_line is thrown away frame by frame as it arrives, so
     # the connection can go on (as on the line door) and memory stays bounded.
@@ -412,21 +425,41 @@ class _SocketFactory(WebSocketServerFactory):
             perMessageCompressionAccept=lambda offers: None,
         )
 
+    # The Ticket of the HTTP connection being upgraded, for the one
+    # buildProtocol call autobahn's WebSocketResource.render makes (see _Socket).
+    handing_over: Ticket | None = None
+
     def buildProtocol(self, addr: IAddress) -> WebSession:
-        session = WebSession(self.door)
+        ticket, self.handing_over = self.handing_over, None
+        session = WebSession(self.door, ticket)
         session.factory = self
         return session
 
 
 class _Socket(WebSocketResource):
+    """
+    autobahn's WebSocket resource, handing the HTTP connection's place in
+    the connection counts (its L{Ticket}) to the L{WebSession} that takes
+    the connection over, and stopping the channel's timers when it does.
+    """
+
     def render(self, request: Request) -> Any:
         channel = request.channel
-        had_transport = channel.transport is not None
-        result = super().render(request)
-        if had_transport and channel.transport is None:
-            # The WebSocket took the connection over: the HTTP channel's idle
-            # timer would otherwise fire on a transport it no longer has.
-            channel.setTimeout(None)
+        if not isinstance(channel, WebChannel) or channel.transport is None:
+            return super().render(request)
+        factory = self._factory
+        factory.handing_over, channel.ticket = channel.ticket, None
+        try:
+            result = super().render(request)
+        finally:
+            if factory.handing_over is not None:
+                # No WebSocket was made: the place stays with the channel.
+                channel.ticket, factory.handing_over = factory.handing_over, None
+        if channel.transport is None:
+            # The WebSocket took the connection over; the channel never hears
+            # of it again (its connectionLost is not called), so its timers
+            # must not fire on a transport it no longer has.
+            channel.became_websocket()
         return result
 
 
@@ -445,11 +478,188 @@ class _Root(Resource):
         return self.files.render(request)
 
 
+# -- HTTP connections -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HTTPLimits:
+    """
+    What one HTTP connection to the web door may cost, on top of the shared
+    L{Limits} (which count HTTP connections too, from the moment they open).
+    """
+
+    # Seconds for a request line and all its headers to arrive, counted from
+    # the connection's opening or the end of the previous response; unlike
+    # twisted.web's idle timeout, no byte that arrives puts it off.
+    header_timeout: float = 10.0
+    # twisted.web's own timeout: a connection that sends nothing for this
+    # long is closed (a WebSocket is not affected: it leaves the channel).
+    idle_timeout: float = 60.0
+
+
+_REASONS = {
+    408: b"Request Timeout",
+    503: b"Service Unavailable",
+}
+
+
+def plain_response(code: int, text: str, headers: dict[bytes, bytes] | None = None) -> bytes:
+    """A whole HTTP/1.1 response with a one-line text body, the security headers and ``Connection: close``."""
+    body = text.encode("utf-8") + b"\n"
+    fields = {
+        b"content-type": b"text/plain; charset=utf-8",
+        b"content-length": b"%d" % len(body),
+        b"connection": b"close",
+        b"server": SERVER_HEADER,
+        **SECURITY_HEADERS,
+        **(headers or {}),
+    }
+    head = b"HTTP/1.1 %d %s\r\n" % (code, _REASONS[code])
+    return head + b"".join(name + b": " + value + b"\r\n" for name, value in fields.items()) + b"\r\n" + body
+
+
+class WebChannel(HTTPChannel):
+    """
+    One HTTP connection to the web door, within the door's limits:
+
+    - it is counted in the shared L{Admission} from the moment it opens; one
+      over a limit is answered 503 (too many from that address, server full,
+      server busy) and closed. Its L{Ticket} passes to the L{WebSession} if
+      it turns into a WebSocket, and is otherwise released when it closes;
+    - each request's line and headers must arrive within
+      ``header_timeout`` of the connection opening or of the previous
+      response (then 408, and closed), however slowly they trickle in;
+    - every close that waits for the client to read is cut after the
+      door's ``close_grace``.
+    """
+
+    site: "WebSite"
+    ticket: Ticket | None = None
+    address = "?"
+    _deadline: IDelayedCall | None = None
+    _cut: IDelayedCall | None = None
+    # Answered for the last time (or handed to a WebSocket): whatever else
+    # arrives is dropped and no timer may fire.
+    _done = False
+    # Some line of a request has arrived and its headers are not all in.
+    _in_request = False
+
+    # -- Twisted calls these ---------------------------------------------
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        door = self.site.door
+        # Twisted's own idle close is cut after this long, as every door's is.
+        self.abortTimeout = door.limits.close_grace  # type: ignore[assignment]
+        tune_socket(self.transport, door.limits.ping_timeout)
+        host, self.address = format_address(self.transport.getPeer())
+        admitted = door.table.admission.admit(host)
+        if not isinstance(admitted, Ticket):
+            _, text = admitted
+            log.info("refused {address}: {text}", address=self.address, text=text)
+            self._answer_and_close(503, text)
+            return
+        self.ticket = admitted
+        self._start_deadline()
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._done:
+            return
+        super().dataReceived(data)
+
+    def lineReceived(self, line: bytes) -> None:
+        self._in_request = True
+        super().lineReceived(line)
+
+    def allHeadersReceived(self) -> None:
+        self._in_request = False
+        self._stop_deadline()
+        super().allHeadersReceived()
+
+    def requestDone(self, request: Request) -> None:
+        # The next request's headers are due within header_timeout of the
+        # end of this response.
+        if self.persistent and not self._done:
+            self._start_deadline()
+        super().requestDone(request)
+
+    def loseConnection(self) -> None:
+        self._done = True
+        self._stop_deadline()
+        super().loseConnection()
+        # A client that does not read would otherwise keep the connection,
+        # and its place in the counts, for as long as it likes.
+        if self._cut is None:
+            self._cut = self.callLater(self.site.door.limits.close_grace, self._abort)
+
+    def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
+        self._done = True
+        self._stop_deadline()
+        if self._cut is not None and self._cut.active():
+            self._cut.cancel()
+        super().connectionLost(reason)
+        if self.ticket is not None:
+            self.ticket.release()
+
+    # -- the WebSocket resource calls this -------------------------------
+
+    def became_websocket(self) -> None:
+        """
+        A WebSocket took this connection's transport (and its ticket): this
+        channel will not hear of the connection again, so none of its timers
+        may fire.
+        """
+        self._done = True
+        self._stop_deadline()
+        self.setTimeout(None)
+        self._savedTimeOut = None
+        if self._cut is not None and self._cut.active():
+            self._cut.cancel()
+
+    # -- inside ----------------------------------------------------------
+
+    def _start_deadline(self) -> None:
+        timeout = self.site.door.http.header_timeout
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.reset(timeout)
+        else:
+            self._deadline = self.callLater(timeout, self._deadline_passed)
+
+    def _stop_deadline(self) -> None:
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
+        self._deadline = None
+
+    def _deadline_passed(self) -> None:
+        self._deadline = None
+        if self._done:
+            return
+        if self._in_request or self._buffer:
+            timeout = self.site.door.http.header_timeout
+            log.info("{address} did not send a request's headers in time", address=self.address)
+            self._answer_and_close(408, f"a request's line and headers must arrive within {timeout:g} seconds")
+        else:
+            # Idle between requests: nothing to answer, and a 408 could cross
+            # a request the client is sending just now.
+            self.loseConnection()
+
+    def _answer_and_close(self, code: int, text: str, headers: dict[bytes, bytes] | None = None) -> None:
+        self.transport.write(plain_response(code, text, headers))
+        self.loseConnection()
+
+    def _abort(self) -> None:
+        self._cut = None
+        if self.transport is not None:
+            self.transport.abortConnection()
+
+
 class WebSite(Site):
+    """The twisted.web site of a L{WebDoor}: its connections are L{WebChannel}s."""
+
+    protocol = WebChannel  # type: ignore[assignment]
+
     def __init__(self, door: "WebDoor", root: Resource) -> None:
-        # An HTTP connection idle this long is closed (a WebSocket is not
-        # affected: it leaves the HTTP channel once upgraded).
-        super().__init__(root, timeout=60)
+        super().__init__(root, timeout=door.http.idle_timeout, reactor=door.clock)
         self.door = door
         self.displayTracebacks = False
         self.noisy = False
@@ -478,10 +688,12 @@ class WebDoor:
         origins: Iterable[str] = (),
         files: dict[str, StaticFile] | None = None,
         admission: Admission | None = None,
+        http: HTTPLimits | None = None,
     ) -> None:
         self.hub = hub
         self.limits = limits
         self.clock = clock
+        self.http = http if http is not None else HTTPLimits()
         self.origins = OriginPolicy(origins)
         self.table = SessionTable(hub, limits, clock, admission)
         self.files = load_static() if files is None else files
