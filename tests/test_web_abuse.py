@@ -1,7 +1,8 @@
 """
 Abuse of the web door over real loopback sockets, each bounded in bytes and
 time: a WebSocket client that pings and never reads, half-sent requests
-(slowloris), and the counts and timers around the WebSocket upgrade.
+(slowloris), request bodies, and the counts and timers around the
+WebSocket upgrade.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import tempfile
 import time
 from typing import Any
 
@@ -338,6 +340,49 @@ class SlowlorisTests(TestCase):
         await defer.gatherResults([quitter.lost, closer.lost, vanisher.lost, page.lost, half.lost])
         await all_released(admission)
         server.assertEmptyCounts()
+
+
+class RequestBodyTests(TestCase):
+    timeout = 30
+
+    def setUp(self) -> None:
+        self.spooled: list[Any] = []
+        real = tempfile.TemporaryFile
+
+        def recording(*args: Any, **kwargs: Any) -> Any:
+            self.spooled.append(args)
+            return real(*args, **kwargs)
+
+        self.patch(tempfile, "TemporaryFile", recording)
+
+    async def send(self, server: WebServer, head: bytes, body: bytes = b"x" * 1000) -> RawClient:
+        client = await connect(self, server, RawClient())
+        client.transport.write(head + b"Host: 127.0.0.1\r\n\r\n" + body)
+        await client.lost
+        return client
+
+    async def test_a_huge_post_is_refused_as_soon_as_its_headers_are_in(self) -> None:
+        server = start(self)
+        client = await self.send(server, b"POST /index.html HTTP/1.1\r\nContent-Length: %d\r\n" % (300 << 20))
+        (response,) = client.responses()
+        self.assertEqual(response.status, 405)
+        self.assertEqual((response.headers["allow"], response.headers["connection"]), ("GET, HEAD", "close"))
+        self.assertIn("script-src 'self'", response.headers["content-security-policy"])
+        self.assertEqual(self.spooled, [])
+
+    async def test_a_body_on_any_request_is_refused_unread(self) -> None:
+        server = start(self)
+        chunked = await self.send(server, b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n", b"1000\r\n" + b"x" * 100)
+        self.assertEqual(chunked.responses()[0].status, 413)
+        sized = await self.send(server, b"GET /ws HTTP/1.1\r\nContent-Length: 5000000\r\n")
+        self.assertEqual(sized.responses()[0].status, 413)
+        # No "100 Continue" invites the body first.
+        expecting = await self.send(server, b"PUT / HTTP/1.1\r\nContent-Length: 200000\r\nExpect: 100-continue\r\n", b"")
+        self.assertEqual([r.status for r in expecting.responses()], [405])
+        self.assertEqual(self.spooled, [])
+        # A request without a body is still served on the same terms.
+        self.assertEqual((await server.http(b"/", method=b"POST", headers=b"Content-Length: 0\r\n")).status, 405)
+        self.assertEqual((await server.http(b"/")).status, 200)
 
 
 class UpgradeTests(TestCase):

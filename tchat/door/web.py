@@ -35,7 +35,8 @@ What is the web door's own:
   (autobahn answers pings with pongs on its own), see L{WebSession.sendData}.
 - **HTTP connections** (L{WebChannel}, numbers in L{HTTPLimits}): counted
   in the shared L{Admission} from the moment they open (503 over a limit),
-  and each request's headers due within a deadline (408).
+  each request's headers due within a deadline (408), and no request body
+  ever read (405/413).
 
 Every event is sent as the bytes the JSON codec made for it once (shared
 with JSON clients of the line door), trailing ``\\r\\n`` included: JSON
@@ -49,6 +50,7 @@ import mimetypes
 import os
 from dataclasses import dataclass
 from importlib import resources
+from io import BytesIO
 from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import unquote_to_bytes, urlsplit
@@ -498,7 +500,9 @@ class HTTPLimits:
 
 
 _REASONS = {
+    405: b"Method Not Allowed",
     408: b"Request Timeout",
+    413: b"Content Too Large",
     503: b"Service Unavailable",
 }
 
@@ -518,6 +522,16 @@ def plain_response(code: int, text: str, headers: dict[bytes, bytes] | None = No
     return head + b"".join(name + b": " + value + b"\r\n" for name, value in fields.items()) + b"\r\n" + body
 
 
+class WebRequest(Request):
+    """A request of the web door: it never has a body (L{WebChannel} refuses those unread)."""
+
+    def gotLength(self, length: int | None) -> None:
+        # twisted.web spools a body of unknown or large length to a temporary
+        # file; here a request with a body is refused before it gets this far,
+        # and no request's content is ever anything but empty.
+        self.content = BytesIO()
+
+
 class WebChannel(HTTPChannel):
     """
     One HTTP connection to the web door, within the door's limits:
@@ -529,6 +543,8 @@ class WebChannel(HTTPChannel):
     - each request's line and headers must arrive within
       ``header_timeout`` of the connection opening or of the previous
       response (then 408, and closed), however slowly they trickle in;
+    - a request that announces a body is refused (405 or 413) as soon as its
+      headers are in, and closed without its body being read;
     - every close that waits for the client to read is cut after the
       door's ``close_grace``.
     """
@@ -574,7 +590,21 @@ class WebChannel(HTTPChannel):
     def allHeadersReceived(self) -> None:
         self._in_request = False
         self._stop_deadline()
+        request = self.requests[-1]
+        # Refused before twisted.web reads the body (or spools it to a file,
+        # or answers Expect: 100-continue): nothing here takes one.
+        if self.length != 0 or request.requestHeaders.hasHeader(b"transfer-encoding"):
+            if self._command in (b"GET", b"HEAD"):
+                self._answer_and_close(413, "this server takes no request bodies")
+            else:
+                self._answer_and_close(405, "method not allowed", {b"allow": b"GET, HEAD"})
+            return
         super().allHeadersReceived()
+
+    def allContentReceived(self) -> None:
+        if self._done:
+            return  # refused in allHeadersReceived: not to be served
+        super().allContentReceived()
 
     def requestDone(self, request: Request) -> None:
         # The next request's headers are due within header_timeout of the
@@ -659,7 +689,7 @@ class WebSite(Site):
     protocol = WebChannel  # type: ignore[assignment]
 
     def __init__(self, door: "WebDoor", root: Resource) -> None:
-        super().__init__(root, timeout=door.http.idle_timeout, reactor=door.clock)
+        super().__init__(root, requestFactory=WebRequest, timeout=door.http.idle_timeout, reactor=door.clock)
         self.door = door
         self.displayTracebacks = False
         self.noisy = False
