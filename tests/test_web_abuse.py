@@ -1,8 +1,8 @@
 """
 Abuse of the web door over real loopback sockets, each bounded in bytes and
-time: a WebSocket client that pings and never reads, half-sent requests
-(slowloris), request bodies, and the counts and timers around the
-WebSocket upgrade.
+time: a WebSocket client that pings and never reads, HTTP pipelining without
+reading, half-sent requests (slowloris), request bodies, and the counts and
+timers around the WebSocket upgrade.
 """
 
 from __future__ import annotations
@@ -254,6 +254,76 @@ class WebSocketFloodTests(TestCase):
         self.assertGreater(pinger.sent, 20 * 8192)
         self.assertLess(most[0], BUFFER_BOUND)
         await chat_still_works(server)
+
+
+class PipeliningTests(TestCase):
+    timeout = 30
+
+    async def test_a_pipelining_client_that_never_reads_is_not_answered_ahead(self) -> None:
+        server = start(self, http=HTTPLimits(max_requests=10**6))
+        channels = channels_of(server)
+        bot = await server.line_client()
+        bot.send_json(action="login", user="bot", id=0)
+        await bot.wait_event("logged_in", re=0)
+        request = b"GET /app.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        hose = Firehose(request * 1000, limit=len(request) * 10_000)
+        await connect(self, server, hose)
+        await hose.finished
+        # Everyone else is answered at once.
+        for i in range(1, 4):
+            began = time.monotonic()
+            bot.send_json(action="ping", id=i)
+            await bot.wait_event("pong", re=i)
+            self.assertLess(time.monotonic() - began, 1.0)
+        (channel,) = channels
+        # It was answered only as fast as it read: what the kernel's socket
+        # buffers take, then one transport buffer; the rest of the requests
+        # wait unread in the kernel.
+        self.assertLess(buffered(channel.transport) + len(channel._buffer), BUFFER_BOUND)
+        self.assertTrue(channel._buffer_full)
+        self.assertLess(channel._served, 1000)
+
+    async def test_it_goes_on_when_the_client_reads_again(self) -> None:
+        server = start(self, http=HTTPLimits(max_requests=10**6))
+        request = b"GET /app.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        channels = channels_of(server, send_buffer=16384)
+        client = await connect(self, server, RawClient())
+        client.stop_reading(small_window=False)
+        client.transport.write(request * 40 + b"GET /nothing HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        await server.http(b"/")  # the server has had its turn meanwhile
+        (channel, _) = channels
+        self.assertTrue(channel._buffer_full)
+        self.assertLess(channel._served, 40)
+        client.transport.resumeProducing()
+        await client.wait_for(b"not found\n")
+        responses = client.responses()
+        self.assertEqual([r.status for r in responses], [200] * 40 + [404])
+        self.assertTrue(all(len(r.body) == len(server.web_door.files["/app.js"].body) for r in responses[:40]))
+
+    async def test_after_max_requests_the_connection_is_closed(self) -> None:
+        server = start(self, http=HTTPLimits(max_requests=3))
+        client = await connect(self, server, RawClient())
+        client.transport.write(b"GET /nothing HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * 5)
+        await client.lost
+        responses = client.responses()
+        self.assertEqual([r.status for r in responses], [404] * 3)
+        self.assertEqual(responses[-1].headers["connection"], "close")
+
+    async def test_the_access_log_is_bounded_and_says_what_it_left_out(self) -> None:
+        server = start(self, http=HTTPLimits(max_requests=10**6, log_burst=20, log_rate=1.0))
+        log = LogLines(self)
+        client = await connect(self, server, RawClient())
+        began = time.monotonic()
+        client.transport.write(b"GET /nothing HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * 1000 + b"GET /last HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        await client.lost
+        elapsed = time.monotonic() - began
+        self.assertEqual(len(client.responses()), 1001)
+        logged = len(log.matching('"GET /nothing HTTP/1.1"'))
+        self.assertGreaterEqual(logged, 20)
+        self.assertLessEqual(logged, 20 + int(elapsed * 1.0) + 1)
+        server.web_door.log_budget.flush()
+        (summary,) = log.matching("lines of the web log were left out")
+        self.assertIn(f"{1001 - logged - len(log.matching('GET /last'))} lines", summary)
 
 
 class SlowlorisTests(TestCase):

@@ -35,8 +35,10 @@ What is the web door's own:
   (autobahn answers pings with pongs on its own), see L{WebSession.sendData}.
 - **HTTP connections** (L{WebChannel}, numbers in L{HTTPLimits}): counted
   in the shared L{Admission} from the moment they open (503 over a limit),
-  each request's headers due within a deadline (408), and no request body
-  ever read (405/413).
+  each request's headers due within a deadline (408), no request body ever
+  read (405/413), pipelined requests answered only while the send buffer
+  has room, a cap of requests per connection, and an access log held to a
+  rate (L{LogBudget}).
 
 Every event is sent as the bytes the JSON codec made for it once (shared
 with JSON clients of the line door), trailing ``\\r\\n`` included: JSON
@@ -67,7 +69,7 @@ from twisted.web.server import Request, Site
 
 from tchat.codec import JSON
 from tchat.door.line import format_address
-from tchat.door.session import Admission, DoorSession, Limits, SessionTable, Ticket, tune_socket
+from tchat.door.session import Admission, DoorSession, Limits, SessionTable, Ticket, TokenBucket, tune_socket
 from tchat.hub import Hub
 
 log = Logger()
@@ -494,9 +496,15 @@ class HTTPLimits:
     # the connection's opening or the end of the previous response; unlike
     # twisted.web's idle timeout, no byte that arrives puts it off.
     header_timeout: float = 10.0
+    # Requests answered on one connection; the last says Connection: close.
+    max_requests: int = 100
     # twisted.web's own timeout: a connection that sends nothing for this
     # long is closed (a WebSocket is not affected: it leaves the channel).
     idle_timeout: float = 60.0
+    # Lines of the access log (and notes on refused or timed-out
+    # connections), over all connections together: at once, then a second.
+    log_burst: int = 100
+    log_rate: float = 10.0
 
 
 _REASONS = {
@@ -522,6 +530,39 @@ def plain_response(code: int, text: str, headers: dict[bytes, bytes] | None = No
     return head + b"".join(name + b": " + value + b"\r\n" for name, value in fields.items()) + b"\r\n" + body
 
 
+class LogBudget:
+    """
+    The lines the web door may log: ``burst`` at once, then ``rate`` a second,
+    for all connections together, so that no client can fill the disk or
+    take the reactor's time with log lines. Lines left out are counted; the
+    count is logged before the next line that is let through, and at stop.
+    """
+
+    def __init__(self, rate: float, burst: int, clock: IReactorTime) -> None:
+        self.rate = rate
+        self.bucket = TokenBucket(rate, burst, clock)
+        self.skipped = 0
+
+    def allow(self) -> bool:
+        """Whether one more line may be written now (if not, it is counted)."""
+        if self.bucket.take() > 0:
+            self.skipped += 1
+            return False
+        self.flush()
+        return True
+
+    def note(self, format: str, **fields: Any) -> None:
+        """Log ``format`` at info level, if the budget allows."""
+        if self.allow():
+            log.info(format, **fields)
+
+    def flush(self) -> None:
+        """Log how many lines were left out since the last time, if any."""
+        if self.skipped:
+            count, self.skipped = self.skipped, 0
+            log.warn("{count} lines of the web log were left out (at most {rate:g} a second)", count=count, rate=self.rate)
+
+
 class WebRequest(Request):
     """A request of the web door: it never has a body (L{WebChannel} refuses those unread)."""
 
@@ -545,6 +586,9 @@ class WebChannel(HTTPChannel):
       response (then 408, and closed), however slowly they trickle in;
     - a request that announces a body is refused (405 or 413) as soon as its
       headers are in, and closed without its body being read;
+    - while the transport's send buffer is full, no further request already
+      read is parsed, and nothing more is read, until it drains;
+    - after ``max_requests`` requests it answers with ``Connection: close``;
     - every close that waits for the client to read is cut after the
       door's ``close_grace``.
     """
@@ -557,8 +601,11 @@ class WebChannel(HTTPChannel):
     # Answered for the last time (or handed to a WebSocket): whatever else
     # arrives is dropped and no timer may fire.
     _done = False
+    # The transport's send buffer is full.
+    _buffer_full = False
     # Some line of a request has arrived and its headers are not all in.
     _in_request = False
+    _served = 0
 
     # -- Twisted calls these ---------------------------------------------
 
@@ -572,7 +619,7 @@ class WebChannel(HTTPChannel):
         admitted = door.table.admission.admit(host)
         if not isinstance(admitted, Ticket):
             _, text = admitted
-            log.info("refused {address}: {text}", address=self.address, text=text)
+            door.log_budget.note("refused {address}: {text}", address=self.address, text=text)
             self._answer_and_close(503, text)
             return
         self.ticket = admitted
@@ -600,6 +647,10 @@ class WebChannel(HTTPChannel):
                 self._answer_and_close(405, "method not allowed", {b"allow": b"GET, HEAD"})
             return
         super().allHeadersReceived()
+        self._served += 1
+        if self._served >= self.site.door.http.max_requests:
+            self.persistent = False
+            request.responseHeaders.setRawHeaders(b"connection", [b"close"])
 
     def allContentReceived(self) -> None:
         if self._done:
@@ -608,10 +659,33 @@ class WebChannel(HTTPChannel):
 
     def requestDone(self, request: Request) -> None:
         # The next request's headers are due within header_timeout of the
-        # end of this response.
-        if self.persistent and not self._done:
+        # end of this response (unless the client is not reading it yet).
+        if self.persistent and not self._done and not self._buffer_full:
             self._start_deadline()
         super().requestDone(request)
+
+    def pauseProducing(self) -> None:
+        # The transport's send buffer is full. twisted.web would go on
+        # answering every request it has already read (LineReceiver's
+        # `paused` is not set by HTTPChannel), and go on reading while a
+        # request is being answered: one pipelining client that never read
+        # grew the server by gigabytes. Stop parsing between requests, stop
+        # reading, and do not count the wait against the client's headers.
+        self._buffer_full = True
+        self.paused = True
+        self._stop_deadline()
+        super().pauseProducing()
+        self._networkProducer.pauseProducing()
+
+    def resumeProducing(self) -> None:
+        self._buffer_full = False
+        self.paused = False
+        super().resumeProducing()
+        if self._done or self._handlingRequest:
+            return
+        self._start_deadline()
+        if self._buffer:
+            self.dataReceived(b"")  # the requests already read, in turn
 
     def loseConnection(self) -> None:
         self._done = True
@@ -666,7 +740,7 @@ class WebChannel(HTTPChannel):
             return
         if self._in_request or self._buffer:
             timeout = self.site.door.http.header_timeout
-            log.info("{address} did not send a request's headers in time", address=self.address)
+            self.site.door.log_budget.note("{address} did not send a request's headers in time", address=self.address)
             self._answer_and_close(408, f"a request's line and headers must arrive within {timeout:g} seconds")
         else:
             # Idle between requests: nothing to answer, and a 408 could cross
@@ -694,12 +768,19 @@ class WebSite(Site):
         self.displayTracebacks = False
         self.noisy = False
 
+    def log(self, request: Request) -> None:
+        # One line per request, within the door's log budget: a pipelining
+        # client wrote 90 MB of access log in 45 s.
+        if self.door.log_budget.allow():
+            super().log(request)
+
     def startFactory(self) -> None:
         super().startFactory()
         self.door.table.start()
 
     def stopFactory(self) -> None:
         self.door.table.stop()
+        self.door.log_budget.flush()
         super().stopFactory()
 
 
@@ -724,6 +805,7 @@ class WebDoor:
         self.limits = limits
         self.clock = clock
         self.http = http if http is not None else HTTPLimits()
+        self.log_budget = LogBudget(self.http.log_rate, self.http.log_burst, clock)
         self.origins = OriginPolicy(origins)
         self.table = SessionTable(hub, limits, clock, admission)
         self.files = load_static() if files is None else files
