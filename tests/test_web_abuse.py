@@ -84,7 +84,10 @@ class RawClient(protocol.Protocol):
 
     def stop_reading(self, small_window: bool = True) -> None:
         if small_window:
-            self.transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            handle = self.transport.getHandle()
+            if not isinstance(handle, socket.socket):  # TLS: the socket under it
+                handle = self.transport.transport.getHandle()
+            handle.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         self.transport.pauseProducing()
 
     def responses(self) -> list[Response]:
@@ -174,14 +177,29 @@ async def connect(case: TestCase, server: WebServer, client: RawClient, source: 
     return client
 
 
-def channels_of(server: WebServer, send_buffer: int | None = None) -> list[WebChannel]:
+class RawHTTPS:
+    """One HTTPS request on its own connection."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    async def get(self, target: bytes) -> Response:
+        client = RawClient()
+        tls = ssl.CertificateOptions(verify=False)
+        await endpoints.connectProtocol(endpoints.SSL4ClientEndpoint(reactor, "127.0.0.1", self.port, tls), client)
+        client.transport.write(b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        await client.lost
+        return client.responses()[0]
+
+
+def channels_of(server: WebServer | WebDoor, send_buffer: int | None = None) -> list[WebChannel]:
     """
     Every HTTP channel the web door makes from now on, in order; with
     ``send_buffer``, the kernel's send buffer of each is that small (as for
     a client far away).
     """
     made: list[WebChannel] = []
-    site = server.web_door.site
+    site = (server if isinstance(server, WebDoor) else server.web_door).site
     build = site.buildProtocol
 
     def recording(addr: Any) -> Any:
@@ -282,6 +300,27 @@ class PipeliningTests(TestCase):
         self.assertLess(buffered(channel.transport) + len(channel._buffer), BUFFER_BOUND)
         self.assertTrue(channel._buffer_full)
         self.assertLess(channel._served, 1000)
+
+    async def test_over_tls_too(self) -> None:
+        hub = Hub(HubConfig(), reactor)
+        door = WebDoor(hub, generous_limits(close_grace=2.0), reactor, http=HTTPLimits(max_requests=10**6))
+        endpoint = endpoints.serverFromString(reactor, f"ssl:0:interface=127.0.0.1:privateKey={PEM}:certKey={PEM}")
+        port = await endpoint.listen(door.site)
+        self.addCleanup(port.stopListening)
+        channels = channels_of(door)
+        request = b"GET /app.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        hose = Firehose(request * 1000, limit=len(request) * 20_000, first=request, start_after=b"HTTP/1.1 200")
+        tls = ssl.CertificateOptions(verify=False)
+        await endpoints.connectProtocol(endpoints.SSL4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port, tls), hose)
+        await hose.finished
+        for _ in range(20):  # the server has had many turns, a read of 64 KiB each
+            self.assertEqual((await RawHTTPS(port.getHost().port).get(b"/nothing")).status, 404)
+        channel = channels[0]
+        self.assertTrue(channel._buffer_full)
+        self.assertLess(buffered(channel.transport.transport) + len(channel._buffer), BUFFER_BOUND)
+        hose.transport.abortConnection()
+        await hose.lost
+        await all_released(door.table.admission)
 
     async def test_it_goes_on_when_the_client_reads_again(self) -> None:
         server = start(self, http=HTTPLimits(max_requests=10**6))
@@ -496,3 +535,25 @@ class UpgradeTests(TestCase):
         await defer.gatherResults([web.lost, page.lost])
         await all_released(door.table.admission)
         self.assertEqual(json.loads(web.frames[-1])["event"], "bye")
+
+    async def test_a_refusal_reaches_a_tls_client(self) -> None:
+        # The 503 is written before the TLS handshake is done; TLS holds it
+        # (and says "full") until then, so the channel must go on reading.
+        hub = Hub(HubConfig(), reactor)
+        door = WebDoor(hub, generous_limits(max_per_address=1, close_grace=5.0), reactor)
+        endpoint = endpoints.serverFromString(reactor, f"ssl:0:interface=127.0.0.1:privateKey={PEM}:certKey={PEM}")
+        port = await endpoint.listen(door.site)
+        self.addCleanup(port.stopListening)
+        tls = ssl.CertificateOptions(verify=False)
+        tls_endpoint = endpoints.SSL4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port, tls)
+        first, second = RawClient(), RawClient()
+        await endpoints.connectProtocol(tls_endpoint, first)
+        first.transport.write(b"GET / HT")
+        await endpoints.connectProtocol(tls_endpoint, second)
+        began = time.monotonic()
+        await second.lost
+        self.assertLess(time.monotonic() - began, 4.0)  # answered, not cut at the close grace
+        self.assertEqual(second.responses()[0].status, 503)
+        first.transport.abortConnection()
+        await first.lost
+        await all_released(door.table.admission)

@@ -671,6 +671,11 @@ class WebChannel(HTTPChannel):
         # request is being answered: one pipelining client that never read
         # grew the server by gigabytes. Stop parsing between requests, stop
         # reading, and do not count the wait against the client's headers.
+        if self._done:
+            # Closing: nothing more is parsed anyway, and TLS says "full"
+            # while it holds a refusal written before its handshake, which
+            # could not finish if reading stopped.
+            return
         self._buffer_full = True
         self.paused = True
         self._stop_deadline()
@@ -748,6 +753,7 @@ class WebChannel(HTTPChannel):
             self.loseConnection()
 
     def _answer_and_close(self, code: int, text: str, headers: dict[bytes, bytes] | None = None) -> None:
+        self._done = True
         self.transport.write(plain_response(code, text, headers))
         self.loseConnection()
 
