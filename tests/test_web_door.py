@@ -30,6 +30,9 @@ class WebSocketClient(WebSocketClientProtocol):
     looks through the events not yet matched, in order, then waits.
     """
 
+    # A TCP (or TLS) transport: connected, abortConnection.
+    transport: Any
+
     def __init__(self) -> None:
         super().__init__()
         self.frames: list[bytes] = []

@@ -60,10 +60,13 @@ from urllib.parse import unquote_to_bytes, urlsplit
 from autobahn.twisted.resource import WebSocketResource
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.types import ConnectionDeny
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.http import HTTPChannel
+from twisted.web.http import Request as HTTPRequest
+from twisted.web.resource import IResource
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
@@ -274,13 +277,15 @@ class OriginPolicy:
 # -- the WebSocket -----------------------------------------------------------
 
 
-class WebSession(WebSocketServerProtocol, DoorSession):
+class WebSession(WebSocketServerProtocol, DoorSession):  # type: ignore[misc]  # autobahn's own bases disagree
     """
     One browser (or program) on the WebSocket. It holds the L{Ticket} its
     HTTP connection was admitted with, and gives it back exactly once when
     the connection is lost, whether or not the WebSocket ever opened.
     """
 
+    # A TCP (or TLS) transport: connected, disconnecting, pauseProducing, abortConnection.
+    transport: Any
     door_name = "web"
     # Every frame (messages, pongs, pings, closes) is counted in sendData.
     counts_own_writes = True
@@ -377,14 +382,14 @@ class WebSession(WebSocketServerProtocol, DoorSession):
 
     def onMessageFrameEnd(self) -> None:
         if self._oversized:
-            self.frame_data = None
+            self.frame_data = None  # type: ignore[assignment]  # as autobahn itself does
             return
         super().onMessageFrameEnd()
 
     def onMessageEnd(self) -> None:
         if self._oversized:
             self._oversized = False
-            self.message_data = None
+            self.message_data = None  # type: ignore[assignment]  # as autobahn itself does
             return
         super().onMessageEnd()
 
@@ -433,7 +438,7 @@ class _SocketFactory(WebSocketServerFactory):
     # buildProtocol call autobahn's WebSocketResource.render makes (see _Socket).
     handing_over: Ticket | None = None
 
-    def buildProtocol(self, addr: IAddress) -> WebSession:
+    def buildProtocol(self, addr: IAddress | None) -> WebSession:
         ticket, self.handing_over = self.handing_over, None
         session = WebSession(self.door, ticket)
         session.factory = self
@@ -468,12 +473,12 @@ class _Socket(WebSocketResource):
 
 
 class _Root(Resource):
-    def __init__(self, socket: Resource, files: Resource) -> None:
+    def __init__(self, socket: IResource, files: IResource) -> None:
         super().__init__()
         self.socket = socket
         self.files = files
 
-    def getChildWithDefault(self, path: bytes, request: Request) -> Resource:
+    def getChildWithDefault(self, path: bytes, request: Request) -> IResource:
         if path == WS_PATH and not request.postpath:
             return self.socket
         return self.files
@@ -570,7 +575,7 @@ class WebRequest(Request):
         # twisted.web spools a body of unknown or large length to a temporary
         # file; here a request with a body is refused before it gets this far,
         # and no request's content is ever anything but empty.
-        self.content = BytesIO()
+        self.content = BytesIO()  # type: ignore[assignment]  # typed None in twisted.web
 
 
 class WebChannel(HTTPChannel):
@@ -593,6 +598,8 @@ class WebChannel(HTTPChannel):
       door's ``close_grace``.
     """
 
+    # A TCP (or TLS) transport, None once a WebSocket has taken it.
+    transport: Any
     site: "WebSite"
     ticket: Ticket | None = None
     address = "?"
@@ -774,7 +781,7 @@ class WebSite(Site):
         self.displayTracebacks = False
         self.noisy = False
 
-    def log(self, request: Request) -> None:
+    def log(self, request: HTTPRequest) -> None:
         # One line per request, within the door's log budget: a pipelining
         # client wrote 90 MB of access log in 45 s.
         if self.door.log_budget.allow():
@@ -822,6 +829,6 @@ class WebDoor:
     def sessions(self) -> set[DoorSession]:
         return self.table.sessions
 
-    def wait_closed(self):  # type: ignore[no-untyped-def]
+    def wait_closed(self) -> Deferred[None]:
         """Fires once every WebSocket of this door has disconnected."""
         return self.table.wait_closed()
