@@ -193,7 +193,8 @@ class StartFailureTests(TestCase):
         )
         self.assertEqual(code, 1, out + err)
         self.assertIn(f"cannot listen on tcp:{self.port}:interface=127.0.0.1: Address already in use".encode(), err)
-        self.assertFalse(os.path.exists(os.path.join(self.cwd, "twistd.pid")))
+        # The daemon removes its pidfile just after telling the parent (a file has no Deferred: poll).
+        await _until(lambda: not os.path.exists(os.path.join(self.cwd, "twistd.pid")))
 
     async def test_more_connections_than_the_descriptor_limit_allows(self) -> None:
         # Asked for explicitly: refused, saying why.
@@ -214,6 +215,16 @@ def _kill_quietly(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+async def _until(condition: Any, tries: int = 100) -> None:
+    from twisted.internet.task import deferLater
+
+    for _ in range(tries):
+        if condition():
+            return
+        await deferLater(reactor, 0.05, lambda: None)
+    raise AssertionError("the condition never held")
 
 
 async def _port_from_log(path: str, tries: int = 200) -> int:

@@ -17,8 +17,8 @@ from twisted.python import usage
 from twisted.trial.unittest import TestCase
 
 from tchat.door.line import LineDoor
-from tchat.door.session import Limits
-from tchat.door.web import SECURITY_HEADERS, OriginPolicy, WebDoor, load_static
+from tchat.door.session import Admission, Limits
+from tchat.door.web import SECURITY_HEADERS, HTTPLimits, OriginPolicy, WebDoor, load_static
 from tchat.hub import Hub, HubConfig
 from tchat.tap import DEFAULT_WEB_PORT, Options
 from tests.helpers import Inbox, LineClient, event_matcher, generous_limits
@@ -29,6 +29,9 @@ class WebSocketClient(WebSocketClientProtocol):
     A WebSocket client that keeps every frame it receives. L{wait_event}
     looks through the events not yet matched, in order, then waits.
     """
+
+    # A TCP (or TLS) transport: connected, abortConnection.
+    transport: Any
 
     def __init__(self) -> None:
         super().__init__()
@@ -96,13 +99,42 @@ class Response:
             self.headers[name.decode().strip().lower()] = value.decode().strip()
 
 
-class WebServer:
-    """A hub with a line door and a web door on 127.0.0.1, port 0, and the clients of a test."""
+def all_released(admission: Admission) -> defer.Deferred[None]:
+    """Fires once ``admission`` counts no connection (at once if it counts none)."""
+    done: defer.Deferred[None] = defer.Deferred()
+    release = admission._release
 
-    def __init__(self, case: TestCase, limits: Limits, origins: list[str], files: Any, **config: Any) -> None:
+    def counted_release(ticket: Any) -> None:
+        release(ticket)
+        if admission.total == 0 and not done.called:
+            done.callback(None)
+
+    admission._release = counted_release  # type: ignore[method-assign]
+    if admission.total == 0:
+        done.callback(None)
+    return done
+
+
+class WebServer:
+    """
+    A hub with a line door and a web door on 127.0.0.1, port 0, and the
+    clients of a test. When the test is over, every client is closed and
+    the web door's connection counts must come back to zero.
+    """
+
+    def __init__(
+        self,
+        case: TestCase,
+        limits: Limits,
+        origins: list[str],
+        files: Any,
+        http: HTTPLimits | None = None,
+        clock: Any = None,
+        **config: Any,
+    ) -> None:
         self.hub = Hub(HubConfig(**config), reactor)
         self.line_door = LineDoor(self.hub, limits, reactor)
-        self.web_door = WebDoor(self.hub, limits, reactor, origins=origins, files=files)
+        self.web_door = WebDoor(self.hub, limits, clock or reactor, origins=origins, files=files, http=http)
         self.line_port = reactor.listenTCP(0, self.line_door, interface="127.0.0.1")
         self.web_listener = reactor.listenTCP(0, self.web_door.site, interface="127.0.0.1")
         self.web_port = self.web_listener.getHost().port
@@ -118,6 +150,13 @@ class WebServer:
             if client.transport is not None and client.transport.connected:
                 client.transport.loseConnection()
         await defer.gatherResults([c.lost for c in self.clients])
+        # Every HTTP connection and WebSocket gave its place back.
+        await all_released(self.web_door.table.admission)
+        self.assertEmptyCounts()
+
+    def assertEmptyCounts(self) -> None:
+        admission = self.web_door.table.admission
+        assert (admission.total, admission.pending, admission.per_host) == (0, 0, {}), vars(admission)
 
     @property
     def origin(self) -> str:
@@ -157,8 +196,16 @@ class WebServer:
         return Response(await client.done)
 
 
-def start(case: TestCase, limits: Limits | None = None, origins: list[str] | None = None, files: Any = None, **config: Any) -> WebServer:
-    return WebServer(case, limits or generous_limits(close_grace=2.0), origins or [], files, **config)
+def start(
+    case: TestCase,
+    limits: Limits | None = None,
+    origins: list[str] | None = None,
+    files: Any = None,
+    http: HTTPLimits | None = None,
+    clock: Any = None,
+    **config: Any,
+) -> WebServer:
+    return WebServer(case, limits or generous_limits(close_grace=2.0), origins or [], files, http, clock, **config)
 
 
 class ChatThroughTheWebDoorTests(TestCase):
@@ -311,14 +358,14 @@ class WebSocketFramingTests(TestCase):
             self.assertEqual((await web.wait_event("error", re=i))["code"], "rate_limited")
 
     async def test_too_many_connections_from_one_address_are_refused(self) -> None:
+        # Counted from the HTTP request, so the one too many is refused
+        # before any upgrade, with a plain 503.
         server = start(self, limits=generous_limits(max_per_address=1, close_grace=2.0))
         first = await server.websocket()
-        second = await server.websocket()
-        error = await second.wait_event("error")
-        self.assertEqual(error["code"], "too_many_connections")
-        await second.wait_event("bye")
-        code, _ = await second.closed
-        self.assertEqual(code, 1000)
+        second = await server.websocket(wait_open=False)
+        with self.assertRaises(ConnectionError) as caught:
+            await second.opened
+        self.assertIn("503", str(caught.exception))
         first.send_json(action="ping", id=1)
         await first.wait_event("pong", re=1)
 

@@ -27,8 +27,11 @@ limits, so none can be used to get around another's:
 - **send queue**: the session registers a L{SendQueue} producer with its
   transport and learns when the transport's buffer is full; what it writes
   after that is counted (every byte a door writes, its protocol's own frames
-  included), and past ``sendq`` bytes the client is told ``bye`` ("too
-  slow"), the hub is told at once, and the connection is closed.
+  included: a door whose framing writes more than the events it is given,
+  as the web door answers pings with pongs and sends its own pings and close
+  frames, counts each write itself with L{DoorSession.count_unsent}), and
+  past ``sendq`` bytes the client is told ``bye`` ("too slow"), the hub is
+  told at once, and the connection is closed.
   L{DoorSession.drained} lets the hub wait until the buffer has room (to
   deliver a long backlog without overrunning it). (Reading does not stop
   while the buffer is full: TLS reports "full" while it buffers writes
@@ -334,6 +337,9 @@ class DoorSession:
     door_name = "?"
     closing = False
     ping_sent_at: float | None = None
+    # True if the door's own lowest write counts every byte against the send
+    # queue (L{count_unsent}), so that L{deliver} must not count it again.
+    counts_own_writes = False
 
     # -- hooks for the door ----------------------------------------------
 
@@ -425,6 +431,25 @@ class DoorSession:
         """What arrived could not be read (too long, not UTF-8): answer ``code`` in turn."""
         self.submit(BadRequest(code, text))
 
+    def count_unsent(self, size: int) -> bool:
+        """
+        Count ``size`` bytes about to be written while the transport's buffer
+        is full. True: write them. False: they would take the backlog past
+        ``sendq``, so the client has been dropped as too slow (told ``bye``,
+        the hub told at once, the connection closing) and they must not be
+        written. Nothing is counted while the buffer has room or once the
+        session is closing (its ``bye`` and close must still go out).
+        """
+        sendq = self.sendq
+        if not sendq.full or self.closing:
+            return True
+        sendq.backlog += size
+        if sendq.backlog <= self.limits.sendq:
+            return True
+        log.warn("{address} is too slow to read; dropped", address=self.address)
+        self.close_for("too slow: your connection did not read its messages", "too slow")
+        return False
+
     def drained(self) -> Deferred[None]:
         """Fires once this connection's outgoing buffer has room (at once if it has, or if it is closing)."""
         if self.closing:
@@ -450,12 +475,8 @@ class DoorSession:
             # The fan-out's inner loop: kept to attribute reads and one call
             # (a try costs nothing until something raises).
             data = event.encoded(self.codec or TEXT)
-            if self.sendq.full:
-                self.sendq.backlog += len(data)
-                if self.sendq.backlog > self.limits.sendq:
-                    log.warn("{address} is too slow to read; dropped", address=self.address)
-                    self.close_for("too slow: your connection did not read its messages", "too slow")
-                    return
+            if self.sendq.full and not self.counts_own_writes and not self.count_unsent(len(data)):
+                return
             self.write(data)
         except Exception:
             # Delivering one event to one connection must never break the
@@ -465,8 +486,10 @@ class DoorSession:
     def close(self, reason: str, re: Any = None) -> None:
         if self.closing:
             return
-        self.write(make_event("bye", re=re, text=reason).encoded(self._codec()))
+        # Closing from here on, so that the bye below is written even by a
+        # door that counts its writes (count_unsent), and cannot close twice.
         self.closing = True
+        self.write(make_event("bye", re=re, text=reason).encoded(self._codec()))
         self._queue.clear()
         self.lose()
         self._cut = self.clock.callLater(self.limits.close_grace, self.abort)
