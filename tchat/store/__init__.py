@@ -15,6 +15,7 @@ from tchat.store.errors import (
     SchemaTooNew,
     StoreClosed,
     StoreError,
+    StoreUnavailable,
     UnknownMessage,
     WeakPassword,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "Store",
     "StoreClosed",
     "StoreError",
+    "StoreUnavailable",
     "UnknownMessage",
     "WeakPassword",
     "check_password",

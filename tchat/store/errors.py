@@ -87,6 +87,28 @@ class StoreClosed(StoreError):
         super().__init__("the store is closed")
 
 
+class StoreUnavailable(StoreError):
+    """
+    The database cannot be used just now: it did not answer in time, the
+    connection to it is lost, its file is locked, read-only or on a full
+    disk, or it failed a moment ago and is not being tried again yet.
+
+    ``str()`` is a sentence for a person saying why, in plain words (never
+    SQL, never a password). ``retry_after`` is, when known, how many seconds
+    from now the store tries the database again (see L{tchat.store.breaker}).
+    A write refused with this error may still have been carried out if it
+    reached the database before the answer was given up on (see
+    docs/store.rst, "When the database is down").
+    """
+
+    code = "unavailable"
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
 class SchemaTooNew(StoreError):
     """The database was upgraded by a newer tchat than this one."""
 
