@@ -430,6 +430,24 @@ class StoreTests:
         await store.offline.queue("nobody-registered", message("q1", "Alice", "nobody-registered"))
         self.assertEqual(len(await store.offline.take("nobody-registered")), 1)
 
+    async def test_the_registered_mark_comes_back_with_history_and_guests_have_none(self) -> None:
+        store = await self.open()
+        await store.history.add({**message("r1", "Alice"), "registered": True})
+        await store.history.add({**message("g1", "bob"), "registered": None})
+        await store.history.add({**message("g2", "bob"), "registered": False})
+        await store.history.add(message("g3", "carol"))
+        await store.history.add({**message("p1", "Alice", "Bob"), "registered": True})
+        page, _ = await store.history.room_history("#lobby")
+        self.assertEqual([(m["msgid"], m.get("registered", "absent")) for m in page],
+                         [("r1", True), ("g1", "absent"), ("g2", "absent"), ("g3", "absent")])
+        self.assertEqual((await store.history.private_history("alice", "bob"))[0][0]["registered"], True)
+        # Delayed messages carry it too.
+        await store.offline.queue("bob", {**message("q1", "Alice", "Bob"), "registered": True})
+        await store.offline.queue("bob", message("q2", "carol", "Bob"))
+        self.assertEqual([m.get("registered") for m in await store.offline.take("bob")], [True, None])
+        with self.assertRaises(ValueError):
+            await store.history.add({**message("x1"), "registered": 1})
+
     async def test_count_since_counts_each_room_after_a_time(self) -> None:
         store = await self.open()
         for i in range(6):
@@ -486,7 +504,7 @@ class StoreTests:
 
         # Rooms with many more messages than a page, as in use: for a room
         # of 50, reading all and sorting is as good as the index.
-        rows = [(f"m{i}", f"#room{i % 100}", "a", "b", "t", "public", float(i)) for i in range(10000)]
+        rows = [(f"m{i}", f"#room{i % 100}", "a", "b", "t", "public", float(i), False) for i in range(10000)]
         await store.db.run_write(_insert_messages, rows)
         # With statistics, as a database in use has them.
         await store.db.run_write(lambda txn: txn.execute("ANALYZE"))
@@ -646,7 +664,7 @@ class StoreTests:
         self.assertEqual(await store.schema_version(), latest_version(store.engine))
         self.assertEqual(
             [row[:2] for row in self.outside(self.url, "SELECT version, name FROM schema_version ORDER BY version")],
-            [(1, "initial"), (2, "contacts_and_seen"), (3, "memberships")],
+            [(1, "initial"), (2, "contacts_and_seen"), (3, "memberships"), (4, "registered_senders")],
         )
         alice = await store.accounts.get("alice")
         self.assertEqual((alice.name, alice.created, alice.last_login, alice.last_address, alice.last_seen),
@@ -661,6 +679,27 @@ class StoreTests:
         self.assertTrue(await store.accounts.record_seen("alice", 50.0))
         await store.history.add(message("m3"))
         self.assertEqual([m["msgid"] for m in (await store.history.room_history("#lobby", 2))[0]], ["m2", "m3"])
+
+    async def test_a_version_3_database_is_upgraded_and_its_messages_keep_no_mark(self) -> None:
+        old = await self.open(schema_version=3)
+
+        def fill_version_3(txn: Txn) -> None:
+            txn.execute("INSERT INTO messages (msgid, conversation, sender, target, text, kind, ts)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)", ("m0", "#lobby", "Alice", "#lobby", "old", "public", 1.0))
+            for i in range(3):
+                txn.execute("INSERT INTO offline (recipient, msgid, sender, target, text, kind, ts)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?)", ("bob", f"q{i}", "Alice", "Bob", f"old {i}", "private", 2.0))
+
+        await old.db.run_write(fill_version_3)
+        await old.close()
+        store = await self.open()
+        self.assertEqual(await store.schema_version(), 4)
+        self.assertEqual(await store.history.room_history("#lobby"),
+                         ([{"msgid": "m0", "from": "Alice", "to": "#lobby", "text": "old", "kind": "public", "ts": 1.0}],
+                          False))
+        self.assertEqual(await store.offline.take("bob"),
+                         [{"msgid": f"q{i}", "from": "Alice", "to": "Bob", "text": f"old {i}", "kind": "private",
+                           "ts": 2.0} for i in range(3)])
 
     async def test_a_schema_newer_than_the_code_is_refused(self) -> None:
         store = await self.open()

@@ -22,6 +22,7 @@ from typing import Any, Mapping
 
 from twisted.logger import Logger
 
+from tchat.names import name_key
 from tchat.store.db import Database, Txn, UsesDatabase, operation
 from tchat.store.errors import QueueFull
 from tchat.store.history import Message, message_dict, message_fields
@@ -35,14 +36,15 @@ def _queue(txn: Txn, recipient_key: str, fields: tuple[Any, ...], limit: int | N
         if waiting >= limit:
             raise QueueFull(recipient_key, limit)
     txn.execute(
-        "INSERT INTO offline (recipient, msgid, sender, target, text, kind, ts) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (recipient_key, *fields),
+        "INSERT INTO offline (recipient, sender_key, msgid, sender, target, text, kind, ts, registered)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (recipient_key, name_key(fields[1]), *fields),
     )
 
 
 def _take(txn: Txn, recipient_key: str) -> list[Message]:
     rows = txn.all(
-        "DELETE FROM offline WHERE recipient = ? RETURNING id, msgid, sender, target, text, kind, ts",
+        "DELETE FROM offline WHERE recipient = ? RETURNING id, msgid, sender, target, text, kind, ts, registered",
         (recipient_key,),
     )
     # RETURNING promises no order.
