@@ -56,6 +56,7 @@ from tchat.store.accounts import Accounts
 from tchat.store.db import Txn, to_format_style
 from tchat.store.history import LAST_PAGE_SQL, PAGE_BEFORE_SQL, GroupCommit, _insert_messages
 from tchat.store.migrations import latest_version, split_statements, upgrades
+from tchat.store.offline import FROM_SENDER_SQL, Limits, _queue
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 STRONGER = PasswordHasher(time_cost=2, memory_cost=16, parallelism=1)
@@ -444,7 +445,7 @@ class StoreTests:
         # Delayed messages carry it too.
         await store.offline.queue("bob", {**message("q1", "Alice", "Bob"), "registered": True})
         await store.offline.queue("bob", message("q2", "carol", "Bob"))
-        self.assertEqual([m.get("registered") for m in await store.offline.take("bob")], [True, None])
+        self.assertEqual([m.get("registered") for _, m in await store.offline.peek("bob", 10)], [True, None])
         with self.assertRaises(ValueError):
             await store.history.add({**message("x1"), "registered": 1})
 
@@ -559,6 +560,104 @@ class StoreTests:
         with self.assertRaises(Crash):
             await store.db.run_write(take_then_crash)
         self.assertEqual([m["msgid"] for m in await store.offline.take("alice")], ["q1"])
+
+    async def test_peek_gives_the_oldest_waiting_with_their_ids_and_leaves_them_queued(self) -> None:
+        store = await self.open()
+        queued = [{**message(f"q{i}", "Bob", "Alice", ts=50.0 - i), "registered": True} for i in range(3)]
+        queued += [message(f"q{i}", "guest", "Alice") for i in range(3, 5)]
+        for m in queued:
+            await store.offline.queue("alice", m)
+        await store.offline.queue("carol", message("qc", "Bob", "Carol"))
+        first = await store.offline.peek("alice", 3)
+        self.assertEqual([m for _, m in first], queued[:3])
+        self.assertEqual(await store.offline.peek("alice", 3), first, "peeking removes nothing")
+        self.assertEqual([m for _, m in await store.offline.peek("alice", 10)], queued)
+        self.assertNotIn("registered", (await store.offline.peek("alice", 10))[4][1])
+        self.assertEqual(await store.offline.peek("nobody", 10), [])
+        with self.assertRaises(ValueError):
+            await store.offline.peek("alice", 0)
+
+    async def test_remove_takes_exactly_the_delivered_ids_of_that_recipient(self) -> None:
+        store = await self.open()
+        for i in range(5):
+            await store.offline.queue("alice", message(f"q{i}", "Bob", "Alice"))
+        await store.offline.queue("carol", message("qc", "Bob", "Carol"))
+        [carols] = await store.offline.peek("carol", 10)
+        batch = await store.offline.peek("alice", 2)
+        self.assertEqual(await store.offline.remove("alice", [i for i, _ in batch]), 2)
+        self.assertEqual(await store.offline.remove("alice", [i for i, _ in batch]), 0, "gone already")
+        self.assertEqual(await store.offline.remove("alice", [carols[0]]), 0, "not alice's")
+        self.assertEqual(await store.offline.remove("alice", []), 0)
+        self.assertEqual([m["msgid"] for _, m in await store.offline.peek("alice", 10)], ["q2", "q3", "q4"])
+        self.assertEqual(await store.offline.waiting("carol"), 1)
+
+    async def test_a_delivery_cut_off_before_remove_loses_nothing(self) -> None:
+        """The hub removes only what a connection took: a drop half-way leaves the rest queued."""
+        store = await self.open()
+        for i in range(5):
+            await store.offline.queue("alice", message(f"q{i}", "Bob", "Alice"))
+        delivered = await store.offline.peek("alice", 2)
+        await store.offline.remove("alice", [i for i, _ in delivered])
+        await store.offline.peek("alice", 2)  # delivered, then the connection dropped: no remove
+        self.assertEqual([m["msgid"] for _, m in await store.offline.peek("alice", 10)], ["q2", "q3", "q4"])
+
+    async def test_one_sender_may_have_per_sender_messages_waiting_for_a_recipient(self) -> None:
+        store = await self.open()
+        for i in range(2):
+            await store.offline.queue("alice", message(f"b{i}", "Bob", "Alice"), per_sender=2)
+        with self.assertRaises(QueueFull) as caught:
+            await store.offline.queue("alice", message("b2", "BOB", "Alice"), per_sender=2)
+        self.assertEqual((caught.exception.code, caught.exception.reason, caught.exception.limit),
+                         ("queue_full", "sender", 2))
+        self.assertIn("you have 2 messages waiting for Alice already", str(caught.exception))
+        await store.offline.queue("alice", message("c0", "Carol", "Alice"), per_sender=2)
+        await store.offline.queue("dave", message("b3", "Bob", "Dave"), per_sender=2)
+        # Once delivered, they no longer count.
+        await store.offline.remove("alice", [i for i, _ in await store.offline.peek("alice", 1)])
+        await store.offline.queue("alice", message("b4", "Bob", "Alice"), per_sender=2)
+
+    async def test_guests_together_may_have_from_guests_messages_waiting(self) -> None:
+        store = await self.open()
+        await store.offline.queue("alice", message("g0", "guest1", "Alice"), from_guests=2)
+        await store.offline.queue("alice", message("g1", "guest2", "Alice"), from_guests=2)
+        with self.assertRaises(QueueFull) as caught:
+            await store.offline.queue("alice", message("g2", "guest3", "Alice"), from_guests=2)
+        self.assertEqual(caught.exception.reason, "guests")
+        self.assertIn("Alice has as many messages from guests waiting as allowed (2)", str(caught.exception))
+        # A registered sender is neither counted nor refused.
+        await store.offline.queue("alice", {**message("r0", "Bob", "Alice"), "registered": True}, from_guests=2)
+        self.assertEqual(await store.offline.waiting("alice"), 3)
+
+    async def test_the_total_limit_counts_every_message_waiting(self) -> None:
+        store = await self.open()
+        await store.offline.queue("alice", message("a0", "guest", "Alice"), limit=2)
+        await store.offline.queue("alice", {**message("a1", "Bob", "Alice"), "registered": True}, limit=2)
+        with self.assertRaises(QueueFull) as caught:
+            await store.offline.queue("alice", {**message("a2", "Carol", "Alice"), "registered": True},
+                                      limit=2, per_sender=100, from_guests=100)
+        self.assertEqual((caught.exception.reason, caught.exception.limit), ("total", 2))
+        self.assertIn("Alice has 2 messages waiting already", str(caught.exception))
+        with self.assertRaises(ValueError):
+            await store.offline.queue("alice", message("a3", "Bob", "Alice"), per_sender=-1)
+
+    async def test_many_queues_at_once_never_pass_a_limit(self) -> None:
+        store = await self.open()
+        results = await DeferredList(
+            [store.offline.queue("alice", message(f"q{i}", f"sender{i % 3}", "Alice"), limit=10, per_sender=4)
+             for i in range(30)],
+            consumeErrors=True,
+        )
+        self.assertEqual(sum(ok for ok, _ in results), 10)
+        self.assertEqual(await store.offline.waiting("alice"), 10)
+
+    async def test_the_per_sender_count_reads_the_sender_index(self) -> None:
+        store = await self.open()
+        for i in range(300):
+            await store.db.run_write(_queue, f"user{i % 30}", f"sender{i % 7}",
+                                     ("m%d" % i, "x", "y", "t", "private", 1.0, False), Limits())
+        await store.db.run_write(lambda txn: txn.execute("ANALYZE"))
+        plan = await store.db.run(self.explain, FROM_SENDER_SQL, ("user1", "sender1"))
+        self.assertIn("offline_by_recipient_sender", plan)
 
     async def test_a_queue_limit_refuses_more(self) -> None:
         store = await self.open()
@@ -697,9 +796,18 @@ class StoreTests:
         self.assertEqual(await store.history.room_history("#lobby"),
                          ([{"msgid": "m0", "from": "Alice", "to": "#lobby", "text": "old", "kind": "public", "ts": 1.0}],
                           False))
-        self.assertEqual(await store.offline.take("bob"),
+        self.assertEqual([m for _, m in await store.offline.peek("bob", 10)],
                          [{"msgid": f"q{i}", "from": "Alice", "to": "Bob", "text": f"old {i}", "kind": "private",
                            "ts": 2.0} for i in range(3)])
+        # Old rows have no sender key: they count toward the total only.
+        await store.offline.queue("bob", message("q3", "Alice", "Bob"), limit=5, per_sender=1, from_guests=1)
+        with self.assertRaises(QueueFull) as caught:
+            await store.offline.queue("bob", message("q4", "Carol", "Bob"), limit=5, per_sender=1, from_guests=1)
+        self.assertEqual(caught.exception.reason, "guests")
+        await store.offline.queue("bob", {**message("q5", "Dave", "Bob"), "registered": True}, limit=5)
+        with self.assertRaises(QueueFull) as caught:
+            await store.offline.queue("bob", {**message("q6", "Erin", "Bob"), "registered": True}, limit=5)
+        self.assertEqual(caught.exception.reason, "total")
 
     async def test_a_schema_newer_than_the_code_is_refused(self) -> None:
         store = await self.open()
@@ -776,6 +884,28 @@ class PostgreSQLStoreTests(StoreTests, TestCase):
 
     def outside(self, url: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return POSTGRES.query(url, sql, params)
+
+    async def test_a_queue_waits_for_another_nodes_queue_to_the_same_recipient(self) -> None:
+        """Two nodes counting at once must not both pass a limit: the second waits for the first's lock."""
+        import psycopg
+
+        store = await self.open()
+        other = psycopg.connect(self.url)
+        self.addCleanup(other.close)
+        _queue(Txn(other.cursor(), "postgresql"), "alice", "bob",
+               ("q0", "Bob", "Alice", "t", "private", 1.0, False), Limits(total=1))
+        queuing = store.offline.queue("alice", message("q1", "Carol", "Alice"), limit=1)
+        await wait_until(
+            lambda: self.outside(self.url, "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory'"
+                                 " AND classid = 29795 AND NOT granted"
+                                 " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+            == [(1,)],
+            "the store's queue waiting for the other transaction",
+        )
+        other.commit()
+        with self.assertRaises(QueueFull):
+            await queuing
+        self.assertEqual(await store.offline.waiting("alice"), 1)
 
     def explain(self, txn: Txn, sql: str, params: Sequence[Any]) -> str:
         # On a table this small, reading a whole room and sorting it is

@@ -14,6 +14,8 @@ password hash.
 
 from __future__ import annotations
 
+from typing import Literal
+
 
 class StoreError(Exception):
     """Base of every error the store raises on purpose."""
@@ -67,15 +69,36 @@ class DuplicateMessage(StoreError):
         self.msgid = msgid
 
 
+QueueLimit = Literal["total", "sender", "guests"]
+
+
 class QueueFull(StoreError):
-    """The recipient's offline queue holds as many messages as allowed."""
+    """
+    Queueing this offline message would pass one of the recipient's limits.
+
+    ``reason`` says which: ``"total"`` (the recipient has ``limit`` messages
+    waiting), ``"sender"`` (this sender has ``limit`` waiting for them) or
+    ``"guests"`` (guests together have ``limit`` waiting for them). The
+    message is a sentence for the sender.
+    """
 
     code = "queue_full"
 
-    def __init__(self, recipient_key: str, limit: int) -> None:
-        super().__init__(f"{recipient_key} has {limit} messages waiting already; try later")
+    def __init__(self, recipient_key: str, limit: int, reason: QueueLimit = "total", recipient: str | None = None) -> None:
+        name = recipient or recipient_key
+        if reason == "sender":
+            sentence = f"you have {limit} messages waiting for {name} already; wait until they have read some"
+        elif reason == "guests":
+            sentence = (
+                f"{name} has as many messages from guests waiting as allowed ({limit});"
+                " try later, or log in to a registered name"
+            )
+        else:
+            sentence = f"{name} has {limit} messages waiting already; try later"
+        super().__init__(sentence)
         self.recipient_key = recipient_key
         self.limit = limit
+        self.reason: QueueLimit = reason
 
 
 class StoreClosed(StoreError):
