@@ -17,12 +17,14 @@ except under ``CI``).
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import textwrap
 import threading
+import time
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
@@ -33,9 +35,9 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SkipTest, TestCase
 
-from tchat.store import Store, StoreUnavailable, open_store
+from tchat.store import Store, StoreUnavailable, check_database, open_store
 from tests.test_store import CHEAP, POSTGRES, SOURCE_ROOT, message
 
 
@@ -507,3 +509,123 @@ class PostgreSQLOutageTests(OutageTests, TestCase):
         self.assertEqual(POSTGRES.query(self.url, "SELECT msgid FROM messages ORDER BY id"), [("m0",)])
 
 
+
+
+# -- at start: can the database be used at all? ------------------------------------------
+
+
+def make_read_only(test: TestCase, path: str) -> None:
+    """Make a file or folder read-only, even for root (chattr +i); undone at cleanup."""
+    if os.geteuid() != 0:
+        mode = os.stat(path).st_mode
+        os.chmod(path, 0o555 if os.path.isdir(path) else 0o444)
+        test.addCleanup(os.chmod, path, mode)
+        return
+    done = subprocess.run(["chattr", "+i", path], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SkipTest(f"cannot make {path} read-only for root here: chattr says {done.stderr.strip()}")
+    test.addCleanup(subprocess.run, ["chattr", "-i", path], check=True)
+
+
+class SQLiteStartTests(TestCase):
+    timeout = 30
+
+    def setUp(self) -> None:
+        folder = tempfile.TemporaryDirectory(prefix="tchat-start-")
+        self.addCleanup(folder.cleanup)
+        self.folder = folder.name
+        self.path = os.path.join(folder.name, "tchat.db")
+        self.url = f"sqlite:{self.path}"
+
+    async def made(self) -> None:
+        """A database made by tchat and closed cleanly (no -wal or -shm file left)."""
+        store = await open_store(self.url, reactor, hasher=CHEAP)
+        await store.close()
+        self.assertEqual(os.listdir(self.folder), ["tchat.db"])
+
+    def test_check_database_accepts_a_writable_file_and_creates_a_missing_one(self) -> None:
+        self.assertIsNone(check_database(self.url))
+        self.assertTrue(os.path.exists(self.path))
+        self.assertIsNone(check_database(self.url))
+        self.assertIsNone(check_database("memory"))
+
+    async def test_a_read_only_file_is_refused_at_once(self) -> None:
+        await self.made()
+        make_read_only(self, self.path)
+        with self.assertRaises(StoreUnavailable) as caught:
+            await open_store(self.url, reactor, hasher=CHEAP)
+        self.assertTrue(str(caught.exception).startswith(f"the database file {self.path} is read-only"),
+                        str(caught.exception))
+        with self.assertRaises(StoreUnavailable) as caught:
+            check_database(self.url)
+        self.assertEqual(str(caught.exception), f"cannot open the database {self.url}: it is read-only")
+
+    async def test_a_read_only_folder_is_refused_at_once(self) -> None:
+        await self.made()
+        make_read_only(self, self.folder)
+        with self.assertRaises(StoreUnavailable) as caught:
+            await open_store(self.url, reactor, hasher=CHEAP)
+        self.assertIn(f"its folder {self.folder} is read-only", str(caught.exception))
+        with self.assertRaises(StoreUnavailable) as caught:
+            check_database(self.url)
+        self.assertTrue(str(caught.exception).startswith("cannot open the database: its folder "), str(caught.exception))
+        self.assertIn("is read-only", str(caught.exception)[:100], "the cause survives twistd's cut at 100 bytes")
+
+    def test_a_missing_folder_is_named(self) -> None:
+        missing = os.path.join(self.folder, "no", "such")
+        with self.assertRaises(StoreUnavailable) as caught:
+            check_database(f"sqlite:{missing}/tchat.db")
+        self.assertIn(f"the folder {missing} does not exist", str(caught.exception))
+
+    def test_a_file_locked_for_longer_than_the_timeout_is_refused(self) -> None:
+        check_database(self.url)
+        other = sqlite3.connect(self.path, isolation_level=None)
+        self.addCleanup(other.close)
+        other.execute("BEGIN IMMEDIATE")
+        self.addCleanup(other.execute, "ROLLBACK")
+        with self.assertRaises(StoreUnavailable) as caught:
+            check_database(self.url, timeout=0.3)
+        self.assertEqual(str(caught.exception), f"cannot open the database {self.url}: it is locked by another program")
+
+    def test_a_bad_url_is_a_value_error(self) -> None:
+        with self.assertRaises(ValueError):
+            check_database("mysql://u:s3cret@h/db")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PostgreSQLStartTests(TestCase):
+    timeout = 30
+
+    def test_a_reachable_database_passes(self) -> None:
+        self.assertIsNone(check_database(POSTGRES.new_schema(), timeout=5))
+
+    def test_a_closed_port_is_refused_in_words_without_the_password(self) -> None:
+        port = _free_port()
+        with self.assertRaises(StoreUnavailable) as caught:
+            check_database(f"postgresql://tchat:s3cret@127.0.0.1:{port}/tchat", timeout=5)
+        self.assertEqual(str(caught.exception), f"cannot reach PostgreSQL at 127.0.0.1:{port}: connection refused")
+
+    def test_a_server_that_never_answers_is_given_up_on_after_the_timeout(self) -> None:
+        silent = socket.socket()
+        self.addCleanup(silent.close)
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(5)  # the kernel completes the handshake; nobody ever answers
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        with self.assertRaises(StoreUnavailable) as caught:
+            check_database(f"postgresql://tchat:s3cret@127.0.0.1:{port}/tchat", timeout=0.5)
+        self.assertLess(time.monotonic() - started, 5)
+        self.assertEqual(str(caught.exception), f"cannot reach PostgreSQL at 127.0.0.1:{port}: no answer within 0.5 s")
+
+    def test_a_missing_database_is_named(self) -> None:
+        url = POSTGRES.new_schema()
+        parts = urlsplit(url)
+        missing = urlunsplit((parts.scheme, parts.netloc, "/tchat_no_such_database", "", ""))
+        with self.assertRaises(StoreUnavailable) as caught:
+            check_database(missing, timeout=5)
+        self.assertIn('database "tchat_no_such_database" does not exist', str(caught.exception))

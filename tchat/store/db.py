@@ -265,7 +265,7 @@ def _same(sql: str) -> str:
 # -- the pool --------------------------------------------------------------
 
 
-def _prepare_sqlite(synchronous: str, connection: sqlite3.Connection) -> None:
+def prepare_sqlite(synchronous: str, connection: sqlite3.Connection) -> None:
     # Run once per connection, outside any transaction (PRAGMAs that change
     # the journal or foreign keys are ignored inside one).
     connection.execute("PRAGMA journal_mode=WAL")
@@ -360,7 +360,7 @@ def make_pool(url: DatabaseURL, reactor: Any, pool_size: int = 4, timeout: float
             cp_min=1,
             cp_max=1,
             cp_noisy=False,
-            cp_openfun=functools.partial(_prepare_sqlite, url.synchronous),
+            cp_openfun=functools.partial(prepare_sqlite, url.synchronous),
             cp_reactor=reactor,
         )
     return Pool(
