@@ -429,7 +429,7 @@ class StoreTests:
         self.assertEqual(len((await store.history.private_history("alice", "bob"))[0]), 1)
         self.assertEqual(len((await store.history.room_history("#secret"))[0]), 1)
         await store.offline.queue("nobody-registered", message("q1", "Alice", "nobody-registered"))
-        self.assertEqual(len(await store.offline.take("nobody-registered")), 1)
+        self.assertEqual(len(await store.offline.peek("nobody-registered", 10)), 1)
 
     async def test_the_registered_mark_comes_back_with_history_and_guests_have_none(self) -> None:
         store = await self.open()
@@ -524,42 +524,33 @@ class StoreTests:
 
     # offline ---------------------------------------------------------------
 
-    async def test_take_gives_the_waiting_messages_oldest_first_once(self) -> None:
-        store = await self.open()
-        queued = [message(f"q{i}", "Bob", "Alice", ts=50.0 - i) for i in range(5)]
-        for m in queued:
-            await store.offline.queue("alice", m)
-        await store.offline.queue("carol", message("qc", "Bob", "Carol"))
-        self.assertEqual(await store.offline.waiting("alice"), 5)
-        self.assertEqual(await store.offline.take("alice"), queued)
-        self.assertEqual(await store.offline.take("alice"), [])
-        self.assertEqual(await store.offline.waiting("alice"), 0)
-        self.assertEqual(await store.offline.waiting("carol"), 1)
-
-    async def test_two_takes_at_once_split_nothing(self) -> None:
+    async def test_two_removes_of_one_batch_at_once_remove_it_once(self) -> None:
+        """Two deliveries racing (two connections of one account): the counts tell who removed it."""
         store = await self.open()
         for i in range(30):
             await store.offline.queue("alice", message(f"q{i}", "Bob", "Alice"))
-        first, second = await gatherResults([store.offline.take("alice"), store.offline.take("alice")])
-        self.assertEqual(sorted([len(first), len(second)]), [0, 30])
+        ids = [i for i, _ in await store.offline.peek("alice", 30)]
+        first, second = await gatherResults([store.offline.remove("alice", ids), store.offline.remove("alice", ids)])
+        self.assertEqual(sorted([first, second]), [0, 30])
+        self.assertEqual(await store.offline.waiting("alice"), 0)
 
-    async def test_a_take_that_does_not_commit_keeps_the_messages(self) -> None:
-        """Read and removal are one transaction: no commit, nothing removed."""
-        from tchat.store.offline import _take
+    async def test_a_remove_that_does_not_commit_keeps_the_messages(self) -> None:
+        from tchat.store.offline import _remove
 
         store = await self.open()
         await store.offline.queue("alice", message("q1", "Bob", "Alice"))
+        [(row_id, _)] = await store.offline.peek("alice", 10)
 
         class Crash(Exception):
             pass
 
-        def take_then_crash(txn: Txn) -> None:
-            self.assertEqual(len(_take(txn, "alice")), 1)
+        def remove_then_crash(txn: Txn) -> None:
+            self.assertEqual(_remove(txn, "alice", [row_id]), 1)
             raise Crash()
 
         with self.assertRaises(Crash):
-            await store.db.run_write(take_then_crash)
-        self.assertEqual([m["msgid"] for m in await store.offline.take("alice")], ["q1"])
+            await store.db.run_write(remove_then_crash)
+        self.assertEqual([m["msgid"] for _, m in await store.offline.peek("alice", 10)], ["q1"])
 
     async def test_peek_gives_the_oldest_waiting_with_their_ids_and_leaves_them_queued(self) -> None:
         store = await self.open()
@@ -734,7 +725,7 @@ class StoreTests:
         store = await self.open()
         self.assertTrue(await store.accounts.verify("alice", "correct horse"))
         self.assertEqual(len((await store.history.room_history("#lobby"))[0]), 1)
-        self.assertEqual(len(await store.offline.take("alice")), 1)
+        self.assertEqual(len(await store.offline.peek("alice", 10)), 1)
         self.assertEqual(await store.schema_version(), latest_version(store.engine))
 
     async def test_a_version_1_database_is_upgraded_and_keeps_its_data(self) -> None:
@@ -772,7 +763,7 @@ class StoreTests:
         page, more = await store.history.room_history("#lobby", 2)
         self.assertEqual(([m["text"] for m in page], more), (["t1", "t2"], True))
         self.assertEqual(await store.history.count_since(["#lobby"], 30.5), {"#lobby": 2})
-        self.assertEqual([m["text"] for m in await store.offline.take("bob")], ["later"])
+        self.assertEqual([m["text"] for _, m in await store.offline.peek("bob", 10)], ["later"])
         self.assertTrue(await store.contacts.add("alice", "bob"))
         self.assertEqual(await store.contacts.list("alice"), ["Bob"])
         self.assertTrue(await store.accounts.record_seen("alice", 50.0))

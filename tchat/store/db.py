@@ -82,7 +82,7 @@ Engine = Literal["sqlite", "postgresql"]
 
 DEFAULT_SQLITE_PATH = "tchat.db"
 MEMORY = ":memory:"
-# RETURNING (3.35) is used for atomic take and for group commit.
+# RETURNING (3.35) is used for group commit.
 SQLITE_MINIMUM = (3, 35, 0)
 _SYNCHRONOUS = ("normal", "full")
 

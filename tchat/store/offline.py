@@ -130,13 +130,6 @@ def _remove(txn: Txn, recipient_key: str, ids: Sequence[int]) -> int:
     return removed
 
 
-def _take(txn: Txn, recipient_key: str) -> list[Message]:
-    rows = txn.all(f"DELETE FROM offline WHERE recipient = ? RETURNING id, {_COLUMNS}", (recipient_key,))
-    # RETURNING promises no order.
-    rows.sort(key=lambda row: row[0])
-    return [message_dict(row[1:]) for row in rows]
-
-
 def _waiting(txn: Txn, recipient_key: str) -> int:
     return int(txn.value(WAITING_SQL, (recipient_key,)))
 
@@ -195,11 +188,6 @@ class Offline(UsesDatabase):
         if not unique:
             return 0
         return await self.db.run_write(_remove, recipient_key, unique)
-
-    @operation
-    async def take(self, recipient_key: str) -> builtins.list[Message]:
-        """Every message waiting for ``recipient_key``, oldest first, removed in the same transaction."""
-        return await self.db.run_write(_take, recipient_key)
 
     @operation
     async def waiting(self, recipient_key: str) -> int:
