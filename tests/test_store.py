@@ -941,6 +941,20 @@ class URLTests(TestCase):
         with self.assertRaises(ValueError):
             open_store("nonsense", reactor)
 
+    def test_open_store_refuses_bad_timeouts_and_urls_libpq_cannot_read_at_once(self) -> None:
+        for options in ({"timeout": 0}, {"timeout": -1.0}, {"retry_after": -1}):
+            with self.assertRaises(ValueError):
+                open_store("memory", reactor, **options)
+        with self.assertRaises(ValueError) as caught:
+            open_store("postgresql://u:s3cret@h/db?no_such_option=1", reactor)
+        self.assertNotIn("s3cret", str(caught.exception))
+
+    def test_a_url_says_where_its_data_is(self) -> None:
+        self.assertEqual(parse_url("sqlite:/x/t.db").place, "/x/t.db")
+        self.assertEqual(parse_url("postgresql://u:s3cret@db.example/tchat").place, "db.example:5432")
+        self.assertEqual(parse_url("postgresql://u@[::1]:5433/tchat").place, "[::1]:5433")
+        self.assertEqual(parse_url("postgresql:///tchat?host=/run/postgresql").place, "/run/postgresql")
+
     def test_placeholders_become_format_style_with_percent_escaped(self) -> None:
         self.assertEqual(to_format_style("SELECT '50%' WHERE a = ? AND b IN (?, ?)"),
                          "SELECT '50%%' WHERE a = %s AND b IN (%s, %s)")

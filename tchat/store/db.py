@@ -310,9 +310,14 @@ def postgresql_settings(url: DatabaseURL, timeout: float) -> dict[str, Any]:
     The libpq parameters that bound how long a connection can hang, for a
     store timeout; any the URL sets itself are left to the URL.
     """
+    import psycopg
     from psycopg.conninfo import conninfo_to_dict
 
-    given = conninfo_to_dict(url.target)
+    try:
+        given = conninfo_to_dict(url.target)
+    except psycopg.Error:
+        # libpq's message may quote the URL, password and all.
+        raise ValueError(f"bad PostgreSQL URL {url.shown!r}: libpq cannot read it; {URL_HELP}") from None
     wanted: dict[str, Any] = {
         "connect_timeout": connect_timeout(timeout),
         # A dead peer on an idle connection is noticed after about
@@ -418,7 +423,10 @@ class Database:
     ) -> "Database":
         if isinstance(url, str):
             url = parse_url(url)
+        # Checked before the pool exists, so a bad number leaves nothing open.
         _check_seconds(timeout=timeout)
+        if retry_after < 0:
+            raise ValueError("retry_after is a number of seconds, 0 or more")
         return cls(make_pool(url, reactor, pool_size, timeout), url, clock or reactor, timeout, retry_after)
 
     @property
