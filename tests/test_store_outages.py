@@ -38,7 +38,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 
 from tchat.store import Store, StoreUnavailable, check_database, open_store
-from tests.test_store import CHEAP, POSTGRES, SOURCE_ROOT, message
+from tests.test_store import CHEAP, POSTGRES, SOURCE_ROOT, message, wait_until
 
 
 class Held:
@@ -494,21 +494,32 @@ class PostgreSQLOutageTests(OutageTests, TestCase):
         self.clock.advance(2)
         self.assertEqual(await store.db.run(lambda txn: txn.value("SELECT 1")), 1)
 
-    async def test_close_is_bounded_when_the_network_freezes(self) -> None:
+    async def test_a_write_cut_off_by_close_and_a_dropped_connection_is_rolled_back(self) -> None:
         proxy, url = await self.proxied()
         store = await self.open(url)
         await store.history.add(message("m0"))
-        proxy.freeze()
-        adding = store.history.add(message("m1"))
+        written: Deferred[None] = Deferred()
+        release = threading.Event()
+        self.addCleanup(release.set)
+
+        def write_then_hang(txn: Any) -> None:
+            txn.execute("INSERT INTO messages (msgid, conversation, sender, target, text, kind, ts)"
+                        " VALUES ('m1', '#lobby', 'a', '#lobby', 't', 'public', 1)")
+            reactor.callFromThread(written.callback, None)
+            release.wait(30)
+
+        ended: list[Any] = []
+        store.db.run_write(write_then_hang).addBoth(ended.append)
+        await written  # the row is in a transaction the server holds open
         closing = store.close()
         self.clock.advance(10)
         self.successResultOf(closing)
-        self.failureResultOf(adding, StoreUnavailable)
-        await proxy.stop()  # the stuck thread sees its connection drop
-        # The transaction that was cut off was rolled back by PostgreSQL.
+        self.assertIsInstance(ended[0].value, StoreUnavailable)
+        await proxy.stop()  # the connection drops, as when the process exits
+        release.set()  # the stuck thread goes on to COMMIT, on a dead connection
+        await wait_until(lambda: store.db._pool.unfinished == 0, "the stuck call to end")
         self.assertEqual(POSTGRES.query(self.url, "SELECT msgid FROM messages ORDER BY id"), [("m0",)])
-
-
+        self.assertEqual(self.flushLoggedErrors(), [])
 
 
 # -- at start: can the database be used at all? ------------------------------------------
@@ -584,7 +595,7 @@ class SQLiteStartTests(TestCase):
         other.execute("BEGIN IMMEDIATE")
         self.addCleanup(other.execute, "ROLLBACK")
         with self.assertRaises(StoreUnavailable) as caught:
-            check_database(self.url, timeout=0.3)
+            check_database(self.url, timeout=2)
         self.assertEqual(str(caught.exception), f"cannot open the database {self.url}: it is locked by another program")
 
     def test_a_bad_url_is_a_value_error(self) -> None:

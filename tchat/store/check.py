@@ -37,7 +37,6 @@ from tchat.store.db import (
     parse_url,
     postgresql_settings,
     probe_write,
-    sqlite_busy_timeout,
 )
 from tchat.store.errors import StoreUnavailable
 from tchat.store.outage import postgresql_unavailable, seconds, sqlite_problem
@@ -96,7 +95,9 @@ def _cannot_open(url: DatabaseURL, reason: str) -> StoreUnavailable:
 
 def _check_sqlite(url: DatabaseURL, timeout: float) -> None:
     try:
-        connection = sqlite3.connect(url.target, timeout=sqlite_busy_timeout(timeout), isolation_level=None)
+        # Half the time for another program's lock, the other half for the
+        # answer to come back before _within gives up on it.
+        connection = sqlite3.connect(url.target, timeout=timeout / 2, isolation_level=None)
         try:
             prepare_sqlite(url.synchronous, connection)
             connection.execute("BEGIN IMMEDIATE")
