@@ -171,7 +171,8 @@ class SQLiteOutageTests(OutageTests, TestCase):
         self.assertEqual(str(refused), "the database did not answer within 10 s; try again in 2 s")
         self.assertEqual(refused.retry_after, 2)
         self.clock.advance(1.5)
-        self.assertEqual(self.failureResultOf(store.history.add(message("m1")), StoreUnavailable).value.retry_after, 0.5)
+        refused = self.failureResultOf(store.history.add(message("m1")), StoreUnavailable).value
+        self.assertEqual(refused.retry_after, 0.5)
         self.assertFalse(store.available)
 
         held.release()
@@ -182,7 +183,8 @@ class SQLiteOutageTests(OutageTests, TestCase):
         self.assertTrue(store.available)
         self.assertIsNone(await store.accounts.get("bob"))
         logged = text_of(events)
-        self.assertIn(f"the database sqlite:{self.path} is unavailable: the database did not answer within 10 s", logged)
+        self.assertIn(f"the database sqlite:{self.path} is unavailable: the database did not answer within 10 s",
+                      logged)
         self.assertIn("answers again, after 2.0 s unavailable", logged)
 
     async def test_a_probe_that_fails_keeps_the_breaker_open(self) -> None:
@@ -579,7 +581,8 @@ class SQLiteStartTests(TestCase):
         self.assertIn(f"its folder {self.folder} is read-only", str(caught.exception))
         with self.assertRaises(StoreUnavailable) as caught:
             check_database(self.url)
-        self.assertTrue(str(caught.exception).startswith("cannot open the database: its folder "), str(caught.exception))
+        self.assertTrue(str(caught.exception).startswith("cannot open the database: its folder "),
+                        str(caught.exception))
         self.assertIn("is read-only", str(caught.exception)[:100], "the cause survives twistd's cut at 100 bytes")
 
     def test_a_missing_folder_is_named(self) -> None:

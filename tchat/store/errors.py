@@ -84,7 +84,9 @@ class QueueFull(StoreError):
 
     code = "queue_full"
 
-    def __init__(self, recipient_key: str, limit: int, reason: QueueLimit = "total", recipient: str | None = None) -> None:
+    def __init__(
+        self, recipient_key: str, limit: int, reason: QueueLimit = "total", recipient: str | None = None
+    ) -> None:
         name = recipient or recipient_key
         if reason == "sender":
             sentence = f"you have {limit} messages waiting for {name} already; wait until they have read some"

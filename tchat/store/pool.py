@@ -76,7 +76,11 @@ class Pool(adbapi.ConnectionPool):  # type: ignore[misc]
     """
 
     def __init__(
-        self, dbapi_name: str, *connargs: Any, unavailable: Callable[[BaseException], StoreUnavailable | None], **connkw: Any
+        self,
+        dbapi_name: str,
+        *connargs: Any,
+        unavailable: Callable[[BaseException], StoreUnavailable | None],
+        **connkw: Any,
     ) -> None:
         super().__init__(dbapi_name, *connargs, **connkw)
         adbapis = self.threadpool
