@@ -84,7 +84,7 @@ class Breaker:
     def record(self, result: object) -> None:
         """Note how a call that went to the database ended (its result or L{Failure})."""
         if isinstance(result, Failure) and result.check(StoreUnavailable):
-            self._failed(result.value.reason)  # type: ignore[union-attr]
+            self._failed(result.value.reason)
         else:
             self._answered()
 

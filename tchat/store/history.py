@@ -97,7 +97,7 @@ def message_fields(message: Mapping[str, Any]) -> Fields:
     registered = message.get("registered")
     if registered is not None and not isinstance(registered, bool):
         raise ValueError("a message's registered is true, false or absent")
-    return (*fields[:5], float(fields[5]), registered is True)  # type: ignore[return-value]
+    return (*fields[:5], float(fields[5]), registered is True)
 
 
 def message_dict(row: Sequence[Any]) -> Message:

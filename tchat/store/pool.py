@@ -66,7 +66,7 @@ class Call:
         self.given_up = False
 
 
-class Pool(adbapi.ConnectionPool):  # type: ignore[misc]
+class Pool(adbapi.ConnectionPool):
     """
     An adbapi pool with daemon threads, bounded closing and quiet calls.
 
