@@ -56,6 +56,7 @@ from tchat.store.accounts import Accounts
 from tchat.store.db import Txn, to_format_style
 from tchat.store.history import LAST_PAGE_SQL, PAGE_BEFORE_SQL, GroupCommit, _insert_messages
 from tchat.store.migrations import latest_version, split_statements, upgrades
+from tchat.store.offline import FROM_SENDER_SQL, Limits, _queue
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 STRONGER = PasswordHasher(time_cost=2, memory_cost=16, parallelism=1)
@@ -428,7 +429,25 @@ class StoreTests:
         self.assertEqual(len((await store.history.private_history("alice", "bob"))[0]), 1)
         self.assertEqual(len((await store.history.room_history("#secret"))[0]), 1)
         await store.offline.queue("nobody-registered", message("q1", "Alice", "nobody-registered"))
-        self.assertEqual(len(await store.offline.take("nobody-registered")), 1)
+        self.assertEqual(len(await store.offline.peek("nobody-registered", 10)), 1)
+
+    async def test_the_registered_mark_comes_back_with_history_and_guests_have_none(self) -> None:
+        store = await self.open()
+        await store.history.add({**message("r1", "Alice"), "registered": True})
+        await store.history.add({**message("g1", "bob"), "registered": None})
+        await store.history.add({**message("g2", "bob"), "registered": False})
+        await store.history.add(message("g3", "carol"))
+        await store.history.add({**message("p1", "Alice", "Bob"), "registered": True})
+        page, _ = await store.history.room_history("#lobby")
+        self.assertEqual([(m["msgid"], m.get("registered", "absent")) for m in page],
+                         [("r1", True), ("g1", "absent"), ("g2", "absent"), ("g3", "absent")])
+        self.assertEqual((await store.history.private_history("alice", "bob"))[0][0]["registered"], True)
+        # Delayed messages carry it too.
+        await store.offline.queue("bob", {**message("q1", "Alice", "Bob"), "registered": True})
+        await store.offline.queue("bob", message("q2", "carol", "Bob"))
+        self.assertEqual([m.get("registered") for _, m in await store.offline.peek("bob", 10)], [True, None])
+        with self.assertRaises(ValueError):
+            await store.history.add({**message("x1"), "registered": 1})
 
     async def test_count_since_counts_each_room_after_a_time(self) -> None:
         store = await self.open()
@@ -486,7 +505,7 @@ class StoreTests:
 
         # Rooms with many more messages than a page, as in use: for a room
         # of 50, reading all and sorting is as good as the index.
-        rows = [(f"m{i}", f"#room{i % 100}", "a", "b", "t", "public", float(i)) for i in range(10000)]
+        rows = [(f"m{i}", f"#room{i % 100}", "a", "b", "t", "public", float(i), False) for i in range(10000)]
         await store.db.run_write(_insert_messages, rows)
         # With statistics, as a database in use has them.
         await store.db.run_write(lambda txn: txn.execute("ANALYZE"))
@@ -505,42 +524,131 @@ class StoreTests:
 
     # offline ---------------------------------------------------------------
 
-    async def test_take_gives_the_waiting_messages_oldest_first_once(self) -> None:
-        store = await self.open()
-        queued = [message(f"q{i}", "Bob", "Alice", ts=50.0 - i) for i in range(5)]
-        for m in queued:
-            await store.offline.queue("alice", m)
-        await store.offline.queue("carol", message("qc", "Bob", "Carol"))
-        self.assertEqual(await store.offline.waiting("alice"), 5)
-        self.assertEqual(await store.offline.take("alice"), queued)
-        self.assertEqual(await store.offline.take("alice"), [])
-        self.assertEqual(await store.offline.waiting("alice"), 0)
-        self.assertEqual(await store.offline.waiting("carol"), 1)
-
-    async def test_two_takes_at_once_split_nothing(self) -> None:
+    async def test_two_removes_of_one_batch_at_once_remove_it_once(self) -> None:
+        """Two deliveries racing (two connections of one account): the counts tell who removed it."""
         store = await self.open()
         for i in range(30):
             await store.offline.queue("alice", message(f"q{i}", "Bob", "Alice"))
-        first, second = await gatherResults([store.offline.take("alice"), store.offline.take("alice")])
-        self.assertEqual(sorted([len(first), len(second)]), [0, 30])
+        ids = [i for i, _ in await store.offline.peek("alice", 30)]
+        first, second = await gatherResults([store.offline.remove("alice", ids), store.offline.remove("alice", ids)])
+        self.assertEqual(sorted([first, second]), [0, 30])
+        self.assertEqual(await store.offline.waiting("alice"), 0)
 
-    async def test_a_take_that_does_not_commit_keeps_the_messages(self) -> None:
-        """Read and removal are one transaction: no commit, nothing removed."""
-        from tchat.store.offline import _take
+    async def test_a_remove_that_does_not_commit_keeps_the_messages(self) -> None:
+        from tchat.store.offline import _remove
 
         store = await self.open()
         await store.offline.queue("alice", message("q1", "Bob", "Alice"))
+        [(row_id, _)] = await store.offline.peek("alice", 10)
 
         class Crash(Exception):
             pass
 
-        def take_then_crash(txn: Txn) -> None:
-            self.assertEqual(len(_take(txn, "alice")), 1)
+        def remove_then_crash(txn: Txn) -> None:
+            self.assertEqual(_remove(txn, "alice", [row_id]), 1)
             raise Crash()
 
         with self.assertRaises(Crash):
-            await store.db.run_write(take_then_crash)
-        self.assertEqual([m["msgid"] for m in await store.offline.take("alice")], ["q1"])
+            await store.db.run_write(remove_then_crash)
+        self.assertEqual([m["msgid"] for _, m in await store.offline.peek("alice", 10)], ["q1"])
+
+    async def test_peek_gives_the_oldest_waiting_with_their_ids_and_leaves_them_queued(self) -> None:
+        store = await self.open()
+        queued = [{**message(f"q{i}", "Bob", "Alice", ts=50.0 - i), "registered": True} for i in range(3)]
+        queued += [message(f"q{i}", "guest", "Alice") for i in range(3, 5)]
+        for m in queued:
+            await store.offline.queue("alice", m)
+        await store.offline.queue("carol", message("qc", "Bob", "Carol"))
+        first = await store.offline.peek("alice", 3)
+        self.assertEqual([m for _, m in first], queued[:3])
+        self.assertEqual(await store.offline.peek("alice", 3), first, "peeking removes nothing")
+        self.assertEqual([m for _, m in await store.offline.peek("alice", 10)], queued)
+        self.assertNotIn("registered", (await store.offline.peek("alice", 10))[4][1])
+        self.assertEqual(await store.offline.peek("nobody", 10), [])
+        with self.assertRaises(ValueError):
+            await store.offline.peek("alice", 0)
+
+    async def test_remove_takes_exactly_the_delivered_ids_of_that_recipient(self) -> None:
+        store = await self.open()
+        for i in range(5):
+            await store.offline.queue("alice", message(f"q{i}", "Bob", "Alice"))
+        await store.offline.queue("carol", message("qc", "Bob", "Carol"))
+        [carols] = await store.offline.peek("carol", 10)
+        batch = await store.offline.peek("alice", 2)
+        self.assertEqual(await store.offline.remove("alice", [i for i, _ in batch]), 2)
+        self.assertEqual(await store.offline.remove("alice", [i for i, _ in batch]), 0, "gone already")
+        self.assertEqual(await store.offline.remove("alice", [carols[0]]), 0, "not alice's")
+        self.assertEqual(await store.offline.remove("alice", []), 0)
+        self.assertEqual([m["msgid"] for _, m in await store.offline.peek("alice", 10)], ["q2", "q3", "q4"])
+        self.assertEqual(await store.offline.waiting("carol"), 1)
+
+    async def test_a_delivery_cut_off_before_remove_loses_nothing(self) -> None:
+        """The hub removes only what a connection took: a drop half-way leaves the rest queued."""
+        store = await self.open()
+        for i in range(5):
+            await store.offline.queue("alice", message(f"q{i}", "Bob", "Alice"))
+        delivered = await store.offline.peek("alice", 2)
+        await store.offline.remove("alice", [i for i, _ in delivered])
+        await store.offline.peek("alice", 2)  # delivered, then the connection dropped: no remove
+        self.assertEqual([m["msgid"] for _, m in await store.offline.peek("alice", 10)], ["q2", "q3", "q4"])
+
+    async def test_one_sender_may_have_per_sender_messages_waiting_for_a_recipient(self) -> None:
+        store = await self.open()
+        for i in range(2):
+            await store.offline.queue("alice", message(f"b{i}", "Bob", "Alice"), per_sender=2)
+        with self.assertRaises(QueueFull) as caught:
+            await store.offline.queue("alice", message("b2", "BOB", "Alice"), per_sender=2)
+        self.assertEqual((caught.exception.code, caught.exception.reason, caught.exception.limit),
+                         ("queue_full", "sender", 2))
+        self.assertIn("you have 2 messages waiting for Alice already", str(caught.exception))
+        await store.offline.queue("alice", message("c0", "Carol", "Alice"), per_sender=2)
+        await store.offline.queue("dave", message("b3", "Bob", "Dave"), per_sender=2)
+        # Once delivered, they no longer count.
+        await store.offline.remove("alice", [i for i, _ in await store.offline.peek("alice", 1)])
+        await store.offline.queue("alice", message("b4", "Bob", "Alice"), per_sender=2)
+
+    async def test_guests_together_may_have_from_guests_messages_waiting(self) -> None:
+        store = await self.open()
+        await store.offline.queue("alice", message("g0", "guest1", "Alice"), from_guests=2)
+        await store.offline.queue("alice", message("g1", "guest2", "Alice"), from_guests=2)
+        with self.assertRaises(QueueFull) as caught:
+            await store.offline.queue("alice", message("g2", "guest3", "Alice"), from_guests=2)
+        self.assertEqual(caught.exception.reason, "guests")
+        self.assertIn("Alice has as many messages from guests waiting as allowed (2)", str(caught.exception))
+        # A registered sender is neither counted nor refused.
+        await store.offline.queue("alice", {**message("r0", "Bob", "Alice"), "registered": True}, from_guests=2)
+        self.assertEqual(await store.offline.waiting("alice"), 3)
+
+    async def test_the_total_limit_counts_every_message_waiting(self) -> None:
+        store = await self.open()
+        await store.offline.queue("alice", message("a0", "guest", "Alice"), limit=2)
+        await store.offline.queue("alice", {**message("a1", "Bob", "Alice"), "registered": True}, limit=2)
+        with self.assertRaises(QueueFull) as caught:
+            await store.offline.queue("alice", {**message("a2", "Carol", "Alice"), "registered": True},
+                                      limit=2, per_sender=100, from_guests=100)
+        self.assertEqual((caught.exception.reason, caught.exception.limit), ("total", 2))
+        self.assertIn("Alice has 2 messages waiting already", str(caught.exception))
+        with self.assertRaises(ValueError):
+            await store.offline.queue("alice", message("a3", "Bob", "Alice"), per_sender=-1)
+
+    async def test_many_queues_at_once_never_pass_a_limit(self) -> None:
+        store = await self.open()
+        results = await DeferredList(
+            [store.offline.queue("alice", message(f"q{i}", f"sender{i % 3}", "Alice"), limit=10, per_sender=4)
+             for i in range(30)],
+            consumeErrors=True,
+        )
+        self.assertEqual(sum(ok for ok, _ in results), 10)
+        self.assertEqual(await store.offline.waiting("alice"), 10)
+
+    async def test_the_per_sender_count_reads_the_sender_index(self) -> None:
+        store = await self.open()
+        for i in range(300):
+            await store.db.run_write(_queue, f"user{i % 30}", f"sender{i % 7}",
+                                     ("m%d" % i, "x", "y", "t", "private", 1.0, False), Limits())
+        await store.db.run_write(lambda txn: txn.execute("ANALYZE"))
+        plan = await store.db.run(self.explain, FROM_SENDER_SQL, ("user1", "sender1"))
+        self.assertIn("offline_by_recipient_sender", plan)
 
     async def test_a_queue_limit_refuses_more(self) -> None:
         store = await self.open()
@@ -617,7 +725,7 @@ class StoreTests:
         store = await self.open()
         self.assertTrue(await store.accounts.verify("alice", "correct horse"))
         self.assertEqual(len((await store.history.room_history("#lobby"))[0]), 1)
-        self.assertEqual(len(await store.offline.take("alice")), 1)
+        self.assertEqual(len(await store.offline.peek("alice", 10)), 1)
         self.assertEqual(await store.schema_version(), latest_version(store.engine))
 
     async def test_a_version_1_database_is_upgraded_and_keeps_its_data(self) -> None:
@@ -646,7 +754,7 @@ class StoreTests:
         self.assertEqual(await store.schema_version(), latest_version(store.engine))
         self.assertEqual(
             [row[:2] for row in self.outside(self.url, "SELECT version, name FROM schema_version ORDER BY version")],
-            [(1, "initial"), (2, "contacts_and_seen"), (3, "memberships")],
+            [(1, "initial"), (2, "contacts_and_seen"), (3, "memberships"), (4, "registered_senders")],
         )
         alice = await store.accounts.get("alice")
         self.assertEqual((alice.name, alice.created, alice.last_login, alice.last_address, alice.last_seen),
@@ -655,12 +763,42 @@ class StoreTests:
         page, more = await store.history.room_history("#lobby", 2)
         self.assertEqual(([m["text"] for m in page], more), (["t1", "t2"], True))
         self.assertEqual(await store.history.count_since(["#lobby"], 30.5), {"#lobby": 2})
-        self.assertEqual([m["text"] for m in await store.offline.take("bob")], ["later"])
+        self.assertEqual([m["text"] for _, m in await store.offline.peek("bob", 10)], ["later"])
         self.assertTrue(await store.contacts.add("alice", "bob"))
         self.assertEqual(await store.contacts.list("alice"), ["Bob"])
         self.assertTrue(await store.accounts.record_seen("alice", 50.0))
         await store.history.add(message("m3"))
         self.assertEqual([m["msgid"] for m in (await store.history.room_history("#lobby", 2))[0]], ["m2", "m3"])
+
+    async def test_a_version_3_database_is_upgraded_and_its_messages_keep_no_mark(self) -> None:
+        old = await self.open(schema_version=3)
+
+        def fill_version_3(txn: Txn) -> None:
+            txn.execute("INSERT INTO messages (msgid, conversation, sender, target, text, kind, ts)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)", ("m0", "#lobby", "Alice", "#lobby", "old", "public", 1.0))
+            for i in range(3):
+                txn.execute("INSERT INTO offline (recipient, msgid, sender, target, text, kind, ts)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?)", ("bob", f"q{i}", "Alice", "Bob", f"old {i}", "private", 2.0))
+
+        await old.db.run_write(fill_version_3)
+        await old.close()
+        store = await self.open()
+        self.assertEqual(await store.schema_version(), 4)
+        self.assertEqual(await store.history.room_history("#lobby"),
+                         ([{"msgid": "m0", "from": "Alice", "to": "#lobby", "text": "old", "kind": "public", "ts": 1.0}],
+                          False))
+        self.assertEqual([m for _, m in await store.offline.peek("bob", 10)],
+                         [{"msgid": f"q{i}", "from": "Alice", "to": "Bob", "text": f"old {i}", "kind": "private",
+                           "ts": 2.0} for i in range(3)])
+        # Old rows have no sender key: they count toward the total only.
+        await store.offline.queue("bob", message("q3", "Alice", "Bob"), limit=5, per_sender=1, from_guests=1)
+        with self.assertRaises(QueueFull) as caught:
+            await store.offline.queue("bob", message("q4", "Carol", "Bob"), limit=5, per_sender=1, from_guests=1)
+        self.assertEqual(caught.exception.reason, "guests")
+        await store.offline.queue("bob", {**message("q5", "Dave", "Bob"), "registered": True}, limit=5)
+        with self.assertRaises(QueueFull) as caught:
+            await store.offline.queue("bob", {**message("q6", "Erin", "Bob"), "registered": True}, limit=5)
+        self.assertEqual(caught.exception.reason, "total")
 
     async def test_a_schema_newer_than_the_code_is_refused(self) -> None:
         store = await self.open()
@@ -738,6 +876,28 @@ class PostgreSQLStoreTests(StoreTests, TestCase):
     def outside(self, url: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return POSTGRES.query(url, sql, params)
 
+    async def test_a_queue_waits_for_another_nodes_queue_to_the_same_recipient(self) -> None:
+        """Two nodes counting at once must not both pass a limit: the second waits for the first's lock."""
+        import psycopg
+
+        store = await self.open()
+        other = psycopg.connect(self.url)
+        self.addCleanup(other.close)
+        _queue(Txn(other.cursor(), "postgresql"), "alice", "bob",
+               ("q0", "Bob", "Alice", "t", "private", 1.0, False), Limits(total=1))
+        queuing = store.offline.queue("alice", message("q1", "Carol", "Alice"), limit=1)
+        await wait_until(
+            lambda: self.outside(self.url, "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory'"
+                                 " AND classid = 29795 AND NOT granted"
+                                 " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+            == [(1,)],
+            "the store's queue waiting for the other transaction",
+        )
+        other.commit()
+        with self.assertRaises(QueueFull):
+            await queuing
+        self.assertEqual(await store.offline.waiting("alice"), 1)
+
     def explain(self, txn: Txn, sql: str, params: Sequence[Any]) -> str:
         # On a table this small, reading a whole room and sorting it is
         # cheapest (at a million rows the planner picks the index by itself:
@@ -780,6 +940,20 @@ class URLTests(TestCase):
     def test_open_store_refuses_a_bad_url_before_opening_anything(self) -> None:
         with self.assertRaises(ValueError):
             open_store("nonsense", reactor)
+
+    def test_open_store_refuses_bad_timeouts_and_urls_libpq_cannot_read_at_once(self) -> None:
+        for options in ({"timeout": 0}, {"timeout": -1.0}, {"retry_after": -1}):
+            with self.assertRaises(ValueError):
+                open_store("memory", reactor, **options)
+        with self.assertRaises(ValueError) as caught:
+            open_store("postgresql://u:s3cret@h/db?no_such_option=1", reactor)
+        self.assertNotIn("s3cret", str(caught.exception))
+
+    def test_a_url_says_where_its_data_is(self) -> None:
+        self.assertEqual(parse_url("sqlite:/x/t.db").place, "/x/t.db")
+        self.assertEqual(parse_url("postgresql://u:s3cret@db.example/tchat").place, "db.example:5432")
+        self.assertEqual(parse_url("postgresql://u@[::1]:5433/tchat").place, "[::1]:5433")
+        self.assertEqual(parse_url("postgresql:///tchat?host=/run/postgresql").place, "/run/postgresql")
 
     def test_placeholders_become_format_style_with_percent_escaped(self) -> None:
         self.assertEqual(to_format_style("SELECT '50%' WHERE a = ? AND b IN (?, ?)"),

@@ -6,6 +6,7 @@ every call returns a Deferred; see docs/store.rst for the whole story.
 """
 
 from tchat.store.accounts import Account, check_password
+from tchat.store.check import check_database
 from tchat.store.db import DatabaseURL, parse_url
 from tchat.store.errors import (
     DuplicateMessage,
@@ -15,6 +16,7 @@ from tchat.store.errors import (
     SchemaTooNew,
     StoreClosed,
     StoreError,
+    StoreUnavailable,
     UnknownMessage,
     WeakPassword,
 )
@@ -32,8 +34,10 @@ __all__ = [
     "Store",
     "StoreClosed",
     "StoreError",
+    "StoreUnavailable",
     "UnknownMessage",
     "WeakPassword",
+    "check_database",
     "check_password",
     "conversation_key",
     "open_store",

@@ -120,8 +120,8 @@ async def _act(store: Store, args: argparse.Namespace, password: str | None, out
     elif args.command == "reset":
         key = name_key(args.name)
         await store.accounts.change_password(key, password)  # type: ignore[arg-type]
-        account = await store.accounts.get(key)
-        print(f"changed the password of {account.name if account else args.name}", file=out)
+        changed = await store.accounts.get(key)
+        print(f"changed the password of {changed.name if changed else args.name}", file=out)
     elif args.command == "delete":
         await store.accounts.delete(name_key(args.name))
         print(f"deleted {args.name}", file=out)

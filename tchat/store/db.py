@@ -1,14 +1,17 @@
 """
-The database connection: URLs, the adbapi pool, placeholders and transactions.
+The database connection: URLs, the pool, placeholders, transactions, and what
+happens when the database does not answer.
 
 Flow of one store call::
 
     hub ──► Accounts.get(key)            (reactor thread; returns a Deferred)
-              └─ Database.run(work, ...)  ─► adbapi ConnectionPool thread
+              └─ Database.run(work, ...)  ─► Breaker: the database is down?  ─► fail at once
+                                          ─► Pool thread (tchat.store.pool)
                                               BEGIN
                                               work(Txn, ...)   ← plain blocking SQL
                                               COMMIT (ROLLBACK if work raised)
-          ◄── Deferred fires with work's result, back in the reactor thread
+          ◄── Deferred fires with work's result, back in the reactor thread,
+              or fails with StoreUnavailable after ``timeout`` seconds
 
 So the reactor never waits on the disk: every SQL statement runs in the pool's
 threads. Queries are written once, with ``?`` placeholders, and L{Txn} turns
@@ -25,30 +28,53 @@ Engines:
   against a crash of the machine (``?synchronous=full`` gives that); foreign
   keys on. The connection runs in autocommit mode and L{Database.run} issues
   ``BEGIN`` (``BEGIN IMMEDIATE`` for writes) itself, so that DDL, reads and
-  writes are all inside real transactions.
+  writes are all inside real transactions. Its busy timeout (how long a
+  write waits for another program's lock) is a little under the store
+  timeout.
 - **PostgreSQL** (psycopg 3): a small pool; psycopg opens a transaction on the
-  first statement, adbapi commits or rolls back. Connections that die (server
-  restart) are replaced on the next call.
+  first statement, the pool commits or rolls back. A broken connection is
+  dropped and replaced on the next call. Each connection has a server-side
+  ``statement_timeout`` and ``idle_in_transaction_session_timeout`` equal to
+  the store timeout, and libpq's ``connect_timeout``, TCP keepalives and
+  ``tcp_user_timeout``, so a frozen network ends in an error rather than a
+  pool thread waiting for ever.
+
+**Timeouts.** Every L{Database.run} / L{Database.run_write} fails with
+L{StoreUnavailable} ("the database did not answer within 10 s") if it has not
+finished within ``timeout`` seconds; driver errors that mean the database
+cannot be used now become L{StoreUnavailable} too (L{tchat.store.outage}).
+A call given up on before a pool thread reached it is never carried out; one
+already running when it was given up on runs to its end, and its result is
+dropped (so a write that timed out may have been written).
+
+**The breaker** (L{tchat.store.breaker}): after a call fails with
+L{StoreUnavailable}, calls fail at once for ``retry_after`` seconds, then one
+goes through as a probe.
 
 L{Database.guard} is how the domain classes make their public calls: it
 refuses calls once L{Database.close} has begun, and counts the calls in
 flight so that closing waits for them (a message being written when the
-server stops is written).
+server stops is written), for at most ``timeout`` seconds.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Concatenate, Literal, ParamSpec, Sequence, TypeVar
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from twisted.enterprise import adbapi
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import CancelledError, Deferred, TimeoutError, fail, succeed
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
-from tchat.store.errors import StoreClosed
+from tchat.store.breaker import Breaker
+from tchat.store.errors import StoreClosed, StoreUnavailable
+from tchat.store.outage import connect_timeout, postgresql_unavailable, seconds, sqlite_unavailable, timed_out
+from tchat.store.pool import Call, Pool
 
 log = Logger()
 
@@ -56,9 +82,15 @@ Engine = Literal["sqlite", "postgresql"]
 
 DEFAULT_SQLITE_PATH = "tchat.db"
 MEMORY = ":memory:"
-# RETURNING (3.35) is used for atomic take and for group commit.
+# RETURNING (3.35) is used for group commit.
 SQLITE_MINIMUM = (3, 35, 0)
 _SYNCHRONOUS = ("normal", "full")
+
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_RETRY_AFTER = 2.0
+# Upgrades at start-up may rebuild an index over a big table: they get a
+# longer bound than a chat call.
+UPGRADE_TIMEOUT = 600.0
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -77,13 +109,16 @@ class DatabaseURL:
 
     ``target`` is the SQLite path (or ``:memory:``) or the libpq conninfo URI.
     ``shown`` is the URL with any password replaced by ``***``: the only form
-    that may appear in a log line or an error message.
+    that may appear in a log line or an error message. ``place`` says where
+    the data is, for sentences: the SQLite path, or PostgreSQL's
+    ``host:port``.
     """
 
     engine: Engine
     target: str = field(repr=False)
     shown: str
     synchronous: str = "normal"
+    place: str = ""
 
     def __str__(self) -> str:
         return self.shown
@@ -116,7 +151,7 @@ def parse_url(url: str) -> DatabaseURL:
     """
     url = url.strip()
     if url in ("memory", "sqlite::memory:"):
-        return DatabaseURL("sqlite", MEMORY, "memory")
+        return DatabaseURL("sqlite", MEMORY, "memory", place=MEMORY)
     if url.startswith("sqlite:"):
         rest = url[len("sqlite:"):]
         synchronous = "normal"
@@ -135,15 +170,26 @@ def parse_url(url: str) -> DatabaseURL:
         if rest.startswith("//"):
             rest = rest[2:]
         path = rest or DEFAULT_SQLITE_PATH
-        return DatabaseURL("sqlite", path, f"sqlite:{path}", synchronous)
+        return DatabaseURL("sqlite", path, f"sqlite:{path}", synchronous, place=path)
     if url.startswith(("postgresql://", "postgres://")):
         try:
             parts = urlsplit(url)
             parts.port  # raises ValueError on a bad port
         except ValueError:
             raise ValueError(f"bad PostgreSQL URL {_redact_loose(url)!r}; {URL_HELP}") from None
-        return DatabaseURL("postgresql", url, _redact(url))
+        return DatabaseURL("postgresql", url, _redact(url), place=_host_and_port(parts))
     raise ValueError(f"unknown database URL {_redact_loose(url)!r}; {URL_HELP}")
+
+
+def _host_and_port(parts: Any) -> str:
+    query = parse_qs(parts.query)
+    host = parts.hostname or query.get("host", [""])[-1] or "localhost"
+    if host.startswith("/"):
+        return host  # a Unix socket folder
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port or query.get("port", ["5432"])[-1]
+    return f"{host}:{port}"
 
 
 def _redact_loose(url: str) -> str:
@@ -219,7 +265,7 @@ def _same(sql: str) -> str:
 # -- the pool --------------------------------------------------------------
 
 
-def _prepare_sqlite(synchronous: str, connection: sqlite3.Connection) -> None:
+def prepare_sqlite(synchronous: str, connection: sqlite3.Connection) -> None:
     # Run once per connection, outside any transaction (PRAGMAs that change
     # the journal or foreign keys are ignored inside one).
     connection.execute("PRAGMA journal_mode=WAL")
@@ -227,90 +273,225 @@ def _prepare_sqlite(synchronous: str, connection: sqlite3.Connection) -> None:
     connection.execute("PRAGMA foreign_keys=ON")
 
 
-def make_pool(url: DatabaseURL, reactor: Any, pool_size: int = 4, busy_timeout: float = 10.0) -> adbapi.ConnectionPool:
+def _prepare_postgresql(timeout_ms: int, connection: Any) -> None:
+    # Server-side bounds, once per connection: a statement that runs (or
+    # waits for a lock) longer than the store waits for it is cancelled,
+    # and a transaction left open by a client that vanished mid-way (frozen
+    # network) is ended, releasing its locks for the other tchat nodes.
+    # set_config, because SET takes no parameters.
+    connection.execute(
+        "SELECT set_config('statement_timeout', %s, false),"
+        " set_config('idle_in_transaction_session_timeout', %s, false)",
+        (str(timeout_ms), str(timeout_ms)),
+    )
+    connection.commit()
+
+
+def probe_write(txn: Txn) -> None:
     """
-    An adbapi pool for ``url``. It connects lazily, in its own thread, once the
+    Really write to a SQLite database, changing nothing: ``BEGIN IMMEDIATE``
+    succeeds on a read-only file, a write does not.
+    """
+    version = int(txn.value("PRAGMA user_version"))
+    txn.execute(f"PRAGMA user_version = {version}")
+
+
+def sqlite_busy_timeout(timeout: float) -> float:
+    """
+    How long a SQLite write waits for another program's lock: a little under
+    the store timeout, so the caller hears "locked by another program" rather
+    than the vaguer "did not answer", and the one connection is free again.
+    """
+    return timeout * 0.9
+
+
+def postgresql_settings(url: DatabaseURL, timeout: float) -> dict[str, Any]:
+    """
+    The libpq parameters that bound how long a connection can hang, for a
+    store timeout; any the URL sets itself are left to the URL.
+    """
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        given = conninfo_to_dict(url.target)
+    except psycopg.Error:
+        # libpq's message may quote the URL, password and all.
+        raise ValueError(f"bad PostgreSQL URL {url.shown!r}: libpq cannot read it; {URL_HELP}") from None
+    wanted: dict[str, Any] = {
+        "connect_timeout": connect_timeout(timeout),
+        # A dead peer on an idle connection is noticed after about
+        # idle + interval * count seconds.
+        "keepalives": 1,
+        "keepalives_idle": max(1, math.ceil(timeout)),
+        "keepalives_interval": max(1, math.ceil(timeout / 3)),
+        "keepalives_count": 3,
+        # Data sent and not acknowledged for this long: the connection is dead.
+        "tcp_user_timeout": max(1, math.ceil(timeout * 1000)),
+    }
+    return {name: value for name, value in wanted.items() if name not in given}
+
+
+def unavailable_for(url: DatabaseURL, timeout: float) -> Callable[[BaseException], StoreUnavailable | None]:
+    """The function that tells which driver errors of ``url``'s engine mean "unavailable"."""
+    if url.engine == "sqlite":
+        return functools.partial(sqlite_unavailable, path=url.place)
+    return functools.partial(postgresql_unavailable, where=url.place, timeout=timeout)
+
+
+def make_pool(url: DatabaseURL, reactor: Any, pool_size: int = 4, timeout: float = DEFAULT_TIMEOUT) -> Pool:
+    """
+    A L{Pool} for ``url``. It connects lazily, in its own thread, once the
     reactor runs.
     """
+    unavailable = unavailable_for(url, timeout)
     if url.engine == "sqlite":
         if sqlite3.sqlite_version_info < SQLITE_MINIMUM:
             raise RuntimeError(
                 f"tchat needs SQLite {'.'.join(map(str, SQLITE_MINIMUM))} or newer;"
                 f" this Python has {sqlite3.sqlite_version}"
             )
-        return adbapi.ConnectionPool(
+        return Pool(
             "sqlite3",
             url.target,
-            # adbapi opens the connection in its pool thread but closes it
-            # from the reactor thread (ConnectionPool.close), which sqlite3's
+            unavailable=unavailable,
+            # The pool opens the connection in its thread but closes it
+            # from the reactor thread (Pool.finalClose), which sqlite3's
             # same-thread check would refuse. It is only ever used by one
             # thread at a time.
             check_same_thread=False,
             isolation_level=None,
-            timeout=busy_timeout,
+            timeout=sqlite_busy_timeout(timeout),
             cp_min=1,
             cp_max=1,
             cp_noisy=False,
-            cp_openfun=functools.partial(_prepare_sqlite, url.synchronous),
+            cp_openfun=functools.partial(prepare_sqlite, url.synchronous),
             cp_reactor=reactor,
         )
-    return adbapi.ConnectionPool(
+    return Pool(
         "psycopg",
         url.target,
-        connect_timeout=10,
+        unavailable=unavailable,
+        **postgresql_settings(url, timeout),
         cp_min=1,
         cp_max=pool_size,
         cp_noisy=False,
-        cp_reconnect=True,
-        cp_good_sql="SELECT 1",
+        cp_openfun=functools.partial(_prepare_postgresql, max(1, math.ceil(timeout * 1000))),
         cp_reactor=reactor,
     )
 
 
 class Database:
     """
-    The pool, plus transactions with the right BEGIN, plus orderly closing.
+    The pool, plus transactions with the right BEGIN, timeouts, the breaker,
+    and orderly, bounded closing.
 
     Create with L{Database.open}; every store domain class holds one.
+    ``clock`` (default: the reactor) times the calls and the breaker.
     """
 
-    def __init__(self, pool: adbapi.ConnectionPool, url: DatabaseURL) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        url: DatabaseURL,
+        clock: IReactorTime,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry_after: float = DEFAULT_RETRY_AFTER,
+    ) -> None:
+        _check_seconds(timeout=timeout)
         self._pool = pool
         self.url = url
         self.engine: Engine = url.engine
+        self.clock = clock
+        self.timeout = timeout
+        self.breaker = Breaker(clock, retry_after, f"the database {url.shown}")
+        self._calls: dict[Call, Deferred[Any]] = {}
         self._in_flight = 0
         self._closing = False
         self._closed = False
         self._drained: list[Deferred[None]] = []
 
     @classmethod
-    def open(cls, url: DatabaseURL | str, reactor: Any, pool_size: int = 4) -> "Database":
+    def open(
+        cls,
+        url: DatabaseURL | str,
+        reactor: Any,
+        pool_size: int = 4,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry_after: float = DEFAULT_RETRY_AFTER,
+        clock: IReactorTime | None = None,
+    ) -> "Database":
         if isinstance(url, str):
             url = parse_url(url)
-        return cls(make_pool(url, reactor, pool_size), url)
+        # Checked before the pool exists, so a bad number leaves nothing open.
+        _check_seconds(timeout=timeout)
+        if retry_after < 0:
+            raise ValueError("retry_after is a number of seconds, 0 or more")
+        return cls(make_pool(url, reactor, pool_size, timeout), url, clock or reactor, timeout, retry_after)
+
+    @property
+    def available(self) -> bool:
+        """Whether the database is believed usable: False from a L{StoreUnavailable} until a call succeeds."""
+        return self.breaker.available
 
     def run(self, work: Callable[Concatenate[Txn, P], T], *args: P.args, **kwargs: P.kwargs) -> Deferred[T]:
         """
         Run ``work(txn, *args)`` in one read transaction in a pool thread.
 
         Its result is the Deferred's result; if it raises, the transaction is
-        rolled back and the Deferred fails with that exception.
+        rolled back and the Deferred fails with that exception, or with
+        L{StoreUnavailable} if the driver's error means the database cannot
+        be used now. It also fails with L{StoreUnavailable} after ``timeout``
+        seconds without an answer, and at once while the breaker is open.
         """
-        return self._run(False, work, *args, **kwargs)
+        return self._run(False, work, args, kwargs, self.timeout)
 
     def run_write(self, work: Callable[Concatenate[Txn, P], T], *args: P.args, **kwargs: P.kwargs) -> Deferred[T]:
         """Like L{run}, for a transaction that writes (SQLite takes the write lock at BEGIN)."""
-        return self._run(True, work, *args, **kwargs)
+        return self._run(True, work, args, kwargs, self.timeout)
 
-    def _run(self, write: bool, work: Callable[..., T], *args: Any, **kwargs: Any) -> Deferred[T]:
+    def run_upgrade(self, work: Callable[Concatenate[Txn, P], T], *args: P.args, **kwargs: P.kwargs) -> Deferred[T]:
+        """Like L{run_write}, waiting up to L{UPGRADE_TIMEOUT} (for schema upgrades at start-up)."""
+        return self._run(True, work, args, kwargs, max(self.timeout, UPGRADE_TIMEOUT))
+
+    def check_writable(self) -> Deferred[None]:
+        """
+        Fail with L{StoreUnavailable} if the database cannot be written (a
+        read-only SQLite file or folder), rather than at the first message.
+        """
+        if self.engine == "sqlite" and self.url.target != MEMORY:
+            return self.run_write(probe_write)
+        # PostgreSQL: the schema upgrade's first statement already writes.
+        return succeed(None)
+
+    def _run(
+        self, write: bool, work: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float
+    ) -> Deferred[T]:
         if self._closed:
             return fail(StoreClosed())
-        return self._pool.runInteraction(self._interaction, write, work, args, kwargs)
+        refusal = self.breaker.refusal()
+        if refusal is not None:
+            return fail(refusal)
+        call = Call()
+        d = self._pool.submit(call, self._interaction, write, work, args, kwargs)
+        self._calls[call] = d
+        d.addTimeout(timeout, self.clock, onTimeoutCancel=_timed_out)
+        d.addBoth(self._settled, call)
+        return d
+
+    def _settled(self, result: T | Failure, call: Call) -> T | Failure:
+        # From here on a pool thread that has not started the call skips it.
+        call.given_up = True
+        del self._calls[call]
+        if isinstance(result, Failure) and result.check(CancelledError):
+            result = Failure(StoreUnavailable("the store was closed before the database answered"))
+        self.breaker.record(result)
+        return result
 
     def _interaction(
-        self, transaction: adbapi.Transaction, write: bool, work: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, cursor: Any, write: bool, work: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> T:
-        txn = Txn(transaction, self.engine)
+        txn = Txn(cursor, self.engine)
         if self.engine == "sqlite":
             # IMMEDIATE takes the write lock now, so a write transaction never
             # fails half-way with SQLITE_BUSY when another process (tchat-admin)
@@ -353,18 +534,47 @@ class Database:
 
     async def close(self) -> None:
         """
-        Refuse new calls, wait for the calls in flight, then close the pool.
-        Closing twice is harmless.
+        Refuse new calls, wait for the calls in flight for at most
+        ``timeout`` seconds, then close the pool. Calls the database has not
+        answered by then fail with L{StoreUnavailable}; threads stuck in
+        them are not waited for (they are daemon threads). Closing twice is
+        harmless.
         """
         self._closing = True
         if self._in_flight:
             d: Deferred[None] = Deferred()
             self._drained.append(d)
-            await d
-        if not self._closed:
-            self._closed = True
-            self._pool.close()
+            d.addTimeout(self.timeout, self.clock)
+            try:
+                await d
+            except TimeoutError:
+                pass  # said below, with the count
+        if self._closed:
+            return
+        self._closed = True
+        abandoned = self._pool.unfinished
+        for waiting in list(self._calls.values()):
+            waiting.cancel()
+        self._pool.close()
+        if abandoned:
+            log.warn(
+                "closed the database {url} without waiting for {count} call(s) it had not answered"
+                " within {timeout}; an unfinished write is rolled back (PostgreSQL when the connection"
+                " drops, SQLite at the next open)",
+                url=self.url.shown, count=abandoned, timeout=seconds(self.timeout),
+            )
+        else:
             log.info("closed the database {url}", url=self.url.shown)
+
+
+def _timed_out(result: object, timeout: float) -> Failure:
+    return Failure(timed_out(timeout))
+
+
+def _check_seconds(**values: float) -> None:
+    for name, value in values.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+            raise ValueError(f"{name} is a number of seconds, more than 0")
 
 
 class UsesDatabase:

@@ -14,6 +14,8 @@ password hash.
 
 from __future__ import annotations
 
+from typing import Literal
+
 
 class StoreError(Exception):
     """Base of every error the store raises on purpose."""
@@ -67,15 +69,38 @@ class DuplicateMessage(StoreError):
         self.msgid = msgid
 
 
+QueueLimit = Literal["total", "sender", "guests"]
+
+
 class QueueFull(StoreError):
-    """The recipient's offline queue holds as many messages as allowed."""
+    """
+    Queueing this offline message would pass one of the recipient's limits.
+
+    ``reason`` says which: ``"total"`` (the recipient has ``limit`` messages
+    waiting), ``"sender"`` (this sender has ``limit`` waiting for them) or
+    ``"guests"`` (guests together have ``limit`` waiting for them). The
+    message is a sentence for the sender.
+    """
 
     code = "queue_full"
 
-    def __init__(self, recipient_key: str, limit: int) -> None:
-        super().__init__(f"{recipient_key} has {limit} messages waiting already; try later")
+    def __init__(
+        self, recipient_key: str, limit: int, reason: QueueLimit = "total", recipient: str | None = None
+    ) -> None:
+        name = recipient or recipient_key
+        if reason == "sender":
+            sentence = f"you have {limit} messages waiting for {name} already; wait until they have read some"
+        elif reason == "guests":
+            sentence = (
+                f"{name} has as many messages from guests waiting as allowed ({limit});"
+                " try later, or log in to a registered name"
+            )
+        else:
+            sentence = f"{name} has {limit} messages waiting already; try later"
+        super().__init__(sentence)
         self.recipient_key = recipient_key
         self.limit = limit
+        self.reason: QueueLimit = reason
 
 
 class StoreClosed(StoreError):
@@ -85,6 +110,28 @@ class StoreClosed(StoreError):
 
     def __init__(self) -> None:
         super().__init__("the store is closed")
+
+
+class StoreUnavailable(StoreError):
+    """
+    The database cannot be used just now: it did not answer in time, the
+    connection to it is lost, its file is locked, read-only or on a full
+    disk, or it failed a moment ago and is not being tried again yet.
+
+    ``str()`` is a sentence for a person saying why, in plain words (never
+    SQL, never a password). ``retry_after`` is, when known, how many seconds
+    from now the store tries the database again (see L{tchat.store.breaker}).
+    A write refused with this error may still have been carried out if it
+    reached the database before the answer was given up on (see
+    docs/store.rst, "When the database is down").
+    """
+
+    code = "unavailable"
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
 
 
 class SchemaTooNew(StoreError):

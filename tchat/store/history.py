@@ -4,7 +4,11 @@ History: every message, public and private, and the pages of it people ask for.
 A message is the dict of a tchat ``message`` event's fields::
 
     {"msgid": "9f3a-17", "from": "Alice", "to": "#lobby", "text": "hi",
-     "kind": "public", "ts": 1700000000.25}
+     "kind": "public", "ts": 1700000000.25, "registered": True}
+
+``registered`` is there, True, when the sender was logged in to a registered
+account, and absent for a guest: the store keeps it and gives it back the
+same way, so history shows the mark as live messages do.
 
 It is stored under a *conversation key*: the room key (``name_key("#Lobby")``
 is ``#lobby``) for a room, or for a private message the two user keys sorted
@@ -49,11 +53,14 @@ from tchat.store.errors import DuplicateMessage, UnknownMessage
 log = Logger()
 
 KINDS = ("public", "private", "action")
-# Rows per INSERT: 7 parameters each stays far under SQLite's 32766.
+# Rows per INSERT: 8 parameters each stays far under SQLite's 32766.
 MAX_BATCH = 500
 
 Message = dict[str, Any]
-Row = tuple[str, str, str, str, str, str, float]  # msgid, conversation, sender, target, text, kind, ts
+# msgid, sender, target, text, kind, ts, registered
+Fields = tuple[str, str, str, str, str, float, bool]
+# msgid, conversation, sender, target, text, kind, ts, registered
+Row = tuple[str, str, str, str, str, str, float, bool]
 T = TypeVar("T")
 
 
@@ -70,10 +77,11 @@ def conversation_of(message: Mapping[str, Any]) -> str:
     return conversation_key(name_key(message["from"]), name_key(target))
 
 
-def message_fields(message: Mapping[str, Any]) -> tuple[str, str, str, str, str, float]:
+def message_fields(message: Mapping[str, Any]) -> Fields:
     """
     The stored fields of a message dict, checked: ``msgid``, ``from``, ``to``,
-    ``text``, ``kind``, ``ts``. Other keys (``delayed``, say) are ignored.
+    ``text``, ``kind``, ``ts``, and ``registered`` (True, or False when it is
+    absent, None or False). Other keys (``delayed``, say) are ignored.
     Raises C{ValueError} if one is missing or of the wrong kind.
     """
     try:
@@ -86,18 +94,24 @@ def message_fields(message: Mapping[str, Any]) -> tuple[str, str, str, str, str,
         raise ValueError(f"a message's kind is one of {', '.join(KINDS)}")
     if not isinstance(fields[5], (int, float)) or isinstance(fields[5], bool):
         raise ValueError("a message's ts is a number (Unix time)")
-    return (*fields[:5], float(fields[5]))  # type: ignore[return-value]
+    registered = message.get("registered")
+    if registered is not None and not isinstance(registered, bool):
+        raise ValueError("a message's registered is true, false or absent")
+    return (*fields[:5], float(fields[5]), registered is True)
 
 
 def message_dict(row: Sequence[Any]) -> Message:
-    """A stored (msgid, sender, target, text, kind, ts) back as a message dict."""
-    msgid, sender, target, text, kind, ts = row
-    return {"msgid": msgid, "from": sender, "to": target, "text": text, "kind": kind, "ts": float(ts)}
+    """A stored (msgid, sender, target, text, kind, ts, registered) back as a message dict."""
+    msgid, sender, target, text, kind, ts, registered = row
+    message: Message = {"msgid": msgid, "from": sender, "to": target, "text": text, "kind": kind, "ts": float(ts)}
+    if registered:  # 1 on SQLite, True on PostgreSQL
+        message["registered"] = True
+    return message
 
 
 # -- work functions (run in a pool thread) ------------------------------------
 
-_PAGE = "SELECT id, msgid, sender, target, text, kind, ts FROM messages WHERE conversation = ?"
+_PAGE = "SELECT id, msgid, sender, target, text, kind, ts, registered FROM messages WHERE conversation = ?"
 # The two history queries, public so that tests and the benchmark can
 # EXPLAIN exactly what the store runs.
 LAST_PAGE_SQL = f"{_PAGE} ORDER BY id DESC LIMIT ?"
@@ -109,9 +123,9 @@ PAGE_BEFORE_SINCE_SQL = f"{_PAGE} AND ts >= ? AND id < ? ORDER BY id DESC LIMIT 
 
 
 def _insert_sql(rows: int) -> str:
-    values = ", ".join([f"({placeholders(7)})"] * rows)
+    values = ", ".join([f"({placeholders(8)})"] * rows)
     return (
-        "INSERT INTO messages (msgid, conversation, sender, target, text, kind, ts)"
+        "INSERT INTO messages (msgid, conversation, sender, target, text, kind, ts, registered)"
         f" VALUES {values} ON CONFLICT (msgid) DO NOTHING RETURNING msgid"
     )
 
@@ -248,8 +262,8 @@ class History(UsesDatabase):
         Store a message. Fires once it is committed. Raises C{ValueError}
         for a malformed message, L{DuplicateMessage} for a msgid already stored.
         """
-        msgid, sender, target, text, kind, ts = message_fields(message)
-        row: Row = (msgid, conversation_of(message), sender, target, text, kind, ts)
+        msgid, sender, target, text, kind, ts, registered = message_fields(message)
+        row: Row = (msgid, conversation_of(message), sender, target, text, kind, ts, registered)
         if self.group_commit:
             await self.writer.submit(row)
             return

@@ -112,6 +112,10 @@ def _prepare(txn: Txn) -> int:
 
 
 def _apply(txn: Txn, upgrade: Upgrade, applied: float) -> bool:
+    if txn.engine == "postgresql":
+        # An upgrade may build an index over a big table: the chat's
+        # statement_timeout is not meant for it (Database.run_upgrade bounds it).
+        txn.execute("SET LOCAL statement_timeout = 0")
     _lock(txn)
     if _current(txn) >= upgrade.version:
         return False  # another process got there first
@@ -141,7 +145,7 @@ async def upgrade(db: Database, up_to: int | None = None) -> int:
         raise SchemaTooNew(version, known)
     target = known if up_to is None else min(up_to, known)
     for step in shipped[version:target]:
-        if await db.run_write(_apply, step, time.time()):
+        if await db.run_upgrade(_apply, step, time.time()):
             log.info(
                 "upgraded the database {url} to schema version {version} ({name})",
                 url=db.url.shown, version=step.version, name=step.name,
