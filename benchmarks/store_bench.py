@@ -221,10 +221,17 @@ async def measure_login(store: Store, figures: Figures) -> None:
                 "reader",
                 {"msgid": f"q{round_}-{i}", "from": "writer", "to": "reader", "text": TEXT, "kind": "private", "ts": float(i)},
             )
-        elapsed, taken = await timed(lambda: store.offline.take("reader"))
-        assert len(taken) == 100
+        async def deliver() -> int:
+            # As the hub delivers them: read a batch of 50, then remove what was delivered.
+            count = 0
+            while batch := await store.offline.peek("reader", 50):
+                count += await store.offline.remove("reader", [row for row, _ in batch])
+            return count
+
+        elapsed, taken = await timed(deliver)
+        assert taken == 100
         takes.append(elapsed)
-    figures.rows["login: take 100 queued offline messages"] = ms(takes)
+    figures.rows["login: deliver 100 queued offline messages (peek and remove, 50 at a time)"] = ms(takes)
 
 
 async def write_round(store: Store, writers: int, per_writer: int, prefix: str) -> tuple[float, list[float], int]:

@@ -38,7 +38,7 @@ from tchat.commands import Request
 from tchat.errors import ChatError, in_seconds
 from tchat.events import make_event
 from tchat.names import BadName, LOBBY, check_name, is_room, name_key
-from tchat.store import Account, NoSuchAccount, Store, StoreError, UnknownMessage
+from tchat.store import Account, NoSuchAccount, Store, StoreError, StoreUnavailable, UnknownMessage
 from tchat.throttle import Guess, GuessThrottle, RateLimit
 
 if TYPE_CHECKING:
@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 log = Logger()
 
 HISTORY_DEFAULT = 50
+# Offline messages delivered at once, before waiting for the connection to take them.
+OFFLINE_BATCH = 50
 HISTORY_MAX = 200
 
 
@@ -73,6 +75,7 @@ class AccountRules:
     # Keys of the accounts this server knows of (loaded at start, kept up to
     # date): who may still log in as a guest while the database is down.
     known_accounts: set[str]
+    members: dict[Any, "Member"]
     registrations: RateLimit
     password_changes: RateLimit
 
@@ -188,17 +191,58 @@ class AccountRules:
         await self.deliver_offline(member)
 
     async def deliver_offline(self, member: "Member") -> None:
-        assert self.store is not None and member.key is not None
-        for message in await self.store.offline.take(member.key):
-            fields = {k: v for k, v in message.items() if k != "ts"}
-            member.session.deliver(make_event("message", ts=message["ts"], **fields, delayed=True))
+        """
+        Deliver what waited for ``member``, a batch at a time, each message
+        only once the connection's send buffer has room; each batch is taken
+        out of the store only once the connection has taken all of it, so a
+        slow link gets everything, however
+        long the queue, and a connection lost halfway loses nothing (the
+        rest waits for the next login; the batch in flight may come twice,
+        with the same msgids).
+        """
+        store = self._needs_store()
+        assert member.key is not None
+        if member.delivering_offline:
+            member.offline_again = True  # the running loop looks once more
+            return
+        member.delivering_offline = True
+        try:
+            while True:
+                member.offline_again = False
+                batch = await store.offline.peek(member.key, OFFLINE_BATCH)
+                if self.members.get(member.session) is not member:
+                    return
+                for _, message in batch:
+                    # One at a time while the connection's buffer is full, so
+                    # the backlog never grows past one message.
+                    await member.session.drained()
+                    if self.members.get(member.session) is not member:
+                        return
+                    fields = {k: v for k, v in message.items() if k != "ts"}
+                    member.session.deliver(make_event("message", ts=message["ts"], **fields, delayed=True))
+                if batch:
+                    await member.session.drained()
+                    if self.members.get(member.session) is not member:
+                        return
+                    await store.offline.remove(member.key, [row for row, _ in batch])
+                if len(batch) < OFFLINE_BATCH and not member.offline_again:
+                    return
+        finally:
+            member.delivering_offline = False
 
     def record_seen(self, member: "Member") -> None:
         """Fire and forget: the disconnect that calls it cannot wait."""
         if self.store is None or not member.registered or member.key is None:
             return
         d = self.store.accounts.record_seen(member.key, self.now())
-        d.addErrback(lambda f: log.failure("cannot record when {user} was last seen", f, user=member.name))
+
+        def failed(failure: Any) -> None:
+            if failure.check(StoreUnavailable):
+                log.warn("cannot record when {user} was last seen: {why}", user=member.name, why=failure.value)
+            else:
+                log.failure("cannot record when {user} was last seen", failure, user=member.name)
+
+        d.addErrback(failed)
 
     async def remember_join(self, member: "Member", room: "Room") -> None:
         if self.store is not None and member.registered and member.key is not None:
@@ -222,7 +266,10 @@ class AccountRules:
             raise ChatError("no_such_user", f"no such user: {recipient}")
         fields["to"] = account.name
         try:
-            await self.store.offline.queue(key, fields, limit=self.config.offline_limit)  # type: ignore[union-attr]
+            await self.store.offline.queue(  # type: ignore[union-attr]
+                key, fields, limit=self.config.offline_limit,
+                per_sender=self.config.offline_per_sender, from_guests=self.config.offline_from_guests,
+            )
         except StoreError as e:
             raise _store_error(e) from None
         return account

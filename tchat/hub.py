@@ -59,6 +59,9 @@ class Session(Protocol):
     def describe(self) -> dict[str, str]:
         """``address`` and ``door`` of this connection, for logs and ``/debug``."""
 
+    def drained(self) -> Deferred[None]:
+        """Fires once what was delivered so far has left for the client (its send buffer has room)."""
+
 
 @dataclass
 class HubConfig:
@@ -72,6 +75,9 @@ class HubConfig:
     guests: bool = True
     # Most private messages waiting for one offline user.
     offline_limit: int = 1000
+    # Of those, most from one sender, and from all guests together.
+    offline_per_sender: int = 100
+    offline_from_guests: int = 100
     # Most messages of one sender fanned out but not yet stored (their oks wait).
     max_unstored: int = 32
     # What costs a password hash, per address (and /passwd per account too):
@@ -106,6 +112,10 @@ class Member:
     # Messages fanned out whose ok waits for the store, and who waits for them all.
     unstored: int = 0
     waiting_for_store: list[Deferred[None]] = field(default_factory=list)
+    # Whether this member's offline messages are being delivered, and
+    # whether more arrived meanwhile.
+    delivering_offline: bool = False
+    offline_again: bool = False
     # Keys of this user's contacts, and of those offered as contacts this session.
     contacts: set[str] = field(default_factory=set)
     offered: set[str] = field(default_factory=set)

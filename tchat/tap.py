@@ -33,7 +33,7 @@ from tchat.door.line import LineDoor
 from tchat.door.web import OriginPolicy, WebDoor
 from tchat.door.session import Admission, Limits
 from tchat.hub import Hub, HubConfig
-from tchat.store import open_store, parse_url
+from tchat.store import StoreError, check_database, open_store, parse_url
 
 log = Logger()
 
@@ -160,6 +160,7 @@ class Options(usage.Options):
         ["admin-password-file", None, None, f"File holding the admin password (else ${ADMIN_PASSWORD_ENV})."],
         ["server-name", None, "tchat", "Name the server gives itself in the welcome."],
         ["db", None, None, f"Where accounts and history live: sqlite:PATH, memory (nothing kept) or postgresql://... (default: ${DB_ENV}, else {DEFAULT_DB})."],
+        ["db-timeout", None, 10.0, "Seconds the database has to answer a call; past them the call fails as unavailable (and stopping waits no longer).", float],
         ["registration", None, "open", "open: anyone may /register their name; closed: only admins make accounts."],
         ["guests", None, "yes", "yes: anyone may chat under a free name; no: registered users only."],
     ]
@@ -213,7 +214,7 @@ class Options(usage.Options):
                        "max-connections", "max-per-address", "max-pending"):
             if self[option] < 1:
                 raise usage.UsageError(f"--{option} must be at least 1")
-        for option in ("flood-rate", "login-timeout", "idle-timeout", "ping-timeout"):
+        for option in ("flood-rate", "login-timeout", "idle-timeout", "ping-timeout", "db-timeout"):
             if self[option] <= 0:
                 raise usage.UsageError(f"--{option} must be more than 0")
         if self["max-line"] < 64:
@@ -325,17 +326,25 @@ class ChatService(service.MultiService):
     listens, and closes after every connection is gone.
     """
 
-    def __init__(self, hub: Hub, doors: list[Any], db_url: str | None = None) -> None:
+    def __init__(self, hub: Hub, doors: list[Any], db_url: str | None = None, db_timeout: float = 10.0) -> None:
         super().__init__()
         self.hub = hub
         self.doors = doors
         self.db_url = db_url
+        self.db_timeout = db_timeout
         self._starting: defer.Deferred[None] | None = None
 
     def privilegedStartService(self) -> None:
         # Before the reactor runs (and before twistd gives up root, for a
         # port under 1024): bind every port, so that one that cannot be bound
-        # stops twistd at once with its reason.
+        # stops twistd at once with its reason. The database first: a
+        # database that cannot be used is as fatal (this blocks for at most
+        # the database timeout, before anyone is connected).
+        if self.db_url is not None:
+            try:
+                check_database(self.db_url, self.db_timeout)
+            except (StoreError, ValueError) as e:
+                raise StartupError(str(e)) from None
         for child in self:
             if isinstance(child, ListeningService):
                 child.bind()
@@ -350,7 +359,7 @@ class ChatService(service.MultiService):
 
         if self.db_url is not None:
             try:
-                await self.hub.use_store(await open_store(self.db_url, reactor))
+                await self.hub.use_store(await open_store(self.db_url, reactor, timeout=self.db_timeout))
             except Exception:
                 log.failure("tchat cannot open its database {url}", url=parse_url(self.db_url).shown)
                 exit_failed_at_end()
@@ -415,7 +424,7 @@ def makeService(options: Options) -> ChatService:
     admission = Admission(limits)
     line_door = LineDoor(hub, limits, reactor, admission)
     web_door = WebDoor(hub, limits, reactor, origins=options["web-origins"], admission=admission)
-    chat = ChatService(hub, [line_door, web_door], db_url=options["db"])
+    chat = ChatService(hub, [line_door, web_door], db_url=options["db"], db_timeout=options["db-timeout"])
     for description in options["ports"]:
         endpoint = endpoints.serverFromString(reactor, description)
         ListeningService(description, endpoint, line_door).setServiceParent(chat)

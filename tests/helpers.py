@@ -41,6 +41,9 @@ class RecordingSession:
         self._waiting.append(d)
         return d
 
+    def drained(self) -> defer.Deferred[None]:
+        return defer.succeed(None)
+
     def close(self, reason: str, re: Any = None) -> None:
         self.closed = reason
         self.closed_re = re

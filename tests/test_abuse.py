@@ -92,3 +92,48 @@ class AbuseTests(TestCase):
         late = await connect_line_client(port)
         late.send("late")
         await late.wait_for(lambda line: line.startswith("*** You are late."))
+
+    async def test_a_long_offline_queue_reaches_a_slow_reader_whole(self) -> None:
+        # 1 000 messages of 4 KB waited; the send queue holds 64 KiB. The
+        # reader is slow to start: it is not dropped, and gets every one.
+        import os
+        import tempfile
+
+        from argon2 import PasswordHasher
+        from twisted.internet import reactor
+
+        from tchat.door.line import LineDoor
+        from tchat.hub import Hub, HubConfig
+        from tchat.store import open_store
+        from tests.helpers import LineClient
+        from tests.test_store import wait_until
+
+        folder = tempfile.TemporaryDirectory(prefix="tchat-abuse-")
+        self.addCleanup(folder.cleanup)
+        store = await open_store(f"sqlite:{os.path.join(folder.name, 'tchat.db')}", reactor, hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+        self.addCleanup(store.close)
+        await store.accounts.create("alice", "a long passphrase")
+        text = "x" * 4000
+        for i in range(1000):
+            await store.offline.queue("alice", {"msgid": f"m{i}", "from": "bob", "to": "alice", "text": f"{i} {text}", "kind": "private", "ts": float(i)})
+        hub = Hub(HubConfig(), reactor, store=store)
+        door = LineDoor(hub, generous_limits(sendq=64 * 1024, max_line=8192, close_grace=2.0), reactor)
+        port = reactor.listenTCP(0, door, interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        self.addCleanup(lambda: (hub.close_all("test over"), door.wait_closed())[1])
+        alice = await connect_line_client(port.getHost().port)
+        await alice.wait_for(lambda line: line.startswith("*** Welcome"))
+        alice.transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+        [session] = door.sessions
+        # Small kernel buffers both ways, so that the server's own buffer fills.
+        session.transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32768)
+        alice.transport.pauseProducing()
+        alice.send("/login alice a long passphrase")
+        await wait_until(lambda: session.sendq.full, "the send buffer full")
+        self.assertFalse(session.closing)
+        alice.transport.resumeProducing()
+        await alice.wait_for(lambda line: line.startswith("[private] <~bob> (sent") and line.split(") ", 1)[1].startswith("999 "))
+        self.assertFalse(session.closing)
+        numbers = [int(line.split(") ", 1)[1].split(" ")[0]) for line in alice.lines if line.startswith("[private]")]
+        self.assertEqual(numbers, list(range(1000)))
+        self.assertEqual(await store.offline.waiting("alice"), 0)

@@ -18,6 +18,7 @@ from tchat.events import Event
 from tchat.hub import Hub, HubConfig
 from tchat.store import open_store
 from tests.helpers import RecordingSession, request
+from tests.test_store import wait_until
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 PASSWORD = "correct horse"
@@ -330,6 +331,74 @@ class OfflineTests(AccountsTestCase):
         await self.leave(alice)
         again = await self.login("alice")
         self.assertEqual(again.of("message"), [])
+
+    async def test_what_waits_is_delivered_a_batch_at_a_time_and_taken_out_only_once_written(self) -> None:
+        from twisted.internet.defer import Deferred, succeed
+
+        await self.leave(await self.registered("alice"))
+        for i in range(120):
+            await self.store.offline.queue("alice", {"msgid": f"m{i}", "from": "bob", "to": "alice", "text": f"n{i}", "kind": "private", "ts": float(i), "registered": True})
+
+        class SlowLink(RecordingSession):
+            """A connection whose send buffer fills with every 50 messages, until the test drains it."""
+
+            def __init__(self, address: str) -> None:
+                super().__init__(address)
+                self.waiting: list[Deferred[None]] = []
+
+            def deliver(self, event: Any) -> None:
+                super().deliver(event)
+                if event.name == "message" and len(self.of("message")) % 50 == 0:
+                    self.waiting.append(Deferred())
+
+            def drained(self) -> Deferred[None]:
+                if not self.waiting:
+                    return succeed(None)
+                d: Deferred[None] = Deferred()
+                self.waiting[-1].addBoth(lambda _: d.callback(None))
+                return d
+
+        self.port += 1
+        slow = SlowLink(f"10.0.0.1:{self.port}")
+        self.hub.connect(slow)
+        login = self.hub.handle(slow, request("login", user="alice", password=PASSWORD))
+        await wait_until(lambda: len(slow.waiting) == 1, "a batch written")
+        # The first batch is written; nothing is taken out until it has left.
+        self.assertEqual([m["text"] for m in slow.of("message")], [f"n{i}" for i in range(50)])
+        self.assertEqual(await self.store.offline.waiting("alice"), 120)
+        slow.waiting.pop().callback(None)
+        await wait_until(lambda: len(slow.waiting) == 1, "a batch written")
+        self.assertEqual(len(slow.of("message")), 100)
+        self.assertEqual(await self.store.offline.waiting("alice"), 70)
+        # The connection goes before the second batch has left: it stays queued.
+        self.hub.disconnect(slow)
+        slow.waiting.pop().callback(None)
+        await login
+        self.assertEqual(await self.store.offline.waiting("alice"), 70)
+        again = await self.login("alice")
+        self.assertEqual([m["text"] for m in again.of("message")], [f"n{i}" for i in range(50, 120)])
+        self.assertTrue(all(m["registered"] and m["delayed"] for m in again.of("message")))
+        self.assertEqual(await self.store.offline.waiting("alice"), 0)
+
+    async def test_guests_cannot_fill_someones_queue_so_friends_still_get_through(self) -> None:
+        await self.leave(await self.registered("alice"))
+        codes = []
+        for n in range(17):
+            guest = await self.guest(f"guest{n}", host=f"10.0.1.{n}")
+            for i in range(8):
+                event = await self.ask(guest, "msg", to="alice", text=f"spam {n} {i}")
+                codes.append(event.get("code") or event.name)
+        self.assertEqual(codes.count("ok"), 100)  # all guests together
+        self.assertEqual(codes.count("queue_full"), 17 * 8 - 100)
+        friend = await self.registered("friend")
+        event = await self.ask(friend, "msg", to="alice", text="are you coming?")
+        self.assertEqual((event.name, event["queued"]), ("ok", True))
+        # One sender alone, even registered, has a quota of its own.
+        for i in range(99):
+            await self.ask(friend, "msg", to="alice", text=f"again {i}")
+        event = await self.ask(friend, "msg", to="alice", text="one too many")
+        self.assertEqual(event["code"], "queue_full")
+        self.assertIn("you have 100 messages waiting for alice", event["text"])
 
     async def test_a_message_to_nobody_is_still_no_such_user(self) -> None:
         bob = await self.guest("bob")
