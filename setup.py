@@ -22,7 +22,7 @@ setup(
         "psycopg[binary]>=3.1",
     ],
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6", "selenium>=4.20", "docutils>=0.20"],
+        "test": ["pytest>=8", "hypothesis>=6", "selenium>=4.20", "docutils>=0.20", "mypy>=1.10", "mypy-zope>=1.0"],
     },
     entry_points={
         "console_scripts": [
