@@ -110,6 +110,19 @@ class AdminTests(TestCase):
         self.assertEqual([a.split()[0] for a in self.admin("list").stdout.splitlines()[1:]], ["alice"])
         self.assertEqual(subprocess.run([ADMIN, "frobnicate"], capture_output=True).returncode, 2)
 
+    def test_a_taken_name_is_refused_before_any_password_is_asked(self) -> None:
+        self.assertEqual(self.admin("create", "alice", "--password-stdin", stdin="correct horse\n").returncode, 0)
+        taken, nobody = self.admin_all([(("create", "Alice"), ""), (("reset", "bob"), "")])
+        self.assertRefused(taken, "the name Alice is registered already")
+        self.assertRefused(nobody, "no registered user bob")
+        self.assertNotIn("password", (taken.stderr + nobody.stderr).lower().replace("tchat-admin:", ""))
+
+    def test_commands_that_read_never_make_a_database(self) -> None:
+        path = self.url.split(":", 1)[1]
+        for done in self.admin_all([(("list",), ""), (("delete", "bob"), ""), (("reset", "bob", "--password-stdin"), "correct horse\n")]):
+            self.assertRefused(done, f"there is no database at {path}")
+        self.assertFalse(os.path.exists(path))
+
     def test_list_columns_line_up(self) -> None:
         table = format_accounts([
             Account("alice", "alice", 0.0, None, None, None),

@@ -131,15 +131,52 @@ async def _act(store: Store, args: argparse.Namespace, password: str | None, out
         print(f"schema version {await store.schema_version()}", file=out)
 
 
-async def run(reactor: Any, args: argparse.Namespace, password: str | None, out: TextIO, err: TextIO) -> None:
-    """Open the store, do the command, close the store; a failure becomes one line and status 1."""
+# Commands that may make a database where there is none.
+MAKES_A_DATABASE = ("create", "upgrade")
+
+
+def no_database(url: str, command: str) -> str | None:
+    """Why ``command`` must not run: a SQLite file that does not exist, for a command that only reads or changes accounts."""
+    parsed = parse_url(url)
+    if command in MAKES_A_DATABASE or parsed.engine != "sqlite" or parsed.target == ":memory:":
+        return None
+    if os.path.exists(parsed.target):
+        return None
+    return (
+        f"there is no database at {parsed.target} (the server makes it when it first starts;"
+        " --db or $TCHAT_DB names another)"
+    )
+
+
+async def run(reactor: Any, args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> None:
+    """
+    Open the store, check what can be checked, ask for a password if the
+    command needs one, do the command, close the store; a failure becomes
+    one line and status 1.
+    """
     try:
         store = await open_store(args.db, reactor)
     except Exception as e:
         print(f"{PROGRAM}: cannot open the database {parse_url(args.db)}: {_one_line(e)}", file=err)
         raise SystemExit(1) from None
     try:
+        password = None
+        if args.command in ("create", "reset"):
+            # Before asking for a password: one for a name that is taken, or
+            # for no account, would be asked for nothing.
+            existing = await store.accounts.get(name_key(args.name))
+            if args.command == "create" and existing is not None:
+                raise Refused(f"the name {args.name} is registered already")
+            if args.command == "reset" and existing is None:
+                raise Refused(f"no registered user {args.name}")
+            password = read_password(args.name, args.password_stdin, stdin)
         await _act(store, args, password, out)
+    except Refused as e:
+        print(f"{PROGRAM}: {e}", file=err)
+        raise SystemExit(1) from None
+    except (KeyboardInterrupt, EOFError):
+        print(f"\n{PROGRAM}: cancelled", file=err)
+        raise SystemExit(1) from None
     except StoreError as e:
         print(f"{PROGRAM}: {e}", file=err)
         raise SystemExit(1) from None
@@ -160,18 +197,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         parse_url(args.db)
-        password = None
         if args.command == "create":
             try:
                 args.name = check_name(args.name.strip())
             except BadName as e:
                 raise Refused(f"bad name: {e}") from None
-        if args.command in ("create", "reset"):
-            password = read_password(args.name, args.password_stdin, sys.stdin)
+        missing = no_database(args.db, args.command)
+        if missing is not None:
+            raise Refused(missing)
     except (Refused, ValueError) as e:
         print(f"{PROGRAM}: {e}", file=sys.stderr)
         raise SystemExit(1) from None
-    except (KeyboardInterrupt, EOFError):
-        print(f"\n{PROGRAM}: cancelled", file=sys.stderr)
-        raise SystemExit(1) from None
-    task.react(run, (args, password, sys.stdout, sys.stderr))
+    task.react(run, (args, sys.stdin, sys.stdout, sys.stderr))
