@@ -263,7 +263,7 @@ class AccountRules:
         key = name_key(recipient)
         account = await self.store.accounts.get(key) if self.store is not None else None
         if account is None:
-            raise ChatError("no_such_user", f"no such user: {recipient}")
+            raise ChatError("no_such_user", f"{recipient} is not online, and is no registered user (messages wait only for those): it was not sent")
         fields["to"] = account.name
         try:
             await self.store.offline.queue(  # type: ignore[union-attr]

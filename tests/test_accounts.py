@@ -404,6 +404,12 @@ class OfflineTests(AccountsTestCase):
         bob = await self.guest("bob")
         event = await self.ask(bob, "msg", to="ghost", text="hello?")
         self.assertEqual(event["code"], "no_such_user")
+        # A guest who left is as gone; the sentence says what happened.
+        gus = await self.guest("gus")
+        await self.leave(gus)
+        event = await self.ask(bob, "msg", to="gus", text="still there?")
+        self.assertEqual(event["code"], "no_such_user")
+        self.assertEqual(event["text"], "gus is not online, and is no registered user (messages wait only for those): it was not sent")
 
 
 class RoomsAcrossLoginsTests(AccountsTestCase):
