@@ -199,9 +199,13 @@ class Page:
         return self.driver.find_elements(By.CSS_SELECTOR, selector)
 
     def until(self, condition: Callable[[Any], Any], what: str) -> Any:
+        from selenium.common.exceptions import StaleElementReferenceException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        return WebDriverWait(self.driver, WAIT, poll_frequency=0.05).until(condition, message=f"waiting for {what}")
+        # The page redraws its lists as events arrive: an element found a
+        # moment ago may be gone; look again.
+        wait = WebDriverWait(self.driver, WAIT, poll_frequency=0.05, ignored_exceptions=(StaleElementReferenceException,))
+        return wait.until(condition, message=f"waiting for {what}")
 
     def login(self, name: str) -> None:
         self.until(lambda d: self.by_id("login-name").is_displayed(), "the login form")
@@ -225,12 +229,16 @@ class Page:
 
     def open(self, name: str) -> None:
         """Open the conversation called ``name`` from the list (rooms and private)."""
-        button = self.until(
-            lambda d: next((b for b in self.css("button.conv") if b.get_attribute("data-key") == name.lower()), None),
-            f"{name} in the conversation list",
-        )
         self.show_panel("toggle-rooms")
-        button.click()
+
+        def click() -> bool:
+            button = next((b for b in self.css("button.conv") if b.get_attribute("data-key") == name.lower()), None)
+            if button is None:
+                return False
+            button.click()
+            return True
+
+        self.until(lambda d: click(), f"{name} in the conversation list")
 
     def show_panel(self, toggle: str) -> None:
         button = self.by_id(toggle)
