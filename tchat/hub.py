@@ -426,10 +426,12 @@ class Hub(AccountRules):
             if isinstance(result, Failure) and result.check(StoreError) and result.value.code == "unavailable":
                 # Delivered all the same: the live chat does not wait for the database.
                 log.warn("a message from {user} was delivered but not stored: {why}", user=member.name, why=result.value)
-                self._reply(
-                    member, request, "ok", **fields, stored=False,
-                    text=f"delivered, but not kept in the history: {result.value}",
-                )
+                # Not an ok: what was asked (deliver and keep) was half done.
+                # "delivered" tells a program not to send it again.
+                member.session.deliver(make_event(
+                    "error", ts=self.now(), re=request.id, code="unavailable", msgid=fields.get("msgid"), delivered=True,
+                    text=f"your message was delivered, but not kept in the history: {result.value}",
+                ))
             elif isinstance(result, Failure):
                 log.failure("a message from {user} was delivered but not stored", result, user=member.name)
                 member.session.deliver(
