@@ -20,6 +20,7 @@ setup(
         "autobahn[twisted]>=24.4",
         "argon2-cffi>=23.1",
         "psycopg[binary]>=3.1",
+        "prometheus-client>=0.20",
     ],
     extras_require={
         "test": ["pytest>=8", "hypothesis>=6", "selenium>=4.20", "docutils>=0.20", "mypy>=1.10", "mypy-zope>=1.0"],

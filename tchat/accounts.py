@@ -36,6 +36,7 @@ from twisted.logger import Logger
 
 from tchat.commands import Request
 from tchat.errors import ChatError, in_seconds
+from tchat.metrics import Metrics
 from tchat.events import make_event
 from tchat.names import BadName, LOBBY, check_name, is_room, name_key
 from tchat.store import Account, NoSuchAccount, Store, StoreError, StoreUnavailable, UnknownMessage
@@ -76,6 +77,7 @@ class AccountRules:
     # date): who may still log in as a guest while the database is down.
     known_accounts: set[str]
     members: dict[Any, "Member"]
+    metrics: Metrics
     registrations: RateLimit
     password_changes: RateLimit
 
@@ -85,6 +87,7 @@ class AccountRules:
 
     async def use_store(self, store: Store) -> None:
         """Keep accounts and history in ``store`` from now on (the service calls this once it is open)."""
+        store.db.observe = self.metrics.observe_store
         self.known_accounts = {account.key for account in await store.accounts.list()}
         self.store = store
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
@@ -38,6 +39,7 @@ from tchat.accounts import AccountRules, unavailable
 from tchat.errors import ChatError, in_seconds
 from tchat.events import Event, error_event, make_event
 from tchat.names import LOBBY, BadName, check_name, check_room, clean_text, is_room, name_key
+from tchat.metrics import Metrics
 from tchat.store import Store, StoreError
 from tchat.throttle import Guess, GuessThrottle, RateLimit
 
@@ -92,6 +94,9 @@ class HubConfig:
 class Room:
     name: str
     members: dict[str, "Member"] = field(default_factory=dict)
+    # How many members are on each door: a fan-out counts its deliveries
+    # from this, not one by one (see tchat.metrics).
+    doors: Counter[str] = field(default_factory=Counter)
 
     def names(self) -> list[str]:
         return sorted((m.name for m in self.members.values() if m.name is not None), key=name_key)
@@ -103,6 +108,8 @@ class Member:
 
     session: Session
     since: float
+    # The door it came in by ("tcp", "web"), for metrics.
+    door: str = "?"
     name: str | None = None
     key: str | None = None
     rooms: dict[str, Room] = field(default_factory=dict)
@@ -138,9 +145,11 @@ class Hub(AccountRules):
         clock: IReactorTime,
         on_stop: Callable[[], object] | None = None,
         store: Store | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
         self.store = store
+        self.metrics = metrics if metrics is not None else Metrics()
         self.clock = clock
         self.started = clock.seconds()
         # Called when a /shutdown's delay is over; the service makes it stop
@@ -171,6 +180,7 @@ class Hub(AccountRules):
 
     def _reply(self, member: Member, request: Request, name: str, **fields: Any) -> None:
         member.session.deliver(make_event(name, ts=self.now(), re=request.id, **fields))
+        self.metrics.delivered(member.door)
 
     def _next_msgid(self) -> str:
         self._msgid_seq += 1
@@ -182,6 +192,9 @@ class Hub(AccountRules):
         for member in tuple(room.members.values()):
             if member is not skip:
                 member.session.deliver(event)
+        self.metrics.fanned_out(room.doors)
+        if skip is not None and skip.key in room.members:
+            self.metrics.delivered(skip.door, -1)
 
     def online(self) -> list[str]:
         return sorted((m.name for m in self.users.values() if m.name is not None), key=name_key)
@@ -207,8 +220,9 @@ class Hub(AccountRules):
 
     def connect(self, session: Session) -> None:
         """A new connection: greet it, or turn it away if the server is stopping."""
-        self.members[session] = Member(session, since=self.now())
-        log.info("connect from {address} via {door}", **session.describe())
+        described = session.describe()
+        self.members[session] = Member(session, since=self.now(), door=described.get("door", "?").split("/")[0])
+        log.info("connect from {address} via {door}", **described)
         if self.stopping:
             del self.members[session]
             session.close(self._shutdown_reason)
@@ -240,6 +254,9 @@ class Hub(AccountRules):
         if member is None:
             return
         command = BY_ACTION[request.action]
+        # A plain line before login is a login too.
+        logging_in = request.action == "login" or (request.action == "line" and member.name is None)
+        failed: str | None = None
         try:
             if member.name is None and not command.before_login:
                 raise ChatError("not_logged_in", "log in first: type a name, or /login NAME")
@@ -247,16 +264,23 @@ class Hub(AccountRules):
                 raise ChatError("not_allowed", f"/{request.action} is for admins; see /admin")
             await getattr(self, "_do_" + request.action)(member, request)
         except ChatError as e:
+            failed = e.code
             session.deliver(error_event(e.code, e.text, re=request.id, ts=self.now()))
         except StoreError as e:
             # Whatever the rules did not turn into a ChatError themselves.
             error = unavailable(e) if e.code == "unavailable" else ChatError(e.code, str(e))
+            failed = error.code
             session.deliver(error_event(error.code, error.text, re=request.id, ts=self.now()))
         except Exception:
+            failed = "internal_error"
             log.failure("request {action} from {address} failed", action=request.action, address=member.address)
             session.deliver(
                 error_event("internal_error", "the server failed to do that; it has been logged", re=request.id, ts=self.now())
             )
+        if failed == "rate_limited":
+            self.metrics.rate_limited.inc()
+        if logging_in:
+            self.metrics.logins.labels(failed or ("account" if member.registered else "guest")).inc()
 
     def user_of(self, session: Session) -> str | None:
         """The name ``session`` is logged in as, or None."""
@@ -283,12 +307,15 @@ class Hub(AccountRules):
 
     def _drop(self, member: Member, bye: str, part_reason: str, re: RequestId | None = None) -> None:
         """Remove ``member`` from the chat, then say ``bye`` (answering ``re``) and disconnect it."""
+        if part_reason.startswith("kicked") or part_reason in ("server full", "name taken by its account"):
+            self.metrics.dropped.labels(part_reason.split(" by ")[0]).inc()
         self.members.pop(member.session, None)
         self._leave_all(member, part_reason)
         member.session.close(bye, re)
 
     def _part(self, member: Member, room: Room, reason: str | None) -> None:
         del room.members[member.key]  # type: ignore[arg-type]
+        room.doors[member.door] -= 1
         del member.rooms[name_key(room.name)]
         if member.current is room:
             member.current = next(reversed(member.rooms.values()), None)
@@ -299,6 +326,7 @@ class Hub(AccountRules):
 
     def _join(self, member: Member, room: Room) -> None:
         room.members[member.key] = member  # type: ignore[index]
+        room.doors[member.door] += 1
         member.rooms[name_key(room.name)] = room
         member.current = room
         self.fan_out(room, self.event("join", room=room.name, user=member.name), skip=member)
@@ -378,6 +406,7 @@ class Hub(AccountRules):
                 kind="action" if kind == "action" else "public", registered=member.registered or None,
             )
             self.fan_out(room, event, skip=member)
+            self.metrics.messages.labels(event["kind"]).inc()
             await self._ok_when_stored(member, request, self.keep_message(event.fields), msgid=msgid)
             return
         kind = "action" if kind == "action" else "private"
@@ -388,6 +417,7 @@ class Hub(AccountRules):
             if member.registered:
                 fields["registered"] = True
             account = await self.queue_offline(member, target, fields)
+            self.metrics.messages.labels(kind).inc()
             await self.keep_message(fields)
             self._reply(
                 member, request, "ok", msgid=msgid, queued=True,
@@ -403,6 +433,8 @@ class Hub(AccountRules):
             registered=member.registered or None,
         )
         other.session.deliver(event)
+        self.metrics.delivered(other.door)
+        self.metrics.messages.labels(kind).inc()
         self.offer_contact(member, other)
         await self._ok_when_stored(
             member, request, self.keep_message(event.fields),

@@ -29,7 +29,12 @@ from twisted.logger import Logger
 from twisted.python import usage
 from twisted.python.failure import Failure
 
+from prometheus_client.twisted import MetricsResource
+from twisted.web.resource import Resource
+from twisted.web.server import Site
+
 from tchat.door.line import LineDoor
+from tchat.metrics import Metrics
 from tchat.door.web import OriginPolicy, WebDoor
 from tchat.door.session import Admission, Limits
 from tchat.hub import Hub, HubConfig
@@ -170,6 +175,7 @@ class Options(usage.Options):
         self["ports"] = []
         self["web-ports"] = []
         self["web-origins"] = []
+        self["metrics-ports"] = []
 
     def opt_port(self, value: str) -> None:
         """Listen on PORT: a number, or an endpoint string such as tcp:4321:interface=127.0.0.1 or ssl:6697:privateKey=key.pem:certKey=cert.pem. Repeat to listen on several (default: 4321)."""
@@ -180,6 +186,10 @@ class Options(usage.Options):
     def opt_web_port(self, value: str) -> None:
         """Serve the browser page, and its WebSocket at /ws, on WEB_PORT: a number or an endpoint string (ssl:... for https and wss). Repeat to serve on several; "off" for none (default: 5000)."""
         self["web-ports"].append(value.strip())
+
+    def opt_metrics_port(self, value: str) -> None:
+        """Serve Prometheus metrics at /metrics on METRICS_PORT: a number or an endpoint string; keep it off the public network (tcp:9464:interface=127.0.0.1). Off by default, and never on the web port."""
+        self["metrics-ports"].append(endpoint_description(value))
 
     def opt_web_origin(self, value: str) -> None:
         """Let pages from ORIGIN (like https://chat.example.org) open the WebSocket; repeat for several, or * for any (default: only pages from the same host and port, that is, the server's own)."""
@@ -206,6 +216,11 @@ class Options(usage.Options):
                 endpoints.serverFromString(reactor, description)
             except Exception as e:
                 raise usage.UsageError(f"--web-port {description}: {e}")
+        for description in self["metrics-ports"]:
+            try:
+                endpoints.serverFromString(reactor, description)
+            except Exception as e:
+                raise usage.UsageError(f"--metrics-port {description}: {e}")
         try:
             OriginPolicy(self["web-origins"])
         except ValueError as e:
@@ -386,6 +401,21 @@ class ChatService(service.MultiService):
         log.info("tchat stopped")
 
 
+def metrics_site(metrics: Metrics) -> Site:
+    """A site with the Prometheus text at ``/metrics`` and nothing else."""
+    root = Resource()
+    root.putChild(b"metrics", MetricsResource(registry=metrics.registry))
+    site = _QuietSite(root)
+    site.noisy = False
+    return site
+
+
+class _QuietSite(Site):
+    # A scrape every few seconds is no news: no access log line for it.
+    def log(self, request: Any) -> None:
+        pass
+
+
 def limits_from(options: Options) -> Limits:
     return Limits(
         max_line=options["max-line"],
@@ -431,4 +461,12 @@ def makeService(options: Options) -> ChatService:
     for description in options["web-ports"]:
         endpoint = endpoints.serverFromString(reactor, description)
         ListeningService(description, endpoint, web_door.site, what="tchat web").setServiceParent(chat)
+    hub.metrics.watch(
+        connections=lambda: {"tcp": len(line_door.sessions), "web": len(web_door.sessions)},
+        users_online=lambda: len(hub.users),
+        rooms=lambda: len(hub.rooms),
+    )
+    for description in options["metrics-ports"]:
+        endpoint = endpoints.serverFromString(reactor, description)
+        ListeningService(description, endpoint, metrics_site(hub.metrics), what="tchat metrics").setServiceParent(chat)
     return chat

@@ -9,7 +9,9 @@ with ``chattr +i``. PostgreSQL is found as in ``tests/test_store.py``
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tempfile
 import time
 from urllib.parse import urlsplit
@@ -21,6 +23,7 @@ from twisted.trial.unittest import TestCase
 from tests.helpers import connect_line_client
 from tests.test_store import POSTGRES
 from tests.test_store_outages import Proxy, _through, make_read_only
+from tests.test_metrics import _until, get
 from tests.test_twistd import TWISTD, TwistdProcess, _env
 
 
@@ -36,10 +39,14 @@ class HungDatabaseTests(TestCase):
         folder = tempfile.TemporaryDirectory(prefix="tchat-outage-")
         self.addCleanup(folder.cleanup)
         process = TwistdProcess()
-        args = [TWISTD, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--db", through, "--db-timeout", "1"]
+        args = [TWISTD, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "tcp:0:interface=127.0.0.1",
+                "--db", through, "--db-timeout", "1"]
         transport = reactor.spawnProcess(process, TWISTD, args, env=_env(), path=folder.name)
         self.addCleanup(lambda: None if process.ended.called else (transport.signalProcess("KILL"), process.ended)[1])
         tchat_port = await process.port
+        await _until(lambda: b"tchat web listening" in process.output)
+        web_port = int(re.search(rb"tchat web listening on \S+ \(port (\d+)\)", process.output).group(1))  # type: ignore[union-attr]
+        self.assertEqual((await get(web_port, "/health")).status, 200)
 
         owner = await connect_line_client(tchat_port)
         owner.send_json(action="login", user="owner", id=1)
@@ -77,7 +84,15 @@ class HungDatabaseTests(TestCase):
         self.assertEqual(refused["code"], "unavailable")
         self.assertIn("database is not answering", refused["text"])
 
-        # SIGTERM with the database still hung: tchat says goodbye and stops, soon.
+        # A load balancer's health check says so.
+        health = await get(web_port, "/health")
+        self.assertEqual((health.status, json.loads(health.body)["status"]), (503, "unavailable"))
+        # And once the database answers again, it says so by itself.
+        proxy.thaw()
+        await _until_async(lambda: get(web_port, "/health"), lambda r: r.status == 200)
+        proxy.freeze()
+
+        # SIGTERM with the database hung again: tchat says goodbye and stops, soon.
         stopping = time.monotonic()
         transport.signalProcess("TERM")
         await bot.wait_event("bye")
@@ -112,3 +127,14 @@ class UnusableDatabaseAtStartTests(TestCase):
         )
         self.assertEqual(code, 1, out + err)
         self.assertIn(b"cannot open the database sqlite:tchat.db: it is read-only", err)
+
+
+async def _until_async(call, done, tries: int = 100):  # type: ignore[no-untyped-def]
+    """Call ``call()`` (a coroutine) until ``done`` holds for its result."""
+    from twisted.internet.task import deferLater
+
+    for _ in range(tries):
+        if done(await call()):
+            return
+        await deferLater(reactor, 0.1, lambda: None)
+    raise AssertionError("it never came back")

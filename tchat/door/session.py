@@ -410,6 +410,7 @@ class DoorSession:
             return
         if len(self._queue) >= self.limits.flood_queue:
             # The door had read this before it could stop reading.
+            self.hub.metrics.rate_limited.inc()
             self.deliver(error_event("rate_limited", "too many commands at once; this one was dropped, slow down", re=request.id))
             return
         self._queue.append(request)
@@ -496,6 +497,7 @@ class DoorSession:
 
     def close_for(self, bye: str, part_reason: str) -> None:
         """Drop this client on the door's own account: the rooms hear ``part_reason``."""
+        self.hub.metrics.dropped.labels(part_reason).inc()
         self.hub.disconnect(self, part_reason)
         self.close(bye)
 

@@ -48,6 +48,7 @@ allows whitespace after the value, so ``JSON.parse`` reads it as is.
 from __future__ import annotations
 
 import hashlib
+import json
 import mimetypes
 import os
 from dataclasses import dataclass
@@ -472,15 +473,62 @@ class _Socket(WebSocketResource):
         return result
 
 
+HEALTH_PATH = b"health"
+
+
+def health_of(hub: Hub) -> tuple[bool, dict[str, Any]]:
+    """
+    Whether this server can serve people fully, and what a load balancer
+    or a person is shown: ``status`` "ok", "starting" (the store is not open
+    yet) or "unavailable" (the store does not answer), and the store's state.
+    """
+    store = hub.store
+    if store is None:
+        return False, {"status": "starting", "store": None}
+    state = {"engine": store.engine, "url": store.url.shown, "available": store.available}
+    if store.available:
+        return True, {"status": "ok", "store": state}
+    # Nobody may be using the store just now: ask it something cheap, so
+    # that the next check sees it back once it is (the store's breaker
+    # lets at most one such call through at a time).
+    store.schema_version().addErrback(lambda _: None)
+    return False, {"status": "unavailable", "store": state, "text": "the database is not answering; live chat goes on"}
+
+
+class HealthCheck(Resource):
+    """``/health``: 200 with ``{"status": "ok", …}`` while the server is whole, 503 naming what failed."""
+
+    isLeaf = True
+
+    def __init__(self, hub: Hub) -> None:
+        super().__init__()
+        self.hub = hub
+
+    def render(self, request: Request) -> bytes:
+        _security_headers(request)
+        request.setHeader(b"content-type", b"application/json")
+        request.setHeader(b"cache-control", b"no-store")
+        if request.method not in (b"GET", b"HEAD"):
+            request.setResponseCode(405)
+            request.setHeader(b"allow", b"GET, HEAD")
+            return b'{"status": "method not allowed"}\n'
+        healthy, body = health_of(self.hub)
+        request.setResponseCode(200 if healthy else 503)
+        return json.dumps(body).encode() + b"\n"
+
+
 class _Root(Resource):
-    def __init__(self, socket: IResource, files: IResource) -> None:
+    def __init__(self, socket: IResource, files: IResource, health: IResource) -> None:
         super().__init__()
         self.socket = socket
         self.files = files
+        self.health = health
 
     def getChildWithDefault(self, path: bytes, request: Request) -> IResource:
         if path == WS_PATH and not request.postpath:
             return self.socket
+        if path == HEALTH_PATH and not request.postpath:
+            return self.health
         return self.files
 
     def render(self, request: Request) -> bytes:
@@ -823,7 +871,7 @@ class WebDoor:
         self.table = SessionTable(hub, limits, clock, admission)
         self.files = load_static() if files is None else files
         self.socket_factory = _SocketFactory(self)
-        self.site = WebSite(self, _Root(_Socket(self.socket_factory), StaticFiles(self.files)))
+        self.site = WebSite(self, _Root(_Socket(self.socket_factory), StaticFiles(self.files), HealthCheck(hub)))
 
     @property
     def sessions(self) -> set[DoorSession]:

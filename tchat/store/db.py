@@ -62,6 +62,7 @@ from __future__ import annotations
 import functools
 import math
 import sqlite3
+import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Concatenate, Literal, ParamSpec, Sequence, TypeVar
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -501,7 +502,10 @@ class Database:
 
     # -- calls in flight, and closing ----------------------------------------
 
-    def guard(self, start: Callable[[], Deferred[T]]) -> Deferred[T]:
+    # Told how long each public call took (its name, seconds), for metrics.
+    observe: Callable[[str, float], None] | None = None
+
+    def guard(self, start: Callable[[], Deferred[T]], name: str = "call") -> Deferred[T]:
         """
         Start a public store call, unless closing has begun, and count it
         until it finishes so that L{close} waits for it.
@@ -509,12 +513,21 @@ class Database:
         if self._closing:
             return fail(StoreClosed())
         self._in_flight += 1
+        began = time.perf_counter()
         try:
             d = start()
         except BaseException:
             self._finished()
             raise
         d.addBoth(self._finished_passing)
+        if self.observe is not None:
+            observe = self.observe
+
+            def timed(result: T) -> T:
+                observe(name, time.perf_counter() - began)
+                return result
+
+            d.addBoth(timed)
         return d
 
     def _finished_passing(self, result: T) -> T:
@@ -590,8 +603,10 @@ def operation(method: Callable[Concatenate[S, P], Awaitable[T]]) -> Callable[Con
     for it.
     """
 
+    name = f"{method.__qualname__.split('.')[0].lower()}.{method.__name__}"
+
     @functools.wraps(method)
     def call(self: S, *args: P.args, **kwargs: P.kwargs) -> Deferred[T]:
-        return self.db.guard(lambda: Deferred.fromCoroutine(method(self, *args, **kwargs)))  # type: ignore[arg-type]
+        return self.db.guard(lambda: Deferred.fromCoroutine(method(self, *args, **kwargs)), name)  # type: ignore[arg-type]
 
     return call
