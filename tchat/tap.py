@@ -17,14 +17,16 @@ Stopping (``/shutdown``, SIGTERM, ``twistd``'s stop) always goes the same way:
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import os
 import resource
+import signal
 import sys
-from typing import Any
+from typing import Any, Sequence, cast
 
 from twisted.application import service
 from twisted.internet import defer, endpoints
-from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
+from twisted.internet.interfaces import IListeningPort, IReactorThreads, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python import usage
 from twisted.python.failure import Failure
@@ -33,6 +35,7 @@ from prometheus_client.twisted import MetricsResource
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
+from tchat.config import arguments_from, config_path, given_on_command_line
 from tchat.door.line import LineDoor
 from tchat.metrics import Metrics
 from tchat.door.web import OriginPolicy, WebDoor
@@ -168,7 +171,19 @@ class Options(usage.Options):
         ["db-timeout", None, 10.0, "Seconds the database has to answer a call; past them the call fails as unavailable (and stopping waits no longer).", float],
         ["registration", None, "open", "open: anyone may /register their name; closed: only admins make accounts."],
         ["guests", None, "yes", "yes: anyone may chat under a free name; no: registered users only."],
+        ["config", None, None, "A TOML file of options: the keys are the long option names; the command line overrides it; SIGHUP reloads it."],
     ]
+
+    # The command line it was given (the config file is read again from it on SIGHUP).
+    cli_args: list[str] = []
+
+    def parseOptions(self, options: Sequence[str] | None = None) -> None:
+        args = list(sys.argv[1:] if options is None else options)
+        self.cli_args = args
+        path = config_path(args)
+        table = cast(list[Sequence[Any]], self.optParameters)
+        from_file = arguments_from(path, table, given_on_command_line(args)) if path else []
+        super().parseOptions(from_file + args)
 
     def __init__(self) -> None:
         super().__init__()
@@ -341,13 +356,57 @@ class ChatService(service.MultiService):
     listens, and closes after every connection is gone.
     """
 
-    def __init__(self, hub: Hub, doors: list[Any], db_url: str | None = None, db_timeout: float = 10.0) -> None:
+    def __init__(
+        self, hub: Hub, doors: list[Any], db_url: str | None = None, db_timeout: float = 10.0,
+        options: Options | None = None, limits: Limits | None = None,
+    ) -> None:
         super().__init__()
         self.hub = hub
         self.doors = doors
         self.db_url = db_url
         self.db_timeout = db_timeout
+        self.options = options
+        self.limits = limits
         self._starting: defer.Deferred[None] | None = None
+        self._previous_hup: Any = None
+
+    def reload(self) -> None:
+        """
+        SIGHUP: read the options again (the config file, then the command
+        line), apply what can change while running, and log what changed
+        and what would need a restart. A file that does not parse changes
+        nothing (and says why).
+        """
+        if self.options is None:
+            return
+        fresh = Options()
+        try:
+            fresh.parseOptions(self.options.cli_args)
+        except usage.UsageError as e:
+            log.error("SIGHUP: the options were not reloaded: {why}", why=str(e))
+            return
+        changed = [key for key in RELOADED if fresh[key] != self.options[key]]
+        restart = [key for key in NEEDS_RESTART if fresh[key] != self.options[key]]
+        apply_options(fresh, self.hub.config, self.limits, self.doors)
+        for key in RELOADED:
+            self.options[key] = fresh[key]
+        log.info(
+            "SIGHUP: reloaded the options; changed: {changed}{restart}",
+            changed=", ".join(("admin password" if k == "admin-password" else k) for k in changed) or "nothing",
+            restart=f"; these need a restart to change: {', '.join(restart)}" if restart else "",
+        )
+
+    def _install_reload(self) -> None:
+        from twisted.internet import reactor
+
+        def hup(signum: int, frame: Any) -> None:
+            # Out of the signal handler, into the reactor's next turn.
+            cast(IReactorThreads, reactor).callFromThread(self.reload)
+
+        try:
+            self._previous_hup = signal.signal(signal.SIGHUP, hup)
+        except ValueError:
+            self._previous_hup = None  # not the main thread (a test): no signals
 
     def privilegedStartService(self) -> None:
         # Before the reactor runs (and before twistd gives up root, for a
@@ -367,6 +426,8 @@ class ChatService(service.MultiService):
 
     def startService(self) -> None:
         service.Service.startService(self)
+        if self.options is not None:
+            self._install_reload()
         self._starting = defer.Deferred.fromCoroutine(self._start())
 
     async def _start(self) -> None:
@@ -386,6 +447,9 @@ class ChatService(service.MultiService):
 
     def stopService(self) -> defer.Deferred[None]:
         service.Service.stopService(self)
+        if self._previous_hup is not None:
+            signal.signal(signal.SIGHUP, self._previous_hup)
+            self._previous_hup = None
         return defer.Deferred.fromCoroutine(self._stop())
 
     async def _stop(self) -> None:
@@ -432,6 +496,33 @@ def limits_from(options: Options) -> Limits:
     )
 
 
+# What SIGHUP changes in a running server; and what only a restart does.
+RELOADED = (
+    "motd", "server-name", "max-users", "max-rooms", "max-line", "sendq", "flood-rate", "flood-burst", "flood-queue",
+    "max-connections", "max-per-address", "max-pending", "login-timeout", "idle-timeout", "ping-timeout",
+    "registration", "guests", "admin-password", "web-origins",
+)
+NEEDS_RESTART = ("ports", "web-ports", "metrics-ports", "db", "db-timeout")
+
+
+def apply_options(options: Options, config: HubConfig, limits: Limits | None, doors: Sequence[Any]) -> None:
+    """Put the reloadable options into the running hub's config, the shared limits and the web door."""
+    config.motd = options["motd"]
+    config.server_name = options["server-name"]
+    config.max_users = options["max-users"]
+    config.max_rooms_per_user = options["max-rooms"]
+    config.admin_password = options["admin-password"]
+    config.registration = options["registration"]
+    config.guests = options["guests"] == "yes"
+    if limits is not None:
+        fresh = limits_from(options)
+        for field in dataclasses.fields(Limits):
+            setattr(limits, field.name, getattr(fresh, field.name))
+    for door in doors:
+        if isinstance(door, WebDoor):
+            door.origins = OriginPolicy(options["web-origins"])
+
+
 def makeService(options: Options) -> ChatService:
     from twisted.internet import reactor
 
@@ -454,7 +545,9 @@ def makeService(options: Options) -> ChatService:
     admission = Admission(limits)
     line_door = LineDoor(hub, limits, reactor, admission)
     web_door = WebDoor(hub, limits, reactor, origins=options["web-origins"], admission=admission)
-    chat = ChatService(hub, [line_door, web_door], db_url=options["db"], db_timeout=options["db-timeout"])
+    chat = ChatService(
+        hub, [line_door, web_door], db_url=options["db"], db_timeout=options["db-timeout"], options=options, limits=limits
+    )
     for description in options["ports"]:
         endpoint = endpoints.serverFromString(reactor, description)
         ListeningService(description, endpoint, line_door).setServiceParent(chat)

@@ -1,0 +1,110 @@
+"""``--config FILE`` (tchat.config) and SIGHUP: the options in a TOML file, the command line over them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+from typing import Any
+
+from twisted.internet import reactor
+from twisted.python import usage
+from twisted.trial.unittest import TestCase
+
+from tchat.tap import Options
+from tests.helpers import connect_line_client
+from tests.test_metrics import _until
+from tests.test_twistd import TWISTD, TwistdProcess, _env
+
+DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs")
+
+
+class ConfigFileTests(TestCase):
+    def setUp(self) -> None:
+        folder = tempfile.TemporaryDirectory(prefix="tchat-config-")
+        self.addCleanup(folder.cleanup)
+        self.folder = folder.name
+
+    def write(self, text: str) -> str:
+        path = os.path.join(self.folder, "tchat.toml")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def parse(self, *args: str) -> Options:
+        options = Options()
+        options.parseOptions(list(args))
+        return options
+
+    def test_the_file_gives_the_options_and_the_command_line_overrides_them(self) -> None:
+        path = self.write('port = ["4001", "tcp:4002:interface=127.0.0.1"]\nmax-users = 5\nflood-rate = 2\nguests = false\ndb = "memory"\n')
+        options = self.parse("--config", path, "--web-port", "off")
+        self.assertEqual(options["ports"], ["tcp:4001:backlog=1024", "tcp:4002:interface=127.0.0.1"])
+        self.assertEqual((options["max-users"], options["flood-rate"], options["guests"]), (5, 2.0, "no"))
+        options = self.parse("--config", path, "--web-port", "off", "--max-users", "7", "--port", "4009")
+        self.assertEqual((options["max-users"], options["ports"]), (7, ["tcp:4009:backlog=1024"]))
+
+    def test_an_unknown_key_or_a_wrong_type_is_an_error_naming_the_key(self) -> None:
+        for text, words in [
+            ("max-user = 5\n", "unknown key 'max-user'"),
+            ('max-users = "many"\n', "max-users must be an integer, not str 'many'"),
+            ("flood-rate = true\n", "flood-rate must be a number, not true or false"),
+            ("motd = 3\n", "motd must be a string"),
+            ("max-users = [1, 2]\n", "max-users takes one value, not a list"),
+            ("max-users = \n", "not valid TOML"),
+        ]:
+            with self.assertRaises(usage.UsageError) as caught:
+                self.parse("--config", self.write(text))
+            self.assertIn(words, str(caught.exception))
+            self.assertIn("tchat.toml", str(caught.exception))
+        with self.assertRaises(usage.UsageError) as caught:
+            self.parse("--config", os.path.join(self.folder, "missing.toml"))
+        self.assertIn("cannot read it", str(caught.exception))
+
+    def test_the_example_in_the_docs_has_every_option_and_parses(self) -> None:
+        keys = {row[0] for row in Options.optParameters} - {"config"} | {"port", "web-port", "web-origin", "metrics-port"}
+        import tomllib
+
+        with open(os.path.join(DOCS, "tchat.toml"), "rb") as f:
+            table: dict[str, Any] = tomllib.load(f)
+        self.assertEqual(set(table), keys)
+        secret = self.write("s3cret\n")
+        path = os.path.join(self.folder, "example.toml")
+        with open(os.path.join(DOCS, "tchat.toml")) as f, open(path, "w") as out:
+            out.write(f.read().replace("/etc/tchat/admin-password", secret))
+        options = self.parse("--config", path)
+        self.assertEqual((options["ports"], options["motd"], options["admin-password"]), (["tcp:4321:backlog=1024"], "Welcome! Be kind.", "s3cret"))
+
+
+class ReloadTests(TestCase):
+    timeout = 60
+
+    async def test_sighup_reloads_what_can_change_and_names_what_needs_a_restart(self) -> None:
+        folder = tempfile.TemporaryDirectory(prefix="tchat-reload-")
+        self.addCleanup(folder.cleanup)
+        path = os.path.join(folder.name, "tchat.toml")
+        with open(path, "w") as f:
+            f.write('port = "tcp:0:interface=127.0.0.1"\nweb-port = "off"\ndb = "memory"\nmotd = "before"\nregistration = "open"\n')
+        process = TwistdProcess()
+        transport = reactor.spawnProcess(process, TWISTD, [TWISTD, "-n", "tchat", "--config", path], env=_env(), path=folder.name)
+        self.addCleanup(lambda: None if process.ended.called else (transport.signalProcess("KILL"), process.ended)[1])
+        port = await process.port
+        first = await connect_line_client(port)
+        await first.wait_for("*** before")
+        with open(path, "w") as f:
+            f.write('port = "tcp:0:interface=127.0.0.1"\nweb-port = "off"\ndb = "sqlite:other.db"\nmotd = "after"\nregistration = "closed"\n')
+        transport.signalProcess(signal.SIGHUP)
+        await _until(lambda: b"SIGHUP: reloaded" in process.output)
+        self.assertIn(b"changed: motd, registration; these need a restart to change: db", process.output)
+        second = await connect_line_client(port)
+        await second.wait_for("*** after")
+        second.send("guest")
+        second.send("/register a long passphrase")
+        await second.wait_for(lambda line: "(registration_closed)" in line)
+        # A broken file changes nothing, and says why; the server goes on.
+        with open(path, "w") as f:
+            f.write("motd = \n")
+        transport.signalProcess(signal.SIGHUP)
+        await _until(lambda: b"the options were not reloaded" in process.output)
+        third = await connect_line_client(port)
+        await third.wait_for("*** after")
