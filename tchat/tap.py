@@ -27,7 +27,8 @@ from typing import Any, Sequence, cast
 from twisted.application import service
 from twisted.internet import defer, endpoints
 from twisted.internet.interfaces import IListeningPort, IReactorThreads, IStreamServerEndpoint
-from twisted.logger import Logger
+from twisted.logger import ILogObserver, Logger, jsonFileLogObserver
+from twisted.python.logfile import LogFile
 from twisted.python import usage
 from twisted.python.failure import Failure
 
@@ -171,6 +172,7 @@ class Options(usage.Options):
         ["db-timeout", None, 10.0, "Seconds the database has to answer a call; past them the call fails as unavailable (and stopping waits no longer).", float],
         ["registration", None, "open", "open: anyone may /register their name; closed: only admins make accounts."],
         ["guests", None, "yes", "yes: anyone may chat under a free name; no: registered users only."],
+        ["log-format", None, "text", "text: twistd's log lines; json: one JSON object per line (twisted.logger's fields), for log shippers."],
         ["config", None, None, "A TOML file of options: the keys are the long option names; the command line overrides it; SIGHUP reloads it."],
     ]
 
@@ -269,6 +271,8 @@ class Options(usage.Options):
             raise usage.UsageError("--registration is open or closed")
         if self["guests"] not in ("yes", "no"):
             raise usage.UsageError("--guests is yes or no")
+        if self["log-format"] not in ("text", "json"):
+            raise usage.UsageError("--log-format is text or json")
         if self["admin-password-file"]:
             self["admin-password"] = _read_secret(self["admin-password-file"])
         else:
@@ -369,6 +373,12 @@ class ChatService(service.MultiService):
         self.limits = limits
         self._starting: defer.Deferred[None] | None = None
         self._previous_hup: Any = None
+
+    def setServiceParent(self, parent: Any) -> None:
+        super().setServiceParent(parent)
+        if self.options is not None and self.options["log-format"] == "json":
+            # twistd logs to an application's ILogObserver component if it has one.
+            parent.setComponent(ILogObserver, json_log_observer(self.options))
 
     def reload(self) -> None:
         """
@@ -494,6 +504,21 @@ def limits_from(options: Options) -> Limits:
         idle_timeout=options["idle-timeout"],
         ping_timeout=options["ping-timeout"],
     )
+
+
+def json_log_observer(options: Options) -> Any:
+    """
+    One JSON object per line (twisted.logger's event fields), where twistd
+    would have written its text lines: ``--logfile``, else standard output
+    with ``-n``, else twistd.log.
+    """
+    twistd: Any = options.parent or {}
+    path = twistd.get("logfile")
+    if path == "-" or (not path and twistd.get("nodaemon", True)):
+        out: Any = sys.stdout
+    else:
+        out = LogFile.fromFullPath(path or "twistd.log")
+    return jsonFileLogObserver(out, recordSeparator="")
 
 
 # What SIGHUP changes in a running server; and what only a restart does.

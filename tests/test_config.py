@@ -108,3 +108,31 @@ class ReloadTests(TestCase):
         await _until(lambda: b"the options were not reloaded" in process.output)
         third = await connect_line_client(port)
         await third.wait_for("*** after")
+
+
+class JSONLogTests(TestCase):
+    timeout = 60
+
+    async def test_log_format_json_writes_one_json_object_per_line(self) -> None:
+        import json
+
+        folder = tempfile.TemporaryDirectory(prefix="tchat-jsonlog-")
+        self.addCleanup(folder.cleanup)
+        process = TwistdProcess()
+        process.port.addErrback(lambda _: None)  # it looks for a text line, which JSON logs do not have
+        args = [TWISTD, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--db", "memory", "--log-format", "json"]
+        transport = reactor.spawnProcess(process, TWISTD, args, env=_env(), path=folder.name)
+        self.addCleanup(lambda: None if process.ended.called else (transport.signalProcess("KILL"), process.ended)[1])
+
+        def events() -> list[dict[str, Any]]:
+            return [json.loads(line) for line in process.output.decode().splitlines() if line.strip()]
+
+        await _until(lambda: any(e.get("what") == "tchat" and "port" in e for e in events()))
+        port = next(e["port"] for e in events() if e.get("what") == "tchat" and "port" in e)
+        alice = await connect_line_client(port)
+        alice.send("alice")
+        await alice.wait_for(lambda line: line.startswith("*** You are alice."))
+        await _until(lambda: any(e.get("user") == "alice" and e.get("log_namespace") == "tchat.hub" for e in events()))
+        transport.signalProcess("TERM")
+        await process.ended
+        self.assertTrue(all(isinstance(e, dict) for e in events()))  # every line parsed as JSON
