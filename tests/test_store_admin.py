@@ -131,3 +131,57 @@ class AdminTests(TestCase):
         lines = table.splitlines()
         self.assertEqual(lines[1], "alice          1970-01-01 00:00:00Z  never                 -")
         self.assertEqual(lines[2], "Bob.Long.Name  1970-01-02 00:00:00Z  1970-01-02 01:00:00Z  [2001:db8::1]:5000")
+
+
+class BackupTests(TestCase):
+    """``tchat-admin backup`` while the server runs, and a restore the way docs/store.rst says."""
+
+    timeout = 90
+
+    async def test_a_backup_taken_while_the_server_runs_restores_with_its_history(self) -> None:
+        from tests.helpers import connect_line_client
+        from tests.test_twistd import TWISTD, TwistdProcess, _env
+
+        folder = tempfile.TemporaryDirectory(prefix="tchat-backup-")
+        self.addCleanup(folder.cleanup)
+
+        async def serve(db: str) -> tuple[TwistdProcess, int]:
+            process = TwistdProcess()
+            args = [TWISTD, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--db", db]
+            transport = reactor.spawnProcess(process, TWISTD, args, env=_env(), path=folder.name)
+            self.addCleanup(lambda: None if process.ended.called else (transport.signalProcess("KILL"), process.ended)[1])
+            return process, await process.port
+
+        live = os.path.join(folder.name, "tchat.db")
+        process, port = await serve(f"sqlite:{live}")
+        bot = await connect_line_client(port)
+        bot.send_json(action="login", user="bot", id=0)
+        for i in range(1, 51):
+            bot.send_json(action="msg", to="#lobby", text=f"kept {i}", id=i)
+        await bot.wait_event("ok", re=50)
+
+        copy = os.path.join(folder.name, "backup.db")
+        done = subprocess.run([ADMIN, "--db", f"sqlite:{live}", "backup", copy], capture_output=True, text=True, timeout=30)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn(f"to {copy}", done.stdout)
+        again = subprocess.run([ADMIN, "--db", f"sqlite:{live}", "backup", copy], capture_output=True, text=True, timeout=30)
+        self.assertEqual(again.returncode, 1)
+        self.assertIn("exists already", again.stderr)
+        process.transport.signalProcess("TERM")
+        await process.ended
+
+        # Restore: the copy, in place of a database, with the server stopped.
+        restored = os.path.join(folder.name, "restored.db")
+        os.rename(copy, restored)
+        _, port = await serve(f"sqlite:{restored}")
+        reader = await connect_line_client(port)
+        reader.send_json(action="login", user="reader", id=1)
+        reader.send_json(action="history", target="#lobby", limit=100, id=2)
+        history = await reader.wait_event("history", re=2)
+        self.assertEqual([m["text"] for m in history["messages"]], [f"kept {i}" for i in range(1, 51)])
+
+    def test_postgresql_and_memory_say_what_to_do_instead(self) -> None:
+        pg = subprocess.run([ADMIN, "--db", "postgresql://u:s3cret@127.0.0.1/tchat", "backup", "x.dump"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(pg.returncode, 1)
+        self.assertIn("pg_dump --format=custom --file x.dump 'postgresql://u:***@127.0.0.1/tchat'", pg.stderr)
+        self.assertNotIn("s3cret", pg.stderr)

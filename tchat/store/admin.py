@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import sqlite3
 import sys
 import time
 from typing import Any, Sequence, TextIO
@@ -77,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("list", help="list accounts: name, created, last login and from where")
     commands.add_parser("upgrade", help="bring the database schema up to date and show its version")
+    commands.add_parser(
+        "backup", help="copy a SQLite database to FILE while the server runs (for PostgreSQL it names the pg_dump command)"
+    ).add_argument("file", metavar="FILE")
     return parser
 
 
@@ -208,4 +212,50 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (Refused, ValueError) as e:
         print(f"{PROGRAM}: {e}", file=sys.stderr)
         raise SystemExit(1) from None
+    if args.command == "backup":
+        try:
+            print(backup(args.db, args.file), file=sys.stdout)
+        except Refused as e:
+            print(f"{PROGRAM}: {e}", file=sys.stderr)
+            raise SystemExit(1) from None
+        return
     task.react(run, (args, sys.stdin, sys.stdout, sys.stderr))
+
+
+def backup(url: str, path: str) -> str:
+    """
+    Copy the SQLite database at ``url`` to ``path`` with SQLite's online
+    backup API: a consistent copy, taken while the server writes (it waits
+    out each write, never blocks the server for long). The copy goes to
+    ``path.partial`` and is renamed into place once whole, so a backup cut
+    short never looks like one. Returns what to say; raises L{Refused}.
+    """
+    parsed = parse_url(url)
+    if parsed.engine == "postgresql":
+        raise Refused(
+            "for PostgreSQL, back up with its own tool: "
+            f"pg_dump --format=custom --file {path} '{parsed.shown}' (and pg_restore to restore; see docs/store.rst)"
+        )
+    if parsed.target == ":memory:":
+        raise Refused("a memory database keeps nothing to back up")
+    if os.path.exists(path):
+        raise Refused(f"{path} exists already; give a new file")
+    partial = path + ".partial"
+    try:
+        source = sqlite3.connect(f"file:{parsed.target}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error as e:
+        raise Refused(f"cannot open the database {parsed.shown}: {e}") from None
+    try:
+        target = sqlite3.connect(partial)
+        try:
+            source.backup(target, pages=256)
+        finally:
+            target.close()
+        os.replace(partial, path)
+    except (sqlite3.Error, OSError) as e:
+        if os.path.exists(partial):
+            os.unlink(partial)
+        raise Refused(f"the backup failed: {e}") from None
+    finally:
+        source.close()
+    return f"backed up {parsed.shown} to {path} ({os.path.getsize(path)} bytes)"
