@@ -34,22 +34,13 @@ from zope.interface import implementer
 
 from tchat.codec import JSON, codec_for_first_line
 from tchat.commands import Request
-from tchat.door.session import Admission, DoorSession, Limits, SessionTable
+from tchat.door.session import Admission, DoorSession, Limits, SessionTable, format_address
 from tchat.hub import Hub
 
 log = Logger()
 
 # Kept under this name for the callers that only care about the line door.
 LineLimits = Limits
-
-
-def format_address(address: IAddress) -> tuple[str, str]:
-    """``(host, "host:port")`` of a peer, for logs and ``/debug``."""
-    host = getattr(address, "host", None)
-    port = getattr(address, "port", None)
-    if host is None:
-        return str(address), str(address)
-    return host, (f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
 
 
 @implementer(IHalfCloseableProtocol)
@@ -64,6 +55,7 @@ class LineSession(LineReceiver, DoorSession):
         self.MAX_LENGTH = door.limits.max_line
         self._discarding = False
         self._resume = b""
+        self._peer_checked = False
         # The client will send nothing more; once what it sent is read, it quits.
         self._input_ended = False
 
@@ -121,6 +113,10 @@ class LineSession(LineReceiver, DoorSession):
         self.submit(Request("quit", {}))
 
     def dataReceived(self, data: bytes) -> None:
+        if not self._peer_checked:
+            self._peer_checked = True
+            if not self.check_peer(self.transport):
+                return
         if self._discarding:
             newline = data.find(b"\n")
             if newline < 0:

@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
+from twisted.internet.interfaces import IAddress, IDelayedCall, IPushProducer, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -67,7 +67,7 @@ from tchat.events import Event, error_event, make_event
 from tchat.hub import Hub
 from tchat.throttle import TokenBucket
 
-__all__ = ["Admission", "DoorSession", "Limits", "SendQueue", "SessionTable", "Ticket", "TokenBucket", "tune_socket"]
+__all__ = ["Admission", "DoorSession", "Limits", "SendQueue", "SessionTable", "Ticket", "TokenBucket", "format_address", "tune_socket"]
 
 log = Logger()
 
@@ -93,6 +93,33 @@ class Limits:
     login_timeout: float = 60.0
     idle_timeout: float = 180.0
     ping_timeout: float = 60.0
+
+
+def format_address(address: IAddress) -> tuple[str, str]:
+    """``(host, "host:port")`` of a peer, for logs and ``/debug``."""
+    host = getattr(address, "host", None)
+    port = getattr(address, "port", None)
+    if host is None:
+        return str(address), str(address)
+    return host, (f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+
+
+def awaits_proxy_header(transport: Any) -> bool:
+    """
+    Whether ``transport`` comes through Twisted's PROXY-protocol wrapper
+    (a ``haproxy:`` endpoint), whose peer is the proxy until the header has
+    come. (The wrapper's class is in a private module; its public face is
+    the endpoint.)
+    """
+    try:
+        from twisted.protocols.haproxy._wrapper import HAProxyProtocolWrapper
+    except ImportError:  # pragma: no cover
+        return False
+    for _ in range(3):  # the wrapper may be under TLS
+        if isinstance(transport, HAProxyProtocolWrapper):
+            return getattr(transport, "_proxyInfo", None) is None
+        transport = getattr(transport, "transport", None)
+    return False
 
 
 def tune_socket(transport: Any, idle_timeout: float, ping_timeout: float) -> None:
@@ -175,7 +202,7 @@ class Ticket:
 
     __slots__ = ("admission", "host", "pending", "released")
 
-    def __init__(self, admission: "Admission", host: str) -> None:
+    def __init__(self, admission: "Admission", host: str | None) -> None:
         self.admission = admission
         self.host = host
         self.pending = True
@@ -207,24 +234,55 @@ class Admission:
         self.pending = 0
         self.per_host: dict[str, int] = {}
 
-    def admit(self, host: str) -> Ticket | tuple[str, str]:
-        """Count one more from ``host``: its L{Ticket}; or, over a limit, the error (code, text) to refuse it with."""
+    def admit(self, host: str | None) -> Ticket | tuple[str, str]:
+        """
+        Count one more from ``host``: its L{Ticket}; or, over a limit, the
+        error (code, text) to refuse it with. ``host`` None: not known yet
+        (behind a PROXY-protocol proxy, until its header comes); counted in
+        all now, and per address at L{rehome}.
+        """
         if self.total >= self.limits.max_connections:
             return "server_full", f"the server has {self.limits.max_connections} connections, its most; try again later"
-        count = self.per_host.get(host, 0)
+        count = self.per_host.get(host, 0) if host is not None else 0
         if count >= self.limits.max_per_address:
             return "too_many_connections", f"{host} has {count} connections open, the most allowed"
         if self.pending >= self.limits.max_pending:
             return "server_busy", "too many connections are logging in at the moment; try again in a few seconds"
         self.total += 1
         self.pending += 1
-        self.per_host[host] = count + 1
+        if host is not None:
+            self.per_host[host] = count + 1
         return Ticket(self, host)
+
+    def rehome(self, ticket: Ticket, host: str) -> tuple[str, str] | None:
+        """
+        The connection turned out to come from ``host`` (a proxy's PROXY
+        header named the real client): count it there. Returns the refusal
+        (code, text) if ``host`` already has as many connections as it may;
+        the ticket is then released.
+        """
+        if ticket.released or host == ticket.host:
+            return None
+        if ticket.host is not None:
+            left = self.per_host[ticket.host] - 1
+            if left:
+                self.per_host[ticket.host] = left
+            else:
+                del self.per_host[ticket.host]
+        ticket.host = host
+        count = self.per_host.get(host, 0)
+        self.per_host[host] = count + 1
+        if count >= self.limits.max_per_address:
+            ticket.release()
+            return "too_many_connections", f"{host} has {count} connections open, the most allowed"
+        return None
 
     def _release(self, ticket: Ticket) -> None:
         self.total -= 1
         if ticket.pending:
             self.pending -= 1
+        if ticket.host is None:
+            return
         left = self.per_host[ticket.host] - 1
         if left:
             self.per_host[ticket.host] = left
@@ -260,14 +318,14 @@ class SessionTable:
         if self._sweeper.running:
             self._sweeper.stop()
 
-    def admit(self, session: "DoorSession", ticket: Ticket | None = None) -> tuple[str, str] | None:
+    def admit(self, session: "DoorSession", ticket: Ticket | None = None, counted_later: bool = False) -> tuple[str, str] | None:
         """
         Add ``session``, with the L{Ticket} its connection was admitted with
         (the web door admits the HTTP connection before the upgrade) or a new
         one; or, over a limit, return the error (code, text) to refuse it with.
         """
         if ticket is None:
-            admitted = self.admission.admit(session.host)
+            admitted = self.admission.admit(None if counted_later else session.host)
             if not isinstance(admitted, Ticket):
                 return admitted
             ticket = admitted
@@ -387,7 +445,7 @@ class DoorSession:
         self._cut: IDelayedCall | None = None
         tune_socket(transport, self.limits.idle_timeout, self.limits.ping_timeout)
         transport.registerProducer(self.sendq, True)
-        refused = table.admit(self, ticket)
+        refused = table.admit(self, ticket, counted_later=awaits_proxy_header(transport))
         if refused is not None:
             log.info("refused {address}: {text}", address=address, text=refused[1])
             self.write(error_event(*refused).encoded(self._codec()))
@@ -395,6 +453,27 @@ class DoorSession:
             self.close(reason)
             return
         self.hub.connect(self)
+
+    def check_peer(self, transport: Any) -> bool:
+        """
+        Once the first bytes are in, ask the transport again who the peer is:
+        behind a proxy speaking the PROXY protocol (``haproxy:`` endpoints)
+        the real client is known only now. Counts the connection under the
+        real address; False if that address is over its limit (the
+        connection is then refused and closed).
+        """
+        host, address = format_address(transport.getPeer())
+        if host == self.host and self.ticket.host is not None:
+            return True
+        log.info("{address} is {real}, through a proxy", address=self.address, real=address)
+        self.host, self.address = host, address
+        refused = self.table.admission.rehome(self.ticket, host)
+        if refused is None:
+            return True
+        self.hub.disconnect(self, "too many connections")
+        self.write(error_event(*refused).encoded(self._codec()))
+        self.close("too many connections")
+        return False
 
     def heard(self) -> None:
         """Something arrived from the client: it is alive."""

@@ -72,8 +72,9 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
 from tchat.codec import JSON
-from tchat.door.line import format_address
-from tchat.door.session import Admission, DoorSession, Limits, SessionTable, Ticket, TokenBucket, tune_socket
+from tchat.door.session import (
+    Admission, DoorSession, Limits, SessionTable, Ticket, TokenBucket, awaits_proxy_header, format_address, tune_socket,
+)
 from tchat.hub import Hub
 
 log = Logger()
@@ -661,6 +662,7 @@ class WebChannel(HTTPChannel):
     # Some line of a request has arrived and its headers are not all in.
     _in_request = False
     _served = 0
+    _peer_checked = False
 
     # -- Twisted calls these ---------------------------------------------
 
@@ -671,7 +673,8 @@ class WebChannel(HTTPChannel):
         self.abortTimeout = door.limits.close_grace  # type: ignore[assignment]
         tune_socket(self.transport, door.limits.idle_timeout, door.limits.ping_timeout)
         host, self.address = format_address(self.transport.getPeer())
-        admitted = door.table.admission.admit(host)
+        # Behind a PROXY-protocol proxy, counted per address once its header names the client.
+        admitted = door.table.admission.admit(None if awaits_proxy_header(self.transport) else host)
         if not isinstance(admitted, Ticket):
             _, text = admitted
             door.log_budget.note("refused {address}: {text}", address=self.address, text=text)
@@ -686,6 +689,18 @@ class WebChannel(HTTPChannel):
         super().dataReceived(data)
 
     def lineReceived(self, line: bytes) -> None:
+        if not self._peer_checked:
+            # Behind a proxy speaking the PROXY protocol, the real client is
+            # known only once bytes have come: count it there.
+            self._peer_checked = True
+            host, address = format_address(self.transport.getPeer())
+            if self.ticket is not None and (host != self.ticket.host or self.ticket.host is None):
+                self.address = address
+                refused = self.site.door.table.admission.rehome(self.ticket, host)
+                if refused is not None:
+                    self.ticket = None
+                    self._answer_and_close(503, refused[1])
+                    return
         self._in_request = True
         super().lineReceived(line)
 
