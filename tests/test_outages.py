@@ -101,6 +101,101 @@ class HungDatabaseTests(TestCase):
         self.assertIn(b"tchat stopped", process.output)
 
 
+class DatabaseGoneAndBackTests(TestCase):
+    timeout = 90
+
+    async def test_postgresql_taken_away_and_given_back_needs_no_restart(self) -> None:
+        from twisted.internet.threads import deferToThread
+
+        url, name = POSTGRES.new_database(self)
+        folder = tempfile.TemporaryDirectory(prefix="tchat-outage-")
+        self.addCleanup(folder.cleanup)
+        process = TwistdProcess()
+        args = [TWISTD, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "tcp:0:interface=127.0.0.1",
+                "--db", url, "--db-timeout", "2"]
+        transport = reactor.spawnProcess(process, TWISTD, args, env=_env(), path=folder.name)
+        self.addCleanup(lambda: None if process.ended.called else (transport.signalProcess("KILL"), process.ended)[1])
+        port = await process.port
+        await _until(lambda: b"tchat web listening" in process.output)
+        web_port = int(re.search(rb"tchat web listening on \S+ \(port (\d+)\)", process.output).group(1))  # type: ignore[union-attr]
+        owner = await connect_line_client(port)
+        owner.send_json(action="login", user="owner", id=1)
+        owner.send_json(action="register", password="a long passphrase", id=2)
+        await owner.wait_event("ok", re=2)
+        owner.send_json(action="quit")
+        await owner.lost
+        bot = await connect_line_client(port)
+        bot.send_json(action="login", user="bot", id=1)
+        await bot.wait_event("logged_in", re=1)
+
+        await deferToThread(POSTGRES.refuse_connections, name, True)
+        self.addCleanup(deferToThread, POSTGRES.refuse_connections, name, False)
+        bot.send_json(action="msg", to="#lobby", text="while it is gone", id=2)
+        gone = await bot.wait_event("error", re=2)
+        self.assertEqual((gone["code"], gone["delivered"]), ("unavailable", True))
+        guest = await connect_line_client(port)
+        guest.send("newcomer")
+        await guest.wait_for(lambda line: line.startswith("*** You are newcomer."))
+        back = await connect_line_client(port)
+        back.send_json(action="login", user="owner", password="a long passphrase", id=1)
+        self.assertEqual((await back.wait_event("error", re=1))["code"], "unavailable")
+        self.assertEqual((await get(web_port, "/health")).status, 503)
+
+        await deferToThread(POSTGRES.refuse_connections, name, False)
+        await _until_async(lambda: get(web_port, "/health"), lambda r: r.status == 200)
+        bot.send_json(action="msg", to="#lobby", text="it is back", id=3)
+        await bot.wait_event("ok", re=3)
+        back.send_json(action="login", user="owner", password="a long passphrase", id=2)
+        self.assertEqual((await back.wait_event("logged_in", re=2))["registered"], True)
+        self.assertNotIn(b"Traceback", process.output)
+
+
+class SQLiteUnwritableAndBackTests(TestCase):
+    timeout = 60
+
+    async def test_a_database_file_that_cannot_be_written_recovers_when_it_can(self) -> None:
+        import subprocess
+
+        folder = tempfile.TemporaryDirectory(prefix="tchat-unwritable-")
+        self.addCleanup(folder.cleanup)
+        db = os.path.join(folder.name, "tchat.db")
+        process = TwistdProcess()
+        args = [TWISTD, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "tcp:0:interface=127.0.0.1",
+                "--db", f"sqlite:{db}", "--db-timeout", "2"]
+        transport = reactor.spawnProcess(process, TWISTD, args, env=_env(), path=folder.name)
+        self.addCleanup(lambda: None if process.ended.called else (transport.signalProcess("KILL"), process.ended)[1])
+        port = await process.port
+        await _until(lambda: b"tchat web listening" in process.output)
+        web_port = int(re.search(rb"tchat web listening on \S+ \(port (\d+)\)", process.output).group(1))  # type: ignore[union-attr]
+        bot = await connect_line_client(port)
+        bot.send_json(action="login", user="bot", id=1)
+        bot.send_json(action="msg", to="#lobby", text="before", id=2)
+        await bot.wait_event("ok", re=2)
+
+        # The file and its write-ahead log cannot be written (as on a
+        # read-only remount): chattr +i holds even for root.
+        files = [db, db + "-wal"]
+        locked = subprocess.run(["chattr", "+i", *files], capture_output=True, text=True)
+        if locked.returncode != 0:
+            from twisted.trial.unittest import SkipTest
+
+            raise SkipTest(f"chattr cannot make the files read-only here: {locked.stderr.strip()}")
+        self.addCleanup(subprocess.run, ["chattr", "-i", *files])
+        bot.send_json(action="msg", to="#lobby", text="while it cannot be written", id=3)
+        refused = await bot.wait_event("error", re=3)
+        self.assertEqual((refused["code"], refused["delivered"]), ("unavailable", True))
+        self.assertEqual((await get(web_port, "/health")).status, 503)
+
+        subprocess.run(["chattr", "-i", *files], check=True)
+        await _until_async(lambda: get(web_port, "/health"), lambda r: r.status == 200)
+        bot.send_json(action="msg", to="#lobby", text="after", id=4)
+        await bot.wait_event("ok", re=4)
+        bot.send_json(action="history", target="#lobby", id=5)
+        history = await bot.wait_event("history", re=5)
+        # Nothing half-written: what was refused is not there, the rest is.
+        self.assertEqual([m["text"] for m in history["messages"]], ["before", "after"])
+
+
 class UnusableDatabaseAtStartTests(TestCase):
     timeout = 60
 

@@ -124,6 +124,27 @@ class _PostgresForTests:
             connection.execute(f"CREATE SCHEMA {schema}")
         return self._dsn(self.database, schema)
 
+    def new_database(self, case: Any) -> tuple[str, str]:
+        """A database of its own, dropped after ``case``: (its URL, its name). For tests that take it away."""
+        self.new_schema()  # skips or fails as new_schema does without PostgreSQL
+        name = f"tchat_test_{secrets.token_hex(6)}"
+        with self._connect(self.admin_dsn) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+
+        def drop() -> None:
+            with self._connect(self.admin_dsn) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+        case.addCleanup(drop)
+        return self._dsn(name), name
+
+    def refuse_connections(self, name: str, refuse: bool) -> None:
+        """Make database ``name`` unreachable (no new connections, its own backends ended), or reachable again."""
+        with self._connect(self.admin_dsn) as admin:
+            admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS {'false' if refuse else 'true'}")
+            if refuse:
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+
     def _drop(self) -> None:
         try:
             with self._connect(self.admin_dsn) as admin:
