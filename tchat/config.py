@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Sequence
 from twisted.python import usage
 
 # The options that may be given several times, and so take a list.
-REPEATABLE = ("port", "web-port", "web-origin", "metrics-port")
+REPEATABLE = ("port", "web-port", "web-origin", "metrics-port", "trusted-proxy")
 # The option that names the file: not a key of the file itself.
 CONFIG = "config"
 

@@ -39,7 +39,7 @@ from twisted.web.server import Site
 from tchat.config import arguments_from, config_path, given_on_command_line
 from tchat.door.line import LineDoor
 from tchat.metrics import Metrics
-from tchat.door.web import OriginPolicy, WebDoor
+from tchat.door.web import OriginPolicy, TrustedProxies, WebDoor
 from tchat.door.session import Admission, Limits
 from tchat.hub import Hub, HubConfig
 from tchat.store import StoreError, check_database, open_store, parse_url
@@ -193,6 +193,7 @@ class Options(usage.Options):
         self["web-ports"] = []
         self["web-origins"] = []
         self["metrics-ports"] = []
+        self["trusted-proxies"] = []
 
     def opt_port(self, value: str) -> None:
         """Listen on PORT: a number, or an endpoint string such as tcp:4321:interface=127.0.0.1 or ssl:6697:privateKey=key.pem:certKey=cert.pem. Repeat to listen on several (default: 4321)."""
@@ -207,6 +208,10 @@ class Options(usage.Options):
     def opt_metrics_port(self, value: str) -> None:
         """Serve Prometheus metrics at /metrics on METRICS_PORT: a number or an endpoint string; keep it off the public network (tcp:9464:interface=127.0.0.1). Off by default, and never on the web port."""
         self["metrics-ports"].append(endpoint_description(value))
+
+    def opt_trusted_proxy(self, value: str) -> None:
+        """Believe X-Forwarded-For on the web port from ADDRESS (an IP address or a network such as 10.0.0.0/8): the proxy in front of tchat. Repeat for several. Off by default: the header is never believed unless told. (For the PROXY protocol, use haproxy: ports instead.)"""
+        self["trusted-proxies"].append(value.strip())
 
     def opt_web_origin(self, value: str) -> None:
         """Let pages from ORIGIN (like https://chat.example.org) open the WebSocket; repeat for several, or * for any (default: only pages from the same host and port, that is, the server's own)."""
@@ -238,6 +243,10 @@ class Options(usage.Options):
                 endpoints.serverFromString(reactor, description)
             except Exception as e:
                 raise usage.UsageError(f"--metrics-port {description}: {e}")
+        try:
+            TrustedProxies(self["trusted-proxies"])
+        except ValueError as e:
+            raise usage.UsageError(f"--trusted-proxy: {e}")
         try:
             OriginPolicy(self["web-origins"])
         except ValueError as e:
@@ -525,7 +534,7 @@ def json_log_observer(options: Options) -> Any:
 RELOADED = (
     "motd", "server-name", "max-users", "max-rooms", "max-line", "sendq", "flood-rate", "flood-burst", "flood-queue",
     "max-connections", "max-per-address", "max-pending", "login-timeout", "idle-timeout", "ping-timeout",
-    "registration", "guests", "admin-password", "web-origins",
+    "registration", "guests", "admin-password", "web-origins", "trusted-proxies",
 )
 NEEDS_RESTART = ("ports", "web-ports", "metrics-ports", "db", "db-timeout")
 
@@ -546,6 +555,7 @@ def apply_options(options: Options, config: HubConfig, limits: Limits | None, do
     for door in doors:
         if isinstance(door, WebDoor):
             door.origins = OriginPolicy(options["web-origins"])
+            door.trusted = TrustedProxies(options["trusted-proxies"])
 
 
 def makeService(options: Options) -> ChatService:
@@ -569,7 +579,9 @@ def makeService(options: Options) -> ChatService:
     # across TCP, TLS and WebSocket together.
     admission = Admission(limits)
     line_door = LineDoor(hub, limits, reactor, admission)
-    web_door = WebDoor(hub, limits, reactor, origins=options["web-origins"], admission=admission)
+    web_door = WebDoor(
+        hub, limits, reactor, origins=options["web-origins"], admission=admission, trusted_proxies=options["trusted-proxies"]
+    )
     chat = ChatService(
         hub, [line_door, web_door], db_url=options["db"], db_timeout=options["db-timeout"], options=options, limits=limits
     )

@@ -62,7 +62,7 @@ class ConfigFileTests(TestCase):
         self.assertIn("cannot read it", str(caught.exception))
 
     def test_the_example_in_the_docs_has_every_option_and_parses(self) -> None:
-        keys = {row[0] for row in Options.optParameters} - {"config"} | {"port", "web-port", "web-origin", "metrics-port"}
+        keys = {row[0] for row in Options.optParameters} - {"config"} | {"port", "web-port", "web-origin", "metrics-port", "trusted-proxy"}
         import tomllib
 
         with open(os.path.join(DOCS, "tchat.toml"), "rb") as f:

@@ -12,7 +12,7 @@ from twisted.internet import defer, endpoints, protocol, reactor
 from twisted.trial.unittest import TestCase
 
 from tchat.door.line import LineDoor
-from tchat.door.web import WebDoor
+from tchat.door.web import TrustedProxies, WebDoor
 from tchat.hub import Hub, HubConfig
 from tests.helpers import LineClient, generous_limits
 from tests.test_web_door import RawHTTP, Response
@@ -88,3 +88,56 @@ class ProxyProtocolTests(TestCase):
         for page in answers[:2]:
             page.transport.loseConnection()
             await page.done
+
+
+class ForwardedForTests(TestCase):
+    """--trusted-proxy: X-Forwarded-For believed from the proxy named, and from nobody else."""
+
+    timeout = 30
+
+    async def serve(self, trusted: list[str]) -> int:
+        from tests.test_web_door import WebServer
+
+        limits = generous_limits(max_per_address=2, close_grace=1.0)
+        self.server = WebServer(self, limits, origins=["*"], files=None)
+        self.server.web_door.trusted = TrustedProxies(trusted)
+        return self.server.web_port
+
+    async def websocket(self, forwarded: str | None) -> Any:
+        from autobahn.twisted.websocket import WebSocketClientFactory
+
+        from tests.test_web_door import WebSocketClient
+
+        headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+        factory = WebSocketClientFactory(f"ws://127.0.0.1:{self.server.web_port}/ws", headers=headers)
+        factory.protocol = WebSocketClient
+        client = await endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", self.server.web_port).connect(factory)
+        self.server.clients.append(client)
+        return client
+
+    async def test_the_client_a_trusted_proxy_names_is_the_one_seen_and_counted(self) -> None:
+        await self.serve(["127.0.0.1"])
+        # What the client wrote itself (left of the proxy's entry) is not believed.
+        first = await self.websocket("6.6.6.6, 203.0.113.9")
+        await first.opened
+        first.send_json(action="login", user="alice", id=1)
+        await first.wait_event("logged_in", re=1)
+        [session] = self.server.web_door.sessions
+        self.assertEqual(session.host, "203.0.113.9")
+        second = await self.websocket("203.0.113.9")
+        await second.opened
+        third = await self.websocket("203.0.113.9")
+        with self.assertRaises(ConnectionError):
+            await third.opened  # that address has its two
+        other = await self.websocket("198.51.100.1")
+        await other.opened
+        self.assertEqual(self.server.web_door.table.admission.per_host, {"203.0.113.9": 2, "198.51.100.1": 1})
+
+    async def test_from_anyone_not_trusted_the_header_means_nothing(self) -> None:
+        await self.serve([])
+        client = await self.websocket("203.0.113.9")
+        await client.opened
+        client.send_json(action="login", user="bob", id=1)
+        await client.wait_event("logged_in", re=1)
+        [session] = self.server.web_door.sessions
+        self.assertEqual(session.host, "127.0.0.1")

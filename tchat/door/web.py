@@ -48,6 +48,7 @@ allows whitespace after the value, so ``JSON.parse`` reads it as is.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import mimetypes
 import os
@@ -292,10 +293,12 @@ class WebSession(WebSocketServerProtocol, DoorSession):  # type: ignore[misc]  #
     # Every frame (messages, pongs, pings, closes) is counted in sendData.
     counts_own_writes = True
 
-    def __init__(self, door: "WebDoor", ticket: Ticket | None = None) -> None:
+    def __init__(self, door: "WebDoor", ticket: Ticket | None = None, forwarded: tuple[str, str] | None = None) -> None:
         super().__init__()
         self.door = door
         self.ticket = ticket  # type: ignore[assignment]
+        # (host, address) of the client a trusted proxy named, if one did.
+        self.forwarded = forwarded
         self._opened = False
         self._oversized = False
 
@@ -345,7 +348,7 @@ class WebSession(WebSocketServerProtocol, DoorSession):  # type: ignore[misc]  #
         # The HTTP channel that carried the upgrade is still the transport's
         # producer; the send queue takes its place (a transport has one).
         self.transport.unregisterProducer()
-        host, address = format_address(self.transport.getPeer())
+        host, address = self.forwarded or format_address(self.transport.getPeer())
         self.codec = JSON
         self._opened = True
         self.open_session(self.door.table, host, address, self.transport, ticket=self.ticket)
@@ -439,10 +442,12 @@ class _SocketFactory(WebSocketServerFactory):
     # The Ticket of the HTTP connection being upgraded, for the one
     # buildProtocol call autobahn's WebSocketResource.render makes (see _Socket).
     handing_over: Ticket | None = None
+    forwarded: tuple[str, str] | None = None
 
     def buildProtocol(self, addr: IAddress | None) -> WebSession:
         ticket, self.handing_over = self.handing_over, None
-        session = WebSession(self.door, ticket)
+        forwarded, self.forwarded = self.forwarded, None
+        session = WebSession(self.door, ticket, forwarded)
         session.factory = self
         return session
 
@@ -459,6 +464,17 @@ class _Socket(WebSocketResource):
         if not isinstance(channel, WebChannel) or channel.transport is None:
             return super().render(request)
         factory = self._factory
+        if channel.via_trusted_proxy and channel.ticket is not None:
+            # The proxy says who the client is; it is counted there from now on.
+            host = forwarded_client(request, self._factory.door.trusted)
+            refused = self._factory.door.table.admission.rehome(channel.ticket, host)
+            if refused is not None:
+                channel.ticket = None
+                request.setResponseCode(503)
+                request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+                request.setHeader(b"connection", b"close")
+                return refused[1].encode() + b"\n"
+            factory.forwarded = (host, host)
         factory.handing_over, channel.ticket = channel.ticket, None
         try:
             result = super().render(request)
@@ -466,12 +482,50 @@ class _Socket(WebSocketResource):
             if factory.handing_over is not None:
                 # No WebSocket was made: the place stays with the channel.
                 channel.ticket, factory.handing_over = factory.handing_over, None
+            factory.forwarded = None
         if channel.transport is None:
             # The WebSocket took the connection over; the channel never hears
             # of it again (its connectionLost is not called), so its timers
             # must not fire on a transport it no longer has.
             channel.became_websocket()
         return result
+
+
+class TrustedProxies:
+    """The addresses (or networks) whose ``X-Forwarded-For`` is believed; none by default."""
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        self.networks = [ipaddress.ip_network(value.strip(), strict=False) for value in values]
+
+    def holds(self, host: str | None) -> bool:
+        if not self.networks or host is None:
+            return False
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+
+def forwarded_client(request: Request, trusted: TrustedProxies) -> str:
+    """
+    The client a trusted proxy forwarded ``request`` for: the right-most
+    address of ``X-Forwarded-For`` that is not itself a trusted proxy
+    (everything left of it the client could have written); the proxy's own
+    address if the header is missing or holds nothing usable.
+    """
+    peer = format_address(request.getClientAddress())[0]
+    hops = []
+    for value in request.requestHeaders.getRawHeaders(b"x-forwarded-for", []):
+        hops += [hop.strip() for hop in value.decode("latin-1").split(",")]
+    for hop in reversed(hops):
+        try:
+            address = str(ipaddress.ip_address(hop))
+        except ValueError:
+            return peer  # garbage in the chain: believe nothing left of it
+        if not trusted.holds(address):
+            return address
+    return peer
 
 
 HEALTH_PATH = b"health"
@@ -663,6 +717,7 @@ class WebChannel(HTTPChannel):
     _in_request = False
     _served = 0
     _peer_checked = False
+    via_trusted_proxy = False
 
     # -- Twisted calls these ---------------------------------------------
 
@@ -673,8 +728,13 @@ class WebChannel(HTTPChannel):
         self.abortTimeout = door.limits.close_grace  # type: ignore[assignment]
         tune_socket(self.transport, door.limits.idle_timeout, door.limits.ping_timeout)
         host, self.address = format_address(self.transport.getPeer())
-        # Behind a PROXY-protocol proxy, counted per address once its header names the client.
-        admitted = door.table.admission.admit(None if awaits_proxy_header(self.transport) else host)
+        # A trusted proxy's connection carries many clients' requests: a
+        # WebSocket on it is counted under the client the proxy names, at
+        # the upgrade; behind a PROXY-protocol proxy, the client is counted
+        # once the header names it.
+        self.via_trusted_proxy = door.trusted.holds(host)
+        later = self.via_trusted_proxy or awaits_proxy_header(self.transport)
+        admitted = door.table.admission.admit(None if later else host)
         if not isinstance(admitted, Ticket):
             _, text = admitted
             door.log_budget.note("refused {address}: {text}", address=self.address, text=text)
@@ -689,7 +749,7 @@ class WebChannel(HTTPChannel):
         super().dataReceived(data)
 
     def lineReceived(self, line: bytes) -> None:
-        if not self._peer_checked:
+        if not self._peer_checked and not self.via_trusted_proxy:
             # Behind a proxy speaking the PROXY protocol, the real client is
             # known only once bytes have come: count it there.
             self._peer_checked = True
@@ -876,6 +936,7 @@ class WebDoor:
         files: dict[str, StaticFile] | None = None,
         admission: Admission | None = None,
         http: HTTPLimits | None = None,
+        trusted_proxies: Iterable[str] = (),
     ) -> None:
         self.hub = hub
         self.limits = limits
@@ -883,6 +944,7 @@ class WebDoor:
         self.http = http if http is not None else HTTPLimits()
         self.log_budget = LogBudget(self.http.log_rate, self.http.log_burst, clock)
         self.origins = OriginPolicy(origins)
+        self.trusted = TrustedProxies(trusted_proxies)
         self.table = SessionTable(hub, limits, clock, admission)
         self.files = load_static() if files is None else files
         self.socket_factory = _SocketFactory(self)
