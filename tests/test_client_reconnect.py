@@ -23,6 +23,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
 from tchat.client.connection import ChatClient
+from tchat.client.piped import PipedInput
 from tchat.client.reconnect import Backoff, Redial, failure_text, goes_away, kicked_notice
 from tchat.client.render import Renderer
 from tests.helpers import feed_event, take_json
@@ -517,3 +518,34 @@ class ComingBackTests(TestCase):
         feed_event(client, "logged_in", NOW, re=login["id"], user="alice", rooms=["#lobby"], users=["alice"])
         client.connectionLost(Failure(ConnectionLost()))
         self.assertEqual(status, [1])
+
+
+class PipedComingBackTests(TestCase):
+    """Piped, with --reconnect: stdin is not read while the connection is down."""
+
+    def test_stdin_is_paused_while_down_and_read_again_once_back(self) -> None:
+        clock = Clock()
+        dialer = Dialer()
+        client = ChatClient(Renderer(now=lambda: NOW), clock, "bot")
+        client.reconnect_with(dialer, Backoff(random=middle))
+        net = StringTransport()
+        client.makeConnection(net)
+        stdio = StringTransport()
+        piped = PipedInput(client)
+        piped.makeConnection(stdio)
+        client.start(piped)
+        [login] = take_json(net)
+        feed_event(client, "logged_in", NOW, re=login["id"], user="bot", rooms=["#lobby"], users=["bot"])
+        client.connectionLost(Failure(ConnectionLost()))
+        self.assertEqual(stdio.producerState, "paused")
+        shown = stdio.value().decode()
+        self.assertIn("*** connection lost; reconnecting in 1 s…", shown)
+        clock.advance(0.5)
+        clock.advance(0.5)  # the try: said once, the count not at all
+        self.assertEqual(stdio.value().decode().count("reconnecting"), 2)
+        net = StringTransport()
+        client.makeConnection(net)
+        [login] = take_json(net)
+        feed_event(client, "logged_in", NOW, re=login["id"], user="bot", rooms=["#lobby"], users=["bot"])
+        self.assertEqual(stdio.producerState, "producing")
+        self.assertIn("back in #lobby", stdio.value().decode())
