@@ -13,11 +13,15 @@ from typing import Any
 
 from twisted.conch.insults import insults
 from twisted.conch.insults.helper import TerminalBuffer
+from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionLost, ConnectionRefusedError
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
 from tchat.client.connection import ChatClient
+from tchat.client.reconnect import Backoff
 from tchat.client.render import Renderer
 from tchat.client.ui import ChatUI, char_width
 from tests.helpers import feed_event, take_json
@@ -453,3 +457,156 @@ class PasswordCommandTests(UITests):
         self.assertEqual(self.input_row(), "#lobby> first")
         for secret in (b"horse", b"old-one", b"new-one", b"admin-pw", b"pw-bob", b"pw-carol"):
             self.assertNotIn(secret, bytes(self.screen))
+
+
+class Dialer:
+    """Stands in for connectProtocol: each call is one try, answered by the test."""
+
+    def __init__(self) -> None:
+        self.tries: list[Deferred[Any]] = []
+
+    def __call__(self) -> Deferred[Any]:
+        d: Deferred[Any] = Deferred()
+        self.tries.append(d)
+        return d
+
+
+class ComingBackUITests(TestCase):
+    """
+    The connection is lost and made again under the UI: what is being typed
+    stays on screen and in the line, with the countdown above it.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(NOW)
+        self.dialer = Dialer()
+        self.client = ChatClient(Renderer(now=self.clock.seconds), self.clock, "alice")
+        self.client.reconnect_with(self.dialer, Backoff(random=lambda: 0.5))
+        self.connect()
+        self.screen = UnicodeTerminalBuffer()
+        parser = insults.ClientProtocol(lambda: self.screen)
+        parser.makeConnection(StringTransport())
+        self.ui = ChatUI(self.client, Renderer(now=self.clock.seconds))
+        self.keyboard = insults.ServerProtocol(lambda: self.ui)
+        self.keyboard.makeConnection(Wire(parser))
+        self.status: list[int] = []
+        self.client.finished.addCallback(self.status.append)
+        self.client.start(self.ui)
+        [login] = self.sent()
+        self.receive("logged_in", re=login["id"], user="alice", rooms=["#lobby"], users=["alice"])
+
+    def connect(self) -> None:
+        self.net = StringTransport()
+        self.client.makeConnection(self.net)
+
+    def sent(self) -> list[dict[str, Any]]:
+        return take_json(self.net)
+
+    def receive(self, event: str, **fields: Any) -> None:
+        feed_event(self.client, event, NOW, **fields)
+
+    def press(self, *keys: bytes | str) -> None:
+        for key in keys:
+            self.keyboard.dataReceived(key.encode("utf-8") if isinstance(key, str) else key)
+
+    def rows(self) -> list[str]:
+        rows = bytes(self.screen).decode("utf-8").split("\n")
+        return [row.rstrip() for row in rows[: self.screen.y + 1]]
+
+    def lose(self) -> None:
+        self.client.connectionLost(Failure(ConnectionLost("Connection lost")))
+
+    def come_back(self, rooms: list[str] | None = None) -> None:
+        """The try being made succeeds and the login works."""
+        self.connect()
+        self.dialer.tries[-1].callback(self.client)
+        [login] = self.sent()
+        self.assertEqual(login["user"], "alice")
+        self.receive("logged_in", re=login["id"], user="alice", rooms=rooms or ["#lobby"], users=["alice"])
+
+    def test_the_half_typed_line_and_the_history_outlive_a_reconnect(self) -> None:
+        self.press("first", ENTER)
+        [msg] = self.sent()
+        self.receive("ok", re=msg["id"], msgid="1")
+        self.press("half typed", LEFT, LEFT)
+        self.lose()
+        rows = self.rows()
+        self.assertIn("*** connection to the server lost", "\n".join(rows))
+        self.assertEqual(rows[-2], "*** connection lost; reconnecting in 1 s…")
+        self.assertEqual(rows[-1], "#lobby> half typed")
+        self.assertEqual(self.screen.x, len("#lobby> half typ"))  # the cursor did not move in the text
+
+        self.clock.advance(1)  # the try is refused: the next one is in 2 s, counted down
+        self.dialer.tries[-1].errback(ConnectionRefusedError(111, "Connection refused"))
+        self.assertEqual(self.rows()[-2], "*** connection lost; reconnecting in 2 s… (last try: connection refused)")
+        self.clock.advance(1)
+        self.assertEqual(self.rows()[-2], "*** connection lost; reconnecting in 1 s… (last try: connection refused)")
+        self.press("X")  # typing goes on meanwhile
+        self.assertEqual(self.rows()[-1], "#lobby> half typXed")
+
+        self.press(ENTER)  # nothing can be sent: the line stays, and Enter tries at once
+        self.assertEqual(self.rows()[-1], "#lobby> half typXed")
+        self.assertIn("not connected, so not sent: the line stays here", "\n".join(self.rows()))
+        self.assertEqual(self.rows()[-2], "*** connection lost; reconnecting…")
+        self.assertEqual(len(self.dialer.tries), 2)
+        self.assertEqual(self.sent(), [])
+
+        self.come_back()
+        rows = self.rows()
+        self.assertIn("*** reconnected as alice. Online: alice", rows[-3])
+        self.assertIn("*** back in #lobby; plain lines go to #lobby", rows[-2])
+        self.assertEqual(rows[-1], "#lobby> half typXed")
+        self.assertFalse(any("reconnecting" in row for row in rows[-2:]))  # the status row is gone
+        self.press(UP)
+        self.assertEqual(self.rows()[-1], "#lobby> first")
+        self.press(DOWN)
+        self.assertEqual(self.rows()[-1], "#lobby> half typXed")
+        self.press(ENTER)
+        self.assertEqual([m["text"] for m in self.sent()], ["half typXed"])
+
+    def test_a_name_asked_after_a_reconnect_puts_the_line_aside_until_logged_in(self) -> None:
+        self.press("draft words")
+        self.lose()
+        self.clock.advance(1)
+        self.connect()
+        self.dialer.tries[-1].callback(self.client)
+        [login] = self.sent()
+        self.receive("error", re=login["id"], code="name_taken", text="the name alice is taken; choose another name")
+        self.assertEqual(self.rows()[-1], "Name:")
+        self.press("alice2", ENTER)
+        [login] = self.sent()
+        self.assertEqual(login["user"], "alice2")
+        self.receive("logged_in", re=login["id"], user="alice2", rooms=["#lobby"], users=["alice2"])
+        self.assertEqual(self.rows()[-1], "#lobby> draft words")
+        self.press(UP)
+        self.assertEqual(self.rows()[-1], "#lobby> draft words")  # the name is not in the history
+
+    def test_a_password_asked_after_a_reconnect_keeps_the_history(self) -> None:
+        self.press("earlier line", ENTER)
+        self.sent()
+        self.lose()
+        self.clock.advance(1)
+        self.connect()
+        self.dialer.tries[-1].callback(self.client)
+        [login] = self.sent()
+        self.receive("error", re=login["id"], code="password_required", text="the name alice is registered")
+        self.assertEqual(self.rows()[-1], "Password for alice:")
+        self.press("correct horse", ENTER)
+        [login] = self.sent()
+        self.receive("logged_in", re=login["id"], user="alice", rooms=["#lobby"], users=["alice"], registered=True)
+        self.press(UP)
+        self.assertEqual(self.rows()[-1], "#lobby> earlier line")
+        self.assertNotIn(b"horse", bytes(self.screen))
+
+    def test_quit_while_disconnected_leaves_at_once(self) -> None:
+        self.lose()
+        self.press("/quit", ENTER)
+        self.assertEqual(self.status, [0])
+        self.clock.advance(60)
+        self.assertEqual(self.dialer.tries, [])
+
+    def test_ctrl_c_while_disconnected_leaves_at_once(self) -> None:
+        self.lose()
+        self.press(b"\x03")
+        self.assertEqual(self.status, [0])

@@ -60,9 +60,14 @@ CTRL_H, CTRL_K, CTRL_L, CTRL_N, CTRL_P, CTRL_U, CTRL_W = b"\x08", b"\x0b", b"\x0
 class Client(Protocol):
     """What the UI needs of L{tchat.client.connection.ChatClient}."""
 
+    logged_in: bool
+
+    @property
+    def reconnecting(self) -> bool: ...
     def send_typed(self, line: str) -> None: ...
     def login(self, name: str, password: str | None = None) -> None: ...
     def quit(self, reason: str | None = None, status: int = 0) -> None: ...
+    def retry_now(self) -> bool: ...
     def prompt(self) -> str: ...
 
 
@@ -76,6 +81,45 @@ def char_width(ch: str) -> int:
 def split_chars(data: bytes) -> list[bytes]:
     """UTF-8 ``data`` as a recvline buffer: one element per character."""
     return [ch.encode("utf-8") for ch in data.decode("utf-8", errors="replace")]
+
+
+def layout(chars: list[str], width: int) -> list[tuple[int, int]]:
+    """
+    (row, column) where each of ``chars`` starts on a terminal ``width``
+    columns wide, and as the last item where the text ends: wrapping as the
+    terminal does (a wide character that does not fit goes to the next
+    row), and ``"\n"`` starting a new row.
+    """
+    row = col = 0
+    places = []
+    for ch in chars:
+        if ch == "\n":
+            places.append((row, col))
+            row, col = row + 1, 0
+            continue
+        w = char_width(ch)
+        if col + w > width:
+            row, col = row + 1, 0
+        places.append((row, col))
+        col += w
+    if col >= width:
+        row, col = row + 1, 0
+    places.append((row, col))
+    return places
+
+
+def cut(text: str, columns: int) -> str:
+    """``text`` cut to fit in ``columns`` columns (``…`` ends a cut one)."""
+    if sum(char_width(ch) for ch in text) <= columns:
+        return text
+    kept, used = [], 0
+    for ch in text:
+        w = char_width(ch)
+        if used + w > columns - 1:
+            break
+        kept.append(ch)
+        used += w
+    return "".join(kept) + "…"
 
 
 class ChatUI(HistoricRecvLine):
@@ -105,6 +149,14 @@ class ChatUI(HistoricRecvLine):
         self._at = (0, 0)
         self._draft: list[bytes] | None = None
         self._connected = False
+        # How the connection is while it is down (ChatClient.reconnect_with):
+        # drawn on its own row above the prompt.
+        self._status: str | None = None
+        # Whether a login has worked: from then on the typed line and the
+        # history belong to the chat, and outlive a name or password prompt.
+        self._chatted = False
+        # The chat line put aside while a name or password is asked.
+        self._stash: tuple[list[bytes], int] | None = None
 
     # -- Twisted calls these -------------------------------------------------
 
@@ -184,17 +236,22 @@ class ChatUI(HistoricRecvLine):
     def ask_name(self, problem: str | None, code: str | None) -> None:
         if problem is not None:
             self.show(self.renderer.error(problem))
+        self._put_line_aside()
         self.asking_name = True
         self._redraw()
 
     def ask_password(self, name: str, problem: str, code: str) -> None:
+        self._put_line_aside()
         self.asking_name = False
         self.asking_password = name
         self._retry_on_enter = code == "rate_limited"
-        # Whatever was half typed is not the password; and the lines typed
-        # before this prompt, maybe the password typed too early, are forgotten.
+        # Whatever was half typed is not the password.
         self.lineBuffer, self.lineBufferIndex = [], 0
-        self.historyLines, self.historyPosition, self._draft = [], 0, None
+        if not self._chatted:
+            # At the start, the lines typed before this prompt (the password
+            # typed too early, maybe) are forgotten. After a reconnect the
+            # history is the chat's: it was all typed while logged in.
+            self.historyLines, self.historyPosition, self._draft = [], 0, None
         if code == "password_required":
             self.show(self.renderer.notice(
                 f"{name} is registered: type its password (Enter alone: other name)"
@@ -206,7 +263,27 @@ class ChatUI(HistoricRecvLine):
         self._redraw()
 
     def changed(self) -> None:
+        if self.client.logged_in:
+            self._chatted = True
+            if self._stash is not None and not self.asking_name and self.asking_password is None:
+                # Logged in again: the line that was being typed comes back.
+                (self.lineBuffer, self.lineBufferIndex), self._stash = self._stash, None
         self._redraw()
+
+    def status(self, text: str | None, update: bool) -> None:
+        """Show ``text`` on a row of its own above the prompt (None: no such row)."""
+        self._status = text
+        self._redraw()
+
+    def _put_line_aside(self) -> None:
+        """
+        A name or password is asked after a reconnect: keep the chat line
+        being typed for when the login is done. (At the start there is none
+        to keep: what was typed before the prompt may be the password.)
+        """
+        if self._chatted and self._stash is None and not self.asking_name and self.asking_password is None:
+            self._stash = (self.lineBuffer, self.lineBufferIndex)
+            self.lineBuffer, self.lineBufferIndex = [], 0
 
     def finish(self) -> None:
         """Erase the input line, leaving the messages above it as they are."""
@@ -245,16 +322,16 @@ class ChatUI(HistoricRecvLine):
     def handle_LEFT(self) -> None:
         if self.lineBufferIndex > 0:
             self.lineBufferIndex -= 1
-            self._go(self._layout()[self._prompt_len() + self.lineBufferIndex])
+            self._go(self._layout()[self._head_len() + self.lineBufferIndex])
 
     def handle_RIGHT(self) -> None:
         if self.lineBufferIndex < len(self.lineBuffer):
             self.lineBufferIndex += 1
-            self._go(self._layout()[self._prompt_len() + self.lineBufferIndex])
+            self._go(self._layout()[self._head_len() + self.lineBufferIndex])
 
     def handle_HOME(self) -> None:
         self.lineBufferIndex = 0
-        self._go(self._layout()[self._prompt_len()])
+        self._go(self._layout()[self._head_len()])
 
     def handle_END(self) -> None:
         self.lineBufferIndex = len(self.lineBuffer)
@@ -333,6 +410,9 @@ class ChatUI(HistoricRecvLine):
         data = b"".join(self.lineBuffer)
         line = data.decode("utf-8", errors="replace")
         typing = not self.asking_name and self.asking_password is None
+        if typing and self.client.reconnecting:
+            self._not_connected(line)
+            return
         if data.strip() and typing and not holds_password(line):
             if not self.historyLines or self.historyLines[-1] != data:
                 self.historyLines.append(data)
@@ -347,6 +427,26 @@ class ChatUI(HistoricRecvLine):
         else:
             self._redraw()
             self.client.send_typed(line)
+
+    def _not_connected(self, line: str) -> None:
+        """
+        Enter while the connection is down: nothing can be sent, so the line
+        stays where it is, to be sent with Enter once the client is back;
+        Enter also cuts the wait before the next try short. /quit still leaves.
+        """
+        try:
+            request = parse_typed(line) if line.strip() else None
+        except BadRequest:
+            request = None
+        if request is not None and request.action == "quit":
+            self.client.quit()
+            return
+        trying = self.client.retry_now()
+        if line.strip():
+            self.show(self.renderer.error(
+                "not connected, so not sent: the line stays here; Enter sends it once the client is back"
+                + ("; trying to reconnect now" if trying else "")
+            ))
 
     def _password_typed(self, name: str, password: str) -> None:
         if self._retry_on_enter:
@@ -412,29 +512,29 @@ class ChatUI(HistoricRecvLine):
             return self.lineBuffer
         return self.lineBuffer[:start] + [b"*"] * (len(self.lineBuffer) - start)
 
-    def _prompt_len(self) -> int:
-        return len(self._prompt())
+    def _head(self) -> str:
+        """
+        What comes before the typed text in the input area: the status row,
+        if there is one (cut to the width, so the terminal never wraps it),
+        then the prompt.
+        """
+        if self._status is None:
+            return self._prompt()
+        return cut(clean_text(f"*** {self._status}"), self.width - 1) + "\n" + self._prompt()
+
+    def _head_len(self) -> int:
+        return len(self._head())
+
+    def _chars(self) -> list[str]:
+        """The input area as it is drawn, one item per character."""
+        return list(self._head()) + [b.decode("utf-8", errors="replace") for b in self._shown()]
 
     def _layout(self) -> list[tuple[int, int]]:
         """
-        (row, column) where each character of the prompt and then of the
-        buffer starts, and as the last item where the input ends, wrapping
-        at the terminal's width as the terminal does (a wide character that
-        does not fit goes to the next row).
+        (row, column) of each character of the input area (L{_chars}), and
+        as the last item where it ends, at the terminal's width.
         """
-        row = col = 0
-        places = []
-        chars = list(self._prompt()) + [b.decode("utf-8", errors="replace") for b in self._shown()]
-        for ch in chars:
-            w = char_width(ch)
-            if col + w > self.width:
-                row, col = row + 1, 0
-            places.append((row, col))
-            col += w
-        if col >= self.width:
-            row, col = row + 1, 0
-        places.append((row, col))
-        return places
+        return layout(self._chars(), self.width)
 
     def _go(self, place: tuple[int, int]) -> None:
         """Move the terminal's cursor to ``place`` in the input area."""
@@ -453,7 +553,7 @@ class ChatUI(HistoricRecvLine):
     def _write_input(self, start: int) -> None:
         """Write the buffer from element ``start`` on, then put the cursor right."""
         places = self._layout()
-        offset = self._prompt_len()
+        offset = self._head_len()
         self._go(places[offset + start])
         self.terminal.write(b"".join(self._shown()[start:]))
         self._settle(places)
@@ -462,7 +562,8 @@ class ChatUI(HistoricRecvLine):
         """Draw prompt and buffer from the start of the (erased) input area."""
         places = self._layout()
         self._go((0, 0))
-        self.terminal.write(self._prompt().encode("utf-8") + b"".join(self._shown()))
+        # ServerProtocol.write turns the status row's \n into \r\n.
+        self.terminal.write(self._head().encode("utf-8") + b"".join(self._shown()))
         self._settle(places)
 
     def _settle(self, places: list[tuple[int, int]]) -> None:
@@ -473,7 +574,7 @@ class ChatUI(HistoricRecvLine):
             # is where the layout says.
             self.terminal.write(b" \r")
         self._at = end
-        self._go(places[self._prompt_len() + self.lineBufferIndex])
+        self._go(places[self._head_len() + self.lineBufferIndex])
 
     def _redraw(self) -> None:
         if not self._connected:
