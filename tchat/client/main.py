@@ -268,7 +268,7 @@ async def run_terminal(
     raw = RawTerminal(sys.stdin.fileno(), sys.stdout.fileno())
     raw.enter()
     try:
-        ui = ChatUI(client, renderer)
+        ui = ChatUI(client, renderer, reactor)
         errors.show = lambda text: ui.show(renderer.error(text))
         StandardIO(ServerProtocol(lambda: ui), reactor=reactor)
 

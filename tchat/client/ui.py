@@ -42,6 +42,7 @@ from typing import Any, Protocol
 
 from twisted.conch.recvline import HistoricRecvLine
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
 from tchat.client.connection import holds_password, parse_typed, secret_start
@@ -50,6 +51,8 @@ from tchat.commands import BadRequest
 from tchat.names import clean_text
 
 NAME_PROMPT = "Name: "
+# How long the terminal may take to say where its cursor is after a resize.
+ANSWER_WAIT = 0.5
 # While a rate-limited login waits for the person to try again.
 RETRY_PROMPT = "[Enter: try again] "
 
@@ -122,6 +125,29 @@ def cut(text: str, columns: int) -> str:
     return "".join(kept) + "…"
 
 
+class _Resize:
+    """
+    What was on the screen when the terminal changed size, for working out
+    where the terminal has put the input area since.
+
+    A terminal that re-wraps its lines to the new width (tmux, VTE, kitty,
+    iTerm2, Konsole, Windows Terminal...) moves the input area's rows and
+    keeps the cursor on the same character; one that does not (xterm, the
+    Linux console) cuts the rows and leaves the cursor on its row, its column
+    held within the new width.
+    """
+
+    def __init__(self, drawn: list[str], cursor: int, at: tuple[int, int]) -> None:
+        self.drawn, self.cursor, self.at = drawn, cursor, at
+        self.asked = 0
+
+    def rewrapped(self, width: int) -> tuple[int, int]:
+        return layout(self.drawn, width)[self.cursor]
+
+    def kept(self, width: int) -> tuple[int, int]:
+        return self.at[0], min(self.at[1], width - 1)
+
+
 class ChatUI(HistoricRecvLine):
     """
     The line editor and message display of the terminal client.
@@ -135,7 +161,7 @@ class ChatUI(HistoricRecvLine):
     kept in the history.
     """
 
-    def __init__(self, client: Client, renderer: Renderer | None = None) -> None:
+    def __init__(self, client: Client, renderer: Renderer | None = None, clock: IReactorTime | None = None) -> None:
         self.client = client
         self.renderer = renderer or Renderer()
         self.asking_name = False
@@ -157,6 +183,12 @@ class ChatUI(HistoricRecvLine):
         self._chatted = False
         # The chat line put aside while a name or password is asked.
         self._stash: tuple[list[bytes], int] | None = None
+        # While the terminal is asked where its cursor went after a resize:
+        # nothing is drawn, and lines to show wait in _queued.
+        self._resize: _Resize | None = None
+        self._resize_timer: Any = None
+        self._queued: list[str] = []
+        self.clock = clock
 
     # -- Twisted calls these -------------------------------------------------
 
@@ -190,14 +222,67 @@ class ChatUI(HistoricRecvLine):
         self._draw_input()
 
     def terminalSize(self, width: int, height: int) -> None:
-        # The terminal may have re-wrapped the old input line; start it afresh
-        # on the cursor's row.
-        self.width, self.height = max(width, 2), height
-        if self._connected:
-            self.terminal.write(b"\r")
-            self.terminal.eraseToDisplayEnd()
-            self._at = (0, 0)
-            self._draw_input()
+        """
+        The terminal is now ``width`` by ``height``: draw the input area
+        again, once, where it starts now.
+
+        The terminal has already moved things by the time it says so: the
+        input area that wrapped over several rows may have been re-wrapped
+        to the new width, and the cursor, which may be on any of its rows,
+        with it. Drawing again from the cursor's row (as this once did)
+        left the rows above it on the screen: a stale copy of a long typed
+        line. So the input area's first row is worked out both ways (see
+        L{_Resize}); when the two differ, the terminal is asked where its
+        cursor is (a cursor position report) and the column tells which way
+        it went. Until it answers (at most L{ANSWER_WAIT} seconds, then it
+        is taken to re-wrap, as most do), nothing is drawn.
+        """
+        width = max(width, 2)
+        if not self._connected:
+            self.width, self.height = width, height
+            return
+        if self._resize is None:
+            self._resize = _Resize(self._chars(), self._head_len() + self.lineBufferIndex, self._at)
+        self.width, self.height = width, height
+        rewrapped, kept = self._resize.rewrapped(width), self._resize.kept(width)
+        if rewrapped[0] == kept[0] or rewrapped[1] == kept[1]:
+            # The same row either way, or no telling them apart by the column.
+            self._resized(rewrapped[0])
+            return
+        self._resize.asked += 1
+        asked = self._resize.asked
+        self.terminal.reportCursorPosition().addCallback(lambda xy: self._cursor_reported(xy, asked))
+        if self._resize_timer is None or not self._resize_timer.active():
+            self._resize_timer = self._clock().callLater(ANSWER_WAIT, self._cursor_reported, None, asked)
+
+    def _cursor_reported(self, xy: tuple[int, int] | None, asked: int) -> None:
+        """The terminal says where its cursor is (``xy``), or did not say in time (None)."""
+        resize = self._resize
+        if resize is None or (xy is not None and asked != resize.asked):
+            return  # an answer to an earlier question: a later one is coming
+        rewrapped, kept = resize.rewrapped(self.width), resize.kept(self.width)
+        self._resized(kept[0] if xy is not None and xy[0] == kept[1] else rewrapped[0])
+
+    def _resized(self, row: int) -> None:
+        """The cursor is on ``row`` of the input area: draw it all again from its first row."""
+        self._resize = None
+        if self._resize_timer is not None and self._resize_timer.active():
+            self._resize_timer.cancel()
+        self._resize_timer = None
+        self.terminal.write(b"\r")
+        self._at = (row, 0)
+        queued, self._queued = self._queued, []
+        if queued:
+            self.show(queued)
+        else:
+            self._redraw()
+
+    def _clock(self) -> IReactorTime:
+        if self.clock is None:
+            from twisted.internet import reactor
+
+            self.clock = reactor
+        return self.clock
 
     def keystrokeReceived(self, keyID: Any, modifier: Any) -> None:
         if isinstance(keyID, bytes) and len(keyID) == 1 and keyID >= b"\x80" and modifier is None:
@@ -225,6 +310,9 @@ class ChatUI(HistoricRecvLine):
     def show(self, lines: list[str]) -> None:
         """Write ``lines`` above the input line, which is drawn again below."""
         if not self._connected:
+            return
+        if self._resize is not None:
+            self._queued += lines
             return
         self._go((0, 0))
         self.terminal.eraseToDisplayEnd()
@@ -288,6 +376,8 @@ class ChatUI(HistoricRecvLine):
     def finish(self) -> None:
         """Erase the input line, leaving the messages above it as they are."""
         if self._connected:
+            if self._resize is not None:
+                self._cursor_reported(None, self._resize.asked)
             self._go((0, 0))
             self.terminal.eraseToDisplayEnd()
 
@@ -371,6 +461,9 @@ class ChatUI(HistoricRecvLine):
         self._redraw()
 
     def handle_CTRL_L(self) -> None:
+        # From the top of a clear screen: wherever a resize left things.
+        self._resize = None
+        self._queued = []
         self.terminal.eraseDisplay()
         self.terminal.cursorHome()
         self._at = (0, 0)
@@ -538,7 +631,7 @@ class ChatUI(HistoricRecvLine):
 
     def _go(self, place: tuple[int, int]) -> None:
         """Move the terminal's cursor to ``place`` in the input area."""
-        if place == self._at:
+        if place == self._at or self._resize is not None:
             return
         row, col = place
         if row < self._at[0]:
@@ -552,6 +645,8 @@ class ChatUI(HistoricRecvLine):
 
     def _write_input(self, start: int) -> None:
         """Write the buffer from element ``start`` on, then put the cursor right."""
+        if self._resize is not None:
+            return
         places = self._layout()
         offset = self._head_len()
         self._go(places[offset + start])
@@ -577,7 +672,7 @@ class ChatUI(HistoricRecvLine):
         self._go(places[self._head_len() + self.lineBufferIndex])
 
     def _redraw(self) -> None:
-        if not self._connected:
+        if not self._connected or self._resize is not None:
             return
         self._go((0, 0))
         self.terminal.eraseToDisplayEnd()
