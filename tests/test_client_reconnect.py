@@ -376,6 +376,21 @@ class ComingBackTests(TestCase):
         self.receive("logged_in", re=login["id"], user="alice2", rooms=["#lobby"], users=["alice2"])
         self.assertIn("back in #lobby", self.screen.lines[-1])
 
+    def test_the_accounts_name_typed_again_at_the_prompt_goes_with_its_password(self) -> None:
+        # Taken: by the old connection, which the server has not let go yet.
+        self.make(password="correct horse")
+        [login] = self.sent()
+        self.receive("logged_in", re=login["id"], user="alice", rooms=["#lobby"], users=["alice"], registered=True)
+        self.lose()
+        self.come_back()
+        [login] = self.sent()
+        self.receive("error", re=login["id"], code="name_taken", text="the name alice is taken; choose another name")
+        self.client.login("Alice")
+        [login] = self.sent()
+        self.assertEqual((login["user"], login["password"]), ("Alice", "correct horse"))
+        self.client.login("bob")
+        self.assertNotIn("password", self.sent()[0])
+
     def test_a_password_that_no_longer_works_is_asked_for(self) -> None:
         self.make(password="correct horse")
         [login] = self.sent()

@@ -813,6 +813,18 @@ class ResizeTests(TestCase):
         self.assertIn("*** while asking", rows[-5])
         self.assertEqual("".join(rows[-4:]), "#lobby> " + self.TEXT + "?")
 
+    def test_ctrl_l_while_asking_draws_everything_from_the_top(self) -> None:
+        self.press(self.TEXT)
+        self.screen.resize(60, rewrap=True)
+        self.ui.terminalSize(60, 24)
+        feed_event(self.client, "notice", NOW, text="while asking")
+        self.press(b"\x0c")
+        rows = [row for row in self.screen.text_rows() if row]
+        self.assertIn("*** while asking", rows[0])
+        self.assertEqual("".join(rows[1:]), "#lobby> " + self.TEXT)
+        self.clock.advance(ANSWER_WAIT)  # the question's time runs out: nothing more happens
+        self.assertEqual([row for row in self.screen.text_rows() if row], rows)
+
     def test_a_late_answer_to_an_earlier_question_is_not_taken(self) -> None:
         self.press(self.TEXT)
         self.screen.resize(60, rewrap=False)

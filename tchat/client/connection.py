@@ -352,11 +352,12 @@ class ChatClient(LineReceiver):
         """
         Log in as ``name`` (now, or as soon as the connection is made), with
         ``password``, or else with the password given at the start if it has
-        not been tried yet. On refusal the display is asked for another name,
-        or for the password (L{Display.ask_password}).
+        not been tried yet, or else, for the account this client was logged
+        in to, with the password that worked. On refusal the display is
+        asked for another name, or for the password (L{Display.ask_password}).
         """
         self.name = name.strip()
-        self._password = password or self._given_password
+        self._password = password or self._given_password or self._account_password(self.name)
         self._given_password = None  # tried once: if it is wrong, asking beats retrying
         self._logging_in = True
         self._asked = False
@@ -459,7 +460,7 @@ class ChatClient(LineReceiver):
             self._login_id = self._send(self._login_request())
         elif self.reconnecting and not self._asked and self.name is not None:
             self._report(f"connected; logging in again as {self.name}…", False)
-            self.login(self.name, self._account_password(self.name))
+            self.login(self.name)
         elif self.display is not None:
             self._hello()
 
@@ -727,6 +728,8 @@ class ChatClient(LineReceiver):
         self.registered = event.get("registered") is True
         if self.registered and self._password and self.name:
             self._account = (name_key(self.name), self._password)
+        elif not self.registered:
+            self._account = None  # a guest now: no password to keep
         self._password = None
         rooms = [r for r in event.get("rooms") or [] if isinstance(r, str)]
         if self._coming_back is not None:
@@ -818,13 +821,13 @@ class ChatClient(LineReceiver):
                     self._drop_typed_ahead()
                 return
             text = event.get("text") or "that name was refused"
-            if self._coming_back is not None and code == "name_taken":
+            if self.display is not None:
+                self.display.ask_name(str(text), code)
+            if self._coming_back is not None and code == "name_taken" and not self.quitting:
                 self._show(self.renderer.notice(
                     "if it was yours a moment ago, the server may not have noticed yet that your old connection is gone:"
                     " type it again in a minute, or choose another"
                 ))
-            if self.display is not None:
-                self.display.ask_name(str(text), code)
             return
         self._show_event(event)
 

@@ -463,11 +463,13 @@ class ChatUI(HistoricRecvLine):
     def handle_CTRL_L(self) -> None:
         # From the top of a clear screen: wherever a resize left things.
         self._resize = None
-        self._queued = []
+        queued, self._queued = self._queued, []
         self.terminal.eraseDisplay()
         self.terminal.cursorHome()
         self._at = (0, 0)
         self._draw_input()
+        if queued:
+            self.show(queued)
 
     def handle_CTRL_C(self) -> None:
         self.client.quit()
