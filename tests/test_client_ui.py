@@ -13,13 +13,17 @@ from typing import Any
 
 from twisted.conch.insults import insults
 from twisted.conch.insults.helper import TerminalBuffer
+from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionLost, ConnectionRefusedError
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
 from tchat.client.connection import ChatClient
+from tchat.client.reconnect import Backoff
 from tchat.client.render import Renderer
-from tchat.client.ui import ChatUI, char_width
+from tchat.client.ui import ANSWER_WAIT, ChatUI, char_width
 from tests.helpers import feed_event, take_json
 
 UP, DOWN, RIGHT, LEFT = b"\x1b[A", b"\x1b[B", b"\x1b[C", b"\x1b[D"
@@ -453,3 +457,381 @@ class PasswordCommandTests(UITests):
         self.assertEqual(self.input_row(), "#lobby> first")
         for secret in (b"horse", b"old-one", b"new-one", b"admin-pw", b"pw-bob", b"pw-carol"):
             self.assertNotIn(secret, bytes(self.screen))
+
+
+class Dialer:
+    """Stands in for connectProtocol: each call is one try, answered by the test."""
+
+    def __init__(self) -> None:
+        self.tries: list[Deferred[Any]] = []
+
+    def __call__(self) -> Deferred[Any]:
+        d: Deferred[Any] = Deferred()
+        self.tries.append(d)
+        return d
+
+
+class ComingBackUITests(TestCase):
+    """
+    The connection is lost and made again under the UI: what is being typed
+    stays on screen and in the line, with the countdown above it.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(NOW)
+        self.dialer = Dialer()
+        self.client = ChatClient(Renderer(now=self.clock.seconds), self.clock, "alice")
+        self.client.reconnect_with(self.dialer, Backoff(random=lambda: 0.5))
+        self.connect()
+        self.screen = UnicodeTerminalBuffer()
+        parser = insults.ClientProtocol(lambda: self.screen)
+        parser.makeConnection(StringTransport())
+        self.ui = ChatUI(self.client, Renderer(now=self.clock.seconds), self.clock)
+        self.keyboard = insults.ServerProtocol(lambda: self.ui)
+        self.keyboard.makeConnection(Wire(parser))
+        self.status: list[int] = []
+        self.client.finished.addCallback(self.status.append)
+        self.client.start(self.ui)
+        [login] = self.sent()
+        self.receive("logged_in", re=login["id"], user="alice", rooms=["#lobby"], users=["alice"])
+
+    def connect(self) -> None:
+        self.net = StringTransport()
+        self.client.makeConnection(self.net)
+
+    def sent(self) -> list[dict[str, Any]]:
+        return take_json(self.net)
+
+    def receive(self, event: str, **fields: Any) -> None:
+        feed_event(self.client, event, NOW, **fields)
+
+    def press(self, *keys: bytes | str) -> None:
+        for key in keys:
+            self.keyboard.dataReceived(key.encode("utf-8") if isinstance(key, str) else key)
+
+    def rows(self) -> list[str]:
+        rows = bytes(self.screen).decode("utf-8").split("\n")
+        return [row.rstrip() for row in rows[: self.screen.y + 1]]
+
+    def lose(self) -> None:
+        self.client.connectionLost(Failure(ConnectionLost("Connection lost")))
+
+    def come_back(self, rooms: list[str] | None = None) -> None:
+        """The try being made succeeds and the login works."""
+        self.connect()
+        self.dialer.tries[-1].callback(self.client)
+        [login] = self.sent()
+        self.assertEqual(login["user"], "alice")
+        self.receive("logged_in", re=login["id"], user="alice", rooms=rooms or ["#lobby"], users=["alice"])
+
+    def test_the_half_typed_line_and_the_history_outlive_a_reconnect(self) -> None:
+        self.press("first", ENTER)
+        [msg] = self.sent()
+        self.receive("ok", re=msg["id"], msgid="1")
+        self.press("half typed", LEFT, LEFT)
+        self.lose()
+        rows = self.rows()
+        self.assertIn("*** connection to the server lost", "\n".join(rows))
+        self.assertEqual(rows[-2], "*** connection lost; reconnecting in 1 s…")
+        self.assertEqual(rows[-1], "#lobby> half typed")
+        self.assertEqual(self.screen.x, len("#lobby> half typ"))  # the cursor did not move in the text
+
+        self.clock.advance(1)  # the try is refused: the next one is in 2 s, counted down
+        self.dialer.tries[-1].errback(ConnectionRefusedError(111, "Connection refused"))
+        self.assertEqual(self.rows()[-2], "*** connection lost; reconnecting in 2 s… (last try: connection refused)")
+        self.clock.advance(1)
+        self.assertEqual(self.rows()[-2], "*** connection lost; reconnecting in 1 s… (last try: connection refused)")
+        self.press("X")  # typing goes on meanwhile
+        self.assertEqual(self.rows()[-1], "#lobby> half typXed")
+
+        self.press(ENTER)  # nothing can be sent: the line stays, and Enter tries at once
+        self.assertEqual(self.rows()[-1], "#lobby> half typXed")
+        self.assertIn("not connected, so not sent: the line stays here", "\n".join(self.rows()))
+        self.assertEqual(self.rows()[-2], "*** connection lost; reconnecting…")
+        self.assertEqual(len(self.dialer.tries), 2)
+        self.assertEqual(self.sent(), [])
+
+        self.come_back()
+        rows = self.rows()
+        self.assertIn("*** reconnected as alice. Online: alice", rows[-3])
+        self.assertIn("*** back in #lobby; plain lines go to #lobby", rows[-2])
+        self.assertEqual(rows[-1], "#lobby> half typXed")
+        self.assertFalse(any("reconnecting" in row for row in rows[-2:]))  # the status row is gone
+        self.press(UP)
+        self.assertEqual(self.rows()[-1], "#lobby> first")
+        self.press(DOWN)
+        self.assertEqual(self.rows()[-1], "#lobby> half typXed")
+        self.press(ENTER)
+        self.assertEqual([m["text"] for m in self.sent()], ["half typXed"])
+
+    def test_a_name_asked_after_a_reconnect_puts_the_line_aside_until_logged_in(self) -> None:
+        self.press("draft words")
+        self.lose()
+        self.clock.advance(1)
+        self.connect()
+        self.dialer.tries[-1].callback(self.client)
+        [login] = self.sent()
+        self.receive("error", re=login["id"], code="name_taken", text="the name alice is taken; choose another name")
+        self.assertEqual(self.rows()[-1], "Name:")
+        self.press("alice2", ENTER)
+        [login] = self.sent()
+        self.assertEqual(login["user"], "alice2")
+        self.receive("logged_in", re=login["id"], user="alice2", rooms=["#lobby"], users=["alice2"])
+        self.assertEqual(self.rows()[-1], "#lobby> draft words")
+        self.press(UP)
+        self.assertEqual(self.rows()[-1], "#lobby> draft words")  # the name is not in the history
+
+    def test_a_password_asked_after_a_reconnect_keeps_the_history(self) -> None:
+        self.press("earlier line", ENTER)
+        self.sent()
+        self.lose()
+        self.clock.advance(1)
+        self.connect()
+        self.dialer.tries[-1].callback(self.client)
+        [login] = self.sent()
+        self.receive("error", re=login["id"], code="password_required", text="the name alice is registered")
+        self.assertEqual(self.rows()[-1], "Password for alice:")
+        self.press("correct horse", ENTER)
+        [login] = self.sent()
+        self.receive("logged_in", re=login["id"], user="alice", rooms=["#lobby"], users=["alice"], registered=True)
+        self.press(UP)
+        self.assertEqual(self.rows()[-1], "#lobby> earlier line")
+        self.assertNotIn(b"horse", bytes(self.screen))
+
+    def test_quit_while_disconnected_leaves_at_once(self) -> None:
+        self.lose()
+        self.press("/quit", ENTER)
+        self.assertEqual(self.status, [0])
+        self.clock.advance(60)
+        self.assertEqual(self.dialer.tries, [])
+
+    def test_ctrl_c_while_disconnected_leaves_at_once(self) -> None:
+        self.lose()
+        self.press(b"\x03")
+        self.assertEqual(self.status, [0])
+
+
+class ResizableScreen(UnicodeTerminalBuffer):
+    """
+    An in-memory terminal that can change width as real ones do: re-wrapping
+    its soft-wrapped rows (tmux, VTE, kitty...) or cutting them (xterm). It
+    remembers which rows ran on into the next one, and answers a cursor
+    position request when told to.
+    """
+
+    def reset(self) -> None:
+        super().reset()
+        self.soft = [False] * self.height
+
+    def insertAtCursor(self, b: bytes) -> None:
+        if b not in (b"\r", b"\n") and self.x >= self.width:
+            self.soft[self.y] = True  # this row runs on into the next
+        super().insertAtCursor(b)
+
+    def _scrollDown(self) -> None:
+        if self.y + 1 >= self.height:
+            del self.soft[0]
+            self.soft.append(False)
+        super()._scrollDown()
+
+    def eraseToDisplayEnd(self) -> None:
+        super().eraseToDisplayEnd()
+        self.soft[self.y :] = [False] * (self.height - self.y)
+
+    def eraseDisplay(self) -> None:
+        super().eraseDisplay()
+        self.soft = [False] * self.height
+
+    def text_rows(self) -> list[str]:
+        """The rows, without trailing spaces, and with those a row that runs on holds."""
+        return [
+            "".join(" " if ch is self.void else ch.decode("utf-8") for ch, _ in line)
+            if self.soft[y] else "".join(" " if ch is self.void else ch.decode("utf-8") for ch, _ in line).rstrip()
+            for y, line in enumerate(self.lines)
+        ]
+
+    def resize(self, width: int, rewrap: bool) -> None:
+        if not rewrap:
+            for line in self.lines:
+                del line[width:]
+                line.extend(self._emptyLine(width - len(line)))
+            self.width, self.x = width, min(self.x, width - 1)
+            self.soft = [False] * self.height
+            return
+        # Each run of soft-wrapped rows is one long line, wrapped again.
+        cells_of_lines: list[list[Any]] = []
+        cursor: tuple[int, int] | None = None
+        current: list[Any] = []
+        for y, line in enumerate(self.lines):
+            if y == self.y:
+                cursor = (len(cells_of_lines), len(current) + self.x)
+            if self.soft[y]:
+                current += line
+                continue
+            kept = list(line)
+            while kept and kept[-1][0] is self.void:
+                kept.pop()
+            cells_of_lines.append(current + kept)
+            current = []
+        assert cursor is not None
+        rows: list[list[Any]] = []
+        soft: list[bool] = []
+        for n, cells in enumerate(cells_of_lines):
+            length = max(len(cells), cursor[1] + 1 if n == cursor[0] else 0)
+            count = max(1, -(-length // width))
+            if n == cursor[0]:
+                new_cursor = (len(rows) + cursor[1] // width, cursor[1] % width)
+            for i in range(count):
+                chunk = cells[i * width : (i + 1) * width]
+                rows.append(chunk + self._emptyLine(width - len(chunk)))
+                soft.append(i < count - 1)
+        # Empty rows below the cursor are no content; rows past the height
+        # scroll off the top; missing ones are added below.
+        while len(rows) > new_cursor[0] + 1 and all(ch is self.void for ch, _ in rows[-1]):
+            rows.pop()
+            soft.pop()
+        extra = max(0, len(rows) - self.height)
+        rows, soft = rows[extra:], soft[extra:]
+        rows += [self._emptyLine(width) for _ in range(self.height - len(rows))]
+        soft += [False] * (self.height - len(soft))
+        self.lines, self.soft, self.width = rows, soft, width
+        self.y, self.x = new_cursor[0] - extra, new_cursor[1]
+
+
+class AskingWire(Wire):
+    """A Wire that notes when the UI asks the terminal where its cursor is."""
+
+    asked = False
+
+    def write(self, data: bytes) -> None:
+        self.asked = self.asked or b"\x1b[6n" in data
+        super().write(data)
+
+
+class ResizeTests(TestCase):
+    """
+    Making the terminal narrower or wider while a long line is typed: the
+    input area is drawn again once, where it is now, and the messages above
+    it stay.
+    """
+
+    TEXT = " ".join(f"word{i}" for i in range(30))  # 199 characters: three rows at 80 columns
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.net = StringTransport()
+        self.client = ChatClient(Renderer(now=lambda: NOW), self.clock, "alice")
+        self.client.makeConnection(self.net)
+        self.screen = ResizableScreen()
+        self.parser = insults.ClientProtocol(lambda: self.screen)
+        self.parser.makeConnection(StringTransport())
+        self.ui = ChatUI(self.client, Renderer(now=lambda: NOW), self.clock)
+        self.keyboard = insults.ServerProtocol(lambda: self.ui)
+        self.wire = AskingWire(self.parser)
+        self.keyboard.makeConnection(self.wire)
+        self.client.start(self.ui)
+        [login] = take_json(self.net)
+        feed_event(self.client, "logged_in", NOW, re=login["id"], user="alice", rooms=["#lobby"], users=["alice"])
+        feed_event(self.client, "notice", NOW, text="a message above")
+
+    def press(self, *keys: bytes | str) -> None:
+        for key in keys:
+            self.keyboard.dataReceived(key.encode("utf-8") if isinstance(key, str) else key)
+
+    def resize(self, width: int, rewrap: bool) -> None:
+        """The terminal changes, then tells the UI (as SIGWINCH does), then answers its question if any."""
+        self.screen.resize(width, rewrap)
+        self.wire.asked = False
+        self.ui.terminalSize(width, 24)
+        if self.wire.asked:
+            # (insults' own ClientProtocol answers with row and column swapped.)
+            self.keyboard.dataReceived(b"\x1b[%d;%dR" % (self.screen.y + 1, self.screen.x + 1))
+
+    def assert_drawn_once(self, text: str) -> None:
+        rows = [row for row in self.screen.text_rows() if row]
+        self.assertEqual(sum("#lobby>" in row for row in rows), 1, rows)
+        start = next(i for i, row in enumerate(rows) if "#lobby>" in row)
+        self.assertEqual("".join(rows[start:]), "#lobby> " + text, rows)
+        # The message above is still there (wrapped again, or cut).
+        self.assertIn("*** a message a", "".join(rows[:start]))
+
+    def test_narrower_on_a_terminal_that_rewraps(self) -> None:
+        self.press(self.TEXT)
+        for width in (60, 41, 23):
+            self.resize(width, rewrap=True)
+            self.assert_drawn_once(self.TEXT)
+        self.press("!")
+        self.assert_drawn_once(self.TEXT + "!")
+
+    def test_narrower_on_a_terminal_that_cuts(self) -> None:
+        self.press(self.TEXT)
+        for width in (60, 41, 23):
+            self.resize(width, rewrap=False)
+            self.assert_drawn_once(self.TEXT)
+
+    def test_wider_either_way(self) -> None:
+        for rewrap in (True, False):
+            self.press(b"\x15", self.TEXT)  # Ctrl-U first
+            self.resize(50, rewrap)
+            self.resize(130, rewrap)
+            self.assert_drawn_once(self.TEXT)
+            self.resize(80, rewrap)
+            self.assert_drawn_once(self.TEXT)
+
+    def test_with_the_cursor_inside_the_line(self) -> None:
+        self.press(self.TEXT, *[LEFT] * 90)
+        for rewrap, width in ((True, 50), (False, 33), (True, 70)):
+            self.resize(width, rewrap)
+            self.assert_drawn_once(self.TEXT)
+            self.assertEqual(self.ui.lineBufferIndex, len(self.TEXT) - 90)
+        self.press("X")
+        self.assert_drawn_once(self.TEXT[:-90] + "X" + self.TEXT[-90:])
+
+    def test_with_the_status_row_above_the_prompt(self) -> None:
+        self.ui.status("connection lost; reconnecting in 4 s… (last try: connection refused)", False)
+        self.press(self.TEXT)
+        self.resize(40, rewrap=True)
+        rows = [row for row in self.screen.text_rows() if row]
+        self.assertEqual(sum("reconnecting" in row for row in rows), 1, rows)
+        self.assertEqual(sum("#lobby>" in row for row in rows), 1, rows)
+        start = next(i for i, row in enumerate(rows) if "#lobby>" in row)
+        # Cut to the width, so that the terminal never wraps it.
+        self.assertEqual(rows[start - 1], "*** connection lost; reconnecting in 4…")
+        self.assertEqual("".join(rows[start:]), "#lobby> " + self.TEXT)
+
+    def test_a_terminal_that_does_not_answer_is_taken_to_rewrap(self) -> None:
+        self.press(self.TEXT)
+        self.screen.resize(60, rewrap=True)
+        self.ui.terminalSize(60, 24)
+        # Meanwhile nothing is drawn; what comes waits, typing is kept.
+        feed_event(self.client, "notice", NOW, text="while asking")
+        self.press("?")
+        self.assertNotIn("while asking", "\n".join(self.screen.text_rows()))
+        self.clock.advance(ANSWER_WAIT)
+        rows = [row for row in self.screen.text_rows() if row]
+        self.assertIn("*** while asking", rows[-5])
+        self.assertEqual("".join(rows[-4:]), "#lobby> " + self.TEXT + "?")
+
+    def test_ctrl_l_while_asking_draws_everything_from_the_top(self) -> None:
+        self.press(self.TEXT)
+        self.screen.resize(60, rewrap=True)
+        self.ui.terminalSize(60, 24)
+        feed_event(self.client, "notice", NOW, text="while asking")
+        self.press(b"\x0c")
+        rows = [row for row in self.screen.text_rows() if row]
+        self.assertIn("*** while asking", rows[0])
+        self.assertEqual("".join(rows[1:]), "#lobby> " + self.TEXT)
+        self.clock.advance(ANSWER_WAIT)  # the question's time runs out: nothing more happens
+        self.assertEqual([row for row in self.screen.text_rows() if row], rows)
+
+    def test_a_late_answer_to_an_earlier_question_is_not_taken(self) -> None:
+        self.press(self.TEXT)
+        self.screen.resize(60, rewrap=False)
+        self.ui.terminalSize(60, 24)
+        stale = b"\x1b[%d;%dR" % (self.screen.y + 1, self.screen.x + 1)
+        self.screen.resize(45, rewrap=False)
+        self.ui.terminalSize(45, 24)
+        self.keyboard.dataReceived(stale)  # answers the first question: ignored
+        self.keyboard.dataReceived(b"\x1b[%d;%dR" % (self.screen.y + 1, self.screen.x + 1))
+        self.assert_drawn_once(self.TEXT)

@@ -1,7 +1,8 @@
 """
 The client's side of the JSON-mode protocol, with no terminal in it.
 
-L{ChatClient} is the protocol on the connection to the server. A front-end
+L{ChatClient} is the protocol on the connection to the server (and, when
+it comes back after a lost connection, on each new one). A front-end
 (the terminal UI, or piped stdin) gives it what the person typed and shows
 what it is told to show, through the small L{Display} interface; everything
 else lives here, where a test can drive it with a C{StringTransport}:
@@ -23,6 +24,9 @@ else lives here, where a test can drive it with a C{StringTransport}:
   the server marks it for everyone else (``~name`` unless the user is
   logged in to an account: L{ChatClient.registered});
 - answering the server's ``ping``;
+- coming back after a lost connection, when asked to
+  (L{ChatClient.reconnect_with}): the same name, password and rooms, with
+  the waits and tries of L{tchat.client.reconnect.Redial};
 - leaving: ``quit``, a short wait for ``bye``, and an exit status.
 
 Lines that are not JSON objects (the server's text greeting) are ignored.
@@ -39,6 +43,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
+from tchat.client.reconnect import Backoff, Redial, goes_away, kicked_notice
 from tchat.client.render import Renderer
 from tchat.commands import TEXT_WORDS, BadRequest, Command, Request, TextForm, parse_text
 from tchat.names import name_key
@@ -168,6 +173,16 @@ class Display(Protocol):
     def changed(self) -> None:
         """The user's name or current room changed (a prompt may show them)."""
 
+    def status(self, text: str | None, update: bool) -> None:
+        """
+        Only after L{ChatClient.reconnect_with}: the connection is down and
+        being made again, and ``text`` (plain, one line) says how that goes:
+        ``connection lost; reconnecting in 4 s…``. ``update`` is True when
+        only the count changed since the last call (a pipe need not print
+        it). None: the client is back (logged in again, rooms rejoined), or
+        waits for the person (a name or password is asked).
+        """
+
 
 def _why(reason: Failure | None) -> str:
     """A short reason for a lost connection, to add to the message; empty if clean."""
@@ -183,39 +198,57 @@ def _why(reason: Failure | None) -> str:
 
 
 class ChatClient(LineReceiver):
-    # A TCP (or TLS) transport: abortConnection too.
-    transport: Any
     """
-    One connection to a tchat server in JSON mode.
+    A conversation with a tchat server in JSON mode: over one connection, or,
+    after L{reconnect_with}, over one connection after another (this same
+    object is the protocol of each).
 
     It may be started before its connection is made (the person can type a
     name while it connects) or after.
 
     Callers may rely on: nothing is sent before L{start}; the first line sent
-    is the login, or, while no name is known yet, a ping whose reply is not
-    shown (it turns the connection to JSON mode, so that the welcome and a
-    possible bye are readable);
+    on a connection is the login, or, while no name is known yet, a ping
+    whose reply is not shown (it turns the connection to JSON mode, so that
+    the welcome and a possible bye are readable);
     L{finished} fires exactly once, with the exit status (0 after a quit we
     asked for, 1 when the server went away or closed the connection on its
-    own): when the connection is gone, or at once if the person leaves before
-    there is one. The status is also kept in L{status}.
+    own): when the conversation is over, or at once if the person leaves
+    while there is no connection. The status is also kept in L{status}.
+
+    Coming back (only after L{reconnect_with}, and only once a login has
+    worked): a lost connection does not end the conversation unless the
+    person was leaving, the server's C{bye} said to go away (a kick: see
+    L{tchat.client.reconnect.goes_away}) or the server's certificate was
+    refused (``stops_retrying``). Otherwise the client says so, tries again
+    and again (L{Display.status} shows the countdown), logs in again under
+    the same name (with the password that worked, for an account), rejoins
+    the rooms it was in and makes the same room current, then says so. A
+    message that got no answer is said to be maybe not sent (it is not sent
+    twice); lines typed but not sent yet wait for the new connection.
 
     ``explain_loss``, if given, is asked about a connection lost before the
     server said anything (a failed TLS handshake, say): a sentence it
-    returns is not shown but kept in L{problem}, for the caller to print
-    where it belongs (stderr, once the terminal is back to normal); None
-    lets the client show its usual line.
+    returns is kept in L{problem}, for the caller to print where it belongs
+    (stderr, once the terminal is back to normal), and the conversation
+    ends; while coming back it is shown instead, and the client tries again,
+    unless ``stops_retrying`` says the failure is one that trying again
+    cannot mend (a refused certificate). None lets the client show its usual
+    line.
     """
 
+    # A TCP (or TLS) transport: abortConnection too.
+    transport: Any
     delimiter = b"\n"
     MAX_LENGTH = 1 << 22
 
     def __init__(
         self, renderer: Renderer, clock: IReactorTime, name: str | None = None, password: str | None = None,
         explain_loss: Callable[[Failure], str | None] | None = None,
+        stops_retrying: Callable[[Failure], bool] | None = None,
     ) -> None:
         self.renderer = renderer
         self.explain_loss = explain_loss
+        self.stops_retrying = stops_retrying
         # Why the connection failed before any answer, as one sentence, when
         # explain_loss could say (see the class docstring).
         self.problem: str | None = None
@@ -226,8 +259,13 @@ class ChatClient(LineReceiver):
         self._given_password = password or None
         # The password of the login on its way, if any.
         self._password: str | None = None
+        # The name (its key) and password of the account logged in to, kept
+        # in memory to log in again after a lost connection.
+        self._account: tuple[str, str] | None = None
         self.display: Display | None = None
+        self.redial: Redial | None = None
         self.logged_in = False
+        self._ever_logged_in = False
         # Whether this login is to a registered account (logged_in says so;
         # a /register makes it so): own lines are shown as others see them.
         self.registered = False
@@ -236,25 +274,42 @@ class ChatClient(LineReceiver):
         self.finished: Deferred[int] = Deferred()
         self.status: int | None = None
         self._next_id = 1
-        self._pending: dict[int, tuple[Request, float]] = {}
         # From login() until the server's answer: the login may still be
         # waiting for the connection (then _login_id is None).
         self._logging_in = False
-        self._login_id: int | None = None
+        # The display was asked for a name or a password and has not answered.
+        self._asked = False
         self._early: list[bytes] = []
         # Typed lines not sent yet, in order; None stands for the quit at the
-        # end of piped input. They wait for the login, and for joins and parts.
+        # end of piped input. They wait for the login, for joins and parts,
+        # and for the rooms to be rejoined after a reconnect.
         self._backlog: list[str | None] = []
-        # The id of a join or part on its way: typed lines wait for its reply.
-        self._hold: int | None = None
         self.quitting = False
         self._quit_status = 0
         self._quit_timer: IDelayedCall | None = None
+        # While coming back: the rooms to be in and the current room, as they
+        # were when the connection was lost.
+        self._coming_back: tuple[list[str], str | None] | None = None
+        self._up = False
+        self._forget_connection()
+
+    def _forget_connection(self) -> None:
+        """Start afresh what belongs to one connection: replies waited for, what was heard."""
+        self._pending: dict[int, tuple[Request, float]] = {}
+        self._login_id: int | None = None
+        # The id of a join or part on its way: typed lines wait for its reply.
+        self._hold: int | None = None
+        # The ids of the joins and parts that put the rooms back after a
+        # reconnect, and the room each is about.
+        self._rejoining: dict[int, str] = {}
         self._got_bye = False
+        self._final_bye = False
+        self._kicked = False
+        self._shutdown_said = False
         self._heard = False  # any JSON event at all from the other side
         self._last_text = ""  # the last line that was not JSON, for diagnosis
         self._quiet: set[int] = set()  # ids of requests whose replies are not shown
-        self._lost = False
+        self.clearLineBuffer()
 
     # -- what a front-end calls ----------------------------------------------
 
@@ -267,25 +322,46 @@ class ChatClient(LineReceiver):
         if self.name is not None:
             self.login(self.name)
         else:
+            self._asked = True
             display.ask_name(None, None)
-            if self.connected:
+            if self._up:
                 self._hello()
         early, self._early = self._early, []
         for line in early:
             self.lineReceived(line)
 
+    def reconnect_with(self, connect: Callable[[], Deferred[Any]], backoff: Backoff | None = None) -> None:
+        """
+        Come back after a lost connection (see the class docstring):
+        ``connect()`` makes one try to connect this same protocol again and
+        returns a Deferred, as L{twisted.internet.endpoints.connectProtocol}
+        does. Without this, a lost connection ends the conversation.
+        """
+        self.redial = Redial(self.clock, connect, self._report, backoff)
+
+    @property
+    def reconnecting(self) -> bool:
+        """Whether the connection was lost and the client is coming back (not back yet)."""
+        return self._coming_back is not None and self.status is None
+
+    def retry_now(self) -> bool:
+        """While waiting to reconnect: try now. False when there is no wait to cut short."""
+        return self.redial is not None and self.status is None and self.redial.now()
+
     def login(self, name: str, password: str | None = None) -> None:
         """
         Log in as ``name`` (now, or as soon as the connection is made), with
         ``password``, or else with the password given at the start if it has
-        not been tried yet. On refusal the display is asked for another name,
-        or for the password (L{Display.ask_password}).
+        not been tried yet, or else, for the account this client was logged
+        in to, with the password that worked. On refusal the display is
+        asked for another name, or for the password (L{Display.ask_password}).
         """
         self.name = name.strip()
-        self._password = password or self._given_password
+        self._password = password or self._given_password or self._account_password(self.name)
         self._given_password = None  # tried once: if it is wrong, asking beats retrying
         self._logging_in = True
-        if self.connected:
+        self._asked = False
+        if self._up:
             self._login_id = self._send(self._login_request())
 
     def _login_request(self) -> Request:
@@ -302,9 +378,10 @@ class ChatClient(LineReceiver):
 
         Lines wait their turn while the login, a join or a part is on its
         way (their replies decide the current room), so a script's
-        ``/join #dev`` then ``hi`` says hi in #dev.
+        ``/join #dev`` then ``hi`` says hi in #dev; after a lost connection
+        they wait until the client is back in its rooms.
         """
-        if self.quitting or self._lost:
+        if self.quitting or self.status is not None:
             return
         self._backlog.append(line)
         self._drain()
@@ -313,12 +390,13 @@ class ChatClient(LineReceiver):
         """
         Leave now: send ``quit`` (typed lines not sent yet are dropped), then
         hang up if no ``bye`` comes within L{QUIT_WAIT} seconds; L{finished}
-        then fires with ``status``. Without a connection yet, L{finished}
-        fires at once (the caller stops connecting).
+        then fires with ``status``. Without a connection (not made yet, or
+        lost and being made again), L{finished} fires at once and no more
+        tries are made.
         """
-        if self.quitting or self._lost:
+        if self.quitting or self.status is not None:
             return
-        if not self.connected:
+        if not self._up:
             self.quitting = True
             self._finish(status)
             return
@@ -329,9 +407,9 @@ class ChatClient(LineReceiver):
         No more lines will be typed: quit once the ones given so far are
         sent (after the login, if it is still to come).
         """
-        if self.quitting or self._lost:
+        if self.quitting or self.status is not None:
             return
-        if not self._logging_in and not self.logged_in:
+        if not self._logging_in and not self.logged_in and not self.reconnecting:
             self.quit()  # no name was ever given: nothing to wait for
             return
         self._backlog.append(None)
@@ -345,7 +423,10 @@ class ChatClient(LineReceiver):
 
     def _drain(self) -> None:
         """Carry out waiting lines until one must wait for a reply again."""
-        while self._backlog and self.logged_in and self._hold is None and not (self.quitting or self._lost):
+        while (
+            self._backlog and self.logged_in and self._hold is None and not self._rejoining
+            and not self.quitting and self.status is None
+        ):
             line = self._backlog.pop(0)
             if line is None:
                 self._begin_quit(None, 0)
@@ -369,12 +450,17 @@ class ChatClient(LineReceiver):
     # -- the wire ----------------------------------------------------------
 
     def connectionMade(self) -> None:
-        if self.quitting or self._lost:
+        self._forget_connection()
+        self._up = True
+        if self.quitting or self.status is not None:
             # The person left while this connection was being made.
             self.transport.loseConnection()
             return
-        if self._logging_in and self._login_id is None and self.name is not None:
+        if self._logging_in and self.name is not None:
             self._login_id = self._send(self._login_request())
+        elif self.reconnecting and not self._asked and self.name is not None:
+            self._report(f"connected; logging in again as {self.name}…", False)
+            self.login(self.name)
         elif self.display is not None:
             self._hello()
 
@@ -387,25 +473,103 @@ class ChatClient(LineReceiver):
         self._quiet.add(self._send(Request("ping", {})))
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
-        self._lost = True
+        self._up = False
+        # Twisted's flag, which it never clears: this protocol may be
+        # connected again.
+        self.connected = 0
         if self._quit_timer is not None and self._quit_timer.active():
             self._quit_timer.cancel()
         if self.quitting:
-            status = self._quit_status
+            self._finish(self._quit_status)
+            return
+        if self._final_bye:
+            self._show(self.renderer.notice("the server closed the connection"))
+            self._finish(1)
+            return
+        comes_back = self._may_come_back(reason)
+        sentence = None if self._heard else self._explained(reason)
+        if sentence is not None and not comes_back:
+            self.problem = sentence
+            self._finish(1)
+            return
+        if sentence is not None:
+            self._show(self.renderer.error(sentence))
+            why = "TLS failed"
+        elif self._got_bye:
+            self._show(self.renderer.notice("the server closed the connection"))
+            why = "the server went down" if self._shutdown_said else "disconnected by the server"
+        elif not self._heard:
+            said = f"; it said: {self._last_text}" if self._last_text.strip() else ""
+            self._show(self.renderer.notice(
+                f"the connection closed before the server answered{_why(reason)}{said}; is it a tchat server?"
+            ))
+            why = "the server did not answer"
         else:
-            status = 1
-            if self._got_bye:
-                self._show(self.renderer.notice("the server closed the connection"))
-            elif not self._heard and (sentence := self._explained(reason)) is not None:
-                self.problem = sentence
-            elif not self._heard:
-                said = f"; it said: {self._last_text}" if self._last_text.strip() else ""
-                self._show(self.renderer.notice(
-                    f"the connection closed before the server answered{_why(reason)}{said}; is it a tchat server?"
+            self._show(self.renderer.notice(f"connection to the server lost{_why(reason)}"))
+            why = "connection lost"
+        if comes_back:
+            self._come_back_later(why)
+        else:
+            self._finish(1)
+
+    def _may_come_back(self, reason: Failure | None) -> bool:
+        """Whether to try again after losing the connection for ``reason``."""
+        if self.redial is None or self.redial.stopped or not self._ever_logged_in:
+            # Before the first login there is nothing to come back to, and a
+            # wrong address or port is best said at once.
+            return False
+        return reason is None or self.stops_retrying is None or not self.stops_retrying(reason)
+
+    def _come_back_later(self, why: str) -> None:
+        assert self.redial is not None
+        if self._coming_back is None:
+            self._coming_back = (list(self.rooms), self.current_room)
+        self._account_unanswered()
+        self.logged_in = False
+        self._logging_in = False
+        self._password = None
+        self._changed()
+        self.redial.lost(why)
+
+    def _account_unanswered(self) -> None:
+        """
+        Say what the lost connection leaves in doubt. A message with no
+        answer may or may not have reached its room: it is said, not sent
+        again. A typed join or part with no answer is done again on the way
+        back (its answer decides where the lines after it go). Lines not
+        sent at all stay in the backlog.
+        """
+        assert self._coming_back is not None
+        rooms, current = self._coming_back
+        for rid, (request, _) in sorted(self._pending.items()):
+            if rid in self._quiet or rid in self._rejoining or request.action in ("login", "quit", "pong"):
+                continue
+            if request.action == "msg":
+                self._show(self.renderer.error(
+                    f"no answer came before the connection was lost, so this may not have reached"
+                    f" {request.args['to']}: {request.args['text']}"
                 ))
+            elif request.action == "join":
+                room = request.args["room"]
+                rooms = [r for r in rooms if name_key(r) != name_key(room)] + [room]
+                current = room
+            elif request.action == "part":
+                room = request.args["room"]
+                rooms = [r for r in rooms if name_key(r) != name_key(room)]
+                if current is not None and name_key(current) == name_key(room):
+                    current = rooms[-1] if rooms else None
             else:
-                self._show(self.renderer.notice(f"connection to the server lost{_why(reason)}"))
-        self._finish(status)
+                self._show(self.renderer.error(
+                    f"no answer came for {request.action} before the connection was lost; it may or may not have been done"
+                ))
+        self._coming_back = (rooms, current)
+        self._pending = {}
+
+    def _account_password(self, name: str) -> str | None:
+        """The password that logged in to the account ``name`` last, if any."""
+        if self._account is not None and self._account[0] == name_key(name):
+            return self._account[1]
+        return None
 
     def _explained(self, reason: Failure | None) -> str | None:
         if self.explain_loss is None or reason is None:
@@ -413,10 +577,16 @@ class ChatClient(LineReceiver):
         return self.explain_loss(reason)
 
     def _finish(self, status: int) -> None:
-        self._lost = True
         if self.status is None:
             self.status = status
+            if self.redial is not None:
+                self.redial.stop()
             self.finished.callback(status)
+
+    def _report(self, text: str | None, update: bool) -> None:
+        """Tell the display how coming back goes (None: it is over, or the person's turn)."""
+        if self.display is not None and self.status is None:
+            self.display.status(text, update)
 
     def lineReceived(self, raw: bytes) -> None:
         if self.display is None:
@@ -457,7 +627,7 @@ class ChatClient(LineReceiver):
         return rid
 
     def _write(self, obj: dict[str, Any]) -> None:
-        if self.transport is not None and not self._lost:
+        if self.transport is not None and self._up:
             self.transport.write(json.dumps(obj, ensure_ascii=False).encode("utf-8") + b"\n")
 
     def _begin_quit(self, reason: str | None, status: int) -> None:
@@ -543,36 +713,121 @@ class ChatClient(LineReceiver):
     def _on_ping(self, event: dict[str, Any]) -> None:
         self._write({"action": "pong", "token": event.get("token")})
 
+    def _on_welcome(self, event: dict[str, Any]) -> None:
+        # Once is enough: coming back, "reconnected" says it.
+        if not self._ever_logged_in:
+            self._show_event(event)
+
     def _on_logged_in(self, event: dict[str, Any]) -> None:
         self._reply_to(event)
         self.logged_in = True
         self._logging_in = False
         self._login_id = None
-        self._password = None
         if isinstance(event.get("user"), str):
             self.name = event["user"]
         self.registered = event.get("registered") is True
-        self.rooms = [r for r in event.get("rooms") or [] if isinstance(r, str)]
-        self.current_room = self.rooms[-1] if self.rooms else None
-        self._show_event(event)
+        if self.registered and self._password and self.name:
+            self._account = (name_key(self.name), self._password)
+        elif not self.registered:
+            self._account = None  # a guest now: no password to keep
+        self._password = None
+        rooms = [r for r in event.get("rooms") or [] if isinstance(r, str)]
+        if self._coming_back is not None:
+            self._logged_in_again(event, rooms)
+        else:
+            self.rooms = rooms
+            self.current_room = self.rooms[-1] if self.rooms else None
+            self._show_event(event)
+        self._ever_logged_in = True
+        self._changed()
+
+    # -- coming back ---------------------------------------------------------
+
+    def _logged_in_again(self, event: dict[str, Any], rooms: list[str]) -> None:
+        """Logged in after a reconnect: rejoin (or leave) rooms until they are as they were."""
+        assert self._coming_back is not None
+        if self.redial is not None:
+            self.redial.logged_in()
+        self._show(self.renderer.reconnected(event))
+        wanted, _ = self._coming_back
+        self.rooms = rooms
+        have = {name_key(r) for r in rooms}
+        want = {name_key(r) for r in wanted}
+        for room in wanted:
+            if name_key(room) not in have:
+                self._rejoining[self._send(Request("join", {"room": room}))] = room
+        for room in rooms:
+            if name_key(room) not in want:
+                self._rejoining[self._send(Request("part", {"room": room}))] = room
+        if not self._rejoining:
+            self._back()
+
+    def _rejoined(self, rid: int, request: Request, event: dict[str, Any]) -> None:
+        """The answer to one of the joins or parts that put the rooms back."""
+        room = self._rejoining.pop(rid)
+        if event["event"] == "ok":
+            named = event["room"] if isinstance(event.get("room"), str) else room
+            self.rooms = [r for r in self.rooms if name_key(r) != name_key(named)]
+            if request.action == "join":
+                self.rooms.append(named)
+        elif request.action == "join":
+            self._show(self.renderer.error(f"could not rejoin {room}: {event.get('text') or event.get('code')}"))
+        if not self._rejoining:
+            self._back()
+
+    def _back(self) -> None:
+        """The rooms are as they were (but for those that refused us): say so."""
+        assert self._coming_back is not None
+        wanted, current = self._coming_back
+        self._coming_back = None
+        spelled = {name_key(r): r for r in self.rooms}
+        # The order they were joined in, which decides where plain lines go
+        # when a room is left, is the order from before.
+        order = [spelled.pop(name_key(r)) for r in wanted if name_key(r) in spelled]
+        self.rooms = order + list(spelled.values())
+        by_key = {name_key(r): r for r in self.rooms}
+        if current is not None and name_key(current) in by_key:
+            self.current_room = by_key[name_key(current)]
+        else:
+            self.current_room = self.rooms[-1] if self.rooms else None
+        where = f"plain lines go to {self.current_room}" if self.current_room else "you are in no room (/join #room)"
+        self._show(self.renderer.notice(f"back in {', '.join(self.rooms) or 'no room'}; {where}"))
+        self._report(None, False)
         self._changed()
 
     def _on_error(self, event: dict[str, Any]) -> None:
+        rid = event.get("re")
         answered = self._reply_to(event)
+        if answered is not None and isinstance(rid, int) and rid in self._rejoining:
+            self._rejoined(rid, answered[0], event)
+            return
         if answered is not None and answered[0].action == "login" and not self.logged_in:
             self._login_id = None
             self._logging_in = False
             self._password = None
             code = event.get("code")
+            if self._coming_back is not None:
+                # The person's turn: no countdown while they choose.
+                self._report(None, False)
+            self._asked = True
             if code in PASSWORD_CODES and self.display is not None and self.name:
+                if self._account is not None and self._account[0] == name_key(self.name):
+                    self._account = None  # it no longer works
                 text = event.get("text") or "the password is wrong or missing"
                 self.display.ask_password(self.name, str(text), str(code))
-                if not self.quitting:
+                if not self.quitting and self._coming_back is None:
+                    # (Coming back, the lines waiting were typed before the
+                    # loss, long before any password prompt.)
                     self._drop_typed_ahead()
                 return
             text = event.get("text") or "that name was refused"
             if self.display is not None:
                 self.display.ask_name(str(text), code)
+            if self._coming_back is not None and code == "name_taken" and not self.quitting:
+                self._show(self.renderer.notice(
+                    "if it was yours a moment ago, the server may not have noticed yet that your old connection is gone:"
+                    " type it again in a minute, or choose another"
+                ))
             return
         self._show_event(event)
 
@@ -589,11 +844,15 @@ class ChatClient(LineReceiver):
             self._show(self.renderer.notice(f"{some} typed before the password was asked for: not sent"))
 
     def _on_ok(self, event: dict[str, Any]) -> None:
+        rid = event.get("re")
         answered = self._reply_to(event)
         if answered is None:
             self._show_event(event)
             return
         request, _ = answered
+        if isinstance(rid, int) and rid in self._rejoining:
+            self._rejoined(rid, request, event)
+            return
         handler = getattr(self, "_ok_" + request.action, None)
         if handler is not None:
             handler(request, event)
@@ -611,11 +870,18 @@ class ChatClient(LineReceiver):
     def _ok_register(self, request: Request, event: dict[str, Any]) -> None:
         # The server counts this session as the account's from now on.
         self.registered = True
+        if self.name:
+            self._account = (name_key(self.name), request.args["password"])
         self._show_event(event)
         self._show(self.renderer.notice(
             "tchat-client asks for it at your next login (scripts: TCHAT_PASSWORD or --password-file)",
             ts=event.get("ts"),
         ))
+
+    def _ok_passwd(self, request: Request, event: dict[str, Any]) -> None:
+        if self.registered and self.name:
+            self._account = (name_key(self.name), request.args["new"])
+        self._show_event(event)
 
     def _ok_join(self, request: Request, event: dict[str, Any]) -> None:
         room: str = event["room"] if isinstance(event.get("room"), str) else request.args["room"]
@@ -646,6 +912,16 @@ class ChatClient(LineReceiver):
         took = (self.clock.seconds() - answered[1]) * 1000
         self._show(self.renderer.notice(f"pong from the server in {took:.0f} ms", ts=event.get("ts")))
 
+    def _on_notice(self, event: dict[str, Any]) -> None:
+        if kicked_notice(str(event.get("text", ""))):
+            self._kicked = True
+        self._show_event(event)
+
+    def _on_shutdown(self, event: dict[str, Any]) -> None:
+        # The bye that follows means "down for now", whatever its words.
+        self._shutdown_said = True
+        self._show_event(event)
+
     def _on_bye(self, event: dict[str, Any]) -> None:
         self._got_bye = True
         if self.quitting:
@@ -653,6 +929,7 @@ class ChatClient(LineReceiver):
             if self.transport is not None:
                 self.transport.loseConnection()
             return
+        self._final_bye = self._kicked or (not self._shutdown_said and goes_away(event))
         self._show_event(event)
 
     def _changed(self) -> None:

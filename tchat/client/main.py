@@ -1,19 +1,25 @@
 """
-``tchat-client HOST PORT [--name NAME] [--password-file FILE] [--tls] [--insecure] [--ca FILE]``
+``tchat-client HOST PORT [--name NAME] [--password-file FILE] [--tls] [--insecure] [--ca FILE] [--reconnect | --no-reconnect]``
 
 The flow: parse the arguments, connect (plain TCP, or TLS verified against
 the system's CAs or ``--ca``: L{tchat.client.tls}), then hand the connection
 to one of two front-ends: the terminal UI when stdin and stdout are both
-terminals, the piped front-end otherwise. The run ends when the connection
-does; the exit status is the client's (see
+terminals, the piped front-end otherwise.
+
+On a terminal a lost connection is made again (L{tchat.client.reconnect}),
+unless ``--no-reconnect``; piped, it is not, unless ``--reconnect``: a
+script is told at once, by the exit status, that the server went away. The
+run ends when the conversation does; the exit status is the client's (see
 L{tchat.client.connection.ChatClient.finished}):
 
 - 0: the user left (``/quit``, Ctrl-C, Ctrl-D, end of piped stdin);
-- 1: the server went away or closed the connection (a ``shutdown``, a kick,
-  a lost connection), the connection could not be made, or a piped run's
-  name was refused or its password missing or wrong. A TLS failure (a
-  certificate refused, a server that does not speak TLS) is one sentence on
-  stderr, printed once the terminal is back as it was;
+- 1: the server went away or closed the connection (a ``shutdown``, a
+  lost connection) and the client is not to come back, or the server put
+  the user out (a kick), the first connection could not be made, or a
+  piped run's name was refused or its password missing or wrong. A TLS
+  failure (a certificate refused, a server that does not speak TLS, when
+  connecting first; a certificate refused, when coming back) is one
+  sentence on stderr, printed once the terminal is back as it was;
 - 2: bad arguments (or a --password-file that cannot be read).
 
 The password of a registered name comes from C{$TCHAT_PASSWORD} or the first
@@ -57,7 +63,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         epilog=f"The password of a registered name: set {PASSWORD_ENV}, or use --password-file; "
         "on a terminal, without either, it is asked for. "
         "Colours are off when NO_COLOR is set or stdout is not a terminal. "
-        "Exit status: 0 when you leave, 1 when the server goes away or cannot be reached.",
+        "On a terminal a lost connection is made again (1, 2, 4 ... 30 s apart); piped, the client exits instead. "
+        "Exit status: 0 when you leave, 1 when the server goes away (and the client does not come back) or cannot be reached.",
     )
     parser.add_argument("host", help="the server's host name or address")
     parser.add_argument("port", type=int, help="the server's port")
@@ -69,6 +76,15 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--tls", action="store_true", help="connect with TLS, verifying the server's certificate")
     parser.add_argument("--ca", metavar="FILE", help="trust the certificates in this PEM file (implies --tls)")
     parser.add_argument("--insecure", action="store_true", help="TLS without checking the certificate (implies --tls)")
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument(
+        "--reconnect", dest="reconnect", action="store_true", default=None,
+        help="when the connection is lost, connect again and log in again (the default on a terminal; piped, exit instead)",
+    )
+    again.add_argument(
+        "--no-reconnect", dest="reconnect", action="store_false",
+        help="when the connection is lost, exit with status 1 (the default with stdin or stdout piped)",
+    )
     parser.add_argument("--version", action="version", version=f"tchat-client {__version__}")
     options = parser.parse_args(argv)
     if not 0 < options.port < 65536:
@@ -252,7 +268,7 @@ async def run_terminal(
     raw = RawTerminal(sys.stdin.fileno(), sys.stdout.fileno())
     raw.enter()
     try:
-        ui = ChatUI(client, renderer)
+        ui = ChatUI(client, renderer, reactor)
         errors.show = lambda text: ui.show(renderer.error(text))
         StandardIO(ServerProtocol(lambda: ui), reactor=reactor)
 
@@ -293,9 +309,15 @@ async def run(reactor: IReactorCore, argv: Sequence[str]) -> None:
     if options.insecure:
         _say("warning: --insecure: the server's certificate is not checked; anyone in between can read and change the chat")
     renderer = Renderer(color=use_color())
-    client = ChatClient(renderer, reactor, options.name, password, explain_loss=tls.explain if tls else None)  # type: ignore[arg-type]
+    client = ChatClient(
+        renderer, reactor, options.name, password,  # type: ignore[arg-type]
+        explain_loss=tls.explain if tls else None, stops_retrying=tls.refuses_certificate if tls else None,
+    )
     where = f"{options.host}:{options.port}"
-    if is_piped(sys.stdin, sys.stdout):
+    piped = is_piped(sys.stdin, sys.stdout)
+    if options.reconnect if options.reconnect is not None else not piped:
+        client.reconnect_with(lambda: connectProtocol(endpoint, client))
+    if piped:
         status = await run_piped(reactor, client, endpoint, where)
     else:
         status = await run_terminal(reactor, client, endpoint, where, renderer, errors)

@@ -6,6 +6,10 @@ of stdin is typed to the L{ChatClient} as it is read (the first one is the
 name when ``--name`` was not given); each line the client shows is written
 to stdout as a plain line. At the end of stdin the client quits.
 
+A lost connection ends the run with status 1, as a script expects, unless
+``--reconnect`` was given: then the client comes back as on a terminal,
+and stdin is not read while the connection is down (see L{PipedInput.status}).
+
 A refused name ends the run with status 1 and the server's reason on stderr:
 a script cannot pick another name by itself. So does a registered name
 whose password is missing or wrong: a script gives it with C{TCHAT_PASSWORD}
@@ -75,6 +79,19 @@ class PipedInput(LineReceiver):
 
     def changed(self) -> None:
         pass
+
+    def status(self, text: str | None, update: bool) -> None:
+        # (Only with --reconnect.) While the connection is down, stdin is not
+        # read: the lines a script writes meanwhile wait in the pipe, in
+        # order, and the script is slowed down rather than lines dropped.
+        if text is None:
+            if self.paused:
+                self.resumeProducing()
+            return
+        if not self.paused and self.transport is not None:
+            self.pauseProducing()
+        if not update:  # the count going down is for eyes on a terminal
+            self.show(self.client.renderer.notice(text))
 
     # -- stdin ---------------------------------------------------------------
 

@@ -168,6 +168,21 @@ class Renderer:
             body.append(Segment(f" (queued: {to} gets it on their next login)", "mark"))
         return [self._finish(_timestamp(ts, self.now), body)]
 
+    def reconnected(self, event: dict[str, Any]) -> list[str]:
+        """
+        The lines for a ``logged_in`` that ends a reconnect: who you are
+        again and who is online, then, for an account, what arrived in its
+        rooms meanwhile. (Where plain lines go is said once the rooms are
+        rejoined.) Never raises.
+        """
+        ts = _timestamp(event.get("ts"), self.now)
+        try:
+            bodies = [self._info(f"reconnected as {event['user']}. Online: {_names(event.get('users') or [])}")]
+            bodies += self._unread(event)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            bodies = [self._info("reconnected")]
+        return [self._finish(ts, body) for body in bodies]
+
     def notice(self, text: str, ts: float | None = None) -> list[str]:
         """A ``*** text`` line the client makes itself."""
         return [self._finish(_timestamp(ts, self.now), self._info(text))]
@@ -270,14 +285,15 @@ class Renderer:
                 " /help lists the commands, /quit leaves."
             ),
         ]
+        return lines + self._unread(e)
+
+    def _unread(self, e: dict[str, Any]) -> list[list[Segment]]:
         unread = e.get("unread")
         if isinstance(unread, dict):
             counts = [f"{n} in {_plain(room)}" for room, n in unread.items() if isinstance(n, int) and n > 0]
             if counts:
-                lines.append(
-                    self._info(f"New since you were last here: {', '.join(counts)} (/history #room shows them)")
-                )
-        return lines
+                return [self._info(f"New since you were last here: {', '.join(counts)} (/history #room shows them)")]
+        return []
 
     def _join(self, e: dict[str, Any], me: str | None) -> list[list[Segment]]:
         return [self._info(f"{e['user']} joined {e['room']}", "presence")]

@@ -141,6 +141,16 @@ class ServerTLS:
             )
         return None
 
+    def refuses_certificate(self, reason: Failure) -> bool:
+        """
+        Whether ``reason`` is the server's certificate refused (a name it
+        does not hold, an authority not trusted, its dates): a failure that
+        trying again will not mend, unlike a server that is not up yet.
+        """
+        if reason.check(VerificationError):
+            return True
+        return bool(reason.check(SSL.Error)) and "certificate verify failed" in _openssl_reasons(reason.value)
+
     def _wrong_name(self, cert: x509.Certificate | None) -> str:
         names = _host_names(cert) if cert is not None else []
         if names:

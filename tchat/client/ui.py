@@ -42,6 +42,7 @@ from typing import Any, Protocol
 
 from twisted.conch.recvline import HistoricRecvLine
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
 from tchat.client.connection import holds_password, parse_typed, secret_start
@@ -50,6 +51,8 @@ from tchat.commands import BadRequest
 from tchat.names import clean_text
 
 NAME_PROMPT = "Name: "
+# How long the terminal may take to say where its cursor is after a resize.
+ANSWER_WAIT = 0.5
 # While a rate-limited login waits for the person to try again.
 RETRY_PROMPT = "[Enter: try again] "
 
@@ -60,9 +63,14 @@ CTRL_H, CTRL_K, CTRL_L, CTRL_N, CTRL_P, CTRL_U, CTRL_W = b"\x08", b"\x0b", b"\x0
 class Client(Protocol):
     """What the UI needs of L{tchat.client.connection.ChatClient}."""
 
+    logged_in: bool
+
+    @property
+    def reconnecting(self) -> bool: ...
     def send_typed(self, line: str) -> None: ...
     def login(self, name: str, password: str | None = None) -> None: ...
     def quit(self, reason: str | None = None, status: int = 0) -> None: ...
+    def retry_now(self) -> bool: ...
     def prompt(self) -> str: ...
 
 
@@ -78,6 +86,68 @@ def split_chars(data: bytes) -> list[bytes]:
     return [ch.encode("utf-8") for ch in data.decode("utf-8", errors="replace")]
 
 
+def layout(chars: list[str], width: int) -> list[tuple[int, int]]:
+    """
+    (row, column) where each of ``chars`` starts on a terminal ``width``
+    columns wide, and as the last item where the text ends: wrapping as the
+    terminal does (a wide character that does not fit goes to the next
+    row), and ``"\n"`` starting a new row.
+    """
+    row = col = 0
+    places = []
+    for ch in chars:
+        if ch == "\n":
+            places.append((row, col))
+            row, col = row + 1, 0
+            continue
+        w = char_width(ch)
+        if col + w > width:
+            row, col = row + 1, 0
+        places.append((row, col))
+        col += w
+    if col >= width:
+        row, col = row + 1, 0
+    places.append((row, col))
+    return places
+
+
+def cut(text: str, columns: int) -> str:
+    """``text`` cut to fit in ``columns`` columns (``…`` ends a cut one)."""
+    if sum(char_width(ch) for ch in text) <= columns:
+        return text
+    kept, used = [], 0
+    for ch in text:
+        w = char_width(ch)
+        if used + w > columns - 1:
+            break
+        kept.append(ch)
+        used += w
+    return "".join(kept) + "…"
+
+
+class _Resize:
+    """
+    What was on the screen when the terminal changed size, for working out
+    where the terminal has put the input area since.
+
+    A terminal that re-wraps its lines to the new width (tmux, VTE, kitty,
+    iTerm2, Konsole, Windows Terminal...) moves the input area's rows and
+    keeps the cursor on the same character; one that does not (xterm, the
+    Linux console) cuts the rows and leaves the cursor on its row, its column
+    held within the new width.
+    """
+
+    def __init__(self, drawn: list[str], cursor: int, at: tuple[int, int]) -> None:
+        self.drawn, self.cursor, self.at = drawn, cursor, at
+        self.asked = 0
+
+    def rewrapped(self, width: int) -> tuple[int, int]:
+        return layout(self.drawn, width)[self.cursor]
+
+    def kept(self, width: int) -> tuple[int, int]:
+        return self.at[0], min(self.at[1], width - 1)
+
+
 class ChatUI(HistoricRecvLine):
     """
     The line editor and message display of the terminal client.
@@ -91,7 +161,7 @@ class ChatUI(HistoricRecvLine):
     kept in the history.
     """
 
-    def __init__(self, client: Client, renderer: Renderer | None = None) -> None:
+    def __init__(self, client: Client, renderer: Renderer | None = None, clock: IReactorTime | None = None) -> None:
         self.client = client
         self.renderer = renderer or Renderer()
         self.asking_name = False
@@ -105,6 +175,20 @@ class ChatUI(HistoricRecvLine):
         self._at = (0, 0)
         self._draft: list[bytes] | None = None
         self._connected = False
+        # How the connection is while it is down (ChatClient.reconnect_with):
+        # drawn on its own row above the prompt.
+        self._status: str | None = None
+        # Whether a login has worked: from then on the typed line and the
+        # history belong to the chat, and outlive a name or password prompt.
+        self._chatted = False
+        # The chat line put aside while a name or password is asked.
+        self._stash: tuple[list[bytes], int] | None = None
+        # While the terminal is asked where its cursor went after a resize:
+        # nothing is drawn, and lines to show wait in _queued.
+        self._resize: _Resize | None = None
+        self._resize_timer: Any = None
+        self._queued: list[str] = []
+        self.clock = clock
 
     # -- Twisted calls these -------------------------------------------------
 
@@ -138,14 +222,67 @@ class ChatUI(HistoricRecvLine):
         self._draw_input()
 
     def terminalSize(self, width: int, height: int) -> None:
-        # The terminal may have re-wrapped the old input line; start it afresh
-        # on the cursor's row.
-        self.width, self.height = max(width, 2), height
-        if self._connected:
-            self.terminal.write(b"\r")
-            self.terminal.eraseToDisplayEnd()
-            self._at = (0, 0)
-            self._draw_input()
+        """
+        The terminal is now ``width`` by ``height``: draw the input area
+        again, once, where it starts now.
+
+        The terminal has already moved things by the time it says so: the
+        input area that wrapped over several rows may have been re-wrapped
+        to the new width, and the cursor, which may be on any of its rows,
+        with it. Drawing again from the cursor's row (as this once did)
+        left the rows above it on the screen: a stale copy of a long typed
+        line. So the input area's first row is worked out both ways (see
+        L{_Resize}); when the two differ, the terminal is asked where its
+        cursor is (a cursor position report) and the column tells which way
+        it went. Until it answers (at most L{ANSWER_WAIT} seconds, then it
+        is taken to re-wrap, as most do), nothing is drawn.
+        """
+        width = max(width, 2)
+        if not self._connected:
+            self.width, self.height = width, height
+            return
+        if self._resize is None:
+            self._resize = _Resize(self._chars(), self._head_len() + self.lineBufferIndex, self._at)
+        self.width, self.height = width, height
+        rewrapped, kept = self._resize.rewrapped(width), self._resize.kept(width)
+        if rewrapped[0] == kept[0] or rewrapped[1] == kept[1]:
+            # The same row either way, or no telling them apart by the column.
+            self._resized(rewrapped[0])
+            return
+        self._resize.asked += 1
+        asked = self._resize.asked
+        self.terminal.reportCursorPosition().addCallback(lambda xy: self._cursor_reported(xy, asked))
+        if self._resize_timer is None or not self._resize_timer.active():
+            self._resize_timer = self._clock().callLater(ANSWER_WAIT, self._cursor_reported, None, asked)
+
+    def _cursor_reported(self, xy: tuple[int, int] | None, asked: int) -> None:
+        """The terminal says where its cursor is (``xy``), or did not say in time (None)."""
+        resize = self._resize
+        if resize is None or (xy is not None and asked != resize.asked):
+            return  # an answer to an earlier question: a later one is coming
+        rewrapped, kept = resize.rewrapped(self.width), resize.kept(self.width)
+        self._resized(kept[0] if xy is not None and xy[0] == kept[1] else rewrapped[0])
+
+    def _resized(self, row: int) -> None:
+        """The cursor is on ``row`` of the input area: draw it all again from its first row."""
+        self._resize = None
+        if self._resize_timer is not None and self._resize_timer.active():
+            self._resize_timer.cancel()
+        self._resize_timer = None
+        self.terminal.write(b"\r")
+        self._at = (row, 0)
+        queued, self._queued = self._queued, []
+        if queued:
+            self.show(queued)
+        else:
+            self._redraw()
+
+    def _clock(self) -> IReactorTime:
+        if self.clock is None:
+            from twisted.internet import reactor
+
+            self.clock = reactor
+        return self.clock
 
     def keystrokeReceived(self, keyID: Any, modifier: Any) -> None:
         if isinstance(keyID, bytes) and len(keyID) == 1 and keyID >= b"\x80" and modifier is None:
@@ -174,6 +311,9 @@ class ChatUI(HistoricRecvLine):
         """Write ``lines`` above the input line, which is drawn again below."""
         if not self._connected:
             return
+        if self._resize is not None:
+            self._queued += lines
+            return
         self._go((0, 0))
         self.terminal.eraseToDisplayEnd()
         # ServerProtocol.write turns each \n into \r\n for the raw terminal.
@@ -184,17 +324,22 @@ class ChatUI(HistoricRecvLine):
     def ask_name(self, problem: str | None, code: str | None) -> None:
         if problem is not None:
             self.show(self.renderer.error(problem))
+        self._put_line_aside()
         self.asking_name = True
         self._redraw()
 
     def ask_password(self, name: str, problem: str, code: str) -> None:
+        self._put_line_aside()
         self.asking_name = False
         self.asking_password = name
         self._retry_on_enter = code == "rate_limited"
-        # Whatever was half typed is not the password; and the lines typed
-        # before this prompt, maybe the password typed too early, are forgotten.
+        # Whatever was half typed is not the password.
         self.lineBuffer, self.lineBufferIndex = [], 0
-        self.historyLines, self.historyPosition, self._draft = [], 0, None
+        if not self._chatted:
+            # At the start, the lines typed before this prompt (the password
+            # typed too early, maybe) are forgotten. After a reconnect the
+            # history is the chat's: it was all typed while logged in.
+            self.historyLines, self.historyPosition, self._draft = [], 0, None
         if code == "password_required":
             self.show(self.renderer.notice(
                 f"{name} is registered: type its password (Enter alone: other name)"
@@ -206,11 +351,33 @@ class ChatUI(HistoricRecvLine):
         self._redraw()
 
     def changed(self) -> None:
+        if self.client.logged_in:
+            self._chatted = True
+            if self._stash is not None and not self.asking_name and self.asking_password is None:
+                # Logged in again: the line that was being typed comes back.
+                (self.lineBuffer, self.lineBufferIndex), self._stash = self._stash, None
         self._redraw()
+
+    def status(self, text: str | None, update: bool) -> None:
+        """Show ``text`` on a row of its own above the prompt (None: no such row)."""
+        self._status = text
+        self._redraw()
+
+    def _put_line_aside(self) -> None:
+        """
+        A name or password is asked after a reconnect: keep the chat line
+        being typed for when the login is done. (At the start there is none
+        to keep: what was typed before the prompt may be the password.)
+        """
+        if self._chatted and self._stash is None and not self.asking_name and self.asking_password is None:
+            self._stash = (self.lineBuffer, self.lineBufferIndex)
+            self.lineBuffer, self.lineBufferIndex = [], 0
 
     def finish(self) -> None:
         """Erase the input line, leaving the messages above it as they are."""
         if self._connected:
+            if self._resize is not None:
+                self._cursor_reported(None, self._resize.asked)
             self._go((0, 0))
             self.terminal.eraseToDisplayEnd()
 
@@ -245,16 +412,16 @@ class ChatUI(HistoricRecvLine):
     def handle_LEFT(self) -> None:
         if self.lineBufferIndex > 0:
             self.lineBufferIndex -= 1
-            self._go(self._layout()[self._prompt_len() + self.lineBufferIndex])
+            self._go(self._layout()[self._head_len() + self.lineBufferIndex])
 
     def handle_RIGHT(self) -> None:
         if self.lineBufferIndex < len(self.lineBuffer):
             self.lineBufferIndex += 1
-            self._go(self._layout()[self._prompt_len() + self.lineBufferIndex])
+            self._go(self._layout()[self._head_len() + self.lineBufferIndex])
 
     def handle_HOME(self) -> None:
         self.lineBufferIndex = 0
-        self._go(self._layout()[self._prompt_len()])
+        self._go(self._layout()[self._head_len()])
 
     def handle_END(self) -> None:
         self.lineBufferIndex = len(self.lineBuffer)
@@ -294,10 +461,15 @@ class ChatUI(HistoricRecvLine):
         self._redraw()
 
     def handle_CTRL_L(self) -> None:
+        # From the top of a clear screen: wherever a resize left things.
+        self._resize = None
+        queued, self._queued = self._queued, []
         self.terminal.eraseDisplay()
         self.terminal.cursorHome()
         self._at = (0, 0)
         self._draw_input()
+        if queued:
+            self.show(queued)
 
     def handle_CTRL_C(self) -> None:
         self.client.quit()
@@ -333,6 +505,9 @@ class ChatUI(HistoricRecvLine):
         data = b"".join(self.lineBuffer)
         line = data.decode("utf-8", errors="replace")
         typing = not self.asking_name and self.asking_password is None
+        if typing and self.client.reconnecting:
+            self._not_connected(line)
+            return
         if data.strip() and typing and not holds_password(line):
             if not self.historyLines or self.historyLines[-1] != data:
                 self.historyLines.append(data)
@@ -347,6 +522,26 @@ class ChatUI(HistoricRecvLine):
         else:
             self._redraw()
             self.client.send_typed(line)
+
+    def _not_connected(self, line: str) -> None:
+        """
+        Enter while the connection is down: nothing can be sent, so the line
+        stays where it is, to be sent with Enter once the client is back;
+        Enter also cuts the wait before the next try short. /quit still leaves.
+        """
+        try:
+            request = parse_typed(line) if line.strip() else None
+        except BadRequest:
+            request = None
+        if request is not None and request.action == "quit":
+            self.client.quit()
+            return
+        trying = self.client.retry_now()
+        if line.strip():
+            self.show(self.renderer.error(
+                "not connected, so not sent: the line stays here; Enter sends it once the client is back"
+                + ("; trying to reconnect now" if trying else "")
+            ))
 
     def _password_typed(self, name: str, password: str) -> None:
         if self._retry_on_enter:
@@ -412,33 +607,33 @@ class ChatUI(HistoricRecvLine):
             return self.lineBuffer
         return self.lineBuffer[:start] + [b"*"] * (len(self.lineBuffer) - start)
 
-    def _prompt_len(self) -> int:
-        return len(self._prompt())
+    def _head(self) -> str:
+        """
+        What comes before the typed text in the input area: the status row,
+        if there is one (cut to the width, so the terminal never wraps it),
+        then the prompt.
+        """
+        if self._status is None:
+            return self._prompt()
+        return cut(clean_text(f"*** {self._status}"), self.width - 1) + "\n" + self._prompt()
+
+    def _head_len(self) -> int:
+        return len(self._head())
+
+    def _chars(self) -> list[str]:
+        """The input area as it is drawn, one item per character."""
+        return list(self._head()) + [b.decode("utf-8", errors="replace") for b in self._shown()]
 
     def _layout(self) -> list[tuple[int, int]]:
         """
-        (row, column) where each character of the prompt and then of the
-        buffer starts, and as the last item where the input ends, wrapping
-        at the terminal's width as the terminal does (a wide character that
-        does not fit goes to the next row).
+        (row, column) of each character of the input area (L{_chars}), and
+        as the last item where it ends, at the terminal's width.
         """
-        row = col = 0
-        places = []
-        chars = list(self._prompt()) + [b.decode("utf-8", errors="replace") for b in self._shown()]
-        for ch in chars:
-            w = char_width(ch)
-            if col + w > self.width:
-                row, col = row + 1, 0
-            places.append((row, col))
-            col += w
-        if col >= self.width:
-            row, col = row + 1, 0
-        places.append((row, col))
-        return places
+        return layout(self._chars(), self.width)
 
     def _go(self, place: tuple[int, int]) -> None:
         """Move the terminal's cursor to ``place`` in the input area."""
-        if place == self._at:
+        if place == self._at or self._resize is not None:
             return
         row, col = place
         if row < self._at[0]:
@@ -452,8 +647,10 @@ class ChatUI(HistoricRecvLine):
 
     def _write_input(self, start: int) -> None:
         """Write the buffer from element ``start`` on, then put the cursor right."""
+        if self._resize is not None:
+            return
         places = self._layout()
-        offset = self._prompt_len()
+        offset = self._head_len()
         self._go(places[offset + start])
         self.terminal.write(b"".join(self._shown()[start:]))
         self._settle(places)
@@ -462,7 +659,8 @@ class ChatUI(HistoricRecvLine):
         """Draw prompt and buffer from the start of the (erased) input area."""
         places = self._layout()
         self._go((0, 0))
-        self.terminal.write(self._prompt().encode("utf-8") + b"".join(self._shown()))
+        # ServerProtocol.write turns the status row's \n into \r\n.
+        self.terminal.write(self._head().encode("utf-8") + b"".join(self._shown()))
         self._settle(places)
 
     def _settle(self, places: list[tuple[int, int]]) -> None:
@@ -473,10 +671,10 @@ class ChatUI(HistoricRecvLine):
             # is where the layout says.
             self.terminal.write(b" \r")
         self._at = end
-        self._go(places[self._prompt_len() + self.lineBufferIndex])
+        self._go(places[self._head_len() + self.lineBufferIndex])
 
     def _redraw(self) -> None:
-        if not self._connected:
+        if not self._connected or self._resize is not None:
             return
         self._go((0, 0))
         self.terminal.eraseToDisplayEnd()
