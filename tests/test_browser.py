@@ -734,3 +734,68 @@ class HistoryTests(TestCase):
         page.say("/room #lobby")
         page.until(lambda d: page.by_id("conv-title").text == "#lobby", "#lobby open again")
         self.assertEqual(len(self.history_requests(page)), 1)
+
+
+# For the name on the left, whether the text mentions it: whole names only,
+# in any case and any script, as the server compares names.
+MENTIONS: list[tuple[str, str, bool]] = [
+    ("ice", "what a nice price", False),
+    ("ice", "dice and mice", False),
+    ("ice", "ice: are you there?", True),
+    ("ice", "thanks, ice.", True),
+    ("ice", "ice... hello?", True),
+    ("ice", "ask @ice", True),
+    ("ice", "(ice)", True),
+    ("ice", "ice's turn", True),
+    ("ice", "ICE, look", True),
+    ("ice", "ice_cream for all", False),
+    ("ice", "ice.cream is someone else", False),
+    ("ice", "so is ice-cream", False),
+    ("ice", "and ice2", False),
+    ("ice", "ic\u00e9 is not ice either", True),  # the second word is
+    ("ice", "ic\u00e9 alone", False),
+    ("ice", "ice\u0301 with a combining accent", False),
+    ("ice", "", False),
+    ("a.b", "hi a.b.", True),
+    ("a.b", "hi a.bc", False),
+    ("\u0416\u0430\u043d\u043d\u0430", "\u0436\u0430\u043d\u043d\u0430, \u043f\u0440\u0438\u0432\u0435\u0442", True),
+    ("\u0416\u0430\u043d\u043d\u0430", "\u0416\u0410\u041d\u041d\u0410!", True),
+    ("\u0416\u0430\u043d\u043d\u0430", "\u0416\u0430\u043d\u043d\u0430\u044b \u043f\u0440\u0438\u0448\u043b\u0430", False),
+    ("\u0416\u0430\u043d\u043d\u0430", "\u0416\u0430\u043d\u043d\u04302 \u0442\u043e\u0436\u0435", False),
+    ("Zo\u00eb", "zoe\u0308 is here", True),  # the same name, decomposed
+    ("Zo\u00eb", "Zo\u00eblle", False),
+    ("stra\u00dfe", "STRASSE here", True),  # the server folds \u00df to ss
+    ("\u0928\u0947\u0939\u093e", "\u0928\u092e\u0938\u094d\u0924\u0947 \u0928\u0947\u0939\u093e", True),
+]
+
+
+class MentionTests(TestCase):
+    timeout = 60
+
+    def setUp(self) -> None:
+        require_browser(self)
+
+    def test_a_mention_is_the_whole_name_in_any_case_and_any_script(self) -> None:
+        server = Server(self)
+        page = Page(self, server.url)
+        results = page.driver.execute_async_script(
+            "const [cases, done] = arguments;"
+            "import('/view.js').then((m) => done(cases.map(([me, text]) => m.mentions(text, me))))"
+            ".catch((e) => done(String(e)));",
+            [[me, text] for me, text, _ in MENTIONS],
+        )
+        self.assertEqual(
+            [(me, text, got) for (me, text, _), got in zip(MENTIONS, results)],
+            MENTIONS,
+        )
+
+        # And on screen, from the real server.
+        page.login("ice")
+        carol = LineUser(self, server.line_port)
+        carol.send("carol")
+        carol.send("what a nice price")
+        carol.send("ice: lunch?")
+        page.wait_message("ice: lunch?")
+        marked = {li.find_element("css selector", ".text").text: "mention" in li.get_attribute("class").split()
+                  for li in page.css("li.msg")}
+        self.assertEqual(marked, {"what a nice price": False, "ice: lunch?": True})

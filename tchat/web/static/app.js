@@ -60,7 +60,7 @@ const state = {
 };
 
 // Names compare without case, as on the server (which also folds ß and the like).
-const key = (name) => name.normalize("NFC").toLowerCase();
+const key = view.fold;
 const isRoom = (name) => typeof name === "string" && name.startsWith("#");
 const isMe = (name) => state.me !== null && key(name) === key(state.me);
 const wide = () => window.matchMedia("(min-width: 48em)").matches;

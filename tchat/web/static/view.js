@@ -72,6 +72,36 @@ export function richText(text, className) {
   return span;
 }
 
+// A name as the server compares names: in one Unicode form (NFC), without
+// case. The server uses Python's casefold(); upper then lower case comes
+// close to it in JavaScript (ß and SS both become ss, ς and Σ both σ).
+export function fold(name) {
+  return name.normalize("NFC").toUpperCase().toLowerCase().normalize("NFC");
+}
+
+// The characters names are made of (tchat/names.py): letters, combining
+// marks, decimal digits, "_", "-" and ".".
+const NAME_RUN = /[\p{L}\p{M}\p{Nd}_.\-]+/gu;
+
+// Whether text mentions name: the name is a whole run of name characters in
+// the text, so "nice" or "ice_cream" do not mention ice, but "@ice" and
+// "ice," do. A name may hold "." and "-", and so may a sentence: "ice." at
+// the end of one is ice ("ice.cream" is someone else). No name starts with
+// "-", so one before a name is a dash.
+export function mentions(text, name) {
+  const wanted = fold(name || "");
+  if (!text || !wanted) return false;
+  for (const [run] of text.normalize("NFC").matchAll(NAME_RUN)) {
+    let word = run.replace(/^-+/, "");
+    for (;;) {
+      if (fold(word) === wanted) return true;
+      if (!/[.-]$/.test(word)) break;
+      word = word.slice(0, -1);
+    }
+  }
+  return false;
+}
+
 export const GUEST_TITLE = "guest: anyone may use this name";
 
 // Who sent a message. The server marks a message from someone logged in to a
@@ -102,7 +132,7 @@ export function messageItem(m, { own = false, me = null, queued = false } = {}) 
   if (m.kind === "private") item.classList.add("private");
   if (m.delayed) item.classList.add("delayed");
   const inRoom = typeof m.to === "string" && m.to.startsWith("#");
-  if (inRoom && !own && me && m.text.toLowerCase().includes(me.toLowerCase())) item.classList.add("mention");
+  if (inRoom && !own && me && mentions(m.text, me)) item.classList.add("mention");
 
   // Time in one column, the rest in the next: long lines wrap under the text.
   const body = el("span", "body");
