@@ -799,3 +799,23 @@ class MentionTests(TestCase):
         marked = {li.find_element("css selector", ".text").text: "mention" in li.get_attribute("class").split()
                   for li in page.css("li.msg")}
         self.assertEqual(marked, {"what a nice price": False, "ice: lunch?": True})
+
+
+class BeforeAndAfterLoginTests(TestCase):
+    timeout = 120
+
+    def setUp(self) -> None:
+        require_browser(self)
+
+    def test_the_login_screen_shows_the_server_name_and_the_message_of_the_day(self) -> None:
+        server = Server(self, 0, 0, "--server-name", "Acme chat", "--motd", "Be kind. Maintenance at 22:00.")
+        page = Page(self, server.url)
+        page.until(lambda d: page.by_id("login-motd").text == "Be kind. Maintenance at 22:00.", "the MOTD on the login screen")
+        self.assertTrue(page.by_id("login-motd").is_displayed())
+        page.until(lambda d: page.driver.title == "Acme chat", "the server's name as the title")
+        self.assertIn("Acme chat", page.by_id("login-server").text)
+        page.login("alice")
+        page.until(lambda d: page.driver.title == "alice – Acme chat", "the title after login")
+        page.wait_message("Be kind. Maintenance at 22:00.")
+        # Looking did not hold a connection open: only the logged-in one is left.
+        page.until(lambda d: "left before logging in" in server.log(), "the first look's connection closed")

@@ -25,7 +25,7 @@ const ui = {
   status: $("status"), statusText: $("status-text"), statusAction: $("status-action"), announcer: $("announcer"),
   login: $("login"), loginForm: $("login-form"), loginName: $("login-name"), loginPassword: $("login-password"),
   loginNameError: $("login-name-error"), loginPasswordError: $("login-password-error"),
-  loginButton: $("login-button"), motd: $("login-motd"),
+  loginButton: $("login-button"), motd: $("login-motd"), loginServer: $("login-server"),
   chat: $("chat"), me: $("me"), title: $("conv-title"), subtitle: $("conv-subtitle"),
   totalUnread: $("total-unread"), toggleRooms: $("toggle-rooms"), togglePeople: $("toggle-people"),
   roomsPanel: $("rooms-panel"), peoplePanel: $("people-panel"), scrim: $("scrim"),
@@ -43,7 +43,10 @@ const state = {
   me: null, // the name the server gave us, once logged in
   registered: false, // logged in to a registered account: our own lines show the name bare
   loggedIn: false, // logged in at least once since the login form
+  loggingIn: false, // the login form was sent and its answer has not come
   reconnecting: false,
+  serverName: "tchat", // from the welcome (--server-name)
+  motd: null,
   stayOut: null, // why not to reconnect: "quit", "kicked", a login error
   lastBye: null,
   conversations: new Map(),
@@ -184,7 +187,7 @@ function forget(conv) {
     const next = state.conversations.get(key(LOBBY)) || state.conversations.values().next().value;
     if (next) show(next);
     else {
-      ui.title.textContent = "tchat";
+      ui.title.textContent = state.serverName;
       renderConversations();
       renderMembers();
     }
@@ -209,7 +212,14 @@ function renderConversations() {
   const unread = convs.reduce((sum, c) => sum + c.unread, 0);
   ui.totalUnread.hidden = unread === 0;
   ui.totalUnread.textContent = unread > 99 ? "99+" : String(unread);
-  document.title = unread ? `(${unread}) tchat` : state.me ? `${state.me} – tchat` : "tchat";
+  renderTitle(unread);
+}
+
+// The tab's title: the server's name (--server-name, "tchat" unless the
+// operator chose another), after the unread count or the person's name.
+function renderTitle(unread = 0) {
+  const server = state.serverName;
+  document.title = unread ? `(${unread}) ${server}` : state.me ? `${state.me} – ${server}` : server;
 }
 
 function renderMembers() {
@@ -295,7 +305,12 @@ function connect() {
     return;
   }
   if (state.conn && !state.conn.closed) return; // still connecting; it logs in when open
-  state.conn = new Connection(socketURL(window.location), { onOpen: sendLogin, onEvent, onClose });
+  // On the login screen before the form is sent, the connection is only a
+  // first look (see the welcome handler): it logs in only when asked to.
+  const onOpen = () => {
+    if (state.loggingIn || state.loggedIn) sendLogin();
+  };
+  state.conn = new Connection(socketURL(window.location), { onOpen, onEvent, onClose });
 }
 
 function sendLogin() {
@@ -323,6 +338,17 @@ const HANDLERS = {
   welcome(ev) {
     state.motd = ev.motd || null;
     ui.motd.textContent = ev.motd || "";
+    ui.motd.hidden = !ev.motd;
+    if (typeof ev.server === "string" && ev.server) state.serverName = ev.server;
+    ui.loginServer.textContent = state.serverName;
+    renderConversations(); // the title
+    if (!state.loggingIn && !state.loggedIn) {
+      // The first look, from the login screen: the name and the message of
+      // the day were what it came for. A connection held open here would
+      // count against the server's limit of connections not logged in.
+      state.conn.close();
+      state.conn = null;
+    }
   },
 
   logged_in(ev) {
@@ -331,6 +357,7 @@ const HANDLERS = {
     state.registered = ev.registered === true;
     state.name = ev.user;
     state.loggedIn = true;
+    state.loggingIn = false;
     state.stayOut = null;
     state.backoff.reset();
     state.online = new Set((ev.users || []).map(key));
@@ -606,6 +633,7 @@ const HANDLERS = {
 // -- logging in, dropping, coming back ---------------------------------------
 
 function loginFailed(ev) {
+  state.loggingIn = false;
   const byPassword = ["password_required", "bad_password", "weak_password"].includes(ev.code) || (ev.code === "rate_limited");
   if (state.loggedIn) {
     if (ev.code === "name_taken") {
@@ -633,10 +661,15 @@ function onClose(closeEvent) {
     return;
   }
   if (!state.loggedIn) {
-    ui.loginButton.disabled = false;
-    ui.loginNameError.textContent = state.lastBye
-      ? `The server closed the connection: ${state.lastBye}`
-      : "Cannot reach the chat server. Try again in a moment.";
+    // The first look from the login screen may fail or be cut quietly;
+    // only a login the person asked for says why it failed.
+    if (state.loggingIn) {
+      state.loggingIn = false;
+      ui.loginButton.disabled = false;
+      ui.loginNameError.textContent = state.lastBye
+        ? `The server closed the connection: ${state.lastBye}`
+        : "Cannot reach the chat server. Try again in a moment.";
+    }
     state.lastBye = null;
     return;
   }
@@ -690,7 +723,7 @@ function logOut(message) {
   ui.loginButton.disabled = false;
   ui.loginNameError.textContent = message || "";
   setStatus(null);
-  document.title = "tchat";
+  renderTitle();
   ui.loginName.focus();
 }
 
@@ -725,6 +758,7 @@ ui.loginForm.addEventListener("submit", (e) => {
   state.name = name;
   state.password = ui.loginPassword.value || null;
   state.stayOut = null;
+  state.loggingIn = true;
   ui.loginButton.disabled = true;
   connect();
 });
@@ -887,3 +921,6 @@ try {
   // no storage: start empty
 }
 ui.loginName.focus();
+// A first look at the server, for its name and message of the day on the
+// login screen (the welcome event); it lets go once they are in.
+connect();
