@@ -203,11 +203,13 @@ class Page:
 
         return WebDriverWait(self.driver, WAIT, poll_frequency=0.05).until(condition, message=f"waiting for {what}")
 
-    def login(self, name: str) -> None:
+    def login(self, name: str, password: str | None = None) -> None:
         self.until(lambda d: self.by_id("login-name").is_displayed(), "the login form")
         field = self.by_id("login-name")
         field.clear()
         field.send_keys(name)
+        if password is not None:
+            self.by_id("login-password").send_keys(password)
         self.by_id("login-button").click()
         self.until(lambda d: self.by_id("chat").is_displayed(), f"{name} to be logged in")
 
@@ -734,6 +736,124 @@ class HistoryTests(TestCase):
         page.say("/room #lobby")
         page.until(lambda d: page.by_id("conv-title").text == "#lobby", "#lobby open again")
         self.assertEqual(len(self.history_requests(page)), 1)
+
+
+# What each dot says (on, off or unknown), by the name beside it, read in one
+# go: the page redraws its lists whenever someone comes or goes.
+DOTS = """
+const found = {};
+for (const item of document.querySelectorAll(arguments[0])) {
+  const dot = item.querySelector(".dot");
+  const look = dot ? ["on", "off", "unknown"].find((c) => dot.classList.contains(c)) || "none" : "none";
+  found[item.querySelector(".name").textContent] = look;
+}
+return found;
+"""
+
+
+def private_dots(page: Page) -> dict[str, str]:
+    """Each private conversation in the list, and what its dot says."""
+    return page.driver.execute_script(DOTS, "#private-list button.conv")
+
+
+def member_dots(page: Page) -> dict[str, str]:
+    """Each name under People, and what its dot says."""
+    return page.driver.execute_script(DOTS, "#member-list li.member")
+
+
+class PresenceTests(TestCase):
+    """Who the page says is online: only what the server's lists and events say."""
+
+    timeout = 120
+
+    def setUp(self) -> None:
+        require_browser(self)
+
+    def away_account(self, server: Server, name: str, password: str) -> None:
+        """An account that logs in once on a terminal and leaves."""
+        user = LineUser(self, server.line_port)
+        user.send(name)
+        user.send(f"/register {password}")
+        user.wait_for(lambda line: line.startswith(f"*** {name} is registered"))
+        user.send("/quit")
+        user.wait_for(lambda line: line.startswith("*** Bye"))
+
+    def writes_and_leaves(self, server: Server, name: str, to: str, text: str, password: str | None = None) -> None:
+        """``name`` writes to ``to``, who is away, and leaves (a guest, or an account with ``password``)."""
+        user = LineUser(self, server.line_port)
+        user.send(name)
+        if password:
+            user.send(f"/register {password}")
+            user.wait_for(lambda line: line.startswith(f"*** {name} is registered"))
+        user.send(f"/msg {to} {text}")
+        user.wait_for(lambda line: line.startswith(f"*** {to} is offline"))
+        user.send("/quit")
+        user.wait_for(lambda line: line.startswith("*** Bye"))
+
+    def test_a_guest_who_wrote_while_you_were_away_is_offline_and_a_reply_is_not_sent(self) -> None:
+        server = Server(self)
+        self.away_account(server, "alice", "correct-horse-battery")
+        self.writes_and_leaves(server, "gus", "alice", "are you there?")
+        page = Page(self, server.url)
+        page.login("alice", "correct-horse-battery")
+        page.open("gus")
+        page.wait_message("are you there?")
+        page.until(lambda d: "gus is offline" in page.by_id("conv-note").text, "the note that gus is offline")
+        self.assertTrue(page.by_id("conv-note").is_displayed())
+        self.assertEqual(private_dots(page), {"gus": "off"})
+        self.assertEqual(page.by_id("conv-subtitle").text, "offline")
+        page.show_panel("toggle-people")
+        self.assertEqual(member_dots(page)["gus"], "off")
+
+        page.say("still there?")
+        page.wait_message("gus is not online, and is no registered user (messages wait only for those): it was not sent")
+        (mine,) = [li for li in page.css("li.msg.own") if "still there?" in li.text]
+        self.assertIn("unsent", mine.get_attribute("class").split())
+        self.assertEqual(mine.find_element("css selector", ".mark").text, "not sent")
+        self.assertEqual(private_dots(page), {"gus": "off"})
+        self.assertEqual(page.errors(), [])
+
+    def test_a_reply_to_an_account_who_is_away_is_marked_as_waiting(self) -> None:
+        server = Server(self)
+        self.away_account(server, "alice", "correct-horse-battery")
+        self.writes_and_leaves(server, "hal", "alice", "call me back", password="hals-long-password")
+        page = Page(self, server.url)
+        page.login("alice", "correct-horse-battery")
+        page.open("hal")
+        page.wait_message("call me back")
+        page.until(lambda d: "hal is offline" in page.by_id("conv-note").text, "the note that hal is offline")
+        self.assertIn("wait", page.by_id("conv-note").text)  # what is sent to an account waits for it
+        self.assertEqual(private_dots(page), {"hal": "off"})
+
+        page.say("will do, tomorrow")
+        page.wait_message("hal is offline; they will get it when they log in")
+        (mine,) = [li for li in page.css("li.msg.own") if "will do, tomorrow" in li.text]
+        self.assertEqual(mine.find_element("css selector", ".mark").text, "waiting")
+        self.assertNotIn("unsent", mine.get_attribute("class").split())
+
+        # hal comes back: the message reaches him, and the page sees him arrive.
+        hal = LineUser(self, server.line_port)
+        hal.send("/login hal hals-long-password")
+        hal.wait_for(lambda line: "will do, tomorrow" in line)
+        page.until(lambda d: private_dots(page) == {"hal": "on"}, "hal online again")
+        page.until(lambda d: not page.by_id("conv-note").is_displayed(), "the offline note gone")
+        self.assertEqual(page.by_id("conv-subtitle").text, "online")
+
+    def test_someone_who_quits_is_shown_offline_in_your_conversation_with_them(self) -> None:
+        server = Server(self)
+        page = Page(self, server.url)
+        page.login("alice")
+        gus = LineUser(self, server.line_port)
+        gus.send("gus")
+        gus.wait_for(lambda line: line.startswith("*** You are gus."))
+        page.show_panel("toggle-people")
+        page.until(lambda d: [b for b in page.css("button.member-button") if b.get_attribute("data-name") == "gus"], "gus under People")[0].click()
+        page.until(lambda d: page.by_id("conv-title").text == "gus", "the conversation with gus")
+        page.until(lambda d: private_dots(page) == {"gus": "on"}, "gus online")
+        self.assertFalse(page.by_id("conv-note").is_displayed())
+        gus.send("/quit gone fishing")
+        page.until(lambda d: private_dots(page) == {"gus": "off"}, "gus offline")
+        page.until(lambda d: "gus is offline" in page.by_id("conv-note").text, "the note that gus is offline")
 
 
 # For the name on the left, whether the text mentions it: whole names only,

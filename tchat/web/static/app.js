@@ -17,8 +17,9 @@ import * as view from "./view.js";
 
 const LOBBY = "#lobby";
 const HISTORY_PAGE = 50;
-// Part reasons that mean the person left the chat, not just the room.
-const GONE = /^(connection lost|quit|kicked|ping timeout|too slow|server stopping|server full|login timeout)/;
+// Part reasons that mean the person left the chat, not just the room (the
+// server's own words: tchat/hub.py and tchat/door/session.py).
+const GONE = /^(connection lost|quit|kicked|ping timeout|too slow|server stopping|server full|login timeout|name taken by its account)/;
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -32,7 +33,7 @@ const ui = {
   roomList: $("room-list"), privateList: $("private-list"), privateEmpty: $("private-empty"),
   joinForm: $("join-form"), joinRoom: $("join-room"), joinError: $("join-error"),
   leave: $("leave"), messages: $("messages"), logs: $("logs"), older: $("older"), historyNote: $("history-note"),
-  sendForm: $("send-form"), input: $("input"),
+  sendForm: $("send-form"), input: $("input"), convNote: $("conv-note"),
   peopleTitle: $("people-title"), memberList: $("member-list"),
 };
 
@@ -51,7 +52,7 @@ const state = {
   lastBye: null,
   conversations: new Map(),
   current: null,
-  online: new Set(),
+  online: new Set(), // who the server's lists and join/part events say is online
   pending: new Map(), // request id -> what it was for
   historySupported: true,
   backoff: new Backoff(),
@@ -67,6 +68,11 @@ const key = view.fold;
 const isRoom = (name) => typeof name === "string" && name.startsWith("#");
 const isMe = (name) => state.me !== null && key(name) === key(state.me);
 const wide = () => window.matchMedia("(min-width: 48em)").matches;
+// Logged in on an open connection: only then do the page's lists of who is
+// online mean anything.
+const connected = () => Boolean(state.me && !state.reconnecting && state.conn && state.conn.open);
+// Whether someone is online: true, false, or null while the page cannot know.
+const online = (k) => (connected() ? state.online.has(k) : null);
 const now = () => Date.now() / 1000;
 
 // -- conversations ----------------------------------------------------------
@@ -136,12 +142,12 @@ function addItem(conv, item, ts, { live = true, own = false } = {}) {
   else if (!live) ui.messages.scrollTop = ui.messages.scrollHeight - fromBottom; // keep what was on screen
 }
 
-function addMessage(conv, m, { live = true, own = false, queued = false } = {}) {
+function addMessage(conv, m, { live = true, own = false, status = null } = {}) {
   if (m.msgid) {
     if (conv.msgids.has(m.msgid)) return;
     conv.msgids.add(m.msgid);
   }
-  addItem(conv, view.messageItem(m, { own, me: state.me, queued }), m.ts, { live, own });
+  addItem(conv, view.messageItem(m, { own, me: state.me, status }), m.ts, { live, own });
   if (live && !own && (conv.key !== state.current || document.hidden)) {
     conv.unread += 1;
     renderConversations();
@@ -172,6 +178,7 @@ function show(conv, { focus = true } = {}) {
   renderOlder();
   closePanels();
   if (!conv.historyAsked) loadHistory(conv);
+  if (conv.kind === "private") askPresence(conv);
   if (conv.kind === "room" && conv.joined && conv.members.size === 0 && !conv.membersAsked) {
     conv.membersAsked = true;
     request({ action: "users", room: conv.name }, { type: "members" });
@@ -203,7 +210,7 @@ function renderConversations() {
   const privates = convs.filter((c) => c.kind === "private").sort(byName);
   const item = (c) => {
     const li = view.el("li");
-    li.append(view.conversationButton(c, { current: c.key === state.current, online: state.online.has(c.key) }));
+    li.append(view.conversationButton(c, { current: c.key === state.current, online: online(c.key) }));
     return li;
   };
   ui.roomList.replaceChildren(...rooms.map(item));
@@ -225,6 +232,7 @@ function renderTitle(unread = 0) {
 function renderMembers() {
   const conv = currentConv();
   ui.memberList.replaceChildren();
+  renderNote(conv);
   if (!conv) {
     ui.subtitle.textContent = "";
     return;
@@ -235,12 +243,47 @@ function renderMembers() {
     ui.subtitle.textContent = conv.joined ? `${names.length} here` : "not joined";
     for (const name of names) ui.memberList.append(view.memberItem(name, { me: isMe(name), online: true }));
   } else {
-    const online = state.online.has(conv.key);
+    const here = online(conv.key);
     ui.peopleTitle.textContent = "Private conversation";
-    ui.subtitle.textContent = online ? "online" : "offline";
-    ui.memberList.append(view.memberItem(conv.name, { me: false, online }));
+    ui.subtitle.textContent = here ? "online" : "offline";
+    ui.memberList.append(view.memberItem(conv.name, { me: false, online: here }));
     if (state.me) ui.memberList.append(view.memberItem(state.me, { me: true, online: true }));
   }
+}
+
+// Above the message box of a private conversation with someone who is not
+// online: whether what is sent now reaches them. conv.waits is what the
+// server said: true for an account (it keeps messages for them), false for
+// a name that is neither online nor registered (a message would be refused),
+// undefined while the page does not know.
+function renderNote(conv) {
+  let text = "";
+  if (conv && conv.kind === "private" && online(conv.key) === false && !isMe(conv.name)) {
+    const who = conv.name;
+    if (conv.waits === true) text = `${who} is offline. What you send waits for them until they next log in.`;
+    else if (conv.waits === false) text = `${who} is offline, and is no registered user: what you send now cannot reach them.`;
+    else text = `${who} is offline.`;
+  }
+  ui.convNote.textContent = text;
+  ui.convNote.hidden = !text;
+}
+
+// Ask the server whether the other person of a private conversation is
+// online: the page sees joins and parts only in the rooms it shares with
+// them, and a message says nothing about now (it may have waited for us).
+function askPresence(conv) {
+  if (conv.presenceAsked || !connected() || isMe(conv.name)) return;
+  conv.presenceAsked = true;
+  request({ action: "seen", user: conv.name }, { type: "presence", conv: conv.key });
+}
+
+function setPresence(k, here, waits) {
+  if (here) state.online.add(k);
+  else state.online.delete(k);
+  const conv = state.conversations.get(k);
+  if (conv && conv.kind === "private" && waits !== undefined) conv.waits = waits;
+  renderConversations();
+  renderMembers();
 }
 
 function renderOlder() {
@@ -334,6 +377,19 @@ function describe(ev) {
 
 const list = (names) => (names && names.length ? names.join(", ") : "nobody");
 
+// Our own message as the others get it: cleaned as the server cleans it
+// (line breaks become spaces; escape sequences and control characters go),
+// marked as the server marks it (~ unless we are an account).
+function ownMessage(req, msgid, ts) {
+  const kind = req.kind === "action" ? "action" : isRoom(req.to) ? "public" : "private";
+  const text = req.text
+    .replace(/[\r\n]+/g, " ")
+    .replace(/\u001b\[[0-?]*[ -/]*[@-~]/g, "")
+    .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, "")
+    .trimEnd();
+  return { msgid, from: state.me, to: req.to, text, kind, ts, registered: state.registered };
+}
+
 const HANDLERS = {
   welcome(ev) {
     state.motd = ev.motd || null;
@@ -412,7 +468,8 @@ const HANDLERS = {
   },
 
   message(ev) {
-    state.online.add(key(ev.from));
+    // A message says nothing about whether its sender is online now: it may
+    // have waited for us (delayed) since they left.
     let conv;
     if (isRoom(ev.to)) {
       conv = conversation(ev.to, "room");
@@ -422,7 +479,13 @@ const HANDLERS = {
       conv.name = other; // as the server spells it
     }
     addMessage(conv, ev, { own: isMe(ev.from) });
-    if (conv.kind === "private") renderConversations();
+    if (conv.kind === "private") {
+      // Live from someone the page has not seen come (they share no room
+      // with us): ask. Delayed ones wait until the conversation is opened,
+      // so that a login with many waiting does not send as many requests.
+      if (!ev.delayed && !isMe(ev.from) && !state.online.has(conv.key)) askPresence(conv);
+      renderConversations();
+    }
   },
 
   join(ev) {
@@ -433,7 +496,11 @@ const HANDLERS = {
       say(conv, `${ev.user} joined ${ev.room}`, "sys", ev.ts);
       if (conv.key === state.current) renderMembers();
     }
-    if (state.conversations.has(key(ev.user))) renderConversations();
+    if (state.conversations.has(key(ev.user))) {
+      // someone we talk with privately: their dot, and the note under the conversation
+      renderConversations();
+      renderMembers();
+    }
   },
 
   part(ev) {
@@ -447,6 +514,20 @@ const HANDLERS = {
     renderMembers();
   },
 
+  // Version 2 of the protocol says a quit or a lost connection once, for
+  // all the rooms shared with the person, instead of one part for each.
+  quit(ev) {
+    const rooms = ev.rooms ? ev.rooms.map(key) : [...state.conversations.keys()];
+    for (const k of rooms) {
+      const conv = state.conversations.get(k);
+      if (!conv || conv.kind !== "room" || !conv.members.delete(key(ev.user))) continue;
+      say(conv, `${ev.user} left${ev.reason ? ` (${ev.reason})` : ""}`, "sys", ev.ts);
+    }
+    state.online.delete(key(ev.user));
+    renderConversations();
+    renderMembers();
+  },
+
   ok(ev, pending) {
     if (!pending) return;
     const req = pending.req;
@@ -454,17 +535,14 @@ const HANDLERS = {
       case "msg": {
         if (!isRoom(req.to) && isMe(req.to)) return; // the message itself comes back
         const conv = conversation(req.to);
-        const kind = req.kind === "action" ? "action" : isRoom(req.to) ? "public" : "private";
-        // As the server cleans it for everyone else: line breaks become
-        // spaces, escape sequences and control characters go.
-        const text = req.text
-          .replace(/[\r\n]+/g, " ")
-          .replace(/\u001b\[[0-?]*[ -/]*[@-~]/g, "")
-          .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, "")
-          .trimEnd();
-        // Marked as the server marks it for everyone else: ~ unless we are an account.
-        const mine = { msgid: ev.msgid, from: state.me, to: req.to, text, kind, ts: ev.ts, registered: state.registered };
-        addMessage(conv, mine, { own: true, queued: Boolean(ev.queued) });
+        const waiting = ev.queued === true; // they are away; the server keeps it for them
+        addMessage(conv, ownMessage(req, ev.msgid, ev.ts), { own: true, status: waiting ? "waiting" : null });
+        if (waiting) {
+          if (ev.text) say(conv, ev.text, "notice", ev.ts);
+          setPresence(conv.key, false, true);
+        } else if (conv.kind === "private" && !isMe(conv.name)) {
+          setPresence(conv.key, true); // the server handed it to them just now
+        }
         if (pending.typed && conv.key !== state.current) show(conv);
         else if (conv.kind === "private") renderConversations();
         return;
@@ -523,10 +601,26 @@ const HANDLERS = {
       ui.joinRoom.focus();
       return;
     }
+    if (pending && pending.type === "presence") {
+      // Neither online nor registered: gone, and nothing sent to them waits.
+      const conv = state.conversations.get(pending.conv);
+      if (conv) conv.presenceAsked = false;
+      if (ev.code === "no_such_user") setPresence(pending.conv, false, false);
+      return; // any other refusal (an older server, flood control): the page knows no more
+    }
     if (pending && pending.action === "msg") {
       const req = pending.req;
+      const gone = state.conversations.get(key(req.to));
+      if (ev.code === "no_such_user" && gone && gone.kind === "private") {
+        // Someone who left, to whom nothing can wait: the message stays in
+        // the conversation, marked, with the server's reason.
+        addMessage(gone, ownMessage(req, null, ev.ts), { own: true, status: "unsent" });
+        say(gone, ev.text, "error", ev.ts);
+        setPresence(gone.key, false, false);
+        return;
+      }
       if (ev.code === "no_such_user") state.online.delete(key(req.to));
-      const conv = state.conversations.get(key(req.to)) || convOf(pending.conv);
+      const conv = gone || convOf(pending.conv);
       say(conv, `Not sent: ${text}`, "error", ev.ts);
       if (pending.typed && !ui.input.value) ui.input.value = pending.line || "";
       renderConversations();
@@ -588,6 +682,11 @@ const HANDLERS = {
   },
 
   seen(ev, pending) {
+    // Online, or else an account (the server knows the last time only of those).
+    setPresence(key(ev.user), ev.online === true, ev.online === true ? undefined : true);
+    const asked = pending && pending.type === "presence" ? state.conversations.get(pending.conv) : null;
+    if (asked) asked.presenceAsked = false; // the next look asks again
+    if (!pending || !pending.typed) return;
     const date = (ts) => new Date(ts * 1000).toLocaleString();
     let text = `${ev.user} ${ev.online ? "is online now" : ev.last_seen ? `was last seen ${date(ev.last_seen)}` : "has not been seen"}`;
     if (ev.last_login) text += `; last login ${date(ev.last_login)}${ev.last_address ? ` from ${ev.last_address}` : ""}`;

@@ -123,7 +123,11 @@ export function senderName(m) {
 
 // One message: time, who, text; an action (/me) reads "* alice waves"
 // ("* ~alice waves" from a guest).
-export function messageItem(m, { own = false, me = null, queued = false } = {}) {
+//
+// status is for one's own private message that did not reach its reader:
+// "waiting" (the server keeps it for an account that is away) or "unsent"
+// (nobody by that name is there to get it, nor will be).
+export function messageItem(m, { own = false, me = null, status = null } = {}) {
   const item = el("li", "msg");
   item.dataset.ts = String(m.ts);
   if (m.msgid) item.dataset.msgid = m.msgid;
@@ -148,9 +152,14 @@ export function messageItem(m, { own = false, me = null, queued = false } = {}) 
     mark.title = `sent ${new Date(m.ts * 1000).toLocaleString()}, while you were away`;
     body.append(" ", mark);
   }
-  if (queued) {
-    const mark = el("span", "mark", "queued");
-    mark.title = "delivered when they next log in";
+  if (status === "waiting") {
+    const mark = el("span", "mark", "waiting");
+    mark.title = "the server keeps it for them: they get it when they next log in";
+    body.append(" ", mark);
+  } else if (status === "unsent") {
+    item.classList.add("unsent");
+    const mark = el("span", "mark", "not sent");
+    mark.title = "nobody got this message";
     body.append(" ", mark);
   }
   return item;
