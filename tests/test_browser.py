@@ -939,3 +939,51 @@ class BeforeAndAfterLoginTests(TestCase):
         page.wait_message("Be kind. Maintenance at 22:00.")
         # Looking did not hold a connection open: only the logged-in one is left.
         page.until(lambda d: "left before logging in" in server.log(), "the first look's connection closed")
+
+    def test_while_disconnected_the_people_list_says_who_is_here_is_not_known(self) -> None:
+        server = Server(self)
+        page = Page(self, server.url)
+        page.login("alice")
+        carol = LineUser(self, server.line_port)
+        carol.send("carol")
+        page.until(lambda d: member_dots(page) == {"alice": "on", "carol": "on"}, "carol under People")
+        page.say("/msg carol hi")
+        carol.wait_for("[private] <~alice> hi")
+        page.until(lambda d: private_dots(page) == {"carol": "on"}, "carol online in the private list")
+        page.open("#lobby")
+
+        server.stop()
+        page.until(lambda d: "Reconnecting in" in page.by_id("status").text, "the reconnect message")
+        self.assertEqual(member_dots(page), {})
+        self.assertIn("not known", page.by_id("people-note").text)
+        self.assertTrue(page.by_id("people-note").is_displayed())
+        self.assertEqual(private_dots(page), {"carol": "unknown"})
+        self.assertEqual(page.by_id("conv-subtitle").text, "not connected")
+
+        Server(self, line_port=server.line_port, web_port=server.web_port)
+        page.until(lambda d: "Reconnected" in page.by_id("status").text, "the reconnected message")
+        page.until(lambda d: member_dots(page) == {"alice": "on"}, "the people list back (carol did not come back)")
+        self.assertFalse(page.by_id("people-note").is_displayed())
+        page.until(lambda d: private_dots(page) == {"carol": "off"}, "carol offline")
+
+    def test_losing_and_getting_back_the_connection_each_look_their_own(self) -> None:
+        server = Server(self)
+        page = Page(self, server.url)
+        page.login("alice")
+        look = ("const s = getComputedStyle(arguments[0]);"
+                " return [s.backgroundColor, s.color, s.borderLeftColor];")
+
+        server.stop()
+        page.until(lambda d: "Reconnecting in" in page.by_id("status").text, "the reconnect message")
+        lost = page.driver.execute_script(look, page.by_id("status"))
+        self.assertIn("Reconnecting in", page.by_id("announcer").get_attribute("textContent"))
+        (down,) = [li for li in page.css("li.line") if "Disconnected" in li.text]
+        down_look = page.driver.execute_script(look, down)
+
+        Server(self, line_port=server.line_port, web_port=server.web_port)
+        page.until(lambda d: "Reconnected" in page.by_id("status").text, "the reconnected message")
+        back = page.driver.execute_script(look, page.by_id("status"))
+        self.assertEqual(page.by_id("announcer").get_attribute("textContent"), "Reconnected")
+        self.assertNotEqual(lost, back)
+        (up,) = [li for li in page.css("li.line") if "Reconnected." in li.text]
+        self.assertNotEqual(down_look, page.driver.execute_script(look, up))

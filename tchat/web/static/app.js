@@ -34,7 +34,7 @@ const ui = {
   joinForm: $("join-form"), joinRoom: $("join-room"), joinError: $("join-error"),
   leave: $("leave"), messages: $("messages"), logs: $("logs"), older: $("older"), historyNote: $("history-note"),
   sendForm: $("send-form"), input: $("input"), convNote: $("conv-note"),
-  peopleTitle: $("people-title"), memberList: $("member-list"),
+  peopleTitle: $("people-title"), peopleNote: $("people-note"), memberList: $("member-list"),
 };
 
 const state = {
@@ -233,8 +233,16 @@ function renderMembers() {
   const conv = currentConv();
   ui.memberList.replaceChildren();
   renderNote(conv);
+  // Disconnected, the lists the page had are out of date at once: say that
+  // it does not know rather than show people online who may be gone.
+  ui.peopleNote.hidden = connected() || !state.me;
   if (!conv) {
     ui.subtitle.textContent = "";
+    return;
+  }
+  if (!connected()) {
+    ui.peopleTitle.textContent = conv.kind === "room" ? `In ${conv.name}` : "Private conversation";
+    ui.subtitle.textContent = "not connected";
     return;
   }
   if (conv.kind === "room") {
@@ -449,8 +457,8 @@ const HANDLERS = {
         conv.historyAsked = false;
       }
       state.reconnecting = false;
-      setStatus("Reconnected", { clearAfter: 4000 });
-      say(currentConv(), "Reconnected.", "notice");
+      setStatus("Reconnected", { look: "up", clearAfter: 4000 });
+      say(currentConv(), "Reconnected.", "back");
       const conv = currentConv();
       if (conv) loadHistory(conv);
     } else {
@@ -709,13 +717,12 @@ const HANDLERS = {
   },
 
   shutdown(ev) {
-    say(currentConv(), `The server is going down: ${ev.text}`, "notice", ev.ts);
-    setStatus(`The server is going down: ${ev.text}`);
+    say(currentConv(), `The server is going down: ${ev.text}`, "warning", ev.ts);
+    setStatus(`The server is going down: ${ev.text}`, { look: "warning" });
   },
 
   bye(ev) {
-    state.lastBye = ev.text;
-    if (state.loggedIn) say(currentConv(), `Disconnected: ${ev.text}`, "notice", ev.ts);
+    state.lastBye = ev.text; // said when the connection closes (onClose)
   },
 
   ping(ev) {
@@ -751,7 +758,7 @@ function loginFailed(ev) {
   (byPassword ? ui.loginPassword : ui.loginName).focus();
 }
 
-function onClose(closeEvent) {
+function onClose() {
   state.conn = null;
   state.pending.clear();
   if (state.stayOut) {
@@ -772,17 +779,38 @@ function onClose(closeEvent) {
     state.lastBye = null;
     return;
   }
-  const why = state.lastBye ? `: ${state.lastBye}` : closeEvent && closeEvent.code === 1006 ? "" : "";
+  const bye = state.lastBye;
   state.lastBye = null;
-  scheduleReconnect(`connection lost${why}`);
+  if (!state.reconnecting) {
+    // Said once, where the person is reading, not again for each failed try.
+    say(currentConv(), `Disconnected: ${bye || "the connection was lost"}`, "lost");
+  }
+  scheduleReconnect(`connection lost${bye ? `: ${bye}` : ""}`);
+}
+
+// What the page knew of who is online and in which room goes with the
+// connection: after it, logged_in and the answers to users tell again.
+function forgetPresence() {
+  state.online.clear();
+  for (const conv of state.conversations.values()) {
+    conv.members.clear();
+    conv.membersAsked = false;
+    conv.presenceAsked = false;
+  }
+  renderConversations();
+  renderMembers();
 }
 
 function scheduleReconnect(why) {
-  state.reconnecting = true;
+  const first = !state.reconnecting;
+  if (first) {
+    state.reconnecting = true;
+    forgetPresence();
+  }
   const delay = state.backoff.next();
   let left = Math.ceil(delay);
-  const tell = (announce) => setStatus(`${capitalize(why)}. Reconnecting in ${left} s…`, { action: true, announce });
-  tell(true);
+  const tell = (announce) => setStatus(`${capitalize(why)}. Reconnecting in ${left} s…`, { look: "lost", action: true, announce });
+  tell(first); // heard once when the connection goes, not again at each failed try
   clearInterval(state.countdownTimer);
   state.countdownTimer = setInterval(() => {
     left = Math.max(0, left - 1);
@@ -826,12 +854,17 @@ function logOut(message) {
   ui.loginName.focus();
 }
 
-function setStatus(text, { action = false, clearAfter = 0, announce = true } = {}) {
+// The banner at the top, for the connection. Each state has its own look
+// (style.css: .status[data-look]), so that "lost" and "back" cannot be
+// mistaken at a glance; the words say it too, and the live region reads
+// them out.
+function setStatus(text, { look = "info", action = false, clearAfter = 0, announce = true } = {}) {
   clearTimeout(state.statusTimer);
   if (!text) {
     ui.status.hidden = true;
     return;
   }
+  ui.status.dataset.look = look;
   ui.statusText.textContent = text;
   if (announce) ui.announcer.textContent = text;
   ui.statusAction.hidden = !action;

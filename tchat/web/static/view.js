@@ -173,17 +173,21 @@ export function systemItem(text, kind = "sys", ts = Date.now() / 1000) {
   return item;
 }
 
+// Whether someone is online, as a dot: true, false, or null when the page
+// cannot know (it is not connected).
+export function presenceDot(online) {
+  const dot = el("span", online === null ? "dot unknown" : online ? "dot on" : "dot off");
+  dot.title = online === null ? "not known while disconnected" : online ? "online" : "offline";
+  return dot;
+}
+
 // A button for the conversation list: name, unread count, online dot.
 export function conversationButton(conv, { current, online }) {
   const button = el("button", "conv");
   button.type = "button";
   button.dataset.key = conv.key;
   if (current) button.setAttribute("aria-current", "page");
-  if (conv.kind === "private") {
-    const dot = el("span", online ? "dot on" : "dot off");
-    dot.title = online ? "online" : "offline";
-    button.append(dot);
-  }
+  if (conv.kind === "private") button.append(presenceDot(online));
   button.append(el("span", "name", conv.name));
   if (conv.unread > 0) {
     const badge = el("span", "badge", conv.unread > 99 ? "99+" : String(conv.unread));
@@ -195,8 +199,8 @@ export function conversationButton(conv, { current, online }) {
 
 export function memberItem(name, { me, online }) {
   const item = el("li", "member");
-  const dot = el("span", online ? "dot on" : "dot off");
-  const state = el("span", "visually-hidden", online ? " (online)" : " (offline)");
+  const dot = presenceDot(online);
+  const state = el("span", "visually-hidden", online === null ? "" : online ? " (online)" : " (offline)");
   if (me) {
     item.classList.add("self");
     item.append(dot, el("span", `name ${colorClass(name)}`, name), el("span", "you", "(you)"), state);
