@@ -987,3 +987,35 @@ class BeforeAndAfterLoginTests(TestCase):
         self.assertNotEqual(lost, back)
         (up,) = [li for li in page.css("li.line") if "Reconnected." in li.text]
         self.assertNotEqual(down_look, page.driver.execute_script(look, up))
+
+    def test_the_page_retries_within_five_seconds_and_at_once_when_the_browser_is_back(self) -> None:
+        server = Server(self)
+        page = Page(self, server.url)
+        delays = page.driver.execute_async_script(
+            "const done = arguments[0];"
+            "import('/connection.js').then((m) => { const b = new m.Backoff();"
+            " done(Array.from({length: 12}, () => b.next())); }).catch((e) => done(String(e)));"
+        )
+        self.assertLessEqual(max(delays), 5)
+        self.assertGreaterEqual(min(delays[5:]), 4)  # the cap, give or take the jitter
+
+        page.login("alice")
+        server.stop()
+        # While it waits, the browser says the tab is visible again, or that
+        # the network is back: either way the page tries at once (and, the
+        # server still down, waits again).
+        retry_on = (
+            "const [fire] = arguments; const text = () => document.getElementById('status-text').textContent;"
+            " const before = text(); if (!before.startsWith('Connection lost')) return null;"
+            " fire === 'online' ? window.dispatchEvent(new Event('online'))"
+            " : document.dispatchEvent(new Event('visibilitychange'));"
+            " return [before, text()];"
+        )
+        before, after = page.until(lambda d: page.driver.execute_script(retry_on, "visibilitychange"), "a wait to cut short")
+        self.assertIn("Reconnecting in", before)
+        self.assertEqual(after, "Reconnecting…")
+        before, after = page.until(lambda d: page.driver.execute_script(retry_on, "online"), "a wait to cut short")
+        self.assertIn("Reconnecting in", before)
+        self.assertEqual(after, "Reconnecting…")
+        Server(self, line_port=server.line_port, web_port=server.web_port)
+        page.until(lambda d: "Reconnected" in page.by_id("status").text, "the reconnected message")

@@ -817,12 +817,21 @@ function scheduleReconnect(why) {
     tell(false); // the countdown is for the eyes; one announcement is enough
   }, 1000);
   clearTimeout(state.retryTimer);
-  state.retryTimer = setTimeout(() => {
-    clearInterval(state.countdownTimer);
-    setStatus("Reconnecting…");
-    connect();
-    // connect() may fail at once; onClose then schedules the next try.
-  }, delay * 1000);
+  state.retryTimer = setTimeout(retryNow, delay * 1000);
+}
+
+// Try again now, not at the end of the wait: when the time is up, when the
+// person asks, or when the browser says the network or the tab is back
+// (a laptop waking up, a phone back in coverage), since that is when a
+// try is likely to work. connect() may fail at once; onClose then
+// schedules the next try.
+function retryNow() {
+  if (!state.reconnecting || (state.conn && !state.conn.closed)) return; // no wait, or a try under way
+  clearTimeout(state.retryTimer);
+  clearInterval(state.countdownTimer);
+  state.retryTimer = null;
+  setStatus("Reconnecting…", { look: "connecting", announce: false });
+  connect();
 }
 
 function capitalize(text) {
@@ -895,11 +904,8 @@ ui.loginForm.addEventListener("submit", (e) => {
   connect();
 });
 
-ui.statusAction.addEventListener("click", () => {
-  clearInterval(state.countdownTimer);
-  setStatus("Reconnecting…");
-  connect();
-});
+ui.statusAction.addEventListener("click", retryNow);
+window.addEventListener("online", retryNow);
 
 function runLocal(result, conv) {
   switch (result.local) {
@@ -1011,6 +1017,7 @@ ui.messages.addEventListener("scroll", () => {
 });
 
 document.addEventListener("visibilitychange", () => {
+  if (!document.hidden) retryNow();
   const conv = currentConv();
   if (!document.hidden && conv && conv.unread) {
     conv.unread = 0;
