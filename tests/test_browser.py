@@ -227,12 +227,33 @@ class Page:
 
     def open(self, name: str) -> None:
         """Open the conversation called ``name`` from the list (rooms and private)."""
-        button = self.until(
-            lambda d: next((b for b in self.css("button.conv") if b.get_attribute("data-key") == name.lower()), None),
-            f"{name} in the conversation list",
-        )
+        self.until(lambda d: self._button("button.conv", "data-key", name.lower()), f"{name} in the conversation list")
         self.show_panel("toggle-rooms")
-        button.click()
+        self.until(lambda d: self._click("button.conv", "data-key", name.lower()), f"a click on {name}")
+
+    def talk_with(self, name: str) -> None:
+        """Open a private conversation with ``name`` from the People list."""
+        self.show_panel("toggle-people")
+        self.until(lambda d: self._click("button.member-button", "data-name", name), f"a click on {name} under People")
+        self.until(lambda d: self.by_id("conv-title").text == name, f"the conversation with {name}")
+
+    def _button(self, selector: str, attribute: str, value: str) -> Any:
+        return next((b for b in self.css(selector) if b.get_attribute(attribute) == value), None)
+
+    def _click(self, selector: str, attribute: str, value: str) -> bool:
+        # The page redraws its lists whenever someone comes or goes (or the
+        # server answers who is online), so a button found may be replaced
+        # before the click reaches it: then find it again.
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        try:
+            button = self._button(selector, attribute, value)
+            if button is None:
+                return False
+            button.click()
+            return True
+        except StaleElementReferenceException:
+            return False
 
     def show_panel(self, toggle: str) -> None:
         button = self.by_id(toggle)
@@ -276,9 +297,7 @@ class BrowserTests(TestCase):
         carol.wait_for("[#lobby] * ~alice waves")
 
         # private: alice opens bob from the people list
-        alice.show_panel("toggle-people")
-        alice.until(lambda d: [b for b in alice.css("button.member-button") if b.get_attribute("data-name") == "bob"], "bob's button")[0].click()
-        alice.until(lambda d: alice.by_id("conv-title").text == "bob", "the conversation with bob")
+        alice.talk_with("bob")
         alice.say("psst bob")
         alice.wait_message("psst bob")
         bob.until(lambda d: "1" in "".join(b.text for b in bob.css("#private-list .badge")), "an unread mark for alice's message")
@@ -846,9 +865,7 @@ class PresenceTests(TestCase):
         gus = LineUser(self, server.line_port)
         gus.send("gus")
         gus.wait_for(lambda line: line.startswith("*** You are gus."))
-        page.show_panel("toggle-people")
-        page.until(lambda d: [b for b in page.css("button.member-button") if b.get_attribute("data-name") == "gus"], "gus under People")[0].click()
-        page.until(lambda d: page.by_id("conv-title").text == "gus", "the conversation with gus")
+        page.talk_with("gus")
         page.until(lambda d: private_dots(page) == {"gus": "on"}, "gus online")
         self.assertFalse(page.by_id("conv-note").is_displayed())
         gus.send("/quit gone fishing")
