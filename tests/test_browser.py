@@ -207,11 +207,13 @@ class Page:
         wait = WebDriverWait(self.driver, WAIT, poll_frequency=0.05, ignored_exceptions=(StaleElementReferenceException,))
         return wait.until(condition, message=f"waiting for {what}")
 
-    def login(self, name: str) -> None:
+    def login(self, name: str, password: str | None = None) -> None:
         self.until(lambda d: self.by_id("login-name").is_displayed(), "the login form")
         field = self.by_id("login-name")
         field.clear()
         field.send_keys(name)
+        if password is not None:
+            self.by_id("login-password").send_keys(password)
         self.by_id("login-button").click()
         self.until(lambda d: self.by_id("chat").is_displayed(), f"{name} to be logged in")
 
@@ -229,16 +231,33 @@ class Page:
 
     def open(self, name: str) -> None:
         """Open the conversation called ``name`` from the list (rooms and private)."""
+        self.until(lambda d: self._button("button.conv", "data-key", name.lower()), f"{name} in the conversation list")
         self.show_panel("toggle-rooms")
+        self.until(lambda d: self._click("button.conv", "data-key", name.lower()), f"a click on {name}")
 
-        def click() -> bool:
-            button = next((b for b in self.css("button.conv") if b.get_attribute("data-key") == name.lower()), None)
+    def talk_with(self, name: str) -> None:
+        """Open a private conversation with ``name`` from the People list."""
+        self.show_panel("toggle-people")
+        self.until(lambda d: self._click("button.member-button", "data-name", name), f"a click on {name} under People")
+        self.until(lambda d: self.by_id("conv-title").text == name, f"the conversation with {name}")
+
+    def _button(self, selector: str, attribute: str, value: str) -> Any:
+        return next((b for b in self.css(selector) if b.get_attribute(attribute) == value), None)
+
+    def _click(self, selector: str, attribute: str, value: str) -> bool:
+        # The page redraws its lists whenever someone comes or goes (or the
+        # server answers who is online), so a button found may be replaced
+        # before the click reaches it: then find it again.
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        try:
+            button = self._button(selector, attribute, value)
             if button is None:
                 return False
             button.click()
             return True
-
-        self.until(lambda d: click(), f"{name} in the conversation list")
+        except StaleElementReferenceException:
+            return False
 
     def show_panel(self, toggle: str) -> None:
         button = self.by_id(toggle)
@@ -282,9 +301,7 @@ class BrowserTests(TestCase):
         carol.wait_for("[#lobby] * ~alice waves")
 
         # private: alice opens bob from the people list
-        alice.show_panel("toggle-people")
-        alice.until(lambda d: [b for b in alice.css("button.member-button") if b.get_attribute("data-name") == "bob"], "bob's button")[0].click()
-        alice.until(lambda d: alice.by_id("conv-title").text == "bob", "the conversation with bob")
+        alice.talk_with("bob")
         alice.say("psst bob")
         alice.wait_message("psst bob")
         bob.until(lambda d: "1" in "".join(b.text for b in bob.css("#private-list .badge")), "an unread mark for alice's message")
@@ -653,6 +670,13 @@ FAKE_SERVER = r"""
         this.reply({event: "users", re, room: req.room, users: [this.user || "tester", "zed"]});
       } else if (req.action === "join") {
         this.reply({event: "ok", re, room: req.room, users: ["tester"]});
+      } else if (req.action === "msg") {
+        if (req.text === "unkept") {
+          this.reply({event: "error", re, code: "unavailable", delivered: true, msgid: "u1",
+                      text: "your message was delivered, but not kept in the history: the database did not answer within 10 s"});
+        } else {
+          this.reply({event: "ok", re, msgid: "k" + re});
+        }
       } else if (req.action === "history") {
         if (window.__noHistory) {
           this.reply({event: "error", re, code: "unknown_command", text: "unknown action 'history'"});
@@ -688,6 +712,15 @@ class HistoryTests(TestCase):
 
     def history_requests(self, page: Page) -> list[dict[str, Any]]:
         return [r for r in page.driver.execute_script("return window.__requests") if r["action"] == "history"]
+
+    def test_a_message_delivered_but_not_kept_shows_as_sent_with_why(self) -> None:
+        page = self.page_with_fake_server()
+        page.wait_message("old message 120")
+        page.say("unkept")
+        page.wait_message("not kept in the history")
+        self.assertTrue(page.css("li.msg.own[data-msgid='u1']"))
+        self.assertNotIn("Not sent", page.messages())
+        self.assertEqual(page.by_id("input").get_attribute("value"), "")
 
     def test_history_loads_when_a_room_opens_and_older_pages_on_scrolling_up(self) -> None:
         page = self.page_with_fake_server()
@@ -742,3 +775,284 @@ class HistoryTests(TestCase):
         page.say("/room #lobby")
         page.until(lambda d: page.by_id("conv-title").text == "#lobby", "#lobby open again")
         self.assertEqual(len(self.history_requests(page)), 1)
+
+
+# What each dot says (on, off or unknown), by the name beside it, read in one
+# go: the page redraws its lists whenever someone comes or goes.
+DOTS = """
+const found = {};
+for (const item of document.querySelectorAll(arguments[0])) {
+  const dot = item.querySelector(".dot");
+  const look = dot ? ["on", "off", "unknown"].find((c) => dot.classList.contains(c)) || "none" : "none";
+  found[item.querySelector(".name").textContent] = look;
+}
+return found;
+"""
+
+
+def private_dots(page: Page) -> dict[str, str]:
+    """Each private conversation in the list, and what its dot says."""
+    return page.driver.execute_script(DOTS, "#private-list button.conv")
+
+
+def member_dots(page: Page) -> dict[str, str]:
+    """Each name under People, and what its dot says."""
+    return page.driver.execute_script(DOTS, "#member-list li.member")
+
+
+class PresenceTests(TestCase):
+    """Who the page says is online: only what the server's lists and events say."""
+
+    timeout = 120
+
+    def setUp(self) -> None:
+        require_browser(self)
+
+    def away_account(self, server: Server, name: str, password: str) -> None:
+        """An account that logs in once on a terminal and leaves."""
+        user = LineUser(self, server.line_port)
+        user.send(name)
+        user.send(f"/register {password}")
+        user.wait_for(lambda line: line.startswith(f"*** {name} is registered"))
+        user.send("/quit")
+        user.wait_for(lambda line: line.startswith("*** Bye"))
+
+    def writes_and_leaves(self, server: Server, name: str, to: str, text: str, password: str | None = None) -> None:
+        """``name`` writes to ``to``, who is away, and leaves (a guest, or an account with ``password``)."""
+        user = LineUser(self, server.line_port)
+        user.send(name)
+        if password:
+            user.send(f"/register {password}")
+            user.wait_for(lambda line: line.startswith(f"*** {name} is registered"))
+        user.send(f"/msg {to} {text}")
+        user.wait_for(lambda line: line.startswith(f"*** {to} is offline"))
+        user.send("/quit")
+        user.wait_for(lambda line: line.startswith("*** Bye"))
+
+    def test_a_guest_who_wrote_while_you_were_away_is_offline_and_a_reply_is_not_sent(self) -> None:
+        server = Server(self)
+        self.away_account(server, "alice", "correct-horse-battery")
+        self.writes_and_leaves(server, "gus", "alice", "are you there?")
+        page = Page(self, server.url)
+        page.login("alice", "correct-horse-battery")
+        page.open("gus")
+        page.wait_message("are you there?")
+        page.until(lambda d: "gus is offline" in page.by_id("conv-note").text, "the note that gus is offline")
+        self.assertTrue(page.by_id("conv-note").is_displayed())
+        self.assertEqual(private_dots(page), {"gus": "off"})
+        self.assertEqual(page.by_id("conv-subtitle").text, "offline")
+        page.show_panel("toggle-people")
+        self.assertEqual(member_dots(page)["gus"], "off")
+
+        page.say("still there?")
+        page.wait_message("gus is not online, and is no registered user (messages wait only for those): it was not sent")
+        (mine,) = [li for li in page.css("li.msg.own") if "still there?" in li.text]
+        self.assertIn("unsent", mine.get_attribute("class").split())
+        self.assertEqual(mine.find_element("css selector", ".mark").text, "not sent")
+        self.assertEqual(private_dots(page), {"gus": "off"})
+        self.assertEqual(page.errors(), [])
+
+    def test_a_reply_to_an_account_who_is_away_is_marked_as_waiting(self) -> None:
+        server = Server(self)
+        self.away_account(server, "alice", "correct-horse-battery")
+        self.writes_and_leaves(server, "hal", "alice", "call me back", password="hals-long-password")
+        page = Page(self, server.url)
+        page.login("alice", "correct-horse-battery")
+        page.open("hal")
+        page.wait_message("call me back")
+        page.until(lambda d: "hal is offline" in page.by_id("conv-note").text, "the note that hal is offline")
+        self.assertIn("wait", page.by_id("conv-note").text)  # what is sent to an account waits for it
+        self.assertEqual(private_dots(page), {"hal": "off"})
+
+        page.say("will do, tomorrow")
+        page.wait_message("hal is offline; they will get it when they log in")
+        (mine,) = [li for li in page.css("li.msg.own") if "will do, tomorrow" in li.text]
+        self.assertEqual(mine.find_element("css selector", ".mark").text, "waiting")
+        self.assertNotIn("unsent", mine.get_attribute("class").split())
+
+        # hal comes back: the message reaches him, and the page sees him arrive.
+        hal = LineUser(self, server.line_port)
+        hal.send("/login hal hals-long-password")
+        hal.wait_for(lambda line: "will do, tomorrow" in line)
+        page.until(lambda d: private_dots(page) == {"hal": "on"}, "hal online again")
+        page.until(lambda d: not page.by_id("conv-note").is_displayed(), "the offline note gone")
+        self.assertEqual(page.by_id("conv-subtitle").text, "online")
+
+    def test_someone_who_quits_is_shown_offline_in_your_conversation_with_them(self) -> None:
+        server = Server(self)
+        page = Page(self, server.url)
+        page.login("alice")
+        gus = LineUser(self, server.line_port)
+        gus.send("gus")
+        gus.wait_for(lambda line: line.startswith("*** You are gus."))
+        page.talk_with("gus")
+        page.until(lambda d: private_dots(page) == {"gus": "on"}, "gus online")
+        self.assertFalse(page.by_id("conv-note").is_displayed())
+        gus.send("/quit gone fishing")
+        page.until(lambda d: private_dots(page) == {"gus": "off"}, "gus offline")
+        page.until(lambda d: "gus is offline" in page.by_id("conv-note").text, "the note that gus is offline")
+
+
+# For the name on the left, whether the text mentions it: whole names only,
+# in any case and any script, as the server compares names.
+MENTIONS: list[tuple[str, str, bool]] = [
+    ("ice", "what a nice price", False),
+    ("ice", "dice and mice", False),
+    ("ice", "ice: are you there?", True),
+    ("ice", "thanks, ice.", True),
+    ("ice", "ice... hello?", True),
+    ("ice", "ask @ice", True),
+    ("ice", "(ice)", True),
+    ("ice", "ice's turn", True),
+    ("ice", "ICE, look", True),
+    ("ice", "ice_cream for all", False),
+    ("ice", "ice.cream is someone else", False),
+    ("ice", "so is ice-cream", False),
+    ("ice", "and ice2", False),
+    ("ice", "ic\u00e9 is not ice either", True),  # the second word is
+    ("ice", "ic\u00e9 alone", False),
+    ("ice", "ice\u0301 with a combining accent", False),
+    ("ice", "", False),
+    ("a.b", "hi a.b.", True),
+    ("a.b", "hi a.bc", False),
+    ("\u0416\u0430\u043d\u043d\u0430", "\u0436\u0430\u043d\u043d\u0430, \u043f\u0440\u0438\u0432\u0435\u0442", True),
+    ("\u0416\u0430\u043d\u043d\u0430", "\u0416\u0410\u041d\u041d\u0410!", True),
+    ("\u0416\u0430\u043d\u043d\u0430", "\u0416\u0430\u043d\u043d\u0430\u044b \u043f\u0440\u0438\u0448\u043b\u0430", False),
+    ("\u0416\u0430\u043d\u043d\u0430", "\u0416\u0430\u043d\u043d\u04302 \u0442\u043e\u0436\u0435", False),
+    ("Zo\u00eb", "zoe\u0308 is here", True),  # the same name, decomposed
+    ("Zo\u00eb", "Zo\u00eblle", False),
+    ("stra\u00dfe", "STRASSE here", True),  # the server folds \u00df to ss
+    ("\u0928\u0947\u0939\u093e", "\u0928\u092e\u0938\u094d\u0924\u0947 \u0928\u0947\u0939\u093e", True),
+]
+
+
+class MentionTests(TestCase):
+    timeout = 60
+
+    def setUp(self) -> None:
+        require_browser(self)
+
+    def test_a_mention_is_the_whole_name_in_any_case_and_any_script(self) -> None:
+        server = Server(self)
+        page = Page(self, server.url)
+        results = page.driver.execute_async_script(
+            "const [cases, done] = arguments;"
+            "import('/view.js').then((m) => done(cases.map(([me, text]) => m.mentions(text, me))))"
+            ".catch((e) => done(String(e)));",
+            [[me, text] for me, text, _ in MENTIONS],
+        )
+        self.assertEqual(
+            [(me, text, got) for (me, text, _), got in zip(MENTIONS, results)],
+            MENTIONS,
+        )
+
+        # And on screen, from the real server.
+        page.login("ice")
+        carol = LineUser(self, server.line_port)
+        carol.send("carol")
+        carol.send("what a nice price")
+        carol.send("ice: lunch?")
+        page.wait_message("ice: lunch?")
+        marked = {li.find_element("css selector", ".text").text: "mention" in li.get_attribute("class").split()
+                  for li in page.css("li.msg")}
+        self.assertEqual(marked, {"what a nice price": False, "ice: lunch?": True})
+
+
+class BeforeAndAfterLoginTests(TestCase):
+    timeout = 120
+
+    def setUp(self) -> None:
+        require_browser(self)
+
+    def test_the_login_screen_shows_the_server_name_and_the_message_of_the_day(self) -> None:
+        server = Server(self, 0, 0, "--server-name", "Acme chat", "--motd", "Be kind. Maintenance at 22:00.")
+        page = Page(self, server.url)
+        page.until(lambda d: page.by_id("login-motd").text == "Be kind. Maintenance at 22:00.", "the MOTD on the login screen")
+        self.assertTrue(page.by_id("login-motd").is_displayed())
+        page.until(lambda d: page.driver.title == "Acme chat", "the server's name as the title")
+        self.assertIn("Acme chat", page.by_id("login-server").text)
+        page.login("alice")
+        page.until(lambda d: page.driver.title == "alice – Acme chat", "the title after login")
+        page.wait_message("Be kind. Maintenance at 22:00.")
+        # Looking did not hold a connection open: only the logged-in one is left.
+        page.until(lambda d: "left before logging in" in server.log(), "the first look's connection closed")
+
+    def test_while_disconnected_the_people_list_says_who_is_here_is_not_known(self) -> None:
+        server = Server(self)
+        page = Page(self, server.url)
+        page.login("alice")
+        carol = LineUser(self, server.line_port)
+        carol.send("carol")
+        page.until(lambda d: member_dots(page) == {"alice": "on", "carol": "on"}, "carol under People")
+        page.say("/msg carol hi")
+        carol.wait_for("[private] <~alice> hi")
+        page.until(lambda d: private_dots(page) == {"carol": "on"}, "carol online in the private list")
+        page.open("#lobby")
+
+        server.stop()
+        page.until(lambda d: "Reconnecting in" in page.by_id("status").text, "the reconnect message")
+        self.assertEqual(member_dots(page), {})
+        self.assertIn("not known", page.by_id("people-note").text)
+        self.assertTrue(page.by_id("people-note").is_displayed())
+        self.assertEqual(private_dots(page), {"carol": "unknown"})
+        self.assertEqual(page.by_id("conv-subtitle").text, "not connected")
+
+        Server(self, line_port=server.line_port, web_port=server.web_port)
+        page.until(lambda d: "Reconnected" in page.by_id("status").text, "the reconnected message")
+        page.until(lambda d: member_dots(page) == {"alice": "on"}, "the people list back (carol did not come back)")
+        self.assertFalse(page.by_id("people-note").is_displayed())
+        page.until(lambda d: private_dots(page) == {"carol": "off"}, "carol offline")
+
+    def test_losing_and_getting_back_the_connection_each_look_their_own(self) -> None:
+        server = Server(self)
+        page = Page(self, server.url)
+        page.login("alice")
+        look = ("const s = getComputedStyle(arguments[0]);"
+                " return [s.backgroundColor, s.color, s.borderLeftColor];")
+
+        server.stop()
+        page.until(lambda d: "Reconnecting in" in page.by_id("status").text, "the reconnect message")
+        lost = page.driver.execute_script(look, page.by_id("status"))
+        self.assertIn("Reconnecting in", page.by_id("announcer").get_attribute("textContent"))
+        (down,) = [li for li in page.css("li.line") if "Disconnected" in li.text]
+        down_look = page.driver.execute_script(look, down)
+
+        Server(self, line_port=server.line_port, web_port=server.web_port)
+        page.until(lambda d: "Reconnected" in page.by_id("status").text, "the reconnected message")
+        back = page.driver.execute_script(look, page.by_id("status"))
+        self.assertEqual(page.by_id("announcer").get_attribute("textContent"), "Reconnected")
+        self.assertNotEqual(lost, back)
+        (up,) = [li for li in page.css("li.line") if "Reconnected." in li.text]
+        self.assertNotEqual(down_look, page.driver.execute_script(look, up))
+
+    def test_the_page_retries_within_five_seconds_and_at_once_when_the_browser_is_back(self) -> None:
+        server = Server(self)
+        page = Page(self, server.url)
+        delays = page.driver.execute_async_script(
+            "const done = arguments[0];"
+            "import('/connection.js').then((m) => { const b = new m.Backoff();"
+            " done(Array.from({length: 12}, () => b.next())); }).catch((e) => done(String(e)));"
+        )
+        self.assertLessEqual(max(delays), 5)
+        self.assertGreaterEqual(min(delays[5:]), 4)  # the cap, give or take the jitter
+
+        page.login("alice")
+        server.stop()
+        # While it waits, the browser says the tab is visible again, or that
+        # the network is back: either way the page tries at once (and, the
+        # server still down, waits again).
+        retry_on = (
+            "const [fire] = arguments; const text = () => document.getElementById('status-text').textContent;"
+            " const before = text(); if (!before.startsWith('Connection lost')) return null;"
+            " fire === 'online' ? window.dispatchEvent(new Event('online'))"
+            " : document.dispatchEvent(new Event('visibilitychange'));"
+            " return [before, text()];"
+        )
+        before, after = page.until(lambda d: page.driver.execute_script(retry_on, "visibilitychange"), "a wait to cut short")
+        self.assertIn("Reconnecting in", before)
+        self.assertEqual(after, "Reconnecting…")
+        before, after = page.until(lambda d: page.driver.execute_script(retry_on, "online"), "a wait to cut short")
+        self.assertIn("Reconnecting in", before)
+        self.assertEqual(after, "Reconnecting…")
+        Server(self, line_port=server.line_port, web_port=server.web_port)
+        page.until(lambda d: "Reconnected" in page.by_id("status").text, "the reconnected message")

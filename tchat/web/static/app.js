@@ -17,23 +17,24 @@ import * as view from "./view.js";
 
 const LOBBY = "#lobby";
 const HISTORY_PAGE = 50;
-// Part reasons that mean the person left the chat, not just the room.
-const GONE = /^(connection lost|quit|kicked|ping timeout|too slow|server stopping|server full|login timeout)/;
+// Part reasons that mean the person left the chat, not just the room (the
+// server's own words: tchat/hub.py and tchat/door/session.py).
+const GONE = /^(connection lost|quit|kicked|ping timeout|too slow|server stopping|server full|login timeout|name taken by its account)/;
 
 const $ = (id) => document.getElementById(id);
 const ui = {
   status: $("status"), statusText: $("status-text"), statusAction: $("status-action"), announcer: $("announcer"),
   login: $("login"), loginForm: $("login-form"), loginName: $("login-name"), loginPassword: $("login-password"),
   loginNameError: $("login-name-error"), loginPasswordError: $("login-password-error"),
-  loginButton: $("login-button"), motd: $("login-motd"),
+  loginButton: $("login-button"), motd: $("login-motd"), loginServer: $("login-server"),
   chat: $("chat"), me: $("me"), title: $("conv-title"), subtitle: $("conv-subtitle"),
   totalUnread: $("total-unread"), toggleRooms: $("toggle-rooms"), togglePeople: $("toggle-people"),
   roomsPanel: $("rooms-panel"), peoplePanel: $("people-panel"), scrim: $("scrim"),
   roomList: $("room-list"), privateList: $("private-list"), privateEmpty: $("private-empty"),
   joinForm: $("join-form"), joinRoom: $("join-room"), joinError: $("join-error"),
   leave: $("leave"), messages: $("messages"), logs: $("logs"), older: $("older"), historyNote: $("history-note"),
-  sendForm: $("send-form"), input: $("input"),
-  peopleTitle: $("people-title"), memberList: $("member-list"),
+  sendForm: $("send-form"), input: $("input"), convNote: $("conv-note"),
+  peopleTitle: $("people-title"), peopleNote: $("people-note"), memberList: $("member-list"),
 };
 
 const state = {
@@ -43,12 +44,15 @@ const state = {
   me: null, // the name the server gave us, once logged in
   registered: false, // logged in to a registered account: our own lines show the name bare
   loggedIn: false, // logged in at least once since the login form
+  loggingIn: false, // the login form was sent and its answer has not come
   reconnecting: false,
+  serverName: "tchat", // from the welcome (--server-name)
+  motd: null,
   stayOut: null, // why not to reconnect: "quit", "kicked", a login error
   lastBye: null,
   conversations: new Map(),
   current: null,
-  online: new Set(),
+  online: new Set(), // who the server's lists and join/part events say is online
   pending: new Map(), // request id -> what it was for
   historySupported: true,
   backoff: new Backoff(),
@@ -60,10 +64,15 @@ const state = {
 };
 
 // Names compare without case, as on the server (which also folds ß and the like).
-const key = (name) => name.normalize("NFC").toLowerCase();
+const key = view.fold;
 const isRoom = (name) => typeof name === "string" && name.startsWith("#");
 const isMe = (name) => state.me !== null && key(name) === key(state.me);
 const wide = () => window.matchMedia("(min-width: 48em)").matches;
+// Logged in on an open connection: only then do the page's lists of who is
+// online mean anything.
+const connected = () => Boolean(state.me && !state.reconnecting && state.conn && state.conn.open);
+// Whether someone is online: true, false, or null while the page cannot know.
+const online = (k) => (connected() ? state.online.has(k) : null);
 const now = () => Date.now() / 1000;
 
 // -- conversations ----------------------------------------------------------
@@ -133,12 +142,12 @@ function addItem(conv, item, ts, { live = true, own = false } = {}) {
   else if (!live) ui.messages.scrollTop = ui.messages.scrollHeight - fromBottom; // keep what was on screen
 }
 
-function addMessage(conv, m, { live = true, own = false, queued = false } = {}) {
+function addMessage(conv, m, { live = true, own = false, status = null } = {}) {
   if (m.msgid) {
     if (conv.msgids.has(m.msgid)) return;
     conv.msgids.add(m.msgid);
   }
-  addItem(conv, view.messageItem(m, { own, me: state.me, queued }), m.ts, { live, own });
+  addItem(conv, view.messageItem(m, { own, me: state.me, status }), m.ts, { live, own });
   if (live && !own && (conv.key !== state.current || document.hidden)) {
     conv.unread += 1;
     renderConversations();
@@ -169,6 +178,7 @@ function show(conv, { focus = true } = {}) {
   renderOlder();
   closePanels();
   if (!conv.historyAsked) loadHistory(conv);
+  if (conv.kind === "private") askPresence(conv);
   if (conv.kind === "room" && conv.joined && conv.members.size === 0 && !conv.membersAsked) {
     conv.membersAsked = true;
     request({ action: "users", room: conv.name }, { type: "members" });
@@ -184,7 +194,7 @@ function forget(conv) {
     const next = state.conversations.get(key(LOBBY)) || state.conversations.values().next().value;
     if (next) show(next);
     else {
-      ui.title.textContent = "tchat";
+      ui.title.textContent = state.serverName;
       renderConversations();
       renderMembers();
     }
@@ -200,7 +210,7 @@ function renderConversations() {
   const privates = convs.filter((c) => c.kind === "private").sort(byName);
   const item = (c) => {
     const li = view.el("li");
-    li.append(view.conversationButton(c, { current: c.key === state.current, online: state.online.has(c.key) }));
+    li.append(view.conversationButton(c, { current: c.key === state.current, online: online(c.key) }));
     return li;
   };
   ui.roomList.replaceChildren(...rooms.map(item));
@@ -209,14 +219,30 @@ function renderConversations() {
   const unread = convs.reduce((sum, c) => sum + c.unread, 0);
   ui.totalUnread.hidden = unread === 0;
   ui.totalUnread.textContent = unread > 99 ? "99+" : String(unread);
-  document.title = unread ? `(${unread}) tchat` : state.me ? `${state.me} – tchat` : "tchat";
+  renderTitle(unread);
+}
+
+// The tab's title: the server's name (--server-name, "tchat" unless the
+// operator chose another), after the unread count or the person's name.
+function renderTitle(unread = 0) {
+  const server = state.serverName;
+  document.title = unread ? `(${unread}) ${server}` : state.me ? `${state.me} – ${server}` : server;
 }
 
 function renderMembers() {
   const conv = currentConv();
   ui.memberList.replaceChildren();
+  renderNote(conv);
+  // Disconnected, the lists the page had are out of date at once: say that
+  // it does not know rather than show people online who may be gone.
+  ui.peopleNote.hidden = connected() || !state.me;
   if (!conv) {
     ui.subtitle.textContent = "";
+    return;
+  }
+  if (!connected()) {
+    ui.peopleTitle.textContent = conv.kind === "room" ? `In ${conv.name}` : "Private conversation";
+    ui.subtitle.textContent = "not connected";
     return;
   }
   if (conv.kind === "room") {
@@ -225,12 +251,47 @@ function renderMembers() {
     ui.subtitle.textContent = conv.joined ? `${names.length} here` : "not joined";
     for (const name of names) ui.memberList.append(view.memberItem(name, { me: isMe(name), online: true }));
   } else {
-    const online = state.online.has(conv.key);
+    const here = online(conv.key);
     ui.peopleTitle.textContent = "Private conversation";
-    ui.subtitle.textContent = online ? "online" : "offline";
-    ui.memberList.append(view.memberItem(conv.name, { me: false, online }));
+    ui.subtitle.textContent = here ? "online" : "offline";
+    ui.memberList.append(view.memberItem(conv.name, { me: false, online: here }));
     if (state.me) ui.memberList.append(view.memberItem(state.me, { me: true, online: true }));
   }
+}
+
+// Above the message box of a private conversation with someone who is not
+// online: whether what is sent now reaches them. conv.waits is what the
+// server said: true for an account (it keeps messages for them), false for
+// a name that is neither online nor registered (a message would be refused),
+// undefined while the page does not know.
+function renderNote(conv) {
+  let text = "";
+  if (conv && conv.kind === "private" && online(conv.key) === false && !isMe(conv.name)) {
+    const who = conv.name;
+    if (conv.waits === true) text = `${who} is offline. What you send waits for them until they next log in.`;
+    else if (conv.waits === false) text = `${who} is offline, and is no registered user: what you send now cannot reach them.`;
+    else text = `${who} is offline.`;
+  }
+  ui.convNote.textContent = text;
+  ui.convNote.hidden = !text;
+}
+
+// Ask the server whether the other person of a private conversation is
+// online: the page sees joins and parts only in the rooms it shares with
+// them, and a message says nothing about now (it may have waited for us).
+function askPresence(conv) {
+  if (conv.presenceAsked || !connected() || isMe(conv.name)) return;
+  conv.presenceAsked = true;
+  request({ action: "seen", user: conv.name }, { type: "presence", conv: conv.key });
+}
+
+function setPresence(k, here, waits) {
+  if (here) state.online.add(k);
+  else state.online.delete(k);
+  const conv = state.conversations.get(k);
+  if (conv && conv.kind === "private" && waits !== undefined) conv.waits = waits;
+  renderConversations();
+  renderMembers();
 }
 
 function renderOlder() {
@@ -295,7 +356,12 @@ function connect() {
     return;
   }
   if (state.conn && !state.conn.closed) return; // still connecting; it logs in when open
-  state.conn = new Connection(socketURL(window.location), { onOpen: sendLogin, onEvent, onClose });
+  // On the login screen before the form is sent, the connection is only a
+  // first look (see the welcome handler): it logs in only when asked to.
+  const onOpen = () => {
+    if (state.loggingIn || state.loggedIn) sendLogin();
+  };
+  state.conn = new Connection(socketURL(window.location), { onOpen, onEvent, onClose });
 }
 
 function sendLogin() {
@@ -319,10 +385,34 @@ function describe(ev) {
 
 const list = (names) => (names && names.length ? names.join(", ") : "nobody");
 
+// Our own message as the others get it: cleaned as the server cleans it
+// (line breaks become spaces; escape sequences and control characters go),
+// marked as the server marks it (~ unless we are an account).
+function ownMessage(req, msgid, ts) {
+  const kind = req.kind === "action" ? "action" : isRoom(req.to) ? "public" : "private";
+  const text = req.text
+    .replace(/[\r\n]+/g, " ")
+    .replace(/\u001b\[[0-?]*[ -/]*[@-~]/g, "")
+    .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, "")
+    .trimEnd();
+  return { msgid, from: state.me, to: req.to, text, kind, ts, registered: state.registered };
+}
+
 const HANDLERS = {
   welcome(ev) {
     state.motd = ev.motd || null;
     ui.motd.textContent = ev.motd || "";
+    ui.motd.hidden = !ev.motd;
+    if (typeof ev.server === "string" && ev.server) state.serverName = ev.server;
+    ui.loginServer.textContent = state.serverName;
+    renderConversations(); // the title
+    if (!state.loggingIn && !state.loggedIn) {
+      // The first look, from the login screen: the name and the message of
+      // the day were what it came for. A connection held open here would
+      // count against the server's limit of connections not logged in.
+      state.conn.close();
+      state.conn = null;
+    }
   },
 
   logged_in(ev) {
@@ -331,6 +421,7 @@ const HANDLERS = {
     state.registered = ev.registered === true;
     state.name = ev.user;
     state.loggedIn = true;
+    state.loggingIn = false;
     state.stayOut = null;
     state.backoff.reset();
     state.online = new Set((ev.users || []).map(key));
@@ -366,8 +457,8 @@ const HANDLERS = {
         conv.historyAsked = false;
       }
       state.reconnecting = false;
-      setStatus("Reconnected", { clearAfter: 4000 });
-      say(currentConv(), "Reconnected.", "notice");
+      setStatus("Reconnected", { look: "up", clearAfter: 4000 });
+      say(currentConv(), "Reconnected.", "back");
       const conv = currentConv();
       if (conv) loadHistory(conv);
     } else {
@@ -385,7 +476,8 @@ const HANDLERS = {
   },
 
   message(ev) {
-    state.online.add(key(ev.from));
+    // A message says nothing about whether its sender is online now: it may
+    // have waited for us (delayed) since they left.
     let conv;
     if (isRoom(ev.to)) {
       conv = conversation(ev.to, "room");
@@ -395,7 +487,13 @@ const HANDLERS = {
       conv.name = other; // as the server spells it
     }
     addMessage(conv, ev, { own: isMe(ev.from) });
-    if (conv.kind === "private") renderConversations();
+    if (conv.kind === "private") {
+      // Live from someone the page has not seen come (they share no room
+      // with us): ask. Delayed ones wait until the conversation is opened,
+      // so that a login with many waiting does not send as many requests.
+      if (!ev.delayed && !isMe(ev.from) && !state.online.has(conv.key)) askPresence(conv);
+      renderConversations();
+    }
   },
 
   join(ev) {
@@ -406,7 +504,11 @@ const HANDLERS = {
       say(conv, `${ev.user} joined ${ev.room}`, "sys", ev.ts);
       if (conv.key === state.current) renderMembers();
     }
-    if (state.conversations.has(key(ev.user))) renderConversations();
+    if (state.conversations.has(key(ev.user))) {
+      // someone we talk with privately: their dot, and the note under the conversation
+      renderConversations();
+      renderMembers();
+    }
   },
 
   part(ev) {
@@ -420,6 +522,20 @@ const HANDLERS = {
     renderMembers();
   },
 
+  // Version 2 of the protocol says a quit or a lost connection once, for
+  // all the rooms shared with the person, instead of one part for each.
+  quit(ev) {
+    const rooms = ev.rooms ? ev.rooms.map(key) : [...state.conversations.keys()];
+    for (const k of rooms) {
+      const conv = state.conversations.get(k);
+      if (!conv || conv.kind !== "room" || !conv.members.delete(key(ev.user))) continue;
+      say(conv, `${ev.user} left${ev.reason ? ` (${ev.reason})` : ""}`, "sys", ev.ts);
+    }
+    state.online.delete(key(ev.user));
+    renderConversations();
+    renderMembers();
+  },
+
   ok(ev, pending) {
     if (!pending) return;
     const req = pending.req;
@@ -427,17 +543,14 @@ const HANDLERS = {
       case "msg": {
         if (!isRoom(req.to) && isMe(req.to)) return; // the message itself comes back
         const conv = conversation(req.to);
-        const kind = req.kind === "action" ? "action" : isRoom(req.to) ? "public" : "private";
-        // As the server cleans it for everyone else: line breaks become
-        // spaces, escape sequences and control characters go.
-        const text = req.text
-          .replace(/[\r\n]+/g, " ")
-          .replace(/\u001b\[[0-?]*[ -/]*[@-~]/g, "")
-          .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, "")
-          .trimEnd();
-        // Marked as the server marks it for everyone else: ~ unless we are an account.
-        const mine = { msgid: ev.msgid, from: state.me, to: req.to, text, kind, ts: ev.ts, registered: state.registered };
-        addMessage(conv, mine, { own: true, queued: Boolean(ev.queued) });
+        const waiting = ev.queued === true; // they are away; the server keeps it for them
+        addMessage(conv, ownMessage(req, ev.msgid, ev.ts), { own: true, status: waiting ? "waiting" : null });
+        if (waiting) {
+          if (ev.text) say(conv, ev.text, "notice", ev.ts);
+          setPresence(conv.key, false, true);
+        } else if (conv.kind === "private" && !isMe(conv.name)) {
+          setPresence(conv.key, true); // the server handed it to them just now
+        }
         if (pending.typed && conv.key !== state.current) show(conv);
         else if (conv.kind === "private") renderConversations();
         return;
@@ -496,10 +609,34 @@ const HANDLERS = {
       ui.joinRoom.focus();
       return;
     }
+    if (pending && pending.type === "presence") {
+      // Neither online nor registered: gone, and nothing sent to them waits.
+      const conv = state.conversations.get(pending.conv);
+      if (conv) conv.presenceAsked = false;
+      if (ev.code === "no_such_user") setPresence(pending.conv, false, false);
+      return; // any other refusal (an older server, flood control): the page knows no more
+    }
+    if (pending && pending.action === "msg" && ev.delivered === true) {
+      // Delivered, but not kept (the server's database did not answer):
+      // it is shown as sent, with why it will not be in the history.
+      const conv = conversation(pending.req.to);
+      addMessage(conv, ownMessage(pending.req, ev.msgid || null, ev.ts), { own: true });
+      say(conv, ev.text, "error", ev.ts);
+      return;
+    }
     if (pending && pending.action === "msg") {
       const req = pending.req;
+      const gone = state.conversations.get(key(req.to));
+      if (ev.code === "no_such_user" && gone && gone.kind === "private") {
+        // Someone who left, to whom nothing can wait: the message stays in
+        // the conversation, marked, with the server's reason.
+        addMessage(gone, ownMessage(req, null, ev.ts), { own: true, status: "unsent" });
+        say(gone, ev.text, "error", ev.ts);
+        setPresence(gone.key, false, false);
+        return;
+      }
       if (ev.code === "no_such_user") state.online.delete(key(req.to));
-      const conv = state.conversations.get(key(req.to)) || convOf(pending.conv);
+      const conv = gone || convOf(pending.conv);
       say(conv, `Not sent: ${text}`, "error", ev.ts);
       if (pending.typed && !ui.input.value) ui.input.value = pending.line || "";
       renderConversations();
@@ -561,6 +698,11 @@ const HANDLERS = {
   },
 
   seen(ev, pending) {
+    // Online, or else an account (the server knows the last time only of those).
+    setPresence(key(ev.user), ev.online === true, ev.online === true ? undefined : true);
+    const asked = pending && pending.type === "presence" ? state.conversations.get(pending.conv) : null;
+    if (asked) asked.presenceAsked = false; // the next look asks again
+    if (!pending || !pending.typed) return;
     const date = (ts) => new Date(ts * 1000).toLocaleString();
     let text = `${ev.user} ${ev.online ? "is online now" : ev.last_seen ? `was last seen ${date(ev.last_seen)}` : "has not been seen"}`;
     if (ev.last_login) text += `; last login ${date(ev.last_login)}${ev.last_address ? ` from ${ev.last_address}` : ""}`;
@@ -583,13 +725,12 @@ const HANDLERS = {
   },
 
   shutdown(ev) {
-    say(currentConv(), `The server is going down: ${ev.text}`, "notice", ev.ts);
-    setStatus(`The server is going down: ${ev.text}`);
+    say(currentConv(), `The server is going down: ${ev.text}`, "warning", ev.ts);
+    setStatus(`The server is going down: ${ev.text}`, { look: "warning" });
   },
 
   bye(ev) {
-    state.lastBye = ev.text;
-    if (state.loggedIn) say(currentConv(), `Disconnected: ${ev.text}`, "notice", ev.ts);
+    state.lastBye = ev.text; // said when the connection closes (onClose)
   },
 
   ping(ev) {
@@ -606,6 +747,7 @@ const HANDLERS = {
 // -- logging in, dropping, coming back ---------------------------------------
 
 function loginFailed(ev) {
+  state.loggingIn = false;
   const byPassword = ["password_required", "bad_password", "weak_password"].includes(ev.code) || (ev.code === "rate_limited");
   if (state.loggedIn) {
     if (ev.code === "name_taken") {
@@ -624,7 +766,7 @@ function loginFailed(ev) {
   (byPassword ? ui.loginPassword : ui.loginName).focus();
 }
 
-function onClose(closeEvent) {
+function onClose() {
   state.conn = null;
   state.pending.clear();
   if (state.stayOut) {
@@ -633,36 +775,71 @@ function onClose(closeEvent) {
     return;
   }
   if (!state.loggedIn) {
-    ui.loginButton.disabled = false;
-    ui.loginNameError.textContent = state.lastBye
-      ? `The server closed the connection: ${state.lastBye}`
-      : "Cannot reach the chat server. Try again in a moment.";
+    // The first look from the login screen may fail or be cut quietly;
+    // only a login the person asked for says why it failed.
+    if (state.loggingIn) {
+      state.loggingIn = false;
+      ui.loginButton.disabled = false;
+      ui.loginNameError.textContent = state.lastBye
+        ? `The server closed the connection: ${state.lastBye}`
+        : "Cannot reach the chat server. Try again in a moment.";
+    }
     state.lastBye = null;
     return;
   }
-  const why = state.lastBye ? `: ${state.lastBye}` : closeEvent && closeEvent.code === 1006 ? "" : "";
+  const bye = state.lastBye;
   state.lastBye = null;
-  scheduleReconnect(`connection lost${why}`);
+  if (!state.reconnecting) {
+    // Said once, where the person is reading, not again for each failed try.
+    say(currentConv(), `Disconnected: ${bye || "the connection was lost"}`, "lost");
+  }
+  scheduleReconnect(`connection lost${bye ? `: ${bye}` : ""}`);
+}
+
+// What the page knew of who is online and in which room goes with the
+// connection: after it, logged_in and the answers to users tell again.
+function forgetPresence() {
+  state.online.clear();
+  for (const conv of state.conversations.values()) {
+    conv.members.clear();
+    conv.membersAsked = false;
+    conv.presenceAsked = false;
+  }
+  renderConversations();
+  renderMembers();
 }
 
 function scheduleReconnect(why) {
-  state.reconnecting = true;
+  const first = !state.reconnecting;
+  if (first) {
+    state.reconnecting = true;
+    forgetPresence();
+  }
   const delay = state.backoff.next();
   let left = Math.ceil(delay);
-  const tell = (announce) => setStatus(`${capitalize(why)}. Reconnecting in ${left} s…`, { action: true, announce });
-  tell(true);
+  const tell = (announce) => setStatus(`${capitalize(why)}. Reconnecting in ${left} s…`, { look: "lost", action: true, announce });
+  tell(first); // heard once when the connection goes, not again at each failed try
   clearInterval(state.countdownTimer);
   state.countdownTimer = setInterval(() => {
     left = Math.max(0, left - 1);
     tell(false); // the countdown is for the eyes; one announcement is enough
   }, 1000);
   clearTimeout(state.retryTimer);
-  state.retryTimer = setTimeout(() => {
-    clearInterval(state.countdownTimer);
-    setStatus("Reconnecting…");
-    connect();
-    // connect() may fail at once; onClose then schedules the next try.
-  }, delay * 1000);
+  state.retryTimer = setTimeout(retryNow, delay * 1000);
+}
+
+// Try again now, not at the end of the wait: when the time is up, when the
+// person asks, or when the browser says the network or the tab is back
+// (a laptop waking up, a phone back in coverage), since that is when a
+// try is likely to work. connect() may fail at once; onClose then
+// schedules the next try.
+function retryNow() {
+  if (!state.reconnecting || (state.conn && !state.conn.closed)) return; // no wait, or a try under way
+  clearTimeout(state.retryTimer);
+  clearInterval(state.countdownTimer);
+  state.retryTimer = null;
+  setStatus("Reconnecting…", { look: "connecting", announce: false });
+  connect();
 }
 
 function capitalize(text) {
@@ -690,16 +867,21 @@ function logOut(message) {
   ui.loginButton.disabled = false;
   ui.loginNameError.textContent = message || "";
   setStatus(null);
-  document.title = "tchat";
+  renderTitle();
   ui.loginName.focus();
 }
 
-function setStatus(text, { action = false, clearAfter = 0, announce = true } = {}) {
+// The banner at the top, for the connection. Each state has its own look
+// (style.css: .status[data-look]), so that "lost" and "back" cannot be
+// mistaken at a glance; the words say it too, and the live region reads
+// them out.
+function setStatus(text, { look = "info", action = false, clearAfter = 0, announce = true } = {}) {
   clearTimeout(state.statusTimer);
   if (!text) {
     ui.status.hidden = true;
     return;
   }
+  ui.status.dataset.look = look;
   ui.statusText.textContent = text;
   if (announce) ui.announcer.textContent = text;
   ui.statusAction.hidden = !action;
@@ -725,15 +907,13 @@ ui.loginForm.addEventListener("submit", (e) => {
   state.name = name;
   state.password = ui.loginPassword.value || null;
   state.stayOut = null;
+  state.loggingIn = true;
   ui.loginButton.disabled = true;
   connect();
 });
 
-ui.statusAction.addEventListener("click", () => {
-  clearInterval(state.countdownTimer);
-  setStatus("Reconnecting…");
-  connect();
-});
+ui.statusAction.addEventListener("click", retryNow);
+window.addEventListener("online", retryNow);
 
 function runLocal(result, conv) {
   switch (result.local) {
@@ -845,6 +1025,7 @@ ui.messages.addEventListener("scroll", () => {
 });
 
 document.addEventListener("visibilitychange", () => {
+  if (!document.hidden) retryNow();
   const conv = currentConv();
   if (!document.hidden && conv && conv.unread) {
     conv.unread = 0;
@@ -887,3 +1068,6 @@ try {
   // no storage: start empty
 }
 ui.loginName.focus();
+// A first look at the server, for its name and message of the day on the
+// login screen (the welcome event); it lets go once they are in.
+connect();

@@ -61,10 +61,14 @@ export class Connection {
   }
 }
 
-// 1, 2, 4, ... 30 seconds, each with up to a fifth more or less at random,
+// 1, 2, 4, then 5 seconds, each with up to a fifth more or less at random,
 // so that browsers do not all come back at the same moment after a restart.
+// The cap is low because a person is waiting: a server back after a restart
+// should see them within seconds, and a try costs the server one refused
+// connection. (The page also tries at once when the browser says the network
+// or the tab is back; see app.js.)
 export class Backoff {
-  constructor(first = 1, most = 30) {
+  constructor(first = 1, most = 5) {
     this.first = first;
     this.most = most;
     this.tries = 0;

@@ -72,6 +72,36 @@ export function richText(text, className) {
   return span;
 }
 
+// A name as the server compares names: in one Unicode form (NFC), without
+// case. The server uses Python's casefold(); upper then lower case comes
+// close to it in JavaScript (ß and SS both become ss, ς and Σ both σ).
+export function fold(name) {
+  return name.normalize("NFC").toUpperCase().toLowerCase().normalize("NFC");
+}
+
+// The characters names are made of (tchat/names.py): letters, combining
+// marks, decimal digits, "_", "-" and ".".
+const NAME_RUN = /[\p{L}\p{M}\p{Nd}_.\-]+/gu;
+
+// Whether text mentions name: the name is a whole run of name characters in
+// the text, so "nice" or "ice_cream" do not mention ice, but "@ice" and
+// "ice," do. A name may hold "." and "-", and so may a sentence: "ice." at
+// the end of one is ice ("ice.cream" is someone else). No name starts with
+// "-", so one before a name is a dash.
+export function mentions(text, name) {
+  const wanted = fold(name || "");
+  if (!text || !wanted) return false;
+  for (const [run] of text.normalize("NFC").matchAll(NAME_RUN)) {
+    let word = run.replace(/^-+/, "");
+    for (;;) {
+      if (fold(word) === wanted) return true;
+      if (!/[.-]$/.test(word)) break;
+      word = word.slice(0, -1);
+    }
+  }
+  return false;
+}
+
 export const GUEST_TITLE = "guest: anyone may use this name";
 
 // Who sent a message. The server marks a message from someone logged in to a
@@ -93,7 +123,11 @@ export function senderName(m) {
 
 // One message: time, who, text; an action (/me) reads "* alice waves"
 // ("* ~alice waves" from a guest).
-export function messageItem(m, { own = false, me = null, queued = false } = {}) {
+//
+// status is for one's own private message that did not reach its reader:
+// "waiting" (the server keeps it for an account that is away) or "unsent"
+// (nobody by that name is there to get it, nor will be).
+export function messageItem(m, { own = false, me = null, status = null } = {}) {
   const item = el("li", "msg");
   item.dataset.ts = String(m.ts);
   if (m.msgid) item.dataset.msgid = m.msgid;
@@ -102,7 +136,7 @@ export function messageItem(m, { own = false, me = null, queued = false } = {}) 
   if (m.kind === "private") item.classList.add("private");
   if (m.delayed) item.classList.add("delayed");
   const inRoom = typeof m.to === "string" && m.to.startsWith("#");
-  if (inRoom && !own && me && m.text.toLowerCase().includes(me.toLowerCase())) item.classList.add("mention");
+  if (inRoom && !own && me && mentions(m.text, me)) item.classList.add("mention");
 
   // Time in one column, the rest in the next: long lines wrap under the text.
   const body = el("span", "body");
@@ -118,9 +152,14 @@ export function messageItem(m, { own = false, me = null, queued = false } = {}) 
     mark.title = `sent ${new Date(m.ts * 1000).toLocaleString()}, while you were away`;
     body.append(" ", mark);
   }
-  if (queued) {
-    const mark = el("span", "mark", "queued");
-    mark.title = "delivered when they next log in";
+  if (status === "waiting") {
+    const mark = el("span", "mark", "waiting");
+    mark.title = "the server keeps it for them: they get it when they next log in";
+    body.append(" ", mark);
+  } else if (status === "unsent") {
+    item.classList.add("unsent");
+    const mark = el("span", "mark", "not sent");
+    mark.title = "nobody got this message";
     body.append(" ", mark);
   }
   return item;
@@ -134,17 +173,21 @@ export function systemItem(text, kind = "sys", ts = Date.now() / 1000) {
   return item;
 }
 
+// Whether someone is online, as a dot: true, false, or null when the page
+// cannot know (it is not connected).
+export function presenceDot(online) {
+  const dot = el("span", online === null ? "dot unknown" : online ? "dot on" : "dot off");
+  dot.title = online === null ? "not known while disconnected" : online ? "online" : "offline";
+  return dot;
+}
+
 // A button for the conversation list: name, unread count, online dot.
 export function conversationButton(conv, { current, online }) {
   const button = el("button", "conv");
   button.type = "button";
   button.dataset.key = conv.key;
   if (current) button.setAttribute("aria-current", "page");
-  if (conv.kind === "private") {
-    const dot = el("span", online ? "dot on" : "dot off");
-    dot.title = online ? "online" : "offline";
-    button.append(dot);
-  }
+  if (conv.kind === "private") button.append(presenceDot(online));
   button.append(el("span", "name", conv.name));
   if (conv.unread > 0) {
     const badge = el("span", "badge", conv.unread > 99 ? "99+" : String(conv.unread));
@@ -156,8 +199,8 @@ export function conversationButton(conv, { current, online }) {
 
 export function memberItem(name, { me, online }) {
   const item = el("li", "member");
-  const dot = el("span", online ? "dot on" : "dot off");
-  const state = el("span", "visually-hidden", online ? " (online)" : " (offline)");
+  const dot = presenceDot(online);
+  const state = el("span", "visually-hidden", online === null ? "" : online ? " (online)" : " (offline)");
   if (me) {
     item.classList.add("self");
     item.append(dot, el("span", `name ${colorClass(name)}`, name), el("span", "you", "(you)"), state);
