@@ -297,6 +297,7 @@ class ListeningService(service.Service):
     """
 
     def __init__(self, description: str, endpoint: IStreamServerEndpoint, factory: Any, what: str = "tchat") -> None:
+        self._certificates: dict[str, float] = {}
         self.description = description
         self.what = what
         self.endpoint = endpoint
@@ -308,19 +309,56 @@ class ListeningService(service.Service):
         """Bind the port now, accepting nobody yet; raise L{StartupError} if it cannot be bound."""
         if self._listening is not None:
             return
-        self._listening = self.endpoint.listen(self.factory)
+        self._certificates = _certificate_times(self.description)
+        listening = self.endpoint.listen(self.factory)
         outcome: list[Any] = []
-        self._listening.addBoth(outcome.append)
+
+        def keep(result: Any) -> Any:
+            outcome.append(result)
+            return result
+
+        listening.addBoth(keep)
         if not outcome:
             # An endpoint that binds later: its outcome is handled in startService.
-            self._listening = self.endpoint.listen(self.factory)
+            self._listening = listening
             return
+        self._listening = defer.succeed(outcome[0]) if not isinstance(outcome[0], Failure) else None
         if isinstance(outcome[0], Failure):
+            listening.addErrback(lambda _: None)  # raised below instead
             error = outcome[0].value
             reason = getattr(getattr(error, "socketError", None), "strerror", None) or str(error)
             raise StartupError(f"cannot listen on {self.description}: {reason}")
         self.port = outcome[0]
         _accepting(self.port, False)
+
+    def certificates_changed(self) -> bool:
+        """Whether a certificate or key file this port was bound with has changed since (TLS ports)."""
+        return bool(self._certificates) and _certificate_times(self.description) != self._certificates
+
+    def same_port_description(self) -> str:
+        """The description, with the port number this port has (so that port 0 stays where it is)."""
+        kind, _, rest = self.description.partition(":")
+        number, sep, options = rest.partition(":")
+        port = getattr(self.port.getHost(), "port", None) if self.port is not None else None
+        if port is None or not number.isdigit():
+            return self.description
+        return f"{kind}:{port}{sep}{options}"
+
+    async def rebind(self, endpoint: IStreamServerEndpoint) -> None:
+        """
+        Listen anew on ``endpoint`` (the same description, its files read
+        again): for a TLS port whose certificate was renewed. Connections
+        already open stay as they are; for the moment between the old port
+        closing and the new one opening, new ones are refused.
+        """
+        if self.port is None:
+            return
+        old, self.port = self.port, None
+        await defer.maybeDeferred(old.stopListening)
+        self.endpoint = endpoint
+        self._certificates = _certificate_times(self.description)
+        self.port = await endpoint.listen(self.factory)
+        log.info("{what} listening on {description} again, with its certificate read anew", what=self.what, description=self.description)
 
     def startService(self) -> None:
         super().startService()
@@ -353,6 +391,23 @@ class ListeningService(service.Service):
         port, self.port = self.port, None
         stopped = port.stopListening()
         return stopped if isinstance(stopped, defer.Deferred) else defer.succeed(None)
+
+
+def _rebind_failed(failure: Failure, description: str) -> None:
+    log.failure("SIGHUP: cannot listen on {description} again", failure, description=description)
+
+
+def _certificate_times(description: str) -> dict[str, float]:
+    """The files a TLS endpoint string names (privateKey, certKey, extraCertChain) and when each last changed."""
+    times: dict[str, float] = {}
+    for part in description.split(":"):
+        name, _, value = part.partition("=")
+        if name in ("privateKey", "certKey", "extraCertChain") and value:
+            try:
+                times[value] = os.stat(value).st_mtime
+            except OSError:
+                times[value] = -1.0
+    return times
 
 
 def _accepting(port: Any, accepting: bool) -> None:
@@ -409,11 +464,26 @@ class ChatService(service.MultiService):
         apply_options(fresh, self.hub.config, self.limits, self.doors)
         for key in RELOADED:
             self.options[key] = fresh[key]
+        self._renew_certificates()
         log.info(
             "SIGHUP: reloaded the options; changed: {changed}{restart}",
             changed=", ".join(("admin password" if k == "admin-password" else k) for k in changed) or "nothing",
             restart=f"; these need a restart to change: {', '.join(restart)}" if restart else "",
         )
+
+    def _renew_certificates(self) -> None:
+        """Listen anew on every TLS port whose certificate or key file changed (a renewal)."""
+        from twisted.internet import reactor
+
+        for child in self:
+            if isinstance(child, ListeningService) and child.certificates_changed():
+                try:
+                    endpoint = endpoints.serverFromString(reactor, child.same_port_description())
+                except Exception as e:
+                    log.error("SIGHUP: {description} keeps its old certificate: {why}", description=child.description, why=str(e))
+                    continue
+                d = defer.Deferred.fromCoroutine(child.rebind(endpoint))
+                d.addErrback(_rebind_failed, child.description)
 
     def _install_reload(self) -> None:
         from twisted.internet import reactor

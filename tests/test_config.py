@@ -136,3 +136,54 @@ class JSONLogTests(TestCase):
         transport.signalProcess("TERM")
         await process.ended
         self.assertTrue(all(isinstance(e, dict) for e in events()))  # every line parsed as JSON
+
+
+class CertificateRenewalTests(TestCase):
+    timeout = 60
+
+    async def test_sighup_puts_a_renewed_certificate_to_use_without_a_restart(self) -> None:
+        from twisted.internet import endpoints, ssl
+
+        from tests.helpers import LineClient
+        from tests.tls import write_certificate
+
+        folder = tempfile.TemporaryDirectory(prefix="tchat-renew-")
+        self.addCleanup(folder.cleanup)
+        key, cert = write_certificate(folder.name, "server", addresses=("127.0.0.1",))
+        with open(cert, "rb") as f:
+            old_authority = f.read()
+        process = TwistdProcess()
+        args = [TWISTD, "-n", "tchat", "--port", f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}",
+                "--web-port", "off", "--db", "memory"]
+        transport = reactor.spawnProcess(process, TWISTD, args, env=_env(), path=folder.name)
+        self.addCleanup(lambda: None if process.ended.called else (transport.signalProcess("KILL"), process.ended)[1])
+        port = await process.port
+
+        async def connect(authority: bytes, port: int) -> LineClient:
+            options = ssl.optionsForClientTLS("localhost", trustRoot=ssl.Certificate.loadPEM(authority))
+            client = LineClient()
+            await endpoints.connectProtocol(endpoints.SSL4ClientEndpoint(reactor, "127.0.0.1", port, options), client)
+            return client
+
+        before = await connect(old_authority, port)
+        before.send("alice")
+        await before.wait_for(lambda line: line.startswith("*** You are alice."))
+
+        # The renewal: new files in the same place, then SIGHUP.
+        os.unlink(key)
+        os.unlink(cert)
+        write_certificate(folder.name, "server", addresses=("127.0.0.1",))
+        with open(cert, "rb") as f:
+            new_authority = f.read()
+        transport.signalProcess(signal.SIGHUP)
+        await _until(lambda: b"with its certificate read anew" in process.output)
+        after = await connect(new_authority, port)
+        after.send("bob")
+        await after.wait_for(lambda line: line.startswith("*** You are bob."))
+        # alice's connection, made with the old certificate, is still there.
+        before.send("/whoami")
+        await before.wait_for(lambda line: line.startswith("*** You are alice, in #lobby"))
+        stale = await connect(old_authority, port)
+        await stale.lost
+        self.assertEqual(stale.lines, [])
+        self.flushLoggedErrors()
