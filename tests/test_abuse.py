@@ -105,7 +105,6 @@ class AbuseTests(TestCase):
         from tchat.door.line import LineDoor
         from tchat.hub import Hub, HubConfig
         from tchat.store import open_store
-        from tests.helpers import LineClient
         from tests.test_store import wait_until
 
         folder = tempfile.TemporaryDirectory(prefix="tchat-abuse-")

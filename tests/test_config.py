@@ -14,7 +14,7 @@ from twisted.trial.unittest import TestCase
 from tchat.tap import Options
 from tests.helpers import connect_line_client
 from tests.test_metrics import _until
-from tests.test_twistd import TWISTD, TwistdProcess, _env
+from tests.test_twistd import spawn_twistd
 
 DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs")
 
@@ -85,15 +85,13 @@ class ReloadTests(TestCase):
         path = os.path.join(folder.name, "tchat.toml")
         with open(path, "w") as f:
             f.write('port = "tcp:0:interface=127.0.0.1"\nweb-port = "off"\ndb = "memory"\nmotd = "before"\nregistration = "open"\n')
-        process = TwistdProcess()
-        transport = reactor.spawnProcess(process, TWISTD, [TWISTD, "-n", "tchat", "--config", path], env=_env(), path=folder.name)
-        self.addCleanup(lambda: None if process.ended.called else (transport.signalProcess("KILL"), process.ended)[1])
+        process = spawn_twistd(self, folder.name, "-n", "tchat", "--config", path)
         port = await process.port
         first = await connect_line_client(port)
         await first.wait_for("*** before")
         with open(path, "w") as f:
             f.write('port = "tcp:0:interface=127.0.0.1"\nweb-port = "off"\ndb = "sqlite:other.db"\nmotd = "after"\nregistration = "closed"\n')
-        transport.signalProcess(signal.SIGHUP)
+        process.transport.signalProcess(signal.SIGHUP)
         await _until(lambda: b"SIGHUP: reloaded" in process.output)
         self.assertIn(b"changed: motd, registration; these need a restart to change: db", process.output)
         second = await connect_line_client(port)
@@ -104,7 +102,7 @@ class ReloadTests(TestCase):
         # A broken file changes nothing, and says why; the server goes on.
         with open(path, "w") as f:
             f.write("motd = \n")
-        transport.signalProcess(signal.SIGHUP)
+        process.transport.signalProcess(signal.SIGHUP)
         await _until(lambda: b"the options were not reloaded" in process.output)
         third = await connect_line_client(port)
         await third.wait_for("*** after")
@@ -118,11 +116,8 @@ class JSONLogTests(TestCase):
 
         folder = tempfile.TemporaryDirectory(prefix="tchat-jsonlog-")
         self.addCleanup(folder.cleanup)
-        process = TwistdProcess()
+        process = spawn_twistd(self, folder.name, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--db", "memory", "--log-format", "json")
         process.port.addErrback(lambda _: None)  # it looks for a text line, which JSON logs do not have
-        args = [TWISTD, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--db", "memory", "--log-format", "json"]
-        transport = reactor.spawnProcess(process, TWISTD, args, env=_env(), path=folder.name)
-        self.addCleanup(lambda: None if process.ended.called else (transport.signalProcess("KILL"), process.ended)[1])
 
         def events() -> list[dict[str, Any]]:
             return [json.loads(line) for line in process.output.decode().splitlines() if line.strip()]
@@ -133,7 +128,7 @@ class JSONLogTests(TestCase):
         alice.send("alice")
         await alice.wait_for(lambda line: line.startswith("*** You are alice."))
         await _until(lambda: any(e.get("user") == "alice" and e.get("log_namespace") == "tchat.hub" for e in events()))
-        transport.signalProcess("TERM")
+        process.transport.signalProcess("TERM")
         await process.ended
         self.assertTrue(all(isinstance(e, dict) for e in events()))  # every line parsed as JSON
 
@@ -152,11 +147,8 @@ class CertificateRenewalTests(TestCase):
         key, cert = write_certificate(folder.name, "server", addresses=("127.0.0.1",))
         with open(cert, "rb") as f:
             old_authority = f.read()
-        process = TwistdProcess()
-        args = [TWISTD, "-n", "tchat", "--port", f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}",
-                "--web-port", "off", "--db", "memory"]
-        transport = reactor.spawnProcess(process, TWISTD, args, env=_env(), path=folder.name)
-        self.addCleanup(lambda: None if process.ended.called else (transport.signalProcess("KILL"), process.ended)[1])
+        process = spawn_twistd(self, folder.name, "-n", "tchat", "--port", f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}",
+                "--web-port", "off", "--db", "memory")
         port = await process.port
 
         async def connect(authority: bytes, port: int) -> LineClient:
@@ -175,7 +167,7 @@ class CertificateRenewalTests(TestCase):
         write_certificate(folder.name, "server", addresses=("127.0.0.1",))
         with open(cert, "rb") as f:
             new_authority = f.read()
-        transport.signalProcess(signal.SIGHUP)
+        process.transport.signalProcess(signal.SIGHUP)
         await _until(lambda: b"with its certificate read anew" in process.output)
         after = await connect(new_authority, port)
         after.send("bob")

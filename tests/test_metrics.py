@@ -17,7 +17,7 @@ from twisted.internet import endpoints
 
 from tests.helpers import connect_line_client, make_hub
 from tests.test_limits import Conn
-from tests.test_twistd import TWISTD, TwistdProcess, _env
+from tests.test_twistd import spawn_twistd
 from tests.test_web_door import RawHTTP, Response
 from tchat.door.line import LineDoor
 from tchat.door.session import Limits
@@ -97,11 +97,8 @@ class EndpointTests(TestCase):
     async def test_metrics_on_their_own_port_and_health_on_the_web_port(self) -> None:
         folder = tempfile.TemporaryDirectory(prefix="tchat-metrics-")
         self.addCleanup(folder.cleanup)
-        process = TwistdProcess()
-        args = [TWISTD, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "tcp:0:interface=127.0.0.1",
-                "--metrics-port", "tcp:0:interface=127.0.0.1", "--db", f"sqlite:{os.path.join(folder.name, 't.db')}"]
-        transport = reactor.spawnProcess(process, TWISTD, args, env=_env(), path=folder.name)
-        self.addCleanup(lambda: None if process.ended.called else (transport.signalProcess("KILL"), process.ended)[1])
+        process = spawn_twistd(self, folder.name, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "tcp:0:interface=127.0.0.1",
+                "--metrics-port", "tcp:0:interface=127.0.0.1", "--db", f"sqlite:{os.path.join(folder.name, 't.db')}")
         line_port = await process.port
         await _until(lambda: b"tchat metrics listening" in process.output and b"tchat web listening" in process.output)
         ports = dict(re.findall(rb"tchat (web|metrics) listening on \S+ \(port (\d+)\)", process.output))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 import time
 from urllib.parse import urlsplit
@@ -23,8 +22,8 @@ from twisted.trial.unittest import TestCase
 from tests.helpers import connect_line_client
 from tests.test_store import POSTGRES
 from tests.test_store_outages import Proxy, _through, make_read_only
-from tests.test_metrics import _until, get
-from tests.test_twistd import TWISTD, TwistdProcess, _env
+from tests.test_metrics import get
+from tests.test_twistd import TWISTD, _env, spawn_twistd, web_port_of
 
 
 class HungDatabaseTests(TestCase):
@@ -38,14 +37,10 @@ class HungDatabaseTests(TestCase):
         through = _through(url, await proxy.start())
         folder = tempfile.TemporaryDirectory(prefix="tchat-outage-")
         self.addCleanup(folder.cleanup)
-        process = TwistdProcess()
-        args = [TWISTD, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "tcp:0:interface=127.0.0.1",
-                "--db", through, "--db-timeout", "1"]
-        transport = reactor.spawnProcess(process, TWISTD, args, env=_env(), path=folder.name)
-        self.addCleanup(lambda: None if process.ended.called else (transport.signalProcess("KILL"), process.ended)[1])
+        process = spawn_twistd(self, folder.name, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "tcp:0:interface=127.0.0.1",
+                "--db", through, "--db-timeout", "1")
         tchat_port = await process.port
-        await _until(lambda: b"tchat web listening" in process.output)
-        web_port = int(re.search(rb"tchat web listening on \S+ \(port (\d+)\)", process.output).group(1))  # type: ignore[union-attr]
+        web_port = await web_port_of(process)
         self.assertEqual((await get(web_port, "/health")).status, 200)
 
         owner = await connect_line_client(tchat_port)
@@ -94,7 +89,7 @@ class HungDatabaseTests(TestCase):
 
         # SIGTERM with the database hung again: tchat says goodbye and stops, soon.
         stopping = time.monotonic()
-        transport.signalProcess("TERM")
+        process.transport.signalProcess("TERM")
         await bot.wait_event("bye")
         await process.ended
         self.assertLess(time.monotonic() - stopping, 15)
@@ -110,14 +105,10 @@ class DatabaseGoneAndBackTests(TestCase):
         url, name = POSTGRES.new_database(self)
         folder = tempfile.TemporaryDirectory(prefix="tchat-outage-")
         self.addCleanup(folder.cleanup)
-        process = TwistdProcess()
-        args = [TWISTD, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "tcp:0:interface=127.0.0.1",
-                "--db", url, "--db-timeout", "2"]
-        transport = reactor.spawnProcess(process, TWISTD, args, env=_env(), path=folder.name)
-        self.addCleanup(lambda: None if process.ended.called else (transport.signalProcess("KILL"), process.ended)[1])
+        process = spawn_twistd(self, folder.name, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "tcp:0:interface=127.0.0.1",
+                "--db", url, "--db-timeout", "2")
         port = await process.port
-        await _until(lambda: b"tchat web listening" in process.output)
-        web_port = int(re.search(rb"tchat web listening on \S+ \(port (\d+)\)", process.output).group(1))  # type: ignore[union-attr]
+        web_port = await web_port_of(process)
         owner = await connect_line_client(port)
         owner.send_json(action="login", user="owner", id=1)
         owner.send_json(action="register", password="a long passphrase", id=2)
@@ -159,14 +150,10 @@ class SQLiteUnwritableAndBackTests(TestCase):
         folder = tempfile.TemporaryDirectory(prefix="tchat-unwritable-")
         self.addCleanup(folder.cleanup)
         db = os.path.join(folder.name, "tchat.db")
-        process = TwistdProcess()
-        args = [TWISTD, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "tcp:0:interface=127.0.0.1",
-                "--db", f"sqlite:{db}", "--db-timeout", "2"]
-        transport = reactor.spawnProcess(process, TWISTD, args, env=_env(), path=folder.name)
-        self.addCleanup(lambda: None if process.ended.called else (transport.signalProcess("KILL"), process.ended)[1])
+        process = spawn_twistd(self, folder.name, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "tcp:0:interface=127.0.0.1",
+                "--db", f"sqlite:{db}", "--db-timeout", "2")
         port = await process.port
-        await _until(lambda: b"tchat web listening" in process.output)
-        web_port = int(re.search(rb"tchat web listening on \S+ \(port (\d+)\)", process.output).group(1))  # type: ignore[union-attr]
+        web_port = await web_port_of(process)
         bot = await connect_line_client(port)
         bot.send_json(action="login", user="bot", id=1)
         bot.send_json(action="msg", to="#lobby", text="before", id=2)

@@ -140,16 +140,13 @@ class BackupTests(TestCase):
 
     async def test_a_backup_taken_while_the_server_runs_restores_with_its_history(self) -> None:
         from tests.helpers import connect_line_client
-        from tests.test_twistd import TWISTD, TwistdProcess, _env
+        from tests.test_twistd import TwistdProcess, spawn_twistd
 
         folder = tempfile.TemporaryDirectory(prefix="tchat-backup-")
         self.addCleanup(folder.cleanup)
 
         async def serve(db: str) -> tuple[TwistdProcess, int]:
-            process = TwistdProcess()
-            args = [TWISTD, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--db", db]
-            transport = reactor.spawnProcess(process, TWISTD, args, env=_env(), path=folder.name)
-            self.addCleanup(lambda: None if process.ended.called else (transport.signalProcess("KILL"), process.ended)[1])
+            process = spawn_twistd(self, folder.name, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--db", db)
             return process, await process.port
 
         live = os.path.join(folder.name, "tchat.db")

@@ -55,6 +55,33 @@ class TwistdProcess(protocol.ProcessProtocol):
         self.ended.callback((code, getattr(reason.value, "signal", None)))
 
 
+def spawn_twistd(case: TestCase, cwd: str, *args: str, **env: str) -> TwistdProcess:
+    """The installed ``twistd ARGS`` started in ``cwd``; killed when ``case`` is over if it is still running."""
+    process = TwistdProcess()
+    reactor.spawnProcess(process, TWISTD, [TWISTD, *args], env=_env(**env), path=cwd)
+
+    def stop() -> defer.Deferred[Any] | None:
+        if process.ended.called:
+            return None
+        process.transport.signalProcess("KILL")
+        return process.ended
+
+    case.addCleanup(stop)
+    return process
+
+
+async def web_port_of(process: TwistdProcess) -> int:
+    """The web door's port, from the line twistd logs when it listens."""
+    from twisted.internet.task import deferLater
+
+    for _ in range(200):
+        found = re.search(rb"tchat web listening on \S+ \(port (\d+)\)", process.output)
+        if found:
+            return int(found.group(1))
+        await deferLater(reactor, 0.05, lambda: None)
+    raise AssertionError(f"no web port in {process.output!r}")
+
+
 class TwistdTests(TestCase):
     timeout = 60
 
@@ -65,17 +92,7 @@ class TwistdTests(TestCase):
         self.cwd = folder.name
 
     def spawn(self, *args: str, **env: str) -> TwistdProcess:
-        process = TwistdProcess()
-        transport = reactor.spawnProcess(process, TWISTD, [TWISTD, *args], env=_env(**env), path=self.cwd)
-
-        def stop() -> defer.Deferred[Any] | None:
-            if process.ended.called:
-                return None
-            transport.signalProcess("KILL")
-            return process.ended
-
-        self.addCleanup(stop)
-        return process
+        return spawn_twistd(self, self.cwd, *args, **env)
 
     async def test_twistd_lists_the_tchat_plugin(self) -> None:
         out, err, code = await getProcessOutputAndValue(TWISTD, ["--help"], env=_env(), path=self.cwd)
