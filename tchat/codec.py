@@ -152,6 +152,12 @@ def _part_event(e: Event) -> list[str]:
     return [f"*** {e['user']} left {e['room']}{reason}"]
 
 
+def _quit_event(e: Event) -> list[str]:
+    # One line for all the rooms shared with the one who left.
+    reason = f" ({e['reason']})" if e.get("reason") else ""
+    return [f"*** {e['user']} left {', '.join(e['rooms'])}{reason}"]
+
+
 def _help(e: Event) -> list[str]:
     lines = []
     for entry in e["commands"]:
@@ -196,6 +202,7 @@ _RENDER: dict[str, Callable[[Event], list[str]]] = {
     "message": _message,
     "join": _join_event,
     "part": _part_event,
+    "quit": _quit_event,
     "users": _users,
     "rooms": _rooms,
     "whoami": _whoami,

@@ -48,11 +48,27 @@ class BadRequest(Exception):
 
 @dataclass(frozen=True)
 class Field:
-    """One field of a JSON request. ``kind`` is "str", "int" or "id"."""
+    """
+    One field of a request. ``kind`` is "str", "int" or "id". A field may
+    be constrained (``choices``, ``minimum``, ``maximum``); a value outside
+    is refused at parse time with ``error``, so no rule checks it again.
+    """
 
     name: str
     kind: str = "str"
     required: bool = True
+    choices: tuple[str, ...] | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    error: str = ""
+
+    def refuses(self, value: Any) -> str | None:
+        """Why ``value`` (of the right kind) is refused, or None."""
+        if self.choices is not None and value not in self.choices:
+            return self.error or f"{self.name} must be one of {', '.join(self.choices)}"
+        if self.minimum is not None and value < self.minimum or self.maximum is not None and value > self.maximum:
+            return self.error or f"{self.name} is out of range"
+        return None
 
 
 def _is_room(token: str) -> bool:
@@ -115,6 +131,8 @@ class Command:
     admin: bool = False
     json: bool = True
     listed: bool = True
+    # Other JSON actions that mean this one (an old name kept working).
+    json_aliases: tuple[str, ...] = ()
 
     def json_usage(self) -> str:
         parts = [f'"action": "{self.action}"']
@@ -141,7 +159,11 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "msg",
         "send a message to a room or, privately, to a user",
-        (Field("to"), Field("text"), Field("kind", required=False)),
+        (
+            Field("to"),
+            Field("text"),
+            Field("kind", required=False, choices=("public", "private", "action"), error='kind must be "action" (for /me) or left out'),
+        ),
         (
             TextForm(
                 ("msg", "para", "to", "w"),
@@ -238,16 +260,21 @@ COMMANDS: tuple[Command, ...] = (
         (TextForm(("admin", "oper"), (PASSWORD,)),),
     ),
     Command(
-        "kick",
-        "disconnect a user (admins only)",
+        "kill",
+        "disconnect a user from the server, every session of theirs (admins only)",
         (Field("user"), Field("reason", required=False)),
-        (TextForm(("kick",), (NAME, REASON)),),
+        (TextForm(("kill", "kick"), (NAME, REASON)),),
         admin=True,
+        # The admin's disconnect was called kick; a room's kick will be another command.
+        json_aliases=("kick",),
     ),
     Command(
         "shutdown",
         "tell everyone, then stop the server (admins only)",
-        (Field("reason", required=False), Field("delay", "int", required=False)),
+        (
+            Field("reason", required=False),
+            Field("delay", "int", required=False, minimum=0, maximum=3600, error="delay is a number of seconds from 0 to 3600"),
+        ),
         (TextForm(("shutdown", "down"), (REASON,)),),
         admin=True,
     ),
@@ -279,7 +306,11 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "history",
         "the last N messages (50) of a room you are in, or of your conversation with NAME",
-        (Field("target"), Field("limit", "int", required=False), Field("before", required=False)),
+        (
+            Field("target"),
+            Field("limit", "int", required=False, minimum=1, error="limit is a number of messages, at least 1"),
+            Field("before", required=False),
+        ),
         (
             TextForm(
                 ("history",),
@@ -348,7 +379,9 @@ COMMANDS: tuple[Command, ...] = (
 )
 
 BY_ACTION: dict[str, Command] = {c.action: c for c in COMMANDS}
-JSON_ACTIONS: dict[str, Command] = {c.action: c for c in COMMANDS if c.json}
+JSON_ACTIONS: dict[str, Command] = {
+    action: c for c in COMMANDS if c.json for action in (c.action, *c.json_aliases)
+}
 TEXT_WORDS: dict[str, tuple[Command, TextForm]] = {
     word: (command, form)
     for command in COMMANDS
@@ -357,13 +390,17 @@ TEXT_WORDS: dict[str, tuple[Command, TextForm]] = {
 }
 
 
-def _convert(value: str, kind: str, form: TextForm) -> Any:
-    if kind == "int":
+def _convert(value: str, spec: Field | None, form: TextForm) -> Any:
+    converted: Any = value
+    if spec is not None and spec.kind == "int":
         try:
-            return int(value)
+            converted = int(value)
         except ValueError:
             raise BadRequest("bad_request", f"{value!r} is not a number; usage: {form.usage}")
-    return value
+    why = spec.refuses(converted) if spec is not None else None
+    if why is not None:
+        raise BadRequest("bad_request", why)
+    return converted
 
 
 def parse_text(line: str) -> Request | None:
@@ -396,6 +433,7 @@ def parse_text(line: str) -> Request | None:
             "unknown_command", f"unknown command /{head}; /help lists the commands"
         ) from None
     args: dict[str, Any] = dict(form.fixed)
+    specs = {f.name: f for f in command.fields}
     kinds = {f.name: f.kind for f in command.fields}
     skipped: tuple[Arg, str] | None = None
     for arg in form.args:
@@ -412,7 +450,7 @@ def parse_text(line: str) -> Request | None:
             if arg.optional:
                 continue
             raise BadRequest("bad_request", f"missing {arg.meta}; usage: {form.usage}")
-        args[arg.field] = _convert(value, kinds.get(arg.field, "str"), form)
+        args[arg.field] = _convert(value, specs.get(arg.field), form)
     if rest.strip():
         if skipped is not None and rest.strip().startswith(skipped[1]):
             arg, value = skipped
@@ -538,8 +576,11 @@ def parse_json(line: str) -> Request:
             continue
         if not _kind_ok(value, f.kind):
             raise BadRequest("bad_request", f"{f.name!r} must be {_KIND_WORDS[f.kind]}; usage: {command.json_usage()}", rid)
+        why = f.refuses(value)
+        if why is not None:
+            raise BadRequest("bad_request", why, rid)
         args[f.name] = value
-    return Request(action, args, rid)
+    return Request(command.action, args, rid)
 
 
 def help_entries(word: str | None = None) -> list[dict[str, Any]]:

@@ -41,7 +41,7 @@ from tchat.door.line import LineDoor
 from tchat.metrics import Metrics
 from tchat.door.web import OriginPolicy, TrustedProxies, WebDoor
 from tchat.door.session import Admission, Limits
-from tchat.hub import Hub, HubConfig
+from tchat.chat import Hub, HubConfig
 from tchat.store import StoreError, check_database, open_store, parse_url
 
 log = Logger()
@@ -663,8 +663,8 @@ def makeService(options: Options) -> ChatService:
         ListeningService(description, endpoint, web_door.site, what="tchat web").setServiceParent(chat)
     hub.metrics.watch(
         connections=lambda: {"tcp": len(line_door.sessions), "web": len(web_door.sessions)},
-        users_online=lambda: len(hub.users),
-        rooms=lambda: len(hub.rooms),
+        users_online=hub.state.online_count,
+        rooms=lambda: len(hub.state.rooms()),
     )
     for description in options["metrics-ports"]:
         endpoint = endpoints.serverFromString(reactor, description)

@@ -12,14 +12,14 @@ from twisted.internet import defer, endpoints, reactor
 from twisted.internet.task import Clock
 from twisted.protocols.basic import LineReceiver
 
-from tchat.commands import Request
+from tchat.commands import JSON_ACTIONS, BadRequest, Request
 from tchat.events import Event
 from tchat.door.line import LineDoor, LineLimits
-from tchat.hub import Hub, HubConfig
+from tchat.chat import Hub, HubConfig
 
 
 class RecordingSession:
-    """A L{tchat.hub.Session} that keeps every event and whether it was closed."""
+    """A L{tchat.chat.Session} that keeps every event and whether it was closed."""
 
     def __init__(self, address: str = "127.0.0.1:5000") -> None:
         self.events: list[Event] = []
@@ -74,7 +74,19 @@ def make_hub(**config: Any) -> tuple[Hub, Clock]:
 
 
 def request(action: str, id: Any = None, **args: Any) -> Request:
-    return Request(action, args, id)
+    """
+    A request as the parsers make it: the action an alias names, each
+    field's constraints checked (fields text mode may leave out, such as
+    ``to``, are not required here).
+    """
+    command = JSON_ACTIONS.get(action)
+    if command is None:
+        return Request(action, args, id)  # "line": text mode's own
+    for f in command.fields:
+        why = f.refuses(args[f.name]) if f.name in args else None
+        if why is not None:
+            raise BadRequest("bad_request", why, id)
+    return Request(command.action, args, id)
 
 
 def logged_in(hub: Hub, name: str, address: str = "127.0.0.1:5000") -> RecordingSession:

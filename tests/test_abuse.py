@@ -87,7 +87,7 @@ class AbuseTests(TestCase):
             idlers.extend(batch)
         await defer.gatherResults([c.lost for c in idlers])
         self.assertTrue(all(c.lines[-1] == "*** Bye: login timeout: log in within 1 seconds of connecting" for c in idlers))
-        self.assertEqual(len(hub.members), 0)
+        self.assertEqual(len(list(hub.state.connections())), 0)
         # The server is fine: someone new logs in and is answered.
         late = await connect_line_client(port)
         late.send("late")
@@ -103,7 +103,7 @@ class AbuseTests(TestCase):
         from twisted.internet import reactor
 
         from tchat.door.line import LineDoor
-        from tchat.hub import Hub, HubConfig
+        from tchat.chat import Hub, HubConfig
         from tchat.store import open_store
         from tests.test_store import wait_until
 

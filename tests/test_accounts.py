@@ -15,8 +15,9 @@ from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import TestCase
 
 from tchat.events import Event
-from tchat.hub import Hub, HubConfig
+from tchat.chat import Hub, HubConfig
 from tchat.store import open_store
+from tchat.commands import BadRequest
 from tests.helpers import RecordingSession, request
 from tests.test_store import wait_until
 
@@ -264,8 +265,10 @@ class HistoryTests(AccountsTestCase):
         # Without a target: the current room; the default and the cap.
         current = await self.ask(alice, "history")
         self.assertEqual(len(current["messages"]), 7)
-        event = await self.ask(alice, "history", target="#lobby", limit=0)
-        self.assertEqual(event["code"], "bad_request")
+        # A limit below 1 is refused as the request is read, before any rule.
+        with self.assertRaises(BadRequest) as refused:
+            request("history", target="#lobby", limit=0)
+        self.assertEqual(refused.exception.text, "limit is a number of messages, at least 1")
         event = await self.ask(alice, "history", target="#lobby", before="no-such-id")
         self.assertEqual(event["code"], "no_such_message")
 
@@ -536,4 +539,4 @@ class SeenAndAdminTests(AccountsTestCase):
         event = await self.ask(owner, "login", user="dave", password=PASSWORD)
         self.assertEqual((event.name, event["registered"]), ("logged_in", True))
         self.assertEqual(squatter.closed, "the name dave is taken by its account")
-        self.assertIs(self.hub.users["dave"].session, owner)
+        self.assertIs(self.hub.state.user("dave").connections[0].session, owner)

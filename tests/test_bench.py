@@ -121,7 +121,7 @@ class TchatRunTests(TestCase):
         hub, _, port = await start_line_server(self)
         results = await run_bench(self, small_config(port, room="#load", phases=[Phase(3)], connections=4, senders=2))
         self.assertTrue(results["ok"], results)
-        self.assertEqual(len(hub.rooms["#load"].members), 4)
+        self.assertEqual(len(hub.state.room("#load").members), 4)
         self.assertEqual(results["phases"][0]["deliveries"], 2 * 3 * 3)
 
     async def test_a_login_refusal_fails_the_setup(self) -> None:

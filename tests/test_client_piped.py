@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
 from tchat.door.line import LineDoor, LineLimits
-from tchat.hub import Hub, HubConfig
+from tchat.chat import Hub, HubConfig
 from tchat.store import open_store
 from tests.helpers import LineClient, connect_line_client
 
@@ -166,7 +166,7 @@ class PipedClientTests(ServerTestCase):
         bob.send_json(action="msg", to="#lobby", text="and publicly", id=3)
         await bot.wait_for("[#lobby] <~bob> and publicly")
 
-        left = bob.wait_event("part", user="bot")
+        left = bob.wait_event("quit", user="bot")
         bot.type("/quit")
         self.assertEqual(await bot.ended, 0)
         part = await left

@@ -49,7 +49,10 @@ class TextParsingTests(TestCase):
         self.assertEqual(parse_text("/users #dev"), Request("users", {"room": "#dev"}))
         self.assertEqual(parse_text("/quit"), Request("quit", {}))
         self.assertEqual(parse_text("/quit see you all"), Request("quit", {"reason": "see you all"}))
-        self.assertEqual(parse_text("/kick bob too loud"), Request("kick", {"user": "bob", "reason": "too loud"}))
+        # The admin's server-wide disconnect is kill; /kick NAME still means it.
+        self.assertEqual(parse_text("/kick bob too loud"), Request("kill", {"user": "bob", "reason": "too loud"}))
+        self.assertEqual(parse_text("/kill bob"), Request("kill", {"user": "bob"}))
+        self.assertEqual(parse_json('{"action": "kick", "user": "bob"}'), Request("kill", {"user": "bob"}))
         self.assertEqual(parse_text("/shutdown down server"), Request("shutdown", {"reason": "down server"}))
 
     def test_passwords_are_the_rest_of_the_line_so_passphrases_work(self) -> None:
@@ -84,7 +87,7 @@ class TextParsingTests(TestCase):
     def test_missing_argument_is_a_bad_request_with_usage(self) -> None:
         # A bare /para killed the TChat server this replaces.
         for line, usage in [("/para", "/msg NAME TEXT"), ("/para bob", "/msg NAME TEXT"), ("/join", "/join #ROOM"),
-                            ("/kick", "/kick NAME [REASON]"), ("/me", "/me TEXT"), ("/admin", "/admin PASSWORD")]:
+                            ("/kick", "/kill NAME [REASON]"), ("/me", "/me TEXT"), ("/admin", "/admin PASSWORD")]:
             with self.assertRaises(BadRequest) as caught:
                 parse_text(line)
             self.assertEqual(caught.exception.code, "bad_request")
@@ -171,11 +174,30 @@ class JSONParsingTests(TestCase):
 
 
 class TableTests(TestCase):
-    def test_every_json_action_has_a_handler_in_the_hub(self) -> None:
-        from tchat.hub import Hub
+    def test_every_action_is_bound_to_one_handler(self) -> None:
+        from tchat.chat import Hub, HubConfig
+        from twisted.internet.task import Clock
 
-        for command in COMMANDS:
-            self.assertTrue(hasattr(Hub, "_do_" + command.action), command.action)
+        hub = Hub(HubConfig(), Clock())
+        self.assertEqual(set(hub.handlers), {c.action for c in COMMANDS} - {"line"})
+
+    def test_a_missing_or_doubled_handler_fails_when_the_hub_is_built(self) -> None:
+        from tchat.chat.core import handles
+        from tchat.chat.hub import bind_handlers
+
+        class Twice:
+            @handles("ping")
+            async def one(self, connection: object, request: object) -> None: ...
+
+            @handles("ping")
+            async def other(self, connection: object, request: object) -> None: ...
+
+        with self.assertRaises(TypeError) as doubled:
+            bind_handlers(Twice())
+        self.assertIn("two handlers", str(doubled.exception))
+        with self.assertRaises(TypeError) as missing:
+            bind_handlers()
+        self.assertIn("no handler for login", str(missing.exception))
 
     def test_help_comes_from_the_table(self) -> None:
         entries = help_entries()

@@ -127,7 +127,7 @@ class JSONLogTests(TestCase):
         alice = await connect_line_client(port)
         alice.send("alice")
         await alice.wait_for(lambda line: line.startswith("*** You are alice."))
-        await _until(lambda: any(e.get("user") == "alice" and e.get("log_namespace") == "tchat.hub" for e in events()))
+        await _until(lambda: any(e.get("user") == "alice" and str(e.get("log_namespace", "")).startswith("tchat.chat") for e in events()))
         process.transport.signalProcess("TERM")
         await process.ended
         self.assertTrue(all(isinstance(e, dict) for e in events()))  # every line parsed as JSON

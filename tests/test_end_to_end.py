@@ -43,8 +43,8 @@ class EndToEndTests(TestCase):
         alice.send("/quit")
         await alice.wait_for("*** Bye: you left the chat")
         await alice.lost
-        part = await bot.wait_event("part")
-        self.assertEqual(part["reason"], "quit")
+        quit = await bot.wait_event("quit")
+        self.assertEqual((quit["user"], quit["rooms"], quit["reason"]), ("alice", ["#lobby"], "quit"))
 
     async def test_many_lines_in_one_write_arrive_in_order(self) -> None:
         _, _, port = await start_line_server(self)
@@ -94,7 +94,7 @@ class EndToEndTests(TestCase):
         await bot.lost
         await root.wait_for("*** Bye: down server")
         await root.lost
-        self.assertTrue(hub.stopping)
+        self.assertTrue(hub.core.stopping)
 
     async def test_server_sockets_drop_peers_that_stop_acknowledging(self) -> None:
         import socket

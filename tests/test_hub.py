@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from twisted.trial.unittest import TestCase
 
-from tchat.hub import Hub
+from tchat.chat import Hub
+from tchat.commands import BadRequest
 from tests.helpers import RecordingSession, logged_in, make_hub, request
 
 
@@ -70,7 +71,7 @@ class LoginTests(TestCase):
         hub.connect(session)
         for action, args in [("msg", {"to": "#lobby", "text": "hi"}), ("join", {"room": "#a"}), ("users", {}),
                              ("rooms", {}), ("whoami", {}), ("part", {"room": "#lobby"}), ("debug", {}),
-                             ("admin", {"password": "x"}), ("kick", {"user": "x"}), ("shutdown", {})]:
+                             ("admin", {"password": "x"}), ("kill", {"user": "x"}), ("shutdown", {})]:
             hub.handle(session, request(action, id=action, **args))
             self.assertEqual((session.last()["code"], session.last()["re"]), ("not_logged_in", action))
         hub.handle(session, request("help"))
@@ -88,7 +89,7 @@ class LoginTests(TestCase):
         hub.handle(second, request("login", user="second"))
         self.assertEqual(second.last()["code"], "server_full")
         self.assertEqual(second.closed, "server full")
-        self.assertNotIn(second, hub.members)
+        self.assertIsNone(hub.state.connection(second))
 
     def test_text_mode_first_line_is_the_name_and_can_be_tried_again(self) -> None:
         hub, _ = make_hub()
@@ -162,8 +163,10 @@ class MessageTests(TestCase):
         self.assertEqual((m["kind"], m["to"], m["text"]), ("action", "#lobby", "waves"))
 
     def test_unknown_kind_is_a_bad_request(self) -> None:
-        self.hub.handle(self.alice, request("msg", to="#lobby", text="x", kind="shout"))
-        self.assertEqual(self.alice.last()["code"], "bad_request")
+        with self.assertRaises(BadRequest) as refused:
+            request("msg", to="#lobby", text="x", kind="shout", id=4)
+        self.assertEqual((refused.exception.code, refused.exception.id), ("bad_request", 4))
+        self.assertIn('kind must be "action"', refused.exception.text)
 
     def test_control_characters_and_escapes_never_reach_others(self) -> None:
         self.hub.handle(self.alice, request("msg", to="#lobby", text="a\x1b[2J\x1b]0;pwned\x07b\r\nc\x00d\x7fe\x9b2Jf\tg"))
@@ -275,16 +278,18 @@ class LeavingTests(TestCase):
         bob.clear()
         hub.handle(alice, request("quit", id=13, reason="see you"))
         self.assertEqual((alice.closed, alice.closed_re), ("you left the chat", 13))
-        self.assertEqual([(e["room"], e["reason"]) for e in bob.of("part")], [("#lobby", "quit: see you"), ("#dev", "quit: see you")])
+        # One quit, naming the rooms they shared; no part per room.
+        self.assertEqual([(e["user"], e["rooms"], e["reason"]) for e in bob.of("quit")], [("alice", ["#lobby", "#dev"], "quit: see you")])
+        self.assertEqual(bob.of("part"), [])
         hub.handle(bob, request("users"))
         self.assertEqual(bob.last()["users"], ["bob"])
 
-    def test_lost_connection_is_a_part_with_connection_lost(self) -> None:
+    def test_lost_connection_is_a_quit_with_connection_lost(self) -> None:
         hub, _ = make_hub()
         alice = logged_in(hub, "alice")
         bob = logged_in(hub, "bob")
         hub.disconnect(alice)
-        self.assertEqual((bob.last().name, bob.last()["reason"]), ("part", "connection lost"))
+        self.assertEqual((bob.last().name, bob.last()["rooms"], bob.last()["reason"]), ("quit", ["#lobby"], "connection lost"))
         self.assertIsNone(alice.closed)
         # The name is free again.
         logged_in(hub, "alice")
@@ -305,7 +310,7 @@ class AdminTests(TestCase):
                              ("shutdown", {}), ("debug", {})]:
             hub.handle(alice, request(action, **args))
             self.assertEqual(alice.last()["code"], "not_allowed", action)
-        self.assertFalse(hub.stopping)
+        self.assertFalse(hub.core.stopping)
 
     def test_wrong_password_then_right_one(self) -> None:
         hub, _ = make_hub(admin_password="s3cret")
@@ -368,8 +373,8 @@ class AdminTests(TestCase):
         hub.handle(root, request("kick", id=1, user="BOB", reason="spam"))
         self.assertEqual(bob.last("notice")["text"], "You were kicked by root: spam")
         self.assertEqual(bob.closed, "kicked")
-        part = carol.last()
-        self.assertEqual((part.name, part["user"], part["reason"]), ("part", "bob", "kicked by root: spam"))
+        quit = carol.last()
+        self.assertEqual((quit.name, quit["user"], quit["reason"]), ("quit", "bob", "kicked by root: spam"))
         self.assertEqual((root.of("ok")[0]["re"]), 1)
         hub.handle(root, request("kick", user="bob"))
         self.assertEqual(root.last()["code"], "no_such_user")
@@ -396,14 +401,14 @@ class AdminTests(TestCase):
         for session in (root, bob, waiting):
             self.assertEqual(session.of("shutdown").__len__(), 1)
             self.assertEqual(session.closed, "maintenance")
-        self.assertEqual(bob.of("part"), [])
+        self.assertEqual(bob.of("part") + bob.of("quit"), [])
 
     def test_shutdown_delay_is_checked(self) -> None:
-        hub, _ = make_hub(admin_password="pw")
-        root = self._admin(hub)
-        hub.handle(root, request("shutdown", delay=-1))
-        self.assertEqual(root.last()["code"], "bad_request")
-        self.assertFalse(hub.stopping)
+        for delay in (-1, 3601):
+            with self.assertRaises(BadRequest) as refused:
+                request("shutdown", delay=delay)
+            self.assertEqual(refused.exception.text, "delay is a number of seconds from 0 to 3600")
+        self.assertEqual(request("shutdown", delay=3600).args["delay"], 3600)
 
     def test_close_all_without_shutdown_still_says_shutdown_then_bye(self) -> None:
         hub, _ = make_hub()
@@ -449,7 +454,7 @@ class RobustnessTests(TestCase):
         async def broken(member: object, req: object) -> None:
             raise RuntimeError("boom")
 
-        hub._do_rooms = broken  # type: ignore[method-assign]
+        hub.handlers["rooms"] = broken
         hub.handle(alice, request("rooms", id=9))
         self.assertEqual((alice.last()["code"], alice.last()["re"]), ("internal_error", 9))
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
@@ -551,7 +556,7 @@ class LoggingTests(TestCase):
         lines: list[str] = []
 
         def observe(event: dict) -> None:
-            if event.get("log_namespace") == "tchat.hub":
+            if str(event.get("log_namespace", "")).startswith("tchat.chat"):
                 lines.append(formatEvent(event))
 
         globalLogPublisher.addObserver(observe)

@@ -128,7 +128,7 @@ class ConnectionLimitTests(LimitsTestCase):
         self.assertIn("(too_many_connections)", lines[0])
         self.assertEqual(lines[-1], "*** Bye: too many connections")
         self.assertTrue(third.transport.disconnecting)
-        self.assertEqual(len(self.hub.members), 2)
+        self.assertEqual(len(list(self.hub.state.connections())), 2)
         # Another address still gets in.
         self.assertIn("Welcome", self.conn("10.0.0.2").take()[0])
 
@@ -144,7 +144,7 @@ class ConnectionLimitTests(LimitsTestCase):
         fifth = self.conn("10.0.0.5")
         self.assertIn("(server_full)", fifth.take()[0])
         self.assertTrue(fifth.transport.disconnecting)
-        self.assertEqual(len(self.hub.members), 4)
+        self.assertEqual(len(list(self.hub.state.connections())), 4)
 
 
 class PendingLimitTests(LimitsTestCase):

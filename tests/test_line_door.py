@@ -206,7 +206,7 @@ class FramingTests(DoorTestCase):
         # Nothing reached anyone, and the sender is still there, in both rooms.
         self.assertEqual(watcher.take(), [])
         self.assertFalse(sender.transport.disconnecting)
-        self.assertEqual(sorted(self.hub.members[sender.session].rooms), ["#dev", "#lobby"])
+        self.assertEqual(sorted(self.hub.state.connection(sender.session).user.rooms), ["#dev", "#lobby"])
         # A valid pair (an emoji) is text, and goes through.
         sender.send(b'{"action": "msg", "to": "#dev", "text": "\\ud83d\\ude00"}\n')
         self.assertEqual(watcher.take(), ["[#dev] <~sender> \U0001f600"])
@@ -236,7 +236,7 @@ class FramingTests(DoorTestCase):
         wire = self.wire()
         wire.take()
         wire.send(b'{"action": "users", "id": "u"}\n')
-        self.assertEqual(wire.take_json()[-1], {"event": "error", "re": "u", "code": "not_logged_in", "text": "log in first: type a name, or /login NAME", "ts": self.clock.seconds()})
+        self.assertEqual(wire.take_json()[-1], {"event": "error", "re": "u", "action": "users", "code": "not_logged_in", "text": "log in first: type a name, or /login NAME", "ts": self.clock.seconds()})
         text = self.wire()
         text.take()
         text.send(b"/users\n")
@@ -333,7 +333,7 @@ class SendQueueTests(DoorTestCase):
         self.assertLessEqual(queued, self.limits.sendq)
         # Everyone else was told at once, before the socket is even gone.
         self.assertIn("*** slow left #lobby (too slow)", talker.take())
-        self.assertNotIn("slow", self.hub.online())
+        self.assertNotIn("slow", self.hub.state.online())
 
     def test_a_client_that_catches_up_starts_afresh(self) -> None:
         slow = self.text_user("slow")

@@ -37,7 +37,7 @@ class HubMetricsTests(TestCase):
         self.door = LineDoor(self.hub, Limits(login_timeout=30, idle_timeout=100, ping_timeout=20), self.clock)
         self.door.startFactory()
         self.addCleanup(self.door.stopFactory)
-        self.hub.metrics.watch(lambda: {"tcp": len(self.door.sessions)}, lambda: len(self.hub.users), lambda: len(self.hub.rooms))
+        self.hub.metrics.watch(lambda: {"tcp": len(self.door.sessions)}, self.hub.state.online_count, lambda: len(self.hub.state.rooms()))
         self.port = 2000
 
     def conn(self, host: str = "10.0.0.1") -> Conn:

@@ -13,7 +13,7 @@ from twisted.trial.unittest import TestCase
 
 from tchat.door.line import LineDoor
 from tchat.door.web import TrustedProxies, WebDoor
-from tchat.hub import Hub, HubConfig
+from tchat.chat import Hub, HubConfig
 from tests.helpers import LineClient, generous_limits
 from tests.test_web_door import RawHTTP, Response
 

@@ -21,7 +21,7 @@ from twisted.trial.unittest import TestCase
 from zope.interface import implementer
 
 from tchat.door.web import HTTPLimits, WebChannel, WebDoor, WebSession
-from tchat.hub import Hub, HubConfig
+from tchat.chat import Hub, HubConfig
 from tests.helpers import generous_limits
 from tests.test_web_door import PEM, Response, WebServer, WebSocketClient, all_released, start
 

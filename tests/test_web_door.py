@@ -19,7 +19,7 @@ from twisted.trial.unittest import TestCase
 from tchat.door.line import LineDoor
 from tchat.door.session import Admission, Limits
 from tchat.door.web import SECURITY_HEADERS, HTTPLimits, OriginPolicy, WebDoor, load_static
-from tchat.hub import Hub, HubConfig
+from tchat.chat import Hub, HubConfig
 from tchat.tap import DEFAULT_WEB_PORT, Options
 from tests.helpers import Inbox, LineClient, event_matcher, generous_limits
 
@@ -260,7 +260,7 @@ class ChatThroughTheWebDoorTests(TestCase):
         self.assertEqual(bye["text"], "you left the chat")
         code, _ = await web.closed
         self.assertEqual(code, 1000)
-        await term.wait_for("*** webby left #lobby (quit)")
+        await term.wait_for("*** webby left #lobby, #dev (quit)")
 
     async def test_a_fan_out_sends_json_clients_on_both_doors_the_same_bytes(self) -> None:
         server = start(self)

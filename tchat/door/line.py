@@ -35,7 +35,7 @@ from zope.interface import implementer
 from tchat.codec import JSON, codec_for_first_line
 from tchat.commands import Request
 from tchat.door.session import Admission, DoorSession, Limits, SessionTable, format_address
-from tchat.hub import Hub
+from tchat.chat import Hub
 
 log = Logger()
 

@@ -64,7 +64,7 @@ from zope.interface import implementer
 from tchat.codec import TEXT
 from tchat.commands import BadRequest, Request
 from tchat.events import Event, error_event, make_event
-from tchat.hub import Hub
+from tchat.chat import Hub
 from tchat.throttle import TokenBucket
 
 __all__ = ["Admission", "DoorSession", "Limits", "SendQueue", "SessionTable", "Ticket", "TokenBucket", "format_address", "tune_socket"]

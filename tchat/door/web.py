@@ -76,7 +76,7 @@ from tchat.codec import JSON
 from tchat.door.session import (
     Admission, DoorSession, Limits, SessionTable, Ticket, TokenBucket, awaits_proxy_header, format_address, tune_socket,
 )
-from tchat.hub import Hub
+from tchat.chat import Hub
 
 log = Logger()
 

@@ -1,0 +1,55 @@
+"""
+History: room history is read by the room's members; a private
+conversation by its two parties when both are registered, and only from
+the moment both accounts existed (a guest's name can be someone else's
+account tomorrow, and must not come with yesterday's conversation).
+"""
+
+from __future__ import annotations
+
+from tchat.chat.core import Core, handles, logged_in, store_error
+from tchat.chat.model import Connection
+from tchat.commands import Request
+from tchat.errors import ChatError
+from tchat.names import is_room, name_key
+from tchat.store import UnknownMessage
+
+HISTORY_DEFAULT = 50
+HISTORY_MAX = 200
+
+
+class HistoryRules:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    @handles("history")
+    async def do_history(self, connection: Connection, request: Request) -> None:
+        user = logged_in(connection)
+        store = self.core.needs_store()
+        target = request.args.get("target")
+        if target is None:
+            if connection.current is None:
+                raise ChatError("not_in_room", "you are in no room; name one: /history #room")
+            target = connection.current.name
+        limit = min(request.args.get("limit", HISTORY_DEFAULT), HISTORY_MAX)
+        before = request.args.get("before")
+        try:
+            if is_room(target):
+                room = user.rooms.get(name_key(target))
+                if room is None:
+                    raise ChatError("not_allowed", f"only members of {target} may read its history; /join {target}")
+                target = room.name
+                messages, more = await store.history.room_history(room.key, limit, before)
+            else:
+                if not user.registered:
+                    raise ChatError("not_registered", "private conversations can be read back only by registered users")
+                mine = await store.accounts.get(user.key)
+                theirs = await store.accounts.get(name_key(target))
+                if mine is None or theirs is None:
+                    messages, more = [], False
+                else:
+                    since = max(mine.created, theirs.created)
+                    messages, more = await store.history.private_history(mine.key, theirs.key, limit, before, since=since)
+        except UnknownMessage as e:
+            raise store_error(e) from None
+        self.core.reply(connection, request, "history", target=target, messages=messages, more=more)

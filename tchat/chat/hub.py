@@ -1,0 +1,204 @@
+"""
+The hub: where doors hand the chat their connections and requests.
+
+It knows nothing of bytes, sockets or encodings: a door turns each
+connection into a L{Session} and calls
+
+- L{Hub.connect} when a connection opens (the hub greets it),
+- L{Hub.greet} when a connection switches to JSON mode (greeted again, in JSON),
+- L{Hub.handle} with each L{Request} the connection makes,
+- L{Hub.disconnect} when the connection is gone.
+
+The hub checks what the command table says of each request (may it come
+before login, is it for admins) and hands it to the one rule that handles
+its action (see L{tchat.chat.core.handles}); the rules live in one module
+per domain beside this one and reach the world only through the state and
+delivery seams. Every handler is a coroutine so that it may wait on the
+store; one that waits on nothing finishes inside L{Hub.handle}, which is
+what lets the hub be tested with a L{twisted.internet.task.Clock} and no
+reactor.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Awaitable, Callable
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+
+from tchat import __version__
+from tchat.chat.accounts import AccountRules
+from tchat.chat.contacts import ContactRules
+from tchat.chat.core import Core, store_error
+from tchat.chat.delivery import Delivery, LocalDelivery
+from tchat.chat.history import HistoryRules
+from tchat.chat.info import InfoRules
+from tchat.chat.login import LoginRules
+from tchat.chat.messages import MessageRules
+from tchat.chat.model import Connection, HubConfig, Session
+from tchat.chat.offline import OfflineRules
+from tchat.chat.rooms import RoomRules
+from tchat.chat.server_admin import ServerAdminRules
+from tchat.chat.state import LocalState, State
+from tchat.commands import BY_ACTION, Request
+from tchat.errors import ChatError
+from tchat.events import error_event, make_event
+from tchat.metrics import Metrics
+from tchat.store import Store, StoreError
+
+log = Logger()
+
+Handler = Callable[[Connection, Request], Awaitable[None]]
+
+
+class Hub:
+    def __init__(
+        self,
+        config: HubConfig,
+        clock: IReactorTime,
+        on_stop: Callable[[], object] | None = None,
+        store: Store | None = None,
+        metrics: Metrics | None = None,
+        state: State | None = None,
+        delivery: Delivery | None = None,
+    ) -> None:
+        metrics = metrics if metrics is not None else Metrics()
+        state = state if state is not None else LocalState()
+        delivery = delivery if delivery is not None else LocalDelivery(state, metrics)
+        self.core = core = Core(config, clock, state, delivery, metrics, store)
+        self.config, self.state, self.metrics = config, state, metrics
+        self.rooms = RoomRules(core)
+        self.contacts = ContactRules(core)
+        self.offline = OfflineRules(core)
+        self.login = LoginRules(core, self.rooms, self.offline, self.contacts)
+        self.messages = MessageRules(core, self.rooms, self.offline, self.contacts)
+        self.accounts = AccountRules(core, self.login, self.rooms)
+        self.history = HistoryRules(core)
+        self.admin = ServerAdminRules(core, self.login, on_stop or (lambda: self.close_all()))
+        self.info = InfoRules(core)
+        self.handlers = bind_handlers(
+            self.rooms, self.contacts, self.login, self.messages, self.accounts, self.history, self.admin, self.info
+        )
+
+    @property
+    def store(self) -> Store | None:
+        return self.core.store
+
+    @store.setter
+    def store(self, store: Store | None) -> None:
+        self.core.store = store
+
+    @property
+    def on_stop(self) -> Callable[[], object]:
+        return self.admin.on_stop
+
+    @on_stop.setter
+    def on_stop(self, on_stop: Callable[[], object]) -> None:
+        self.admin.on_stop = on_stop
+
+    async def use_store(self, store: Store) -> None:
+        """Keep accounts and history in ``store`` from now on (the service calls this once it is open)."""
+        store.db.observe = self.metrics.observe_store
+        await self.login.use_store(store)
+        self.core.store = store
+
+    # -- the door's side -------------------------------------------------
+
+    def connect(self, session: Session) -> None:
+        """A new connection: greet it, or turn it away if the server is stopping."""
+        described = session.describe()
+        log.info("connect from {address} via {door}", **described)
+        if self.core.stopping:
+            session.close(self.admin.shutdown_reason)
+            return
+        self.state.add_connection(Connection(session, since=self.core.now(), door=described.get("door", "?").split("/")[0]))
+        self.greet(session)
+
+    def greet(self, session: Session) -> None:
+        """Deliver the ``welcome`` event (again, when a client turns to JSON)."""
+        name = self.config.server_name
+        session.deliver(make_event(
+            "welcome", ts=self.core.now(), server=name, version=__version__, motd=self.config.motd,
+            text=f"Welcome to {name} {__version__}. Type a name to log in (or /help).",
+        ))
+
+    def handle(self, session: Session, request: Request) -> Deferred[None]:
+        """
+        Carry out ``request``. The Deferred fires when it is done; it never
+        fails (errors are delivered to the session as ``error`` events).
+        """
+        return Deferred.fromCoroutine(self._handle(session, request))
+
+    async def _handle(self, session: Session, request: Request) -> None:
+        connection = self.state.connection(session)
+        if connection is None:
+            return
+        if request.action == "line":
+            # Text mode: a plain line is the name before login, a message to the current room after.
+            text = request.args["text"]
+            request = Request("msg", {"text": text}, request.id) if connection.user else Request("login", {"user": text}, request.id)
+        command = BY_ACTION[request.action]
+        failed: str | None = None
+        try:
+            if connection.user is None and not command.before_login:
+                raise ChatError("not_logged_in", "log in first: type a name, or /login NAME")
+            if command.admin and not connection.admin:
+                raise ChatError("not_allowed", f"/{request.action} is for admins; see /admin")
+            await self.handlers[request.action](connection, request)
+        except (ChatError, StoreError) as e:
+            # A store refusal the rules did not turn into a ChatError themselves.
+            error = e if isinstance(e, ChatError) else store_error(e)
+            failed = error.code
+            session.deliver(make_event("error", ts=self.core.now(), re=request.id, action=request.action, code=error.code, text=error.text))
+        except Exception:
+            failed = "internal_error"
+            log.failure("request {action} from {address} failed", action=request.action, address=connection.address)
+            session.deliver(error_event("internal_error", "the server failed to do that; it has been logged", re=request.id, ts=self.core.now()))
+        if failed == "rate_limited":
+            self.metrics.rate_limited.inc()
+        if request.action == "login":
+            registered = connection.user is not None and connection.user.registered
+            self.metrics.logins.labels(failed or ("account" if registered else "guest")).inc()
+
+    def user_of(self, session: Session) -> str | None:
+        """The name ``session`` is logged in as, or None."""
+        connection = self.state.connection(session)
+        return None if connection is None else connection.name
+
+    def disconnect(self, session: Session, reason: str = "connection lost") -> None:
+        """The connection is gone (or is being closed); the others are told if its user left."""
+        connection = self.state.remove_connection(session)
+        if connection is not None:
+            self.login.leave(connection, reason)
+
+    # -- stopping --------------------------------------------------------
+
+    def begin_shutdown(self, reason: str, delay: float = 0) -> None:
+        self.admin.begin_shutdown(reason, delay)
+
+    def close_all(self, reason: str | None = None) -> None:
+        self.admin.close_all(reason)
+
+
+def bind_handlers(*rules: object) -> dict[str, Handler]:
+    """Every row of the command table bound to the one rule method marked to handle it."""
+    handlers: dict[str, Handler] = {}
+    for rule in rules:
+        for _, method in inspect.getmembers(rule, inspect.ismethod):
+            action = getattr(method, "handles", None)
+            if action is None:
+                continue
+            if action not in BY_ACTION:
+                raise TypeError(f"{method.__qualname__} handles {action!r}, which is no row of the command table")
+            if action in handlers:
+                raise TypeError(f"{action!r} has two handlers: {handlers[action].__qualname__} and {method.__qualname__}")
+            handlers[action] = method
+    missing = [c.action for c in BY_ACTION.values() if c.action not in handlers and c.action != "line"]
+    if missing:
+        raise TypeError(f"no handler for {', '.join(missing)}")
+    return handlers
+
+
+__all__: list[Any] = ["Hub", "HubConfig", "Session", "bind_handlers"]

@@ -1,0 +1,142 @@
+"""
+Messages: to a room, privately to a user, or waiting for an offline account.
+
+A message goes to every connection of every recipient, and to the sender's
+other connections (devices) too: the same event, whose ``from`` is the
+sender's own name, which is how a client tells its own messages sent
+elsewhere. Every message is stored before its sender's ``ok``; the live chat
+does not wait for the database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.python.failure import Failure
+from twisted.logger import Logger
+
+from tchat.chat.contacts import ContactRules
+from tchat.chat.core import Core, handles, logged_in
+from tchat.chat.model import Connection
+from tchat.chat.offline import OfflineRules
+from tchat.chat.rooms import RoomRules
+from tchat.commands import Request
+from tchat.errors import ChatError
+from tchat.events import error_event, make_event
+from tchat.names import clean_text, is_room, name_key
+from tchat.store import StoreError
+
+log = Logger()
+
+
+class MessageRules:
+    def __init__(self, core: Core, rooms: RoomRules, offline: OfflineRules, contacts: ContactRules) -> None:
+        self.core = core
+        self.rooms = rooms
+        self.offline = offline
+        self.contacts = contacts
+
+    def keep(self, fields: dict[str, Any]) -> Deferred[None]:
+        """Store a message; the Deferred fires once it is committed."""
+        if self.core.store is None:
+            return succeed(None)
+        return self.core.store.history.add(fields)
+
+    @handles("msg")
+    async def do_msg(self, connection: Connection, request: Request) -> None:
+        user = logged_in(connection)
+        text = clean_text(request.args["text"]).rstrip()
+        if not text.strip():
+            raise ChatError("empty_message", "empty message: type some text")
+        kind = request.args.get("kind")
+        target = request.args.get("to")
+        core = self.core
+        if target is None or is_room(target):
+            room = self.rooms.room_of(connection, target)
+            msgid = core.next_msgid()
+            event = core.event(
+                "message", msgid=msgid, **{"from": user.name}, to=room.name, text=text,
+                kind="action" if kind == "action" else "public", registered=user.registered or None,
+            )
+            core.delivery.to_room(room, event, but=connection)
+            core.metrics.messages.labels(event["kind"]).inc()
+            await self._ok_when_stored(connection, request, self.keep(event.fields), msgid=msgid)
+            return
+        kind = "action" if kind == "action" else "private"
+        msgid = core.next_msgid()
+        other = core.state.user(name_key(target))
+        if other is None:
+            fields = {"msgid": msgid, "from": user.name, "to": target, "text": text, "kind": kind, "ts": core.now()}
+            if user.registered:
+                fields["registered"] = True
+            account = await self.offline.queue(target, fields)
+            core.metrics.messages.labels(kind).inc()
+            await self.keep(fields)
+            # The sender's other devices see what was sent, as if live.
+            core.delivery.to_user(user, make_event("message", **fields), but=connection)
+            core.reply(
+                connection, request, "ok", msgid=msgid, queued=True,
+                text=f"{account.name} is offline; they will get it when they log in",
+            )
+            # They may have logged in while the message was being queued.
+            arrived = core.state.user(account.key)
+            if arrived is not None:
+                await self.offline.deliver(arrived)
+            return
+        event = core.event(
+            "message", msgid=msgid, **{"from": user.name}, to=other.name, text=text, kind=kind,
+            registered=user.registered or None,
+        )
+        core.delivery.to_user(other, event)
+        if other is not user:
+            core.delivery.to_user(user, event, but=connection)
+        core.metrics.messages.labels(kind).inc()
+        self.contacts.offer(user, other)
+        await self._ok_when_stored(
+            connection, request, self.keep(event.fields),
+            msgid=msgid, text=f"sent to {other.name}" if other is not user else None,
+        )
+
+    async def _ok_when_stored(self, connection: Connection, request: Request, stored: Deferred[None], **fields: Any) -> None:
+        """
+        Answer ``ok`` once the message is stored, without holding up the
+        sender's next request meanwhile: the store commits messages in
+        groups, and a sender that waited for each commit before its next
+        message was held to one message per commit. At most
+        ``max_unstored`` of a connection's messages wait at once; past that,
+        its requests wait too. Oks come in the order of the messages.
+        """
+        core = self.core
+        connection.unstored += 1
+        finished: Deferred[None] = Deferred()
+
+        def finish(result: Any) -> None:
+            connection.unstored -= 1
+            if isinstance(result, Failure) and result.check(StoreError) and result.value.code == "unavailable":
+                # Delivered all the same: the live chat does not wait for the database.
+                log.warn("a message from {user} was delivered but not stored: {why}", user=connection.name, why=result.value)
+                # Not an ok: what was asked (deliver and keep) was half done.
+                # "delivered" tells a program not to send it again.
+                core.delivery.to_connection(connection, make_event(
+                    "error", ts=core.now(), re=request.id, action=request.action, code="unavailable",
+                    msgid=fields.get("msgid"), delivered=True,
+                    text=f"your message was delivered, but not kept in the history: {result.value}",
+                ))
+            elif isinstance(result, Failure):
+                log.failure("a message from {user} was delivered but not stored", result, user=connection.name)
+                core.delivery.to_connection(connection, error_event(
+                    "internal_error", "your message was delivered but could not be stored", re=request.id, ts=core.now(),
+                ))
+            else:
+                core.reply(connection, request, "ok", **fields)
+            # Only now may a waiting quit go on: its bye must follow this ok.
+            if not connection.unstored:
+                waiting, connection.waiting_for_store = connection.waiting_for_store, []
+                for d in waiting:
+                    d.callback(None)
+            finished.callback(None)
+
+        stored.addBoth(finish)
+        if connection.unstored > core.config.max_unstored:
+            await finished

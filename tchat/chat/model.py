@@ -1,0 +1,149 @@
+"""
+What the chat is made of: connections, users and rooms, and the hub's config.
+
+A L{Connection} is one client connection (a device): its door's L{Session},
+since when, whether it proved the admin password, its current room for text
+mode, its messages waiting for the store. A L{User} is a name in the chat:
+a guest (one connection) or an account (one or more connections, one per
+device). A L{Room} has users as members and, for fan-out, the flat set of
+their connections.
+
+Nothing here reaches a socket or another node: the rules change and read
+these only through the state seam (L{tchat.chat.state}) and reach clients
+only through the delivery seam (L{tchat.chat.delivery}).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from twisted.internet.defer import Deferred
+
+from tchat.commands import RequestId
+from tchat.events import Event
+from tchat.names import name_key
+
+
+class Session(Protocol):
+    """One connection, as the chat sees it. Doors implement this."""
+
+    def deliver(self, event: Event) -> None:
+        """Send ``event`` to the client; never blocks, never raises."""
+
+    def close(self, reason: str, re: RequestId | None = None) -> None:
+        """Send a ``bye`` event with ``reason`` (answering request ``re``, for a quit), then disconnect."""
+
+    def describe(self) -> dict[str, str]:
+        """``address``, ``host`` and ``door`` of this connection, for logs, throttling and ``/debug``."""
+
+    def drained(self) -> Deferred[None]:
+        """Fires once what was delivered so far has left for the client (its send buffer has room)."""
+
+
+@dataclass
+class HubConfig:
+    server_name: str = "tchat"
+    motd: str | None = None
+    max_users: int = 1000
+    max_rooms_per_user: int = 50
+    # Most connections (devices) logged in to one account at once.
+    max_sessions: int = 10
+    admin_password: str | None = field(default=None, repr=False)
+    # "open": anyone may /register; "closed": only admins make accounts.
+    registration: str = "open"
+    guests: bool = True
+    # Most private messages waiting for one offline user.
+    offline_limit: int = 1000
+    # Of those, most from one sender, and from all guests together.
+    offline_per_sender: int = 100
+    offline_from_guests: int = 100
+    # Most messages of one sender fanned out but not yet stored (their oks wait).
+    max_unstored: int = 32
+    # What costs a password hash, per address (and /passwd per account too):
+    # at once, and then how many an hour.
+    register_burst: int = 10
+    register_per_hour: float = 10.0
+    passwd_burst: int = 3
+    passwd_per_hour: float = 60.0
+
+
+@dataclass(eq=False)
+class Connection:
+    """One client connection: a device of a user, or someone not yet logged in."""
+
+    session: Session
+    since: float
+    # The door it came in by ("tcp", "web"), for metrics and /debug.
+    door: str = "?"
+    user: "User | None" = None
+    # Proved the admin password on this connection.
+    admin: bool = False
+    # Text mode's room for plain lines (and for commands that name none).
+    current: "Room | None" = None
+    # Messages fanned out whose ok waits for the store, and who waits for them all.
+    unstored: int = 0
+    waiting_for_store: list[Deferred[None]] = field(default_factory=list)
+
+    def stored_all(self) -> Deferred[None]:
+        """Fires when none of this connection's messages waits for the store."""
+        d: Deferred[None] = Deferred()
+        self.waiting_for_store.append(d)
+        return d
+
+    @property
+    def address(self) -> str:
+        return self.session.describe().get("address", "?")
+
+    @property
+    def host(self) -> str:
+        """The address without its port: what throttles count."""
+        described = self.session.describe()
+        return described.get("host", described.get("address", "?"))
+
+    @property
+    def name(self) -> str | None:
+        return None if self.user is None else self.user.name
+
+    def describe(self) -> dict[str, object]:
+        """This connection for ``/debug`` and ``whoami``."""
+        info = self.session.describe()
+        return {"door": info.get("door", "?"), "address": info.get("address", "?"), "since": self.since}
+
+
+@dataclass(eq=False)
+class User:
+    """Someone logged in under a name: a guest, or an account on one or more devices."""
+
+    key: str
+    name: str
+    registered: bool = False
+    rooms: dict[str, "Room"] = field(default_factory=dict)
+    # Its connections, oldest first; never empty while the user is online.
+    connections: list[Connection] = field(default_factory=list)
+    # Keys of this user's contacts, and of those offered as contacts while online.
+    contacts: set[str] = field(default_factory=set)
+    offered: set[str] = field(default_factory=set)
+    # Whether this user's offline messages are being delivered, and
+    # whether more arrived meanwhile.
+    delivering_offline: bool = False
+    offline_again: bool = False
+
+
+@dataclass(eq=False)
+class Room:
+    name: str
+    members: dict[str, User] = field(default_factory=dict)
+    # Every connection of every member: what a fan-out walks.
+    connections: dict[Connection, None] = field(default_factory=dict)
+    # How many of those are on each door: a fan-out counts its deliveries
+    # from this, not one by one (see tchat.metrics).
+    doors: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def key(self) -> str:
+        return name_key(self.name)
+
+    def names(self) -> list[str]:
+        return sorted((u.name for u in self.members.values()), key=name_key)
