@@ -140,7 +140,14 @@ def _whoami(e: Event) -> list[str]:
     admin = " (admin)" if e.get("admin") else ""
     current = f"; current room {e['current']}" if e.get("current") else ""
     rooms = f"in {', '.join(e['rooms'])}" if e["rooms"] else "in no room (/join #room)"
-    return [f"*** You are {e['user']}{admin}, {rooms}{current}"]
+    lines = [f"*** You are {e['user']}{admin}, {rooms}{current}"]
+    sessions = e.get("sessions") or []
+    if len(sessions) > 1:
+        lines += [
+            f"***   session via {s['door']} from {s['address']} since {_clock(s['since'])}" + (" (this one)" if s.get("this") else "")
+            for s in sessions
+        ]
+    return lines
 
 
 def _join_event(e: Event) -> list[str]:

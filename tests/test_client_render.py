@@ -153,6 +153,31 @@ class PlainRenderingTests(TestCase):
         )
         self.assertEqual(self.one(ev("notice", text="You were kicked by root")), f"{self.t} *** You were kicked by root")
 
+    def test_a_quit_is_one_line_for_every_room_shared(self) -> None:
+        self.assertEqual(
+            self.one(ev("quit", user="carol", rooms=["#lobby", "#dev"], reason="quit: bye")),
+            f"{self.t} *** carol left #lobby, #dev (quit: bye)",
+        )
+
+    def test_what_another_session_of_the_account_did_reads_as_ones_own(self) -> None:
+        self.assertEqual(self.one(ev("join", room="#ops", user="Alice")), f"{self.t} *** You joined #ops (from another session)")
+        self.assertEqual(self.one(ev("part", room="#ops", user="alice")), f"{self.t} *** You left #ops (from another session)")
+        mine = ev("message", msgid="m", to="#ops", text="from my phone", kind="public", registered=True, **{"from": "alice"})
+        self.assertEqual(self.one(mine), f"{self.t} [#ops] <alice> from my phone")
+
+    def test_whoami_lists_the_sessions_when_there_are_several(self) -> None:
+        sessions = [
+            {"door": "tcp", "address": "10.0.0.1:5000", "since": NOW, "this": False},
+            {"door": "web", "address": "10.0.0.2:6000", "since": NOW, "this": True},
+        ]
+        lines = self.r.event(ev("whoami", user="alice", rooms=["#lobby"], admin=False, registered=True, sessions=sessions), "alice")
+        self.assertEqual(lines[1:], [
+            f"{self.t} ***   session via tcp from 10.0.0.1:5000",
+            f"{self.t} ***   session via web from 10.0.0.2:6000 (this one)",
+        ])
+        one = self.r.event(ev("whoami", user="alice", rooms=[], admin=False, sessions=sessions[1:]), "alice")
+        self.assertEqual(len(one), 1)
+
     def test_error(self) -> None:
         self.assertEqual(self.one(ev("error", code="no_such_user", text="no such user: dave")), f"{self.t} !!! no such user: dave")
         self.assertEqual(self.r.error("oops", ts=NOW), [f"{self.t} !!! oops"])

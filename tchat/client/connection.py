@@ -795,6 +795,30 @@ class ChatClient(LineReceiver):
         self._report(None, False)
         self._changed()
 
+    def _on_join(self, event: dict[str, Any]) -> None:
+        # Another session of this account joined a room: so is this one.
+        if self._is_me(event.get("user")) and isinstance(event.get("room"), str):
+            room = event["room"]
+            if name_key(room) not in {name_key(r) for r in self.rooms}:
+                self.rooms.append(room)
+                if self.current_room is None:
+                    self.current_room = room
+                self._changed()
+        self._show_event(event)
+
+    def _on_part(self, event: dict[str, Any]) -> None:
+        # Another session of this account left a room: so has this one.
+        if self._is_me(event.get("user")) and isinstance(event.get("room"), str):
+            gone = name_key(event["room"])
+            self.rooms = [r for r in self.rooms if name_key(r) != gone]
+            if self.current_room is not None and name_key(self.current_room) == gone:
+                self.current_room = self.rooms[-1] if self.rooms else None
+            self._changed()
+        self._show_event(event)
+
+    def _is_me(self, user: Any) -> bool:
+        return isinstance(user, str) and self.name is not None and name_key(user) == name_key(self.name)
+
     def _on_error(self, event: dict[str, Any]) -> None:
         rid = event.get("re")
         answered = self._reply_to(event)

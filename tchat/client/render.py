@@ -117,6 +117,7 @@ class Renderer:
             "message": self._message_event,
             "join": self._join,
             "part": self._part,
+            "quit": self._quit,
             "users": self._users,
             "rooms": self._rooms,
             "whoami": self._whoami,
@@ -296,11 +297,23 @@ class Renderer:
         return []
 
     def _join(self, e: dict[str, Any], me: str | None) -> list[list[Segment]]:
+        if me is not None and name_key(str(e["user"])) == name_key(me):
+            # Another session of this account joined: the account is in the room.
+            return [self._info(f"You joined {e['room']} (from another session)", "presence")]
         return [self._info(f"{e['user']} joined {e['room']}", "presence")]
 
     def _part(self, e: dict[str, Any], me: str | None) -> list[list[Segment]]:
         reason = f" ({e['reason']})" if e.get("reason") else ""
+        if me is not None and name_key(str(e["user"])) == name_key(me):
+            return [self._info(f"You left {e['room']} (from another session){reason}", "presence")]
         return [self._info(f"{e['user']} left {e['room']}{reason}", "presence")]
+
+    def _quit(self, e: dict[str, Any], me: str | None) -> list[list[Segment]]:
+        # One line for every room shared with the one who left the chat.
+        reason = f" ({e['reason']})" if e.get("reason") else ""
+        rooms = e.get("rooms") or []
+        where = f" {_names([str(r) for r in rooms])}" if rooms else " the chat"
+        return [self._info(f"{e['user']} left{where}{reason}", "presence")]
 
     def _users(self, e: dict[str, Any], me: str | None) -> list[list[Segment]]:
         where = f"In {e['room']}" if e.get("room") else "Online"
@@ -315,7 +328,13 @@ class Renderer:
         current = f"; current room {e['current']}" if e.get("current") else ""
         rooms = e.get("rooms") or []
         where = f"in {_names(rooms)}" if rooms else "in no room (/join #room)"
-        return [self._info(f"You are {e['user']}{admin}, {where}{current}")]
+        lines = [self._info(f"You are {e['user']}{admin}, {where}{current}")]
+        sessions = e.get("sessions") or []
+        if len(sessions) > 1:
+            for s in sessions:
+                this = " (this one)" if s.get("this") is True else ""
+                lines.append(self._info(f"  session via {s.get('door', '?')} from {s.get('address', '?')}{this}"))
+        return lines
 
     def _ok(self, e: dict[str, Any], me: str | None) -> list[list[Segment]]:
         return [self._info(str(e["text"]))] if e.get("text") else []
