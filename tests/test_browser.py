@@ -516,6 +516,32 @@ class BrowserTests(TestCase):
         (item,) = page.css("li.msg.delayed")
         self.assertIn("delayed", item.text)
 
+    def test_what_the_account_does_on_another_device_shows_on_the_page_as_its_own(self) -> None:
+        server = Server(self)
+        laptop = LineUser(self, server.line_port)
+        laptop.send("alice")
+        laptop.send("/register correct-horse-battery")
+        laptop.wait_for(lambda line: line.startswith("*** alice is registered"))
+        page = Page(self, server.url)
+        page.login("alice", "correct-horse-battery")
+        laptop.wait_for(lambda line: "alice is now also logged in via web" in line)
+        # Joined on the terminal: the page is in the room too, and shows what
+        # was typed there as its own.
+        laptop.send("/join #ops")
+        page.open("#ops")
+        laptop.send("typed on the laptop")
+        page.wait_message("typed on the laptop")
+        (own,) = [m for m in page.css("li.msg") if "typed on the laptop" in m.text]
+        self.assertIn("own", own.get_attribute("class"))
+        # And what the page sends reaches the terminal as alice's.
+        page.say("typed in the browser")
+        laptop.wait_for("[#ops] <alice> typed in the browser")
+        if os.environ.get("TCHAT_SCREENSHOTS"):
+            page.driver.save_screenshot(os.path.join(os.environ["TCHAT_SCREENSHOTS"], "two-sessions.png"))
+        # Left on the terminal: gone from the page.
+        laptop.send("/part #ops")
+        page.until(lambda d: not page._button("button.conv", "data-key", "#ops"), "#ops gone from the list")
+
     def test_on_a_phone_the_lists_fold_away_behind_buttons(self) -> None:
         server = Server(self)
         phone = Page(self, server.url, width=360, height=740)

@@ -498,6 +498,18 @@ const HANDLERS = {
 
   join(ev) {
     state.online.add(key(ev.user));
+    if (isMe(ev.user)) {
+      // Another session of this account joined: the account is in the room,
+      // so this page is too (the server sends its messages here from now on).
+      const conv = conversation(ev.room, "room");
+      conv.name = ev.room;
+      conv.joined = true;
+      conv.membersAsked = true;
+      request({ action: "users", room: ev.room }, { type: "members" });
+      say(conv, `you joined ${ev.room} from another session`, "sys", ev.ts);
+      renderConversations();
+      return;
+    }
     const conv = state.conversations.get(key(ev.room));
     if (conv) {
       conv.members.set(key(ev.user), ev.user);
@@ -512,6 +524,14 @@ const HANDLERS = {
   },
 
   part(ev) {
+    if (isMe(ev.user)) {
+      // Another session of this account left the room: so has this page.
+      const mine = state.conversations.get(key(ev.room));
+      if (mine) forget(mine);
+      say(currentConv(), `you left ${ev.room} from another session`, "sys", ev.ts);
+      renderConversations();
+      return;
+    }
     const conv = state.conversations.get(key(ev.room));
     if (conv) {
       conv.members.delete(key(ev.user));
