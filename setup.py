@@ -9,7 +9,7 @@ setup(
     python_requires=">=3.11",
     # Listed by hand: find_packages() would ship tests/, and twisted.plugins
     # must be named so that its (init-less) folder is installed.
-    packages=["tchat", "tchat.chat", "tchat.door", "tchat.client", "tchat.store", "tchat.web", "twisted.plugins"],
+    packages=["tchat", "tchat.chat", "tchat.door", "tchat.client", "tchat.store", "tchat.web", "tchat.bench", "twisted.plugins"],
     package_data={
         "tchat.store": ["schema/*/*.sql"],
         "tchat.web": ["static/*", "static/*/*"],
@@ -29,7 +29,7 @@ setup(
         "console_scripts": [
             "tchat-client = tchat.client.main:main",
             "tchat-admin = tchat.store.admin:main",
-            "tchat-bench = tchat.bench:main",
+            "tchat-bench = tchat.bench.cli:main",
         ]
     },
 )

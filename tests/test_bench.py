@@ -11,18 +11,11 @@ from twisted.internet.protocol import Factory
 from twisted.protocols.basic import LineReceiver
 from twisted.trial.unittest import TestCase
 
-from tchat.bench import (
-    Bench,
-    BenchConfig,
-    BenchError,
-    Phase,
-    check_host,
-    format_summary,
-    main,
-    parse_args,
-    percentile,
-    summarize,
-)
+from tchat.bench.cli import main, parse_args
+from tchat.bench.config import BenchConfig, BenchError, Phase, check_host
+from tchat.bench.report import format_summary
+from tchat.bench.runner import Bench
+from tchat.bench.stats import percentile, summarize
 from tests.helpers import start_line_server
 
 

@@ -1,0 +1,454 @@
+"""
+The run: L{Bench} connects and seats every client, runs the phases (burst or
+open-loop steady), counts deliveries on the hot path, watches for stalls and
+the overall timeout, and returns the results as a dict.
+"""
+
+from __future__ import annotations
+
+import array
+import gc
+import ipaddress
+import platform
+import re
+import time
+from dataclasses import asdict
+from typing import Any, Callable
+
+from twisted.internet.defer import Deferred, TimeoutError as DeferredTimeout
+from twisted.python.failure import Failure
+
+from tchat.bench.clients import IrcClient, LoadClient, TchatClient
+from tchat.bench.config import BenchConfig, BenchError, Phase, check_host
+from tchat.bench.stats import own_cpu, read_cpu_seconds, read_rss_kib, summarize
+
+# ~SENDER:SEQ:SENT_AT~ : the key "SENDER:SEQ" names a message uniquely over a
+# whole run (sequence numbers go on from one phase to the next).
+MARK = re.compile(rb"~(\d+:\d+):([\d.]+)~")
+
+
+def _report_connect_failure(failure: Any, client: "LoadClient") -> None:
+    client.fail(f"cannot connect: {failure.getErrorMessage()}")
+
+
+class Bench:
+    """
+    Runs one configured load against one server and collects the results.
+    L{run} does everything and returns the results as a dict (see
+    L{tchat.bench.report.format_summary} for what they mean); L{close}
+    drops every connection.
+    """
+
+    def __init__(self, config: BenchConfig, reactor: Any = None, clock: Callable[[], float] = time.monotonic) -> None:
+        config.check()
+        if reactor is None:
+            from twisted.internet import reactor as default_reactor
+
+            reactor = default_reactor
+        self.config = config
+        self.reactor = reactor
+        self.now = clock
+        self.address = check_host(config.host, config.allow_remote)
+        self.clients: list[LoadClient] = []
+        self.senders: list[LoadClient] = []
+        self.bytes_in = 0
+        self.counting = False
+        self.closing = False
+        self.lost_members = 0
+        self.errors: dict[str, int] = {}
+        self.error_samples: list[str] = []
+        self.deadline = 0.0
+        # Per phase:
+        self.pending: dict[bytes, int] = {}
+        self.latencies = array.array("d")
+        self.delivered = 0
+        self.unexpected = 0
+        self.completed = 0
+        self.sent_total = 0
+        self.phase_total = 0
+        self.first_send = 0.0
+        self.last_send = 0.0
+        self.last_delivery = 0.0
+        self.last_progress = 0.0
+        self.max_send_lag = 0.0
+        self.burst = False
+        self._phase_done: Deferred[str] | None = None
+        self._send_timer: Any = None
+        self._watchdog: Any = None
+
+    # -- the run --------------------------------------------------------
+
+    async def run(self) -> dict[str, Any]:
+        config = self.config
+        started = self.now()
+        self.deadline = started + config.timeout
+        cpu0 = own_cpu()
+        results: dict[str, Any] = {
+            "tool": "tchat-bench",
+            "protocol": config.protocol,
+            "server": {"host": self.address, "port": config.port, "pid": config.server_pid},
+            "config": {
+                "connections": config.connections,
+                "senders": config.senders,
+                "phases": [asdict(p) for p in config.phases],
+                "window": config.window,
+                "size": config.size,
+                "room": config.room_name(),
+                "concurrency": config.concurrency,
+                "source_ips": config.source_ips,
+                "ack": "quick" if config.quickack else "delayed",
+                "no_room": config.no_room,
+            },
+            "ok": False,
+            "memory": {"rss_kib": {"before": read_rss_kib(config.server_pid)}},
+            "phases": [],
+        }
+        try:
+            results["setup"] = await self.connect_all()
+            await self.settle()
+            results["memory"]["rss_kib"]["logged_in"] = read_rss_kib(config.server_pid)
+            for number, phase in enumerate(config.phases, 1):
+                if phase.messages == 0:
+                    continue
+                outcome = await self.run_phase(phase)
+                outcome["phase"] = number
+                results["phases"].append(outcome)
+                await self.settle()
+                results["memory"]["rss_kib"][f"after_phase_{number}"] = read_rss_kib(config.server_pid)
+            results["ok"] = all(p["complete"] for p in results["phases"]) and self.lost_members == 0
+        except BenchError as e:
+            results["error"] = str(e)
+        rss = results["memory"]["rss_kib"]
+        rss["after_run"] = read_rss_kib(config.server_pid)
+        if rss.get("before") is not None and rss.get("logged_in") is not None:
+            results["memory"]["per_connection_kib"] = (rss["logged_in"] - rss["before"]) / config.connections
+        cpu1 = own_cpu()
+        results["bench"] = {
+            "wall_s": self.now() - started,
+            "cpu_user_s": cpu1[0] - cpu0[0],
+            "cpu_system_s": cpu1[1] - cpu0[1],
+            "python": platform.python_version(),
+            "reactor": type(self.reactor).__name__,
+        }
+        results["lost_connections"] = self.lost_members
+        results["server_errors"] = dict(self.errors)
+        if self.error_samples:
+            results["server_error_samples"] = self.error_samples
+        return results
+
+    def remaining(self) -> float:
+        left = self.deadline - self.now()
+        if left <= 0:
+            raise BenchError(f"the run took longer than --timeout {self.config.timeout:g} s")
+        return left
+
+    async def _wait(self, d: Deferred[Any], what: str) -> Any:
+        try:
+            return await d.addTimeout(self.remaining(), self.reactor)
+        except DeferredTimeout:
+            raise BenchError(f"--timeout {self.config.timeout:g} s reached while {what}") from None
+
+    # -- setup ----------------------------------------------------------
+
+    def make_client(self, index: int) -> LoadClient:
+        return (TchatClient if self.config.protocol == "tchat" else IrcClient)(self, index)
+
+    def endpoint(self, index: int) -> Any:
+        from twisted.internet import endpoints
+
+        config = self.config
+        try:
+            ip = ipaddress.ip_address(self.address)
+        except ValueError:
+            return endpoints.HostnameEndpoint(self.reactor, self.address, config.port, timeout=config.connect_timeout)
+        if ip.version == 6:
+            return endpoints.TCP6ClientEndpoint(self.reactor, self.address, config.port, timeout=config.connect_timeout)
+        bind = None
+        if config.source_ips > 1 and ip.is_loopback:
+            bind = (f"127.0.0.{1 + index % config.source_ips}", 0)
+        return endpoints.TCP4ClientEndpoint(
+            self.reactor, self.address, config.port, timeout=config.connect_timeout, bindAddress=bind
+        )
+
+    async def connect_all(self) -> dict[str, Any]:
+        """Connect, log in and seat every client; at most ``concurrency`` at a time."""
+        from twisted.internet.endpoints import connectProtocol
+
+        config = self.config
+        total = config.connections
+        started = self.now()
+        all_in: Deferred[None] = Deferred()
+        state = {"next": 0, "active": 0, "ready": 0}
+
+        def launch() -> None:
+            while state["next"] < total and state["active"] < config.concurrency and not all_in.called:
+                index = state["next"]
+                state["next"] += 1
+                state["active"] += 1
+                client = self.make_client(index)
+                client.started_at = self.now()
+                self.clients.append(client)
+                client.connecting = connectProtocol(self.endpoint(index), client)
+                client.connecting.addErrback(_report_connect_failure, client)
+                client.ready.addCallbacks(seated, failed)
+
+        def seated(_: Any) -> None:
+            state["active"] -= 1
+            state["ready"] += 1
+            if state["ready"] == total:
+                if not all_in.called:
+                    all_in.callback(None)
+            else:
+                launch()
+
+        def failed(f: Failure) -> None:
+            if not all_in.called:
+                all_in.errback(f)
+
+        launch()
+        try:
+            await self._wait(all_in, f"connecting ({state['ready']} of {total} in the room)")
+        except BenchError as e:
+            raise BenchError(f"setup failed with {state['ready']} of {total} in the room: {e}") from None
+        done = self.now()
+        connected = [c.connected_at for c in self.clients if c.connected_at is not None]
+        wall = done - started
+        self.senders = self.clients[: config.senders]
+        return {
+            "connections": total,
+            "seconds": wall,
+            "logins_per_s": total / wall if wall > 0 else None,
+            "connects_per_s": total / (max(connected) - started) if connected and max(connected) > started else None,
+            "login_ms": summarize((c.ready_at - c.started_at for c in self.clients if c.ready_at), 1000.0),
+        }
+
+    async def settle(self) -> None:
+        """Wait until nothing has arrived for ``settle`` seconds (at most 30 s): the server is quiet."""
+        if self.config.settle <= 0:
+            return
+        quiet_for = self.config.settle
+        limit = self.now() + 30.0
+        last = self.bytes_in
+        quiet_since = self.now()
+        while self.now() < limit:
+            self.remaining()
+            d: Deferred[None] = Deferred()
+            self.reactor.callLater(min(0.1, quiet_for), d.callback, None)
+            await d
+            if self.bytes_in != last:
+                last = self.bytes_in
+                quiet_since = self.now()
+            elif self.now() - quiet_since >= quiet_for:
+                return
+
+    # -- a phase --------------------------------------------------------
+
+    async def run_phase(self, phase: Phase) -> dict[str, Any]:
+        config = self.config
+        members = len(self.clients)
+        self.pending = {}
+        self.latencies = array.array("d")
+        self.delivered = self.unexpected = self.completed = self.sent_total = 0
+        self.max_send_lag = 0.0
+        self.burst = phase.rate <= 0
+        self.phase_total = phase.messages * len(self.senders)
+        self._phase_done = Deferred()
+        for client in self.clients:
+            client.received = 0
+            client.sent = 0
+        for sender in self.senders:
+            sender.to_send = phase.messages
+            sender.credit = config.window
+        lost_before = self.lost_members
+        # A collection of the bench's own garbage in mid-phase would show up
+        # as latency of the server; what a phase makes is short-lived and
+        # acyclic, so the collector stays off until the phase ends.
+        gc.collect()
+        gc_was_on = gc.isenabled()
+        gc.disable()
+        server_cpu0 = read_cpu_seconds(config.server_pid)
+        cpu0 = own_cpu()
+        self.counting = True
+        self.first_send = self.last_send = self.last_delivery = self.last_progress = self.now()
+        if phase.rate > 0:
+            self._schedule(phase.rate, self.first_send)
+        else:
+            for sender in self.senders:
+                self._pump(sender)
+        self._watchdog = self.reactor.callLater(0.25, self._check_stall)
+        try:
+            why = await self._wait(self._phase_done, f"running a {phase.kind} phase")
+        finally:
+            self.counting = False
+            if gc_was_on:
+                gc.enable()
+            for timer in (self._watchdog, self._send_timer):
+                if timer is not None and timer.active():
+                    timer.cancel()
+            self._watchdog = self._send_timer = None
+        cpu1 = own_cpu()
+        server_cpu1 = read_cpu_seconds(config.server_pid)
+        end = self.last_delivery if self.delivered else self.now()
+        wall = max(end - self.first_send, 1e-9)
+        expected = self.sent_total * (members - 1)
+        short = 0
+        for client in self.clients:
+            if client.received < self.sent_total - client.sent:
+                short += 1
+        bench_cpu = (cpu1[0] - cpu0[0]) + (cpu1[1] - cpu0[1])
+        outcome: dict[str, Any] = {
+            "kind": phase.kind,
+            "rate": phase.rate,
+            "senders": len(self.senders),
+            "messages_per_sender": phase.messages,
+            "members": members,
+            "window": config.window if phase.rate <= 0 else None,
+            "end": why,
+            "complete": why == "done" and self.delivered == expected and self.lost_members == lost_before,
+            "messages_sent": self.sent_total,
+            "messages_complete": self.completed,
+            "deliveries_expected": expected,
+            "deliveries": self.delivered,
+            "deliveries_missing": expected - self.delivered,
+            "deliveries_unexpected": self.unexpected,
+            "members_short": short,
+            "seconds": wall,
+            "deliveries_per_s": self.delivered / wall,
+            "messages_per_s": self.completed / wall,
+            "send_seconds": self.last_send - self.first_send,
+            "latency_ms": summarize(self.latencies, 1000.0),
+            "bench_cpu_s": bench_cpu,
+            "bench_cpu_share": bench_cpu / wall,
+        }
+        if phase.rate > 0:
+            span = self.last_send - self.first_send
+            outcome["send_rate"] = (self.sent_total - 1) / span if span > 0 and self.sent_total > 1 else None
+            outcome["max_send_lag_ms"] = self.max_send_lag * 1000.0
+        if server_cpu0 is not None and server_cpu1 is not None:
+            outcome["server_cpu_s"] = server_cpu1 - server_cpu0
+            outcome["server_cpu_us_per_delivery"] = (
+                (server_cpu1 - server_cpu0) / self.delivered * 1e6 if self.delivered else None
+            )
+        self.latencies = array.array("d")
+        return outcome
+
+    def _send(self, sender: LoadClient) -> None:
+        now = self.now()
+        seq = self.sent_total
+        text = b"~%d:%d:%.6f~" % (sender.index, seq, now)
+        pad = self.config.size - len(text)
+        if pad > 0:
+            text += b"x" * pad
+        self.pending[b"%d:%d" % (sender.index, seq)] = len(self.clients) - 1
+        self.sent_total += 1
+        sender.sent += 1
+        sender.to_send -= 1
+        self.last_send = self.last_progress = now
+        sender.send_text(text)
+
+    def _pump(self, sender: LoadClient) -> None:
+        while sender.credit > 0 and sender.to_send > 0 and sender.connected:
+            sender.credit -= 1
+            self._send(sender)
+
+    def _schedule(self, rate: float, start: float) -> None:
+        """Open loop: message k (of all senders, in turn) leaves at start + k / rate."""
+        senders = [s for s in self.senders if s.to_send > 0]
+        turn = 0
+
+        def tick() -> None:
+            nonlocal turn
+            now = self.now()
+            due = min(self.phase_total, int((now - start) * rate) + 1)
+            while self.sent_total < due and senders:
+                sender = senders[turn % len(senders)]
+                if sender.to_send <= 0 or not sender.connected:
+                    senders.remove(sender)
+                    continue
+                self.max_send_lag = max(self.max_send_lag, now - (start + self.sent_total / rate))
+                self._send(sender)
+                turn += 1
+            if self.sent_total < self.phase_total and senders:
+                next_at = start + self.sent_total / rate
+                self._send_timer = self.reactor.callLater(max(0.0, next_at - self.now()), tick)
+            else:
+                self._maybe_done()
+
+        tick()
+
+    def count(self, data: bytes, receiver: LoadClient) -> int:
+        """Count the deliveries in ``data`` (whole lines) that ``receiver`` got; the hot path."""
+        found = MARK.findall(data)
+        if not found:
+            return 0
+        receiver.received += len(found)
+        now = self.now()
+        pending = self.pending
+        add = self.latencies.append
+        for key, sent_at in found:
+            left = pending.get(key)
+            if left is None:
+                self.unexpected += 1
+                continue
+            add(now - float(sent_at))
+            if left > 1:
+                pending[key] = left - 1
+            else:
+                del pending[key]
+                self.completed += 1
+                sender = self.clients[int(key[: key.index(b":")])]
+                sender.credit += 1
+                if self.burst and sender.to_send > 0:
+                    self._pump(sender)
+        self.delivered += len(found)
+        self.last_delivery = self.last_progress = now
+        if not pending and self.sent_total == self.phase_total:
+            self._maybe_done()
+        return len(found)
+
+    def _maybe_done(self) -> None:
+        if not self.pending and self.sent_total >= self.phase_total:
+            self._finish("done")
+
+    def _finish(self, why: str) -> None:
+        if self._phase_done is not None and not self._phase_done.called:
+            self._phase_done.callback(why)
+
+    def _check_stall(self) -> None:
+        if self._phase_done is None or self._phase_done.called:
+            return
+        if self.now() - self.last_progress >= self.config.stall:
+            self._finish(f"stalled: nothing sent or delivered for {self.config.stall:g} s")
+            return
+        self._watchdog = self.reactor.callLater(0.25, self._check_stall)
+
+    # -- events from the clients -----------------------------------------
+
+    def server_error(self, client: LoadClient, code: str, text: str) -> None:
+        self.errors[code] = self.errors.get(code, 0) + 1
+        if len(self.error_samples) < 5:
+            self.error_samples.append(f"{client.name}: {code}: {text}"[:300])
+
+    def member_lost(self, client: LoadClient, reason: Failure | None) -> None:
+        if self.closing:
+            return
+        self.lost_members += 1
+        if len(self.error_samples) < 5:
+            self.error_samples.append(f"{client.name}: connection lost: {reason.getErrorMessage() if reason else '?'}")
+
+    # -- the end --------------------------------------------------------
+
+    def close(self) -> Deferred[Any]:
+        """Drop every connection (and stop those still connecting); fires once all are gone."""
+        from twisted.internet.defer import DeferredList
+
+        self.closing = True
+        waits = []
+        for client in self.clients:
+            client._cancel_timer()
+            if client.connecting is not None and not client.connecting.called:
+                client.connecting.cancel()
+            if client.connected and client.transport is not None:
+                client.transport.abortConnection()
+                waits.append(client.lost)
+        return DeferredList(waits, consumeErrors=True)
