@@ -191,6 +191,20 @@ def _debug(e: Event) -> list[str]:
     return lines
 
 
+def _connections(e: Event) -> list[str]:
+    lines = [f"*** {len(e['connections'])} connections, {e['users_online']} logged in"]
+    for c in e["connections"]:
+        lines.append(
+            f"***   {c.get('user') or '(not logged in)'} from {c['address']} via {c['door']}"
+            f" for {e['ts'] - c['since']:.0f}s{' (admin)' if c.get('admin') else ''}"
+        )
+    return lines
+
+
+def _log(e: Event) -> list[str]:
+    return [f"*** {_clock(line['ts'])} [{line['level']}] {line['text']}" for line in e["lines"]] or ["*** (nothing logged yet)"]
+
+
 def _history(e: Event) -> list[str]:
     lines = [f"*** History of {e['target']} ({counted(len(e['messages']), 'message')}):"]
     for m in e["messages"]:
@@ -223,6 +237,8 @@ _RENDER: dict[str, Callable[[Event], list[str]]] = {
     "help": _help,
     "debug": _debug,
     "history": _history,
+    "connections": _connections,
+    "log": _log,
 }
 
 

@@ -255,9 +255,10 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "admin",
-        "become an admin with the server's admin password",
+        "become an admin with the server's admin password (before logging in too, as the admin page does)",
         (Field("password"),),
         (TextForm(("admin", "oper"), (PASSWORD,)),),
+        before_login=True,
     ),
     Command(
         "kill",
@@ -276,6 +277,20 @@ COMMANDS: tuple[Command, ...] = (
             Field("delay", "int", required=False, minimum=0, maximum=3600, error="delay is a number of seconds from 0 to 3600"),
         ),
         (TextForm(("shutdown", "down"), (REASON,)),),
+        admin=True,
+    ),
+    Command(
+        "connections",
+        "every connection: who, by which door, from where, since when (admins only; not logged)",
+        (),
+        (TextForm(("connections",)),),
+        admin=True,
+    ),
+    Command(
+        "log",
+        "the server's last N log lines (50) (admins only)",
+        (Field("lines", "int", required=False, minimum=1, maximum=500, error="lines is a number from 1 to 500"),),
+        (TextForm(("log",), (Arg("lines", "N", optional=True, accepts=_is_number),)),),
         admin=True,
     ),
     Command(

@@ -27,7 +27,7 @@ from typing import Any, Sequence, cast
 from twisted.application import service
 from twisted.internet import defer, endpoints
 from twisted.internet.interfaces import IListeningPort, IReactorThreads, IStreamServerEndpoint
-from twisted.logger import ILogObserver, Logger, jsonFileLogObserver
+from twisted.logger import globalLogPublisher, ILogObserver, Logger, jsonFileLogObserver
 from twisted.python.logfile import LogFile
 from twisted.python import usage
 from twisted.python.failure import Failure
@@ -516,6 +516,8 @@ class ChatService(service.MultiService):
 
     def startService(self) -> None:
         service.Service.startService(self)
+        # The last log lines, for the admins' /log and the admin page.
+        globalLogPublisher.addObserver(self.hub.recent_log)
         if self.options is not None:
             self._install_reload()
         self._starting = defer.Deferred.fromCoroutine(self._start())
@@ -537,6 +539,7 @@ class ChatService(service.MultiService):
 
     def stopService(self) -> defer.Deferred[None]:
         service.Service.stopService(self)
+        globalLogPublisher.removeObserver(self.hub.recent_log)
         if self._previous_hup is not None:
             signal.signal(signal.SIGHUP, self._previous_hup)
             self._previous_hup = None

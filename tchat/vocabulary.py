@@ -28,6 +28,8 @@ EVENTS: dict[str, str] = {
     "shutdown": "the server is going down",
     "bye": "the last event before the server closes the connection",
     "debug": "connections and rooms (admins)",
+    "connections": "every connection (admins; not logged, for the admin page)",
+    "log": "the server's last log lines (admins)",
     "history": "stored messages of a room or conversation",
     "contacts": "your contacts",
     "seen": "when someone was last online",

@@ -71,7 +71,7 @@ class LoginTests(TestCase):
         hub.connect(session)
         for action, args in [("msg", {"to": "#lobby", "text": "hi"}), ("join", {"room": "#a"}), ("users", {}),
                              ("rooms", {}), ("whoami", {}), ("part", {"room": "#lobby"}), ("debug", {}),
-                             ("admin", {"password": "x"}), ("kill", {"user": "x"}), ("shutdown", {})]:
+                             ("kill", {"user": "x"}), ("shutdown", {})]:
             hub.handle(session, request(action, id=action, **args))
             self.assertEqual((session.last()["code"], session.last()["re"]), ("not_logged_in", action))
         hub.handle(session, request("help"))
@@ -444,6 +444,46 @@ class AdminTests(TestCase):
         self.assertIsNone(by_address["192.0.2.9:4002"]["user"])
         self.assertEqual([r["room"] for r in debug["rooms"]], ["#dev", "#lobby"])
         self.assertNotIn("pw-very-secret", repr(debug.fields))
+
+
+class AdminWithoutANameTests(TestCase):
+    """The admin page: a connection that proves the admin password and never logs in to the chat."""
+
+    def test_an_admin_connection_without_a_name_runs_admin_commands_only(self) -> None:
+        hub, _ = make_hub(admin_password="pw")
+        bob = logged_in(hub, "bob")
+        page = RecordingSession("192.0.2.9:4000")
+        hub.connect(page)
+        hub.handle(page, request("kill", user="bob", id=1))
+        self.assertEqual(page.last()["code"], "not_logged_in")
+        hub.handle(page, request("admin", password="pw", id=2))
+        self.assertEqual((page.last().name, page.last()["action"]), ("ok", "admin"))
+        hub.handle(page, request("connections", id=3))
+        listed = page.last("connections")
+        self.assertEqual(sorted(str(c["user"]) for c in listed["connections"]), ["None", "bob"])
+        self.assertEqual(listed["users_online"], 1)
+        # Chat commands still need a name.
+        hub.handle(page, request("msg", to="#lobby", text="hi", id=4))
+        self.assertEqual(page.last()["code"], "not_logged_in")
+        hub.handle(page, request("kill", user="bob", reason="spam", id=5))
+        self.assertEqual(bob.last("notice")["text"], "You were kicked by an admin: spam")
+        self.assertEqual(bob.closed, "kicked")
+        # Not a user: nobody saw it come or go.
+        self.assertEqual(hub.state.online(), [])
+
+    def test_log_gives_the_last_lines_the_server_logged(self) -> None:
+        from twisted.logger import Logger
+
+        hub, _ = make_hub(admin_password="pw")
+        root = logged_in(hub, "root")
+        hub.handle(root, request("admin", password="pw"))
+        for i in range(3):
+            Logger(observer=hub.recent_log, namespace="tchat.test").info("line {i}", i=i)
+        hub.handle(root, request("log", lines=2))
+        self.assertEqual([line["text"] for line in root.last("log")["lines"]], ["line 1", "line 2"])
+        self.assertEqual(root.last("log")["lines"][0]["level"], "info")
+        with self.assertRaises(BadRequest):
+            request("log", lines=501)
 
 
 class RobustnessTests(TestCase):

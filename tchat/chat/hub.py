@@ -78,6 +78,7 @@ class Hub:
         self.history = HistoryRules(core)
         self.admin = ServerAdminRules(core, self.login, on_stop or (lambda: self.close_all()))
         self.info = InfoRules(core)
+        self.recent_log = self.admin.recent_log
         self.handlers = bind_handlers(
             self.rooms, self.contacts, self.login, self.messages, self.accounts, self.history, self.admin, self.info
         )
@@ -142,7 +143,8 @@ class Hub:
         command = BY_ACTION[request.action]
         failed: str | None = None
         try:
-            if connection.user is None and not command.before_login:
+            # An admin connection (the admin page) may run admin commands without a chat name.
+            if connection.user is None and not command.before_login and not (command.admin and connection.admin):
                 raise ChatError("not_logged_in", "log in first: type a name, or /login NAME")
             if command.admin and not connection.admin:
                 raise ChatError("not_allowed", f"/{request.action} is for admins; see /admin")

@@ -13,12 +13,13 @@ from typing import Any, Callable
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 
-from tchat.chat.core import Core, handles, logged_in, store_error
+from tchat.chat.core import Core, handles, store_error
 from tchat.chat.login import LoginRules
 from tchat.chat.model import Connection
 from tchat.commands import Request
 from tchat.errors import ChatError, in_seconds
 from tchat.names import BadName, check_name, clean_text, name_key
+from tchat.recent_log import RecentLog
 from tchat.store import Account, Store, StoreError
 from tchat.throttle import Guess, GuessThrottle
 
@@ -28,6 +29,8 @@ log = Logger()
 class ServerAdminRules:
     def __init__(self, core: Core, login: LoginRules, on_stop: Callable[[], object]) -> None:
         self.core = core
+        # What /log reads; the service attaches it to the log.
+        self.recent_log = RecentLog()
         self.state = core.state
         self.login = login
         # Called when a /shutdown's delay is over; the service makes it stop
@@ -51,24 +54,24 @@ class ServerAdminRules:
             raise ChatError("rate_limited", f"too many wrong admin passwords; try again in {in_seconds(guess)}")
         if not hmac.compare_digest(request.args["password"].encode(), secret.encode()):
             guess.failed()
-            log.warn("wrong admin password from {user} at {address}", user=connection.name, address=connection.address)
+            log.warn("wrong admin password from {user} at {address}", user=_who(connection), address=connection.address)
             raise ChatError("bad_password", "wrong admin password")
         guess.succeeded()
         connection.admin = True
-        log.info("{user} at {address} is now an admin", user=connection.name, address=connection.address)
+        log.info("{user} at {address} is now an admin", user=_who(connection), address=connection.address)
         self.core.reply(connection, request, "ok", text="you are an admin now: /kill, /shutdown, /debug")
 
     @handles("kill")
     async def do_kill(self, connection: Connection, request: Request) -> None:
-        me = logged_in(connection)
         target = self.state.user(name_key(request.args["user"]))
         if target is None:
             raise ChatError("no_such_user", f"no such user: {request.args['user']}")
-        if target is me:
+        if target is connection.user:
             raise ChatError("bad_request", "you cannot kick yourself; /quit leaves")
         reason = clean_text(request.args.get("reason") or "").strip()
-        why = f"kicked by {me.name}" + (f": {reason}" if reason else "")
-        log.info("{admin} kicked {user} ({why})", admin=me.name, user=target.name, why=why)
+        # An admin not logged in to the chat (the admin page) is "an admin".
+        why = f"kicked by {connection.name or 'an admin'}" + (f": {reason}" if reason else "")
+        log.info("{admin} kicked {user} ({why})", admin=_who(connection), user=target.name, why=why)
         self.core.delivery.to_user(target, self.core.event("notice", text=f"You were {why}"))
         self.core.reply(connection, request, "ok", text=f"kicked {target.name}")
         self.login.drop_user(target, "kicked", why)
@@ -78,11 +81,10 @@ class ServerAdminRules:
         delay = request.args.get("delay", 0)
         reason = clean_text(request.args.get("reason") or "").strip() or "the server is shutting down"
         self.core.reply(connection, request, "ok", text=f"shutting down in {delay} s")
-        log.info("{user} shuts the server down in {delay} s: {reason}", user=connection.name, delay=delay, reason=reason)
+        log.info("{user} shuts the server down in {delay} s: {reason}", user=_who(connection), delay=delay, reason=reason)
         self.begin_shutdown(reason, delay)
 
-    @handles("debug")
-    async def do_debug(self, connection: Connection, request: Request) -> None:
+    def _connections(self) -> list[dict[str, Any]]:
         connections = []
         for c in self.state.connections():
             info = c.session.describe()
@@ -90,12 +92,30 @@ class ServerAdminRules:
             connections.append({
                 "user": c.name, "address": info.get("address", "?"), "door": info.get("door", "?"), "since": c.since,
                 "rooms": [r.name for r in user.rooms.values()] if user is not None else [], "admin": c.admin,
+                "registered": user.registered if user is not None else None,
             })
+        return connections
+
+    @handles("connections")
+    async def do_connections(self, connection: Connection, request: Request) -> None:
+        # What /debug says, without its log line: the admin page asks often.
+        self.core.reply(
+            connection, request, "connections", connections=self._connections(),
+            users_online=self.state.online_count(), uptime=self.core.now() - self.core.started,
+        )
+
+    @handles("log")
+    async def do_log(self, connection: Connection, request: Request) -> None:
+        self.core.reply(connection, request, "log", lines=self.recent_log.last(request.args.get("lines", 50)))
+
+    @handles("debug")
+    async def do_debug(self, connection: Connection, request: Request) -> None:
+        connections = self._connections()
         rooms = [{"room": r.name, "users": r.names()} for r in self.state.rooms()]
         uptime = self.core.now() - self.core.started
         log.info(
             "debug by {user}: uptime {uptime:.0f}s, {count} connections: {connections}; rooms: {rooms}",
-            user=connection.name, uptime=uptime, count=len(connections), connections=connections, rooms=rooms,
+            user=_who(connection), uptime=uptime, count=len(connections), connections=connections, rooms=rooms,
         )
         self.core.reply(
             connection, request, "debug", uptime=uptime, users_online=self.state.online_count(),
@@ -121,7 +141,7 @@ class ServerAdminRules:
             }
             for a in await store.accounts.list()
         ]
-        log.info("{admin} listed the accounts", admin=connection.name)
+        log.info("{admin} listed the accounts", admin=_who(connection))
         self.core.reply(connection, request, "accounts", accounts=accounts)
 
     @handles("account_create")
@@ -144,7 +164,7 @@ class ServerAdminRules:
                 "notice",
                 text=f"An admin has made {name} a registered account. You are still a guest; when its owner logs in, you will have to choose another name.",
             ))
-        log.info("{admin} created the account {user}", admin=connection.name, user=name)
+        log.info("{admin} created the account {user}", admin=_who(connection), user=name)
         self.core.reply(connection, request, "ok", text=f"account {name} created")
 
     @handles("account_delete")
@@ -155,7 +175,7 @@ class ServerAdminRules:
         online = self.state.user(account.key)
         if online is not None:
             online.registered = False
-        log.info("{admin} deleted the account {user}", admin=connection.name, user=account.name)
+        log.info("{admin} deleted the account {user}", admin=_who(connection), user=account.name)
         self.core.reply(connection, request, "ok", text=f"account {account.name} deleted")
 
     @handles("account_reset")
@@ -166,7 +186,7 @@ class ServerAdminRules:
         except StoreError as e:
             raise store_error(e) from None
         self.login.guesses.clear(account.key)
-        log.info("{admin} reset the password of {user}", admin=connection.name, user=account.name)
+        log.info("{admin} reset the password of {user}", admin=_who(connection), user=account.name)
         self.core.reply(connection, request, "ok", text=f"new password set for {account.name}")
 
     # -- stopping --------------------------------------------------------
@@ -193,6 +213,11 @@ class ServerAdminRules:
             self._stop_call.cancel()
         for connection in list(self.state.connections()):
             self.login.drop(connection, self._shutdown_reason, "server stopping")
+
+
+def _who(connection: Connection) -> str:
+    """An admin's name for the log; the admin page's connection has none."""
+    return connection.name or f"an admin not logged in ({connection.door})"
 
 
 __all__: list[Any] = ["ServerAdminRules"]
