@@ -673,5 +673,77 @@ def main(argv: list[str] | None = None, out: Callable[[str], Any] = sys.stdout.w
         f.write(head + BEGIN_MARK + "\n" + rst_table() + "\n" + END_MARK + tail)
 
 
+def protocol_table() -> dict[str, Any]:
+    """
+    The whole table as plain JSON data, for a client that reads typed lines
+    itself: the web door serves it as ``/protocol.json``, and the page
+    parses a line with it exactly as L{parse_text} does. For each command:
+    its action, summary and flags (``admin``, ``before_login``, ``json``,
+    ``listed``), its JSON ``fields`` (name, kind, required), and its text
+    ``forms``: ``words`` (the first is the name, the others aliases; two
+    words for ``/contact add``), ``usage``, the form's own ``summary`` (empty
+    when the command's applies), ``fixed`` fields, and ``args`` in order
+    (``field``, ``meta``, ``optional``, ``rest``, and ``accepts``: None, or
+    ``"room"`` (a word starting with ``#``), ``"number"`` (``str.isdigit``),
+    ``"not_number"``; another test is named after its function).
+
+    It reads only the attributes it knows, each with a default, so rows may
+    grow new ones without breaking it (or showing up in it).
+    """
+    known_tests: dict[Callable[[str], bool], str] = {
+        _is_room: "room",
+        _is_number: "number",
+        _is_not_number: "not_number",
+    }
+
+    def accepts(arg: Any) -> str | None:
+        test = getattr(arg, "accepts", None)
+        if test is None:
+            return None
+        return known_tests.get(test) or str(getattr(test, "__name__", "unknown")).lstrip("_")
+
+    def text_form(command: Any, form: Any) -> dict[str, Any]:
+        args = tuple(getattr(form, "args", ()))
+        return {
+            "words": list(form.words),
+            "usage": str(form.usage),
+            "summary": str(getattr(form, "summary", "") or ""),
+            "fixed": dict(getattr(form, "fixed", ())),
+            "args": [
+                {
+                    "field": a.field,
+                    "meta": a.meta,
+                    "optional": bool(getattr(a, "optional", False)),
+                    "rest": bool(getattr(a, "rest", False)),
+                    "accepts": accepts(a),
+                }
+                for a in args
+            ],
+        }
+
+    return {
+        "commands": [
+            {
+                "action": command.action,
+                "summary": str(getattr(command, "summary", "") or ""),
+                "admin": bool(getattr(command, "admin", False)),
+                "before_login": bool(getattr(command, "before_login", False)),
+                "json": bool(getattr(command, "json", True)),
+                "listed": bool(getattr(command, "listed", True)),
+                "fields": [
+                    {
+                        "name": f.name,
+                        "kind": str(getattr(f, "kind", "str")),
+                        "required": bool(getattr(f, "required", True)),
+                    }
+                    for f in getattr(command, "fields", ())
+                ],
+                "forms": [text_form(command, form) for form in getattr(command, "forms", ())],
+            }
+            for command in COMMANDS
+        ]
+    }
+
+
 if __name__ == "__main__":
     main()

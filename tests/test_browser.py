@@ -561,8 +561,8 @@ class BrowserTests(TestCase):
         phone.until(lambda d: not phone.by_id("rooms-panel").is_displayed(), "the rooms panel to fold")
 
 
-# Lines typed in the page's message box, and the request each must become
-# with #lobby open. The page translates /commands itself (commands.js).
+# Lines typed in the page's message box, and what each must become with
+# #lobby open (commands.js parseInput, reading with the server's table).
 TYPED: list[tuple[str, dict[str, Any]]] = [
     ("hello there", {"send": {"action": "msg", "to": "#lobby", "text": "hello there"}}),
     ("//shrug", {"send": {"action": "msg", "to": "#lobby", "text": "/shrug"}}),
@@ -601,6 +601,8 @@ TYPED: list[tuple[str, dict[str, Any]]] = [
     ("/history 10", {"send": {"action": "history", "target": "#lobby", "limit": 10}, "open": "#lobby"}),
     ("/register hunter22", {"send": {"action": "register", "password": "hunter22"}}),
     ("/passwd old1 new2", {"send": {"action": "passwd", "old": "old1", "new": "new2"}}),
+    ('/passwd "old one" "new two"', {"send": {"action": "passwd", "old": "old one", "new": "new two"}}),
+    ("/register correct horse", {"send": {"action": "register", "password": "correct horse"}}),
     ("/contacts", {"send": {"action": "contacts"}}),
     ("/contact add bob", {"send": {"action": "contact_add", "user": "bob"}}),
     ("/contact del bob", {"send": {"action": "contact_del", "user": "bob"}}),
@@ -613,15 +615,55 @@ TYPED: list[tuple[str, dict[str, Any]]] = [
     ("/account reset dave pw654321", {"send": {"action": "account_reset", "user": "dave", "password": "pw654321"}}),
     ("/account reset dave", {"error": "missing PASSWORD; usage: /account reset NAME PASSWORD"}),
     ("/clear", {"local": "clear"}),
+    ("/clear now", {"error": "too many arguments; usage: /clear"}),
     ("/bogus", {"error": "unknown command /bogus; /help lists the commands"}),
-    ("/msg bob", {"error": "missing TEXT; usage: /msg NAME TEXT..."}),
+    ("/msg bob", {"error": "missing TEXT; usage: /msg NAME TEXT"}),
     ("/whoami now", {"error": "too many arguments; usage: /whoami"}),
     ("   ", None),
 ]
 
 
-# Lines where the page deliberately asks for more than the terminal would.
-PAGE_HELPS = {"/join dev"}  # the # is added
+# Lines typed on the page that the page reads with the server's table exactly
+# as parse_text reads them on a terminal: every word of every form of the
+# table, in three spellings, each with each of these tails; and lines of
+# their own.
+TAILS = [
+    "", " ", "   ", " bob", " bob ", "  bob  ", " #dev", " #dev later on", " 12", " \u0663", " \u0663\u0664",
+    " \u00b2", " 1_0", " +5", " bob 12", " #dev 5", " #dev 5 extra", " 5 5", " x y", " a b c d", ' "a b"',
+    ' "a b" "c d"', ' "a b"c', ' "unclosed', ' "with \\"esc\\" \\\\ back"', ' ""', ' "" x', ' bob ""',
+    " \tx", " x\t", " x\x1c", " bob 'it's'", ' bob it\'s "so"', " bob \x01ctl", " bob 12 extra words",
+]
+OWN_LINES = [
+    "", "   ", "\t", "hello", " hello", "//x", "//", "/", "/ ", "/ x", "/bogus", "/bogus x", "/contact",
+    "/contact frob", "/contact frob bob", "/account", "/account x y", "/\u212aick bob", "/ping\x1c", "/ping\ufeff",
+    "/ping\xa0x", "/join\t#dev", "/msg  bob  hi  there  ", "/history \u00b2 5", "/history bob \u00b2",
+    "/history #dev \u0663", "/contact  add  bob", "/CONTACT DEL bob", '/passwd "a b" "c d"',
+    "/register correct horse", "/login bob pass with spaces", "/admin x y", "/account create bob pw words",
+    "/account reset bob pw words",
+]
+
+
+def typed_lines() -> list[str]:
+    from tchat.commands import COMMANDS
+
+    lines = list(OWN_LINES)
+    for command in COMMANDS:
+        for form in command.forms:
+            for word in form.words:
+                for spelt in sorted({word, word.upper(), word.title()}):
+                    lines += [f"/{spelt}{tail}" for tail in TAILS]
+    return lines
+
+
+def server_reads(line: str) -> Any:
+    """What parse_text makes of a line, in the shape of the page's parseCommand."""
+    from tchat.commands import BadRequest, parse_text
+
+    try:
+        request = parse_text(line)
+    except BadRequest as e:
+        return {"error": {"code": e.code, "text": e.text}}
+    return None if request is None else {"action": request.action, "args": request.args}
 
 
 class TypedCommandTests(TestCase):
@@ -630,35 +672,57 @@ class TypedCommandTests(TestCase):
     def setUp(self) -> None:
         require_browser(self)
 
-    def test_typed_commands_become_the_requests_a_terminal_would_send(self) -> None:
-        from tchat.commands import BadRequest, parse_text
+    def run_in_page(self, page: Page, call: str, lines: list[str]) -> list[Any]:
+        """``call`` (of commands.js as ``m``) on each line, once the server's table is in use."""
+        return page.driver.execute_async_script(  # type: ignore[no-any-return]
+            "const [lines, done] = arguments;"
+            f"import('/commands.js').then((m) => m.ready.then(() => done(lines.map((l) => {call}))));",
+            lines,
+        )
 
+    def test_typed_commands_become_the_requests_a_terminal_would_send(self) -> None:
         server = Server(self)
         page = Page(self, server.url)
-        results = page.driver.execute_async_script(
-            "const [lines, done] = arguments;"
-            "import('/commands.js').then((m) => done(lines.map((l) => m.parseInput(l, { current: '#lobby' }))));",
-            [line for line, _ in TYPED],
-        )
+        results = self.run_in_page(page, "m.parseInput(l, { current: '#lobby' })", [line for line, _ in TYPED])
         for (line, expected), got in zip(TYPED, results):
             self.assertEqual(got, expected, line)
-        # Where the server's own text parser knows the command and the line
-        # names everything, the page asks for exactly the same thing.
-        for (line, expected), got in zip(TYPED, results):
-            if not line.startswith("/") or not got or "send" not in got or line in PAGE_HELPS:
-                continue
-            try:
-                request = parse_text(line)
-            except BadRequest:
-                continue  # a command the server does not have yet, or that needs the open room
-            if request is None or request.action == "line":
-                continue
-            sent = dict(got["send"])
-            action = sent.pop("action")
-            if set(request.args) != set(sent):
-                continue  # the page filled in the open room, or a # or a default limit
-            self.assertEqual((request.action, request.args), (action, sent), line)
 
+    def test_the_page_reads_every_typed_line_as_the_server_does(self) -> None:
+        """The page has no table of its own: for every form in the server's, it reads what the server reads."""
+        server = Server(self)
+        page = Page(self, server.url)
+        lines = typed_lines()
+        results = self.run_in_page(page, "m.parseCommand(l)", lines)
+        self.assertEqual(len(results), len(lines))
+        differ = [(line, server_reads(line), got) for line, got in zip(lines, results) if got != server_reads(line)]
+        if differ:
+            self.fail(f"{len(differ)} of {len(lines)} lines read differently, such as:\n" + "\n".join(
+                f"{line!r}\n  server: {server!r}\n  page:   {page!r}" for line, server, page in differ[:10]
+            ))
+
+    def test_without_the_servers_table_commands_wait_and_messages_go(self) -> None:
+        """
+        /protocol.json cannot be fetched: a typed /command says so and sends
+        nothing, a plain message is sent, and once the table can be fetched
+        the page gets it by itself and commands work.
+        """
+        server = Server(self)
+        page = Page(self, "about:blank")
+        page.driver.execute_cdp_cmd("Network.enable", {})
+        page.driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/protocol.json"]})
+        page.driver.get(server.url)
+        page.login("tester")
+        page.say("/whoami")
+        page.wait_message("the page has not got the list of commands from the server yet, so it cannot read /whoami")
+        page.say("plain words still go")
+        page.wait_message("plain words still go")
+        self.assertNotIn("You are tester", page.messages())
+        self.assertFalse(page.driver.execute_script("return import('/commands.js').then((m) => m.isLoaded())"))
+        page.driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+        # The page tries again within 5 s: wait for it to have the table.
+        page.driver.execute_async_script("const done = arguments[0]; import('/commands.js').then((m) => m.ready.then(done));")
+        page.say("/whoami")
+        page.wait_message("You are tester")
 
 # A stand-in for the server inside the page, for what the real server may not
 # do yet: history. It answers login and users, and serves 120 messages of

@@ -18,11 +18,11 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
-from tchat.client.connection import ChatClient, holds_password, parse_typed, secret_start
+from tchat.client.connection import ChatClient, holds_password, secret_start
 from tchat.client.main import PASSWORD_ENV, PasswordFileError, given_password, parse_args
 from tchat.client.piped import PipedInput
 from tchat.client.render import Renderer
-from tchat.commands import BadRequest, Request
+from tchat.commands import BadRequest, Request, parse_text
 from tests.helpers import feed_event, take_json
 
 NOW = 1_700_000_000.0
@@ -235,8 +235,9 @@ class ClientPasswordTests(TestCase):
             self.assertEqual({k: v for k, v in request.items() if k not in ("action", "id")}, expected, line)
 
 
-class ParseTypedTests(TestCase):
+class TypedPasswordTests(TestCase):
     def test_a_password_runs_to_the_end_of_the_line(self) -> None:
+        """The client reads typed lines with the server's parse_text: a PASSWORD takes the rest of the line."""
         cases = {
             "/register correct horse": Request("register", {"password": "correct horse"}),
             "/REGISTER   spaced  out  ": Request("register", {"password": "spaced  out"}),
@@ -251,11 +252,11 @@ class ParseTypedTests(TestCase):
             "//register x": Request("line", {"text": "/register x"}),
         }
         for line, expected in cases.items():
-            self.assertEqual(parse_typed(line), expected, line)
+            self.assertEqual(parse_text(line), expected, line)
 
     def test_a_missing_password_is_a_usage_error(self) -> None:
         for line in ("/register", "/register   ", "/account create bob", "/login"):
-            self.assertRaises(BadRequest, parse_typed, line)
+            self.assertRaises(BadRequest, parse_text, line)
 
     def test_commands_holding_a_password_in_any_spelling(self) -> None:
         for line in ("/login alice", "/LOGIN alice pw", "/register x", "/passwd a b", "/password a b",

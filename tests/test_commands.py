@@ -212,3 +212,62 @@ class TableTests(TestCase):
         with open(os.path.join(ROOT, "docs", "protocol.rst"), encoding="utf-8") as f:
             page = f.read()
         self.assertIn(rst_table(), page, "docs/protocol.rst is out of date: run python -m tchat.commands docs/protocol.rst")
+
+
+class ProtocolTableTests(TestCase):
+    """protocol_table(): the table as the page gets it (/protocol.json)."""
+
+    def test_it_describes_every_command_and_form(self) -> None:
+        from tchat.commands import protocol_table
+
+        table = protocol_table()
+        self.assertEqual(json.loads(json.dumps(table)), table)  # plain JSON
+        rows = table["commands"]
+        self.assertEqual([r["action"] for r in rows], [c.action for c in COMMANDS])
+        for row, command in zip(rows, COMMANDS):
+            self.assertEqual(
+                (row["summary"], row["admin"], row["before_login"], row["json"], row["listed"]),
+                (command.summary, command.admin, command.before_login, command.json, command.listed),
+            )
+            self.assertEqual(row["fields"], [{"name": f.name, "kind": f.kind, "required": f.required} for f in command.fields])
+            self.assertEqual([f["words"] for f in row["forms"]], [list(f.words) for f in command.forms])
+            self.assertEqual([f["usage"] for f in row["forms"]], [f.usage for f in command.forms])
+        part = next(r for r in rows if r["action"] == "part")["forms"][0]
+        self.assertEqual(part["args"], [
+            {"field": "room", "meta": "#ROOM", "optional": True, "rest": False, "accepts": "room"},
+            {"field": "reason", "meta": "REASON", "optional": True, "rest": True, "accepts": None},
+        ])
+        me = next(f for r in rows for f in r["forms"] if f["words"] == ["me"])
+        self.assertEqual(me["fixed"], {"kind": "action"})
+        history = next(r for r in rows if r["action"] == "history")["forms"][0]
+        self.assertEqual([a["accepts"] for a in history["args"]], ["not_number", "number"])
+
+    def test_rows_with_attributes_it_does_not_know_still_make_a_table(self) -> None:
+        """New attributes of a row are left out, and an argument test it does not know is named after its function."""
+        import dataclasses
+
+        from tchat import commands
+
+        @dataclasses.dataclass(frozen=True)
+        class RicherField(commands.Field):
+            hint: str = "x"
+
+        @dataclasses.dataclass(frozen=True)
+        class RicherCommand(commands.Command):
+            handler: object = object()
+            permission: str = "op"
+
+        def _is_short(word: str) -> bool:
+            return len(word) < 3
+
+        row = RicherCommand(
+            "frob", "frob a thing", (RicherField("thing"),),
+            (commands.TextForm(("frob",), (commands.Arg("thing", "THING", optional=True, accepts=_is_short),)),),
+        )
+        self.patch(commands, "COMMANDS", (row,))
+        (frob,) = commands.protocol_table()["commands"]
+        json.dumps(frob)
+        self.assertNotIn("handler", frob)
+        self.assertNotIn("permission", frob)
+        self.assertEqual(frob["fields"], [{"name": "thing", "kind": "str", "required": True}])
+        self.assertEqual(frob["forms"][0]["args"][0]["accepts"], "is_short")

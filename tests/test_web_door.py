@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from typing import Any
 
@@ -18,7 +19,8 @@ from twisted.trial.unittest import TestCase
 
 from tchat.door.line import LineDoor
 from tchat.door.session import Admission, Limits
-from tchat.door.web import SECURITY_HEADERS, HTTPLimits, OriginPolicy, WebDoor, load_static
+from tchat.commands import protocol_table
+from tchat.door.web import SECURITY_HEADERS, HTTPLimits, OriginPolicy, StaticFile, WebDoor, load_static
 from tchat.chat import Hub, HubConfig
 from tchat.tap import DEFAULT_WEB_PORT, Options
 from tests.helpers import Inbox, LineClient, event_matcher, generous_limits
@@ -614,6 +616,45 @@ class StaticFilesTests(TestCase):
         for body in (f.body for f in files.values()):
             self.assertNotRegex(body, rb"(?i)(src|href)=[\"']?(https?:)?//")
             self.assertNotRegex(body, rb"(?i)@import\s+url\([\"']?https?:")
+
+    async def test_the_command_table_is_served_as_protocol_json(self) -> None:
+        """/protocol.json is tchat.commands' table, made at start, served as the page's files are."""
+        server = start(self)
+        served = await server.http(b"/protocol.json")
+        self.assertEqual(served.status, 200)
+        self.assertEqual(served.headers["content-type"], "application/json")
+        self.assertEqual(served.headers["cache-control"], "no-cache")
+        for name, value in SECURITY_HEADERS.items():
+            self.assertEqual(served.headers[name.decode()], value.decode())
+        self.assertEqual(json.loads(served.body), protocol_table())
+        again = await server.http(b"/protocol.json", headers=b"If-None-Match: " + served.headers["etag"].encode() + b"\r\n")
+        self.assertEqual((again.status, again.body), (304, b""))
+
+    def test_the_page_spells_no_command_of_the_servers(self) -> None:
+        """
+        The page reads typed lines with /protocol.json only: no list of
+        words of its own for any command the server has, no alias, and every
+        test an argument may put to its word is one the page knows.
+        """
+        script = load_static()["/commands.js"].body.decode()
+        table = protocol_table()["commands"]
+        server_words = {w for c in table for f in c["forms"] for w in f["words"]}
+        for listed in re.findall(r"words:\s*\[([^\]]*)\]", script):
+            spelt = set(re.findall(r'"([^"]*)"', listed))
+            self.assertFalse(spelt & server_words, f"commands.js spells the server's command words {spelt & server_words}")
+        for alias in {w for c in table for f in c["forms"] for w in f["words"][1:]}:
+            self.assertNotIn(f'"{alias}"', script, f"commands.js spells the server's alias /{alias}")
+        known = set(re.findall(r"^  (\w+):", script.split("const ACCEPTS = {", 1)[1].split("};", 1)[0], re.M))
+        used = {a["accepts"] for c in table for f in c["forms"] for a in f["args"]} - {None}
+        self.assertLessEqual(used, known, "an argument test the page does not know (ACCEPTS in commands.js)")
+        # What the page does itself with an action is for actions that exist.
+        on_page = set(re.findall(r"^  (\w+)[:,]", script.split("const ON_PAGE = {", 1)[1].split("};", 1)[0], re.M))
+        self.assertLessEqual(on_page, {c["action"] for c in table} | {"clear"})
+
+    def test_a_static_file_cannot_stand_in_for_the_command_table(self) -> None:
+        fake = {"/protocol.json": StaticFile(b"{}", "application/json", b'"x"')}
+        door = WebDoor(Hub(HubConfig(), reactor), generous_limits(), reactor, files=fake)
+        self.assertEqual(json.loads(door.files["/protocol.json"].body), protocol_table())
 
 
 class TLSTests(TestCase):

@@ -119,33 +119,6 @@ def secret_start(line: str) -> int | None:
     return i
 
 
-def parse_typed(line: str) -> Request | None:
-    """
-    A typed line as a L{Request}, as L{parse_text} reads it, except that a
-    PASSWORD that ends a command runs to the end of the line, spaces and
-    all: ``/register correct horse`` registers the password
-    ``correct horse``. Raises L{BadRequest} for a malformed command.
-    """
-    found = _command_at(line)
-    if found is None or found[0].action not in SECRET_ACTIONS:
-        return parse_text(line)
-    command, form, i = found
-    if not form.args or form.args[-1].field != "password":
-        return parse_text(line)  # /passwd OLD NEW: one word each, or "in quotes"
-    args: dict[str, Any] = dict(form.fixed)
-    for arg in form.args[:-1]:
-        value, i = _word(line, i)
-        if not value:
-            raise BadRequest("bad_request", f"missing {arg.meta}; usage: {form.usage}")
-        args[arg.field] = value
-    password = line[i:].strip()
-    if password:
-        args["password"] = password
-    elif not form.args[-1].optional:
-        raise BadRequest("bad_request", f"missing {form.args[-1].meta}; usage: {form.usage}")
-    return Request(command.action, args)
-
-
 class Display(Protocol):
     """What L{ChatClient} needs from a front-end."""
 
@@ -435,7 +408,7 @@ class ChatClient(LineReceiver):
 
     def _carry_out(self, line: str) -> None:
         try:
-            request = parse_typed(line)
+            request = parse_text(line)
         except BadRequest as e:
             self._show(self.renderer.error(e.text))
             return

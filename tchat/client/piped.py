@@ -28,8 +28,8 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from tchat.client.connection import ChatClient, parse_typed
-from tchat.commands import BadRequest
+from tchat.client.connection import ChatClient
+from tchat.commands import BadRequest, parse_text
 
 PASSWORD_HINT = (
     "a piped tchat-client takes the password from the TCHAT_PASSWORD environment variable"
@@ -102,7 +102,7 @@ class PipedInput(LineReceiver):
                 return
             if line.startswith("/"):
                 try:
-                    request = parse_typed(line)
+                    request = parse_text(line)
                 except BadRequest:
                     request = None
                 self._wants_name = False

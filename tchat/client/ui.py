@@ -45,9 +45,9 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
-from tchat.client.connection import holds_password, parse_typed, secret_start
+from tchat.client.connection import holds_password, secret_start
 from tchat.client.render import Renderer
-from tchat.commands import BadRequest
+from tchat.commands import BadRequest, parse_text
 from tchat.names import clean_text
 
 NAME_PROMPT = "Name: "
@@ -530,7 +530,7 @@ class ChatUI(HistoricRecvLine):
         Enter also cuts the wait before the next try short. /quit still leaves.
         """
         try:
-            request = parse_typed(line) if line.strip() else None
+            request = parse_text(line) if line.strip() else None
         except BadRequest:
             request = None
         if request is not None and request.action == "quit":
@@ -564,7 +564,7 @@ class ChatUI(HistoricRecvLine):
             return
         if name.startswith("/"):
             try:
-                request = parse_typed(name)
+                request = parse_text(name)
             except BadRequest as e:
                 self.show(self.renderer.error(e.text))
                 return

@@ -9,8 +9,10 @@ A L{WebDoor} is a twisted.web L{Site} that serves two things:
   browser gets the same limits as anyone on TCP: connection counts, order,
   flood control, the send queue, login and ping timeouts, closing.
 - everything else: the page's files, read once at start from
-  ``tchat/web/static`` (see L{StaticFiles}). A request names a file by its
-  exact path or gets a 404; no request path ever reaches the file system, so
+  ``tchat/web/static`` (see L{StaticFiles}), and ``/protocol.json``, the
+  command table the page reads typed lines with, made once at start from
+  L{tchat.commands.protocol_table}. A request names a file by its exact
+  path or gets a 404; no request path ever reaches the file system, so
   ``..``, encoded slashes and absolute paths cannot leave that folder.
 
 What is the web door's own:
@@ -73,6 +75,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
 from tchat.codec import JSON
+from tchat.commands import protocol_table
 from tchat.door.session import (
     Admission, DoorSession, Limits, SessionTable, Ticket, TokenBucket, awaits_proxy_header, format_address, tune_socket,
 )
@@ -111,6 +114,9 @@ _TYPES = {
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
+# The server's command table, for the page (commands.js fetches it).
+PROTOCOL_PATH = "/protocol.json"
+
 
 # -- the page's files --------------------------------------------------------
 
@@ -120,6 +126,20 @@ class StaticFile:
     body: bytes
     content_type: str
     etag: bytes
+
+
+def static_file(body: bytes, content_type: str) -> StaticFile:
+    """A file to serve, with its ETag (a hash of the body)."""
+    return StaticFile(body, content_type, b'"' + hashlib.sha256(body).hexdigest()[:20].encode() + b'"')
+
+
+def protocol_file() -> StaticFile:
+    """
+    ``/protocol.json``: L{tchat.commands.protocol_table}, the one command
+    table, as the page fetches it to read what people type.
+    """
+    body = json.dumps(protocol_table(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return static_file(body, _TYPES[".json"])
 
 
 def static_folder() -> Any:
@@ -150,8 +170,7 @@ def load_static(folder: Any = None) -> dict[str, StaticFile]:
                 kind = _TYPES.get(os.path.splitext(child.name)[1].lower())
                 if kind is None:
                     kind = mimetypes.guess_type(child.name)[0] or "application/octet-stream"
-                etag = b'"' + hashlib.sha256(body).hexdigest()[:20].encode() + b'"'
-                files[prefix + child.name] = StaticFile(body, kind, etag)
+                files[prefix + child.name] = static_file(body, kind)
 
     if folder.is_dir():
         walk(folder, "/")
@@ -946,7 +965,9 @@ class WebDoor:
         self.origins = OriginPolicy(origins)
         self.trusted = TrustedProxies(trusted_proxies)
         self.table = SessionTable(hub, limits, clock, admission)
-        self.files = load_static() if files is None else files
+        # The page's files and, made from the command table, /protocol.json
+        # (never a file of that name: there is one table).
+        self.files = {**(load_static() if files is None else files), PROTOCOL_PATH: protocol_file()}
         self.socket_factory = _SocketFactory(self)
         self.site = WebSite(self, _Root(_Socket(self.socket_factory), StaticFiles(self.files), HealthCheck(hub)))
 

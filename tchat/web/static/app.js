@@ -3,7 +3,8 @@
 //
 // How it is put together:
 //   connection.js  the WebSocket (request ids) and the reconnect backoff
-//   commands.js    what is typed in the message box -> JSON requests
+//   commands.js    what is typed in the message box -> JSON requests, read
+//                  with the server's command table (/protocol.json)
 //   view.js        DOM pieces built from chat data, always as text
 //   app.js         (this file) the state of the page and the event handlers
 //
@@ -11,7 +12,7 @@
 // conversation). Each conversation keeps its own <ol> of messages, so
 // switching conversations only swaps which list is shown.
 
-import { COMMANDS, parseInput, usage } from "./commands.js";
+import * as commands from "./commands.js";
 import { Backoff, Connection, socketURL } from "./connection.js";
 import * as view from "./view.js";
 
@@ -359,6 +360,7 @@ function connect() {
   // On the login screen before the form is sent, the connection is only a
   // first look (see the welcome handler): it logs in only when asked to.
   const onOpen = () => {
+    commands.retry(); // the server is there: if its command table did not come, ask again now
     if (state.loggingIn || state.loggedIn) sendLogin();
   };
   state.conn = new Connection(socketURL(window.location), { onOpen, onEvent, onClose });
@@ -695,8 +697,7 @@ const HANDLERS = {
       say(conv, `${entry.usage}${aliases}: ${entry.text}`, "notice", ev.ts);
     }
     if (!pending || !pending.req.command) {
-      const local = COMMANDS.filter((c) => ["clear", "history", "room"].includes(c.words[0]));
-      for (const c of local) say(conv, `${usage(c)}: ${c.help}`, "notice", ev.ts);
+      for (const c of commands.pageHelp()) say(conv, `${c.usage}: ${c.text}`, "notice", ev.ts);
       say(conv, "On this page: click a name under People to talk privately; start a line with // to send one beginning with /.", "notice", ev.ts);
     }
   },
@@ -959,7 +960,7 @@ ui.sendForm.addEventListener("submit", (e) => {
   e.preventDefault();
   const line = ui.input.value;
   const conv = currentConv();
-  const result = parseInput(line, { current: conv ? conv.name : null });
+  const result = commands.parseInput(line, { current: conv ? conv.name : null });
   if (!result) return;
   state.typed.push(line); // the up arrow brings it back, to fix a mistake
   state.typedAt = state.typed.length;
@@ -1088,6 +1089,9 @@ try {
   // no storage: start empty
 }
 ui.loginName.focus();
+// The server's command table, to read what is typed (commands.js); it keeps
+// trying until it has it.
+commands.load();
 // A first look at the server, for its name and message of the day on the
 // login screen (the welcome event); it lets go once they are in.
 connect();

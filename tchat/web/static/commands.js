@@ -1,87 +1,328 @@
 // What a person types in the message box, turned into tchat JSON requests.
 //
-// The same /commands as on a terminal (see /help), translated here into the
-// JSON actions of the protocol. parseInput() is pure: it gets the line and
-// what it needs to know about the page (the open conversation), and returns
-// one of
+// There is one command table: the server's (tchat/commands.py). The page
+// fetches it once, as /protocol.json (load()), and reads a typed line with
+// it exactly as the server's parse_text reads a line typed on a terminal:
+// the same words and aliases, arguments, "quoted words", and error texts
+// (parseCommand()). parseInput() then turns what was read into what the
+// page does, filling in what only the page knows (the open conversation).
+// It returns one of
 //   {send: REQUEST}                  a request for the server
 //   {send: REQUEST, open: NAME}      ... and open NAME's conversation
 //   {local: "clear" | "room" | "close", ...}   something the page does itself
 //   {error: TEXT}                    a mistake, shown to the person only
 //   null                             nothing to do (a blank line)
+//
+// Until the table has come, plain lines, //lines and the page's own
+// commands work, and any other /command says that the commands are not
+// loaded yet. A failed fetch is tried again after 1, 2, 4, then every 5
+// seconds, and at once when asked (retry(): the page asks when its
+// WebSocket opens, since the server is reachable then).
 
 const HISTORY_LIMIT = 50;
+const TABLE_URL = "/protocol.json";
+const RETRY_SECONDS = [1, 2, 4, 5];
 
-// Each command: its words (the first is shown in help), its arguments, and
-// how it becomes a request. An argument ending in "..." takes the rest of
-// the line; one in [brackets] may be left out.
-export const COMMANDS = [
-  { words: ["msg", "para", "to", "w"], args: "NAME TEXT...", help: "send TEXT privately to NAME (or to a #room you are in)",
-    build: ([to, text]) => ({ send: { action: "msg", to, text }, open: to }) },
-  { words: ["msgall", "all"], args: "TEXT...", help: "send TEXT to the open conversation",
-    build: ([text], ctx) => toCurrent(ctx, { action: "msg", text }) },
-  { words: ["me"], args: "TEXT...", help: "describe an action: /me waves",
-    build: ([text], ctx) => toCurrent(ctx, { action: "msg", text, kind: "action" }) },
-  { words: ["join", "j"], args: "#ROOM", help: "join a room (it is made if it does not exist)",
-    build: ([room]) => ({ send: { action: "join", room: asRoom(room) } }) },
-  { words: ["part", "leave"], args: "[#ROOM] [REASON...]", help: "leave a room (the open one if none is named)",
-    build: ([room, reason], ctx) => part(room, reason, ctx) },
-  { words: ["room"], args: "#ROOM", help: "open a room you are in",
-    build: ([room]) => ({ local: "room", room: asRoom(room) }) },
-  { words: ["users", "online", "userlist", "who", "names"], args: "[#ROOM]", help: "who is online, or who is in #ROOM",
-    build: ([room]) => ({ send: room ? { action: "users", room: asRoom(room) } : { action: "users" } }) },
-  { words: ["rooms", "list"], args: "", help: "the rooms and how many are in each",
-    build: () => ({ send: { action: "rooms" } }) },
-  { words: ["whoami"], args: "", help: "your name, your rooms and whether you are an admin",
-    build: () => ({ send: { action: "whoami" } }) },
-  { words: ["quit", "sair", "logout", "exit"], args: "[REASON...]", help: "leave the chat",
-    build: ([reason]) => ({ send: withOptional({ action: "quit" }, "reason", reason) }) },
-  { words: ["help"], args: "[COMMAND]", help: "list the commands, or explain one",
-    build: ([command]) => ({ send: withOptional({ action: "help" }, "command", command) }) },
-  { words: ["ping"], args: "", help: "check that the server answers, and how fast",
-    build: () => ({ send: { action: "ping" } }) },
-  { words: ["history"], args: "[TARGET] [N]", help: "load the last N messages of a room or a private conversation",
-    build: ([target, n], ctx) => history(target, n, ctx) },
-  { words: ["register"], args: "PASSWORD...", help: "register your name with a password",
-    build: ([password]) => ({ send: { action: "register", password } }) },
-  { words: ["passwd", "password"], args: "OLD NEW", help: "change your password",
-    build: ([old, nu]) => ({ send: { action: "passwd", old, new: nu } }) },
-  { words: ["contacts"], args: "", help: "your contacts, and who of them is online",
-    build: () => ({ send: { action: "contacts" } }) },
-  { words: ["contact"], args: "ADD-OR-DEL NAME", help: "/contact add NAME or /contact del NAME",
-    build: ([what, user]) => contact(what, user) },
-  { words: ["seen"], args: "NAME", help: "when NAME was last online",
-    build: ([user]) => ({ send: { action: "seen", user } }) },
-  { words: ["admin", "oper"], args: "PASSWORD...", help: "become an admin with the server's admin password",
-    build: ([password]) => ({ send: { action: "admin", password } }) },
-  { words: ["kick"], args: "NAME [REASON...]", help: "disconnect a user (admins only)",
-    build: ([user, reason]) => ({ send: withOptional({ action: "kick", user }, "reason", reason) }) },
-  { words: ["shutdown", "down"], args: "[REASON...]", help: "tell everyone, then stop the server (admins only)",
-    build: ([reason]) => ({ send: withOptional({ action: "shutdown" }, "reason", reason) }) },
-  { words: ["debug"], args: "", help: "connections, addresses, rooms and uptime (admins only)",
-    build: () => ({ send: { action: "debug" } }) },
-  { words: ["accounts"], args: "", help: "the accounts, their last login and address (admins only)",
-    build: () => ({ send: { action: "accounts" } }) },
-  { words: ["account"], args: "CREATE-DELETE-OR-RESET NAME [PASSWORD...]",
-    help: "/account create NAME PASSWORD, /account delete NAME, /account reset NAME PASSWORD (admins only)",
-    build: ([what, user, password]) => account(what, user, password) },
-  { words: ["clear"], args: "", help: "clear the open conversation on this page (nothing is deleted)",
-    build: () => ({ local: "clear" }) },
+// -- the page's own commands ------------------------------------------------
+// Rows in the shape of /protocol.json's, read the same way; the server has
+// no such command. (/room and /history are the server's, read with its
+// table; the page carries them out itself: see ON_PAGE below.)
+
+const PAGE_ONLY = [
+  {
+    action: "clear",
+    summary: "clear the open conversation on this page (nothing is deleted)",
+    fields: [],
+    forms: [{ words: ["clear"], usage: "/clear", summary: "", fixed: {}, args: [] }],
+  },
 ];
 
-const BY_WORD = new Map();
-for (const command of COMMANDS) {
-  for (const word of command.words) BY_WORD.set(word, command);
+// What /help adds for the page: what the server's /room and /history do
+// here, then the page's own commands.
+const PAGE_HELP = [
+  ["room", "open a room you are in"],
+  ["history", "load the last N messages of a room or a private conversation"],
+];
+
+// -- loading the server's table ---------------------------------------------
+
+let words = wordsOf([]); // word -> {command, form}; the page's own only, until the table comes
+let loaded = false;
+let loading = false;
+let failures = 0;
+let retryTimer = null;
+let markReady;
+
+// Resolves once the server's table is in use.
+export const ready = new Promise((resolve) => {
+  markReady = resolve;
+});
+
+export function isLoaded() {
+  return loaded;
 }
 
-export function usage(command) {
-  return ["/" + command.words[0], command.args].filter(Boolean).join(" ");
+// Fetch the table (once; while a fetch is under way or done, nothing more).
+export function load(url = TABLE_URL) {
+  if (loaded || loading) return ready;
+  clearTimeout(retryTimer);
+  retryTimer = null;
+  loading = true;
+  fetch(url, { cache: "no-cache" })
+    .then((response) => {
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      return response.json();
+    })
+    .then((table) => {
+      use(table);
+      loading = false;
+    })
+    .catch((e) => {
+      loading = false;
+      const wait = RETRY_SECONDS[Math.min(failures, RETRY_SECONDS.length - 1)];
+      failures += 1;
+      console.warn(`tchat: could not load the commands from ${url} (${e.message}); trying again in ${wait} s`);
+      retryTimer = setTimeout(() => load(url), wait * 1000);
+    });
+  return ready;
 }
 
-function withOptional(request, field, value) {
-  if (value) request[field] = value;
-  return request;
+// Try again now, if the table is not in use and no fetch is under way.
+export function retry() {
+  if (!loaded && !loading) load();
 }
+
+// Read with this table (the shape of /protocol.json) from now on.
+function use(table) {
+  if (!table || !Array.isArray(table.commands)) throw new Error("not a command table");
+  words = wordsOf(table.commands);
+  loaded = true;
+  markReady();
+}
+
+// Every word of every form, as the server's TEXT_WORDS: in the table's order,
+// a later row taking a word from an earlier one. The page's own come last,
+// so a word of theirs is always theirs.
+function wordsOf(commands) {
+  const map = new Map();
+  for (const command of [...commands, ...PAGE_ONLY]) {
+    for (const form of command.forms || []) {
+      for (const word of form.words) map.set(word, { command, form });
+    }
+  }
+  return map;
+}
+
+// The /help lines the page adds to the server's: {usage, text}.
+export function pageHelp() {
+  const lines = [];
+  for (const [word, text] of PAGE_HELP) {
+    const found = words.get(word);
+    if (found && !PAGE_ONLY.includes(found.command)) lines.push({ usage: found.form.usage, text });
+  }
+  for (const command of PAGE_ONLY) {
+    for (const form of command.forms) lines.push({ usage: form.usage, text: form.summary || command.summary });
+  }
+  return lines;
+}
+
+// -- reading a line as parse_text does --------------------------------------
+
+// Python's str.isspace(): what strip() and rstrip() take away.
+const PY_SPACES = new Set([
+  0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x85, 0xa0, 0x1680,
+  0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a,
+  0x2028, 0x2029, 0x202f, 0x205f, 0x3000,
+]);
+const isSpace = (s, i) => PY_SPACES.has(s.charCodeAt(i));
+
+function rstrip(s) {
+  let end = s.length;
+  while (end > 0 && isSpace(s, end - 1)) end -= 1;
+  return s.slice(0, end);
+}
+
+function strip(s) {
+  s = rstrip(s);
+  let start = 0;
+  while (start < s.length && isSpace(s, start)) start += 1;
+  return s.slice(start);
+}
+
+const lstripSpaces = (s) => s.replace(/^ +/, ""); // lstrip(" ")
+
+// str.partition(" "): before the first space, and after it.
+function partition(s) {
+  const i = s.indexOf(" ");
+  return i < 0 ? [s, ""] : [s.slice(0, i), s.slice(i + 1)];
+}
+
+// str.isdigit(): decimal digits of any script, and the other characters
+// Python counts as digits (superscripts, circled digits, ...), which int()
+// then refuses all the same.
+const DIGITS = /^[\p{Nd}\u00b2\u00b3\u00b9\u1369-\u1371\u19da\u2070\u2074-\u2079\u2080-\u2089\u2460-\u2468\u2474-\u247c\u2488-\u2490\u24ea\u24f5-\u24fd\u24ff\u2776-\u277e\u2780-\u2788\u278a-\u2792\u{10a40}-\u{10a43}\u{10e60}-\u{10e68}\u{11052}-\u{1105a}\u{1f100}-\u{1f10a}]+$/u;
+const isDigits = (s) => DIGITS.test(s);
+
+// The tests an optional argument may put to its word (protocol_table()'s
+// "accepts"). A test the page does not know takes any word: the server then
+// says what is wrong with the request.
+const ACCEPTS = {
+  room: (word) => word.startsWith("#"),
+  number: isDigits,
+  not_number: (word) => !isDigits(word),
+};
+
+// A decimal digit's value: the digits of a script are ten in a row, 0 first.
+function digitValue(ch) {
+  const c = ch.codePointAt(0);
+  let before = 0;
+  while (/\p{Nd}/u.test(String.fromCodePoint(c - before - 1))) before += 1;
+  return before % 10;
+}
+
+// Python's int() of a word: spaces around, a sign, digits of any script,
+// single _ between digits. NaN if it is not one.
+function pyInt(text) {
+  const m = strip(text).match(/^([+-]?)(\p{Nd}+(?:_\p{Nd}+)*)$/u);
+  if (!m) return NaN;
+  const value = Number(m[1] + [...m[2].replace(/_/g, "")].map(digitValue).join(""));
+  return value === 0 ? 0 : value; // no -0
+}
+
+// Python's repr() of a string, as the server's error texts quote a word.
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
+const hex = (n, width) => n.toString(16).padStart(width, "0");
+
+function pyRepr(s) {
+  const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
+  let out = quote;
+  for (const ch of s) {
+    const c = ch.codePointAt(0);
+    if (ch === quote || ch === "\\") out += "\\" + ch;
+    else if (ch === "\t") out += "\\t";
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\r") out += "\\r";
+    else if (ch !== " " && UNPRINTABLE.test(ch)) out += c < 0x100 ? "\\x" + hex(c, 2) : c < 0x10000 ? "\\u" + hex(c, 4) : "\\U" + hex(c, 8);
+    else out += ch;
+  }
+  return out + quote;
+}
+
+class BadRequest extends Error {
+  constructor(code, text) {
+    super(text);
+    this.code = code;
+    this.text = text;
+  }
+}
+
+const bad = (text) => new BadRequest("bad_request", text);
+
+// The next word and what follows it; a word in double quotes may hold
+// spaces, and inside quotes \" is a quote and \\ a backslash.
+function nextWord(text, form) {
+  if (!text.startsWith('"')) return partition(text);
+  let chars = "";
+  let i = 1;
+  while (i < text.length) {
+    const ch = text[i];
+    if (ch === "\\" && i + 1 < text.length && (text[i + 1] === '"' || text[i + 1] === "\\")) {
+      chars += text[i + 1];
+      i += 2;
+      continue;
+    }
+    if (ch === '"') {
+      if (i + 1 < text.length && text[i + 1] !== " ") break;
+      return [chars, text.slice(i + 1)];
+    }
+    chars += ch;
+    i += 1;
+  }
+  throw bad(`a quote is not closed; usage: ${form.usage}`);
+}
+
+function convert(value, kind, form) {
+  if (kind !== "int") return value;
+  const number = pyInt(value);
+  if (Number.isNaN(number)) throw bad(`${pyRepr(value)} is not a number; usage: ${form.usage}`);
+  return number;
+}
+
+// A typed line read as the server's parse_text reads it: null for a blank
+// line, {action, args} (the action "line" for a line that is not a
+// command), or {error: {code, text}}, the server's own words.
+export function parseCommand(line) {
+  try {
+    return readLine(line);
+  } catch (e) {
+    if (e instanceof BadRequest) return { error: { code: e.code, text: e.text } };
+    throw e;
+  }
+}
+
+function readLine(line) {
+  if (!strip(line)) return null;
+  if (!line.startsWith("/") || line.startsWith("//")) {
+    return { action: "line", args: { text: line.startsWith("//") ? line.slice(1) : line } };
+  }
+  let [head, rest] = partition(line.slice(1));
+  let word = strip(head).toLowerCase();
+  const [second, afterSecond] = partition(lstripSpaces(rest));
+  if (words.has(`${word} ${second.toLowerCase()}`)) {
+    // Two-word commands: /contact add NAME
+    word = `${word} ${second.toLowerCase()}`;
+    rest = afterSecond;
+  }
+  const found = words.get(word);
+  if (!found) {
+    if (!loaded) {
+      throw new BadRequest("not_loaded",
+        `the page has not got the list of commands from the server yet, so it cannot read /${head}; ` +
+        "it keeps trying. Plain messages can be sent meanwhile.");
+    }
+    // "/contact" alone, or "/account frob": say how two-word commands go.
+    const forms = [...words].filter(([w, f]) => w.startsWith(word + " ") && w === f.form.words[0]).map(([, f]) => f.form);
+    if (forms.length) throw bad("usage: " + forms.map((f) => f.usage).join(", "));
+    throw new BadRequest("unknown_command", `unknown command /${head}; /help lists the commands`);
+  }
+  const { command, form } = found;
+  const args = { ...(form.fixed || {}) };
+  const kinds = new Map((command.fields || []).map((f) => [f.name, f.kind]));
+  let skipped = null;
+  for (const arg of form.args || []) {
+    rest = lstripSpaces(rest);
+    let value;
+    if (arg.rest) {
+      value = rstrip(rest);
+      rest = "";
+    } else {
+      let remaining;
+      [value, remaining] = nextWord(rest, form);
+      const test = arg.accepts ? ACCEPTS[arg.accepts] : null;
+      if (value && arg.optional && test && !test(value)) {
+        skipped = [arg, value];
+        continue;
+      }
+      rest = remaining;
+    }
+    if (!value) {
+      if (arg.optional) continue;
+      throw bad(`missing ${arg.meta}; usage: ${form.usage}`);
+    }
+    args[arg.field] = convert(value, kinds.get(arg.field) || "str", form);
+  }
+  if (strip(rest)) {
+    if (skipped && strip(rest).startsWith(skipped[1])) {
+      const [arg, value] = skipped;
+      const what = kinds.get(arg.field) === "int" ? "a number" : `a ${arg.meta}`;
+      throw bad(`${arg.meta} must be ${what}, not ${pyRepr(value)}; usage: ${form.usage}`);
+    }
+    throw bad(`too many arguments; usage: ${form.usage}`);
+  }
+  return { action: command.action, args };
+}
+
+// -- what the page does with it ---------------------------------------------
 
 function asRoom(name) {
   return name.startsWith("#") ? name : "#" + name;
@@ -92,91 +333,38 @@ function toCurrent(ctx, request) {
   return { send: { ...request, to: ctx.current } };
 }
 
-function part(first, rest, ctx) {
-  let room = first;
-  let reason = rest;
-  if (first && !first.startsWith("#")) {
-    room = null;
-    reason = [first, rest].filter(Boolean).join(" ");
-  }
+function part({ room, reason }, ctx) {
   if (!room) {
     if (!ctx.current) return { error: "name the room to leave: /part #room" };
     if (!ctx.current.startsWith("#")) return { local: "close" };
     room = ctx.current;
   }
-  return { send: withOptional({ action: "part", room }, "reason", reason) };
+  return { send: reason ? { action: "part", room, reason } : { action: "part", room } };
 }
 
-function history(target, n, ctx) {
-  if (target && /^\d+$/.test(target) && n === undefined) {
-    n = target;
-    target = undefined;
-  }
+function history({ target, limit }, ctx) {
   target = target || ctx.current;
   if (!target) return { error: "name a room or a person: /history #room" };
-  if (n !== undefined && !/^\d+$/.test(n)) return { error: `${n} is not a number; usage: /history [#room or NAME] [N]` };
-  return { send: { action: "history", target, limit: n === undefined ? HISTORY_LIMIT : Number(n) }, open: target };
+  return { send: { action: "history", target, limit: limit === undefined ? HISTORY_LIMIT : limit }, open: target };
 }
 
-function contact(what, user) {
-  const action = { add: "contact_add", del: "contact_del", delete: "contact_del", remove: "contact_del" }[what.toLowerCase()];
-  if (!action) return { error: "usage: /contact add NAME or /contact del NAME" };
-  return { send: { action, user } };
-}
-
-function account(what, user, password) {
-  const action = { create: "account_create", delete: "account_delete", reset: "account_reset" }[what.toLowerCase()];
-  if (!action) return { error: "usage: /account create NAME PASSWORD, /account delete NAME or /account reset NAME PASSWORD" };
-  if (action === "account_delete") {
-    if (password) return { error: "usage: /account delete NAME" };
-    return { send: { action, user } };
-  }
-  if (!password) return { error: `missing PASSWORD; usage: /account ${what.toLowerCase()} NAME PASSWORD` };
-  return { send: { action, user, password } };
-}
-
-// Split "a b rest of line" by an argument spec like "NAME [REASON...]".
-function splitArgs(spec, rest) {
-  const specs = spec ? spec.split(" ") : [];
-  const values = [];
-  for (const s of specs) {
-    rest = rest.replace(/^ +/, "");
-    const optional = s.startsWith("[");
-    let value;
-    if (s.endsWith("...") || s.endsWith("...]")) {
-      value = rest.trimEnd();
-      rest = "";
-    } else {
-      const space = rest.indexOf(" ");
-      value = space < 0 ? rest : rest.slice(0, space);
-      rest = space < 0 ? "" : rest.slice(space + 1);
-    }
-    if (!value) {
-      if (optional) {
-        values.push(undefined);
-        continue;
-      }
-      return { missing: s };
-    }
-    values.push(value);
-  }
-  if (rest.trim()) return { extra: true };
-  return { values };
-}
+// Where the page does more than send what was read: a terminal's text door
+// fills in the current room itself, the page names the open conversation;
+// and a few are the page's to carry out. Any other action is sent as read.
+const ON_PAGE = {
+  line: ({ text }, ctx) => toCurrent(ctx, { action: "msg", text }),
+  msg: (args, ctx) => (args.to ? { send: { action: "msg", ...args }, open: args.to } : toCurrent(ctx, { action: "msg", ...args })),
+  join: ({ room }) => ({ send: { action: "join", room: asRoom(room) } }),
+  part,
+  room: ({ room }) => ({ local: "room", room: asRoom(room) }),
+  history,
+  clear: () => ({ local: "clear" }),
+};
 
 export function parseInput(line, ctx) {
-  if (!line.trim()) return null;
-  if (!line.startsWith("/") || line.startsWith("//")) {
-    const text = line.startsWith("//") ? line.slice(1) : line;
-    return toCurrent(ctx, { action: "msg", text });
-  }
-  const space = line.indexOf(" ");
-  const head = space < 0 ? line.slice(1) : line.slice(1, space);
-  const rest = space < 0 ? "" : line.slice(space + 1);
-  const command = BY_WORD.get(head.toLowerCase());
-  if (!command) return { error: `unknown command /${head}; /help lists the commands` };
-  const parsed = splitArgs(command.args, rest);
-  if (parsed.missing) return { error: `missing ${parsed.missing.replace(/[[\].]/g, "")}; usage: ${usage(command)}` };
-  if (parsed.extra) return { error: `too many arguments; usage: ${usage(command)}` };
-  return command.build(parsed.values, ctx);
+  const read = parseCommand(line);
+  if (read === null) return null;
+  if (read.error) return { error: read.error.text };
+  const onPage = ON_PAGE[read.action];
+  return onPage ? onPage(read.args, ctx) : { send: { action: read.action, ...read.args } };
 }
