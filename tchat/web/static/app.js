@@ -18,9 +18,6 @@ import * as view from "./view.js";
 
 const LOBBY = "#lobby";
 const HISTORY_PAGE = 50;
-// Part reasons that mean the person left the chat, not just the room (the
-// server's own words: tchat/hub.py and tchat/door/session.py).
-const GONE = /^(connection lost|quit|kicked|ping timeout|too slow|server stopping|server full|login timeout|name taken by its account)/;
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -539,13 +536,12 @@ const HANDLERS = {
       conv.members.delete(key(ev.user));
       say(conv, `${ev.user} left ${ev.room}${ev.reason ? ` (${ev.reason})` : ""}`, "sys", ev.ts);
     }
-    if (ev.reason && GONE.test(ev.reason)) state.online.delete(key(ev.user));
     renderConversations();
     renderMembers();
   },
 
-  // Version 2 of the protocol says a quit or a lost connection once, for
-  // all the rooms shared with the person, instead of one part for each.
+  // Someone left the chat (a quit, a lost connection, a kick): said once,
+  // naming the rooms shared with them; a part is only ever one room.
   quit(ev) {
     const rooms = ev.rooms ? ev.rooms.map(key) : [...state.conversations.keys()];
     for (const k of rooms) {
