@@ -247,6 +247,7 @@ class ProtocolTableTests(TestCase):
         import dataclasses
 
         from tchat import commands
+        import tchat.commands.docs
 
         @dataclasses.dataclass(frozen=True)
         class RicherField(commands.Field):
@@ -264,7 +265,7 @@ class ProtocolTableTests(TestCase):
             "frob", "frob a thing", (RicherField("thing"),),
             (commands.TextForm(("frob",), (commands.Arg("thing", "THING", optional=True, accepts=_is_short),)),),
         )
-        self.patch(commands, "COMMANDS", (row,))
+        self.patch(commands.docs, "COMMANDS", (row,))
         (frob,) = commands.protocol_table()["commands"]
         json.dumps(frob)
         self.assertNotIn("handler", frob)

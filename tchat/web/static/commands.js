@@ -1,6 +1,6 @@
 // What a person types in the message box, turned into tchat JSON requests.
 //
-// There is one command table: the server's (tchat/commands.py). The page
+// There is one command table: the server's (tchat/commands/table.py). The page
 // fetches it once, as /protocol.json (load()), and reads a typed line with
 // it exactly as the server's parse_text reads a line typed on a terminal:
 // the same words and aliases, arguments, "quoted words", and error texts

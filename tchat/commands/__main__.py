@@ -1,0 +1,3 @@
+from tchat.commands.docs import main
+
+main()
