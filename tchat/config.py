@@ -14,19 +14,18 @@ A file is read with the standard library's ``tomllib`` and turned into the
 command line it stands for (L{arguments_from}), placed *before* the real
 command line, so the command line overrides it: a single-valued option
 given on the command line wins, and a repeatable one (``port``) given there
-replaces the file's list. An unknown key or a value of the wrong type is a
+replaces the file's list. Which options are repeatable, and the one-letter
+synonyms, the caller says (``tchat.tap``: every door's port option is one). An unknown key or a value of the wrong type is a
 L{usage.UsageError} naming the file and the key, before anything starts.
 """
 
 from __future__ import annotations
 
 import tomllib
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Collection, Iterable, Mapping, Sequence
 
 from twisted.python import usage
 
-# The options that may be given several times, and so take a list.
-REPEATABLE = ("port", "web-port", "web-origin", "metrics-port", "trusted-proxy")
 # The option that names the file: not a key of the file itself.
 CONFIG = "config"
 
@@ -35,7 +34,7 @@ def _kind(coerce: Callable[[str], Any] | None) -> str:
     return {int: "an integer", float: "a number"}.get(coerce, "a string")  # type: ignore[call-overload]
 
 
-def _text(key: str, value: Any, coerce: Callable[[str], Any] | None, where: str) -> str:
+def _text(key: str, value: Any, coerce: Callable[[str], Any] | None, where: str, repeatable: Collection[str]) -> str:
     """One value as the command line would spell it, or UsageError if it is not of the option's type."""
     if isinstance(value, bool):
         if key == "guests":
@@ -47,19 +46,23 @@ def _text(key: str, value: Any, coerce: Callable[[str], Any] | None, where: str)
         return str(value)
     if coerce is None and isinstance(value, str):
         return value
-    if coerce is None and key in REPEATABLE and isinstance(value, int):
+    if coerce is None and key in repeatable and isinstance(value, int):
         return str(value)  # port = 4321
     raise usage.UsageError(f"{where}: {key} must be {_kind(coerce)}, not {type(value).__name__} {value!r}")
 
 
-def given_on_command_line(args: Sequence[str]) -> set[str]:
-    """The long option names that ``args`` gives (``--max-users 5``, ``--max-users=5``, ``-p 4321``)."""
+def given_on_command_line(args: Sequence[str], synonyms: Mapping[str, str]) -> set[str]:
+    """
+    The long option names that ``args`` gives (``--max-users 5``,
+    ``--max-users=5``, ``-p 4321``); ``synonyms`` maps one-letter options
+    to their long names (``{"p": "port"}``).
+    """
     given = set()
     for arg in args:
         if arg.startswith("--"):
             given.add(arg[2:].split("=", 1)[0])
-        elif arg in ("-p",) or arg.startswith("-p"):
-            given.add("port")
+        elif arg.startswith("-") and arg[1:2] in synonyms:
+            given.add(synonyms[arg[1:2]])
     return given
 
 
@@ -74,11 +77,13 @@ def config_path(args: Sequence[str]) -> str | None:
     return path
 
 
-def arguments_from(path: str, parameters: Iterable[Sequence[Any]], given: set[str]) -> list[str]:
+def arguments_from(path: str, parameters: Iterable[Sequence[Any]], repeatable: Sequence[str], given: set[str]) -> list[str]:
     """
     The command-line arguments the file at ``path`` stands for, leaving out
     the options in ``given`` (the command line's own). ``parameters`` is the
-    Options' ``optParameters`` table (name, short, default, help, coerce).
+    Options' ``optParameters`` table (name, short, default, help, coerce);
+    ``repeatable`` names the options that may be given several times (a
+    list in the file, or one value).
     """
     try:
         with open(path, "rb") as f:
@@ -90,20 +95,20 @@ def arguments_from(path: str, parameters: Iterable[Sequence[Any]], given: set[st
     coerces: dict[str, Callable[[str], Any] | None] = {
         row[0]: (row[4] if len(row) > 4 else None) for row in parameters if row[0] != CONFIG
     }
-    known = sorted([*coerces, *REPEATABLE])
+    known = sorted([*coerces, *repeatable])
     args: list[str] = []
     for key, value in table.items():
         where = f"--config {path}"
-        if key not in coerces and key not in REPEATABLE:
+        if key not in coerces and key not in repeatable:
             raise usage.UsageError(f"{where}: unknown key {key!r}; the keys are the long option names: {', '.join(known)}")
         if key in given:
             continue  # the command line overrides the file
-        if key in REPEATABLE:
+        if key in repeatable:
             values = value if isinstance(value, list) else [value]
             for item in values:
-                args += [f"--{key}", _text(key, item, None, where)]
+                args += [f"--{key}", _text(key, item, None, where, repeatable)]
         else:
             if isinstance(value, (list, dict)):
                 raise usage.UsageError(f"{where}: {key} takes one value, not a {'list' if isinstance(value, list) else 'table'}")
-            args += [f"--{key}", _text(key, value, coerces[key], where)]
+            args += [f"--{key}", _text(key, value, coerces[key], where, repeatable)]
     return args

@@ -1,8 +1,11 @@
 """
 ``twistd tchat``: the options, and the service they build.
 
-L{makeService} builds a L{ChatService}: the hub, and one listening service per
-``--port`` (any Twisted endpoint string; a bare number means ``tcp:NUMBER``).
+L{makeService} builds a L{ChatService}: the hub, every door of the registry
+(L{tchat.door.DOORS}), and one listening service per endpoint each door's
+option names (``--port``, ``--web-port``: any Twisted endpoint string; a bare
+number means ``tcp:NUMBER``). The options and the service know doors only as
+L{tchat.door.Door}s built from their L{tchat.door.DoorKind}s.
 
 Stopping (``/shutdown``, SIGTERM, ``twistd``'s stop) always goes the same way:
 
@@ -22,7 +25,7 @@ import os
 import resource
 import signal
 import sys
-from typing import Any, Sequence, cast
+from typing import Any, Callable, Sequence, cast
 
 from twisted.application import service
 from twisted.internet import defer, endpoints
@@ -37,9 +40,9 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 
 from tchat.config import arguments_from, config_path, given_on_command_line
-from tchat.door.line import LineDoor
+from tchat.door import DOORS, Door, DoorKind
 from tchat.metrics import Metrics
-from tchat.door.web import OriginPolicy, TrustedProxies, WebDoor
+from tchat.door.web import OriginPolicy, TrustedProxies
 from tchat.door.session import Admission, Limits
 from tchat.chat import Hub, HubConfig
 from tchat.store import StoreError, check_database, open_store, parse_url
@@ -55,13 +58,23 @@ DEFAULT_DB = "sqlite:tchat.db"
 # once (a restart brings every client back together); the kernel caps this
 # at net.core.somaxconn.
 BACKLOG = 1024
-DEFAULT_PORT = f"tcp:4321:backlog={BACKLOG}"
-DEFAULT_WEB_PORT = f"tcp:5000:backlog={BACKLOG}"
 
 
 def endpoint_description(value: str) -> str:
     """``4321`` -> ``tcp:4321:backlog=1024``; an endpoint string is left as it is."""
     return f"tcp:{value.strip()}:backlog={BACKLOG}" if value.strip().isdigit() else value
+
+
+# Where each door listens when its option is not given.
+DEFAULT_ENDPOINTS = {kind.option: endpoint_description(kind.default) for kind in DOORS}
+DEFAULT_PORT = DEFAULT_ENDPOINTS["port"]
+DEFAULT_WEB_PORT = DEFAULT_ENDPOINTS["web-port"]
+
+# The options that may be given several times (in a config file: a list):
+# every door's, and these.
+REPEATABLE = (*(kind.option for kind in DOORS), "web-origin", "metrics-port", "trusted-proxy")
+# One-letter synonyms of long options (``-p``), for reading the command line next to a config file.
+SYNONYMS = {kind.short: kind.option for kind in DOORS if kind.short}
 
 
 # Descriptors tchat needs besides its clients' connections: listening
@@ -185,26 +198,18 @@ class Options(usage.Options):
         self.cli_args = args
         path = config_path(args)
         table = cast(list[Sequence[Any]], self.optParameters)
-        from_file = arguments_from(path, table, given_on_command_line(args)) if path else []
+        from_file = arguments_from(path, table, REPEATABLE, given_on_command_line(args, SYNONYMS)) if path else []
         super().parseOptions(from_file + args)
 
     def __init__(self) -> None:
         super().__init__()
-        self["ports"] = []
-        self["web-ports"] = []
+        for kind in DOORS:
+            self[kind.key] = []
         self["web-origins"] = []
         self["metrics-ports"] = []
         self["trusted-proxies"] = []
 
-    def opt_port(self, value: str) -> None:
-        """Listen on PORT: a number, or an endpoint string such as tcp:4321:interface=127.0.0.1 or ssl:6697:privateKey=key.pem:certKey=cert.pem. Repeat to listen on several (default: 4321)."""
-        self["ports"].append(endpoint_description(value))
-
-    opt_p = opt_port
-
-    def opt_web_port(self, value: str) -> None:
-        """Serve the browser page, and its WebSocket at /ws, on WEB_PORT: a number or an endpoint string (ssl:... for https and wss). Repeat to serve on several; "off" for none (default: 5000)."""
-        self["web-ports"].append(value.strip())
+    # Every door's --<name>-port (opt_port, opt_web_port, …) is added below, from the registry.
 
     def opt_metrics_port(self, value: str) -> None:
         """Serve Prometheus metrics at /metrics on METRICS_PORT: a number or an endpoint string; keep it off the public network (tcp:9464:interface=127.0.0.1). Off by default, and never on the web port."""
@@ -221,24 +226,8 @@ class Options(usage.Options):
     def postOptions(self) -> None:
         from twisted.internet import reactor
 
-        if not self["ports"]:
-            self["ports"] = [DEFAULT_PORT]
-        for description in self["ports"]:
-            try:
-                endpoints.serverFromString(reactor, description)
-            except Exception as e:
-                raise usage.UsageError(f"--port {description}: {e}")
-        if "off" in self["web-ports"]:
-            if len(self["web-ports"]) > 1:
-                raise usage.UsageError("--web-port off cannot be given with other web ports")
-            self["web-ports"] = []
-        else:
-            self["web-ports"] = [endpoint_description(v) for v in self["web-ports"]] or [DEFAULT_WEB_PORT]
-        for description in self["web-ports"]:
-            try:
-                endpoints.serverFromString(reactor, description)
-            except Exception as e:
-                raise usage.UsageError(f"--web-port {description}: {e}")
+        for kind in DOORS:
+            self[kind.key] = self._door_endpoints(kind)
         for description in self["metrics-ports"]:
             try:
                 endpoints.serverFromString(reactor, description)
@@ -287,6 +276,44 @@ class Options(usage.Options):
             self["admin-password"] = _read_secret(self["admin-password-file"])
         else:
             self["admin-password"] = os.environ.get(ADMIN_PASSWORD_ENV) or None
+
+    def _door_endpoints(self, kind: DoorKind) -> list[str]:
+        """The endpoint strings a door listens on: those given (``off``: none, if the door allows it), or its default."""
+        from twisted.internet import reactor
+
+        given = self[kind.key]
+        if kind.can_be_off and "off" in given:
+            if len(given) > 1:
+                raise usage.UsageError(f"--{kind.option} off cannot be given with other {kind.option.replace('-', ' ')}s")
+            return []
+        descriptions = [endpoint_description(value) for value in given] or [DEFAULT_ENDPOINTS[kind.option]]
+        for description in descriptions:
+            try:
+                endpoints.serverFromString(reactor, description)
+            except Exception as e:
+                raise usage.UsageError(f"--{kind.option} {description}: {e}")
+        return descriptions
+
+
+def _port_option(kind: DoorKind) -> Callable[[Options, str], None]:
+    """The ``opt_`` method of a door's option: each use adds one endpoint (read in L{Options.postOptions})."""
+
+    def option(self: Options, value: str) -> None:
+        self[kind.key].append(value.strip())
+
+    option.__name__ = "opt_" + kind.option.replace("-", "_")
+    option.__doc__ = kind.help
+    return option
+
+
+for _kind in DOORS:
+    # usage.Options finds its options among the class's opt_ methods; the
+    # same function under two names makes them synonyms (-p, --port).
+    _method = _port_option(_kind)
+    setattr(Options, _method.__name__, _method)
+    if _kind.short:
+        setattr(Options, "opt_" + _kind.short, _method)
+del _kind, _method
 
 
 class ListeningService(service.Service):
@@ -426,7 +453,7 @@ class ChatService(service.MultiService):
     """
 
     def __init__(
-        self, hub: Hub, doors: list[Any], db_url: str | None = None, db_timeout: float = 10.0,
+        self, hub: Hub, doors: Sequence[Door], db_url: str | None = None, db_timeout: float = 10.0,
         options: Options | None = None, limits: Limits | None = None,
     ) -> None:
         super().__init__()
@@ -610,11 +637,11 @@ RELOADED = (
     "max-connections", "max-per-address", "max-pending", "login-timeout", "idle-timeout", "ping-timeout",
     "registration", "guests", "admin-password", "web-origins", "trusted-proxies",
 )
-NEEDS_RESTART = ("ports", "web-ports", "metrics-ports", "db", "db-timeout")
+NEEDS_RESTART = (*(kind.key for kind in DOORS), "metrics-ports", "db", "db-timeout")
 
 
-def apply_options(options: Options, config: HubConfig, limits: Limits | None, doors: Sequence[Any]) -> None:
-    """Put the reloadable options into the running hub's config, the shared limits and the web door."""
+def apply_options(options: Options, config: HubConfig, limits: Limits | None, doors: Sequence[Door]) -> None:
+    """Put the reloadable options into the running hub's config, the shared limits and each door."""
     config.motd = options["motd"]
     config.server_name = options["server-name"]
     config.max_users = options["max-users"]
@@ -628,9 +655,7 @@ def apply_options(options: Options, config: HubConfig, limits: Limits | None, do
         for field in dataclasses.fields(Limits):
             setattr(limits, field.name, getattr(fresh, field.name))
     for door in doors:
-        if isinstance(door, WebDoor):
-            door.origins = OriginPolicy(options["web-origins"])
-            door.trusted = TrustedProxies(options["trusted-proxies"])
+        door.reload(options)
 
 
 def makeService(options: Options) -> ChatService:
@@ -651,24 +676,19 @@ def makeService(options: Options) -> ChatService:
     )
     hub = Hub(config, reactor, on_stop=reactor.stop)
     limits = limits_from(options)
-    # One count of connections for both doors: an address's limit holds
+    # One count of connections for every door: an address's limit holds
     # across TCP, TLS and WebSocket together.
     admission = Admission(limits)
-    line_door = LineDoor(hub, limits, reactor, admission)
-    web_door = WebDoor(
-        hub, limits, reactor, origins=options["web-origins"], admission=admission, trusted_proxies=options["trusted-proxies"]
-    )
-    chat = ChatService(
-        hub, [line_door, web_door], db_url=options["db"], db_timeout=options["db-timeout"], options=options, limits=limits
-    )
-    for description in options["ports"]:
-        endpoint = endpoints.serverFromString(reactor, description)
-        ListeningService(description, endpoint, line_door).setServiceParent(chat)
-    for description in options["web-ports"]:
-        endpoint = endpoints.serverFromString(reactor, description)
-        ListeningService(description, endpoint, web_door.site, what="tchat web").setServiceParent(chat)
+    # Every door is built, even one listening nowhere (--web-port off): its
+    # count of connections is then always 0.
+    doors = [kind.build(options, hub, limits, reactor, admission) for kind in DOORS]
+    chat = ChatService(hub, doors, db_url=options["db"], db_timeout=options["db-timeout"], options=options, limits=limits)
+    for kind, door in zip(DOORS, doors):
+        for description in options[kind.key]:
+            endpoint = endpoints.serverFromString(reactor, description)
+            ListeningService(description, endpoint, door.factory, what=kind.listening_name).setServiceParent(chat)
     hub.metrics.watch(
-        connections=lambda: {"tcp": len(line_door.sessions), "web": len(web_door.sessions)},
+        connections=lambda: {door.name: len(door.sessions) for door in doors},
         users_online=hub.state.online_count,
         rooms=lambda: len(hub.state.rooms()),
     )

@@ -22,9 +22,8 @@ own is framing:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
-from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IHalfCloseableProtocol, IReactorTime
 from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
@@ -34,7 +33,8 @@ from zope.interface import implementer
 
 from tchat.codec import JSON, codec_for_first_line
 from tchat.commands import Request
-from tchat.door.session import Admission, DoorSession, Limits, SessionTable, format_address
+from tchat.door.base import BaseDoor, DoorKind
+from tchat.door.session import Admission, DoorSession, Limits
 from tchat.chat import Hub
 
 log = Logger()
@@ -86,7 +86,7 @@ class LineSession(LineReceiver, DoorSession):
     # -- Twisted calls these ---------------------------------------------
 
     def connectionMade(self) -> None:
-        host, address = format_address(self.transport.getPeer())
+        host, address = self.door.peer(self.transport)
         # Writes go straight to the transport: one call less per delivery.
         self.write = self.transport.write  # type: ignore[method-assign]
         self.open_session(self.door.table, host, address, self.transport)
@@ -158,16 +158,22 @@ class LineSession(LineReceiver, DoorSession):
         self.submit_text(self.codec, line)
 
 
-class LineDoor(ServerFactory):
+class LineDoor(BaseDoor, ServerFactory):
     """The factory of the line door: the hub, the limits, the open sessions."""
 
+    name = LineSession.door_name
     noisy = False
 
-    def __init__(self, hub: Hub, limits: Limits, clock: IReactorTime, admission: Admission | None = None) -> None:
-        self.hub = hub
-        self.limits = limits
-        self.clock = clock
-        self.table = SessionTable(hub, limits, clock, admission)
+    @classmethod
+    def from_options(
+        cls, options: Mapping[str, Any], hub: Hub, limits: Limits, clock: IReactorTime, admission: Admission
+    ) -> "LineDoor":
+        return cls(hub, limits, clock, admission)
+
+    @property
+    def factory(self) -> "LineDoor":
+        """It is its own factory: one L{LineSession} per connection."""
+        return self
 
     def buildProtocol(self, addr: IAddress | None) -> LineSession:
         return LineSession(self)
@@ -178,10 +184,16 @@ class LineDoor(ServerFactory):
     def stopFactory(self) -> None:
         self.table.stop()
 
-    @property
-    def sessions(self) -> set[DoorSession]:
-        return self.table.sessions
 
-    def wait_closed(self) -> Deferred[None]:
-        """Fires once every session of this door has disconnected."""
-        return self.table.wait_closed()
+LINE_DOOR = DoorKind(
+    name=LineDoor.name,
+    option="port",
+    short="p",
+    default="4321",
+    help=(
+        "Listen on PORT: a number, or an endpoint string such as tcp:4321:interface=127.0.0.1 or "
+        "ssl:6697:privateKey=key.pem:certKey=cert.pem. Repeat to listen on several (default: 4321)."
+    ),
+    build=LineDoor.from_options,
+    log_as="tchat",
+)

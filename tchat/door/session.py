@@ -3,8 +3,9 @@ What every door does the same way, whatever its framing.
 
 A door's connection class mixes in L{DoorSession} and supplies five small
 hooks (``write``, ``pause_reading``, ``resume_reading``, ``lose``, ``abort``);
-its factory holds a L{SessionTable}. In return every door gets the same
-limits, so none can be used to get around another's:
+the door holds a L{SessionTable} (every L{tchat.door.base.BaseDoor} does). In
+return every door gets the same limits, so none can be used to get around
+another's:
 
 - **connections**: at most ``max_connections`` in all, ``max_per_address``
   from one host, and ``max_pending`` that have not logged in yet (so

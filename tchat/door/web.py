@@ -58,13 +58,12 @@ from dataclasses import dataclass
 from importlib import resources
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from autobahn.twisted.resource import WebSocketResource
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.types import ConnectionDeny
-from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -76,9 +75,8 @@ from twisted.web.server import Request, Site
 
 from tchat.codec import JSON
 from tchat.commands import protocol_table
-from tchat.door.session import (
-    Admission, DoorSession, Limits, SessionTable, Ticket, TokenBucket, awaits_proxy_header, format_address, tune_socket,
-)
+from tchat.door.base import BaseDoor, DoorKind
+from tchat.door.session import Admission, DoorSession, Limits, Ticket, TokenBucket, awaits_proxy_header, tune_socket
 from tchat.chat import Hub
 
 log = Logger()
@@ -367,7 +365,7 @@ class WebSession(WebSocketServerProtocol, DoorSession):  # type: ignore[misc]  #
         # The HTTP channel that carried the upgrade is still the transport's
         # producer; the send queue takes its place (a transport has one).
         self.transport.unregisterProducer()
-        host, address = self.forwarded or format_address(self.transport.getPeer())
+        host, address = self.forwarded or self.door.peer(self.transport)
         self.codec = JSON
         self._opened = True
         self.open_session(self.door.table, host, address, self.transport, ticket=self.ticket)
@@ -483,10 +481,11 @@ class _Socket(WebSocketResource):
         if not isinstance(channel, WebChannel) or channel.transport is None:
             return super().render(request)
         factory = self._factory
+        door = factory.door
         if channel.via_trusted_proxy and channel.ticket is not None:
             # The proxy says who the client is; it is counted there from now on.
-            host = forwarded_client(request, self._factory.door.trusted)
-            refused = self._factory.door.table.admission.rehome(channel.ticket, host)
+            host = forwarded_client(request, door.trusted, door.peer(channel.transport)[0])
+            refused = door.table.admission.rehome(channel.ticket, host)
             if refused is not None:
                 channel.ticket = None
                 request.setResponseCode(503)
@@ -526,14 +525,13 @@ class TrustedProxies:
         return any(address in network for network in self.networks)
 
 
-def forwarded_client(request: Request, trusted: TrustedProxies) -> str:
+def forwarded_client(request: Request, trusted: TrustedProxies, proxy: str) -> str:
     """
-    The client a trusted proxy forwarded ``request`` for: the right-most
-    address of ``X-Forwarded-For`` that is not itself a trusted proxy
-    (everything left of it the client could have written); the proxy's own
-    address if the header is missing or holds nothing usable.
+    The client a trusted proxy (at address ``proxy``) forwarded ``request``
+    for: the right-most address of ``X-Forwarded-For`` that is not itself a
+    trusted proxy (everything left of it the client could have written);
+    ``proxy`` if the header is missing or holds nothing usable.
     """
-    peer = format_address(request.getClientAddress())[0]
     hops = []
     for value in request.requestHeaders.getRawHeaders(b"x-forwarded-for", []):
         hops += [hop.strip() for hop in value.decode("latin-1").split(",")]
@@ -541,10 +539,10 @@ def forwarded_client(request: Request, trusted: TrustedProxies) -> str:
         try:
             address = str(ipaddress.ip_address(hop))
         except ValueError:
-            return peer  # garbage in the chain: believe nothing left of it
+            return proxy  # garbage in the chain: believe nothing left of it
         if not trusted.holds(address):
             return address
-    return peer
+    return proxy
 
 
 HEALTH_PATH = b"health"
@@ -746,7 +744,7 @@ class WebChannel(HTTPChannel):
         # Twisted's own idle close is cut after this long, as every door's is.
         self.abortTimeout = door.limits.close_grace  # type: ignore[assignment]
         tune_socket(self.transport, door.limits.idle_timeout, door.limits.ping_timeout)
-        host, self.address = format_address(self.transport.getPeer())
+        host, self.address = door.peer(self.transport)
         # A trusted proxy's connection carries many clients' requests: a
         # WebSocket on it is counted under the client the proxy names, at
         # the upgrade; behind a PROXY-protocol proxy, the client is counted
@@ -772,7 +770,7 @@ class WebChannel(HTTPChannel):
             # Behind a proxy speaking the PROXY protocol, the real client is
             # known only once bytes have come: count it there.
             self._peer_checked = True
-            host, address = format_address(self.transport.getPeer())
+            host, address = self.site.door.peer(self.transport)
             if self.ticket is not None and (host != self.ticket.host or self.ticket.host is None):
                 self.address = address
                 refused = self.site.door.table.admission.rehome(self.ticket, host)
@@ -939,12 +937,14 @@ class WebSite(Site):
         super().stopFactory()
 
 
-class WebDoor:
+class WebDoor(BaseDoor):
     """
     The web door: the hub, the limits, the open sessions, the page. Listen
     with its L{site} (a twisted.web L{Site}); one door may listen on several
     ports.
     """
+
+    name = WebSession.door_name
 
     def __init__(
         self,
@@ -957,24 +957,43 @@ class WebDoor:
         http: HTTPLimits | None = None,
         trusted_proxies: Iterable[str] = (),
     ) -> None:
-        self.hub = hub
-        self.limits = limits
-        self.clock = clock
+        super().__init__(hub, limits, clock, admission)
         self.http = http if http is not None else HTTPLimits()
         self.log_budget = LogBudget(self.http.log_rate, self.http.log_burst, clock)
         self.origins = OriginPolicy(origins)
         self.trusted = TrustedProxies(trusted_proxies)
-        self.table = SessionTable(hub, limits, clock, admission)
         # The page's files and, made from the command table, /protocol.json
         # (never a file of that name: there is one table).
         self.files = {**(load_static() if files is None else files), PROTOCOL_PATH: protocol_file()}
         self.socket_factory = _SocketFactory(self)
         self.site = WebSite(self, _Root(_Socket(self.socket_factory), StaticFiles(self.files), HealthCheck(hub)))
 
-    @property
-    def sessions(self) -> set[DoorSession]:
-        return self.table.sessions
+    @classmethod
+    def from_options(
+        cls, options: Mapping[str, Any], hub: Hub, limits: Limits, clock: IReactorTime, admission: Admission
+    ) -> "WebDoor":
+        return cls(
+            hub, limits, clock, origins=options["web-origins"], admission=admission, trusted_proxies=options["trusted-proxies"]
+        )
 
-    def wait_closed(self) -> Deferred[None]:
-        """Fires once every WebSocket of this door has disconnected."""
-        return self.table.wait_closed()
+    @property
+    def factory(self) -> WebSite:
+        return self.site
+
+    def reload(self, options: Mapping[str, Any]) -> None:
+        """``--web-origin`` and ``--trusted-proxy`` change on SIGHUP."""
+        self.origins = OriginPolicy(options["web-origins"])
+        self.trusted = TrustedProxies(options["trusted-proxies"])
+
+
+WEB_DOOR = DoorKind(
+    name=WebDoor.name,
+    option="web-port",
+    default="5000",
+    help=(
+        "Serve the browser page, and its WebSocket at /ws, on WEB_PORT: a number or an endpoint string "
+        '(ssl:... for https and wss). Repeat to serve on several; "off" for none (default: 5000).'
+    ),
+    build=WebDoor.from_options,
+    can_be_off=True,
+)
