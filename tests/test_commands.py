@@ -247,7 +247,6 @@ class ProtocolTableTests(TestCase):
         import dataclasses
 
         from tchat import commands
-        import tchat.commands.docs
 
         @dataclasses.dataclass(frozen=True)
         class RicherField(commands.Field):
