@@ -130,6 +130,18 @@ class UITests(TestCase):
         self.press(ENTER)
         self.assertEqual(self.sent()[0]["text"], "half a thXou")
 
+    def test_a_room_joined_or_left_on_another_device_is_joined_or_left_here(self) -> None:
+        self.receive("join", room="#ops", user="Alice")
+        self.assertIn("You joined #ops (from another session)", self.rows()[-2])
+        self.assertEqual(self.client.rooms, ["#lobby", "#ops"])
+        self.press("/part", ENTER)  # the current room is still #lobby here
+        self.assertEqual(self.sent()[0]["room"], "#lobby")
+        self.receive("part", room="#ops", user="alice")
+        self.assertEqual(self.client.rooms, ["#lobby"])
+        # Someone else's join changes nothing here.
+        self.receive("join", room="#dev", user="bob")
+        self.assertEqual(self.client.rooms, ["#lobby"])
+
     def test_several_messages_keep_the_input_at_the_bottom(self) -> None:
         self.press("draft")
         for n in range(30):  # more than a screen: the terminal scrolls

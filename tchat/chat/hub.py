@@ -22,7 +22,7 @@ reactor.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Awaitable, Callable
+from typing import Awaitable, Callable
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
@@ -203,4 +203,4 @@ def bind_handlers(*rules: object) -> dict[str, Handler]:
     return handlers
 
 
-__all__: list[Any] = ["Hub", "HubConfig", "Session", "bind_handlers"]
+__all__ = ["Hub", "HubConfig", "Session", "bind_handlers"]

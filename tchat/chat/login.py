@@ -16,7 +16,7 @@ from typing import Any
 from twisted.logger import Logger
 
 from tchat.chat.contacts import ContactRules
-from tchat.chat.core import Core, handles, logged_in, store_error
+from tchat.chat.core import Core, handles, store_error
 from tchat.chat.model import Connection, User
 from tchat.chat.offline import OfflineRules
 from tchat.chat.rooms import RoomRules
@@ -274,5 +274,3 @@ class LoginRules:
             await connection.stored_all()
         self.drop(connection, QUIT_BYE, f"quit: {reason}" if reason else "quit", re=request.id)
 
-
-__all__ = ["LoginRules", "QUIT_BYE", "logged_in"]

@@ -219,5 +219,3 @@ def _who(connection: Connection) -> str:
     """An admin's name for the log; the admin page's connection has none."""
     return connection.name or f"an admin not logged in ({connection.door})"
 
-
-__all__: list[Any] = ["ServerAdminRules"]
