@@ -18,7 +18,8 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
-from tchat.client.connection import ChatClient, holds_password, secret_start
+from tchat.client.connection import ChatClient
+from tchat.client.passwords import holds_password, secret_start
 from tchat.client.main import PASSWORD_ENV, PasswordFileError, given_password, parse_args
 from tchat.client.piped import PipedInput
 from tchat.client.render import Renderer

@@ -18,7 +18,8 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
-from tchat.client.connection import QUIT_WAIT, ChatClient
+from tchat.client.connection import ChatClient
+from tchat.client.conversation import QUIT_WAIT
 from tchat.client.render import Renderer, use_color
 from tests.helpers import feed_event, take_json
 

@@ -23,7 +23,9 @@ from twisted.trial.unittest import TestCase
 from tchat.client.connection import ChatClient
 from tchat.client.reconnect import Backoff
 from tchat.client.render import Renderer
-from tchat.client.ui import ANSWER_WAIT, ChatUI, char_width
+from tchat.client.editor import ANSWER_WAIT
+from tchat.client.terminal import char_width
+from tchat.client.ui import ChatUI
 from tests.helpers import feed_event, take_json
 
 UP, DOWN, RIGHT, LEFT = b"\x1b[A", b"\x1b[B", b"\x1b[C", b"\x1b[D"

@@ -48,7 +48,8 @@ from tchat.client.connection import ChatClient
 from tchat.client.piped import PipedInput, is_piped
 from tchat.client.render import Renderer, use_color
 from tchat.client.tls import ServerTLS
-from tchat.client.ui import ChatUI, RawTerminal
+from tchat.client.terminal import RawTerminal
+from tchat.client.ui import ChatUI
 
 LOG_ENV = "TCHAT_CLIENT_LOG"
 PASSWORD_ENV = "TCHAT_PASSWORD"

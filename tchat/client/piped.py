@@ -41,7 +41,8 @@ PASSWORD_HINT = (
 class PipedInput(LineReceiver):
     """
     The protocol on L{twisted.internet.stdio.StandardIO}: lines in from
-    stdin, display lines out to stdout. It is the client's L{Display}.
+    stdin, display lines out to stdout. It is the client's
+    L{tchat.client.frontend.Display}.
 
     L{closed} fires once stdout is flushed and closed (see L{close}).
     """

@@ -4,9 +4,11 @@ before each try (L{Backoff}), and the tries themselves with a countdown a
 person can watch (L{Redial}).
 
 What counts as lost, and what ends the conversation instead (a ``/quit``,
-a kick, a refused certificate), is L{tchat.client.connection.ChatClient}'s
-decision, with L{goes_away} and L{kicked_notice} to read the server's
-words; this module waits and dials.
+a kick, a refused certificate), is the conversation's decision
+(L{tchat.client.conversation.Conversation}), with L{goes_away} and
+L{kicked_notice} to read the server's words; the way back once a try
+works is L{tchat.client.comeback.ComingBack}'s; this module waits and
+dials.
 
 The waits are those of the web page (``tchat/web/static/connection.js``):
 1, 2, 4, ... seconds, never more than 30, each a fifth more or less at
