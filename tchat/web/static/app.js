@@ -328,6 +328,8 @@ function loadHistory(conv, older = false) {
 function onHistory(ev, pending) {
   // Asked by the page: the conversation it was for; typed (/history): the target.
   const asked = pending && pending.type === "history" ? state.conversations.get(pending.conv) : null;
+  // The page asked for a room it has left since: the answer is for nothing on screen.
+  if (pending && pending.type === "history" && !asked) return;
   const conv = asked || conversation(ev.target);
   for (const m of ev.messages || []) addMessage(conv, m, { live: false, own: isMe(m.from) });
   conv.more = Boolean(ev.more);
