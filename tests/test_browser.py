@@ -1146,3 +1146,251 @@ class BeforeAndAfterLoginTests(TestCase):
         self.assertEqual(after, "Reconnecting…")
         Server(self, line_port=server.line_port, web_port=server.web_port)
         page.until(lambda d: "Reconnected" in page.by_id("status").text, "the reconnected message")
+
+
+class AdminPage(Page):
+    """The admin page (``/admin``) in one tab."""
+
+    def __init__(self, case: TestCase, server: Server, width: int = 1100, height: int = 800) -> None:
+        super().__init__(case, server.url + "admin", width, height)
+
+    def log_in(self, password: str = "admin-pw") -> None:
+        self.until(lambda d: self.by_id("login-password").is_displayed(), "the admin password form")
+        field = self.by_id("login-password")
+        field.clear()
+        field.send_keys(password)
+        self.by_id("login-button").click()
+
+    def rows(self, body: str) -> list[str]:
+        """The text of each row of a table (``connection-rows``, ``account-rows``)."""
+        return [row.text for row in self.css(f"#{body} tr")]
+
+    def row_with(self, body: str, name: str) -> Any:
+        return next((row for row in self.css(f"#{body} tr") if row.text.split("\n")[0].split(" ")[0] == name), None)
+
+    def press(self, body: str, name: str, act: str) -> bool:
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        # The tables are redrawn every few seconds: find the button again if it went.
+        try:
+            found = [b for b in self.css(f"#{body} button[data-act='{act}']") if b.get_attribute("data-user") == name]
+            if not found:
+                return False
+            found[0].click()
+            return True
+        except StaleElementReferenceException:
+            return False
+
+
+class AdminPageTests(TestCase):
+    timeout = 120
+
+    def setUp(self) -> None:
+        require_browser(self)
+
+    def test_a_wrong_password_is_refused_and_the_right_one_shows_who_is_connected(self) -> None:
+        server = Server(self)
+        carol = LineUser(self, server.line_port)
+        carol.send("carol")
+        carol.wait_for(lambda line: line.startswith("*** You are carol."))
+        page = AdminPage(self, server)
+        page.log_in("not-the-password")
+        page.until(lambda d: page.by_id("login-error").text, "the wrong password's error")
+        self.assertIn("wrong admin password", page.by_id("login-error").text)
+        self.assertEqual(page.by_id("login-password").get_attribute("aria-invalid"), "true")
+        self.assertFalse(page.by_id("dashboard").is_displayed())
+
+        page.log_in()
+        page.until(lambda d: page.by_id("dashboard").is_displayed(), "the dashboard")
+        page.until(lambda d: page.row_with("connection-rows", "carol"), "carol among the connections")
+        row = page.row_with("connection-rows", "carol").text
+        for part in ("guest", "tcp", "127.0.0.1:", "#lobby", "Disconnect"):
+            self.assertIn(part, row)
+        # The page's own connection: no chat name, an admin, nothing to disconnect.
+        page.until(lambda d: any("(not logged in)" in r and "admin" in r for r in page.rows("connection-rows")), "the page's own row")
+        self.assertEqual(page.css("#connection-rows tr.anonymous button"), [])
+        self.assertEqual(page.by_id("users-online").text, "1")
+        self.assertRegex(page.by_id("uptime").text, r"^\d+ (s|min)")
+        # The log pane: the server's own line about carol's login, with its level.
+        page.until(lambda d: "carol logged in from 127.0.0.1" in page.by_id("log").text, "carol's login in the log")
+        (line,) = [li for li in page.css("#log li") if "carol logged in" in li.text]
+        self.assertIn("level-info", line.get_attribute("class"))
+        self.assertIn("info", line.text.lower())
+        # The table is live: someone who comes shows up without a click, and goes.
+        dave = LineUser(self, server.line_port)
+        dave.send("dave")
+        page.until(lambda d: page.row_with("connection-rows", "dave"), "dave among the connections")
+        page.until(lambda d: page.by_id("users-online").text == "2", "two users online")
+        dave.send("/quit")
+        page.until(lambda d: page.row_with("connection-rows", "dave") is None, "dave gone from the connections")
+        # The password is in no storage, nor in the address, nor in the field.
+        stored = page.driver.execute_script(
+            "return JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage), location.href])"
+        )
+        self.assertNotIn("admin-pw", stored)
+        self.assertEqual(page.by_id("login-password").get_attribute("value"), "")
+        self.assertEqual(page.errors(), [])
+
+    def test_accounts_are_created_reset_and_deleted(self) -> None:
+        server = Server(self)
+        page = AdminPage(self, server)
+        page.log_in()
+        page.until(lambda d: page.by_id("dashboard").is_displayed(), "the dashboard")
+        page.until(lambda d: page.by_id("accounts-empty").is_displayed(), "no accounts yet")
+
+        # A refusal shows beside the form that caused it.
+        page.by_id("create-name").send_keys("dora")
+        page.by_id("create-password").send_keys("short")
+        page.by_id("create-button").click()
+        page.until(lambda d: page.by_id("create-error").text, "the weak password's error")
+        self.assertEqual(page.by_id("create-password").get_attribute("aria-invalid"), "true")
+        page.by_id("create-password").clear()
+        page.by_id("create-password").send_keys("doras-first-password")
+        page.by_id("create-button").click()
+        page.until(lambda d: page.row_with("account-rows", "dora"), "dora among the accounts")
+        self.assertIn("account dora created", page.by_id("accounts-result").text)
+        self.assertEqual(page.by_id("create-error").text, "")
+        self.assertIn("never", page.row_with("account-rows", "dora").text)  # never logged in
+
+        dora = LineUser(self, server.line_port)
+        dora.send("/login dora doras-first-password")
+        dora.wait_for(lambda line: line.startswith("*** You are dora."))
+        page.until(lambda d: "online now" in page.row_with("account-rows", "dora").text, "dora online in the accounts")
+        page.until(lambda d: "account" in page.row_with("connection-rows", "dora").text, "dora marked as an account")
+
+        # A new password: the old one stops working, the new one works.
+        page.until(lambda d: page.press("account-rows", "dora", "reset"), "a click on dora\'s reset")
+        page.until(lambda d: page.by_id("reset-dialog").is_displayed(), "the new password dialog")
+        self.assertEqual(page.by_id("reset-user").text, "dora")
+        page.by_id("reset-button").click()
+        page.until(lambda d: page.by_id("reset-error").text, "the empty password's error")
+        page.by_id("reset-password").send_keys("doras-second-password")
+        page.by_id("reset-button").click()
+        page.until(lambda d: not page.by_id("reset-dialog").is_displayed(), "the dialog to close")
+        self.assertIn("new password set for dora", page.by_id("accounts-result").text)
+        old = LineUser(self, server.line_port)
+        old.send("/login dora doras-first-password")
+        old.wait_for(lambda line: "wrong password" in line)
+        new = LineUser(self, server.line_port)
+        new.send("/login dora doras-second-password")
+        new.wait_for(lambda line: line.startswith("*** You are dora."))
+
+        # Deleting asks first; Cancel keeps the account.
+        page.until(lambda d: page.press("account-rows", "dora", "delete"), "a click on dora\'s delete")
+        page.until(lambda d: page.by_id("delete-dialog").is_displayed(), "the delete dialog")
+        self.assertEqual(page.by_id("delete-user").text, "dora")
+        page.css("#delete-dialog .cancel")[0].click()
+        page.until(lambda d: not page.by_id("delete-dialog").is_displayed(), "the dialog to close")
+        self.assertIsNotNone(page.row_with("account-rows", "dora"))
+        page.until(lambda d: page.press("account-rows", "dora", "delete"), "a click on dora\'s delete")
+        page.until(lambda d: page.by_id("delete-dialog").is_displayed(), "the delete dialog")
+        page.by_id("delete-button").click()
+        page.until(lambda d: page.row_with("account-rows", "dora") is None, "dora gone from the accounts")
+        self.assertIn("account dora deleted", page.by_id("accounts-result").text)
+        dora.send("/quit")
+        new.send("/quit")
+        page.until(lambda d: page.row_with("connection-rows", "dora") is None, "dora's sessions gone")
+        guest = LineUser(self, server.line_port)
+        guest.send("dora")  # the name is free again: no password asked
+        guest.wait_for(lambda line: line.startswith("*** You are dora."))
+        self.assertEqual(page.errors(), [])
+
+    def test_disconnecting_a_user_closes_them_and_they_are_told_why(self) -> None:
+        server = Server(self)
+        carol = LineUser(self, server.line_port)
+        carol.send("carol")
+        carol.send("/join #dev")
+        carol.wait_for(lambda line: line.startswith("*** you joined #dev"))
+        watcher = LineUser(self, server.line_port)
+        watcher.send("watcher")
+        watcher.wait_for(lambda line: line.startswith("*** You are watcher."))
+        page = AdminPage(self, server)
+        page.log_in()
+        page.until(lambda d: page.row_with("connection-rows", "carol"), "carol among the connections")
+        self.assertIn("#dev", page.row_with("connection-rows", "carol").text)
+        page.until(lambda d: page.press("connection-rows", "carol", "kill"), "a click on carol's Disconnect")
+        page.until(lambda d: page.by_id("kill-dialog").is_displayed(), "the disconnect dialog")
+        self.assertEqual(page.by_id("kill-user").text, "carol")
+        page.by_id("kill-reason").send_keys("spamming the lobby")
+        page.by_id("kill-button").click()
+        carol.wait_for("*** You were kicked by an admin: spamming the lobby")
+        with carol.changed:
+            carol.changed.wait_for(lambda: carol.closed, WAIT)
+        self.assertTrue(carol.closed)
+        watcher.wait_for(lambda line: "carol" in line and "kicked by an admin: spamming the lobby" in line)
+        page.until(lambda d: not page.by_id("kill-dialog").is_displayed(), "the dialog to close")
+        self.assertIn("kicked carol", page.by_id("kill-result").text)
+        page.until(lambda d: page.row_with("connection-rows", "carol") is None, "carol gone from the connections")
+        page.until(lambda d: "kicked carol (kicked by an admin: spamming the lobby)" in page.by_id("log").text, "the kick in the log")
+        self.assertEqual(page.errors(), [])
+
+    def test_markup_in_names_reasons_and_the_log_is_shown_as_text(self) -> None:
+        server = Server(self)
+        page = AdminPage(self, server)
+        page.driver.execute_script("window.__ran = []; window.alert = (m) => window.__ran.push(String(m));")
+        page.log_in()
+        page.until(lambda d: page.by_id("dashboard").is_displayed(), "the dashboard")
+        # A name made of markup is refused, and the refusal is text.
+        page.by_id("create-name").send_keys("<img src=x onerror=alert(1)>")
+        page.by_id("create-password").send_keys("a-long-enough-password")
+        page.by_id("create-button").click()
+        page.until(lambda d: page.by_id("create-error").text, "the bad name's error")
+        # A reason, a quit message and so the log hold markup.
+        mallory = LineUser(self, server.line_port)
+        mallory.send("mallory")
+        mallory.wait_for(lambda line: line.startswith("*** You are mallory."))
+        quitter = LineUser(self, server.line_port)
+        quitter.send("quitter")
+        quitter.wait_for(lambda line: line.startswith("*** You are quitter."))
+        quitter.send("/quit <script>alert(2)</script>")
+        page.until(lambda d: page.press("connection-rows", "mallory", "kill"), "a click on mallory's Disconnect")
+        page.until(lambda d: page.by_id("kill-dialog").is_displayed(), "the disconnect dialog")
+        page.by_id("kill-reason").send_keys('<img src=y onerror=alert(3)><b>bold</b>')
+        page.by_id("kill-button").click()
+        mallory.wait_for("*** You were kicked by an admin: <img src=y onerror=alert(3)><b>bold</b>")
+        page.until(lambda d: "<img src=y onerror=alert(3)><b>bold</b>" in page.by_id("log").text, "the reason in the log, as text")
+        page.until(lambda d: "quit: <script>alert(2)</script>" in page.by_id("log").text, "the quit message in the log, as text")
+        self.assertEqual(page.css("#dashboard img:not(.title img), #dashboard script, #dashboard b"), [])
+        self.assertEqual(page.css("#log img, #log b, #log script"), [])
+        self.assertEqual(page.driver.execute_script("return window.__ran"), [])
+
+    def test_the_page_proves_the_password_again_after_a_server_restart(self) -> None:
+        server = Server(self)
+        page = AdminPage(self, server)
+        page.log_in()
+        page.until(lambda d: page.by_id("dashboard").is_displayed(), "the dashboard")
+        server.stop()
+        page.until(lambda d: "Reconnecting in" in page.by_id("status").text, "the reconnect message")
+        self.assertIn("not connected", page.by_id("updated").text)
+        again = Server(self, line_port=server.line_port, web_port=server.web_port)
+        page.until(lambda d: "Reconnected" in page.by_id("status").text, "the reconnected message")
+        carol = LineUser(self, again.line_port)
+        carol.send("carol")
+        page.until(lambda d: page.row_with("connection-rows", "carol"), "carol among the connections")
+        self.assertTrue(page.by_id("dashboard").is_displayed())
+        # Log out forgets the password: the form again, and the tables emptied.
+        page.by_id("logout").click()
+        page.until(lambda d: page.by_id("login-password").is_displayed(), "the password form")
+        self.assertEqual(page.css("#connection-rows tr"), [])
+
+    def test_on_a_phone_each_row_is_a_card_and_nothing_is_wider_than_the_screen(self) -> None:
+        server = Server(self)
+        carol = LineUser(self, server.line_port)
+        carol.send("carol")
+        carol.wait_for(lambda line: line.startswith("*** You are carol."))
+        page = AdminPage(self, server, width=390, height=844)
+        page.log_in()
+        page.until(lambda d: page.row_with("connection-rows", "carol"), "carol among the connections")
+        self.assertLessEqual(page.css("#connections thead")[0].size["height"], 1)  # the headings: for screen readers only
+        wide = page.driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        self.assertLessEqual(wide, 0)
+        labels = page.driver.execute_script(
+            "return [...document.querySelectorAll('#connection-rows td')].map("
+            "td => getComputedStyle(td, '::before').content)"
+        )
+        self.assertIn('"User"', labels)
+        page.until(lambda d: page.press("connection-rows", "carol", "kill"), "a click on carol's Disconnect")
+        page.until(lambda d: page.by_id("kill-dialog").is_displayed(), "the disconnect dialog")
+        inner = page.driver.execute_script("return window.innerWidth")
+        self.assertLess(inner, 768)  # the phone layout's width
+        self.assertLessEqual(page.by_id("kill-dialog").size["width"], inner)

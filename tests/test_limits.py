@@ -230,6 +230,25 @@ class TimeoutTests(LimitsTestCase):
         self.clock.pump([5] * 2)
         self.assertTrue(slow.transport.disconnecting)  # still not logged in: now it is cut
 
+    def test_an_admin_without_a_chat_name_is_not_cut_by_the_login_timeout(self) -> None:
+        # The admin page proves the admin password and never logs in to the
+        # chat; it stays open to watch. A wrong password does not count.
+        self.hub, self.clock = make_hub(admin_password="pw")
+        self.door = LineDoor(self.hub, self.limits, self.clock)
+        self.door.startFactory()
+        self.addCleanup(self.door.stopFactory)
+        admin = self.conn()
+        guesser = self.conn("10.0.0.2")
+        admin.send(json.dumps({"action": "admin", "password": "pw", "id": 1}).encode() + b"\n")
+        guesser.send(json.dumps({"action": "admin", "password": "nope", "id": 1}).encode() + b"\n")
+        self.assertIn('"ok"', admin.take()[-1])
+        self.assertEqual(self.door.table.admission.pending, 1)  # only the guesser is still pending
+        self.clock.pump([5] * 7)
+        self.assertTrue(guesser.transport.disconnecting)
+        self.assertFalse(admin.transport.disconnecting)
+        admin.send(json.dumps({"action": "connections", "id": 2}).encode() + b"\n")
+        self.assertIn('"connections"', admin.take()[-1])
+
     def test_an_idle_json_client_is_pinged_and_dropped_if_it_does_not_answer(self) -> None:
         bot = self.user("bot", json_mode=True)
         watcher = self.user("watcher", host="10.0.0.2")

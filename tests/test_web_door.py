@@ -553,6 +553,26 @@ class StaticFilesTests(TestCase):
         self.assertEqual(missing.status, 404)
         self.assertEqual(missing.headers["content-security-policy"], page.headers["content-security-policy"])
 
+    async def test_the_admin_page_is_served_at_admin_with_the_same_headers(self) -> None:
+        server = start(self)
+        page = await server.http(b"/")
+        admin = await server.http(b"/admin")
+        self.assertEqual(admin.status, 200)
+        self.assertEqual(admin.headers["content-type"], "text/html; charset=utf-8")
+        self.assertIn(b'<script type="module" src="admin.js"></script>', admin.body)
+        self.assertEqual((await server.http(b"/admin.html")).body, admin.body)
+        for name, value in SECURITY_HEADERS.items():
+            self.assertEqual(admin.headers[name.decode()], value.decode())
+            self.assertEqual(admin.headers[name.decode()], page.headers[name.decode()])
+        self.assertEqual(admin.headers["cache-control"], "no-cache")
+        for path, kind in ((b"/admin.js", "text/javascript; charset=utf-8"), (b"/admin.css", "text/css; charset=utf-8")):
+            response = await server.http(path)
+            self.assertEqual((response.status, response.headers["content-type"]), (200, kind))
+            self.assertEqual(response.headers["content-security-policy"], page.headers["content-security-policy"])
+        # Only the exact path: nothing under it, nor another spelling.
+        for path in (b"/admin/", b"/admin/x", b"/Admin"):
+            self.assertEqual((await server.http(path)).status, 404, path)
+
     async def test_no_file_outside_the_static_folder_is_reachable(self) -> None:
         server = start(self)
         tries = [
@@ -606,12 +626,15 @@ class StaticFilesTests(TestCase):
 
     def test_the_page_and_its_scripts_are_in_the_package(self) -> None:
         files = load_static()
-        for path in ["/index.html", "/app.js", "/style.css"]:
+        for path in ["/index.html", "/app.js", "/style.css", "/admin.html", "/admin.js", "/admin.css"]:
             self.assertIn(path, files)
-        page = files["/index.html"].body.decode()
-        # No inline script and no inline handlers: the CSP would block them.
-        self.assertNotRegex(page, r"<script(?![^>]*\bsrc=)")
-        self.assertNotRegex(page, r"\son[a-z]+=")
+        self.assertIs(files["/admin"], files["/admin.html"])
+        for name in ("/index.html", "/admin.html"):
+            page = files[name].body.decode()
+            # No inline script, handlers or styles: the CSP would block them.
+            self.assertNotRegex(page, r"<script(?![^>]*\bsrc=)")
+            self.assertNotRegex(page, r"\son[a-z]+=")
+            self.assertNotRegex(page, r"<style|\sstyle=")
         # Nothing from elsewhere: the page must work offline.
         for body in (f.body for f in files.values()):
             self.assertNotRegex(body, rb"(?i)(src|href)=[\"']?(https?:)?//")

@@ -169,6 +169,15 @@ class Hub:
         connection = self.state.connection(session)
         return None if connection is None else connection.name
 
+    def signed_in(self, session: Session) -> bool:
+        """
+        Whether ``session`` proved who it is: logged in to the chat, or proved
+        the admin password (the admin page's connection, which has no chat
+        name). The doors' login timeout and pending count end there.
+        """
+        connection = self.state.connection(session)
+        return connection is not None and (connection.name is not None or connection.admin)
+
     def disconnect(self, session: Session, reason: str = "connection lost") -> None:
         """The connection is gone (or is being closed); the others are told if its user left."""
         connection = self.state.remove_connection(session)

@@ -361,7 +361,7 @@ class SessionTable:
                 continue
             if (
                 now - session.opened_at >= limits.login_timeout
-                and self.hub.user_of(session) is None
+                and not self.hub.signed_in(session)
                 # A login in progress (waiting its turn for a password hash,
                 # say) is not cut: time queued is not the client's fault.
                 and not session.busy
@@ -637,5 +637,5 @@ class DoorSession:
             self._pump()
 
     def _logged_in_yet(self) -> None:
-        if self.ticket.pending and self.hub.user_of(self) is not None:
+        if self.ticket.pending and self.hub.signed_in(self):
             self.ticket.logged_in()

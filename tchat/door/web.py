@@ -174,6 +174,8 @@ def load_static(folder: Any = None) -> dict[str, StaticFile]:
         walk(folder, "/")
     if "/index.html" in files:
         files["/"] = files["/index.html"]
+    if "/admin.html" in files:
+        files["/admin"] = files["/admin.html"]  # the admin page (docs/operations.rst)
     return files
 
 
