@@ -6,11 +6,17 @@ the admin page): a bounded ring, so a chatty server never grows it.
 from __future__ import annotations
 
 import collections
+import re
 import time
 from typing import Any
 
 from twisted.logger import ILogObserver, LogLevel, formatEvent
 from zope.interface import implementer
+
+
+# twisted.web's access log ("127.0.0.1" - - [date] "GET /app.js …"): in the
+# log file, but not what an admin looks here for; it would push out the rest.
+_ACCESS_LINE = re.compile(r'^"[^"]*" - \S+ \[')
 
 
 @implementer(ILogObserver)
@@ -25,6 +31,8 @@ class RecentLog:
             text = formatEvent(event)
         except Exception:  # a log line must never break logging
             text = "(a log line that could not be formatted)"
+        if event.get("log_namespace") == "twisted.python.log" and _ACCESS_LINE.match(text):
+            return
         failure = event.get("log_failure")
         if failure is not None:
             text += f": {failure.getErrorMessage()}"
