@@ -9,7 +9,7 @@ setup(
     python_requires=">=3.11",
     # Listed by hand: find_packages() would ship tests/, and twisted.plugins
     # must be named so that its (init-less) folder is installed.
-    packages=["tchat", "tchat.chat", "tchat.commands", "tchat.door", "tchat.client", "tchat.store", "tchat.web", "tchat.bench", "twisted.plugins"],
+    packages=["tchat", "tchat.chat", "tchat.commands", "tchat.door", "tchat.door.web", "tchat.client", "tchat.store", "tchat.web", "tchat.bench", "twisted.plugins"],
     package_data={
         "tchat.store": ["schema/*/*.sql"],
         "tchat.web": ["static/*", "static/*/*"],
