@@ -79,8 +79,12 @@ def make_event(
 
 
 def error_event(
-    code: str, text: str, re: str | int | float | None = None, ts: float | None = None
+    code: str, text: str, re: str | int | float | None = None, ts: float | None = None, action: str | None = None,
+    **fields: Any,
 ) -> Event:
-    """An ``error`` event with a stable ``code`` and a sentence for a person."""
-    return make_event("error", ts=ts, re=re, code=code, text=text)
+    """
+    An ``error`` event with a stable ``code`` and a sentence for a person;
+    answering a request, its id (``re``) and the ``action`` it answers.
+    """
+    return make_event("error", ts=ts, re=re, action=action, code=code, text=text, **fields)
 

@@ -500,7 +500,7 @@ class RobustnessTests(TestCase):
 
         hub.handlers["rooms"] = broken
         hub.handle(alice, request("rooms", id=9))
-        self.assertEqual((alice.last()["code"], alice.last()["re"]), ("internal_error", 9))
+        self.assertEqual((alice.last()["code"], alice.last()["re"], alice.last()["action"]), ("internal_error", 9, "rooms"))
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
         hub.handle(alice, request("ping"))
         self.assertEqual(alice.last().name, "pong")

@@ -12,6 +12,7 @@ from twisted.trial.unittest import TestCase
 
 from tchat.door.line import LineDoor, LineSession
 from tchat.events import make_event
+from tchat.commands import parse_json
 from tests.helpers import generous_limits, make_hub
 
 
@@ -231,6 +232,17 @@ class FramingTests(DoorTestCase):
         self.assertEqual([line for line in lines if "pong" in line], [f"*** pong {i}" for i in range(6)])
         self.assertEqual(lines[-1], "*** Bye: you left the chat")
         self.assertTrue(wire.transport.disconnecting)
+
+    def test_a_request_dropped_past_the_flood_queue_says_which_it_was(self) -> None:
+        door = LineDoor(self.hub, generous_limits(flood_rate=1, flood_burst=1, flood_queue=2), self.clock)
+        wire = Wire(door, 40998)
+        wire.take()
+        wire.send(b'{"action": "ping", "id": 0}\n')  # JSON mode
+        # What the door had read before it could stop reading: past the queue, refused.
+        for i in range(1, 5):
+            wire.session.submit(parse_json('{"action": "ping", "id": %d}' % i))
+        dropped = [e for e in wire.take_json() if e["event"] == "error"]
+        self.assertEqual([(e["code"], e["re"], e["action"]) for e in dropped], [("rate_limited", 3, "ping"), ("rate_limited", 4, "ping")])
 
     def test_commands_before_login_are_refused_in_both_modes(self) -> None:
         wire = self.wire()

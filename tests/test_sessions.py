@@ -93,6 +93,19 @@ class SeveralDevicesTests(AccountsTestCase):
         self.assertEqual([(q["user"], q["rooms"], q["reason"]) for q in quits], [("alice", ["#lobby", "#dev"], "connection lost")])
         self.assertEqual((await self.ask(bob, "users"))["users"], ["bob"])
 
+    async def test_a_rooms_count_of_connections_per_door_follows_devices_coming_and_going(self) -> None:
+        # What a fan-out counts its deliveries from (tchat.metrics).
+        laptop, phone = await self.two_devices()
+        dev = self.hub.state.room("#dev")
+        assert dev is not None
+        self.assertEqual((len(dev.connections), dev.doors["test"]), (2, 2))
+        await self.leave(phone)
+        self.assertEqual((len(dev.connections), dev.doors["test"]), (1, 1))
+        again = await self.login("alice", host="10.0.0.3")
+        self.assertEqual((len(dev.connections), dev.doors["test"]), (2, 2))
+        await self.ask(again, "part", room="#dev")
+        self.assertEqual((len(dev.connections), dev.doors["test"]), (0, 0))
+
     async def test_whoami_and_debug_show_the_sessions(self) -> None:
         laptop, phone = await self.two_devices()
         who = await self.ask(phone, "whoami")

@@ -16,7 +16,7 @@ from tchat.chat.model import Connection, HubConfig, User
 from tchat.chat.state import State
 from tchat.commands import Request
 from tchat.errors import ChatError
-from tchat.events import Event, make_event
+from tchat.events import Event, error_event, make_event
 from tchat.metrics import Metrics
 from tchat.store import Store, StoreError
 
@@ -80,6 +80,12 @@ class Core:
         """Answer ``request``: the event carries the request's id (``re``) and the ``action`` it answers."""
         self.delivery.to_connection(
             connection, make_event(name, ts=self.now(), re=request.id, action=request.action, **fields)
+        )
+
+    def refuse(self, connection: Connection, request: Request, code: str, text: str, **fields: Any) -> None:
+        """Answer ``request`` with an ``error`` (its ``re`` and ``action`` too)."""
+        self.delivery.to_connection(
+            connection, error_event(code, text, re=request.id, ts=self.now(), action=request.action, **fields)
         )
 
     def next_msgid(self) -> str:

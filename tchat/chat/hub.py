@@ -44,7 +44,7 @@ from tchat.chat.server_admin import ServerAdminRules
 from tchat.chat.state import LocalState, State
 from tchat.commands import BY_ACTION, Request
 from tchat.errors import ChatError
-from tchat.events import error_event, make_event
+from tchat.events import make_event
 from tchat.metrics import Metrics
 from tchat.store import Store, StoreError
 
@@ -153,11 +153,11 @@ class Hub:
             # A store refusal the rules did not turn into a ChatError themselves.
             error = e if isinstance(e, ChatError) else store_error(e)
             failed = error.code
-            session.deliver(make_event("error", ts=self.core.now(), re=request.id, action=request.action, code=error.code, text=error.text))
+            self.core.refuse(connection, request, error.code, error.text)
         except Exception:
             failed = "internal_error"
             log.failure("request {action} from {address} failed", action=request.action, address=connection.address)
-            session.deliver(error_event("internal_error", "the server failed to do that; it has been logged", re=request.id, ts=self.core.now()))
+            self.core.refuse(connection, request, "internal_error", "the server failed to do that; it has been logged")
         if failed == "rate_limited":
             self.metrics.rate_limited.inc()
         if request.action == "login":

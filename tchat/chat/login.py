@@ -90,10 +90,9 @@ class LoginRules:
                 continue
             break
         if self.state.online_count() >= self.core.config.max_users:
-            self.core.delivery.to_connection(connection, self.core.event(
-                "error", re=request.id, action=request.action, code="server_full",
-                text=f"the server is full ({self.core.config.max_users} users); try again later",
-            ))
+            self.core.refuse(
+                connection, request, "server_full", f"the server is full ({self.core.config.max_users} users); try again later"
+            )
             self.drop(connection, "server full", "server full")
             return
         user = User(key, account.name if account is not None else name, registered=account is not None)

@@ -23,7 +23,7 @@ from tchat.chat.offline import OfflineRules
 from tchat.chat.rooms import RoomRules
 from tchat.commands import Request
 from tchat.errors import ChatError
-from tchat.events import error_event, make_event
+from tchat.events import make_event
 from tchat.names import clean_text, is_room, name_key
 from tchat.store import StoreError
 
@@ -118,16 +118,14 @@ class MessageRules:
                 log.warn("a message from {user} was delivered but not stored: {why}", user=connection.name, why=result.value)
                 # Not an ok: what was asked (deliver and keep) was half done.
                 # "delivered" tells a program not to send it again.
-                core.delivery.to_connection(connection, make_event(
-                    "error", ts=core.now(), re=request.id, action=request.action, code="unavailable",
+                core.refuse(
+                    connection, request, "unavailable",
+                    f"your message was delivered, but not kept in the history: {result.value}",
                     msgid=fields.get("msgid"), delivered=True,
-                    text=f"your message was delivered, but not kept in the history: {result.value}",
-                ))
+                )
             elif isinstance(result, Failure):
                 log.failure("a message from {user} was delivered but not stored", result, user=connection.name)
-                core.delivery.to_connection(connection, error_event(
-                    "internal_error", "your message was delivered but could not be stored", re=request.id, ts=core.now(),
-                ))
+                core.refuse(connection, request, "internal_error", "your message was delivered but could not be stored")
             else:
                 core.reply(connection, request, "ok", **fields)
             # Only now may a waiting quit go on: its bye must follow this ok.

@@ -87,10 +87,9 @@ class ServerAdminRules:
     def _connections(self) -> list[dict[str, Any]]:
         connections = []
         for c in self.state.connections():
-            info = c.session.describe()
             user = c.user
             connections.append({
-                "user": c.name, "address": info.get("address", "?"), "door": info.get("door", "?"), "since": c.since,
+                "user": c.name, **c.describe(),
                 "rooms": [r.name for r in user.rooms.values()] if user is not None else [], "admin": c.admin,
                 "registered": user.registered if user is not None else None,
             })

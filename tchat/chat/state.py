@@ -102,16 +102,14 @@ class LocalState:
         connection.user = user
         user.connections.append(connection)
         for room in user.rooms.values():
-            room.connections[connection] = None
-            room.doors[connection.door] += 1
+            _enter(room, connection)
 
     def detach(self, user: User, connection: Connection) -> None:
         if connection not in user.connections:
             return
         user.connections.remove(connection)
         for room in user.rooms.values():
-            if room.connections.pop(connection, False) is None:
-                room.doors[connection.door] -= 1
+            _leave(room, connection)
 
     def online(self) -> list[str]:
         return sorted((u.name for u in self._users.values()), key=name_key)
@@ -136,16 +134,26 @@ class LocalState:
         room.members[user.key] = user
         user.rooms[room.key] = room
         for connection in user.connections:
-            room.connections[connection] = None
-            room.doors[connection.door] += 1
+            _enter(room, connection)
 
     def remove_member(self, room: Room, user: User) -> None:
         room.members.pop(user.key, None)
         user.rooms.pop(room.key, None)
         for connection in user.connections:
-            if room.connections.pop(connection, False) is None:
-                room.doors[connection.door] -= 1
+            _leave(room, connection)
             if connection.current is room:
                 connection.current = next(reversed(user.rooms.values()), None)
         if not room.members and room.name != LOBBY and self._rooms.get(room.key) is room:
             del self._rooms[room.key]
+
+
+# A room's connections and its count per door change together, only here.
+def _enter(room: Room, connection: Connection) -> None:
+    if connection not in room.connections:
+        room.connections[connection] = None
+        room.doors[connection.door] += 1
+
+
+def _leave(room: Room, connection: Connection) -> None:
+    if room.connections.pop(connection, False) is None:
+        room.doors[connection.door] -= 1

@@ -491,7 +491,10 @@ class DoorSession:
         if len(self._queue) >= self.limits.flood_queue:
             # The door had read this before it could stop reading.
             self.hub.metrics.rate_limited.inc()
-            self.deliver(error_event("rate_limited", "too many commands at once; this one was dropped, slow down", re=request.id))
+            self.deliver(error_event(
+                "rate_limited", "too many commands at once; this one was dropped, slow down", re=request.id,
+                action=request.action if isinstance(request, Request) else None,
+            ))
             return
         self._queue.append(request)
         if len(self._queue) >= self.limits.flood_queue:
