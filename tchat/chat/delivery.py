@@ -36,10 +36,13 @@ class Delivery(Protocol):
         """
 
     def to_everyone(self, event: Event) -> None:
-        """Every open connection, logged in or not."""
+        """Every open connection of this node, logged in or not (the other nodes go on)."""
 
-    def drop(self, connection: Connection, bye: str, re: RequestId | None = None) -> None:
-        """Say ``bye`` to ``connection`` (answering ``re``) and disconnect it."""
+    def drop(self, connection: Connection, bye: str, re: RequestId | None = None, reason: str | None = None) -> None:
+        """
+        Say ``bye`` to ``connection`` (answering ``re``) and disconnect it;
+        ``reason`` is what its node logs when it is another node's.
+        """
 
 
 class LocalDelivery:
@@ -87,5 +90,5 @@ class LocalDelivery:
             connection.session.deliver(event)
             self.metrics.delivered(connection.door)
 
-    def drop(self, connection: Connection, bye: str, re: RequestId | None = None) -> None:
+    def drop(self, connection: Connection, bye: str, re: RequestId | None = None, reason: str | None = None) -> None:
         connection.session.close(bye, re)

@@ -20,6 +20,7 @@ from tchat.chat.core import Core, handles, store_error
 from tchat.chat.model import Connection, User
 from tchat.chat.offline import OfflineRules
 from tchat.chat.rooms import RoomRules
+from tchat.chat.state import Unreachable
 from tchat.commands import Request, RequestId
 from tchat.errors import ChatError, counted, in_seconds
 from tchat.names import LOBBY, BadName, check_name, clean_text, name_key
@@ -65,6 +66,7 @@ class LoginRules:
         account = await self.check_account(connection, name, key, password)
         rooms: list[tuple[str, str]] | None = None
         unread: dict[str, int] | None = None
+        claims = 0
         # Each await lets the world move: look again after it.
         while True:
             if self.state.connection(connection.session) is not connection:
@@ -82,22 +84,40 @@ class LoginRules:
                 self.core.delivery.to_user(holder, self.core.event(
                     "notice", text=f"The name {account.name} is a registered account, and its owner has just logged in; log in again under another name.",
                 ))
+                elsewhere = any(c.node is not None for c in holder.connections)
                 self.drop_user(holder, f"the name {account.name} is taken by its account", "name taken by its account")
+                if elsewhere:
+                    # Its own node lets the guest go; the name is free once it has.
+                    raise ChatError("name_taken", f"a guest was using the name {account.name}; it is being freed: log in again in a moment")
                 continue
             if rooms is None:
                 rooms = await self.saved_rooms(account)
                 unread = await self.unread_counts(account, rooms)
                 continue
-            break
-        if self.state.online_count() >= self.core.config.max_users:
-            self.core.refuse(
-                connection, request, "server_full", f"the server is full ({self.core.config.max_users} users); try again later"
-            )
-            self.drop(connection, "server full", "server full")
+            if self.state.online_count() >= self.core.config.max_users:
+                self.core.refuse(
+                    connection, request, "server_full", f"the server is full ({self.core.config.max_users} users); try again later"
+                )
+                self.drop(connection, "server full", "server full")
+                return
+            user = User(key, account.name if account is not None else name, registered=account is not None)
+            try:
+                claimed = await self.state.claim(user)
+            except Unreachable as e:
+                raise ChatError(
+                    "unavailable", f"the link between this server's nodes is down ({e}); log in again in a moment"
+                ) from None
+            if claimed:
+                break
+            # Taken on another node meanwhile (on one node nobody can be
+            # quicker); an account's other session may just have arrived.
+            if account is None or claims >= 3:
+                raise ChatError("name_taken", f"the name {name} is taken; choose another name")
+            claims += 1
+        if self.state.connection(connection.session) is not connection:
+            # Gone while the name was being claimed.
+            self.state.release(user)
             return
-        user = User(key, account.name if account is not None else name, registered=account is not None)
-        claimed = self.state.claim(user)
-        assert claimed, "the name was looked up in this same turn"
         self.state.attach(user, connection)
         for room_key, room_name in rooms:
             if len(user.rooms) < self.core.config.max_rooms_per_user:
@@ -225,16 +245,20 @@ class LoginRules:
         if user is None:
             log.info("{address} left before logging in: {reason}", address=connection.address, reason=reason)
             return
-        self.state.detach(user, connection)
+        self.state.detach(user, connection, reason)
         if user.connections:
             log.info(
                 "{user} from {address} closed one session ({left} open): {reason}",
                 user=user.name, address=connection.address, left=len(user.connections), reason=reason,
             )
             return
+        log.info("{user} from {address} left: {reason}", user=user.name, address=connection.address, reason=reason)
+        self.left(user, reason)
+
+    def left(self, user: User, reason: str) -> None:
+        """``user``'s last connection anywhere has closed: the name is free, and who shared a room is told."""
         self.state.release(user)
         self.record_seen(user)
-        log.info("{user} from {address} left: {reason}", user=user.name, address=connection.address, reason=reason)
         self.rooms.quit(user, reason)
 
     def drop(self, connection: Connection, bye: str, reason: str, re: RequestId | None = None) -> None:
@@ -243,7 +267,7 @@ class LoginRules:
             self.core.metrics.dropped.labels(reason.split(" by ")[0]).inc()
         self.state.remove_connection(connection.session)
         self.leave(connection, reason)
-        self.core.delivery.drop(connection, bye, re)
+        self.core.delivery.drop(connection, bye, re, reason)
 
     def drop_user(self, user: User, bye: str, reason: str) -> None:
         """Every session of ``user``: the last one's leaving is announced once."""

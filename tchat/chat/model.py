@@ -77,6 +77,11 @@ class Connection:
     since: float
     # The door it came in by ("tcp", "web"), for metrics and /debug.
     door: str = "?"
+    # Unique in the chat (across nodes); set by the state when it is added.
+    id: str = ""
+    # The node it is on when that is another node (its session stands in
+    # for it there); None for this node's own connections.
+    node: str | None = None
     user: "User | None" = None
     # Proved the admin password on this connection.
     admin: bool = False
@@ -109,7 +114,10 @@ class Connection:
     def describe(self) -> dict[str, object]:
         """This connection for ``/debug`` and ``whoami``."""
         info = self.session.describe()
-        return {"door": info.get("door", "?"), "address": info.get("address", "?"), "since": self.since}
+        described: dict[str, object] = {"door": info.get("door", "?"), "address": info.get("address", "?"), "since": self.since}
+        if "node" in info:
+            described["node"] = info["node"]
+        return described
 
 
 @dataclass(eq=False)
@@ -140,6 +148,9 @@ class Room:
     # How many of those are on each door: a fan-out counts its deliveries
     # from this, not one by one (see tchat.metrics).
     doors: Counter[str] = field(default_factory=Counter)
+    # Connections of members on other nodes, counted by node (they are not
+    # in ``connections``: their own node fans out to them).
+    remote: Counter[str] = field(default_factory=Counter)
 
     @property
     def key(self) -> str:

@@ -86,7 +86,7 @@ class ServerAdminRules:
 
     def _connections(self) -> list[dict[str, Any]]:
         connections = []
-        for c in self.state.connections():
+        for c in (*self.state.connections(), *self.state.remote_connections()):
             user = c.user
             connections.append({
                 "user": c.name, **c.describe(),
@@ -118,7 +118,7 @@ class ServerAdminRules:
         )
         self.core.reply(
             connection, request, "debug", uptime=uptime, users_online=self.state.online_count(),
-            connections=connections, rooms=rooms,
+            connections=connections, rooms=rooms, nodes=self.state.nodes() or None,
         )
 
     # -- accounts --------------------------------------------------------

@@ -10,10 +10,17 @@ L{LocalState} is the one-process implementation.
 
 from __future__ import annotations
 
-from typing import Iterable, Protocol
+import itertools
+from typing import Any, Iterable, Protocol
+
+from twisted.internet.defer import Deferred, succeed
 
 from tchat.chat.model import Connection, Room, Session, User
 from tchat.names import LOBBY, name_key
+
+
+class Unreachable(Exception):
+    """The state shared with other nodes cannot be reached now (their link is down)."""
 
 
 class State(Protocol):
@@ -21,20 +28,31 @@ class State(Protocol):
     def connection(self, session: Session) -> Connection | None:
         """The connection of ``session``, or None once it is gone."""
 
-    def add_connection(self, connection: Connection) -> None: ...
+    def add_connection(self, connection: Connection) -> None:
+        """A new connection of this node's (it gets its ``id`` here)."""
 
     def remove_connection(self, session: Session) -> Connection | None:
         """Forget ``session``'s connection; None if it was gone already."""
 
     def connections(self) -> Iterable[Connection]:
-        """Every open connection, logged in or not."""
+        """Every open connection of this node, logged in or not."""
+
+    def remote_connections(self) -> Iterable[Connection]:
+        """The connections of other nodes' users (none on one node)."""
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """The other nodes of the chat, for ``/debug`` (none on one node)."""
 
     # -- users -----------------------------------------------------------
     def user(self, key: str) -> User | None:
         """Who is online under the name ``key`` (see L{tchat.names.name_key})."""
 
-    def claim(self, user: User) -> bool:
-        """Take ``user.key`` for ``user``; False if someone holds it already."""
+    def claim(self, user: User) -> Deferred[bool]:
+        """
+        Take ``user.key`` for ``user``: False if someone holds it already (on
+        several nodes, the answer may take a moment: the world may move
+        meanwhile).
+        """
 
     def release(self, user: User) -> None:
         """Free ``user``'s name (it has left)."""
@@ -42,8 +60,12 @@ class State(Protocol):
     def attach(self, user: User, connection: Connection) -> None:
         """``connection`` is now one of ``user``'s, in every room of theirs."""
 
-    def detach(self, user: User, connection: Connection) -> None:
-        """``connection`` is no longer ``user``'s (it closed)."""
+    def detach(self, user: User, connection: Connection, reason: str = "") -> None:
+        """
+        ``connection`` is no longer ``user``'s (it closed, for ``reason``).
+        Another node's connection is detached by its own node, which tells
+        the others: for a rule, this does nothing to it.
+        """
 
     def online(self) -> list[str]:
         """The names online, sorted."""
@@ -68,7 +90,9 @@ class State(Protocol):
 class LocalState:
     """Chat state in this process's memory."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = "") -> None:
+        self._prefix = prefix
+        self._ids = itertools.count(1)
         self._connections: dict[Session, Connection] = {}
         self._users: dict[str, User] = {}
         self._rooms: dict[str, Room] = {name_key(LOBBY): Room(LOBBY)}
@@ -77,6 +101,8 @@ class LocalState:
         return self._connections.get(session)
 
     def add_connection(self, connection: Connection) -> None:
+        if not connection.id:
+            connection.id = f"{self._prefix}{next(self._ids)}"
         self._connections[connection.session] = connection
 
     def remove_connection(self, session: Session) -> Connection | None:
@@ -85,10 +111,19 @@ class LocalState:
     def connections(self) -> Iterable[Connection]:
         return tuple(self._connections.values())
 
+    def remote_connections(self) -> Iterable[Connection]:
+        return ()
+
+    def nodes(self) -> list[dict[str, Any]]:
+        return []
+
     def user(self, key: str) -> User | None:
         return self._users.get(key)
 
-    def claim(self, user: User) -> bool:
+    def claim(self, user: User) -> Deferred[bool]:
+        return succeed(self._take(user))
+
+    def _take(self, user: User) -> bool:
         if user.key in self._users:
             return False
         self._users[user.key] = user
@@ -104,7 +139,7 @@ class LocalState:
         for room in user.rooms.values():
             _enter(room, connection)
 
-    def detach(self, user: User, connection: Connection) -> None:
+    def detach(self, user: User, connection: Connection, reason: str = "") -> None:
         if connection not in user.connections:
             return
         user.connections.remove(connection)
@@ -131,14 +166,17 @@ class LocalState:
         return sorted(self._rooms.values(), key=lambda r: r.key)
 
     def add_member(self, room: Room, user: User) -> None:
+        if room.key in user.rooms:
+            return
         room.members[user.key] = user
         user.rooms[room.key] = room
         for connection in user.connections:
             _enter(room, connection)
 
     def remove_member(self, room: Room, user: User) -> None:
+        if user.rooms.pop(room.key, None) is None:
+            return
         room.members.pop(user.key, None)
-        user.rooms.pop(room.key, None)
         for connection in user.connections:
             _leave(room, connection)
             if connection.current is room:
@@ -148,12 +186,19 @@ class LocalState:
 
 
 # A room's connections and its count per door change together, only here.
+# Another node's connections are only counted: that node fans out to them.
 def _enter(room: Room, connection: Connection) -> None:
-    if connection not in room.connections:
+    if connection.node is not None:
+        room.remote[connection.node] += 1
+    elif connection not in room.connections:
         room.connections[connection] = None
         room.doors[connection.door] += 1
 
 
 def _leave(room: Room, connection: Connection) -> None:
-    if room.connections.pop(connection, False) is None:
+    if connection.node is not None:
+        room.remote[connection.node] -= 1
+        if room.remote[connection.node] <= 0:
+            del room.remote[connection.node]
+    elif room.connections.pop(connection, False) is None:
         room.doors[connection.door] -= 1

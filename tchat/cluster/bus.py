@@ -32,10 +32,12 @@ from typing import Callable, Literal, Protocol
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
 
+from tchat.chat.state import Unreachable
+
 Renewal = Literal["renewed", "lost", "restarted"]
 
 
-class BusError(Exception):
+class BusError(Unreachable):
     """The bus cannot be reached (or refused a command); what depends on it waits or is refused."""
 
 
