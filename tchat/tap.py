@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import signal
+import socket
 import sys
 from typing import Any, Callable, Sequence, cast
 
@@ -42,6 +44,8 @@ from tchat.metrics import Metrics
 from tchat.door.web import OriginPolicy, TrustedProxies
 from tchat.door.session import Admission, Limits
 from tchat.chat import Hub, HubConfig
+from tchat.cluster.bus import BusError
+from tchat.cluster.node import Node
 from tchat.startup import (
     RESERVED_DESCRIPTORS, ListeningService, StartupError, _rebind_failed, _say_startup_errors_plainly,
     exit_failed_at_end, fit_descriptor_limit,
@@ -89,6 +93,19 @@ def _read_secret(path: str) -> str:
     return secret
 
 
+NODE_NAME = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def default_node_name(endpoints_: Sequence[str]) -> str:
+    """The host name and the first port this node listens on: ``chat1:4321``."""
+    host = socket.gethostname().split(".")[0] or "tchat"
+    for description in endpoints_:
+        for part in description.split(":")[1:]:
+            if part.isdigit():
+                return f"{host}:{part}"[:64]
+    return host[:64]
+
+
 class Options(usage.Options):
     synopsis = "[options]"
     longdesc = (
@@ -120,6 +137,9 @@ class Options(usage.Options):
         ["registration", None, "open", "open: anyone may /register their name; closed: only admins make accounts."],
         ["guests", None, "yes", "yes: anyone may chat under a free name; no: registered users only."],
         ["log-format", None, "text", "text: twistd's log lines; json: one JSON object per line (twisted.logger's fields), for log shippers."],
+        ["bus", None, None, "Run as one node of several sharing one chat: redis://[:PASSWORD@]HOST[:PORT][/DB] (rediss:// for TLS); needs a PostgreSQL --db every node shares. Off when not given."],
+        ["node", None, None, "This node's name in logs, /debug and metrics (default: host name and first port); unique among live nodes."],
+        ["node-timeout", None, 10.0, "Seconds after which a node not heard from is taken for dead: its users are announced as gone.", float],
         ["config", None, None, "A TOML file of options: the keys are the long option names; the command line overrides it; SIGHUP reloads it."],
     ]
 
@@ -199,6 +219,7 @@ class Options(usage.Options):
             parse_url(self["db"])
         except ValueError as e:
             raise usage.UsageError(f"--db: {e}")
+        self._check_bus()
         if self["registration"] not in ("open", "closed"):
             raise usage.UsageError("--registration is open or closed")
         if self["guests"] not in ("yes", "no"):
@@ -209,6 +230,28 @@ class Options(usage.Options):
             self["admin-password"] = _read_secret(self["admin-password-file"])
         else:
             self["admin-password"] = os.environ.get(ADMIN_PASSWORD_ENV) or None
+
+    def _check_bus(self) -> None:
+        if self["bus"] in (None, "", "off"):
+            self["bus"] = None
+            return
+        from tchat.cluster.redis import parse_bus_url
+
+        try:
+            parse_bus_url(self["bus"])
+        except ValueError as e:
+            raise usage.UsageError(f"--bus: {e}")
+        if parse_url(self["db"]).engine != "postgresql":
+            raise usage.UsageError(
+                f"--bus needs a database every node shares: --db postgresql://... (not {parse_url(self['db']).shown});"
+                " nodes on other machines cannot share an SQLite file"
+            )
+        if self["node-timeout"] < 1:
+            raise usage.UsageError("--node-timeout must be at least 1 second")
+        if not self["node"]:
+            self["node"] = default_node_name(self["ports"] or self["web-ports"])
+        elif not NODE_NAME.fullmatch(self["node"]):
+            raise usage.UsageError("--node is 1 to 64 letters, digits and . _ - :")
 
     def _door_endpoints(self, kind: DoorKind) -> list[str]:
         """The endpoint strings a door listens on: those given (``off``: none, if the door allows it), or its default."""
@@ -258,10 +301,11 @@ class ChatService(service.MultiService):
 
     def __init__(
         self, hub: Hub, doors: Sequence[Door], db_url: str | None = None, db_timeout: float = 10.0,
-        options: Options | None = None, limits: Limits | None = None,
+        options: Options | None = None, limits: Limits | None = None, node: Node | None = None,
     ) -> None:
         super().__init__()
         self.hub = hub
+        self.node = node
         self.doors = doors
         self.db_url = db_url
         self.db_timeout = db_timeout
@@ -364,6 +408,14 @@ class ChatService(service.MultiService):
                 exit_failed_at_end()
                 reactor.stop()
                 return
+        if self.node is not None:
+            try:
+                await self.node.start()
+            except BusError as e:
+                log.error("tchat cannot join the other nodes: {why}", why=str(e))
+                exit_failed_at_end()
+                reactor.stop()
+                return
         if self.running:
             for child in self:
                 child.startService()
@@ -382,8 +434,12 @@ class ChatService(service.MultiService):
         await defer.gatherResults(
             [defer.maybeDeferred(s.stopService) for s in reversed(list(self)) if s.running], consumeErrors=True
         )
+        if self.node is not None:
+            self.node.leaving(self.hub.admin.shutdown_reason)
         self.hub.close_all()
         await defer.gatherResults([door.wait_closed() for door in self.doors], consumeErrors=True)
+        if self.node is not None and self.node.started is not None:
+            await self.node.stop()
         if self.hub.store is not None:
             await self.hub.store.close()
         log.info("tchat stopped")
@@ -441,7 +497,7 @@ RELOADED = (
     "max-connections", "max-per-address", "max-pending", "login-timeout", "idle-timeout", "ping-timeout",
     "registration", "guests", "admin-password", "web-origins", "trusted-proxies",
 )
-NEEDS_RESTART = (*(kind.key for kind in DOORS), "metrics-ports", "db", "db-timeout")
+NEEDS_RESTART = (*(kind.key for kind in DOORS), "metrics-ports", "db", "db-timeout", "bus", "node", "node-timeout")
 
 
 def apply_options(options: Options, config: HubConfig, limits: Limits | None, doors: Sequence[Door]) -> None:
@@ -478,7 +534,17 @@ def makeService(options: Options) -> ChatService:
         registration=options["registration"],
         guests=options["guests"] == "yes",
     )
-    hub = Hub(config, reactor, on_stop=reactor.stop)
+    metrics = Metrics()
+    node: Node | None = None
+    if options["bus"]:
+        from tchat.cluster.redis import RedisBus
+
+        bus = RedisBus(options["bus"], options["node"], timeout=options["node-timeout"], reactor=reactor)
+        node = Node(bus, reactor, metrics, timeout=options["node-timeout"])
+        hub = Hub(config, reactor, on_stop=reactor.stop, metrics=metrics, state=node.state, delivery=node.delivery)
+        node.bind(hub)
+    else:
+        hub = Hub(config, reactor, on_stop=reactor.stop, metrics=metrics)
     limits = limits_from(options)
     # One count of connections for every door: an address's limit holds
     # across TCP, TLS and WebSocket together.
@@ -486,7 +552,9 @@ def makeService(options: Options) -> ChatService:
     # Every door is built, even one listening nowhere (--web-port off): its
     # count of connections is then always 0.
     doors = [kind.build(options, hub, limits, reactor, admission) for kind in DOORS]
-    chat = ChatService(hub, doors, db_url=options["db"], db_timeout=options["db-timeout"], options=options, limits=limits)
+    chat = ChatService(
+        hub, doors, db_url=options["db"], db_timeout=options["db-timeout"], options=options, limits=limits, node=node,
+    )
     for kind, door in zip(DOORS, doors):
         for description in options[kind.key]:
             endpoint = endpoints.serverFromString(reactor, description)

@@ -34,7 +34,7 @@ class InfoRules:
     @handles("whoami")
     async def do_whoami(self, connection: Connection, request: Request) -> None:
         user = logged_in(connection)
-        sessions = [{**c.describe(), "this": c is connection} for c in user.connections]
+        sessions = [{**c.describe(self.core.state.node), "this": c is connection} for c in user.connections]
         self.core.reply(
             connection, request, "whoami", user=user.name, rooms=[r.name for r in user.rooms.values()],
             admin=connection.admin, current=connection.current.name if connection.current else None,

@@ -111,12 +111,13 @@ class Connection:
     def name(self) -> str | None:
         return None if self.user is None else self.user.name
 
-    def describe(self) -> dict[str, object]:
-        """This connection for ``/debug`` and ``whoami``."""
+    def describe(self, here: str | None = None) -> dict[str, object]:
+        """This connection for ``/debug`` and ``whoami``; with its node when there are several (``here``: this one's name)."""
         info = self.session.describe()
         described: dict[str, object] = {"door": info.get("door", "?"), "address": info.get("address", "?"), "since": self.since}
-        if "node" in info:
-            described["node"] = info["node"]
+        node = self.node or here
+        if node is not None:
+            described["node"] = node
         return described
 
 

@@ -89,7 +89,7 @@ class ServerAdminRules:
         for c in (*self.state.connections(), *self.state.remote_connections()):
             user = c.user
             connections.append({
-                "user": c.name, **c.describe(),
+                "user": c.name, **c.describe(self.state.node),
                 "rooms": [r.name for r in user.rooms.values()] if user is not None else [], "admin": c.admin,
                 "registered": user.registered if user is not None else None,
             })

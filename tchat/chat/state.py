@@ -24,6 +24,9 @@ class Unreachable(Exception):
 
 
 class State(Protocol):
+    # This node's name when there are several; None for a server alone.
+    node: str | None
+
     # -- connections -----------------------------------------------------
     def connection(self, session: Session) -> Connection | None:
         """The connection of ``session``, or None once it is gone."""
@@ -89,6 +92,8 @@ class State(Protocol):
 
 class LocalState:
     """Chat state in this process's memory."""
+
+    node: str | None = None
 
     def __init__(self, prefix: str = "") -> None:
         self._prefix = prefix

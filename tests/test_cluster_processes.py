@@ -1,0 +1,214 @@
+"""
+Several real ``twistd tchat`` nodes, one chat: the installed server, each
+node its own process, on a Redis of the test's own (which a test may kill
+and start again) and one real PostgreSQL database they share. Clients are
+real sockets (JSON mode). Without PostgreSQL or redis-server these skip,
+except when ``$CI`` is set: then they fail.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from typing import Any
+
+from twisted.internet import defer, reactor
+from twisted.internet.task import deferLater
+from twisted.internet.utils import getProcessOutputAndValue
+from twisted.trial.unittest import TestCase
+
+from tests.helpers import LineClient, connect_line_client
+from tests.redis_server import RedisServer
+from tests.test_store import POSTGRES
+from tests.test_twistd import TWISTD, TwistdProcess, _env, spawn_twistd
+
+TIMEOUT = 3.0
+
+
+class Nodes(TestCase):
+    timeout = 90
+
+    async def start_cluster(self, *names: str) -> None:
+        folder = tempfile.TemporaryDirectory(prefix="tchat-cluster-")
+        self.addCleanup(folder.cleanup)
+        self.cwd = folder.name
+        self.db = POSTGRES.new_schema()
+        self.redis = RedisServer(self)
+        await self.redis.start()
+        self.processes: dict[str, TwistdProcess] = {}
+        self.ports: dict[str, int] = {}
+        for name in names:
+            await self.start_node(name)
+
+    async def start_node(self, name: str) -> int:
+        process = spawn_twistd(
+            self, self.cwd, "-n", "--pidfile", "", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off",
+            "--bus", self.redis.url, "--db", self.db, "--node", name, "--node-timeout", str(TIMEOUT),
+            TCHAT_ADMIN_PASSWORD="pw",
+        )
+        self.processes[name] = process
+        self.ports[name] = await process.port
+        return self.ports[name]
+
+    async def client(self, node: str, name: str | None = None, **login: Any) -> LineClient:
+        client = await connect_line_client(self.ports[node])
+        self.addCleanup(lambda: client.transport.loseConnection())
+        await client.wait_event("welcome")
+        if name is not None:
+            client.send_json(action="login", user=name, id="login", **login)
+            answer = await client.wait_for(lambda line: '"re":"login"' in line.replace(" ", ""))
+            assert json.loads(answer)["event"] == "logged_in", answer
+        return client
+
+    async def ask(self, client: LineClient, action: str, **args: Any) -> dict[str, Any]:
+        rid = f"{action}-{time.monotonic_ns()}"
+        client.send_json(action=action, id=rid, **args)
+        answer: dict[str, Any] = json.loads(await client.wait_for(lambda line: f'"re": "{rid}"' in line or f'"re":"{rid}"' in line))
+        return answer
+
+    async def until(self, condition: Any, seconds: float = 15.0) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if await condition():
+                return
+            await deferLater(reactor, 0.1, lambda: None)
+        raise AssertionError("the condition never held")
+
+
+class OneChatTests(Nodes):
+    async def test_three_nodes_are_one_chat(self) -> None:
+        await self.start_cluster("n1", "n2", "n3")
+        alice = await self.client("n1", "alice")
+        bob = await self.client("n2", "bob")
+        carol = await self.client("n3", "carol")
+        # Presence everywhere (a login's list is read on its own node).
+        self.assertEqual((await self.ask(carol, "users"))["users"], ["alice", "bob", "carol"])
+        self.assertEqual((await self.ask(alice, "rooms"))["rooms"], [{"room": "#lobby", "members": 3}])
+        # A burst from two senders on two nodes reaches everyone, in order, once.
+        for i in range(100):
+            alice.send_json(action="msg", to="#lobby", text=f"a{i}")
+            bob.send_json(action="msg", to="#lobby", text=f"b{i}")
+        await carol.wait_event("message", text="a99")
+        await carol.wait_event("message", text="b99")
+        await alice.wait_event("message", text="b99")
+        await bob.wait_event("message", text="a99")
+        for client, sender, own in ((carol, "alice", None), (carol, "bob", None), (alice, "bob", "alice"), (bob, "alice", "bob")):
+            got = [json.loads(line)["text"] for line in client.lines if '"event": "message"' in line or '"event":"message"' in line]
+            mine = [t for t in got if t.startswith(sender[0])]
+            self.assertEqual(mine, [f"{sender[0]}{i}" for i in range(100)])
+            if own is not None:
+                self.assertFalse([t for t in got if t.startswith(own[0])], "the sender is not echoed")
+        # A private message across nodes; each message stored once, readable on any node.
+        alice.send_json(action="msg", to="carol", text="just you", id="pm")
+        await alice.wait_event("ok", re="pm")
+        private = await carol.wait_event("message", kind="private")
+        self.assertEqual((private["from"], private["text"]), ("alice", "just you"))
+        history = await self.ask(bob, "history", target="#lobby", limit=500)
+        texts = [m["text"] for m in history["messages"]]
+        self.assertEqual(sorted(texts), sorted([f"a{i}" for i in range(100)] + [f"b{i}" for i in range(100)]))
+        rows = POSTGRES.query(self.db, "SELECT COUNT(*) FROM messages WHERE text = ?", ("a42",))
+        self.assertEqual(rows[0][0], 1)
+        # Quit on one node: one quit event everywhere else, the name free everywhere.
+        bob.send_json(action="quit", id="q")
+        quit = await carol.wait_event("quit", user="bob")
+        self.assertEqual(quit["rooms"], ["#lobby"])
+        await alice.wait_event("quit", user="bob")
+        await self.client("n3", "bob")
+
+    async def test_the_same_name_at_once_on_three_nodes_exactly_one_wins(self) -> None:
+        await self.start_cluster("n1", "n2", "n3")
+        clients = [await self.client(n) for n in ("n1", "n2", "n3")]
+        for client in clients:
+            client.send_json(action="login", user="Dave", id="race")
+        answers = [json.loads(await c.wait_for(lambda line: '"re": "race"' in line or '"re":"race"' in line)) for c in clients]
+        outcomes = sorted(a["event"] if a["event"] == "logged_in" else a["code"] for a in answers)
+        self.assertEqual(outcomes, ["logged_in", "name_taken", "name_taken"])
+        watcher = await self.client("n2", "watcher")
+        self.assertEqual([u.lower() for u in (await self.ask(watcher, "users"))["users"]].count("dave"), 1)
+
+    async def test_an_account_logs_in_on_two_nodes_and_an_admin_kicks_it_from_a_third(self) -> None:
+        await self.start_cluster("n1", "n2", "n3")
+        laptop = await self.client("n1", "erin")
+        answer = await self.ask(laptop, "register", password="correct horse")
+        self.assertEqual(answer["event"], "ok", answer)
+        phone = await self.client("n2", "erin", password="correct horse")
+        whoami = await self.ask(phone, "whoami")
+        self.assertEqual(sorted(s["node"] for s in whoami["sessions"]), ["n1", "n2"])
+        admin = await self.client("n3", "admin")
+        await self.ask(admin, "admin", password="pw")
+        debug = await self.ask(admin, "debug")
+        self.assertEqual(sorted(n["node"] for n in debug["nodes"]), ["n1", "n2", "n3"])
+        self.assertEqual(sorted(c["node"] for c in debug["connections"] if c["user"] == "erin"), ["n1", "n2"])
+        answer = await self.ask(admin, "kill", user="erin", reason="test")
+        self.assertEqual(answer["event"], "ok", answer)
+        await laptop.lost
+        await phone.lost
+        quit = await admin.wait_event("quit", user="erin")
+        self.assertIn("kicked by admin", quit["reason"])
+
+
+class NodeFailureTests(Nodes):
+    async def test_a_killed_node_is_noticed_and_its_names_are_free(self) -> None:
+        await self.start_cluster("n1", "n2")
+        alice = await self.client("n1", "alice")
+        await self.client("n2", "bob")
+        killed = time.monotonic()
+        self.processes["n2"].transport.signalProcess("KILL")
+        quit = await alice.wait_event("quit", user="bob")
+        noticed = time.monotonic() - killed
+        self.assertEqual(quit["reason"], "connection lost")
+        self.assertLess(noticed, TIMEOUT * 2 + 2)
+        await self.client("n1", "bob")
+
+    async def test_a_second_live_node_with_the_same_name_is_refused(self) -> None:
+        await self.start_cluster("n1")
+        process = spawn_twistd(
+            self, self.cwd, "-n", "--pidfile", "", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off",
+            "--bus", self.redis.url, "--db", self.db, "--node", "n1",
+        )
+        code, _ = await process.ended
+        self.assertNotEqual(code, 0)
+        self.assertIn(b"a live node is already named n1", process.output)
+
+    async def test_the_chat_goes_on_through_a_redis_restart(self) -> None:
+        await self.start_cluster("n1", "n2")
+        alice = await self.client("n1", "alice")
+        bob = await self.client("n2", "bob")
+        self.redis.stop()
+        # Each node goes on serving its own users.
+        alice2 = await self.client("n1")
+        alice2.send_json(action="login", user="alice2", id="l")
+        refused = await alice2.wait_event("error", re="l")
+        self.assertEqual(refused["code"], "unavailable")
+        alice.send_json(action="msg", to="#lobby", text="said while Redis was away", id="m")
+        await alice.wait_event("ok", re="m")
+        await self.redis.start()
+
+        async def delivered() -> bool:
+            alice.send_json(action="msg", to="#lobby", text="are you there")
+            await deferLater(reactor, 0.3, lambda: None)
+            return any("are you there" in line for line in bob.lines)
+
+        await self.until(delivered, 15)
+        # Names stay unique after the nodes re-assert them.
+        other = await self.client("n1")
+        other.send_json(action="login", user="bob", id="l")
+        self.assertEqual((await other.wait_event("error", re="l"))["code"], "name_taken")
+        # What was said meanwhile is in the history on every node.
+        history = await self.ask(bob, "history", target="#lobby")
+        self.assertIn("said while Redis was away", [m["text"] for m in history["messages"]])
+
+
+class OptionTests(TestCase):
+    async def test_a_bus_with_an_sqlite_database_is_refused(self) -> None:
+        folder = tempfile.TemporaryDirectory(prefix="tchat-cluster-")
+        self.addCleanup(folder.cleanup)
+        out, err, code = await getProcessOutputAndValue(
+            TWISTD, ["-n", "tchat", "--bus", "redis://127.0.0.1:1/0", "--db", "sqlite:x.db"], env=_env(), path=folder.name
+        )
+        self.assertNotEqual(code, 0)
+        self.assertIn(b"nodes on other machines cannot share an SQLite file", out + err)
+
+
+__all__ = ["Nodes", "defer"]
