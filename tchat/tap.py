@@ -537,9 +537,12 @@ def makeService(options: Options) -> ChatService:
     metrics = Metrics()
     node: Node | None = None
     if options["bus"]:
-        from tchat.cluster.redis import RedisBus
+        from tchat.cluster.redis import RedisBus, parse_bus_url
 
-        bus = RedisBus(options["bus"], options["node"], timeout=options["node-timeout"], reactor=reactor)
+        # Pub/sub channels ignore the database number: the prefix holds it,
+        # so two chats on one Redis (db 0 and db 1) never hear each other.
+        db = parse_bus_url(options["bus"])[2]
+        bus = RedisBus(options["bus"], options["node"], timeout=options["node-timeout"], prefix=f"tchat:{db}:", reactor=reactor)
         node = Node(bus, reactor, metrics, timeout=options["node-timeout"])
         hub = Hub(config, reactor, on_stop=reactor.stop, metrics=metrics, state=node.state, delivery=node.delivery)
         node.bind(hub)

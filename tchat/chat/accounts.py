@@ -45,7 +45,7 @@ class AccountRules:
             account = await store.accounts.create(user.name, request.args["password"])
         except StoreError as e:
             raise store_error(e) from None
-        user.registered = True
+        self.core.state.set_registered(user, True)
         self.login.known_accounts.add(account.key)
         for room in list(user.rooms.values()):
             await self.rooms.remember_join(user, room)

@@ -173,7 +173,7 @@ class ServerAdminRules:
         self.login.known_accounts.discard(account.key)
         online = self.state.user(account.key)
         if online is not None:
-            online.registered = False
+            self.state.set_registered(online, False)
         log.info("{admin} deleted the account {user}", admin=_who(connection), user=account.name)
         self.core.reply(connection, request, "ok", text=f"account {account.name} deleted")
 

@@ -70,6 +70,9 @@ class State(Protocol):
         the others: for a rule, this does nothing to it.
         """
 
+    def set_registered(self, user: User, registered: bool) -> None:
+        """``user``'s name became an account (``/register``), or its account was deleted."""
+
     def online(self) -> list[str]:
         """The names online, sorted."""
 
@@ -150,6 +153,9 @@ class LocalState:
         user.connections.remove(connection)
         for room in user.rooms.values():
             _leave(room, connection)
+
+    def set_registered(self, user: User, registered: bool) -> None:
+        user.registered = registered
 
     def online(self) -> list[str]:
         return sorted((u.name for u in self._users.values()), key=name_key)

@@ -183,6 +183,10 @@ class Node:
         with self.state.applying():
             self.state.apply_release(message["user"])
 
+    def _on_registered(self, node: str, message: dict[str, Any]) -> None:
+        with self.state.applying():
+            self.state.apply_registered(message["user"], message["registered"])
+
     def _on_join(self, node: str, message: dict[str, Any]) -> None:
         with self.state.applying():
             self.state.apply_join(message["room"], message["user"])

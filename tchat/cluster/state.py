@@ -75,7 +75,7 @@ def user_info(user: User) -> dict[str, Any]:
 class ClusterState(LocalState):
     def __init__(self, node: str, bus: Bus, send: Send) -> None:
         super().__init__(prefix=f"{node}/")
-        self.node = node
+        self.node = self.here = node
         self.bus = bus
         self._send_raw = send
         # Names this node holds on the bus (it has, or is logging in, a connection of theirs).
@@ -194,9 +194,19 @@ class ClusterState(LocalState):
         super().detach(user, connection)
         left = not user.connections
         if not left and not any(c.node is None for c in user.connections):
-            self._closers.setdefault(user.key, set()).add(self.node)
+            self._closers.setdefault(user.key, set()).add(self.here)
         self._let_go(user.key)
         self.send("detach", user=user.key, conn=connection.id, reason=reason, left=left)
+
+    def set_registered(self, user: User, registered: bool) -> None:
+        super().set_registered(user, registered)
+        if user.key in self.held and not self.quiet:
+            # The name's hold on the bus changes kind: let go, hold again.
+            key = user.key
+            d = self.bus.release(key)
+            d.addCallback(lambda _: self.bus.claim(key, registered))
+            d.addErrback(lambda f: log.warn("could not hold the name {key} anew on the bus: {why}", key=key, why=f.value))
+        self.send("registered", user=user.key, registered=registered)
 
     # -- rooms -----------------------------------------------------------
 
@@ -249,7 +259,7 @@ class ClusterState(LocalState):
         closers.add(node)
         if user.connections or self._users.get(key) is not user:
             return None
-        if self.node in closers and min(closers) == self.node:
+        if self.here in closers and min(closers) == self.here:
             return user
         return None
 
@@ -264,6 +274,11 @@ class ClusterState(LocalState):
         super().release(user)
         self._closers.pop(key, None)
         return user
+
+    def apply_registered(self, key: str, registered: bool) -> None:
+        user = self._users.get(key)
+        if user is not None:
+            self.set_registered(user, registered)
 
     def apply_join(self, room_name: str, key: str) -> None:
         user = self._users.get(key)

@@ -16,7 +16,8 @@ client is cleaned of control characters again on arrival.
 The types:
 
 - state: ``attach``/``detach`` (a connection of a user opens or closes),
-  ``release`` (the user left the chat), ``join``/``part`` (room
+  ``release`` (the user left the chat), ``registered`` (a name became an
+  account, or stopped being one), ``join``/``part`` (room
   membership): every node keeps a copy of who is where, changed only by these;
 - delivery: ``to_conn``, ``to_user``, ``to_room``, ``to_sharers`` carry
   one event to the receiver's own connections; ``drop``
@@ -53,6 +54,7 @@ TYPES: dict[str, dict[str, tuple[type, ...]]] = {
     "attach": {"user": (dict,), "conn": (dict,)},
     "detach": {"user": _STR, "conn": _STR, "reason": _STR, "left": (bool,)},
     "release": {"user": _STR},
+    "registered": {"user": _STR, "registered": (bool,)},
     "join": {"room": _STR, "user": _STR},
     "part": {"room": _STR, "user": _STR},
     "to_conn": {"conn": _STR, "event": (dict,)},
