@@ -36,6 +36,8 @@ small.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from dataclasses import dataclass
 
 from twisted.internet.interfaces import IReactorTime
@@ -240,6 +242,8 @@ class GuessThrottle:
         self.attack_refill = attack_refill
         self._addresses: dict[str, _Leaky] = {}
         self._secrets: dict[str, _Leaky] = {}
+        # Told of each wrong guess made here (the other nodes count it too).
+        self.on_failed: Callable[[str, str], None] | None = None
 
     def wait(self, secret: str, host: str) -> float:
         """Seconds ``host`` must wait before its next try of ``secret`` (0: it may try now); reserves nothing."""
@@ -266,6 +270,12 @@ class GuessThrottle:
         self._bucket(self._addresses, host).level += 1
         return Guess(self, secret, host)
 
+    def failed_elsewhere(self, secret: str, host: str) -> None:
+        """A wrong guess of ``secret`` from ``host`` made on another node: it counts here as if made here."""
+        self.pairs.failed(self._pair(secret, host))
+        self._bucket(self._addresses, host).level += 1
+        self._bucket(self._secrets, secret).level += 1
+
     def clear(self, secret: str) -> None:
         """Forget every failure against ``secret`` (an admin set a new password)."""
         prefix = secret + "\0"
@@ -289,6 +299,8 @@ class GuessThrottle:
         if record is not None:
             record.last = self.clock.seconds()
         self._bucket(self._secrets, guess.secret).level += 1
+        if self.on_failed is not None:
+            self.on_failed(guess.secret, guess.host)
 
     def _forgive(self, guess: Guess) -> None:
         self.pairs.forgive(self._pair(guess.secret, guess.host))

@@ -247,6 +247,7 @@ class AdminTests(TestCase):
         c.do("a", admin, "shutdown", reason="maintenance")
         c.settle()
         self.assertEqual(admin.closed, "maintenance")
+        self.assertEqual(admin.last("shutdown")["text"], "maintenance; the chat goes on on its other servers: connect again")
         self.assertEqual(alice.of("shutdown"), [])
         self.assertEqual([(e["user"], e["reason"]) for e in alice.of("quit")], [("admin", "server stopping: maintenance")])
         self.assertIsNone(alice.closed)
@@ -299,6 +300,25 @@ class NodeDeathTests(TestCase):
         c.do("a", other, "login", user="bob")
         self.assertEqual(other.last()["code"], "name_taken")
         c.do("b", bob, "msg", to="alice", text="still here")
+
+
+class LimitsTests(TestCase):
+    def test_wrong_admin_passwords_count_on_every_node(self) -> None:
+        c = Cluster("a", "b", "c", admin_password="s3cret")
+        sessions = {n: c.login(n, f"m{n}", "10.0.0.1:1") for n in "abc"}
+        # Three nodes do not mean three times the free guesses.
+        for node in "ab":
+            c.do(node, sessions[node], "admin", password="guess")
+        c.do("c", sessions["c"], "admin", password="guess")
+        self.assertEqual(sessions["c"].last()["code"], "bad_password")
+        c.do("c", sessions["c"], "admin", password="s3cret")
+        self.assertEqual(sessions["c"].last()["code"], "rate_limited")
+        c.do("a", sessions["a"], "admin", password="s3cret")
+        self.assertEqual(sessions["a"].last()["code"], "rate_limited")
+        # Someone at another address is not slowed down.
+        other = c.login("b", "other", "10.0.0.2:1")
+        c.do("b", other, "admin", password="s3cret")
+        self.assertEqual(other.last().name, "ok")
 
 
 class BusIsUntrustedTests(TestCase):

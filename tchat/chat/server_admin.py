@@ -196,8 +196,14 @@ class ServerAdminRules:
             return
         self.core.stopping = True
         self._shutdown_reason = reason
-        self.core.delivery.to_everyone(self.core.event("shutdown", text=reason, delay=delay))
+        self.core.delivery.to_everyone(self.core.event("shutdown", text=self._elsewhere(reason), delay=delay))
         self._stop_call = self.core.clock.callLater(delay, self.on_stop)
+
+    def _elsewhere(self, reason: str) -> str:
+        """On one node of several, the others go on: say so, so that people connect again."""
+        if not self.state.nodes():
+            return reason
+        return f"{reason}; the chat goes on on its other servers: connect again"
 
     def close_all(self, reason: str | None = None) -> None:
         """
@@ -207,7 +213,7 @@ class ServerAdminRules:
         if not self.core.stopping:
             self.core.stopping = True
             self._shutdown_reason = reason or self._shutdown_reason
-            self.core.delivery.to_everyone(self.core.event("shutdown", text=self._shutdown_reason, delay=0))
+            self.core.delivery.to_everyone(self.core.event("shutdown", text=self._elsewhere(self._shutdown_reason), delay=0))
         if self._stop_call is not None and self._stop_call.active():
             self._stop_call.cancel()
         for connection in list(self.state.connections()):

@@ -39,6 +39,7 @@ from tchat.cluster.bus import Bus, BusError, Renewal
 from tchat.cluster.state import ClusterDelivery, ClusterState
 from tchat.cluster.wire import BadMessage, decode, encode, event_of
 from tchat.metrics import Metrics
+from tchat.throttle import GuessThrottle
 
 if TYPE_CHECKING:
     from tchat.chat.hub import Hub
@@ -70,6 +71,7 @@ class Node:
         self.peers: dict[str, _Peer] = {}
         self.bad_messages = 0
         self.hub: Hub | None = None
+        self.throttles: dict[str, GuessThrottle] = {}
         self._beat = LoopingCall(self._heartbeat)
         self._beat.clock = clock
         self._checking: set[str] = set()
@@ -79,6 +81,10 @@ class Node:
     def bind(self, hub: "Hub") -> None:
         """The hub whose state and delivery these are (built with L{Node.state}, L{Node.delivery})."""
         self.hub = hub
+        # Wrong passwords count on every node.
+        self.throttles = {"login": hub.login.guesses, "admin": hub.admin.guesses}
+        for name, throttle in self.throttles.items():
+            throttle.on_failed = lambda secret, host, name=name: self.send("guess", throttle=name, secret=secret, host=host)
 
     # -- starting and stopping -------------------------------------------
 
@@ -213,6 +219,12 @@ class Node:
         connection = self.state.local(message["conn"])
         if connection is not None and self.hub is not None:
             self.hub.login.drop(connection, message["bye"], message["reason"])
+
+    def _on_guess(self, node: str, message: dict[str, Any]) -> None:
+        throttle = self.throttles.get(message["throttle"])
+        if throttle is None:
+            raise BadMessage(f"no throttle {message['throttle'][:40]!r}")
+        throttle.failed_elsewhere(message["secret"][:256], message["host"][:256])
 
     def _on_snapshot(self, node: str, message: dict[str, Any]) -> None:
         """Make this node's copy of ``node``'s users agree with what it says it has."""

@@ -22,6 +22,8 @@ The types:
 - delivery: ``to_conn``, ``to_user``, ``to_room``, ``to_sharers`` carry
   one event to the receiver's own connections; ``drop``
   asks the node of a connection to close it;
+- limits: ``guess`` (a wrong password tried here: every node counts it, so
+  that N nodes do not mean N times the guesses);
 - nodes: ``hello`` (a heartbeat, and a node starting: send your
   ``snapshot``), ``snapshot`` (every user of the sender with its
   connections and rooms), ``bye`` (a node stopping).
@@ -62,6 +64,7 @@ TYPES: dict[str, dict[str, tuple[type, ...]]] = {
     "to_room": {"room": _STR, "but": _OPT_STR, "event": (dict,)},
     "to_sharers": {"user": _STR, "event": (dict,)},
     "drop": {"conn": _STR, "bye": _STR, "reason": _STR},
+    "guess": {"throttle": _STR, "secret": _STR, "host": _STR},
     "hello": {"want_snapshot": (bool,)},
     "snapshot": {"users": (list,)},
     "bye": {"reason": _STR},
