@@ -45,7 +45,7 @@ from tchat.door.web import OriginPolicy, TrustedProxies
 from tchat.door.session import Admission, Limits
 from tchat.chat import Hub, HubConfig
 from tchat.cluster.bus import BusError
-from tchat.cluster.node import Node
+from tchat.cluster.node import LEASE, Node
 from tchat.startup import (
     RESERVED_DESCRIPTORS, ListeningService, StartupError, _rebind_failed, _say_startup_errors_plainly,
     exit_failed_at_end, fit_descriptor_limit,
@@ -542,7 +542,9 @@ def makeService(options: Options) -> ChatService:
         # Pub/sub channels ignore the database number: the prefix holds it,
         # so two chats on one Redis (db 0 and db 1) never hear each other.
         db = parse_bus_url(options["bus"])[2]
-        bus = RedisBus(options["bus"], options["node"], timeout=options["node-timeout"], prefix=f"tchat:{db}:", reactor=reactor)
+        bus = RedisBus(
+            options["bus"], options["node"], timeout=options["node-timeout"] * LEASE, prefix=f"tchat:{db}:", reactor=reactor
+        )
         node = Node(bus, reactor, metrics, timeout=options["node-timeout"])
         hub = Hub(config, reactor, on_stop=reactor.stop, metrics=metrics, state=node.state, delivery=node.delivery)
         node.bind(hub)

@@ -17,7 +17,7 @@ from twisted.trial.unittest import TestCase
 
 from tchat.chat import Hub, HubConfig
 from tchat.cluster.bus import MemoryCluster, NodeNameTaken
-from tchat.cluster.node import Node
+from tchat.cluster.node import LEASE, Node
 from tchat.metrics import Metrics
 
 from tests.helpers import RecordingSession, request
@@ -27,7 +27,7 @@ class Cluster:
     def __init__(self, *names: str, timeout: float = 10.0, **config: Any) -> None:
         self.clock = Clock()
         self.clock.advance(1_000_000)
-        self.memory = MemoryCluster(self.clock, timeout)
+        self.memory = MemoryCluster(self.clock, timeout * LEASE)
         self.timeout = timeout
         self.config = config
         self.nodes: dict[str, Node] = {}
@@ -265,7 +265,7 @@ class NodeDeathTests(TestCase):
         # b is gone without a word (kill -9): no more heartbeats, its lease runs out.
         c.memory.cut("b")
         c.nodes["b"]._beat.stop()
-        c.wait(c.timeout + c.timeout / 3 + 1)
+        c.wait(c.timeout)  # noticed within --node-timeout
         self.assertEqual([(e["user"], e["reason"]) for e in alice.of("quit")], [("bob", "connection lost")])
         c.do("a", alice, "users")
         self.assertEqual(alice.last()["users"], ["alice"])
@@ -276,7 +276,7 @@ class NodeDeathTests(TestCase):
         alice = c.login("a", "alice")
         bob = c.login("b", "bob")
         c.memory.cut("b")
-        c.wait(c.timeout + c.timeout / 3 + 1)
+        c.wait(c.timeout)
         self.assertEqual(alice.last("quit")["user"], "bob")
         # Someone takes the name while b is away.
         c.login("a", "bob")
@@ -294,7 +294,7 @@ class NodeDeathTests(TestCase):
         c.login("a", "alice")
         bob = c.login("b", "bob")
         c.memory.restart()
-        c.wait(c.timeout / 3 + 1)
+        c.wait(c.timeout / 4 + 1)
         self.assertIsNone(bob.closed)
         other = c.connect("a")
         c.do("a", other, "login", user="bob")

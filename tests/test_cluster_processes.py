@@ -164,7 +164,7 @@ class NodeFailureTests(Nodes):
         quit = await alice.wait_event("quit", user="bob")
         noticed = time.monotonic() - killed
         self.assertEqual(quit["reason"], "connection lost")
-        self.assertLess(noticed, TIMEOUT * 2 + 2)
+        self.assertLess(noticed, TIMEOUT + 1)
         await self.client("n1", "bob")
 
     async def test_a_second_live_node_with_the_same_name_is_refused(self) -> None:

@@ -6,9 +6,10 @@ L{ClusterDelivery}), then, once started:
 
 - applies what the other nodes publish (each message checked by
   L{tchat.cluster.wire.decode}; a bad one is logged and dropped);
-- renews this node's lease and says ``hello`` every ``timeout / 3``
-  seconds; a node not heard for ``timeout`` seconds whose lease is gone is
-  dead: each node takes its users out of its own copy of the chat and tells
+- renews this node's lease (which lasts ``LEASE`` of ``timeout``) and says
+  ``hello`` every ``timeout / 4`` seconds; each second it looks for nodes
+  not heard for as long as a lease lasts, and one whose lease is gone is
+  dead (so a dead node is noticed within ``timeout``): each node takes its users out of its own copy of the chat and tells
   its own users they left ("connection lost"), and the dead node's names are
   freed on the bus;
 - asks for every node's ``snapshot`` when it starts, when the bus comes back
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
 log = Logger()
 
 LOST = "connection lost"
+# How much of --node-timeout a lease lasts: the rest is for noticing it ran out.
+LEASE = 0.8
 FENCED_BYE = "this server lost its link to the rest of the chat; log in again"
 
 
@@ -63,6 +66,7 @@ class Node:
         self.name = bus.node
         self.clock = clock
         self.timeout = timeout
+        self.lease = timeout * LEASE
         self.epoch = secrets.token_hex(4)
         self._seq = 0
         self.state = ClusterState(self.name, bus, self.send)
@@ -74,6 +78,8 @@ class Node:
         self.throttles: dict[str, GuessThrottle] = {}
         self._beat = LoopingCall(self._heartbeat)
         self._beat.clock = clock
+        self._watch = LoopingCall(self._look_for_the_dead)
+        self._watch.clock = clock
         self._checking: set[str] = set()
         self._stopping = False
         self.started: float | None = None
@@ -97,7 +103,8 @@ class Node:
         self.started = self.clock.seconds()
         log.info("node {node} joined the chat's bus", node=self.name)
         self.send("hello", want_snapshot=True)
-        self._beat.start(self.timeout / 3, now=False)
+        self._beat.start(self.timeout / 4, now=False)
+        self._watch.start(min(1.0, self.timeout / 10), now=False)
 
     def leaving(self, reason: str) -> None:
         """This node stops: the others are told once; from now on nothing else is published."""
@@ -109,8 +116,9 @@ class Node:
 
     def stop(self) -> Deferred[None]:
         self.leaving("server stopping")
-        if self._beat.running:
-            self._beat.stop()
+        for loop in (self._beat, self._watch):
+            if loop.running:
+                loop.stop()
         return self.bus.stop()
 
     # -- sending ---------------------------------------------------------
@@ -286,9 +294,14 @@ class Node:
         if renewal is not None:
             self._renewed(renewal)
             self.send("hello", want_snapshot=False)
+
+    def _look_for_the_dead(self) -> Deferred[None]:
+        return Deferred.fromCoroutine(self._look_once())
+
+    async def _look_once(self) -> None:
         now = self.clock.seconds()
         for node, peer in list(self.peers.items()):
-            if now - peer.heard > self.timeout and node not in self._checking:
+            if now - peer.heard > self.lease and node not in self._checking:
                 self._checking.add(node)
                 try:
                     alive = await self.bus.alive(node)
