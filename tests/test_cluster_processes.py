@@ -13,7 +13,8 @@ import tempfile
 import time
 from typing import Any
 
-from twisted.internet import defer, reactor
+from autobahn.twisted.websocket import WebSocketClientFactory
+from twisted.internet import defer, endpoints, reactor
 from twisted.internet.task import deferLater
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import TestCase
@@ -21,7 +22,9 @@ from twisted.trial.unittest import TestCase
 from tests.helpers import LineClient, connect_line_client
 from tests.redis_server import RedisServer
 from tests.test_store import POSTGRES
-from tests.test_twistd import TWISTD, TwistdProcess, _env, spawn_twistd
+from tests.test_metrics import get
+from tests.test_twistd import TWISTD, TwistdProcess, _env, spawn_twistd, web_port_of
+from tests.test_web_door import WebSocketClient
 
 TIMEOUT = 3.0
 
@@ -38,18 +41,32 @@ class Nodes(TestCase):
         await self.redis.start()
         self.processes: dict[str, TwistdProcess] = {}
         self.ports: dict[str, int] = {}
+        self.web_ports: dict[str, int] = {}
         for name in names:
             await self.start_node(name)
 
     async def start_node(self, name: str) -> int:
         process = spawn_twistd(
-            self, self.cwd, "-n", "--pidfile", "", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off",
+            self, self.cwd, "-n", "--pidfile", "", "tchat", "--port", "tcp:0:interface=127.0.0.1",
+            "--web-port", "tcp:0:interface=127.0.0.1",
             "--bus", self.redis.url, "--db", self.db, "--node", name, "--node-timeout", str(TIMEOUT),
             TCHAT_ADMIN_PASSWORD="pw",
         )
         self.processes[name] = process
         self.ports[name] = await process.port
+        self.web_ports[name] = await web_port_of(process)
         return self.ports[name]
+
+    async def browser(self, node: str, name: str) -> WebSocketClient:
+        port = self.web_ports[node]
+        factory = WebSocketClientFactory(f"ws://127.0.0.1:{port}/ws", origin=f"http://127.0.0.1:{port}")
+        factory.protocol = WebSocketClient
+        client: WebSocketClient = await endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", port).connect(factory)
+        self.addCleanup(lambda: client.transport.loseConnection())
+        await client.opened
+        client.send_json(action="login", user=name, id="login")
+        await client.wait_event("logged_in", re="login")
+        return client
 
     async def client(self, node: str, name: str | None = None, **login: Any) -> LineClient:
         client = await connect_line_client(self.ports[node])
@@ -122,6 +139,22 @@ class OneChatTests(Nodes):
         await alice.wait_event("quit", user="bob")
         await self.client("n3", "bob")
 
+    async def test_a_browser_on_one_node_and_line_clients_on_the_others_talk(self) -> None:
+        await self.start_cluster("n1", "n2", "n3")
+        page = await self.browser("n1", "webby")
+        nc = await self.client("n2", "liney")
+        program = await self.client("n3", "bot")
+        page.send_json(action="msg", to="#lobby", text="from the page", id="m")
+        await page.wait_event("ok", re="m")
+        await nc.wait_event("message", text="from the page")
+        await program.wait_event("message", text="from the page")
+        nc.send_json(action="msg", to="webby", text="from nc, privately")
+        private = await page.wait_event("message", kind="private")
+        self.assertEqual((private["from"], private["text"]), ("liney", "from nc, privately"))
+        program.send_json(action="quit")
+        quit = await page.wait_event("quit", user="bot")
+        self.assertEqual(quit["rooms"], ["#lobby"])
+
     async def test_the_same_name_at_once_on_three_nodes_exactly_one_wins(self) -> None:
         await self.start_cluster("n1", "n2", "n3")
         clients = [await self.client(n) for n in ("n1", "n2", "n3")]
@@ -182,7 +215,15 @@ class NodeFailureTests(Nodes):
         await self.start_cluster("n1", "n2")
         alice = await self.client("n1", "alice")
         bob = await self.client("n2", "bob")
+        self.assertEqual((await get(self.web_ports["n1"], "/health")).status, 200)
         self.redis.stop()
+
+        async def unhealthy() -> bool:
+            response = await get(self.web_ports["n1"], "/health")
+            return response.status == 503 and json.loads(response.body)["bus"] == "down"
+
+        # A load balancer sends new people to other nodes meanwhile.
+        await self.until(unhealthy, 10)
         # Each node goes on serving its own users.
         alice2 = await self.client("n1")
         alice2.send_json(action="login", user="alice2", id="l")
@@ -198,6 +239,7 @@ class NodeFailureTests(Nodes):
             return any("are you there" in line for line in bob.lines)
 
         await self.until(delivered, 15)
+        self.assertEqual((await get(self.web_ports["n1"], "/health")).status, 200)
         # Names stay unique after the nodes re-assert them.
         other = await self.client("n1")
         other.send_json(action="login", user="bob", id="l")

@@ -22,14 +22,22 @@ def health_of(hub: Hub) -> tuple[bool, dict[str, Any]]:
     """
     Whether this server can serve people fully, and what a load balancer
     or a person is shown: ``status`` "ok", "starting" (the store is not open
-    yet) or "unavailable" (the store does not answer), and the store's state.
+    yet) or "unavailable" (the store does not answer, or, on a node of
+    several, its bus is down: it logs nobody in, so a load balancer should
+    send people to the other nodes), and the store's state (and the bus's).
     """
     store = hub.store
     if store is None:
         return False, {"status": "starting", "store": None}
     state = {"engine": store.engine, "url": store.url.shown, "available": store.available}
+    nodes = hub.state.nodes()
+    if nodes and nodes[0].get("bus") != "up":
+        return False, {
+            "status": "unavailable", "store": state, "bus": "down", "node": nodes[0]["node"],
+            "text": "this node's link to the other nodes is down: it logs nobody in until it is back",
+        }
     if store.available:
-        return True, {"status": "ok", "store": state}
+        return True, {"status": "ok", "store": state, **({"bus": "up", "node": nodes[0]["node"]} if nodes else {})}
     # Nobody may be using the store just now: ask it something cheap, so
     # that the next check sees it back once it is (the store's breaker
     # lets at most one such call through at a time).
