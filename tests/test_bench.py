@@ -16,7 +16,12 @@ from tchat.bench.config import BenchConfig, BenchError, Phase, check_host
 from tchat.bench.report import format_summary
 from tchat.bench.runner import Bench
 from tchat.bench.stats import percentile, summarize
-from tests.helpers import start_line_server
+from tchat.chat import Hub, HubConfig
+from tchat.cluster.bus import MemoryCluster
+from tchat.cluster.node import Node
+from tchat.door.line import LineDoor
+from tchat.metrics import Metrics
+from tests.helpers import generous_limits, start_line_server
 
 
 class NumbersTests(TestCase):
@@ -123,6 +128,41 @@ class TchatRunTests(TestCase):
         self.assertFalse(results["ok"])
         self.assertIn("server_full", results["error"])
         self.assertEqual(results["phases"], [])
+
+
+class SeveralNodesTests(TestCase):
+    timeout = 30
+
+    async def node(self, cluster: MemoryCluster, name: str) -> int:
+        metrics = Metrics()
+        node = Node(cluster.bus(name), reactor, metrics)
+        hub = Hub(HubConfig(), reactor, state=node.state, delivery=node.delivery, metrics=metrics)
+        node.bind(hub)
+        await node.start()
+        door = LineDoor(hub, generous_limits(close_grace=2.0), reactor)
+        port = reactor.listenTCP(0, door, interface="127.0.0.1")
+
+        async def stop() -> None:
+            await port.stopListening()
+            await node.stop()
+            hub.close_all("test over")
+            await door.wait_closed()
+
+        self.addCleanup(lambda: defer.Deferred.fromCoroutine(stop()))
+        return int(port.getHost().port)
+
+    async def test_clients_spread_over_nodes_and_latency_is_split_by_where_it_went(self) -> None:
+        cluster = MemoryCluster(reactor, 8.0)
+        ports = (await self.node(cluster, "a"), await self.node(cluster, "b"))
+        config = small_config(ports[0], ports=ports, node_pids=(os.getpid(), os.getpid()), senders=2, phases=[Phase(5)])
+        results = await run_bench(self, config)
+        self.assertTrue(results["ok"], results)
+        phase = results["phases"][0]
+        # Sender 0 is on node a with clients 2 and 4; 1, 3 and 5 are on b (and the other way round for sender 1).
+        self.assertEqual(phase["latency_same_node_ms"]["count"], 10 * 2)
+        self.assertEqual(phase["latency_cross_node_ms"]["count"], 10 * 3)
+        self.assertEqual(len(phase["node_cpu_s"]), 2)
+        self.assertIn("cross-node latency ms", format_summary(results))
 
 
 class FakeIrcServer(LineReceiver):

@@ -38,7 +38,11 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, argparse
         ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="server address; loopback only unless --allow-remote (default 127.0.0.1)")
-    parser.add_argument("--port", "-p", type=int, default=None, help="server port (default 4321 for tchat, 6667 for irc)")
+    parser.add_argument(
+        "--port", "-p", default=None,
+        help="server port (default 4321 for tchat, 6667 for irc); several, comma-separated, for the nodes of one chat: clients are spread over them",
+    )
+    parser.add_argument("--node-pid", default="", help="the nodes' PIDs, comma-separated, in --port's order: each node's CPU time is reported")
     parser.add_argument("--protocol", choices=("tchat", "irc"), default="tchat", help="tchat JSON mode, or IRC (default tchat)")
     parser.add_argument("--connections", "-n", type=int, default=50, help="connections, all in one room (default 50)")
     parser.add_argument("--senders", "-s", type=int, default=None, help="connections that send (default min(10, N))")
@@ -77,9 +81,18 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, argparse
         parser.error("--messages and --rate need the same number of values (or one)")
     messages = messages * count if len(messages) == 1 else messages
     rates = rates * count if len(rates) == 1 else rates
+    try:
+        ports = tuple(int(p) for p in args.port.split(",")) if args.port else ()
+        node_pids = tuple(int(p) for p in args.node_pid.split(",")) if args.node_pid else ()
+    except ValueError:
+        parser.error("--port and --node-pid take numbers, comma-separated")
+    if node_pids and len(node_pids) != len(ports):
+        parser.error("--node-pid needs one PID per --port")
     config = BenchConfig(
         host=args.host,
-        port=args.port if args.port is not None else (4321 if args.protocol == "tchat" else 6667),
+        port=ports[0] if ports else (4321 if args.protocol == "tchat" else 6667),
+        ports=ports if len(ports) > 1 else (),
+        node_pids=node_pids,
         protocol=args.protocol,
         connections=args.connections,
         senders=min(10, args.connections) if args.senders is None else args.senders,

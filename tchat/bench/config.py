@@ -88,6 +88,11 @@ class BenchConfig:
     # no JOIN). For holding many idle connections without the O(N) join
     # announcement every login makes in a shared room; no messages then.
     no_room: bool = False
+    # Several nodes of one chat: client i connects to ports[i % len(ports)]
+    # (``port`` is the first), and latencies are split into same-node and
+    # cross-node deliveries; the nodes' PIDs, to read each one's CPU time.
+    ports: tuple[int, ...] = ()
+    node_pids: tuple[int, ...] = ()
 
     def room_name(self) -> str:
         if self.room:

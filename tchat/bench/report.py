@@ -45,6 +45,15 @@ def format_summary(results: dict[str, Any]) -> str:
             f"    latency ms: p50 {_num(lat['p50'], '{:.2f}')}  p90 {_num(lat['p90'], '{:.2f}')}  "
             f"p99 {_num(lat['p99'], '{:.2f}')}  max {_num(lat['max'], '{:.2f}')}"
         )
+        for where in ("same", "cross"):
+            split = p.get(f"latency_{where}_node_ms")
+            if split is not None:
+                out.append(
+                    f"    {where}-node latency ms: p50 {_num(split['p50'], '{:.2f}')}  p99 {_num(split['p99'], '{:.2f}')}"
+                    f"  ({split.get('count', '?')} deliveries)"
+                )
+        if p.get("node_cpu_s") is not None:
+            out.append("    node CPU s: " + ", ".join(_num(s, "{:.2f}") for s in p["node_cpu_s"]))
         extra = f"    bench CPU {p['bench_cpu_s']:.2f} s over {p['seconds']:.2f} s ({p['bench_cpu_share']:.0%})"
         if p.get("server_cpu_s") is not None:
             extra += f"; server CPU {p['server_cpu_s']:.2f} s = {_num(p['server_cpu_us_per_delivery'], '{:.2f}')} us/delivery"

@@ -61,6 +61,8 @@ class Bench:
         # Per phase:
         self.pending: dict[bytes, int] = {}
         self.latencies = array.array("d")
+        self.same_node = array.array("d")
+        self.cross_node = array.array("d")
         self.delivered = 0
         self.unexpected = 0
         self.completed = 0
@@ -157,17 +159,18 @@ class Bench:
         from twisted.internet import endpoints
 
         config = self.config
+        port = config.ports[index % len(config.ports)] if config.ports else config.port
         try:
             ip = ipaddress.ip_address(self.address)
         except ValueError:
-            return endpoints.HostnameEndpoint(self.reactor, self.address, config.port, timeout=config.connect_timeout)
+            return endpoints.HostnameEndpoint(self.reactor, self.address, port, timeout=config.connect_timeout)
         if ip.version == 6:
-            return endpoints.TCP6ClientEndpoint(self.reactor, self.address, config.port, timeout=config.connect_timeout)
+            return endpoints.TCP6ClientEndpoint(self.reactor, self.address, port, timeout=config.connect_timeout)
         bind = None
         if config.source_ips > 1 and ip.is_loopback:
             bind = (f"127.0.0.{1 + index % config.source_ips}", 0)
         return endpoints.TCP4ClientEndpoint(
-            self.reactor, self.address, config.port, timeout=config.connect_timeout, bindAddress=bind
+            self.reactor, self.address, port, timeout=config.connect_timeout, bindAddress=bind
         )
 
     async def connect_all(self) -> dict[str, Any]:
@@ -248,6 +251,8 @@ class Bench:
         members = len(self.clients)
         self.pending = {}
         self.latencies = array.array("d")
+        self.same_node = array.array("d")
+        self.cross_node = array.array("d")
         self.delivered = self.unexpected = self.completed = self.sent_total = 0
         self.max_send_lag = 0.0
         self.burst = phase.rate <= 0
@@ -267,6 +272,7 @@ class Bench:
         gc_was_on = gc.isenabled()
         gc.disable()
         server_cpu0 = read_cpu_seconds(config.server_pid)
+        nodes_cpu0 = [read_cpu_seconds(pid) for pid in config.node_pids]
         cpu0 = own_cpu()
         self.counting = True
         self.first_send = self.last_send = self.last_delivery = self.last_progress = self.now()
@@ -288,6 +294,7 @@ class Bench:
             self._watchdog = self._send_timer = None
         cpu1 = own_cpu()
         server_cpu1 = read_cpu_seconds(config.server_pid)
+        nodes_cpu1 = [read_cpu_seconds(pid) for pid in config.node_pids]
         end = self.last_delivery if self.delivered else self.now()
         wall = max(end - self.first_send, 1e-9)
         expected = self.sent_total * (members - 1)
@@ -320,6 +327,13 @@ class Bench:
             "bench_cpu_s": bench_cpu,
             "bench_cpu_share": bench_cpu / wall,
         }
+        if config.ports:
+            outcome["latency_same_node_ms"] = summarize(self.same_node, 1000.0)
+            outcome["latency_cross_node_ms"] = summarize(self.cross_node, 1000.0)
+        if config.node_pids:
+            outcome["node_cpu_s"] = [
+                None if a is None or b is None else b - a for a, b in zip(nodes_cpu0, nodes_cpu1)
+            ]
         if phase.rate > 0:
             span = self.last_send - self.first_send
             outcome["send_rate"] = (self.sent_total - 1) / span if span > 0 and self.sent_total > 1 else None
@@ -385,12 +399,16 @@ class Bench:
         now = self.now()
         pending = self.pending
         add = self.latencies.append
+        nodes = len(self.config.ports)
         for key, sent_at in found:
             left = pending.get(key)
             if left is None:
                 self.unexpected += 1
                 continue
             add(now - float(sent_at))
+            if nodes:
+                same = int(key[: key.index(b":")]) % nodes == receiver.index % nodes
+                (self.same_node if same else self.cross_node).append(now - float(sent_at))
             if left > 1:
                 pending[key] = left - 1
             else:
