@@ -673,3 +673,22 @@ class URLTests(TestCase):
                 RedisBus("redis://127.0.0.1", node)
         with self.assertRaises(ValueError):
             RedisBus("redis://127.0.0.1", "a", timeout=0)
+
+
+class ReadingTests(TestCase):
+    def test_a_backlog_of_bus_messages_is_read_in_one_go(self) -> None:
+        # txredisapi's own reader leaves what follows each bulk reply to the
+        # next reactor turn: a busy node fell seconds behind its bus.
+        from tchat.cluster.redis import _SubscriberProtocol
+
+        got: list[bytes] = []
+
+        class Subscriber(_SubscriberProtocol):
+            def messageReceived(self, pattern: Any, channel: Any, message: Any) -> None:
+                got.append(message)
+
+        protocol = Subscriber(charset=None, convertNumbers=False)
+        messages = [b"m%d" % i for i in range(300)]
+        protocol.dataReceived(b"".join(b"*3\r\n$7\r\nmessage\r\n$3\r\nbus\r\n$%d\r\n%s\r\n" % (len(m), m) for m in messages))
+        self.assertEqual(got, messages)
+        self.assertEqual([c for c in reactor.getDelayedCalls() if "dataReceived" in repr(c)], [])
