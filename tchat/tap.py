@@ -45,7 +45,7 @@ from tchat.door.web import OriginPolicy, TrustedProxies
 from tchat.door.session import Admission, Limits
 from tchat.chat import Hub, HubConfig
 from tchat.cluster.bus import BusError
-from tchat.cluster.node import LEASE, Node
+from tchat.cluster.node import LEASE, Node, NodeCollector
 from tchat.startup import (
     RESERVED_DESCRIPTORS, ListeningService, StartupError, _rebind_failed, _say_startup_errors_plainly,
     exit_failed_at_end, fit_descriptor_limit,
@@ -548,6 +548,7 @@ def makeService(options: Options) -> ChatService:
         node = Node(bus, reactor, metrics, timeout=options["node-timeout"])
         hub = Hub(config, reactor, on_stop=reactor.stop, metrics=metrics, state=node.state, delivery=node.delivery)
         node.bind(hub)
+        metrics.registry.register(NodeCollector(node))
     else:
         hub = Hub(config, reactor, on_stop=reactor.stop, metrics=metrics)
     limits = limits_from(options)

@@ -302,6 +302,23 @@ class NodeDeathTests(TestCase):
         c.do("b", bob, "msg", to="alice", text="still here")
 
 
+class MetricsTests(TestCase):
+    def test_a_node_says_its_name_the_nodes_it_hears_and_its_bus_in_the_metrics(self) -> None:
+        from prometheus_client import generate_latest
+
+        from tchat.cluster.node import NodeCollector
+
+        c = Cluster("a", "b", "c")
+        registry = c.hubs["a"].metrics.registry
+        registry.register(NodeCollector(c.nodes["a"]))
+        text = generate_latest(registry).decode()
+        self.assertIn('tchat_node{node="a"} 1.0', text)
+        self.assertIn("tchat_nodes 3.0", text)
+        self.assertIn("tchat_bus_up 1.0", text)
+        c.memory.cut("a")
+        self.assertIn("tchat_bus_up 0.0", generate_latest(registry).decode())
+
+
 class LimitsTests(TestCase):
     def test_wrong_admin_passwords_count_on_every_node(self) -> None:
         c = Cluster("a", "b", "c", admin_password="s3cret")

@@ -28,7 +28,9 @@ The rules know none of this: they run on the copy through the seams.
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
@@ -368,3 +370,28 @@ class Node:
         for node, peer in sorted(self.peers.items()):
             nodes.append({"node": node, "heard": round(now - peer.heard, 1), "connections": len(self.state.of_node(node))})
         return nodes
+
+
+class NodeCollector:
+    """This node in the metrics: its name, the other nodes it hears, its bus (read when scraped)."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def collect(self) -> Iterable[Metric]:
+        node = self.node
+        info = GaugeMetricFamily("tchat_node", "This node of the chat (always 1), by name.", labels=["node"])
+        info.add_metric([node.name], 1)
+        yield info
+        yield GaugeMetricFamily("tchat_nodes", "Nodes of the chat this node hears, itself included.", value=1 + len(node.peers))
+        yield GaugeMetricFamily("tchat_bus_up", "1 while this node's link to the bus works.", value=1 if node.bus.up else 0)
+        yield CounterMetricFamily("tchat_bus_bad_messages", "Bus messages dropped as malformed.", value=node.bad_messages)
+        published = getattr(node.bus, "published", None)
+        dropped = getattr(node.bus, "dropped", None)
+        if published is not None:
+            yield CounterMetricFamily("tchat_bus_published", "Messages this node published on the bus.", value=published)
+        if dropped is not None:
+            yield CounterMetricFamily("tchat_bus_dropped", "Messages not published because the bus was down.", value=dropped)
+
+    def describe(self) -> Iterable[Any]:
+        return []
