@@ -289,6 +289,20 @@ class NodeDeathTests(TestCase):
             c.do(node, watcher, "users")
             self.assertEqual(watcher.last()["users"].count("bob"), 1, node)
 
+    def test_a_name_let_go_while_the_bus_was_down_is_freed_once_it_is_back(self) -> None:
+        c = Cluster("a", "b")
+        alice = c.login("a", "alice")
+        c.memory.cut("a")
+        c.do("a", alice, "quit")
+        c.memory.mend("a")
+        c.wait(c.timeout / 4 + 1)
+        # b heard nothing of the quit (it was lost with the bus): the snapshot
+        # a sent when it was back told it; and the name is free on the bus.
+        bob = c.login("b", "bob")
+        c.do("b", bob, "users")
+        self.assertEqual(bob.last()["users"], ["bob"])
+        c.login("b", "alice")
+
     def test_after_the_bus_forgets_everything_names_are_claimed_again(self) -> None:
         c = Cluster("a", "b")
         c.login("a", "alice")

@@ -321,8 +321,11 @@ class Node:
             self._fence()
         elif renewal == "restarted":
             log.warn("the bus started afresh: node {node} claims its users' names again", node=self.name)
+            self.state.unreleased.clear()
             self._claim_again()
             self.send("hello", want_snapshot=True)
+        else:
+            self.state.retry_releases()
 
     def _fence(self) -> None:
         """Our lease ran out: the others took this node for dead and freed its names. Drop our users first."""
@@ -337,6 +340,11 @@ class Node:
                 self.node_gone(node, LOST)
         self.peers.clear()
         self.state.held.clear()
+        self.state.unreleased.clear()
+        # A new life: the others forget whatever they still had of the last
+        # one (what this node published before it knew) and ask for this one.
+        self.epoch = secrets.token_hex(4)
+        self._seq = 0
         self.send("hello", want_snapshot=True)
 
     def _claim_again(self) -> None:

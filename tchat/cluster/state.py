@@ -80,6 +80,8 @@ class ClusterState(LocalState):
         self._send_raw = send
         # Names this node holds on the bus (it has, or is logging in, a connection of theirs).
         self.held: set[str] = set()
+        # Names this node let go of while the bus did not answer.
+        self.unreleased: set[str] = set()
         self._by_id: dict[str, Connection] = {}
         self._remote: dict[str, Connection] = {}
         # Per user key: the nodes that closed their last connection of the
@@ -161,9 +163,20 @@ class ClusterState(LocalState):
             return
         if key in self.held:
             self.held.discard(key)
-            self.bus.release(key).addErrback(
-                lambda f: log.warn("could not free the name {key} on the bus: {why}", key=key, why=f.value)
-            )
+            self.unreleased.discard(key)
+
+            def failed(failure: Any) -> None:
+                # Freed once the bus is back (Node.retry_releases), unless needed again meanwhile.
+                log.warn("could not free the name {key} on the bus: {why}", key=key, why=failure.value)
+                if key not in self.held:
+                    self.unreleased.add(key)
+
+            self.bus.release(key).addErrback(failed)
+
+    def retry_releases(self) -> None:
+        for key in list(self.unreleased):
+            self.held.add(key)
+            self._let_go(key)
 
     def release(self, user: User) -> None:
         super().release(user)
