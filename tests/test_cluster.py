@@ -380,3 +380,72 @@ class BusIsUntrustedTests(TestCase):
         self.assertEqual(bob.last("message")["text"], "still fine")
         c.do("a", alice, "users")
         self.assertEqual(alice.last()["users"], ["alice", "bob"])
+
+
+class AccountOnTwoNodesTests(TestCase):
+    """An account's sessions on two nodes, with a real SQLite file both nodes share (one process here)."""
+
+    async def settle(self) -> None:
+        from twisted.internet import reactor
+        from twisted.internet.task import deferLater
+
+        from tchat.cluster.bus import MemoryBus
+
+        for _ in range(200):
+            if not any(getattr(call.func, "__func__", None) is MemoryBus._arrive for call in reactor.getDelayedCalls()):
+                return
+            await deferLater(reactor, 0, lambda: None)
+        raise AssertionError("the bus never went quiet")
+
+    async def test_the_last_two_sessions_closing_at_once_on_two_nodes_make_one_quit(self) -> None:
+        import os
+        import tempfile
+
+        from twisted.internet import reactor
+
+        from tchat.store import open_store
+        from tests.test_accounts import CHEAP, PASSWORD
+
+        folder = tempfile.TemporaryDirectory(prefix="tchat-cluster-")
+        self.addCleanup(folder.cleanup)
+        store = await open_store(f"sqlite:{os.path.join(folder.name, 'tchat.db')}", reactor, hasher=CHEAP)
+        self.addCleanup(store.close)
+        await store.accounts.create("erin", PASSWORD)
+        memory = MemoryCluster(reactor, 8.0)
+        hubs = {}
+        for name in "ab":
+            metrics = Metrics()
+            node = Node(memory.bus(name), reactor, metrics)
+            hub = Hub(HubConfig(), reactor, state=node.state, delivery=node.delivery, metrics=metrics)
+            node.bind(hub)
+            await node.start()
+            await hub.use_store(store)
+            self.addCleanup(node.stop)
+            hubs[name] = hub
+
+        async def login(node: str, name: str, **args: Any) -> RecordingSession:
+            session = RecordingSession()
+            hubs[node].connect(session)
+            await hubs[node].handle(session, request("login", user=name, **args))
+            await self.settle()
+            self.assertEqual(session.last("logged_in")["user"], name)
+            return session
+
+        laptop = await login("a", "erin", password=PASSWORD)
+        phone = await login("b", "erin", password=PASSWORD)
+        carol = await login("a", "carol")
+        dave = await login("b", "dave")
+        self.assertEqual(phone.last("logged_in")["sessions"], 2)
+        hubs["a"].disconnect(laptop)
+        hubs["b"].disconnect(phone)
+        await self.settle()
+        # Each node saw the other session still open when its own closed; one of them announces.
+        self.assertEqual([e["user"] for e in carol.of("quit")], ["erin"])
+        self.assertEqual([e["user"] for e in dave.of("quit")], ["erin"])
+        await hubs["a"].handle(carol, request("users"))
+        await hubs["b"].handle(dave, request("users"))
+        await self.settle()
+        self.assertEqual(carol.last("users")["users"], ["carol", "dave"])
+        self.assertEqual(dave.last("users")["users"], ["carol", "dave"])
+        # The name is free on the bus again: erin logs in anew on either node.
+        await login("b", "erin", password=PASSWORD)
