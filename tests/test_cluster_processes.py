@@ -32,12 +32,14 @@ TIMEOUT = 3.0
 class Nodes(TestCase):
     timeout = 90
 
+    redis_args: tuple[str, ...] = ()
+
     async def start_cluster(self, *names: str) -> None:
         folder = tempfile.TemporaryDirectory(prefix="tchat-cluster-")
         self.addCleanup(folder.cleanup)
         self.cwd = folder.name
         self.db = POSTGRES.new_schema()
-        self.redis = RedisServer(self)
+        self.redis = RedisServer(self, *self.redis_args)
         await self.redis.start()
         self.processes: dict[str, TwistdProcess] = {}
         self.ports: dict[str, int] = {}
@@ -247,6 +249,41 @@ class NodeFailureTests(Nodes):
         # What was said meanwhile is in the history on every node.
         history = await self.ask(bob, "history", target="#lobby")
         self.assertIn("said while Redis was away", [m["text"] for m in history["messages"]])
+
+
+class SlowSubscriberTests(Nodes):
+    # Redis drops a subscriber whose backlog passes this (32 MB by default).
+    redis_args = ("--client-output-buffer-limit", "pubsub 4kb 0 0")
+
+    async def test_a_node_whose_subscription_redis_dropped_catches_up_by_itself(self) -> None:
+        import os
+        import signal
+
+        await self.start_cluster("n1", "n2")
+        alice = await self.client("n1", "alice")
+        bob = await self.client("n2", "bob")
+        # n2 stops reading for a moment (shorter than its lease): the backlog
+        # passes the limit and Redis drops the subscriptions that fell behind.
+        pid = self.processes["n2"].transport.pid
+        os.kill(pid, signal.SIGSTOP)
+        for i in range(100):
+            alice.send_json(action="msg", to="#lobby", text=f"while n2 was stuck {i} " + "x" * 100)
+        await alice.wait_event("ok")
+        await deferLater(reactor, 0.5, lambda: None)
+        os.kill(pid, signal.SIGCONT)
+        bob.send_json(action="msg", to="#lobby", text="bob is back")
+        await alice.wait_event("message", text="bob is back")
+
+        async def delivered() -> bool:
+            alice.send_json(action="msg", to="#lobby", text="after")
+            await deferLater(reactor, 0.3, lambda: None)
+            return any('"text": "after"' in line or '"text":"after"' in line for line in bob.lines)
+
+        await self.until(delivered, 20)
+        # Nobody was taken for gone, and what was said meanwhile is kept.
+        self.assertEqual((await self.ask(bob, "users"))["users"], ["alice", "bob"])
+        history = await self.ask(bob, "history", target="#lobby", limit=200)
+        self.assertEqual(sum(1 for m in history["messages"] if m["text"].startswith("while n2 was stuck")), 100)
 
 
 class OptionTests(TestCase):

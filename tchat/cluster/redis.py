@@ -651,8 +651,11 @@ class RedisBus:
         return Deferred.fromCoroutine(run())
 
     def publish(self, data: bytes) -> None:
+        # The command connection alone carries a publish: while only the
+        # subscription is being renewed (Redis dropped a subscriber that fell
+        # behind), what this node says still goes out.
         conn = self._command
-        if not self._up or conn is None:
+        if not self._active() or conn is None:
             self.dropped += 1
             return
         try:
