@@ -20,7 +20,7 @@ from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import TestCase
 
 from tests.helpers import LineClient, connect_line_client
-from tests.redis_server import RedisServer
+from tests.test_redis_bus import OwnRedis
 from tests.test_store import POSTGRES
 from tests.test_metrics import get
 from tests.test_twistd import TWISTD, TwistdProcess, _env, spawn_twistd, web_port_of
@@ -39,7 +39,7 @@ class Nodes(TestCase):
         self.addCleanup(folder.cleanup)
         self.cwd = folder.name
         self.db = POSTGRES.new_schema()
-        self.redis = RedisServer(self, *self.redis_args)
+        self.redis = OwnRedis(self, *self.redis_args)
         await self.redis.start()
         self.processes: dict[str, TwistdProcess] = {}
         self.ports: dict[str, int] = {}
@@ -51,7 +51,7 @@ class Nodes(TestCase):
         process = spawn_twistd(
             self, self.cwd, "-n", "--pidfile", "", "tchat", "--port", "tcp:0:interface=127.0.0.1",
             "--web-port", "tcp:0:interface=127.0.0.1",
-            "--bus", self.redis.url, "--db", self.db, "--node", name, "--node-timeout", str(TIMEOUT),
+            "--bus", self.redis.url(), "--db", self.db, "--node", name, "--node-timeout", str(TIMEOUT),
             TCHAT_ADMIN_PASSWORD="pw",
         )
         self.processes[name] = process
@@ -206,7 +206,7 @@ class NodeFailureTests(Nodes):
         await self.start_cluster("n1")
         process = spawn_twistd(
             self, self.cwd, "-n", "--pidfile", "", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off",
-            "--bus", self.redis.url, "--db", self.db, "--node", "n1",
+            "--bus", self.redis.url(), "--db", self.db, "--node", "n1",
         )
         process.port.addErrback(lambda failure: None)  # it never listens: that is the point
         code, _ = await process.ended
@@ -218,7 +218,7 @@ class NodeFailureTests(Nodes):
         alice = await self.client("n1", "alice")
         bob = await self.client("n2", "bob")
         self.assertEqual((await get(self.web_ports["n1"], "/health")).status, 200)
-        self.redis.stop()
+        self.redis.kill()
 
         async def unhealthy() -> bool:
             response = await get(self.web_ports["n1"], "/health")

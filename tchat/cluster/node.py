@@ -114,7 +114,7 @@ class Node:
             return
         self.send("bye", reason=reason)
         self._stopping = True
-        self.state._quiet += 1
+        self.state.silence()
 
     def stop(self) -> Deferred[None]:
         self.leaving("server stopping")

@@ -106,6 +106,10 @@ class ClusterState(LocalState):
         finally:
             self._quiet -= 1
 
+    def silence(self) -> None:
+        """From now on nothing is published (the node is stopping: its bye said it all)."""
+        self._quiet += 1
+
     def send(self, kind: str, **fields: Any) -> None:
         if not self._quiet:
             self._send_raw(kind, **fields)
