@@ -240,7 +240,7 @@ class NodeFailureTests(Nodes):
             await deferLater(reactor, 0.3, lambda: None)
             return any("are you there" in line for line in bob.lines)
 
-        await self.until(delivered, 15)
+        await self.until(delivered, 10)  # within 10 s of Redis being back
         self.assertEqual((await get(self.web_ports["n1"], "/health")).status, 200)
         # Names stay unique after the nodes re-assert them.
         other = await self.client("n1")
