@@ -110,6 +110,17 @@ class NamesTests(TestCase):
         return self.assertFailure(node.start(), NodeNameTaken)
 
 
+class NodeNameTests(TestCase):
+    def test_a_node_is_named_after_its_host_and_first_port_by_default(self) -> None:
+        import socket
+
+        from tchat.tap import default_node_name
+
+        host = socket.gethostname().split(".")[0]
+        self.assertEqual(default_node_name(["tcp:4321:backlog=1024", "ssl:6697:privateKey=k.pem"]), f"{host}:4321")
+        self.assertEqual(default_node_name([]), host)
+
+
 class PresenceTests(TestCase):
     def test_the_online_list_and_rooms_count_every_node(self) -> None:
         c = Cluster("a", "b", "c")
@@ -365,6 +376,9 @@ class BusIsUntrustedTests(TestCase):
             b'{"t":"attach","n":"x","e":"1","s":2,"user":{"key":"Mallory","name":"mallory","registered":false},'
             b'"conn":{"id":"x/1","door":"tcp","address":"?","host":"?","since":0}}',
             b"\xff\xfe" * 10,
+            # Oversized: an event far past what any client may send.
+            b'{"t":"to_room","n":"x","e":"1","s":4,"room":"#lobby","but":null,'
+            b'"event":{"name":"notice","fields":{"text":"' + b"y" * 300_000 + b'"}}}',
         ]
         for data in bad:
             rogue.publish(data)
@@ -375,7 +389,7 @@ class BusIsUntrustedTests(TestCase):
         )
         c.settle()
         self.assertGreaterEqual(c.nodes["a"].bad_messages, 5)
-        self.assertEqual(alice.last("notice")["text"], "hithere")
+        self.assertEqual([e["text"] for e in alice.of("notice")], ["hithere"])
         c.do("a", alice, "msg", to="#lobby", text="still fine")
         self.assertEqual(bob.last("message")["text"], "still fine")
         c.do("a", alice, "users")

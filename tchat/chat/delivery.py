@@ -9,7 +9,7 @@ recipient, so each door encodes it once per encoding.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import Callable, Iterable, Protocol
 
 from tchat.chat.model import Connection, Room, User
 from tchat.chat.state import State
@@ -58,8 +58,9 @@ class LocalDelivery:
 
     def to_user(self, user: User, event: Event, but: Connection | None = None) -> None:
         # A snapshot: a delivery may drop its connection (too slow) on the spot.
+        # Another node's connection (with several nodes) is that node's to deliver to.
         for connection in tuple(user.connections):
-            if connection is not but:
+            if connection is not but and connection.node is None:
                 connection.session.deliver(event)
                 self.metrics.delivered(connection.door)
 
@@ -72,16 +73,20 @@ class LocalDelivery:
             self.metrics.delivered(but.door, -1)
 
     def to_sharers(self, user: User, build: Callable[[list[str]], Event]) -> None:
+        self.share(user.rooms.values(), user.key, build)
+
+    def share(self, rooms: Iterable[Room], key: str, build: Callable[[list[str]], Event]) -> None:
+        """This node's connections in ``rooms`` but those of the user ``key``, once each, with ``build(the rooms it shares)``."""
         shared: dict[Connection, list[str]] = {}
-        for room in user.rooms.values():
+        for room in rooms:
             for connection in room.connections:
-                if connection.user is not user:
+                if connection.user is not None and connection.user.key != key:
                     shared.setdefault(connection, []).append(room.name)
         events: dict[tuple[str, ...], Event] = {}
-        for connection, rooms in shared.items():
-            event = events.get(tuple(rooms))
+        for connection, names in shared.items():
+            event = events.get(tuple(names))
             if event is None:
-                event = events[tuple(rooms)] = build(rooms)
+                event = events[tuple(names)] = build(names)
             connection.session.deliver(event)
             self.metrics.delivered(connection.door)
 

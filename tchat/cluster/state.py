@@ -336,16 +336,8 @@ class ClusterDelivery(LocalDelivery):
             self.state.send("to_conn", conn=connection.id, event=event_fields(event))
 
     def to_user(self, user: User, event: Event, but: Connection | None = None) -> None:
-        elsewhere = False
-        for connection in tuple(user.connections):
-            if connection is but:
-                continue
-            if connection.node is None:
-                connection.session.deliver(event)
-                self.metrics.delivered(connection.door)
-            else:
-                elsewhere = True
-        if elsewhere:
+        super().to_user(user, event, but)
+        if any(c.node is not None and c is not but for c in user.connections):
             self.state.send("to_user", user=user.key, but=but.id if but is not None else None, event=event_fields(event))
 
     def to_room(self, room: Room, event: Event, but: Connection | None = None) -> None:
@@ -372,12 +364,8 @@ class ClusterDelivery(LocalDelivery):
 
     def local_user(self, key: str, event: Event, but: str | None) -> None:
         user = self.state.user(key)
-        if user is None:
-            return
-        for connection in tuple(user.connections):
-            if connection.node is None and connection.id != but:
-                connection.session.deliver(event)
-                self.metrics.delivered(connection.door)
+        if user is not None:
+            LocalDelivery.to_user(self, user, event, self.state.local(but))
 
     def local_room(self, room_name: str, event: Event, but: str | None) -> None:
         room = self.state.room(name_key(room_name))
@@ -386,21 +374,8 @@ class ClusterDelivery(LocalDelivery):
 
     def local_sharers(self, key: str, event: Event) -> None:
         """The event (a ``quit``) to this node's connections sharing its rooms, each with the rooms it shares."""
-        rooms = event.get("rooms")
-        if not isinstance(rooms, list):
+        names = event.get("rooms")
+        if not isinstance(names, list):
             return
-        shared: dict[Connection, list[str]] = {}
-        for name in rooms:
-            room = self.state.room(name_key(str(name)))
-            if room is None:
-                continue
-            for connection in room.connections:
-                if connection.user is not None and connection.user.key != key:
-                    shared.setdefault(connection, []).append(room.name)
-        events: dict[tuple[str, ...], Event] = {}
-        for connection, names in shared.items():
-            narrowed = events.get(tuple(names))
-            if narrowed is None:
-                narrowed = events[tuple(names)] = Event(event.name, {**event.fields, "rooms": names})
-            connection.session.deliver(narrowed)
-            self.metrics.delivered(connection.door)
+        rooms = [room for room in (self.state.room(name_key(str(name))) for name in names) if room is not None]
+        self.share(rooms, key, lambda shared: Event(event.name, {**event.fields, "rooms": shared}))
