@@ -128,12 +128,58 @@ def _accounts(e: Event) -> list[str]:
 
 def _users(e: Event) -> list[str]:
     where = f"In {e['room']}" if e.get("room") else "Online"
-    return [f"*** {where}: {_join(e['users'])}"]
+    ops, voiced = set(e.get("ops") or ()), set(e.get("voiced") or ())
+    # IRC's marks: @ an operator, + voiced.
+    names = [("@" if n in ops else "+" if n in voiced else "") + n for n in e["users"]]
+    return [f"*** {where}: {_join(names)}"]
 
 
 def _rooms(e: Event) -> list[str]:
-    rooms = [f"{r['room']} ({r['members']})" for r in e["rooms"]]
+    rooms = [f"{r['room']} ({r['members']})" + (f" {r['topic']}" if r.get("topic") else "") for r in e["rooms"]]
     return [f"*** Rooms: {_join(rooms)}"]
+
+
+def _until(e: Event) -> str:
+    return f" until {_clock(e['until'])}" if e.get("until") else ""
+
+
+def _by_reason(e: Event) -> str:
+    return f" by {e['by']}" + (f" ({e['reason']})" if e.get("reason") else "")
+
+
+def _mode_event(e: Event) -> list[str]:
+    words = []
+    for name, value in (e.get("set") or {}).items():
+        if isinstance(value, bool):
+            words.append(f"{name.replace('_', ' ')} {'on' if value else 'off'}")
+        elif value is None:
+            words.append(f"no {name}")
+        else:
+            words.append(f"{name} {value if name != 'key' else 'set'}")
+    return [f"*** {e['by']} set {e['room']}: {', '.join(words)}"]
+
+
+def _modes(e: Event) -> list[str]:
+    return [f"*** {e['text']}"]
+
+
+def _bans(e: Event) -> list[str]:
+    lines = [f"*** {e['room']}: {counted(len(e['bans']), 'ban')}, {counted(len(e['mutes']), 'mute')}"]
+    for what, entries in (("banned", e["bans"]), ("muted", e["mutes"])):
+        lines += [
+            f"***   {r['user']} {what} by {r['by']} at {_clock(r['at'])}" + (f" until {_clock(r['until'])}" if r.get("until") else "")
+            for r in entries
+        ]
+    return lines
+
+
+def _whois(e: Event) -> list[str]:
+    if not e.get("online"):
+        return [f"*** {e['text']}"]
+    lines = [f"*** {e['text']}"]
+    idle = f", idle {e['idle']:.0f}s" if e.get("idle") is not None else ""
+    lines.append(f"***   {counted(e['sessions'], 'session')}{idle}, online since {_clock(e['since'])}" if e.get("since") else f"***   {counted(e['sessions'], 'session')}{idle}")
+    return lines
 
 
 def _whoami(e: Event) -> list[str]:
@@ -235,6 +281,21 @@ _RENDER: dict[str, Callable[[Event], list[str]]] = {
     "ping": lambda e: [f"PING {e['token']}"],
     "pong": lambda e: [f"*** pong{' ' + str(e['token']) if e.get('token') is not None else ''}"],
     "help": _help,
+    "topic": lambda e: [f"*** {e['text']}"] if e.get("re") is not None else [f"*** {e['by']} set the topic of {e['room']}: {e['topic'] or '(none)'}"],
+    "op": lambda e: [f"*** {e['by']} made {e['user']} an operator of {e['room']}"],
+    "deop": lambda e: [f"*** {e['by']} took {e['user']}'s operator rights in {e['room']}"],
+    "voice": lambda e: [f"*** {e['by']} gave {e['user']} a voice in {e['room']}"],
+    "devoice": lambda e: [f"*** {e['by']} took {e['user']}'s voice in {e['room']}"],
+    "kick": lambda e: [f"*** {e['user']} was put out of {e['room']}{_by_reason(e)}"],
+    "ban": lambda e: [f"*** {e['user']} was banned from {e['room']} by {e['by']}{_until(e)}"],
+    "unban": lambda e: [f"*** {e['by']} lifted {e['user']}'s ban from {e['room']}"],
+    "mute": lambda e: [f"*** {e['user']} was muted in {e['room']} by {e['by']}{_until(e)}"],
+    "unmute": lambda e: [f"*** {e['by']} let {e['user']} speak in {e['room']} again"],
+    "invite": lambda e: [f"*** {e['by']} invites you to {e['room']}: /join {e['room']}"],
+    "mode": lambda e: _modes(e) if e.get("re") is not None else _mode_event(e),
+    "bans": _bans,
+    "nick": lambda e: [f"*** {e['old']} is now {e['new']}"],
+    "whois": _whois,
     "debug": _debug,
     "history": _history,
     "connections": _connections,

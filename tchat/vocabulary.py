@@ -34,6 +34,21 @@ EVENTS: dict[str, str] = {
     "contacts": "your contacts",
     "seen": "when someone was last online",
     "accounts": "the accounts (admins)",
+    "topic": "a room's topic was set (and the answer to reading it)",
+    "op": "someone was made an operator of a room",
+    "deop": "someone's operator rights in a room were taken",
+    "voice": "someone may speak in a moderated room",
+    "devoice": "someone's voice in a room was taken",
+    "kick": "someone was put out of a room (you, too)",
+    "ban": "someone was banned from a room",
+    "unban": "someone's ban from a room was lifted",
+    "mute": "someone was muted in a room",
+    "unmute": "someone's mute in a room was lifted",
+    "invite": "you are invited to a room",
+    "mode": "a room's modes changed (and the answer to reading them)",
+    "bans": "who is banned from and muted in a room (ops)",
+    "nick": "someone who shares a room with you changed name (you, from another session)",
+    "whois": "about someone: online, registered, away, rooms, idle, sessions",
 }
 
 ERRORS: dict[str, str] = {
@@ -70,6 +85,13 @@ ERRORS: dict[str, str] = {
     "no_such_message": "before names no stored message",
     "queue_full": "the offline user has too many messages waiting",
     "unavailable": "the database is not answering",
+    "not_op": "only the room's operators may do that",
+    "banned": "banned from that room",
+    "invite_only": "the room is invite-only and you were not invited",
+    "bad_key": "the room has a key, and it was not given or wrong",
+    "room_full": "the room has as many members as its limit",
+    "muted": "muted in the room, or it is moderated: the message reached nobody",
+    "too_many_bans": "the room keeps as many bans, mutes or invitations as it may",
 }
 
 # Codes of store errors that never reach a client as such: the rules turn

@@ -49,10 +49,12 @@ class TextParsingTests(TestCase):
         self.assertEqual(parse_text("/users #dev"), Request("users", {"room": "#dev"}))
         self.assertEqual(parse_text("/quit"), Request("quit", {}))
         self.assertEqual(parse_text("/quit see you all"), Request("quit", {"reason": "see you all"}))
-        # The admin's server-wide disconnect is kill; /kick NAME still means it.
-        self.assertEqual(parse_text("/kick bob too loud"), Request("kill", {"user": "bob", "reason": "too loud"}))
+        # The admin's server-wide disconnect is kill; a kick without a room
+        # is read as a kick, which the rules turn into kill for an admin.
+        self.assertEqual(parse_text("/kick bob too loud"), Request("kick", {"user": "bob", "reason": "too loud"}))
+        self.assertEqual(parse_text("/kick #dev bob too loud"), Request("kick", {"room": "#dev", "user": "bob", "reason": "too loud"}))
         self.assertEqual(parse_text("/kill bob"), Request("kill", {"user": "bob"}))
-        self.assertEqual(parse_json('{"action": "kick", "user": "bob"}'), Request("kill", {"user": "bob"}))
+        self.assertEqual(parse_json('{"action": "kick", "user": "bob"}'), Request("kick", {"user": "bob"}))
         self.assertEqual(parse_text("/shutdown down server"), Request("shutdown", {"reason": "down server"}))
 
     def test_passwords_are_the_rest_of_the_line_so_passphrases_work(self) -> None:
@@ -87,7 +89,7 @@ class TextParsingTests(TestCase):
     def test_missing_argument_is_a_bad_request_with_usage(self) -> None:
         # A bare /para killed the TChat server this replaces.
         for line, usage in [("/para", "/msg NAME TEXT"), ("/para bob", "/msg NAME TEXT"), ("/join", "/join #ROOM"),
-                            ("/kick", "/kill NAME [REASON]"), ("/me", "/me TEXT"), ("/admin", "/admin PASSWORD")]:
+                            ("/kick", "/kick [#ROOM] NAME [REASON]"), ("/kill", "/kill NAME [REASON]"), ("/me", "/me TEXT"), ("/admin", "/admin PASSWORD")]:
             with self.assertRaises(BadRequest) as caught:
                 parse_text(line)
             self.assertEqual(caught.exception.code, "bad_request")

@@ -306,7 +306,7 @@ class AdminTests(TestCase):
     def test_without_a_password_configured_admin_commands_are_not_allowed(self) -> None:
         hub, _ = make_hub()
         alice = logged_in(hub, "alice")
-        for action, args in [("admin", {"password": ""}), ("admin", {"password": "x"}), ("kick", {"user": "alice"}),
+        for action, args in [("admin", {"password": ""}), ("admin", {"password": "x"}), ("kill", {"user": "alice"}),
                              ("shutdown", {}), ("debug", {})]:
             hub.handle(alice, request(action, **args))
             self.assertEqual(alice.last()["code"], "not_allowed", action)
@@ -317,8 +317,11 @@ class AdminTests(TestCase):
         alice = logged_in(hub, "alice")
         hub.handle(alice, request("admin", password="guess"))
         self.assertEqual(alice.last()["code"], "bad_password")
-        hub.handle(alice, request("kick", user="alice"))
+        hub.handle(alice, request("kill", user="alice"))
         self.assertEqual(alice.last()["code"], "not_allowed")
+        # Not an admin: /kick NAME means the current room, where alice is no op.
+        hub.handle(alice, request("kick", user="alice"))
+        self.assertEqual(alice.last()["code"], "not_op")
         hub.handle(alice, request("admin", password="s3cret"))
         self.assertEqual(alice.last().name, "ok")
         hub.handle(alice, request("whoami"))

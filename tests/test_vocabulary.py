@@ -41,6 +41,8 @@ def sent() -> tuple[set[str], set[str]]:
                     events.add(first)
                 if name == "refuse" and len(node.args) >= 3 and _text(node.args[2]):
                     codes.add(_text(node.args[2]))  # type: ignore[arg-type]
+                if name == "announce" and len(node.args) >= 3 and _text(node.args[2]):
+                    events.add(_text(node.args[2]))  # type: ignore[arg-type]
                 if name == "reply" and len(node.args) >= 3 and _text(node.args[2]):
                     events.add(_text(node.args[2]))  # type: ignore[arg-type]
                 codes.update(t for kw in node.keywords if kw.arg == "code" and (t := _text(kw.value)))

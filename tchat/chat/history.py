@@ -1,5 +1,7 @@
 """
-History: room history is read by the room's members; a private
+History: room history is read by the room's members (in a room whose
+history is "since_join", ``+H``, only from when they joined; its ops read
+it all); a private
 conversation by its two parties when both are registered, and only from
 the moment both accounts existed (a guest's name can be someone else's
 account tomorrow, and must not come with yesterday's conversation).
@@ -39,7 +41,13 @@ class HistoryRules:
                 if room is None:
                     raise ChatError("not_allowed", f"only members of {target} may read its history; /join {target}")
                 target = room.name
-                messages, more = await store.history.room_history(room.key, limit, before)
+                since = None
+                if room.settings.history == "since_join" and not room.settings.is_op(user.key) and not connection.admin:
+                    # Only what was said since they joined (a registered user's first join, kept in the store).
+                    since = await store.memberships.joined(user.key, room.key) if user.registered else None
+                    if since is None:
+                        since = room.joined.get(user.key, self.core.now())
+                messages, more = await store.history.room_history(room.key, limit, before, since=since)
             else:
                 if not user.registered:
                     raise ChatError("not_registered", "private conversations can be read back only by registered users")

@@ -38,7 +38,9 @@ from tchat.chat.info import InfoRules
 from tchat.chat.login import LoginRules
 from tchat.chat.messages import MessageRules
 from tchat.chat.model import Connection, HubConfig, Session
+from tchat.chat.moderation import ModerationRules
 from tchat.chat.offline import OfflineRules
+from tchat.chat.people import PeopleRules
 from tchat.chat.rooms import RoomRules
 from tchat.chat.server_admin import ServerAdminRules
 from tchat.chat.state import LocalState, State
@@ -78,9 +80,12 @@ class Hub:
         self.history = HistoryRules(core)
         self.admin = ServerAdminRules(core, self.login, on_stop or (lambda: self.close_all()))
         self.info = InfoRules(core)
+        self.moderation = ModerationRules(core, self.rooms, lambda connection, request: self.admin.do_kill(connection, request))
+        self.people = PeopleRules(core)
         self.recent_log = self.admin.recent_log
         self.handlers = bind_handlers(
-            self.rooms, self.contacts, self.login, self.messages, self.accounts, self.history, self.admin, self.info
+            self.rooms, self.contacts, self.login, self.messages, self.accounts, self.history, self.admin, self.info,
+            self.moderation, self.people,
         )
 
     @property
@@ -104,6 +109,7 @@ class Hub:
         store.db.observe = self.metrics.observe_store
         await self.login.use_store(store)
         self.core.store = store
+        await self.rooms.load_kept()
 
     # -- the door's side -------------------------------------------------
 

@@ -121,11 +121,18 @@ class LoginRules:
         self.state.attach(user, connection)
         for room_key, room_name in rooms:
             if len(user.rooms) < self.core.config.max_rooms_per_user:
-                self.rooms.join(user, self.state.open_room(room_name), by=connection)
+                room = self.state.open_room(room_name)
+                if self.rooms.banned(room, user):
+                    # Banned while away: not back in (nor, then, kept there).
+                    if not room.members and self.state.room(room.key) is room:
+                        self.state.update_room(room, room.settings)
+                    continue
+                self.rooms.join(user, room, by=connection)
         log.info("{user} logged in from {address}", user=user.name, address=connection.address)
         self.core.reply(
             connection, request, "logged_in", user=user.name, rooms=[r.name for r in user.rooms.values()],
             users=self.state.online(), registered=user.registered, unread=unread, sessions=1,
+            topics={r.name: r.settings.topic for r in user.rooms.values() if r.settings.topic} or None,
         )
         if account is not None:
             await self.after_login(user, connection, account)
@@ -149,6 +156,7 @@ class LoginRules:
         self.core.reply(
             connection, request, "logged_in", user=user.name, rooms=[r.name for r in user.rooms.values()],
             users=self.state.online(), registered=True, sessions=sessions,
+            topics={r.name: r.settings.topic for r in user.rooms.values() if r.settings.topic} or None,
         )
         await self.after_login(user, connection, account)
 

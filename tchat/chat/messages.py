@@ -52,8 +52,13 @@ class MessageRules:
         kind = request.args.get("kind")
         target = request.args.get("to")
         core = self.core
+        user.active = core.now()
         if target is None or is_room(target):
             room = self.rooms.room_of(connection, target)
+            s = room.settings
+            if not s.may_speak(user.key, user.registered, user.hosts(), core.now()) and not connection.admin:
+                why = "is moderated: only its ops and voiced users speak" if s.moderated and user.key not in s.voiced else "has you muted"
+                raise ChatError("muted", f"{room.name} {why}; your message reached nobody")
             msgid = core.next_msgid()
             event = core.event(
                 "message", msgid=msgid, **{"from": user.name}, to=room.name, text=text,
@@ -93,10 +98,9 @@ class MessageRules:
             core.delivery.to_user(user, event, but=connection)
         core.metrics.messages.labels(kind).inc()
         self.contacts.offer(user, other)
-        await self._ok_when_stored(
-            connection, request, self.keep(event.fields),
-            msgid=msgid, text=f"sent to {other.name}" if other is not user else None,
-        )
+        away = other.away if other is not user else None
+        shown = f"sent to {other.name}" + (f"; they are away: {away}" if away else "") if other is not user else None
+        await self._ok_when_stored(connection, request, self.keep(event.fields), msgid=msgid, text=shown, away=away)
 
     async def _ok_when_stored(self, connection: Connection, request: Request, stored: Deferred[None], **fields: Any) -> None:
         """

@@ -21,6 +21,7 @@ from typing import Protocol
 
 from twisted.internet.defer import Deferred
 
+from tchat.chat.roomsettings import RoomSettings
 from tchat.commands import RequestId
 from tchat.events import Event
 from tchat.names import name_key
@@ -138,6 +139,14 @@ class User:
     # whether more arrived meanwhile.
     delivering_offline: bool = False
     offline_again: bool = False
+    # What /away said, given to whoever writes to them; None when here.
+    away: str | None = None
+    # When this user last sent a message through this node (for /whois).
+    active: float | None = None
+
+    def hosts(self) -> list[str]:
+        """The addresses of its connections: what a guest's ban or mute is about besides its name."""
+        return [c.host for c in self.connections]
 
 
 @dataclass(eq=False)
@@ -152,6 +161,10 @@ class Room:
     # Connections of members on other nodes, counted by node (they are not
     # in ``connections``: their own node fans out to them).
     remote: Counter[str] = field(default_factory=Counter)
+    # What its operators decided (replaced whole through the state seam).
+    settings: RoomSettings = field(default_factory=RoomSettings)
+    # When each member (by key) joined, for history visibility "since_join".
+    joined: dict[str, float] = field(default_factory=dict)
 
     @property
     def key(self) -> str:

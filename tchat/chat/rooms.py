@@ -10,15 +10,69 @@ room with the one leaving, naming the rooms they shared.
 
 from __future__ import annotations
 
+from typing import Any
+
 from twisted.logger import Logger
 
 from tchat.chat.core import Core, handles, logged_in
 from tchat.chat.model import Connection, Room, User
+from tchat.chat.roomsettings import RoomSettings
 from tchat.commands import Request
 from tchat.errors import ChatError
-from tchat.names import BadName, check_room, clean_text, name_key
+from tchat.names import LOBBY, BadName, check_room, clean_text, name_key
+from tchat.store import StoreError
 
 log = Logger()
+
+
+def admission(room: Room, user: User, key: str | None, admin: bool, now: float) -> ChatError | None:
+    """Why ``user`` may not join ``room`` (giving ``key``), or None."""
+    settings = room.settings
+    if admin or settings.is_op(user.key):
+        return None
+    if settings.restriction(settings.bans, user.key, user.registered, user.hosts(), now) is not None:
+        return ChatError("banned", f"you are banned from {room.name}")
+    invited = user.key in settings.invited
+    if settings.invite_only and not invited:
+        return ChatError("invite_only", f"{room.name} is invite-only: an op of it must /invite you")
+    if settings.key is not None and key != settings.key and not invited:
+        what = "wrong key" if key else "it needs a key"
+        return ChatError("bad_key", f"{room.name}: {what}; /join {room.name} KEY")
+    if settings.limit is not None and len(room.members) >= settings.limit and not invited:
+        return ChatError("room_full", f"{room.name} is full ({settings.limit} members at most)")
+    return None
+
+
+class RoomKeeper:
+    """
+    Writes a kept room's settings to the store, one write at a time per room
+    and always the latest settings, so two changes in quick succession can
+    never be committed in the wrong order.
+    """
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self._writing: set[str] = set()
+        self._again: set[str] = set()
+
+    async def keep(self, room: Room) -> None:
+        store = self.core.store
+        if store is None or not room.settings.kept:
+            return
+        if room.key in self._writing:
+            self._again.add(room.key)
+            return
+        self._writing.add(room.key)
+        try:
+            while True:
+                self._again.discard(room.key)
+                settings = room.settings
+                await store.rooms.save(room.key, room.name, settings.owner, settings.to_dict(), self.core.now())
+                if room.key not in self._again:
+                    return
+        finally:
+            self._writing.discard(room.key)
+            self._again.discard(room.key)
 
 
 class RoomRules:
@@ -26,6 +80,7 @@ class RoomRules:
         self.core = core
         self.state = core.state
         self.delivery = core.delivery
+        self.keeper = RoomKeeper(core)
 
     # -- for the other rules ---------------------------------------------
 
@@ -47,9 +102,9 @@ class RoomRules:
             raise ChatError("not_in_room", f"you are not in {room.name}; /join {room.name} first")
         return room
 
-    def join(self, user: User, room: Room, by: Connection | None = None) -> None:
+    def join(self, user: User, room: Room, by: Connection | None = None, since: float | None = None) -> None:
         """``user`` (all its connections) is in ``room`` now; the room and the user's other devices are told."""
-        self.state.add_member(room, user)
+        self.state.add_member(room, user, since if since is not None else self.core.now())
         for connection in user.connections:
             if connection is by or connection.current is None:
                 connection.current = room
@@ -57,11 +112,27 @@ class RoomRules:
 
     def part(self, user: User, room: Room, reason: str | None, by: Connection | None = None) -> None:
         """``user`` leaves ``room``; the room and the user's other devices are told."""
-        self.state.remove_member(room, user)
+        self.leave_quietly(user, room)
         if not self.core.stopping:
             event = self.core.event("part", room=room.name, user=user.name, reason=reason)
             self.delivery.to_room(room, event)
             self.delivery.to_user(user, event, but=by)
+
+    def leave_quietly(self, user: User, room: Room) -> None:
+        """
+        ``user`` is out of ``room``, with no event (the caller sends its
+        own). A guest's rights in the room end with it: the next guest to
+        take the name gets none of them.
+        """
+        self.state.remove_member(room, user)
+        settings = room.settings
+        if not user.registered and (user.key in settings.ops or user.key in settings.voiced or settings.owner == user.key):
+            changed = settings.copy()
+            changed.ops.discard(user.key)
+            changed.voiced.discard(user.key)
+            if changed.owner == user.key:
+                changed.owner = None
+            self.state.update_room(room, changed)
 
     def quit(self, user: User, reason: str) -> None:
         """``user``'s last connection is gone: one ``quit`` to each who shared a room, then out of every room."""
@@ -70,7 +141,40 @@ class RoomRules:
                 user, lambda rooms: self.core.event("quit", user=user.name, rooms=rooms, reason=reason)
             )
         for room in list(user.rooms.values()):
-            self.state.remove_member(room, user)
+            self.leave_quietly(user, room)
+
+    def shown(self, room: Room, user: User | None = None) -> dict[str, Any]:
+        """What a member sees of a room on joining (and on logging in): members, ops, topic, modes."""
+        s = room.settings
+        return {
+            "users": room.names(), "ops": self.ops(room), "topic": s.topic or None,
+            "modes": s.modes(for_op=user is not None and s.is_op(user.key)),
+        }
+
+    def banned(self, room: Room, user: User) -> bool:
+        s = room.settings
+        return not s.is_op(user.key) and s.restriction(s.bans, user.key, user.registered, user.hosts(), self.core.now()) is not None
+
+    def ops(self, room: Room) -> list[str]:
+        s = room.settings
+        return sorted((u.name for u in room.members.values() if s.is_op(u.key)), key=name_key)
+
+    async def load_kept(self) -> None:
+        """The kept rooms as the store has them, in the chat (at start)."""
+        store = self.core.store
+        if store is None:
+            return
+        for key, name, raw in await store.rooms.all():
+            try:
+                settings = RoomSettings.from_dict(raw)
+                checked = check_room(name)
+            except (ValueError, BadName) as e:
+                log.warn("the kept room {name} could not be read back ({why}); left out", name=name, why=e)
+                continue
+            if name_key(checked) != key:
+                log.warn("the kept room {name} is kept under another key; left out", name=name)
+                continue
+            self.state.load_room(checked, settings)
 
     async def remember_join(self, user: User, room: Room) -> None:
         store = self.core.store
@@ -95,16 +199,40 @@ class RoomRules:
         if room is not None and room.key in user.rooms:
             connection.current = room
             self.core.reply(
-                connection, request, "ok", room=room.name, users=room.names(), text=f"you are in {room.name}; plain lines now go there"
+                connection, request, "ok", room=room.name, **self.shown(room, user), text=f"you are in {room.name}; plain lines now go there"
             )
             return
         if len(user.rooms) >= self.core.config.max_rooms_per_user:
             raise ChatError("too_many_rooms", f"you are in {len(user.rooms)} rooms, the most allowed; /part one first")
-        room = self.state.open_room(name)
+        if room is not None:
+            refusal = admission(room, user, request.args.get("key"), connection.admin, self.core.now())
+            if refusal is not None:
+                raise refusal
+            if user.key in room.settings.invited:
+                settings = room.settings.copy()
+                settings.invited.discard(user.key)
+                self.state.update_room(room, settings)
+        else:
+            room = self.state.open_room(name)
+        new = not room.members and not room.settings.kept and room.name != LOBBY
         self.join(user, room, by=connection)
+        if new:
+            # A new room: its creator owns it; a registered creator's room is kept.
+            settings = room.settings.copy()
+            settings.owner, settings.kept = user.key, user.registered
+            settings.ops = {user.key}
+            self.state.update_room(room, settings)
         await self.remember_join(user, room)
+        try:
+            await self.keeper.keep(room)
+        except StoreError as e:
+            log.warn("the room {room} was made but is not kept: {why}", room=room.name, why=e)
         users = room.names()
-        self.core.reply(connection, request, "ok", room=room.name, users=users, text=f"you joined {room.name}; in it: {', '.join(users)}")
+        topic = f"; topic: {room.settings.topic}" if room.settings.topic else ""
+        self.core.reply(
+            connection, request, "ok", room=room.name, **self.shown(room, user),
+            text=f"you joined {room.name}; in it: {', '.join(users)}{topic}",
+        )
 
     @handles("part")
     async def do_part(self, connection: Connection, request: Request) -> None:
@@ -129,9 +257,14 @@ class RoomRules:
             self.core.reply(connection, request, "users", users=self.state.online())
         else:
             room = self.room(name)
-            self.core.reply(connection, request, "users", room=room.name, users=room.names())
+            voiced = sorted((u.name for u in room.members.values() if u.key in room.settings.voiced), key=name_key)
+            self.core.reply(connection, request, "users", room=room.name, users=room.names(), ops=self.ops(room), voiced=voiced)
 
     @handles("rooms")
     async def do_rooms(self, connection: Connection, request: Request) -> None:
-        rooms = [{"room": r.name, "members": len(r.members)} for r in self.state.rooms()]
+        rooms = [
+            {"room": r.name, "members": len(r.members), **({"topic": r.settings.topic} if r.settings.topic else {}),
+             **({"kept": True} if r.settings.kept else {})}
+            for r in self.state.rooms()
+        ]
         self.core.reply(connection, request, "rooms", rooms=rooms)

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Protocol
 from twisted.internet.defer import Deferred, succeed
 
 from tchat.chat.model import Connection, Room, Session, User
+from tchat.chat.roomsettings import RoomSettings
 from tchat.names import LOBBY, name_key
 
 
@@ -73,6 +74,16 @@ class State(Protocol):
     def set_registered(self, user: User, registered: bool) -> None:
         """``user``'s name became an account (``/register``), or its account was deleted."""
 
+    def rename(self, user: User, name: str) -> Deferred[bool]:
+        """
+        ``user`` (a guest) is called ``name`` from now on, in every room: False
+        if someone holds that name (on several nodes the answer may take a
+        moment).
+        """
+
+    def set_away(self, user: User, text: str | None) -> None:
+        """``user`` is away (``text``), or back (None)."""
+
     def online(self) -> list[str]:
         """The names online, sorted."""
 
@@ -87,7 +98,14 @@ class State(Protocol):
     def rooms(self) -> list[Room]:
         """Every room, sorted by name."""
 
-    def add_member(self, room: Room, user: User) -> None: ...
+    def load_room(self, name: str, settings: RoomSettings) -> Room:
+        """A kept room as the store keeps it, at start (every node reads the same store: nothing is published)."""
+
+    def update_room(self, room: Room, settings: RoomSettings) -> None:
+        """``room``'s settings are ``settings`` from now on (a kept room is never removed while empty)."""
+
+    def add_member(self, room: Room, user: User, since: float | None = None) -> None:
+        """``user`` is in ``room`` (since when, for history visibility)."""
 
     def remove_member(self, room: Room, user: User) -> None:
         """``user`` leaves ``room``; a room left empty goes (the lobby stays)."""
@@ -157,6 +175,38 @@ class LocalState:
     def set_registered(self, user: User, registered: bool) -> None:
         user.registered = registered
 
+    def rename(self, user: User, name: str) -> Deferred[bool]:
+        return succeed(self._rename(user, name))
+
+    def _rename(self, user: User, name: str) -> bool:
+        key = name_key(name)
+        if key != user.key and key in self._users:
+            return False
+        if self._users.get(user.key) is user:
+            del self._users[user.key]
+        old = user.key
+        user.key, user.name = key, name
+        self._users[key] = user
+        for room in user.rooms.values():
+            room.members.pop(old, None)
+            room.members[key] = user
+            if old in room.joined:
+                room.joined[key] = room.joined.pop(old)
+            settings = room.settings
+            if old in settings.ops or old in settings.voiced or settings.owner == old:
+                changed = settings.copy()
+                for keys in (changed.ops, changed.voiced):
+                    if old in keys:
+                        keys.discard(old)
+                        keys.add(key)
+                if changed.owner == old:
+                    changed.owner = key
+                room.settings = changed
+        return True
+
+    def set_away(self, user: User, text: str | None) -> None:
+        user.away = text
+
     def online(self) -> list[str]:
         return sorted((u.name for u in self._users.values()), key=name_key)
 
@@ -176,10 +226,22 @@ class LocalState:
     def rooms(self) -> list[Room]:
         return sorted(self._rooms.values(), key=lambda r: r.key)
 
-    def add_member(self, room: Room, user: User) -> None:
+    def load_room(self, name: str, settings: RoomSettings) -> Room:
+        room = self.open_room(name)
+        room.settings = settings
+        return room
+
+    def update_room(self, room: Room, settings: RoomSettings) -> None:
+        room.settings = settings
+        if not room.members and not settings.kept and room.name != LOBBY and self._rooms.get(room.key) is room:
+            del self._rooms[room.key]
+
+    def add_member(self, room: Room, user: User, since: float | None = None) -> None:
         if room.key in user.rooms:
             return
         room.members[user.key] = user
+        if since is not None:
+            room.joined[user.key] = since
         user.rooms[room.key] = room
         for connection in user.connections:
             _enter(room, connection)
@@ -188,11 +250,12 @@ class LocalState:
         if user.rooms.pop(room.key, None) is None:
             return
         room.members.pop(user.key, None)
+        room.joined.pop(user.key, None)
         for connection in user.connections:
             _leave(room, connection)
             if connection.current is room:
                 connection.current = next(reversed(user.rooms.values()), None)
-        if not room.members and room.name != LOBBY and self._rooms.get(room.key) is room:
+        if not room.members and not room.settings.kept and room.name != LOBBY and self._rooms.get(room.key) is room:
             del self._rooms[room.key]
 
 

@@ -177,7 +177,7 @@ class Node:
 
     def _on_hello(self, node: str, message: dict[str, Any]) -> None:
         if message["want_snapshot"]:
-            self.send("snapshot", users=self.state.snapshot())
+            self.send("snapshot", users=self.state.snapshot(), rooms=self.state.room_snapshot())
 
     def _on_bye(self, node: str, message: dict[str, Any]) -> None:
         log.info("node {node} is stopping: {reason}", node=node, reason=message["reason"])
@@ -205,7 +205,19 @@ class Node:
 
     def _on_join(self, node: str, message: dict[str, Any]) -> None:
         with self.state.applying():
-            self.state.apply_join(message["room"], message["user"])
+            self.state.apply_join(message["room"], message["user"], message["since"])
+
+    def _on_room(self, node: str, message: dict[str, Any]) -> None:
+        with self.state.applying():
+            self.state.apply_room(message["room"], message["settings"])
+
+    def _on_rename(self, node: str, message: dict[str, Any]) -> None:
+        with self.state.applying():
+            self.state.apply_rename(message["user"], message["name"])
+
+    def _on_away(self, node: str, message: dict[str, Any]) -> None:
+        with self.state.applying():
+            self.state.apply_away(message["user"], message["text"])
 
     def _on_part(self, node: str, message: dict[str, Any]) -> None:
         with self.state.applying():
@@ -249,6 +261,8 @@ class Node:
                         self.state.apply_attach(node, info, conn)
                 for room in entry["rooms"]:
                     self.state.apply_join(room, info["key"])
+            for entry in message["rooms"]:
+                self.state.apply_room(entry["room"], entry["settings"])
             for connection in self.state.of_node(node):
                 if connection.id not in listed and connection.user is not None:
                     user = connection.user

@@ -27,13 +27,15 @@ from twisted.logger import Logger
 
 from tchat.chat.delivery import LocalDelivery
 from tchat.chat.model import Connection, Room, Session, User
+from tchat.chat.people import AWAY_MAX
+from tchat.chat.roomsettings import RoomSettings
 from tchat.chat.state import LocalState
 from tchat.cluster.bus import Bus
-from tchat.cluster.wire import event_fields
+from tchat.cluster.wire import BadMessage, event_fields
 from tchat.commands import RequestId
 from tchat.events import Event
 from tchat.metrics import Metrics
-from tchat.names import name_key
+from tchat.names import BadName, check_name, check_room, clean_text, name_key
 
 log = Logger()
 
@@ -70,6 +72,13 @@ def conn_info(connection: Connection) -> dict[str, Any]:
 
 def user_info(user: User) -> dict[str, Any]:
     return {"key": user.key, "name": user.name, "registered": user.registered}
+
+
+def _room_name(name: str) -> str:
+    try:
+        return check_room(name)
+    except BadName as e:
+        raise BadMessage(f"a bad room name: {e}") from None
 
 
 class ClusterState(LocalState):
@@ -227,11 +236,41 @@ class ClusterState(LocalState):
 
     # -- rooms -----------------------------------------------------------
 
-    def add_member(self, room: Room, user: User) -> None:
+    def add_member(self, room: Room, user: User, since: float | None = None) -> None:
         if room.key in user.rooms:
             return
-        super().add_member(room, user)
-        self.send("join", room=room.name, user=user.key)
+        super().add_member(room, user, since)
+        self.send("join", room=room.name, user=user.key, since=since)
+
+    def update_room(self, room: Room, settings: RoomSettings) -> None:
+        super().update_room(room, settings)
+        self.send("room", room=room.name, settings=settings.to_dict())
+
+    def rename(self, user: User, name: str) -> Deferred[bool]:
+        return Deferred.fromCoroutine(self._renamed(user, name))
+
+    async def _renamed(self, user: User, name: str) -> bool:
+        old, key = user.key, name_key(name)
+        if key != old:
+            if key in self._users:
+                return False
+            if not await self.bus.claim(key, False):
+                return False
+            if key in self._users or self._users.get(old) is not user:
+                # Someone arrived under the name meanwhile, or the user left.
+                self.bus.release(key)
+                return False
+            self.held.add(key)
+        self._rename(user, name)
+        if key != old:
+            self.held.discard(old)
+            self.bus.release(old).addErrback(lambda f: self.unreleased.add(old))
+        self.send("rename", user=old, name=name)
+        return True
+
+    def set_away(self, user: User, text: str | None) -> None:
+        super().set_away(user, text)
+        self.send("away", user=user.key, text=text)
 
     def remove_member(self, room: Room, user: User) -> None:
         if room.key not in user.rooms:
@@ -297,10 +336,42 @@ class ClusterState(LocalState):
         if user is not None:
             self.set_registered(user, registered)
 
-    def apply_join(self, room_name: str, key: str) -> None:
+    def apply_join(self, room_name: str, key: str, since: float | None = None) -> None:
         user = self._users.get(key)
         if user is not None:
-            self.add_member(self.open_room(room_name), user)
+            self.add_member(self.open_room(_room_name(room_name)), user, since)
+
+    def apply_room(self, room_name: str, raw: dict[str, Any]) -> None:
+        try:
+            settings = RoomSettings.from_dict(raw)
+        except ValueError as e:
+            raise BadMessage(f"room settings: {e}") from None
+        name = _room_name(room_name)
+        room = self.room(name_key(name))
+        if room is None:
+            if not settings.kept:
+                # Not a room anyone is in (any more): nothing to keep settings for.
+                return
+            room = self.open_room(name)
+        self.update_room(room, settings)
+
+    def apply_rename(self, key: str, name: str) -> None:
+        user = self._users.get(key)
+        try:
+            checked = check_name(name)
+        except BadName as e:
+            raise BadMessage(f"rename to a bad name: {e}") from None
+        if user is None or user.registered or any(c.node is None for c in user.connections):
+            return
+        if name_key(checked) != key and name_key(checked) in self._users:
+            log.warn("node renamed {old} to {new}, a name online here; ignored", old=key, new=checked)
+            return
+        self._rename(user, checked)
+
+    def apply_away(self, key: str, text: str | None) -> None:
+        user = self._users.get(key)
+        if user is not None:
+            self.set_away(user, clean_text(text)[:AWAY_MAX] if text else None)
 
     def apply_part(self, room_name: str, key: str) -> None:
         user = self._users.get(key)
@@ -319,6 +390,10 @@ class ClusterState(LocalState):
             if mine:
                 entries.append({"user": user_info(user), "conns": mine, "rooms": [r.name for r in user.rooms.values()]})
         return entries
+
+    def room_snapshot(self) -> list[dict[str, Any]]:
+        """The settings of every room that has a member of this node's."""
+        return [{"room": room.name, "settings": room.settings.to_dict()} for room in self.rooms() if room.connections]
 
 
 class ClusterDelivery(LocalDelivery):

@@ -18,7 +18,9 @@ The types:
 - state: ``attach``/``detach`` (a connection of a user opens or closes),
   ``release`` (the user left the chat), ``registered`` (a name became an
   account, or stopped being one), ``join``/``part`` (room
-  membership): every node keeps a copy of who is where, changed only by these;
+  membership), ``room`` (a room's settings, whole: ops, topic, modes,
+  bans…), ``rename`` (a guest's ``/nick``), ``away``: every node keeps a
+  copy of who is where, changed only by these;
 - delivery: ``to_conn``, ``to_user``, ``to_room``, ``to_sharers`` carry
   one event to the receiver's own connections; ``drop``
   asks the node of a connection to close it;
@@ -26,7 +28,7 @@ The types:
   that N nodes do not mean N times the guesses);
 - nodes: ``hello`` (a heartbeat, and a node starting: send your
   ``snapshot``), ``snapshot`` (every user of the sender with its
-  connections and rooms), ``bye`` (a node stopping).
+  connections and rooms, and the settings of the rooms they are in), ``bye`` (a node stopping).
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ TYPES: dict[str, dict[str, tuple[type, ...]]] = {
     "detach": {"user": _STR, "conn": _STR, "reason": _STR, "left": (bool,)},
     "release": {"user": _STR},
     "registered": {"user": _STR, "registered": (bool,)},
-    "join": {"room": _STR, "user": _STR},
+    "join": {"room": _STR, "user": _STR, "since": (int, float, type(None))},
     "part": {"room": _STR, "user": _STR},
     "to_conn": {"conn": _STR, "event": (dict,)},
     "to_user": {"user": _STR, "but": _OPT_STR, "event": (dict,)},
@@ -66,7 +68,10 @@ TYPES: dict[str, dict[str, tuple[type, ...]]] = {
     "drop": {"conn": _STR, "bye": _STR, "reason": _STR},
     "guess": {"throttle": _STR, "secret": _STR, "host": _STR},
     "hello": {"want_snapshot": (bool,)},
-    "snapshot": {"users": (list,)},
+    "room": {"room": _STR, "settings": (dict,)},
+    "rename": {"user": _STR, "name": _STR},
+    "away": {"user": _STR, "text": _OPT_STR},
+    "snapshot": {"users": (list,), "rooms": (list,)},
     "bye": {"reason": _STR},
 }
 
@@ -126,6 +131,8 @@ def decode(data: bytes) -> dict[str, Any]:
                 _check("a snapshot's connection", conn, CONN_FIELDS)
             if not all(isinstance(r, str) for r in entry["rooms"]):
                 raise BadMessage("a snapshot's room is not a string")
+        for entry in message["rooms"]:
+            _check("a snapshot's room", entry, {"room": _STR, "settings": (dict,)})
     return message
 
 

@@ -11,11 +11,17 @@ import math
 import re
 from typing import Any
 
+from tchat.commands.values import parse_duration, parse_modes
 from tchat.commands.table import JSON_ACTIONS, TEXT_WORDS, Arg, BadRequest, Field, Request, TextForm
 
 
 def _convert(value: str, spec: Field | None, form: TextForm) -> Any:
     converted: Any = value
+    if spec is not None and spec.kind in CONVERTERS:
+        try:
+            converted = CONVERTERS[spec.kind](value)
+        except ValueError as e:
+            raise BadRequest("bad_request", f"{e}; usage: {form.usage}") from None
     if spec is not None and spec.kind == "int":
         try:
             converted = int(value)
@@ -146,9 +152,18 @@ def _has_lone_surrogate(value: Any) -> bool:
     return False
 
 
+# Kinds whose value is read (from text and JSON alike) by a function that
+# raises ValueError with what is wrong.
+CONVERTERS = {"duration": parse_duration, "modes": parse_modes}
+
+
 def _kind_ok(value: Any, kind: str) -> bool:
     if isinstance(value, bool):
         return False
+    if kind == "duration":
+        return isinstance(value, (int, str))
+    if kind == "modes":
+        return isinstance(value, (dict, str))
     if kind == "str":
         return isinstance(value, str)
     if kind == "int":
@@ -156,7 +171,10 @@ def _kind_ok(value: Any, kind: str) -> bool:
     return isinstance(value, (str, int, float))
 
 
-_KIND_WORDS = {"str": "a string", "int": "an integer", "id": "a string or a number"}
+_KIND_WORDS = {
+    "str": "a string", "int": "an integer", "id": "a string or a number",
+    "duration": "a number of seconds or a string like 10m, 2h, 7d", "modes": "an object of modes",
+}
 
 
 def parse_json(line: str) -> Request:
@@ -200,6 +218,11 @@ def parse_json(line: str) -> Request:
             continue
         if not _kind_ok(value, f.kind):
             raise BadRequest("bad_request", f"{f.name!r} must be {_KIND_WORDS[f.kind]}; usage: {command.json_usage()}", rid)
+        if f.kind in CONVERTERS:
+            try:
+                value = CONVERTERS[f.kind](value)
+            except ValueError as e:
+                raise BadRequest("bad_request", f"{f.name!r}: {e}; usage: {command.json_usage()}", rid) from None
         why = f.refuses(value)
         if why is not None:
             raise BadRequest("bad_request", why, rid)

@@ -45,7 +45,9 @@ class BadRequest(Exception):
 @dataclass(frozen=True)
 class Field:
     """
-    One field of a request. ``kind`` is "str", "int" or "id". A field may
+    One field of a request. ``kind`` is "str", "int", "id", "duration"
+    (seconds, or ``10m``, ``2h``, ``7d``) or "modes" (a mode change: IRC's
+    letters in text, an object in JSON; see L{tchat.chat.roomsettings}). A field may
     be constrained (``choices``, ``minimum``, ``maximum``); a value outside
     is refused at parse time with ``error``, so no rule checks it again.
     """
@@ -133,7 +135,10 @@ class Command:
     def json_usage(self) -> str:
         parts = [f'"action": "{self.action}"']
         for f in self.fields:
-            kind = {"str": "string", "int": "integer", "id": "string or number"}[f.kind]
+            kind = {
+                "str": "string", "int": "integer", "id": "string or number",
+                "duration": "seconds or string like 10m", "modes": "object of modes",
+            }[f.kind]
             parts.append(f'"{f.name}": {kind}' + ("" if f.required else " (optional)"))
         return "{" + ", ".join(parts) + "}"
 
@@ -141,6 +146,9 @@ class Command:
 NAME = Arg("user", "NAME")
 TEXT = Arg("text", "TEXT", rest=True)
 REASON = Arg("reason", "REASON", optional=True, rest=True)
+# The room a command is about: in text mode, the current one if none is named.
+ROOM_OPT = Arg("room", "#ROOM", optional=True, accepts=_is_room)
+DURATION = Arg("duration", "DURATION", optional=True)
 # The rest of the line, so that a passphrase may hold spaces.
 PASSWORD = Arg("password", "PASSWORD", rest=True)
 
@@ -181,9 +189,9 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "join",
-        "join a room (it is made if it does not exist) and make it current",
-        (Field("room"),),
-        (TextForm(("join", "j"), (Arg("room", "#ROOM"),)),),
+        "join a room (it is made if it does not exist, and you are its op) and make it current; KEY for a room with one",
+        (Field("room"), Field("key", required=False)),
+        (TextForm(("join", "j"), (Arg("room", "#ROOM"), Arg("key", "KEY", optional=True))),),
     ),
     Command(
         "part",
@@ -213,6 +221,103 @@ COMMANDS: tuple[Command, ...] = (
         "the rooms and how many are in each",
         (),
         (TextForm(("rooms", "list")),),
+    ),
+    Command(
+        "topic",
+        "read the topic of a room, or set it (ops only while the room is +t, the default)",
+        (Field("room"), Field("topic", required=False)),
+        (TextForm(("topic",), (ROOM_OPT, Arg("topic", "TEXT", optional=True, rest=True))),),
+    ),
+    Command(
+        "op",
+        "make NAME an operator of a room (ops only)",
+        (Field("room"), Field("user")),
+        (TextForm(("op",), (ROOM_OPT, NAME)),),
+    ),
+    Command(
+        "deop",
+        "take a room's operator rights from NAME (ops only; not from the owner)",
+        (Field("room"), Field("user")),
+        (TextForm(("deop",), (ROOM_OPT, NAME)),),
+    ),
+    Command(
+        "voice",
+        "let NAME speak in a moderated room (ops only)",
+        (Field("room"), Field("user")),
+        (TextForm(("voice",), (ROOM_OPT, NAME)),),
+    ),
+    Command(
+        "devoice",
+        "take NAME's voice in a room (ops only)",
+        (Field("room"), Field("user")),
+        (TextForm(("devoice",), (ROOM_OPT, NAME)),),
+    ),
+    Command(
+        "kick",
+        "put NAME out of a room (ops only); without a room, admins disconnect NAME from the server (/kill)",
+        (Field("room", required=False), Field("user"), Field("reason", required=False)),
+        (TextForm(("kick",), (ROOM_OPT, NAME, REASON)),),
+    ),
+    Command(
+        "ban",
+        "put NAME out of a room and keep them out, for DURATION (10m, 2h, 7d) or for good (ops only)",
+        (Field("room"), Field("user"), Field("duration", "duration", required=False)),
+        (TextForm(("ban",), (ROOM_OPT, NAME, DURATION)),),
+    ),
+    Command(
+        "unban",
+        "let NAME into a room again (ops only)",
+        (Field("room"), Field("user")),
+        (TextForm(("unban",), (ROOM_OPT, NAME)),),
+    ),
+    Command(
+        "bans",
+        "who is banned from a room, and who is muted in it (ops only)",
+        (Field("room"),),
+        (TextForm(("bans",), (ROOM_OPT,)),),
+    ),
+    Command(
+        "mute",
+        "keep NAME's messages out of a room, for DURATION (10m, 2h, 7d) or for good (ops only)",
+        (Field("room"), Field("user"), Field("duration", "duration", required=False)),
+        (TextForm(("mute",), (ROOM_OPT, NAME, DURATION)),),
+    ),
+    Command(
+        "unmute",
+        "let NAME speak in a room again (ops only)",
+        (Field("room"), Field("user")),
+        (TextForm(("unmute",), (ROOM_OPT, NAME)),),
+    ),
+    Command(
+        "invite",
+        "invite NAME to a room (to an invite-only room: ops only)",
+        (Field("user"), Field("room")),
+        (TextForm(("invite",), (NAME, ROOM_OPT)),),
+    ),
+    Command(
+        "mode",
+        "a room's modes, or change them (ops only): +m moderated, +i invite-only, +k KEY, +l N most members,"
+        " +t only ops set the topic, +H new members read only from their join; - to remove",
+        (Field("room"), Field("set", "modes", required=False)),
+        (TextForm(("mode",), (ROOM_OPT, Arg("set", "MODES", optional=True, rest=True))),),
+    ),
+    Command(
+        "nick",
+        "change your name (guests; a registered name is its account)",
+        (Field("user"),),
+        (TextForm(("nick", "name"), (NAME,)),),
+    ),
+    Command(
+        "away",
+        "say you are away, with TEXT given to whoever writes to you; /away alone: back",
+        (Field("text", required=False),),
+        (TextForm(("away",), (Arg("text", "TEXT", optional=True, rest=True),)),),
+    ),
+    Command(
+        "whois",
+        "about NAME: online, registered, away, rooms, idle time, sessions",
+        (Field("user"),),
+        (TextForm(("whois",), (NAME,)),),
     ),
     Command(
         "whoami",
@@ -260,10 +365,8 @@ COMMANDS: tuple[Command, ...] = (
         "kill",
         "disconnect a user from the server, every session of theirs (admins only)",
         (Field("user"), Field("reason", required=False)),
-        (TextForm(("kill", "kick"), (NAME, REASON)),),
+        (TextForm(("kill",), (NAME, REASON)),),
         admin=True,
-        # The admin's disconnect was called kick; a room's kick will be another command.
-        json_aliases=("kick",),
     ),
     Command(
         "shutdown",

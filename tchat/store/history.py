@@ -273,15 +273,16 @@ class History(UsesDatabase):
 
     @operation
     async def room_history(
-        self, room_key: str, limit: int = 50, before_msgid: str | None = None
+        self, room_key: str, limit: int = 50, before_msgid: str | None = None, since: float | None = None
     ) -> tuple[list[Message], bool]:
         """
         The last ``limit`` messages of the room ``room_key`` (before the
-        message ``before_msgid``, if given), oldest first, and whether older
-        ones exist. Raises L{UnknownMessage} for an unknown ``before_msgid``.
+        message ``before_msgid``, if given; with ``since``, only those sent
+        at or after it), oldest first, and whether older ones exist. Raises
+        L{UnknownMessage} for an unknown ``before_msgid``.
         """
         _check_limit(limit)
-        return await self.db.run(_page, room_key, limit, before_msgid)
+        return await self.db.run(_page, room_key, limit, before_msgid, since)
 
     @operation
     async def private_history(

@@ -63,3 +63,13 @@ class Memberships(UsesDatabase):
     async def rooms(self, account_key: str) -> builtins.list[tuple[str, str]] | None:
         """``[(room_key, room_name)]`` in join order; None if the account never joined or left any."""
         return await self.db.run(_rooms, account_key)
+
+    @operation
+    async def joined(self, account_key: str, room_key: str) -> float | None:
+        """When the account joined the room (its first join it is still in), or None."""
+        return await self.db.run(_joined, account_key, room_key)
+
+
+def _joined(txn: Txn, account: str, room_key: str) -> float | None:
+    row = txn.one("SELECT joined FROM memberships WHERE account = ? AND room = ?", (account, room_key))
+    return None if row is None else float(row[0])

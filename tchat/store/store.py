@@ -40,6 +40,7 @@ from tchat.store.history import History
 from tchat.store.memberships import Memberships
 from tchat.store.migrations import current_version, upgrade
 from tchat.store.offline import Offline
+from tchat.store.rooms import KeptRooms
 
 log = Logger()
 
@@ -66,6 +67,7 @@ class Store:
         self.offline = Offline(db)
         self.contacts = Contacts(db)
         self.memberships = Memberships(db)
+        self.rooms = KeptRooms(db)
 
     @property
     def engine(self) -> Engine:
