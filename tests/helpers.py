@@ -12,6 +12,7 @@ from twisted.internet import defer, endpoints, reactor
 from twisted.internet.task import Clock
 from twisted.protocols.basic import LineReceiver
 
+from tchat.commands.parse import CONVERTERS
 from tchat.commands import JSON_ACTIONS, BadRequest, Request
 from tchat.events import Event
 from tchat.door.line import LineDoor, LineLimits
@@ -83,6 +84,11 @@ def request(action: str, id: Any = None, **args: Any) -> Request:
     if command is None:
         return Request(action, args, id)  # "line": text mode's own
     for f in command.fields:
+        if f.name in args and f.kind in CONVERTERS:
+            try:
+                args[f.name] = CONVERTERS[f.kind](args[f.name])
+            except ValueError as e:
+                raise BadRequest("bad_request", str(e), id) from None
         why = f.refuses(args[f.name]) if f.name in args else None
         if why is not None:
             raise BadRequest("bad_request", why, id)

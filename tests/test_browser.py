@@ -640,6 +640,11 @@ OWN_LINES = [
     "/history #dev \u0663", "/contact  add  bob", "/CONTACT DEL bob", '/passwd "a b" "c d"',
     "/register correct horse", "/login bob pass with spaces", "/admin x y", "/account create bob pw words",
     "/account reset bob pw words",
+    # Durations and mode changes, which the page reads as the server does too.
+    "/ban #dev bob 10m", "/ban bob 2H", "/mute bob 0", "/mute bob 400d", "/ban bob 9999999999", "/ban bob \u0663",
+    "/ban bob 10\u017f", "/ban bob m", "/mode #dev +mi-t+kl key 20", "/mode +k", "/mode #dev +l many", "/mode +x",
+    "/mode +k a,b", "/mode +l 0", "/mode +-", "/mode m", "/mode -k+l 5 extra", "/mode +k \x01", "/mode +H-H",
+    "/mode +l 100001", "/mode +k 12345678901234567890123456789012345678901234567890123456789012345",
 ]
 
 

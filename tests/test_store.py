@@ -714,6 +714,24 @@ class StoreTests:
         await store.accounts.delete("alice")
         self.assertIsNone(await store.memberships.rooms("alice"))
 
+    async def test_kept_rooms_are_saved_whole_replaced_and_read_back_and_joins_remember_when(self) -> None:
+        store = await self.open()
+        self.assertEqual(await store.rooms.all(), [])
+        await store.rooms.save("#club", "#Club", "alice", {"topic": "first", "ops": ["alice"]}, 1.0)
+        await store.rooms.save("#club", "#Club", "alice", {"topic": "Ünïcode ✓", "ops": ["alice", "bob"]}, 2.0)
+        await store.rooms.save("#a", "#a", None, {"topic": ""}, 3.0)
+        self.assertEqual(
+            await store.rooms.all(),
+            [("#a", "#a", {"topic": ""}), ("#club", "#Club", {"topic": "Ünïcode ✓", "ops": ["alice", "bob"]})],
+        )
+        await store.rooms.delete("#a")
+        self.assertEqual([key for key, _, _ in await store.rooms.all()], ["#club"])
+        await store.accounts.create("Alice", "correct horse")
+        self.assertIsNone(await store.memberships.joined("alice", "#club"))
+        await store.memberships.join("alice", "#club", "#Club", 5.0)
+        await store.memberships.join("alice", "#club", "#Club", 9.0)
+        self.assertEqual(await store.memberships.joined("alice", "#club"), 5.0)
+
     async def test_contact_accounts_carry_last_seen(self) -> None:
         store = await self.open()
         for name in ("Alice", "Bob"):
@@ -775,7 +793,8 @@ class StoreTests:
         self.assertEqual(await store.schema_version(), latest_version(store.engine))
         self.assertEqual(
             [row[:2] for row in self.outside(self.url, "SELECT version, name FROM schema_version ORDER BY version")],
-            [(1, "initial"), (2, "contacts_and_seen"), (3, "memberships"), (4, "registered_senders")],
+            [(1, "initial"), (2, "contacts_and_seen"), (3, "memberships"), (4, "registered_senders"),
+             (5, "kept_rooms_and_skeletons")],
         )
         alice = await store.accounts.get("alice")
         self.assertEqual((alice.name, alice.created, alice.last_login, alice.last_address, alice.last_seen),
@@ -804,7 +823,7 @@ class StoreTests:
         await old.db.run_write(fill_version_3)
         await old.close()
         store = await self.open()
-        self.assertEqual(await store.schema_version(), 4)
+        self.assertEqual(await store.schema_version(), latest_version(store.engine))
         self.assertEqual(await store.history.room_history("#lobby"),
                          ([{"msgid": "m0", "from": "Alice", "to": "#lobby", "text": "old", "kind": "public", "ts": 1.0}],
                           False))

@@ -129,7 +129,11 @@ class ModerationRules:
         return room, target, await self.change(connection, room, settings)
 
     def _rank_done(self, connection: Connection, request: Request, room: Room, target: User, warning: str | None) -> None:
-        self.core.reply(connection, request, "ok", room=room.name, user=target.name, text=warning)
+        said = {
+            "op": f"{target.name} is an operator of {room.name} now", "deop": f"{target.name} is no operator of {room.name} now",
+            "voice": f"{target.name} may speak in {room.name} now", "devoice": f"{target.name} has no voice in {room.name} now",
+        }[request.action]
+        self.core.reply(connection, request, "ok", room=room.name, user=target.name, text=warning or said)
 
     @handles("op")
     async def do_op(self, connection: Connection, request: Request) -> None:
@@ -174,7 +178,7 @@ class ModerationRules:
             raise ChatError("not_allowed", f"{target.name} owns {room.name}")
         reason = clean_text(request.args.get("reason") or "").strip() or None
         await self.put_out(room, target, connection, reason)
-        self.core.reply(connection, request, "ok", room=room.name, user=target.name)
+        self.core.reply(connection, request, "ok", room=room.name, user=target.name, text=f"{target.name} is out of {room.name}")
 
     async def put_out(self, room: Room, target: User, connection: Connection, reason: str | None) -> None:
         """``target`` out of ``room``: a ``kick`` to the room, the one put out included."""
@@ -244,25 +248,31 @@ class ModerationRules:
         self.announce(room, connection, "ban", user=entry.name, until=entry.until)
         if user is not None and room.key in user.rooms:
             await self.put_out(room, user, connection, "banned")
-        self.core.reply(connection, request, "ok", room=room.name, user=entry.name, until=entry.until, text=warning)
+        self.core.reply(
+            connection, request, "ok", room=room.name, user=entry.name, until=entry.until,
+            text=warning or f"{entry.name} is banned from {room.name}" + (" for now" if entry.until else ""),
+        )
 
     @handles("unban")
     async def do_unban(self, connection: Connection, request: Request) -> None:
         room, entry, warning = await self._lift(connection, request, "bans")
         self.announce(room, connection, "unban", user=entry.name)
-        self.core.reply(connection, request, "ok", room=room.name, user=entry.name, text=warning)
+        self.core.reply(connection, request, "ok", room=room.name, user=entry.name, text=warning or f"{entry.name} may join {room.name} again")
 
     @handles("mute")
     async def do_mute(self, connection: Connection, request: Request) -> None:
         room, entry, user, warning = await self._restrict(connection, request, "mutes")
         self.announce(room, connection, "mute", user=entry.name, until=entry.until)
-        self.core.reply(connection, request, "ok", room=room.name, user=entry.name, until=entry.until, text=warning)
+        self.core.reply(
+            connection, request, "ok", room=room.name, user=entry.name, until=entry.until,
+            text=warning or f"{entry.name} is muted in {room.name}" + (" for now" if entry.until else ""),
+        )
 
     @handles("unmute")
     async def do_unmute(self, connection: Connection, request: Request) -> None:
         room, entry, warning = await self._lift(connection, request, "mutes")
         self.announce(room, connection, "unmute", user=entry.name)
-        self.core.reply(connection, request, "ok", room=room.name, user=entry.name, text=warning)
+        self.core.reply(connection, request, "ok", room=room.name, user=entry.name, text=warning or f"{entry.name} may speak in {room.name} again")
 
     @handles("bans")
     async def do_bans(self, connection: Connection, request: Request) -> None:

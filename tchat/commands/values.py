@@ -20,15 +20,16 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 def parse_duration(value: Any) -> int:
     """Seconds from ``90``, ``"90"``, ``"10m"``, ``"2h"``, ``"7d"``, ``"1w"``; at least 1 s and at most 366 days."""
+    # The page reads typed lines the same way (tchat/web/static/commands.js): keep the two alike.
     if isinstance(value, bool):
         raise ValueError("a duration is a number of seconds, or like 10m, 2h, 7d")
     if isinstance(value, int):
         seconds = value
     elif isinstance(value, str) and value.strip():
-        text = value.strip().lower()
-        unit = _UNITS.get(text[-1])
+        text = value.strip()
+        unit = _UNITS.get(text[-1].lower())
         number = text[:-1] if unit is not None else text
-        if not number.isascii() or not number.isdigit() or len(number) > 9:
+        if not number or not number.isascii() or not number.isdigit() or len(number) > 9:
             raise ValueError(f"{value!r} is not a duration: give seconds, or like 10m, 2h, 7d")
         seconds = int(number) * (unit or 1)
     else:
@@ -56,7 +57,8 @@ def parse_modes(value: Any) -> dict[str, Any]:
     if not isinstance(value, str):
         raise ValueError("modes are like +m -i +k KEY +l 10, or an object")
     changes: dict[str, Any] = {}
-    tokens = value.split()
+    # Words are split on spaces only, as the page splits them too.
+    tokens = [t for t in value.split(" ") if t]
     i = 0
     if not tokens:
         raise ValueError("no modes given: like +m -i +k KEY +l 10 +t +H")

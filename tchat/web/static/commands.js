@@ -241,7 +241,84 @@ function nextWord(text, form) {
   throw bad(`a quote is not closed; usage: ${form.usage}`);
 }
 
+// Durations and mode changes, read exactly as tchat/commands/values.py reads them.
+const UNITS = { s: 1, m: 60, h: 3600, d: 86400, w: 7 * 86400 };
+const DURATION_MAX = 366 * 24 * 3600;
+const ASCII_DIGITS = /^[0-9]+$/;
+
+function parseDuration(value) {
+  const text = strip(value);
+  if (!text) throw new Error("a duration is a number of seconds, or like 10m, 2h, 7d");
+  const chars = [...text];
+  const unit = UNITS[chars[chars.length - 1].toLowerCase()];
+  const number = unit !== undefined ? chars.slice(0, -1).join("") : text;
+  if (!ASCII_DIGITS.test(number) || number.length > 9) {
+    throw new Error(`${pyRepr(value)} is not a duration: give seconds, or like 10m, 2h, 7d`);
+  }
+  const seconds = Number(number) * (unit || 1);
+  if (seconds < 1 || seconds > DURATION_MAX) throw new Error("a duration is from 1 second to 366 days");
+  return seconds;
+}
+
+const MODE_FIELDS = ["moderated", "invite_only", "key", "limit", "topic_locked", "history"];
+const FLAG_LETTERS = { m: "moderated", i: "invite_only", t: "topic_locked" };
+const KEY_MAX = 64;
+const LIMIT_MAX = 100000;
+
+function parseModes(value) {
+  const changes = {};
+  const tokens = value.split(" ").filter((t) => t);
+  if (!tokens.length) throw new Error("no modes given: like +m -i +k KEY +l 10 +t +H");
+  let i = 0;
+  while (i < tokens.length) {
+    const token = tokens[i];
+    i += 1;
+    if (!"+-".includes(token[0]) || [...token].length < 2) {
+      throw new Error(`${pyRepr(token)} is not a mode: modes are like +m -i +k KEY +l 10`);
+    }
+    let sign = true;
+    for (const letter of token) {
+      if (letter === "+" || letter === "-") sign = letter === "+";
+      else if (Object.hasOwn(FLAG_LETTERS, letter)) changes[FLAG_LETTERS[letter]] = sign;
+      else if (letter === "H") changes.history = sign ? "since_join" : "all";
+      else if (letter === "k") {
+        if (sign) {
+          if (i >= tokens.length) throw new Error("+k needs the key: +k KEY");
+          changes.key = tokens[i];
+          i += 1;
+        } else changes.key = null;
+      } else if (letter === "l") {
+        if (sign) {
+          if (i >= tokens.length || !ASCII_DIGITS.test(tokens[i])) throw new Error("+l needs the most members, a number: +l 50");
+          changes.limit = Number(tokens[i]);
+          i += 1;
+        } else changes.limit = null;
+      } else throw new Error(`unknown mode ${pyRepr(letter)}: tchat has +m +i +k +l +t +H`);
+    }
+  }
+  if (!Object.keys(changes).length) throw new Error(`no modes given: one of ${MODE_FIELDS.join(", ")}`);
+  // Checked in the order given, as the server checks them.
+  for (const [name, v] of Object.entries(changes)) {
+    if (name === "key" && v !== null && ([...v].length > KEY_MAX || [...v].some((ch) => UNPRINTABLE.test(ch)) || v.includes(","))) {
+      throw new Error(`a key is one word of at most ${KEY_MAX} characters, without commas`);
+    }
+    if (name === "limit" && v !== null && (v < 1 || v > LIMIT_MAX)) {
+      throw new Error(`limit is the most members, from 1 to ${LIMIT_MAX}, or null to remove it`);
+    }
+  }
+  return changes;
+}
+
+const CONVERTERS = { duration: parseDuration, modes: parseModes };
+
 function convert(value, kind, form) {
+  if (Object.hasOwn(CONVERTERS, kind)) {
+    try {
+      return CONVERTERS[kind](value);
+    } catch (e) {
+      throw bad(`${e.message}; usage: ${form.usage}`);
+    }
+  }
   if (kind !== "int") return value;
   const number = pyInt(value);
   if (Number.isNaN(number)) throw bad(`${pyRepr(value)} is not a number; usage: ${form.usage}`);
