@@ -592,7 +592,8 @@ TYPED: list[tuple[str, dict[str, Any]]] = [
     ("/ping", {"send": {"action": "ping"}}),
     ("/admin s3cret", {"send": {"action": "admin", "password": "s3cret"}}),
     ("/oper s3cret", {"send": {"action": "admin", "password": "s3cret"}}),
-    ("/kick bob flooding the room", {"send": {"action": "kill", "user": "bob", "reason": "flooding the room"}}),
+    # A kick without a room: the hub makes it an admin's kill, or the current room's kick.
+    ("/kick bob flooding the room", {"send": {"action": "kick", "user": "bob", "reason": "flooding the room"}}),
     ("/shutdown back in 5", {"send": {"action": "shutdown", "reason": "back in 5"}}),
     ("/debug", {"send": {"action": "debug"}}),
     ("/history", {"send": {"action": "history", "target": "#lobby", "limit": 50}, "open": "#lobby"}),

@@ -256,7 +256,7 @@ class FramingTests(DoorTestCase):
 
     def test_bad_commands_get_errors_in_text_mode(self) -> None:
         bob = self.text_user("bob")
-        bob.send(b"/para\n/nonsense\n/join bad room\n")
+        bob.send(b"/para\n/nonsense\n/join #a key too many\n")
         lines = bob.take()
         self.assertEqual(len(lines), 3)
         self.assertIn("(bad_request)", lines[0])

@@ -22,6 +22,7 @@ from tchat.store import open_store
 from tests.helpers import RecordingSession, logged_in, make_hub, request
 from tests.test_accounts import CHEAP, PASSWORD
 from tests.test_cluster import Cluster
+from tests.test_store import POSTGRES
 
 
 def joined(hub: Hub, session: RecordingSession, room: str, **args: Any) -> Any:
@@ -298,10 +299,13 @@ class NickAwayWhoisTests(RoomTestCase):
 class StoredTestCase(TestCase):
     """A hub on a real SQLite file, and a second hub on the same file (a restart)."""
 
-    async def asyncSetUp(self) -> None:
+    def database(self) -> str:
         folder = tempfile.TemporaryDirectory(prefix="tchat-moderation-")
         self.addCleanup(folder.cleanup)
-        self.db = f"sqlite:{os.path.join(folder.name, 'tchat.db')}"
+        return f"sqlite:{os.path.join(folder.name, 'tchat.db')}"
+
+    async def asyncSetUp(self) -> None:
+        self.db = self.database()
         self.hub = await self.start()
         self.port = 1000
 
@@ -347,6 +351,8 @@ class StoredTestCase(TestCase):
 
 
 class KeptRoomTests(StoredTestCase):
+    """On SQLite; KeptRoomPostgreSQLTests below runs them all on PostgreSQL."""
+
     async def test_a_registered_users_room_keeps_topic_ops_modes_and_bans_across_a_restart(self) -> None:
         hub = self.hub
         owner = await self.account(hub, "owner")
@@ -431,6 +437,11 @@ class KeptRoomTests(StoredTestCase):
         await self.ask(self.hub, owner, "mode", room="#club", set="-H")
         history = await self.ask(self.hub, guest, "history", target="#club")
         self.assertEqual(len(history["messages"]), 2)
+
+
+class KeptRoomPostgreSQLTests(KeptRoomTests):
+    def database(self) -> str:
+        return POSTGRES.new_schema()
 
 
 class SettingsFromOutsideTests(TestCase):

@@ -280,7 +280,8 @@ function parseModes(value) {
     for (const letter of token) {
       if (letter === "+" || letter === "-") sign = letter === "+";
       else if (Object.hasOwn(FLAG_LETTERS, letter)) changes[FLAG_LETTERS[letter]] = sign;
-      else if (letter === "H") changes.history = sign ? "since_join" : "all";
+      // (a mode's value, not a command word: the server's /all alias is another thing)
+      else if (letter === "H") changes.history = sign ? "since_join" : 'all';
       else if (letter === "k") {
         if (sign) {
           if (i >= tokens.length) throw new Error("+k needs the key: +k KEY");
