@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from twisted.logger import Logger
 
-from tchat.chat.core import Core, handles, logged_in
+from tchat.chat.core import Core, confusable, handles, logged_in
 from tchat.chat.model import Connection, Room, User
 from tchat.commands import Request
 from tchat.errors import ChatError
@@ -100,6 +100,8 @@ class RoomRules:
             return
         if len(user.rooms) >= self.core.config.max_rooms_per_user:
             raise ChatError("too_many_rooms", f"you are in {len(user.rooms)} rooms, the most allowed; /part one first")
+        if room is None and (alike := self.state.confusable_room(name)) is not None:
+            raise confusable(name, alike.name, "a room that exists")
         room = self.state.open_room(name)
         self.join(user, room, by=connection)
         await self.remember_join(user, room)
