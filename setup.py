@@ -22,6 +22,7 @@ setup(
         "psycopg[binary]>=3.1",
         "prometheus-client>=0.20",
         "txredisapi>=1.6",
+        "confusable-homoglyphs>=3.3",
     ],
     extras_require={
         "test": ["pytest>=8", "hypothesis>=6", "selenium>=4.20", "docutils>=0.20", "mypy>=1.10", "mypy-zope>=1.0"],

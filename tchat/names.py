@@ -5,6 +5,12 @@ Names are checked here and nowhere else: the hub calls :func:`check_name` and
 :func:`check_room` on everything a client proposes, and keys its tables by
 :func:`name_key`, so ``Alice`` and ``alice`` are one user, shown as chosen.
 
+Two names with different keys but one :func:`skeleton` look alike
+(``alice`` and ``\u0430lice``, whose first letter is Cyrillic): the hub
+refuses a new name or room that looks like one in use or registered. The
+skeleton is Unicode's (UTS #39), from the confusables data that the
+confusable-homoglyphs package carries; see :func:`skeleton`.
+
 Message text is cleaned with :func:`clean_text` before it reaches anyone:
 control characters (C0 but tab, DEL, C1) and whole ANSI escape sequences are
 removed, so nobody can repaint someone else's terminal or split their line.
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import cache
 
 NAME_MAX = 32
 ROOM_MAX = 48
@@ -103,6 +110,75 @@ def check_room(proposed: str) -> str:
 def name_key(name: str) -> str:
     """The key under which a user or room name is unique (case-insensitive)."""
     return unicodedata.normalize("NFC", name).casefold()
+
+
+def skeleton(name: str) -> str:
+    """
+    What ``name`` looks like: two names with one skeleton are confusable.
+
+    The UTS #39 skeleton (NFD, each character replaced by its prototype in
+    Unicode's confusables data, NFD again) of the name's L{name_key}, so it
+    is the same for every spelling of one key (``Alice``, ``alice``). Its
+    result is case-folded and mapped once more, because some prototypes are
+    capitals (``0`` looks like ``O``) that the key has already made small.
+    A key always has one skeleton; a skeleton is never shown.
+    """
+    return _fold(_fold(name_key(name)).casefold())
+
+
+def _fold(text: str) -> str:
+    prototypes = _prototypes()
+    return unicodedata.normalize(
+        "NFD", "".join(prototypes.get(ch, ch) for ch in unicodedata.normalize("NFD", text))
+    )
+
+
+@cache
+def _prototypes() -> dict[str, str]:
+    """
+    Each confusable character's representative: one per class of Unicode's
+    confusables (a prototype and the characters that map to it).
+
+    confusable-homoglyphs keeps each line of confusables.txt both ways
+    (character to prototype, prototype to character), so which side was the
+    prototype is not kept; but each class is a star around its prototype,
+    so the classes are the connected groups, and any one member can stand
+    for its class. The prototype is taken where it shows: the member linked
+    to all the others, else a sequence (``m`` looks like ``rn``: ``rn``
+    must stay two letters), else the smallest, so the choice never changes
+    for the same data. The data spells right-to-left characters between
+    left-to-right marks (from the file's comments): the marks are dropped.
+    """
+    from confusable_homoglyphs.confusables import confusables_data
+
+    linked: dict[str, set[str]] = {}
+    for glyph, alikes in confusables_data.items():
+        for alike in alikes:
+            one, other = _unmarked(glyph), _unmarked(alike["c"])
+            if one and other and one != other:
+                linked.setdefault(one, set()).add(other)
+                linked.setdefault(other, set()).add(one)
+    prototypes: dict[str, str] = {}
+    placed: set[str] = set()
+    for start in linked:
+        if start in placed:
+            continue
+        group, waiting = set(), [start]
+        while waiting:
+            glyph = waiting.pop()
+            if glyph not in group:
+                group.add(glyph)
+                waiting.extend(linked[glyph])
+        placed |= group
+        prototype = min(group, key=lambda g: (-len(linked[g]), len(g) == 1, g))
+        for glyph in group:
+            if len(glyph) == 1 and glyph != prototype:
+                prototypes[glyph] = prototype
+    return prototypes
+
+
+def _unmarked(text: str) -> str:
+    return text.replace("\u200e", "").replace("\u200f", "")
 
 
 def is_room(target: str) -> bool:

@@ -59,6 +59,7 @@ ERRORS: dict[str, str] = {
     "not_logged_in": "log in first",
     "bad_name": "a user or room name breaks the rules",
     "name_taken": "someone online has that name",
+    "confusable_name": "the name looks like one online, registered, or a room that exists",
     "already_logged_in": "this connection has a name already",
     "too_many_sessions": "the account is logged in from as many devices as allowed",
     "no_such_user": "nobody by that name",

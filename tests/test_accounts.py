@@ -540,3 +540,46 @@ class SeenAndAdminTests(AccountsTestCase):
         self.assertEqual((event.name, event["registered"]), ("logged_in", True))
         self.assertEqual(squatter.closed, "the name dave is taken by its account")
         self.assertIs(self.hub.state.user("dave").connections[0].session, owner)
+
+
+class ConfusableAccountTests(AccountsTestCase):
+    """Names that look like a registered one are refused; the account's owner is not."""
+
+    async def test_a_guest_name_that_looks_like_a_registered_one_is_refused_its_owner_logs_in(self) -> None:
+        alice = await self.registered("Alice")
+        await self.leave(alice)
+        impostor = self.connect("10.0.0.9")
+        for spoof in ["\u0430lice", "A1ICE"]:
+            event = await self.ask(impostor, "login", user=spoof)
+            self.assertEqual(event["code"], "confusable_name", spoof)
+            self.assertIn(f"{spoof} looks like Alice, a registered name", event["text"])
+        self.assertIsNone(self.hub.user_of(impostor))
+        owner = await self.login("alice")
+        self.assertEqual(owner.last("logged_in")["user"], "Alice")
+        # A second device of the account, while it is online, too.
+        await self.login("ALICE")
+        self.assertEqual((await self.ask(self.connect(), "login", user="alicia")).name, "logged_in")
+
+    async def test_registering_a_name_that_looks_like_another_account_is_refused(self) -> None:
+        # A guest took the name before tchat-admin made the account it looks like.
+        spoof = await self.guest("\u0430lice")
+        await self.store.accounts.create("alice", PASSWORD)
+        event = await self.ask(spoof, "register", password="another password")
+        self.assertEqual(event["code"], "confusable_name")
+        self.assertIn("looks like alice, a registered name", event["text"])
+        self.assertIsNone(await self.store.accounts.get(spoof.last("logged_in")["user"].casefold()))
+        event = await self.ask(spoof, "whoami")
+        self.assertFalse(event["registered"])
+
+    async def test_admins_cannot_make_an_account_that_looks_like_another_or_someone_online(self) -> None:
+        root = await self.registered("root")
+        await self.ask(root, "admin", password="pw")
+        await self.store.accounts.create("carol", PASSWORD)
+        await self.guest("dave")
+        event = await self.ask(root, "account_create", user="c\u0430rol", password=PASSWORD)
+        self.assertEqual(event["code"], "confusable_name")
+        self.assertIn("looks like carol, a registered name", event["text"])
+        event = await self.ask(root, "account_create", user="d\u0430ve", password=PASSWORD)
+        self.assertEqual(event["code"], "confusable_name")
+        self.assertIn("looks like dave, who is online", event["text"])
+        self.assertEqual([a.name for a in await self.store.accounts.list()], ["carol", "root"])

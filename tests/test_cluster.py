@@ -104,6 +104,31 @@ class NamesTests(TestCase):
         c.do("a", alice, "quit")
         c.login("b", "alice")
 
+    def test_a_name_that_looks_like_a_user_on_another_node_is_refused_until_they_leave(self) -> None:
+        c = Cluster("a", "b")
+        alice = c.login("a", "alice")
+        impostor = c.connect("b")
+        c.do("b", impostor, "login", user="\u0430lice")
+        error = impostor.last()
+        self.assertEqual(error["code"], "confusable_name")
+        self.assertIn("looks like alice, who is online", error["text"])
+        c.do("a", alice, "quit")
+        c.login("b", "\u0430lice")
+        # ...and now the other way round, from the first node.
+        again = c.connect("a")
+        c.do("a", again, "login", user="alice")
+        self.assertEqual(again.last()["code"], "confusable_name")
+
+    def test_a_new_room_that_looks_like_one_on_another_node_is_refused(self) -> None:
+        c = Cluster("a", "b")
+        alice = c.login("a", "alice")
+        c.do("a", alice, "join", room="#dev")
+        bob = c.login("b", "bob")
+        c.do("b", bob, "join", room="#d\u0435v")
+        self.assertEqual(bob.last()["code"], "confusable_name")
+        c.do("b", bob, "join", room="#DEV")
+        self.assertEqual(bob.last()["room"], "#dev")
+
     def test_two_live_nodes_cannot_share_a_node_name(self) -> None:
         c = Cluster("a")
         node = Node(c.memory.bus("a"), c.clock, Metrics())

@@ -537,6 +537,9 @@ class SlowStore:
             def record_seen(self, key: str, ts: float):  # type: ignore[no-untyped-def]
                 return succeed(None)
 
+            def confusable(self, name: str):  # type: ignore[no-untyped-def]
+                return succeed(None)
+
         class History:
             def add(self, fields: dict):  # type: ignore[no-untyped-def]
                 d: Deferred = Deferred()
@@ -622,3 +625,58 @@ class LoggingTests(TestCase):
         self.assertIn("debug by root", text)
         self.assertIn("root from 192.0.2.1:1 left: quit", text)
         self.assertEqual(bob.closed, "kicked")
+
+
+class ConfusableNameTests(TestCase):
+    """A new name or room that looks like one in use is refused; the same name is not 'like' itself."""
+
+    def login(self, hub: Hub, name: str) -> RecordingSession:
+        session = RecordingSession()
+        hub.connect(session)
+        hub.handle(session, request("login", user=name))
+        return session
+
+    def test_a_guest_name_that_looks_like_someone_online_is_refused_until_they_leave(self) -> None:
+        hub, _ = make_hub()
+        alice = logged_in(hub, "Alice")
+        for spoof in ["\u0430lice", "A1ice", "\u0430lic\u0435"]:
+            impostor = self.login(hub, spoof)
+            error = impostor.last()
+            self.assertEqual((error.name, error["code"]), ("error", "confusable_name"), spoof)
+            self.assertIn(f"{spoof} looks like Alice, who is online", error["text"])
+            self.assertIsNone(hub.user_of(impostor))
+        hub.handle(alice, request("users"))
+        self.assertEqual(alice.last()["users"], ["Alice"])
+        # The same name in another case is that name (taken), not a look-alike.
+        self.assertEqual(self.login(hub, "ALICE").last()["code"], "name_taken")
+        hub.handle(alice, request("quit"))
+        self.assertEqual(self.login(hub, "\u0430lice").last().name, "logged_in")
+
+    def test_a_name_unlike_everyone_online_logs_in(self) -> None:
+        hub, _ = make_hub()
+        logged_in(hub, "alice")
+        for name in ["alicia", "bob", "al"]:
+            self.assertEqual(self.login(hub, name).last().name, "logged_in", name)
+
+    def test_a_new_room_that_looks_like_an_existing_one_is_refused(self) -> None:
+        hub, _ = make_hub()
+        alice = logged_in(hub, "alice")
+        hub.handle(alice, request("join", room="#1obby"))
+        error = alice.last()
+        self.assertEqual(error["code"], "confusable_name")
+        self.assertIn("#1obby looks like #lobby, a room that exists", error["text"])
+        hub.handle(alice, request("join", room="#Dev"))
+        self.assertEqual(alice.last().name, "ok")
+        bob = logged_in(hub, "bob")
+        hub.handle(bob, request("join", room="#D\u0435v"))
+        self.assertEqual(bob.last()["code"], "confusable_name")
+        hub.handle(bob, request("rooms"))
+        self.assertEqual(sorted(r["room"] for r in bob.last()["rooms"]), ["#Dev", "#lobby"])
+        # The room itself, in any case, is joined as ever.
+        hub.handle(bob, request("join", room="#dev"))
+        self.assertEqual((bob.last().name, bob.last()["room"]), ("ok", "#Dev"))
+        # Once it is gone, the name that looked like it is free.
+        hub.handle(alice, request("part", room="#Dev"))
+        hub.handle(bob, request("part", room="#Dev"))
+        hub.handle(bob, request("join", room="#D\u0435v"))
+        self.assertEqual((bob.last().name, bob.last()["room"]), ("ok", "#D\u0435v"))

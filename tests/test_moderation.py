@@ -271,6 +271,8 @@ class NickAwayWhoisTests(RoomTestCase):
         self.assertEqual(self.bob.last("message")["to"], "robert")
         self.assertEqual(self.do(self.carol, "nick", user="ALICE")["code"], "name_taken")
         self.assertEqual(self.do(self.carol, "nick", user="...")["code"], "bad_name")
+        # A name that only looks like one online (Cyrillic а) is refused too.
+        self.assertEqual(self.do(self.carol, "nick", user="\u0430lice")["code"], "confusable_name")
         # The old name is free again.
         self.assertEqual(logged_in(self.hub, "bob", "10.0.0.7:1").closed, None)
 

@@ -8,7 +8,7 @@ from twisted.trial.unittest import TestCase
 
 from tchat.codec import JSON, TEXT, codec_for_first_line
 from tchat.events import make_event
-from tchat.names import BadName, check_name, check_room, clean_text, name_key
+from tchat.names import BadName, check_name, check_room, clean_text, name_key, skeleton
 
 
 class NameTests(TestCase):
@@ -53,6 +53,46 @@ class NameTests(TestCase):
         self.assertEqual(clean_text("a\x1b[2J\x1b[Hb"), "ab")
         self.assertEqual(clean_text("bell\x07 del\x7f c1\x85x"), "bell del c1 x")
         self.assertEqual(clean_text("one\r\ntwo\nthree\rfour"), "one two three four")
+
+
+class SkeletonTests(TestCase):
+    """Names that look alike have one skeleton (UTS #39); names that do not, do not."""
+
+    def test_a_cyrillic_letter_in_a_latin_name_looks_like_the_latin_one(self) -> None:
+        self.assertNotEqual(name_key("\u0430lice"), name_key("alice"))
+        self.assertEqual(skeleton("\u0430lice"), skeleton("alice"))
+        self.assertEqual(skeleton("p\u0430yp\u0430l"), skeleton("paypal"))
+        # Greek omicron and rho, Cyrillic o and e
+        self.assertEqual(skeleton("\u03c1aypal"), skeleton("paypal"))
+        self.assertEqual(skeleton("b\u043eb"), skeleton("bob"))
+        self.assertEqual(skeleton("\u0435ve"), skeleton("eve"))
+
+    def test_every_spelling_of_one_key_has_one_skeleton(self) -> None:
+        for name in ["Alice", "ALICE", "aLiCe", "alice"]:
+            self.assertEqual(skeleton(name), skeleton("alice"), name)
+        self.assertEqual(skeleton("Jose\u0301"), skeleton("Jos\u00e9"))
+        for name in ["alice", "\u0430lice", "Zo\u00eb_2.0-ok", "\u7528\u6237", "\u0416\u0430\u043d\u043d\u0430"]:
+            self.assertEqual(skeleton(name), skeleton(name))
+            self.assertEqual(skeleton(name), skeleton(name_key(name)))
+
+    def test_digits_that_look_like_letters_count_as_those_letters(self) -> None:
+        # Unicode's data maps 0 to O and 1 to l; case aside, 0scar is Oscar.
+        self.assertEqual(skeleton("0scar"), skeleton("Oscar"))
+        self.assertEqual(skeleton("a1ice"), skeleton("alice"))
+        self.assertEqual(skeleton("#1obby"), skeleton("#lobby"))
+
+    def test_a_letter_can_look_like_two(self) -> None:
+        self.assertEqual(skeleton("rnary"), skeleton("mary"))
+        self.assertNotEqual(skeleton("rnary"), skeleton("nary"))
+
+    def test_a_right_to_left_character_of_the_data_is_found(self) -> None:
+        # N'Ko digit zero, which the data spells between left-to-right marks.
+        self.assertEqual(skeleton("\u07c0scar"), skeleton("oscar"))
+
+    def test_names_that_do_not_look_alike_have_other_skeletons(self) -> None:
+        for one, other in [("alice", "alicia"), ("alice", "bob"), ("eve", "\u00e8ve"), ("\u0436", "x"),
+                           ("ann", "anna"), ("#dev", "#deb")]:
+            self.assertNotEqual(skeleton(one), skeleton(other), (one, other))
 
 
 class CodecTests(TestCase):

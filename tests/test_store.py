@@ -36,8 +36,10 @@ from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import SkipTest, TestCase
 
 import tchat
+from tchat.names import skeleton
 from tchat.store import (
     DuplicateMessage,
+    NameConfusable,
     NameRegistered,
     NoSuchAccount,
     QueueFull,
@@ -52,7 +54,7 @@ from tchat.store import (
     open_store,
     parse_url,
 )
-from tchat.store.accounts import Accounts
+from tchat.store.accounts import _PG_CREATE_LOCK, Accounts, fill_skeletons
 from tchat.store.db import Txn, to_format_style
 from tchat.store.history import LAST_PAGE_SQL, PAGE_BEFORE_SQL, GroupCommit, _insert_messages
 from tchat.store.migrations import latest_version, split_statements, upgrades
@@ -207,6 +209,49 @@ class StoreTests:
         self.assertEqual(caught.exception.code, "name_registered")
         self.assertNotIn("another password", str(caught.exception))
         self.assertTrue(await store.accounts.verify("alice", "correct horse"))
+
+    async def test_a_name_that_looks_like_a_registered_one_is_refused_and_found(self) -> None:
+        store = await self.open()
+        await store.accounts.create("Alice", "correct horse")
+        with self.assertRaises(NameConfusable) as caught:
+            await store.accounts.create("\u0430lice", "another password")
+        self.assertEqual((caught.exception.code, caught.exception.alike), ("confusable_name", "Alice"))
+        self.assertIn("\u0430lice looks like Alice", str(caught.exception))
+        self.assertNotIn("another password", str(caught.exception))
+        self.assertIsNone(await store.accounts.get("\u0430lice"))
+        with self.assertRaises(NameRegistered):
+            await store.accounts.create("ALICE", "another password")
+        for alike in ["\u0430lice", "A1ICE", "\u0430lic\u0435"]:
+            found = await store.accounts.confusable(alike)
+            self.assertEqual(found.name if found else None, "Alice", alike)
+        # A name is not like itself, in any case; a name unlike it is not like it.
+        for unlike in ["alice", "ALICE", "alicia", "bob"]:
+            self.assertIsNone(await store.accounts.confusable(unlike), unlike)
+        self.assertEqual(self.outside(self.url, "SELECT key, skeleton FROM accounts"), [("alice", skeleton("Alice"))])
+
+    async def test_accounts_made_before_version_5_get_their_skeletons_when_the_store_opens(self) -> None:
+        old = await self.open(schema_version=4)
+        names = ["Alice", "Bob", "Carol", "Dave", "Eve"]
+
+        def fill_version_4(txn: Txn) -> None:
+            for i, name in enumerate(names):
+                txn.execute("INSERT INTO accounts (key, name, password_hash, created) VALUES (?, ?, ?, ?)",
+                            (name.lower(), name, CHEAP.hash("correct horse"), float(i)))
+
+        await old.db.run_write(fill_version_4)
+        await old.close()
+        store = await self.open()
+        self.assertEqual(self.outside(self.url, "SELECT key, skeleton FROM accounts ORDER BY key"),
+                         [(name.lower(), skeleton(name)) for name in names])
+        found = await store.accounts.confusable("\u0430lice")
+        self.assertEqual(found.name if found else None, "Alice")
+        with self.assertRaises(NameConfusable):
+            await store.accounts.create("B0B", "correct horse")
+        # In batches: every one, however many batches it takes.
+        await store.db.run_write(lambda txn: txn.execute("UPDATE accounts SET skeleton = NULL"))
+        self.assertEqual(await fill_skeletons(store.db, batch=2), len(names))
+        self.assertEqual(self.outside(self.url, "SELECT COUNT(*) FROM accounts WHERE skeleton IS NULL"), [(0,)])
+        self.assertEqual(await fill_skeletons(store.db, batch=2), 0)
 
     async def test_verify_accepts_the_password_only(self) -> None:
         store = await self.open()
@@ -937,6 +982,28 @@ class PostgreSQLStoreTests(StoreTests, TestCase):
         with self.assertRaises(QueueFull):
             await queuing
         self.assertEqual(await store.offline.waiting("alice"), 1)
+
+    async def test_an_account_made_meanwhile_that_looks_alike_is_seen_before_inserting(self) -> None:
+        """Another node registering a look-alike at once: the insert waits for its lock, then sees it."""
+        import psycopg
+
+        store = await self.open()
+        other = psycopg.connect(self.url)
+        self.addCleanup(other.close)
+        other.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_CREATE_LOCK,))
+        other.execute("INSERT INTO accounts (key, name, password_hash, created, skeleton) VALUES (%s, %s, %s, %s, %s)",
+                      ("alice", "alice", CHEAP.hash("correct horse"), 1.0, skeleton("alice")))
+        creating = store.accounts.create("\u0430lice", "another password")
+        await wait_until(
+            lambda: self.outside(self.url, "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                                 " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+            == [(1,)],
+            "the account's insert waiting for the other transaction",
+        )
+        other.commit()
+        with self.assertRaises(NameConfusable):
+            await creating
+        self.assertEqual(self.outside(self.url, "SELECT key FROM accounts"), [("alice",)])
 
     def explain(self, txn: Txn, sql: str, params: Sequence[Any]) -> str:
         # On a table this small, reading a whole room and sorting it is

@@ -46,6 +46,11 @@ def unavailable(e: Exception) -> ChatError:
     )
 
 
+def confusable(name: str, alike: str, which: str) -> ChatError:
+    """The refusal of a new ``name`` that looks like ``alike`` (``which``: "who is online", "a room that exists", …)."""
+    return ChatError("confusable_name", f"the name {name} looks like {alike}, {which}; choose another")
+
+
 def store_error(e: StoreError) -> ChatError:
     """A store refusal as the error a client gets."""
     return unavailable(e) if e.code == "unavailable" else ChatError(e.code, str(e))

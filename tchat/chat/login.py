@@ -16,7 +16,7 @@ from typing import Any
 from twisted.logger import Logger
 
 from tchat.chat.contacts import ContactRules
-from tchat.chat.core import Core, handles, store_error
+from tchat.chat.core import Core, confusable, handles, store_error
 from tchat.chat.model import Connection, User
 from tchat.chat.offline import OfflineRules
 from tchat.chat.rooms import RoomRules
@@ -64,6 +64,8 @@ class LoginRules:
         key = name_key(name)
         password = request.args.get("password")
         account = await self.check_account(connection, name, key, password)
+        if account is None:
+            await self.check_not_like_an_account(name)
         rooms: list[tuple[str, str]] | None = None
         unread: dict[str, int] | None = None
         claims = 0
@@ -94,6 +96,8 @@ class LoginRules:
                 rooms = await self.saved_rooms(account)
                 unread = await self.unread_counts(account, rooms)
                 continue
+            if account is None and (alike := self.state.confusable(name)) is not None:
+                raise confusable(name, alike.name, "who is online")
             if self.state.online_count() >= self.core.config.max_users:
                 self.core.refuse(
                     connection, request, "server_full", f"the server is full ({self.core.config.max_users} users); try again later"
@@ -181,6 +185,24 @@ class LoginRules:
             slowed = f"; too many tries: the next must wait {in_seconds(wait)}" if wait > 0 else ""
             raise ChatError("bad_password", f"wrong password for {account.name}{slowed}")
         return account
+
+    async def check_not_like_an_account(self, name: str) -> None:
+        """
+        ChatError ``confusable_name`` if the guest name ``name`` looks like a
+        registered one. While the database does not answer, the guest gets in
+        (live chat goes on); the names online are still compared.
+        """
+        if self.core.store is None:
+            return
+        try:
+            alike = await self.core.store.accounts.confusable(name)
+        except StoreError as e:
+            if e.code != "unavailable":
+                raise store_error(e) from None
+            log.warn("{name} logs in as a guest unchecked against the accounts: the database is not answering", name=name)
+            return
+        if alike is not None:
+            raise confusable(name, alike.name, "a registered name")
 
     async def lookup_account(self, key: str, name: str, password: str | None) -> Account | None:
         """

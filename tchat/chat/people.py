@@ -14,7 +14,7 @@ answered ``ok`` with their away text, and ``/whois`` shows it.
 
 from __future__ import annotations
 
-from tchat.chat.core import Core, handles, logged_in
+from tchat.chat.core import Core, confusable, handles, logged_in
 from tchat.chat.model import Connection, User
 from tchat.chat.state import Unreachable
 from tchat.commands import Request
@@ -50,18 +50,19 @@ class PeopleRules:
         if key != user.key:
             if self.state.user(key) is not None:
                 raise ChatError("name_taken", f"the name {name} is taken; choose another name")
-            confusable = getattr(self.state, "confusable", None)
-            if confusable is not None:
-                other = confusable(name)
-                if other is not None and other is not user:
-                    raise ChatError("confusable_name", f"the name {name} looks like {other.name}, who is online; choose another name")
+            alike = self.state.confusable(name)
+            if alike is not None and alike is not user:
+                raise confusable(name, alike.name, "who is online")
             store = self.core.store
             if store is not None:
                 try:
                     if await store.accounts.get(key) is not None:
                         raise ChatError("name_registered", f"the name {name} is registered; choose another name")
+                    account = await store.accounts.confusable(name)
                 except StoreError as e:
                     raise ChatError("unavailable", f"the server's database is not answering ({e}), so no name can be checked; try again later") from None
+                if account is not None:
+                    raise confusable(name, account.name, "a registered name")
                 # The world moved while the store answered.
                 if self.state.connection(connection.session) is not connection or user.registered:
                     return

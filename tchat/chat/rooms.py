@@ -14,7 +14,7 @@ from typing import Any
 
 from twisted.logger import Logger
 
-from tchat.chat.core import Core, handles, logged_in
+from tchat.chat.core import Core, confusable, handles, logged_in
 from tchat.chat.model import Connection, Room, User
 from tchat.chat.roomsettings import RoomSettings
 from tchat.commands import Request
@@ -213,6 +213,8 @@ class RoomRules:
                 settings.invited.discard(user.key)
                 self.state.update_room(room, settings)
         else:
+            if (alike := self.state.confusable_room(name)) is not None:
+                raise confusable(name, alike.name, "a room that exists")
             room = self.state.open_room(name)
         new = not room.members and not room.settings.kept and room.name != LOBBY
         self.join(user, room, by=connection)

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 
-from tchat.chat.core import Core, handles, store_error
+from tchat.chat.core import Core, confusable, handles, store_error
 from tchat.chat.login import LoginRules
 from tchat.chat.model import Connection
 from tchat.commands import Request
@@ -150,6 +150,9 @@ class ServerAdminRules:
             name = check_name(request.args["user"].strip())
         except BadName as e:
             raise ChatError("bad_name", str(e)) from None
+        alike = self.state.confusable(name)
+        if alike is not None:
+            raise confusable(name, alike.name, "who is online")
         try:
             await store.accounts.create(name, request.args["password"])
         except StoreError as e:

@@ -17,7 +17,7 @@ from twisted.internet.defer import Deferred, succeed
 
 from tchat.chat.model import Connection, Room, Session, User
 from tchat.chat.roomsettings import RoomSettings
-from tchat.names import LOBBY, name_key
+from tchat.names import LOBBY, name_key, skeleton
 
 
 class Unreachable(Exception):
@@ -50,6 +50,13 @@ class State(Protocol):
     # -- users -----------------------------------------------------------
     def user(self, key: str) -> User | None:
         """Who is online under the name ``key`` (see L{tchat.names.name_key})."""
+
+    def confusable(self, name: str) -> User | None:
+        """
+        Someone online whose name looks like ``name`` (one
+        L{tchat.names.skeleton}) but is another name (another key); None if
+        nobody is.
+        """
 
     def claim(self, user: User) -> Deferred[bool]:
         """
@@ -92,6 +99,9 @@ class State(Protocol):
     # -- rooms -----------------------------------------------------------
     def room(self, key: str) -> Room | None: ...
 
+    def confusable_room(self, name: str) -> Room | None:
+        """A room whose name looks like ``name`` but is another name (as L{confusable}); None if none does."""
+
     def open_room(self, name: str) -> Room:
         """The room ``name``, made now if it does not exist."""
 
@@ -112,7 +122,14 @@ class State(Protocol):
 
 
 class LocalState:
-    """Chat state in this process's memory."""
+    """
+    Chat state in this process's memory.
+
+    ``_users`` and ``_rooms`` are changed only through ``_add_user``,
+    ``_remove_user``, ``_add_room`` and ``_remove_room``, which keep the
+    keys of each skeleton with them, so L{confusable} and
+    L{confusable_room} answer without walking everyone.
+    """
 
     node: str | None = None
 
@@ -121,7 +138,41 @@ class LocalState:
         self._ids = itertools.count(1)
         self._connections: dict[Session, Connection] = {}
         self._users: dict[str, User] = {}
-        self._rooms: dict[str, Room] = {name_key(LOBBY): Room(LOBBY)}
+        self._user_skeletons: dict[str, set[str]] = {}
+        self._rooms: dict[str, Room] = {}
+        self._room_skeletons: dict[str, set[str]] = {}
+        self._add_room(Room(LOBBY))
+
+    # The only writers of _users and _rooms (see the class docstring).
+
+    def _add_user(self, user: User) -> None:
+        """
+        ``user`` is online under its key (a name someone else holds is taken
+        from them first). A user whose name changes is removed before and
+        added again after.
+        """
+        held = self._users.get(user.key)
+        if held is not None:
+            self._remove_user(held)
+        self._users[user.key] = user
+        self._user_skeletons.setdefault(skeleton(user.name), set()).add(user.key)
+
+    def _remove_user(self, user: User) -> None:
+        """``user`` is no longer online (nothing happens if its key is someone else's now)."""
+        if self._users.get(user.key) is not user:
+            return
+        del self._users[user.key]
+        _unindex(self._user_skeletons, skeleton(user.name), user.key)
+
+    def _add_room(self, room: Room) -> None:
+        self._rooms[room.key] = room
+        self._room_skeletons.setdefault(skeleton(room.name), set()).add(room.key)
+
+    def _remove_room(self, room: Room) -> None:
+        if self._rooms.get(room.key) is not room:
+            return
+        del self._rooms[room.key]
+        _unindex(self._room_skeletons, skeleton(room.name), room.key)
 
     def connection(self, session: Session) -> Connection | None:
         return self._connections.get(session)
@@ -149,15 +200,18 @@ class LocalState:
     def claim(self, user: User) -> Deferred[bool]:
         return succeed(self._take(user))
 
+    def confusable(self, name: str) -> User | None:
+        key = _other(self._user_skeletons, name)
+        return None if key is None else self._users[key]
+
     def _take(self, user: User) -> bool:
         if user.key in self._users:
             return False
-        self._users[user.key] = user
+        self._add_user(user)
         return True
 
     def release(self, user: User) -> None:
-        if self._users.get(user.key) is user:
-            del self._users[user.key]
+        self._remove_user(user)
 
     def attach(self, user: User, connection: Connection) -> None:
         connection.user = user
@@ -182,11 +236,12 @@ class LocalState:
         key = name_key(name)
         if key != user.key and key in self._users:
             return False
-        if self._users.get(user.key) is user:
-            del self._users[user.key]
+        online = self._users.get(user.key) is user
+        self._remove_user(user)
         old = user.key
         user.key, user.name = key, name
-        self._users[key] = user
+        if online:
+            self._add_user(user)
         for room in user.rooms.values():
             room.members.pop(old, None)
             room.members[key] = user
@@ -216,11 +271,15 @@ class LocalState:
     def room(self, key: str) -> Room | None:
         return self._rooms.get(key)
 
+    def confusable_room(self, name: str) -> Room | None:
+        key = _other(self._room_skeletons, name)
+        return None if key is None else self._rooms[key]
+
     def open_room(self, name: str) -> Room:
-        key = name_key(name)
-        room = self._rooms.get(key)
+        room = self._rooms.get(name_key(name))
         if room is None:
-            room = self._rooms[key] = Room(name)
+            room = Room(name)
+            self._add_room(room)
         return room
 
     def rooms(self) -> list[Room]:
@@ -233,8 +292,8 @@ class LocalState:
 
     def update_room(self, room: Room, settings: RoomSettings) -> None:
         room.settings = settings
-        if not room.members and not settings.kept and room.name != LOBBY and self._rooms.get(room.key) is room:
-            del self._rooms[room.key]
+        if not room.members and not settings.kept and room.name != LOBBY:
+            self._remove_room(room)
 
     def add_member(self, room: Room, user: User, since: float | None = None) -> None:
         if room.key in user.rooms:
@@ -255,8 +314,26 @@ class LocalState:
             _leave(room, connection)
             if connection.current is room:
                 connection.current = next(reversed(user.rooms.values()), None)
-        if not room.members and not room.settings.kept and room.name != LOBBY and self._rooms.get(room.key) is room:
-            del self._rooms[room.key]
+        if not room.members and not room.settings.kept and room.name != LOBBY:
+            self._remove_room(room)
+
+
+def _unindex(index: dict[str, set[str]], shape: str, key: str) -> None:
+    keys = index.get(shape)
+    if keys is not None:
+        keys.discard(key)
+        if not keys:
+            del index[shape]
+
+
+def _other(index: dict[str, set[str]], name: str) -> str | None:
+    """A key in ``index`` under ``name``'s skeleton other than ``name``'s own (the smallest, so answers repeat)."""
+    keys = index.get(skeleton(name))
+    if not keys:
+        return None
+    own = name_key(name)
+    others = [key for key in keys if key != own]
+    return min(others) if others else None
 
 
 # A room's connections and its count per door change together, only here.

@@ -288,7 +288,7 @@ class ClusterState(LocalState):
         user = self._users.get(key)
         if user is None:
             user = User(key, info["name"], registered=info["registered"])
-            self._users[key] = user
+            self._add_user(user)
         elif not (user.registered and info["registered"]):
             log.warn("node {node} has a user {name} that is already online here; ignored", node=node, name=info["name"])
             return

@@ -10,6 +10,7 @@ from tchat.store.check import check_database
 from tchat.store.db import DatabaseURL, parse_url
 from tchat.store.errors import (
     DuplicateMessage,
+    NameConfusable,
     NameRegistered,
     NoSuchAccount,
     QueueFull,
@@ -27,6 +28,7 @@ __all__ = [
     "Account",
     "DatabaseURL",
     "DuplicateMessage",
+    "NameConfusable",
     "NameRegistered",
     "NoSuchAccount",
     "QueueFull",

@@ -23,6 +23,12 @@ Login::
 
 The password policy (L{check_password}) runs before any hashing. No password
 or hash ever appears in a log line, an exception message or a repr.
+
+Each account keeps the L{tchat.names.skeleton} of its name (schema version
+5), so that a name which looks like a registered one is found with one
+indexed query (L{Accounts.confusable}) and refused when an account is made.
+Accounts made before version 5 get theirs when the store opens
+(L{fill_skeletons}).
 """
 
 from __future__ import annotations
@@ -37,15 +43,22 @@ from twisted.internet.defer import DeferredSemaphore
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 
-from tchat.names import name_key
+from tchat.names import name_key, skeleton
 from tchat.store.db import Database, Txn, UsesDatabase, operation
-from tchat.store.errors import NameRegistered, NoSuchAccount, WeakPassword
+from tchat.store.errors import NameConfusable, NameRegistered, NoSuchAccount, WeakPassword
 
 log = Logger()
 
 PASSWORD_MIN = 8
 # Long enough for any passphrase; bounded so nobody makes us hash megabytes.
 PASSWORD_MAX = 1024
+# The schema version that gave accounts their skeleton column.
+SKELETON_VERSION = 5
+# How many old accounts get their skeleton per transaction at start-up.
+SKELETON_BATCH = 500
+# Any constant will do, the same in every tchat process: made accounts are
+# compared by skeleton one at a time (PostgreSQL; SQLite's write lock already is).
+_PG_CREATE_LOCK = 0x74636861742D61  # "tchat-a"
 
 
 def check_password(name: str, password: str) -> None:
@@ -107,13 +120,58 @@ def _hash_of(txn: Txn, key: str) -> str | None:
     return txn.value("SELECT password_hash FROM accounts WHERE key = ?", (key,))
 
 
-def _insert(txn: Txn, key: str, name: str, password_hash: str, created: float) -> bool:
-    txn.execute(
-        "INSERT INTO accounts (key, name, password_hash, created) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (key) DO NOTHING",
-        (key, name, password_hash, created),
+def _alike(txn: Txn, key: str, shape: str) -> Account | None:
+    row = txn.one(
+        f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE skeleton = ? AND key <> ? ORDER BY key LIMIT 1", (shape, key)
     )
-    return txn.rowcount == 1
+    return None if row is None else _account(row)
+
+
+def _refusal(txn: Txn, key: str, name: str) -> NameRegistered | NameConfusable | None:
+    """Why ``name`` cannot be registered now, if it cannot."""
+    if _exists(txn, key):
+        return NameRegistered(name)
+    alike = _alike(txn, key, skeleton(name))
+    return None if alike is None else NameConfusable(name, alike.name)
+
+
+def _insert(txn: Txn, key: str, name: str, password_hash: str, created: float) -> NameRegistered | NameConfusable | None:
+    if txn.engine == "postgresql":
+        # Two names that look alike, registered at once, must not both get in.
+        txn.execute("SELECT pg_advisory_xact_lock(?)", (_PG_CREATE_LOCK,))
+    refusal = _refusal(txn, key, name)
+    if refusal is not None:
+        return refusal
+    txn.execute(
+        "INSERT INTO accounts (key, name, password_hash, created, skeleton) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (key) DO NOTHING",
+        (key, name, password_hash, created, skeleton(name)),
+    )
+    return None if txn.rowcount == 1 else NameRegistered(name)
+
+
+def _fill_skeletons(txn: Txn, limit: int) -> int:
+    rows = txn.all("SELECT key, name FROM accounts WHERE skeleton IS NULL ORDER BY key LIMIT ?", (limit,))
+    for key, name in rows:
+        txn.execute("UPDATE accounts SET skeleton = ? WHERE key = ?", (skeleton(name), key))
+    return len(rows)
+
+
+async def fill_skeletons(db: Database, batch: int = SKELETON_BATCH) -> int:
+    """
+    Give every account that has none (made before schema version 5) the
+    skeleton of its name, ``batch`` accounts per transaction; how many there
+    were. The store calls it once it is open, before anyone uses it.
+    """
+    filled = 0
+    while True:
+        done = await db.run_write(_fill_skeletons, batch)
+        filled += done
+        if done < batch:
+            break
+    if filled:
+        log.info("noted the skeletons of {n} account names made before schema version 5", n=filled)
+    return filled
 
 
 def _set_hash(txn: Txn, key: str, password_hash: str) -> bool:
@@ -192,20 +250,23 @@ class Accounts(UsesDatabase):
         """
         Register ``name`` (display form) with ``password``.
 
-        Raises L{WeakPassword} (before any hashing) or L{NameRegistered}. The
-        name is not checked here (the hub and tchat-admin use
-        L{tchat.names.check_name}).
+        Raises L{WeakPassword} (before any hashing), L{NameRegistered}, or
+        L{NameConfusable} if the name looks like another registered one (one
+        L{tchat.names.skeleton}). The name's characters are not checked here
+        (the hub and tchat-admin use L{tchat.names.check_name}).
         """
         check_password(name, password)
         key = name_key(name)
-        # A cheap look first, so a taken name costs no hashing; the insert
-        # still refuses if someone registered it meanwhile.
-        if await self.db.run(_exists, key):
-            raise NameRegistered(name)
+        # A cheap look first, so a refused name costs no hashing; the insert
+        # looks again, in the transaction that writes.
+        refusal = await self.db.run(_refusal, key, name)
+        if refusal is not None:
+            raise refusal
         password_hash = await self._hash(password)
         created = self.reactor.seconds()
-        if not await self.db.run_write(_insert, key, name, password_hash, created):
-            raise NameRegistered(name)
+        refusal = await self.db.run_write(_insert, key, name, password_hash, created)
+        if refusal is not None:
+            raise refusal
         log.info("registered the account {name}", name=name)
         return Account(key, name, created, None, None, None)
 
@@ -256,6 +317,14 @@ class Accounts(UsesDatabase):
     async def get(self, key: str) -> Account | None:
         """The account ``key``, or None if the name is not registered."""
         return await self.db.run(_get, key)
+
+    @operation
+    async def confusable(self, name: str) -> Account | None:
+        """
+        A registered account whose name looks like ``name`` (one
+        L{tchat.names.skeleton}) but is another name (another key), or None.
+        """
+        return await self.db.run(_alike, name_key(name), skeleton(name))
 
     @operation
     async def list(self) -> builtins.list[Account]:

@@ -33,6 +33,20 @@ class NameRegistered(StoreError):
         self.name = name
 
 
+class NameConfusable(StoreError):
+    """
+    The name looks like a registered one (one L{tchat.names.skeleton}, another
+    key): ``alike`` is that account's name.
+    """
+
+    code = "confusable_name"
+
+    def __init__(self, name: str, alike: str) -> None:
+        super().__init__(f"the name {name} looks like {alike}, a registered name; choose another")
+        self.name = name
+        self.alike = alike
+
+
 class NoSuchAccount(StoreError):
     """No account is registered under this key."""
 

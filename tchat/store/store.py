@@ -33,7 +33,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from tchat.store.accounts import Accounts
+from tchat.store.accounts import SKELETON_VERSION, Accounts, fill_skeletons
 from tchat.store.contacts import Contacts
 from tchat.store.db import DEFAULT_RETRY_AFTER, DEFAULT_TIMEOUT, Database, DatabaseURL, Engine, parse_url
 from tchat.store.history import History
@@ -148,6 +148,8 @@ async def _open(
     try:
         await db.check_writable()
         version = await upgrade(db, schema_version)
+        if version >= SKELETON_VERSION:
+            await fill_skeletons(db)
     except BaseException:
         await db.close()
         raise
