@@ -201,6 +201,41 @@ class OneChatTests(Nodes):
         await self.until(seen_online, 5)
 
 
+class RoomsAcrossNodesTests(Nodes):
+    async def test_a_kept_room_is_run_from_one_node_and_holds_on_the_others_and_after_a_restart(self) -> None:
+        await self.start_cluster("n1", "n2")
+        owner = await self.client("n1", "owner")
+        self.assertEqual((await self.ask(owner, "register", password="correct horse"))["event"], "ok")
+        troll = await self.client("n2", "troll")
+        friend = await self.client("n2", "friend")
+        for client in (owner, troll, friend):
+            self.assertEqual((await self.ask(client, "join", room="#club"))["event"], "ok")
+        # Each join is seen on the owner's node before it acts on them.
+        async def three() -> bool:
+            return len((await self.ask(owner, "users", room="#club"))["users"]) == 3
+
+        await self.until(three, 5)
+        self.assertEqual((await self.ask(owner, "topic", room="#club", topic="across nodes"))["event"], "ok")
+        topic = await friend.wait_event("topic", room="#club")
+        self.assertEqual((topic["topic"], topic["by"]), ("across nodes", "owner"))
+        self.assertEqual((await self.ask(owner, "ban", room="#club", user="troll"))["event"], "ok")
+        kick = await troll.wait_event("kick", room="#club")
+        self.assertEqual(kick["reason"], "banned")
+        # Enforced on the banned user's own node.
+        self.assertEqual((await self.ask(troll, "join", room="#club"))["code"], "banned")
+        # Every node restarts: the room, its topic and its ban come back from the database.
+        for name in ("n1", "n2"):
+            self.processes[name].transport.signalProcess("TERM")
+            await self.processes[name].ended
+        await self.start_node("n1")
+        await self.start_node("n2")
+        visitor = await self.client("n2", "visitor")
+        rooms = (await self.ask(visitor, "rooms"))["rooms"]
+        self.assertIn({"room": "#club", "members": 0, "topic": "across nodes", "kept": True}, rooms)
+        troll = await self.client("n1", "troll")
+        self.assertEqual((await self.ask(troll, "join", room="#club"))["code"], "banned")
+
+
 class NodeFailureTests(Nodes):
     async def test_a_killed_node_is_noticed_and_its_names_are_free(self) -> None:
         await self.start_cluster("n1", "n2")
