@@ -160,3 +160,43 @@ class CodecTests(TestCase):
         self.assertIs(codec_for_first_line('{"action": "login"}'), JSON)
         self.assertIs(codec_for_first_line("  {"), JSON)
         self.assertIs(codec_for_first_line("alice"), TEXT)
+
+
+class RoomEventTextTests(TestCase):
+    """Every moderation event is one line in text mode, saying who did what to whom, where."""
+
+    def test_each_room_event_is_one_line(self) -> None:
+        from tchat.codec import render_text
+
+        cases = [
+            (make_event("topic", room="#dev", topic="ship it", by="alice"), "alice set the topic of #dev: ship it"),
+            (make_event("op", room="#dev", user="bob", by="alice"), "alice made bob an operator of #dev"),
+            (make_event("deop", room="#dev", user="bob", by="alice"), "alice took bob's operator rights in #dev"),
+            (make_event("voice", room="#dev", user="bob", by="alice"), "alice gave bob a voice in #dev"),
+            (make_event("devoice", room="#dev", user="bob", by="alice"), "alice took bob's voice in #dev"),
+            (make_event("kick", room="#dev", user="bob", by="alice", reason="spam"), "bob was put out of #dev by alice (spam)"),
+            (make_event("ban", room="#dev", user="bob", by="alice"), "bob was banned from #dev by alice"),
+            (make_event("unban", room="#dev", user="bob", by="alice"), "alice lifted bob's ban from #dev"),
+            (make_event("mute", room="#dev", user="bob", by="alice", until=0.0), "bob was muted in #dev by alice"),
+            (make_event("unmute", room="#dev", user="bob", by="alice"), "alice let bob speak in #dev again"),
+            (make_event("invite", room="#dev", user="bob", by="alice"), "alice invites you to #dev: /join #dev"),
+            (make_event("mode", room="#dev", by="alice", set={"moderated": True, "key": True, "limit": None}, modes={}),
+             "alice set #dev: moderated on, key on, no limit"),
+            (make_event("nick", old="bob", new="robert", rooms=["#dev"]), "bob is now robert"),
+        ]
+        for event, line in cases:
+            self.assertEqual(render_text(event), ["*** " + line], event.name)
+
+    def test_a_timed_ban_says_until_when_and_a_topic_cannot_carry_an_escape(self) -> None:
+        from tchat.codec import render_text
+
+        (line,) = render_text(make_event("ban", room="#dev", user="bob", by="alice", until=86400.0))
+        self.assertTrue(line.endswith("until 1970-01-02 00:00 UTC"), line)
+        (line,) = render_text(make_event("topic", room="#dev", topic="a\x1b[2Jb", by="x\x1b]0;t\x07y"))
+        self.assertNotIn("\x1b", line)
+
+    def test_member_lists_mark_ops_and_voiced_users_as_irc_does(self) -> None:
+        from tchat.codec import render_text
+
+        event = make_event("users", room="#dev", users=["alice", "bob", "carol"], ops=["alice"], voiced=["bob"])
+        self.assertEqual(render_text(event), ["*** In #dev: @alice, +bob, carol"])
