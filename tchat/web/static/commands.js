@@ -426,10 +426,27 @@ function history({ target, limit }, ctx) {
   return { send: { action: "history", target, limit: limit === undefined ? HISTORY_LIMIT : limit }, open: target };
 }
 
+// A room's commands (its topic, its operators, kicks, bans, mutes,
+// invitations, modes) name the room, or mean the current one. A terminal's
+// current room is the server's idea, which on the page need not be the room
+// on screen: the page names the open room, so that /kick bob puts bob out
+// of the room one is looking at. (An admin's /kick NAME without a room is
+// the server-wide disconnect on a terminal; on the page that is /kill.)
+const ROOM_ACTIONS = ["topic", "op", "deop", "voice", "devoice", "kick", "ban", "unban", "bans", "mute", "unmute", "invite", "mode"];
+
+function inOpenRoom(action) {
+  return (args, ctx) => {
+    if (args.room) return { send: { action, ...args } };
+    if (!ctx.current || !ctx.current.startsWith("#")) return { error: "open a room first, or name one (like #dev)" };
+    return { send: { action, ...args, room: ctx.current } };
+  };
+}
+
 // Where the page does more than send what was read: a terminal's text door
 // fills in the current room itself, the page names the open conversation;
 // and a few are the page's to carry out. Any other action is sent as read.
 const ON_PAGE = {
+  ...Object.fromEntries(ROOM_ACTIONS.map((action) => [action, inOpenRoom(action)])),
   line: ({ text }, ctx) => toCurrent(ctx, { action: "msg", text }),
   msg: (args, ctx) => (args.to ? { send: { action: "msg", ...args }, open: args.to } : toCurrent(ctx, { action: "msg", ...args })),
   join: ({ room }) => ({ send: { action: "join", room: asRoom(room) } }),
