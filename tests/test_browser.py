@@ -1176,6 +1176,216 @@ class BeforeAndAfterLoginTests(TestCase):
         page.until(lambda d: "Reconnected" in page.by_id("status").text, "the reconnected message")
 
 
+# Each name under People and its mark ("op", "voiced" or "none"), and the
+# actions its menu offers, read in one go (the list is redrawn as events come).
+MEMBERS = """
+const found = {};
+for (const item of document.querySelectorAll("#member-list li.member")) {
+  const actions = [...item.querySelectorAll("button.menu-item")].map((b) => b.dataset.action);
+  found[item.querySelector(".name").textContent] = {rank: item.dataset.rank || "none", actions};
+}
+return found;
+"""
+
+
+def members(page: Page) -> dict[str, dict[str, Any]]:
+    return page.driver.execute_script(MEMBERS)  # type: ignore[no-any-return]
+
+
+def ranks(page: Page) -> dict[str, str]:
+    return {name: m["rank"] for name, m in members(page).items()}
+
+
+def choose(page: Page, name: str, action: str) -> None:
+    """Open ``name``'s menu under People and click ``action`` in it, as a person does."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    page.show_panel("toggle-people")
+
+    def click() -> bool:
+        try:
+            menu = next((m for m in page.css("details.member-menu") if m.get_attribute("data-name") == name), None)
+            if menu is None:
+                return False
+            if menu.get_attribute("open") is None:
+                menu.find_element(By.CSS_SELECTOR, "summary").click()
+            item = next((b for b in menu.find_elements(By.CSS_SELECTOR, "button.menu-item")
+                         if b.get_attribute("data-action") == action), None)
+            if item is None or not item.is_displayed():
+                return False
+            item.click()
+            return True
+        except StaleElementReferenceException:
+            return False
+
+    page.until(lambda d: click(), f"{action} in {name}'s menu")
+
+
+class ModerationTests(TestCase):
+    """Rooms run by their operators, on the page: topics, op marks, the person's menu, kicks, invites."""
+
+    timeout = 120
+
+    def setUp(self) -> None:
+        require_browser(self)
+
+    def test_an_op_sets_the_topic_and_everyone_sees_it_above_the_room(self) -> None:
+        server = Server(self)
+        alice = Page(self, server.url)
+        alice.login("alice")
+        alice.say("/join #dev")
+        alice.until(lambda d: alice.by_id("conv-title").text == "#dev", "alice in #dev")
+        # alice made #dev: she is its op, and her page marks her so.
+        alice.until(lambda d: ranks(alice) == {"alice": "op"}, "alice marked as #dev's operator")
+        self.assertFalse(alice.by_id("topic").is_displayed())
+        bob = Page(self, server.url)
+        bob.login("bob")
+        bob.say("/join #dev")
+        bob.until(lambda d: ranks(bob) == {"alice": "op", "bob": "none"}, "bob's people: alice marked op")
+        carol = LineUser(self, server.line_port)
+        carol.send("carol")
+        carol.send("/join #dev")
+        carol.wait_for(lambda line: line.startswith("*** you joined #dev"))
+        alice.until(lambda d: "carol" in ranks(alice), "carol under alice's People")
+
+        # Typed in the page, without naming the room: the open room's topic.
+        topic = "Release on Friday: https://example.org/plan שלום <b>bold?</b>"
+        alice.say(f"/topic {topic}")
+        for page in (alice, bob):
+            page.until(lambda d, page=page: page.by_id("topic").is_displayed(), "the topic above the room")
+            page.until(lambda d, page=page: page.by_id("topic-text").text == topic, "the topic's text")
+            # As text, of its own direction, its address a link; no markup made of it.
+            self.assertEqual(page.css("#topic-text [dir='auto']")[0].get_attribute("dir"), "auto")
+            self.assertEqual(page.css("#topic-text a")[0].get_attribute("href"), "https://example.org/plan")
+            self.assertEqual(page.css("#topic b"), [])
+        bob.wait_message(f"alice set the topic: {topic}")
+        carol.wait_for(f"*** alice set the topic of #dev: {topic}")
+
+        # bob is no op and #dev is +t: the server refuses, and his page says why.
+        bob.say("/topic mine now")
+        bob.wait_message("(not_op)")
+        self.assertEqual(bob.by_id("topic-text").text, topic)
+
+        # One who joins later finds the topic in the answer to the join.
+        dave = Page(self, server.url)
+        dave.login("dave")
+        dave.by_id("join-room").send_keys("dev")
+        dave.by_id("join-form").submit()
+        dave.until(lambda d: dave.by_id("conv-title").text == "#dev", "dave in #dev")
+        dave.until(lambda d: dave.by_id("topic-text").text == topic, "the topic for dave")
+        # And #lobby, which has none, shows no topic.
+        dave.open("#lobby")
+        dave.until(lambda d: not dave.by_id("topic").is_displayed(), "no topic above #lobby")
+
+        # Set from a terminal, it changes on the pages at once.
+        alice.say("/op carol")
+        carol.wait_for("*** alice made carol an operator of #dev")
+        bob.until(lambda d: ranks(bob).get("carol") == "op", "carol marked op on bob's page")
+        carol.send("/topic #dev مرحبا from the terminal")
+        for page in (alice, bob):
+            page.until(lambda d, page=page: page.by_id("topic-text").text == "مرحبا from the terminal",
+                       "the terminal's topic")
+        self.assertEqual(alice.errors() + bob.errors() + dave.errors(), [])
+
+    def test_an_op_kicks_someone_from_their_menu_and_they_are_out_of_the_room(self) -> None:
+        server = Server(self)
+        alice = Page(self, server.url)
+        alice.login("alice")
+        alice.say("/join #dev")
+        alice.until(lambda d: alice.by_id("conv-title").text == "#dev", "alice in #dev")
+        bob = Page(self, server.url)
+        bob.login("bob")
+        bob.say("/join #dev")
+        bob.until(lambda d: bob.by_id("conv-title").text == "#dev", "bob in #dev")
+        alice.until(lambda d: "bob" in ranks(alice), "bob under alice's People")
+
+        # Only an op is offered op, kick, ban and mute; everyone may ask who someone is.
+        self.assertEqual(members(alice)["bob"]["actions"], ["whois", "op", "kick", "ban", "mute"])
+        bob.until(lambda d: ranks(bob) == {"alice": "op", "bob": "none"}, "alice marked op for bob")
+        self.assertEqual(members(bob)["alice"]["actions"], ["whois"])
+        # Typed all the same, the server refuses, and the page says so.
+        bob.say("/kick alice")
+        bob.wait_message("(not_op)")
+        choose(bob, "alice", "whois")
+        bob.wait_message("alice: guest, in #lobby, #dev")
+
+        choose(alice, "bob", "kick")
+        # bob's page: out of #dev, which stays listed and marked, with why.
+        bob.wait_message("alice put you out of #dev")
+        bob.until(lambda d: "out" in bob._button("button.conv", "data-key", "#dev").get_attribute("class"), "#dev marked out")
+        self.assertEqual(bob.by_id("conv-subtitle").text, "not joined")
+        self.assertEqual(ranks(bob), {})
+        self.assertTrue(bob.by_id("rejoin").is_displayed())
+        # alice's: bob is gone from #dev's people.
+        alice.until(lambda d: "bob" not in ranks(alice), "bob gone from alice's People")
+        alice.wait_message("bob is out of #dev")
+
+        # bob joins again with the button; alice makes him an op from his menu.
+        bob.by_id("rejoin").click()
+        bob.until(lambda d: ranks(bob) == {"alice": "op", "bob": "none"}, "bob back in #dev")
+        self.assertNotIn("out", bob._button("button.conv", "data-key", "#dev").get_attribute("class"))
+        alice.until(lambda d: "bob" in ranks(alice), "bob back under alice's People")
+        choose(alice, "bob", "op")
+        alice.until(lambda d: ranks(alice) == {"alice": "op", "bob": "op"}, "bob marked op on alice's page")
+        bob.until(lambda d: ranks(bob) == {"alice": "op", "bob": "op"}, "bob marked op on his own page")
+        bob.wait_message("alice made you an operator of #dev")
+        # Now bob is offered what ops do; alice owns #dev, so the server says no to kicking her.
+        bob.until(lambda d: members(bob)["alice"]["actions"] == ["whois", "deop", "kick", "ban", "mute"], "bob's menu for alice")
+        choose(bob, "alice", "kick")
+        bob.wait_message("(not_allowed)")
+        self.assertIn("alice", ranks(bob))
+        if os.environ.get("TCHAT_SCREENSHOTS"):
+            alice.driver.save_screenshot(os.path.join(os.environ["TCHAT_SCREENSHOTS"], "moderation.png"))
+        self.assertEqual(alice.errors() + bob.errors(), [])
+
+    def test_invites_renames_bans_and_mutes_read_on_the_page(self) -> None:
+        server = Server(self)
+        bob = Page(self, server.url)
+        bob.login("bob")
+        carol = LineUser(self, server.line_port)
+        carol.send("carol")
+        carol.send("/join #secret")
+        carol.send("/mode #secret +i")
+        carol.wait_for(lambda line: "modes of #secret" in line)
+        carol.send("/invite bob #secret")
+        # An invitation: a prompt with a button that joins.
+        bob.until(lambda d: bob.by_id("invites").is_displayed(), "the invitation")
+        self.assertIn("carol invites you to #secret", bob.by_id("invites").text)
+        bob.css("#invites button.invite-join")[0].click()
+        bob.until(lambda d: bob.by_id("conv-title").text == "#secret", "bob in #secret")
+        bob.until(lambda d: not bob.by_id("invites").is_displayed(), "the invitation gone once taken up")
+        bob.until(lambda d: ranks(bob) == {"carol": "op", "bob": "none"}, "#secret's people")
+        bob.until(lambda d: bob.by_id("modes").text == "+it", "#secret's modes")
+
+        carol.send("/mute #secret bob 10m")
+        bob.wait_message("carol muted you in #secret, until")
+        carol.send("/unmute #secret bob")
+        bob.wait_message("carol let you speak in #secret again")
+        carol.send("/mode #secret +m")
+        bob.wait_message("carol set +m on #secret")
+        bob.until(lambda d: bob.by_id("modes").text == "+imt", "#secret moderated")
+        carol.send("/voice #secret bob")
+        bob.until(lambda d: ranks(bob)["bob"] == "voiced", "bob marked voiced")
+
+        # A guest renames: the page's own name, and the name under People.
+        bob.say("/nick robert")
+        bob.until(lambda d: bob.by_id("me").text == "robert", "bob called robert")
+        bob.until(lambda d: ranks(bob) == {"carol": "op", "robert": "voiced"}, "robert under People, still voiced")
+        carol.wait_for("*** bob is now robert")
+        carol.send("/nick caroline")
+        bob.wait_message("carol is now known as caroline")
+        bob.until(lambda d: ranks(bob) == {"caroline": "op", "robert": "voiced"}, "caroline under People, still op")
+
+        # A ban puts robert out; the invitation he took is spent.
+        carol.send("/ban #secret robert")
+        bob.wait_message("caroline banned you from #secret, for good")
+        bob.wait_message("caroline put you out of #secret (banned)")
+        bob.by_id("rejoin").click()
+        bob.wait_message("(banned)")
+        self.assertEqual(bob.errors(), [])
+
+
 class AdminPage(Page):
     """The admin page (``/admin``) in one tab."""
 

@@ -1,5 +1,6 @@
 // The tchat page: log in, rooms, people, messages, private conversations,
-// /commands, history, and coming back after the connection drops.
+// /commands, history, room moderation (topics, operators, kicks, bans,
+// mutes, invitations, modes), and coming back after the connection drops.
 //
 // How it is put together:
 //   connection.js  the WebSocket (request ids) and the reconnect backoff
@@ -33,6 +34,7 @@ const ui = {
   leave: $("leave"), messages: $("messages"), logs: $("logs"), older: $("older"), historyNote: $("history-note"),
   sendForm: $("send-form"), input: $("input"), convNote: $("conv-note"),
   peopleTitle: $("people-title"), peopleNote: $("people-note"), memberList: $("member-list"),
+  topic: $("topic"), topicText: $("topic-text"), modes: $("modes"), rejoin: $("rejoin"), invites: $("invites"),
 };
 
 const state = {
@@ -59,6 +61,8 @@ const state = {
   statusTimer: null,
   typed: [], // lines typed, for the up and down arrows
   typedAt: 0,
+  invites: new Map(), // room key -> {room, by, error}: invitations not yet taken up
+  openMenu: null, // the key of the person whose menu is open under People
 };
 
 // Names compare without case, as on the server (which also folds ß and the like).
@@ -81,6 +85,8 @@ function conversation(name, kind = isRoom(name) ? "room" : "private") {
   if (!conv) {
     conv = {
       key: k, name, kind, joined: false, members: new Map(),
+      // A room's operators and voiced members (name keys), its topic and modes, as the server last said.
+      ops: new Set(), voiced: new Set(), topic: null, topicBy: null, modes: null,
       list: view.el("ol", "message-list"), msgids: new Set(), unread: 0,
       more: false, historyAsked: false, loadingOlder: false, fromBottom: null,
     };
@@ -167,8 +173,6 @@ function show(conv, { focus = true } = {}) {
   conv.list.hidden = false;
   ui.title.textContent = conv.name;
   ui.input.placeholder = conv.kind === "room" ? `Message ${conv.name} (or /help)` : `Message ${conv.name} privately`;
-  ui.leave.textContent = conv.kind === "room" ? `Leave ${conv.name}` : "Close conversation";
-  ui.leave.hidden = conv.kind === "room" && !conv.joined;
   if (conv.fromBottom === null) scrollToBottom();
   else ui.messages.scrollTop = ui.messages.scrollHeight - conv.fromBottom;
   renderConversations();
@@ -227,10 +231,46 @@ function renderTitle(unread = 0) {
   document.title = unread ? `(${unread}) ${server}` : state.me ? `${state.me} – ${server}` : server;
 }
 
+// Above the messages of a room: its topic (text of its own direction, links
+// made clickable, never markup), its modes, and the buttons to leave it, or,
+// once out of it (a kick, a ban), to join again or close it.
+function renderRoomBar(conv) {
+  const room = conv && conv.kind === "room" ? conv : null;
+  // Once out of a room the page hears no more of it: no topic that may be stale.
+  const topic = room && room.joined && room.topic ? room.topic : "";
+  ui.topic.hidden = !topic;
+  ui.topicText.replaceChildren(...(topic ? [view.richText(topic, "topic-words")] : []));
+  ui.topic.title = topic ? (room.topicBy ? `${topic}\n(set by ${room.topicBy})` : topic) : "";
+  const letters = room && room.joined && connected() ? view.modeLetters(room.modes) : "";
+  ui.modes.hidden = !letters;
+  ui.modes.textContent = letters;
+  ui.modes.title = letters ? `modes of ${room.name}: ${view.modeWords(room.modes)}` : "";
+  if (!conv) {
+    ui.leave.hidden = true;
+    ui.rejoin.hidden = true;
+    return;
+  }
+  const out = conv.kind === "room" && !conv.joined;
+  ui.leave.hidden = false;
+  ui.leave.textContent = conv.kind === "private" ? "Close conversation" : out ? `Close ${conv.name}` : `Leave ${conv.name}`;
+  ui.rejoin.hidden = !out;
+  ui.rejoin.textContent = `Join ${conv.name} again`;
+}
+
+// Whether we may run a room (op, deop, kick, ban, mute): we are one of its
+// operators, as its join, its member list and op and deop events say. The
+// server decides; this only chooses what the page offers.
+const isOpIn = (conv) => Boolean(conv && conv.kind === "room" && conv.joined && state.me && conv.ops.has(key(state.me)));
+
+function rankIn(conv, k) {
+  return conv.ops.has(k) ? "op" : conv.voiced.has(k) ? "voiced" : null;
+}
+
 function renderMembers() {
   const conv = currentConv();
   ui.memberList.replaceChildren();
   renderNote(conv);
+  renderRoomBar(conv);
   // Disconnected, the lists the page had are out of date at once: say that
   // it does not know rather than show people online who may be gone.
   ui.peopleNote.hidden = connected() || !state.me;
@@ -244,10 +284,19 @@ function renderMembers() {
     return;
   }
   if (conv.kind === "room") {
-    const names = [...conv.members.values()].sort((a, b) => a.localeCompare(b, undefined, { sensitivity: "base" }));
+    // Operators first, then voiced members, then everyone else, each by name.
+    const order = { op: 0, voiced: 1 };
+    const byRank = (a, b) => (order[rankIn(conv, key(a))] ?? 2) - (order[rankIn(conv, key(b))] ?? 2)
+      || a.localeCompare(b, undefined, { sensitivity: "base" });
+    const names = [...conv.members.values()].sort(byRank);
+    const moderate = isOpIn(conv);
     ui.peopleTitle.textContent = `In ${conv.name} (${names.length})`;
     ui.subtitle.textContent = conv.joined ? `${names.length} here` : "not joined";
-    for (const name of names) ui.memberList.append(view.memberItem(name, { me: isMe(name), online: true }));
+    for (const name of names) {
+      const k = key(name);
+      const menu = isMe(name) ? null : { moderate, open: state.openMenu === k };
+      ui.memberList.append(view.memberItem(name, { me: isMe(name), online: true, rank: rankIn(conv, k), room: conv.name, menu }));
+    }
   } else {
     const here = online(conv.key);
     ui.peopleTitle.textContent = "Private conversation";
@@ -298,11 +347,54 @@ function renderOlder() {
   ui.older.disabled = Boolean(conv && conv.loadingOlder);
 }
 
-function setMembers(conv, names) {
+// Who is in a room, and (when the server says) who of them are its
+// operators and voiced members.
+function setMembers(conv, names, { ops, voiced } = {}) {
   conv.members = new Map(names.map((n) => [key(n), n]));
   for (const n of names) state.online.add(key(n));
+  if (Array.isArray(ops)) conv.ops = new Set(ops.map(key));
+  if (Array.isArray(voiced)) conv.voiced = new Set(voiced.map(key));
   if (conv.key === state.current) renderMembers();
 }
+
+// Someone is no longer in a room: nor among its operators or voiced members
+// (a guest's rights there end when they leave; an account's the server
+// tells again when they come back).
+function dropMember(conv, k) {
+  const was = conv.members.delete(k);
+  conv.ops.delete(k);
+  conv.voiced.delete(k);
+  return was;
+}
+
+// We are out of a room (kicked, banned): it stays in the list, marked, with
+// what happened in it, and its bar offers to join again or to close it.
+function outOf(conv) {
+  conv.joined = false;
+  conv.members.clear();
+  conv.ops.clear();
+  conv.voiced.clear();
+  conv.membersAsked = false;
+  if (state.openMenu !== null && conv.key === state.current) state.openMenu = null;
+  renderConversations();
+  renderMembers();
+}
+
+function setTopic(conv, topic, by = null) {
+  conv.topic = topic || null;
+  conv.topicBy = topic ? by : null;
+  if (conv.key === state.current) renderRoomBar(conv);
+}
+
+function renderInvites() {
+  const invites = [...state.invites.values()];
+  ui.invites.replaceChildren(...invites.map(view.inviteItem));
+  ui.invites.hidden = invites.length === 0;
+}
+
+// The room an event is about, if the page has it.
+const roomOf = (ev) => (isRoom(ev.room) ? state.conversations.get(key(ev.room)) || null : null);
+const who = (name) => (isMe(name) ? "you" : name);
 
 // -- history ----------------------------------------------------------------
 
@@ -438,10 +530,12 @@ const HANDLERS = {
     ui.loginPassword.value = "";
 
     const rooms = new Set((ev.rooms || []).map(key));
+    const topics = ev.topics && typeof ev.topics === "object" ? ev.topics : {};
     for (const room of ev.rooms || []) {
       const conv = conversation(room, "room");
       conv.joined = true;
       conv.membersAsked = true;
+      setTopic(conv, typeof topics[room] === "string" ? topics[room] : null);
       request({ action: "users", room }, { type: "members" });
     }
     // What arrived in a registered user's rooms while they were away.
@@ -535,7 +629,7 @@ const HANDLERS = {
     }
     const conv = state.conversations.get(key(ev.room));
     if (conv) {
-      conv.members.delete(key(ev.user));
+      dropMember(conv, key(ev.user));
       say(conv, `${ev.user} left ${ev.room}${ev.reason ? ` (${ev.reason})` : ""}`, "sys", ev.ts);
     }
     renderConversations();
@@ -548,7 +642,7 @@ const HANDLERS = {
     const rooms = ev.rooms ? ev.rooms.map(key) : [...state.conversations.keys()];
     for (const k of rooms) {
       const conv = state.conversations.get(k);
-      if (!conv || conv.kind !== "room" || !conv.members.delete(key(ev.user))) continue;
+      if (!conv || conv.kind !== "room" || !dropMember(conv, key(ev.user))) continue;
       say(conv, `${ev.user} left${ev.reason ? ` (${ev.reason})` : ""}`, "sys", ev.ts);
     }
     state.online.delete(key(ev.user));
@@ -579,7 +673,11 @@ const HANDLERS = {
         const conv = conversation(ev.room || req.room, "room");
         conv.name = ev.room || conv.name;
         conv.joined = true;
-        setMembers(conv, ev.users || []);
+        if (ev.modes && typeof ev.modes === "object") conv.modes = ev.modes;
+        if ("topic" in ev) setTopic(conv, ev.topic);
+        setMembers(conv, ev.users || [], { ops: ev.ops });
+        if (state.invites.delete(conv.key)) renderInvites();
+        renderConversations();
         if (pending.type === "rejoin") return;
         ui.joinRoom.value = "";
         ui.joinError.textContent = "";
@@ -593,6 +691,25 @@ const HANDLERS = {
         return;
       }
       case "room":
+        return;
+      case "topic":
+      case "op":
+      case "deop":
+      case "voice":
+      case "devoice":
+      case "kick":
+      case "ban":
+      case "mode": {
+        // Done by us: the server answers with ok, and the events go to the
+        // others (and to our other sessions), so the page updates itself.
+        const conv = roomOf(ev);
+        if (conv) ownChange(pending.action, conv, ev);
+        say(convOf(pending.conv), ev.text || `${pending.action}: done`, "notice", ev.ts);
+        return;
+      }
+      case "nick":
+        if (typeof ev.user === "string" && typeof ev.old === "string" && ev.user !== ev.old) renamed(ev.old, ev.user);
+        say(convOf(pending.conv), ev.text || `you are ${ev.user} now`, "notice", ev.ts);
         return;
       case "register":
         // The server counts this login as the account's from now on.
@@ -622,6 +739,16 @@ const HANDLERS = {
         say(convOf(pending.conv), text, "error", ev.ts);
       }
       renderOlder();
+      return;
+    }
+    if (pending && pending.type === "invite") {
+      // The invitation stays, with why joining did not work (a ban, a full room).
+      const invite = state.invites.get(pending.room);
+      if (invite) {
+        invite.error = ev.text;
+        renderInvites();
+      }
+      say(convOf(pending.conv), text, "error", ev.ts);
       return;
     }
     if (pending && pending.type === "join-form") {
@@ -669,13 +796,19 @@ const HANDLERS = {
   users(ev, pending) {
     if (ev.room) {
       const conv = state.conversations.get(key(ev.room));
-      if (conv && conv.joined) setMembers(conv, ev.users || []);
+      if (conv && conv.joined) setMembers(conv, ev.users || [], { ops: ev.ops, voiced: ev.voiced });
     } else {
       state.online = new Set((ev.users || []).map(key));
       renderConversations();
       renderMembers();
     }
-    if (pending && pending.typed) say(convOf(pending.conv), ev.room ? `In ${ev.room}: ${list(ev.users)}` : `Online: ${list(ev.users)}`, "notice", ev.ts);
+    if (pending && pending.typed) {
+      // In a room, its operators marked @ and its voiced members + (as IRC does).
+      const ops = new Set((ev.ops || []).map(key));
+      const voiced = new Set((ev.voiced || []).map(key));
+      const marked = (ev.users || []).map((n) => (ops.has(key(n)) ? `@${n}` : voiced.has(key(n)) ? `+${n}` : n));
+      say(convOf(pending.conv), ev.room ? `In ${ev.room}: ${list(marked)}` : `Online: ${list(ev.users)}`, "notice", ev.ts);
+    }
   },
 
   rooms(ev, pending) {
@@ -738,6 +871,104 @@ const HANDLERS = {
     }
   },
 
+  // -- rooms run by their operators: what others did (what we did is
+  // answered with ok, above) --
+
+  topic(ev, pending) {
+    const conv = roomOf(ev);
+    if (conv && conv.joined) setTopic(conv, ev.topic, ev.by);
+    if (pending) {
+      // The answer to reading a topic (/topic #room).
+      const text = ev.text || (ev.topic ? `topic of ${ev.room}: ${ev.topic}` : `${ev.room} has no topic`);
+      say(convOf(pending.conv), text, "notice", ev.ts);
+      return;
+    }
+    if (conv) say(conv, ev.topic ? `${who(ev.by)} set the topic: ${ev.topic}` : `${who(ev.by)} cleared the topic`, "sys", ev.ts);
+  },
+
+  op: rankEvent("ops", true, (ev) => `${who(ev.by)} made ${who(ev.user)} an operator of ${ev.room}`),
+  deop: rankEvent("ops", false, (ev) => `${who(ev.by)} took ${whose(ev.user)} operator rights in ${ev.room}`),
+  voice: rankEvent("voiced", true, (ev) => `${who(ev.by)} gave ${who(ev.user)} a voice in ${ev.room}`),
+  devoice: rankEvent("voiced", false, (ev) => `${who(ev.by)} took ${whose(ev.user)} voice in ${ev.room}`),
+
+  kick(ev) {
+    const conv = roomOf(ev);
+    const reason = ev.reason ? ` (${ev.reason})` : "";
+    if (isMe(ev.user)) {
+      // We are out of the room, on every device: it stays listed, marked.
+      const text = `${who(ev.by)} put you out of ${ev.room}${reason}`;
+      if (conv) {
+        say(conv, text, "warning", ev.ts);
+        outOf(conv);
+      }
+      if (!conv || conv.key !== state.current) say(currentConv(), text, "warning", ev.ts);
+      ui.announcer.textContent = text;
+      return;
+    }
+    if (!conv) return;
+    dropMember(conv, key(ev.user));
+    say(conv, `${who(ev.by)} put ${ev.user} out of ${ev.room}${reason}`, "sys", ev.ts);
+    if (conv.key === state.current) renderMembers();
+  },
+
+  ban: restrictionEvent((ev) => `${who(ev.by)} banned ${who(ev.user)} from ${ev.room}, ${view.until(ev.until)}`),
+  unban: restrictionEvent((ev) => `${who(ev.by)} let ${who(ev.user)} into ${ev.room} again`),
+  mute: restrictionEvent((ev) => `${who(ev.by)} muted ${who(ev.user)} in ${ev.room}, ${view.until(ev.until)}`),
+  unmute: restrictionEvent((ev) => `${who(ev.by)} let ${who(ev.user)} speak in ${ev.room} again`),
+
+  invite(ev) {
+    if (!isRoom(ev.room)) return;
+    state.invites.set(key(ev.room), { room: ev.room, by: String(ev.by || "someone") });
+    renderInvites();
+    const text = `${ev.by} invites you to ${ev.room}`;
+    say(currentConv(), text, "notice", ev.ts);
+    ui.announcer.textContent = text;
+  },
+
+  mode(ev, pending) {
+    const conv = roomOf(ev);
+    if (conv && ev.modes && typeof ev.modes === "object") conv.modes = ev.modes;
+    if (pending) {
+      // The answer to reading a room's modes (/mode #room).
+      say(convOf(pending.conv), ev.text || `modes of ${ev.room}: ${view.modeLetters(ev.modes) || "none"}`, "notice", ev.ts);
+    } else if (conv) {
+      say(conv, `${who(ev.by)} set ${view.modeChange(ev.set) || "the modes"} on ${ev.room}`, "sys", ev.ts);
+    }
+    if (conv && conv.key === state.current) renderRoomBar(conv);
+  },
+
+  bans(ev, pending) {
+    const conv = convOf(pending && pending.conv);
+    const entry = (r) => `${r.user} (by ${r.by}, ${view.until(r.until)})`;
+    say(conv, `Banned from ${ev.room}: ${list((ev.bans || []).map(entry))}`, "notice", ev.ts);
+    say(conv, `Muted in ${ev.room}: ${list((ev.mutes || []).map(entry))}`, "notice", ev.ts);
+  },
+
+  nick(ev) {
+    if (typeof ev.old !== "string" || typeof ev.new !== "string") return;
+    if (isMe(ev.old)) {
+      // Renamed from another session of ours.
+      renamed(ev.old, ev.new);
+      say(currentConv(), `you are ${ev.new} now (renamed from another session)`, "sys", ev.ts);
+      return;
+    }
+    const rooms = Array.isArray(ev.rooms) ? ev.rooms.map(key) : [...state.conversations.keys()];
+    for (const k of rooms) {
+      const conv = state.conversations.get(k);
+      if (conv && conv.kind === "room" && renameIn(conv, ev.old, ev.new)) say(conv, `${ev.old} is now known as ${ev.new}`, "sys", ev.ts);
+    }
+    renamePrivate(ev.old, ev.new, ev.ts);
+    renderConversations();
+    renderMembers();
+  },
+
+  whois(ev, pending) {
+    let text = ev.text || `${ev.user}: ${ev.online ? "online" : "not online"}`;
+    if (typeof ev.idle === "number") text += `; idle ${seconds(ev.idle)}`;
+    if (typeof ev.sessions === "number" && ev.sessions > 1) text += `; on ${ev.sessions} devices`;
+    say(convOf(pending && pending.conv), text, "notice", ev.ts);
+  },
+
   notice(ev) {
     if (/^you were kicked/i.test(ev.text)) state.stayOut = ev.text;
     say(currentConv(), ev.text, "notice", ev.ts);
@@ -762,6 +993,107 @@ const HANDLERS = {
     say(convOf(pending.conv), `pong from the server in ${ms} ms`, "notice", ev.ts);
   },
 };
+
+// -- rooms run by their operators -------------------------------------------
+
+const whose = (name) => (isMe(name) ? "your" : `${name}'s`);
+
+// op, deop, voice, devoice from someone else: the mark under People changes.
+function rankEvent(set, on, words) {
+  return (ev) => {
+    const conv = roomOf(ev);
+    if (!conv || typeof ev.user !== "string") return;
+    if (on) conv[set].add(key(ev.user));
+    else conv[set].delete(key(ev.user));
+    say(conv, words(ev), isMe(ev.user) ? "notice" : "sys", ev.ts);
+    if (conv.key === state.current) renderMembers();
+  };
+}
+
+// ban, unban, mute, unmute: said in the room (a ban of someone in it is
+// followed by their kick, which puts them out).
+function restrictionEvent(words) {
+  return (ev) => {
+    const conv = roomOf(ev);
+    if (conv) say(conv, words(ev), isMe(ev.user) ? "warning" : "sys", ev.ts);
+  };
+}
+
+// What our own op, deop, kick, ban, topic or mode change did, from the
+// server's ok (the events about it go to everyone else).
+function ownChange(action, conv, ev) {
+  const k = typeof ev.user === "string" ? key(ev.user) : null;
+  if (action === "topic") setTopic(conv, ev.topic, state.me);
+  else if (action === "mode" && ev.modes && typeof ev.modes === "object") conv.modes = ev.modes;
+  else if (k && action === "op") conv.ops.add(k);
+  else if (k && action === "deop") conv.ops.delete(k);
+  else if (k && action === "voice") conv.voiced.add(k);
+  else if (k && action === "devoice") conv.voiced.delete(k);
+  else if (k && (action === "kick" || action === "ban")) dropMember(conv, k);
+  if (conv.key === state.current) renderMembers();
+}
+
+// old is now called new in a room: its entry, its mark. Whether old was there.
+function renameIn(conv, old, name) {
+  const from = key(old);
+  const to = key(name);
+  if (!conv.members.has(from)) return false;
+  conv.members.delete(from);
+  conv.members.set(to, name);
+  for (const set of [conv.ops, conv.voiced]) {
+    if (set.delete(from)) set.add(to);
+  }
+  return true;
+}
+
+// A private conversation with someone who renamed goes on under the new
+// name (unless one under that name is open already).
+function renamePrivate(old, name, ts) {
+  const from = key(old);
+  const to = key(name);
+  if (state.online.delete(from)) state.online.add(to);
+  if (state.openMenu === from) state.openMenu = to;
+  const conv = state.conversations.get(from);
+  if (!conv || conv.kind !== "private") return;
+  if (from !== to && state.conversations.has(to)) return;
+  state.conversations.delete(from);
+  conv.key = to;
+  conv.name = name;
+  conv.list.setAttribute("aria-label", `Messages in ${name}`);
+  state.conversations.set(to, conv);
+  if (state.current === from) {
+    state.current = to;
+    ui.title.textContent = name;
+    ui.input.placeholder = `Message ${name} privately`;
+  }
+  say(conv, `${old} is now known as ${name}`, "sys", ts);
+}
+
+// We are called name now (/nick, here or on another device): the page's
+// own name, the one it logs in with after a reconnect, and our entry in
+// every room.
+function renamed(old, name) {
+  state.me = name;
+  state.name = name;
+  ui.me.textContent = name;
+  try {
+    localStorage.setItem("tchat.name", name);
+  } catch {
+    // storage may be off; the name is only a convenience
+  }
+  for (const conv of state.conversations.values()) if (conv.kind === "room") renameIn(conv, old, name);
+  if (state.online.delete(key(old))) state.online.add(key(name));
+  renderConversations();
+  renderMembers();
+}
+
+// "40 s", "12 min", "3 h", "2 d".
+function seconds(n) {
+  if (n < 60) return `${Math.round(n)} s`;
+  if (n < 3600) return `${Math.round(n / 60)} min`;
+  if (n < 86400) return `${Math.round(n / 3600)} h`;
+  return `${Math.round(n / 86400)} d`;
+}
 
 // -- logging in, dropping, coming back ---------------------------------------
 
@@ -821,6 +1153,8 @@ function forgetPresence() {
   state.online.clear();
   for (const conv of state.conversations.values()) {
     conv.members.clear();
+    conv.ops.clear();
+    conv.voiced.clear();
     conv.membersAsked = false;
     conv.presenceAsked = false;
   }
@@ -880,6 +1214,9 @@ function logOut(message) {
   for (const conv of state.conversations.values()) conv.list.remove();
   state.conversations.clear();
   state.current = null;
+  state.invites.clear();
+  state.openMenu = null;
+  renderInvites();
   state.backoff.reset();
   ui.chat.hidden = true;
   ui.login.hidden = false;
@@ -1019,6 +1356,11 @@ ui.roomList.addEventListener("click", onListClick);
 ui.privateList.addEventListener("click", onListClick);
 
 ui.memberList.addEventListener("click", (e) => {
+  const item = e.target.closest("button.menu-item");
+  if (item) {
+    runMemberAction(item.dataset.action, item.dataset.name);
+    return;
+  }
   const button = e.target.closest("button.member-button");
   if (!button) return;
   const conv = conversation(button.dataset.name, "private");
@@ -1026,11 +1368,73 @@ ui.memberList.addEventListener("click", (e) => {
   show(conv);
 });
 
+// A person's menu under People: one open at a time, and it stays open while
+// the list is drawn again (someone joins, a mark changes). "toggle" does
+// not bubble, so it is heard on the way down.
+ui.memberList.addEventListener("toggle", (e) => {
+  const menu = e.target;
+  if (!(menu instanceof HTMLDetailsElement) || !menu.classList.contains("member-menu")) return;
+  const k = key(menu.dataset.name);
+  if (menu.open) {
+    state.openMenu = k;
+    for (const other of ui.memberList.querySelectorAll("details.member-menu[open]")) if (other !== menu) other.open = false;
+  } else if (state.openMenu === k) {
+    state.openMenu = null;
+  }
+}, true);
+
+function closeMenus() {
+  state.openMenu = null;
+  for (const menu of ui.memberList.querySelectorAll("details.member-menu[open]")) menu.open = false;
+}
+
+document.addEventListener("click", (e) => {
+  if (state.openMenu !== null && !(e.target instanceof Element && e.target.closest("details.member-menu"))) closeMenus();
+});
+
+// What a person's menu does: the request, for the open room and that
+// person. The server checks that we may; its refusal (not_op, not_allowed)
+// is shown in the room.
+function runMemberAction(action, name) {
+  const conv = currentConv();
+  closeMenus();
+  if (!conv || !name) return;
+  const req = action === "whois" ? { action, user: name } : { action, room: conv.name, user: name };
+  if (request(req, { type: "member-menu" }) === null) say(conv, "Not connected, so not sent. The page reconnects by itself; try again then.", "error");
+}
+
 ui.leave.addEventListener("click", () => {
   const conv = currentConv();
   if (!conv) return;
-  if (conv.kind === "private") forget(conv);
+  if (conv.kind === "private" || !conv.joined) forget(conv); // a room we are out of (kicked) is only closed
   else request({ action: "part", room: conv.name }, { typed: true });
+});
+
+ui.rejoin.addEventListener("click", () => {
+  const conv = currentConv();
+  if (!conv || conv.kind !== "room") return;
+  if (request({ action: "join", room: conv.name }, { type: "join-again" }) === null) {
+    say(conv, "Not connected; try again in a moment.", "error");
+  }
+});
+
+ui.invites.addEventListener("click", (e) => {
+  const button = e.target.closest("button");
+  if (!button || !button.dataset.room) return;
+  const k = key(button.dataset.room);
+  if (button.classList.contains("invite-dismiss")) {
+    state.invites.delete(k);
+    renderInvites();
+    return;
+  }
+  if (button.classList.contains("invite-join")) {
+    const invite = state.invites.get(k);
+    if (invite) invite.error = null;
+    if (request({ action: "join", room: button.dataset.room }, { type: "invite", room: k }) === null) {
+      if (invite) invite.error = "Not connected; try again in a moment.";
+    }
+    renderInvites();
+  }
 });
 
 ui.older.addEventListener("click", () => {
@@ -1078,7 +1482,14 @@ ui.toggleRooms.addEventListener("click", () => togglePanel(ui.roomsPanel, ui.tog
 ui.togglePeople.addEventListener("click", () => togglePanel(ui.peoplePanel, ui.togglePeople, !ui.peoplePanel.classList.contains("open")));
 ui.scrim.addEventListener("click", closePanels);
 document.addEventListener("keydown", (e) => {
-  if (e.key === "Escape" && !ui.scrim.hidden) closePanels();
+  if (e.key !== "Escape") return;
+  if (state.openMenu !== null) {
+    const open = ui.memberList.querySelector("details.member-menu[open] summary");
+    closeMenus();
+    if (open) open.focus();
+    return;
+  }
+  if (!ui.scrim.hidden) closePanels();
 });
 
 try {

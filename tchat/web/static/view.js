@@ -189,6 +189,13 @@ export function conversationButton(conv, { current, online }) {
   if (current) button.setAttribute("aria-current", "page");
   if (conv.kind === "private") button.append(presenceDot(online));
   button.append(el("span", "name", conv.name));
+  if (conv.kind === "room" && !conv.joined) {
+    // Put out of it (a kick, a ban): listed still, with what happened in it.
+    button.classList.add("out");
+    const mark = el("span", "mark", "out");
+    mark.title = "you are not in this room";
+    button.append(mark);
+  }
   if (conv.unread > 0) {
     const badge = el("span", "badge", conv.unread > 99 ? "99+" : String(conv.unread));
     badge.append(el("span", "visually-hidden", " unread"));
@@ -197,20 +204,161 @@ export function conversationButton(conv, { current, online }) {
   return button;
 }
 
-export function memberItem(name, { me, online }) {
+// A member's rank in a room, as a mark before the name: "@" for an
+// operator, "+" for a voiced member (IRC's marks), with words for screen
+// readers and a title for the mouse.
+const RANKS = {
+  op: { mark: "@", words: "operator" },
+  voiced: { mark: "+", words: "voiced" },
+};
+
+function rankMark(rank, room) {
+  const known = RANKS[rank];
+  if (!known) return null;
+  const mark = el("span", `rank ${rank}`);
+  mark.title = room ? `${known.words} of ${room}` : known.words;
+  mark.append(el("span", null, known.mark), el("span", "visually-hidden", ` (${known.words})`));
+  mark.firstChild.setAttribute("aria-hidden", "true");
+  return mark;
+}
+
+// The name of someone under People. A name is text of its own direction
+// (dir="auto"), so a right-to-left name does not reorder the marks beside it.
+function memberName(name) {
+  const span = el("span", `name ${colorClass(name)}`, name);
+  span.dir = "auto";
+  return span;
+}
+
+// What the menu of a person under People offers: actions, each
+// {action, label}; the page sends {action, room, user} for the one clicked.
+// Everyone may ask who someone is; a room's operators also get op or deop,
+// kick, ban and mute (the server checks again, and says no if it must).
+export function memberActions(name, { rank, moderate }) {
+  const actions = [{ action: "whois", label: `About ${name}` }];
+  if (moderate) {
+    actions.push(
+      rank === "op" ? { action: "deop", label: "Take operator rights" } : { action: "op", label: "Make operator" },
+      { action: "kick", label: "Kick out of the room" },
+      { action: "ban", label: "Ban from the room" },
+      { action: "mute", label: "Mute in the room" },
+    );
+  }
+  return actions;
+}
+
+// A small menu beside a name: a <details> whose summary is the "⋯" button.
+function memberMenu(name, actions, open) {
+  const menu = el("details", "member-menu");
+  menu.dataset.name = name;
+  menu.open = open;
+  const summary = el("summary", "menu-button");
+  summary.title = `Actions for ${name}`;
+  summary.append(el("span", null, "⋯"), el("span", "visually-hidden", `Actions for ${name}`));
+  summary.firstChild.setAttribute("aria-hidden", "true");
+  const list = el("div", "menu");
+  list.setAttribute("role", "group");
+  list.setAttribute("aria-label", `Actions for ${name}`);
+  for (const { action, label } of actions) {
+    const button = el("button", "menu-item", label);
+    button.type = "button";
+    button.dataset.action = action;
+    button.dataset.name = name;
+    list.append(button);
+  }
+  menu.append(summary, list);
+  return menu;
+}
+
+// One person under People: online dot, rank mark, name; for someone else a
+// button that opens a private conversation, and the person's menu.
+// rank: "op", "voiced" or null; menu: null, or {moderate, open} (whether the
+// actions of a room's operators are offered, and whether it is open).
+export function memberItem(name, { me, online, rank = null, room = null, menu = null }) {
   const item = el("li", "member");
+  item.dataset.name = name;
+  if (rank) item.dataset.rank = rank;
   const dot = presenceDot(online);
   const state = el("span", "visually-hidden", online === null ? "" : online ? " (online)" : " (offline)");
+  const mark = rankMark(rank, room);
   if (me) {
     item.classList.add("self");
-    item.append(dot, el("span", `name ${colorClass(name)}`, name), el("span", "you", "(you)"), state);
+    item.append(dot, ...(mark ? [mark] : []), memberName(name), el("span", "you", "(you)"), state);
     return item;
   }
   const button = el("button", "member-button");
   button.type = "button";
   button.dataset.name = name;
   button.title = `Talk with ${name} privately`;
-  button.append(dot, el("span", `name ${colorClass(name)}`, name), state);
+  button.append(dot, ...(mark ? [mark] : []), memberName(name), state);
   item.append(button);
+  if (menu) item.append(memberMenu(name, memberActions(name, { rank, moderate: menu.moderate }), Boolean(menu.open)));
   return item;
+}
+
+// An invitation to a room: who asks, and buttons to join it or let it be.
+export function inviteItem(invite) {
+  const item = el("p", "invite");
+  item.dataset.room = invite.room;
+  const room = el("bdi", "invite-room", invite.room);
+  const by = el("bdi", `invite-by ${colorClass(invite.by)}`, invite.by);
+  const words = el("span", "invite-text");
+  words.append(by, document.createTextNode(" invites you to "), room);
+  const join = el("button", "primary invite-join", `Join ${invite.room}`);
+  join.type = "button";
+  join.dataset.room = invite.room;
+  const dismiss = el("button", "link-button invite-dismiss", "Not now");
+  dismiss.type = "button";
+  dismiss.dataset.room = invite.room;
+  item.append(words, join, dismiss);
+  if (invite.error) item.append(el("span", "invite-error", invite.error));
+  return item;
+}
+
+// A room's modes in IRC's letters ("+imt"), from the server's modes object,
+// and in words (a title for the letters). The key itself is never shown.
+const MODE_WORDS = [
+  ["i", "invite_only", "invite-only"],
+  ["m", "moderated", "moderated: only operators and voiced people speak"],
+  ["t", "topic_locked", "only operators set the topic"],
+  ["k", "key", "joining needs a key"],
+  ["l", "limit", "a limit on members"],
+];
+
+export function modeLetters(modes) {
+  if (!modes || typeof modes !== "object") return "";
+  let letters = "";
+  for (const [letter, field] of MODE_WORDS) if (modes[field]) letters += letter;
+  if (modes.history === "since_join") letters += "H";
+  return letters ? `+${letters}` : "";
+}
+
+export function modeWords(modes) {
+  if (!modes || typeof modes !== "object") return "";
+  const words = [];
+  for (const [, field, text] of MODE_WORDS) {
+    if (!modes[field]) continue;
+    words.push(field === "limit" ? `at most ${modes.limit} members` : text);
+  }
+  if (modes.history === "since_join") words.push("new members read the history only from their join");
+  return words.join("; ");
+}
+
+// What a mode event changed, as IRC writes it: "+m -i +l 20 -k".
+export function modeChange(set) {
+  const parts = [];
+  for (const [field, value] of Object.entries(set || {})) {
+    const letter = { moderated: "m", invite_only: "i", topic_locked: "t", key: "k", limit: "l", history: "H" }[field];
+    if (!letter) continue;
+    if (field === "history") parts.push(value === "since_join" ? "+H" : "-H");
+    else if (field === "limit") parts.push(value === null || value === undefined ? "-l" : `+l ${value}`);
+    else parts.push(value ? `+${letter}` : `-${letter}`); // a key is never shown: +k alone
+  }
+  return parts.join(" ");
+}
+
+// How long a ban or mute lasts, from its until (Unix time; null: for good).
+export function until(ts) {
+  if (ts === null || ts === undefined) return "for good";
+  return `until ${new Date(ts * 1000).toLocaleString()}`;
 }
