@@ -384,6 +384,9 @@ class KeptRoomTests(StoredTestCase):
         # Invited, but banned by address: a ban is never lifted by an invitation.
         self.assertEqual((await self.ask(hub, troll, "join", room="#club"))["code"], "banned")
         friend = await self.person(hub, "friend", PASSWORD, host="10.0.0.2")
+        # Back in #club on logging in: the others see an operator come in.
+        self.assertEqual(owner.last("join")["user"], "friend")
+        self.assertIs(owner.last("join")["op"], True)
         self.assertEqual((await self.ask(hub, friend, "topic", room="#club", topic="still op")).name, "ok")
         self.assertEqual([b["user"] for b in (await self.ask(hub, friend, "bans", room="#club"))["bans"]], ["troll"])
 

@@ -108,7 +108,9 @@ class RoomRules:
         for connection in user.connections:
             if connection is by or connection.current is None:
                 connection.current = room
-        self.delivery.to_room(room, self.core.event("join", room=room.name, user=user.name), but=by)
+        s = room.settings
+        op = s.is_op(user.key) or None
+        self.delivery.to_room(room, self.core.event("join", room=room.name, user=user.name, op=op), but=by)
 
     def part(self, user: User, room: Room, reason: str | None, by: Connection | None = None) -> None:
         """``user`` leaves ``room``; the room and the user's other devices are told."""
@@ -147,9 +149,12 @@ class RoomRules:
         """What a member sees of a room on joining (and on logging in): members, ops, topic, modes."""
         s = room.settings
         return {
-            "users": room.names(), "ops": self.ops(room), "topic": s.topic or None,
+            "users": room.names(), "ops": self.ops(room), "voiced": self.voiced(room), "topic": s.topic or None,
             "modes": s.modes(for_op=user is not None and s.is_op(user.key)),
         }
+
+    def voiced(self, room: Room) -> list[str]:
+        return sorted((u.name for u in room.members.values() if u.key in room.settings.voiced), key=name_key)
 
     def banned(self, room: Room, user: User) -> bool:
         s = room.settings
@@ -259,8 +264,9 @@ class RoomRules:
             self.core.reply(connection, request, "users", users=self.state.online())
         else:
             room = self.room(name)
-            voiced = sorted((u.name for u in room.members.values() if u.key in room.settings.voiced), key=name_key)
-            self.core.reply(connection, request, "users", room=room.name, users=room.names(), ops=self.ops(room), voiced=voiced)
+            self.core.reply(
+                connection, request, "users", room=room.name, users=room.names(), ops=self.ops(room), voiced=self.voiced(room)
+            )
 
     @handles("rooms")
     async def do_rooms(self, connection: Connection, request: Request) -> None:

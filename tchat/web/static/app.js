@@ -608,6 +608,8 @@ const HANDLERS = {
     const conv = state.conversations.get(key(ev.room));
     if (conv) {
       conv.members.set(key(ev.user), ev.user);
+      // An operator of a kept room coming back in: marked at once.
+      if (ev.op === true) conv.ops.add(key(ev.user));
       say(conv, `${ev.user} joined ${ev.room}`, "sys", ev.ts);
       if (conv.key === state.current) renderMembers();
     }
@@ -675,7 +677,7 @@ const HANDLERS = {
         conv.joined = true;
         if (ev.modes && typeof ev.modes === "object") conv.modes = ev.modes;
         if ("topic" in ev) setTopic(conv, ev.topic);
-        setMembers(conv, ev.users || [], { ops: ev.ops });
+        setMembers(conv, ev.users || [], { ops: ev.ops, voiced: ev.voiced });
         if (state.invites.delete(conv.key)) renderInvites();
         renderConversations();
         if (pending.type === "rejoin") return;
