@@ -205,7 +205,8 @@ class TerminalComesBackTests(ServerComesBackCase):
         alice.type("\r")
         message = await heard
         self.assertEqual((message["to"], message["text"]), ("#dev", "half typed line"))
-        await alice.wait_for("[#dev] <~alice> half typed line")
+        # (The server started afresh: the rejoin made #dev again, and alice its op.)
+        await alice.wait_for("[#dev] <@~alice> half typed line")
         alice.type("/quit\r")
         self.assertEqual(await alice.ended, 0)
 

@@ -173,6 +173,42 @@ class PipedClientTests(ServerTestCase):
         self.assertEqual(part["reason"], "quit")
         self.assertNotIn("\x1b", bot.text)  # NO_COLOR and a pipe: plain lines
 
+    async def test_a_topic_and_room_kicks_both_ways(self) -> None:
+        """
+        The client makes a room (and is its op), sets its topic and kicks
+        someone out of it; put out of another room itself, it says so,
+        plain lines go back to its room, and it carries on to exit 0.
+        """
+        bob = await self.participant("bob")
+        bot = self.spawn("--name", "bot")
+        await bot.wait_for("You are bot")
+        bot.type("/join #dev")
+        await bot.wait_for("you joined #dev; in it: @bot")
+        bot.type("/topic ship it on friday")
+        await bot.wait_for("*** topic of #dev set")
+
+        bob_in = bob.wait_event("ok", re=2)
+        bob.send_json(action="join", room="#dev", id=2)
+        joined = await bob_in
+        self.assertEqual((joined["topic"], joined["ops"]), ("ship it on friday", ["bot"]))
+        await bot.wait_for("bob joined #dev")
+        kicked = bob.wait_event("kick", room="#dev", user="bob")
+        bot.type("/kick bob enough")
+        self.assertEqual(((await kicked)["by"], (await kicked)["reason"]), ("bot", "enough"))
+        await bot.wait_for("*** bob is out of #dev")
+
+        bob_ops = bob.wait_event("ok", re=3)
+        bob.send_json(action="join", room="#ops", id=3)
+        await bob_ops
+        bot.type("/join #ops")
+        await bot.wait_for("you joined #ops; in it: @bob, bot")
+        bob.send_json(action="kick", room="#ops", user="bot", reason="out", id=4)
+        await bot.wait_for("*** You were put out of #ops by bob (out) (/join #ops to go back in); plain lines now go to #dev")
+        bot.type("still here")
+        await bot.wait_for("[#dev] <@~bot> still here")
+        bot.type("/quit")
+        self.assertEqual(await bot.ended, 0)
+
     async def test_end_of_input_quits_with_status_0(self) -> None:
         """Lines given before the login finishes are still sent, then EOF quits."""
         bob = await self.participant("bob")

@@ -444,6 +444,43 @@ class ComingBackTests(TestCase):
         self.assertIn("the server closed the connection", self.screen.lines[-1])
         self.assertEqual(self.screen.statuses, [])
 
+    def test_a_rooms_kick_does_not_end_it_and_the_room_is_not_rejoined(self) -> None:
+        """
+        A room's kick (a kick event, even of oneself, even "banned") puts the
+        client out of that room only: a connection lost afterwards comes
+        back, to the other rooms.
+        """
+        self.log_in()
+        self.join("#dev")
+        self.join("#ops")
+        self.receive("kick", room="#ops", user="alice", by="bob", reason="banned")
+        self.receive("kick", room="#dev", user="carol", by="bob", reason="kicked")
+        self.assertEqual(self.client.rooms, ["#lobby", "#dev"])
+        self.lose(ConnectionDone())
+        self.assertEqual(self.status, [])
+        self.assertEqual(self.screen.statuses, ["connection lost; reconnecting in 1 s…"])
+        self.come_back()
+        self.log_in()
+        [rejoin] = self.sent()
+        self.assertEqual((rejoin["action"], rejoin["room"]), ("join", "#dev"))
+        self.receive("ok", re=rejoin["id"], room="#dev", users=["alice", "bob"], ops=["bob"], topic="back again")
+        self.assertEqual(self.sent(), [])  # not #ops
+        self.assertEqual((self.client.rooms, self.client.current_room), (["#lobby", "#dev"], "#dev"))
+        # What the rejoin's ok says of the room is kept, as a join's.
+        self.assertEqual((self.client.topic(), self.client.roster.mark("#dev", "bob")), ("back again", "@"))
+
+    def test_answers_other_than_ok_are_not_in_doubt_after_a_lost_connection(self) -> None:
+        self.log_in()
+        for typed, event, fields in (("/whois bob", "whois", {"user": "bob", "online": False, "registered": True}),
+                                     ("/users #lobby", "users", {"room": "#lobby", "users": ["alice"]}),
+                                     ("/mode", "mode", {"room": "#lobby", "modes": {}}),
+                                     ("/rooms", "rooms", {"rooms": []})):
+            self.client.send_typed(typed)
+            [request] = self.sent()
+            self.receive(event, re=request["id"], **fields)
+        self.lose()
+        self.assertEqual([line for line in self.screen.lines if "no answer came" in line], [])
+
     def test_a_bye_that_says_banned_ends_it(self) -> None:
         self.log_in()
         self.receive("bye", text="banned: by the operator")

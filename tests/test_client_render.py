@@ -481,7 +481,7 @@ class ClientTests(TestCase):
         self.log_in()
         self.assertEqual(self.strip_ids(self.type("/who #dev")), [{"action": "users", "room": "#dev"}])
         self.assertEqual(self.strip_ids(self.type("/list")), [{"action": "rooms"}])
-        self.assertEqual(self.strip_ids(self.type("/kick bob being rude")), [{"action": "kick", "user": "bob", "reason": "being rude"}])
+        self.assertEqual(self.strip_ids(self.type("/kill bob being rude")), [{"action": "kill", "user": "bob", "reason": "being rude"}])
 
     def test_request_ids_are_distinct(self) -> None:
         self.log_in()

@@ -66,7 +66,9 @@ class Wire:
         pass
 
 
-class UITests(TestCase):
+class ScreenTestCase(TestCase):
+    """The UI of a client logged in as alice (in #lobby; bob is online), its screen, and its wire."""
+
     def setUp(self) -> None:
         self.clock = Clock()
         self.clock.advance(NOW)
@@ -107,7 +109,8 @@ class UITests(TestCase):
     def cursor_column(self) -> int:
         return self.screen.x
 
-    # -- tests ---------------------------------------------------------------
+
+class UITests(ScreenTestCase):
 
     def test_typed_keys_are_shown_after_the_prompt(self) -> None:
         self.press("hello")
@@ -247,6 +250,135 @@ class UITests(TestCase):
         self.press("/frobnicate", ENTER)
         self.assertEqual(self.sent(), [])
         self.assertIn("!!! unknown command /frobnicate", self.rows()[-2])
+
+
+TAB = b"\t"
+
+
+class RoomScreenTestCase(ScreenTestCase):
+    """Logged in, then in #dev with bob (an op), bobby and carol; dave is online elsewhere."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.receive("users", users=["alice", "bob", "bobby", "carol", "dave"])
+        self.join("#dev", ["alice", "bob", "bobby", "carol"], ["bob"], topic="release on friday")
+
+    def typed(self) -> str:
+        """The line being typed (the screen's rows lose their trailing spaces)."""
+        return b"".join(self.ui.lineBuffer).decode("utf-8")
+
+    def join(self, room: str, users: list[str], ops: list[str], topic: str | None = None) -> None:
+        self.press(f"/join {room}", ENTER)
+        [join] = self.sent()
+        self.receive("ok", re=join["id"], room=room, users=users, ops=ops, topic=topic, text=f"you joined {room}")
+
+
+class TopicRowTests(RoomScreenTestCase):
+    """The current room's topic stays on a row of its own above the prompt."""
+
+    def test_the_topic_is_above_the_prompt_and_follows_topic_events(self) -> None:
+        self.assertEqual(self.rows()[-2:], ["Topic: release on friday", "#dev>"])
+        self.assertIn("*** Topic of #dev: release on friday", self.rows()[-3])
+        self.press("half typed")
+        self.receive("topic", room="#dev", topic="release on monday", by="bob")
+        rows = self.rows()
+        self.assertIn("*** bob set the topic of #dev: release on monday", rows[-3])
+        self.assertEqual(rows[-2:], ["Topic: release on monday", "#dev> half typed"])
+        self.assertEqual(bytes(self.screen).decode().count("Topic: release on friday"), 0)  # the old row is gone
+        self.assertEqual(self.cursor_column(), len("#dev> half typed"))
+
+    def test_the_row_follows_the_current_room(self) -> None:
+        self.press("/room #lobby", ENTER)
+        self.assertEqual(self.input_row(), "#lobby>")
+        self.assertNotIn("Topic:", self.rows()[-2])
+        self.press("/room #dev", ENTER)
+        self.assertEqual(self.rows()[-2:], ["Topic: release on friday", "#dev>"])
+        self.receive("topic", room="#dev", topic="", by="bob")
+        self.assertNotIn("Topic:", self.rows()[-2])
+        self.assertEqual(self.input_row(), "#dev>")
+
+    def test_kicked_out_the_row_goes_with_the_room(self) -> None:
+        self.receive("kick", room="#dev", user="alice", by="bob", reason="enough")
+        self.assertIn("You were put out of #dev by bob (enough)", "".join(self.rows()[-3:-1]))
+        self.assertEqual(self.input_row(), "#lobby>")
+        self.assertFalse([row for row in self.rows()[-2:] if row.startswith("Topic:")])
+
+    def test_a_topic_cannot_reach_the_terminal_raw_and_is_cut_to_the_width(self) -> None:
+        self.receive("topic", room="#dev", topic="a\tb\x1b[2J\x1b]0;owned\x07" + "x" * 200, by="bob")
+        row = self.rows()[-2]
+        self.assertTrue(row.startswith("Topic: a b"), row)
+        self.assertNotIn("owned", row)
+        self.assertLessEqual(len(row), self.ui.width - 1)
+        self.assertTrue(row.endswith("…"), row)
+        self.assertEqual(self.input_row(), "#dev>")
+
+
+class TabCompletionTests(RoomScreenTestCase):
+    """Tab completes names (irssi's way), rooms and commands."""
+
+    def test_a_name_at_the_start_of_the_line_is_someone_spoken_to(self) -> None:
+        self.press("ca", TAB)
+        self.assertEqual(self.typed(), "carol: ")
+        self.assertEqual(self.cursor_column(), len("#dev> carol: "))
+        self.press("hi", ENTER)
+        self.assertEqual(self.sent()[0]["text"], "carol: hi")
+
+    def test_elsewhere_a_plain_name(self) -> None:
+        self.press("ask CA", TAB, "now")
+        self.assertEqual(self.input_row(), "#dev> ask carol now")
+        self.press(ENTER)
+        self.sent()
+        self.press("/kick ca", TAB)
+        self.assertEqual(b"".join(self.ui.lineBuffer), b"/kick carol ")
+
+    def test_tab_again_goes_round_the_candidates(self) -> None:
+        self.press("bo", TAB)
+        self.assertEqual(self.typed(), "bob: ")
+        self.press(TAB)
+        self.assertEqual(self.typed(), "bobby: ")
+        self.press(TAB)
+        self.assertEqual(self.typed(), "bob: ")
+        # Any other key ends the round, even one that changes nothing; Tab
+        # then completes the word before the cursor (here: none).
+        self.press(LEFT, RIGHT, TAB)
+        self.assertEqual(self.typed(), "bob: ")
+        self.press("x", TAB)
+        self.assertEqual(self.input_row(), "#dev> bob: x")
+
+    def test_in_the_middle_of_a_line_the_rest_stays(self) -> None:
+        self.press("tell  hi", LEFT, LEFT, LEFT, "car", TAB)
+        self.assertEqual(self.input_row(), "#dev> tell carol  hi")
+        self.assertEqual(self.cursor_column(), len("#dev> tell carol "))
+
+    def test_the_latest_to_speak_first_then_everyone_online(self) -> None:
+        self.receive("message", msgid="1", to="#dev", text="hi", kind="public", **{"from": "bobby"})
+        self.press("b", TAB)
+        self.assertEqual(self.typed(), "bobby: ")
+        self.press(ENTER)
+        self.sent()
+        self.press("d", TAB)  # not in #dev, but online
+        self.assertEqual(self.typed(), "dave: ")
+
+    def test_rooms_and_commands(self) -> None:
+        self.press("/to", TAB)
+        self.assertEqual(self.typed(), "/topic ")
+        self.press("#d", TAB)
+        self.assertEqual(self.typed(), "/topic #dev ")
+        self.press(ENTER)
+        self.assertEqual(self.sent()[0]["room"], "#dev")
+        self.press("/ba", TAB, TAB)
+        self.assertEqual(self.typed(), "/bans ")
+
+    def test_nothing_to_complete_changes_nothing(self) -> None:
+        self.press("zz", TAB)
+        self.assertEqual(self.input_row(), "#dev> zz")
+        self.press(" ", TAB)
+        self.assertEqual(self.input_row(), "#dev> zz")  # (the row is trimmed: a space and no more)
+        self.assertEqual(b"".join(self.ui.lineBuffer), b"zz ")
+
+    def test_no_completion_in_a_password(self) -> None:
+        self.press("/login bob b", TAB)
+        self.assertEqual(b"".join(self.ui.lineBuffer), b"/login bob b")
 
 
 class NamePromptTests(TestCase):
@@ -441,7 +573,7 @@ class PasswordPromptTests(TestCase):
         self.assertEqual(self.rows()[-1], "#lobby>")  # and not in the history
 
 
-class PasswordCommandTests(UITests):
+class PasswordCommandTests(ScreenTestCase):
     """Logged in: lines that hold a password are masked as typed and not kept."""
 
     def test_password_part_of_a_command_is_masked_as_it_is_typed(self) -> None:
@@ -813,6 +945,20 @@ class ResizeTests(TestCase):
         # Cut to the width, so that the terminal never wraps it.
         self.assertEqual(rows[start - 1], "*** connection lost; reconnecting in 4…")
         self.assertEqual("".join(rows[start:]), "#lobby> " + self.TEXT)
+
+    def test_with_the_status_row_and_the_topic_row_above_the_prompt(self) -> None:
+        feed_event(self.client, "topic", NOW, room="#lobby", topic="welcome to the lobby, " + "be nice " * 8, by="bob")
+        self.ui.status("connection lost; reconnecting in 4 s…", False)
+        self.press(self.TEXT)
+        for width, rewrap in ((40, True), (30, False)):
+            self.resize(width, rewrap=rewrap)
+            rows = [row for row in self.screen.text_rows() if row]
+            self.assertEqual(sum("Topic:" in row for row in rows), 1, rows)
+            start = next(i for i, row in enumerate(rows) if "#lobby>" in row)
+            self.assertEqual(rows[start - 2][:12], "*** connecti", rows)
+            self.assertTrue(rows[start - 1].startswith("Topic: welcome") and rows[start - 1].endswith("…"), rows)
+            self.assertLessEqual(len(rows[start - 1]), width - 1)
+            self.assertEqual("".join(rows[start:]), "#lobby> " + self.TEXT)
 
     def test_a_terminal_that_does_not_answer_is_taken_to_rewrap(self) -> None:
         self.press(self.TEXT)

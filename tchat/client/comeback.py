@@ -107,6 +107,9 @@ class ComingBack:
             client.rooms = [r for r in client.rooms if name_key(r) != name_key(named)]
             if request.action == "join":
                 client.rooms.append(named)
+                client.roster.joined({**event, "room": named})
+            else:
+                client.roster.left(named)
         elif request.action == "join":
             client._show(client.renderer.error(f"could not rejoin {room}: {event.get('text') or event.get('code')}"))
         if not self.rejoining:

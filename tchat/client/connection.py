@@ -10,20 +10,30 @@ are its handlers, one method each:
 
 - typed commands the client completes or keeps to itself
   (C{_typed_<action>}): the current room filled in where it was left out
-  (the client, not the server, knows which room is current), ``/room``
-  changed locally, ``/join`` and ``/part`` held until answered, ``/quit``;
+  (the client, not the server, knows which room is current: messages,
+  ``/part``, ``/history`` and the room commands, ``/topic`` ... ``/mode``;
+  ``/kick`` too, but for an admin, whose ``/kick NAME`` is the server-wide
+  disconnect), ``/room`` changed locally, ``/join`` and ``/part`` held
+  until answered, ``/quit``;
 - the server's events (C{_on_<event>}): ``logged_in`` (the name, whether
   it is an account's, the rooms, the last one current), ``join`` and
   ``part`` of this account's other sessions, a refused login (the display
   is asked for another name or for the password: L{Display.ask_password
   <tchat.client.frontend.Display.ask_password>}), ``ping`` answered, a
-  kick, a shutdown, ``bye``;
+  kick from the server (a notice, then ``bye``), a shutdown, ``bye``;
+  and what the rooms' members and operators do, kept in the
+  L{tchat.client.roster.Roster} (members, ops, topics): joins, parts,
+  quits, ``op``/``deop``, ``voice``/``devoice``, ``topic``, ``nick`` (one's
+  own name too) and a room's ``kick`` (of oneself: out of the room, which
+  is no reason to stop coming back after a lost connection);
 - the ``ok`` of each request that needs more than showing it
   (C{_ok_<action>}): own messages (the server does not echo a public
   message to its sender, so the client shows what was sent when the ``ok``
   for it arrives, marked as the server marks it for everyone else:
   ``~name`` unless the user is logged in to an account,
-  L{ChatClient.registered}), the rooms joined and left, a new password kept.
+  L{ChatClient.registered}), the rooms joined and left, a new password
+  kept, what one's own moderation did (the server tells the others, not
+  the one who did it, with an event), a new name.
 
 While coming back after a lost connection, the answers to the login and to
 the rooms put back go to L{tchat.client.comeback.ComingBack}. Typed
@@ -114,13 +124,33 @@ class ChatClient(Conversation):
         if filled is not None:
             self._send(filled)
 
+    def _typed_in_room(self, request: Request) -> None:
+        """A room command: about the current room unless it names one."""
+        filled = self._in_current_room(request, "room", f"you are in no room; name one: /{request.action} #room ...")
+        if filled is not None:
+            self._send(filled)
+
+    # The room commands (the server's ROOM_OPT): each about the current room unless it names one.
+    _typed_topic = _typed_op = _typed_deop = _typed_voice = _typed_devoice = _typed_in_room
+    _typed_ban = _typed_unban = _typed_bans = _typed_mute = _typed_unmute = _typed_in_room
+    _typed_invite = _typed_mode = _typed_in_room
+
+    def _typed_kick(self, request: Request) -> None:
+        # An admin's /kick NAME (no room) is the server-wide disconnect,
+        # as the server reads it; anyone else's is about the current room.
+        if self.admin and "room" not in request.args:
+            self._send(request)
+        else:
+            self._typed_in_room(request)
+
     def _typed_room(self, request: Request) -> None:
         # Where plain lines go is the client's business: no round trip.
         wanted = request.args["room"]
         for room in self.rooms:
             if name_key(room) == name_key(wanted):
                 self.current_room = room
-                self._show(self.renderer.notice(f"plain lines now go to {room}"))
+                topic = self.roster.topic(room)
+                self._show(self.renderer.notice(f"plain lines now go to {room}" + (f"; topic: {topic}" if topic else "")))
                 self._changed()
                 return
         self._show(self.renderer.error(f"you are not in {wanted}; /join {wanted} first"))
@@ -155,6 +185,7 @@ class ChatClient(Conversation):
             self._account = None  # a guest now: no password to keep
         self._password = None
         rooms = [r for r in event.get("rooms") or [] if isinstance(r, str)]
+        self.roster.logged_in(event, rooms)
         if self._coming_back is not None:
             self._coming_back.logged_in_again(event, rooms)
         else:
@@ -170,19 +201,104 @@ class ChatClient(Conversation):
             room = event["room"]
             if name_key(room) not in {name_key(r) for r in self.rooms}:
                 self.rooms.append(room)
+                self.roster.keep(self.rooms)
                 if self.current_room is None:
                     self.current_room = room
                 self._changed()
+        self.roster.entered(event.get("room"), event.get("user"), event.get("op"))
         self._show_event(event)
 
     def _on_part(self, event: dict[str, Any]) -> None:
         # Another session of this account left a room: so has this one.
         if self._is_me(event.get("user")) and isinstance(event.get("room"), str):
-            gone = name_key(event["room"])
-            self.rooms = [r for r in self.rooms if name_key(r) != gone]
-            if self.current_room is not None and name_key(self.current_room) == gone:
-                self.current_room = self.rooms[-1] if self.rooms else None
+            self._out_of(event["room"])
+        else:
+            self.roster.parted(event.get("room"), event.get("user"))
+        self._show_event(event)
+
+    def _out_of(self, room: str) -> bool:
+        """This client is no longer in ``room``; whether it was the current room."""
+        gone = name_key(room)
+        self.rooms = [r for r in self.rooms if name_key(r) != gone]
+        self.roster.left(room)
+        was_current = self.current_room is not None and name_key(self.current_room) == gone
+        if was_current:
+            self.current_room = self.rooms[-1] if self.rooms else None
+        self._changed()
+        return was_current
+
+    def _on_quit(self, event: dict[str, Any]) -> None:
+        self.roster.quit(event.get("user"))
+        self._show_event(event)
+
+    def _on_message(self, event: dict[str, Any]) -> None:
+        to = event.get("to")
+        if isinstance(to, str) and to.startswith("#"):
+            self.roster.spoke(to, event.get("from"))
+        self._show_event(event)
+
+    def _on_users(self, event: dict[str, Any]) -> None:
+        if isinstance(event.get("room"), str):
+            self.roster.listed(event)
+        else:
+            self.roster.everyone(event.get("users"))
+        self._show_event(event)
+
+    # -- what rooms' operators do ----------------------------------------------
+
+    def _on_topic(self, event: dict[str, Any]) -> None:
+        # Set by someone else, or the answer to reading it: either way, the topic now.
+        self.roster.set_topic(event.get("room"), event.get("topic"))
+        self._show_event(event)
+        self._changed()
+
+    def _ranked(self, event: dict[str, Any], rank: str, on: bool) -> None:
+        self.roster.ranked(event.get("room"), event.get("user"), rank, on)
+        self._show_event(event)
+
+    def _on_op(self, event: dict[str, Any]) -> None:
+        self._ranked(event, "op", True)
+
+    def _on_deop(self, event: dict[str, Any]) -> None:
+        self._ranked(event, "op", False)
+
+    def _on_voice(self, event: dict[str, Any]) -> None:
+        self._ranked(event, "voice", True)
+
+    def _on_devoice(self, event: dict[str, Any]) -> None:
+        self._ranked(event, "voice", False)
+
+    def _on_kick(self, event: dict[str, Any]) -> None:
+        """
+        Someone was put out of a room; when it is this user, the client is
+        out of it (on every device). This is a room's kick, not the server
+        putting the user out: the connection stays, and should it be lost
+        later, the client comes back (to its other rooms).
+        """
+        room = event.get("room")
+        if not (self._is_me(event.get("user")) and isinstance(room, str)):
+            self.roster.parted(room, event.get("user"))
+            self._show_event(event)
+            return
+        if name_key(room) not in {name_key(r) for r in self.rooms}:
+            self._show_event(event)  # (not a room this client counted itself in)
+            return
+        was_current = self._out_of(room)
+        if not was_current:
+            where = ""
+        elif self.current_room is not None:
+            where = f"; plain lines now go to {self.current_room}"
+        else:
+            where = "; you are in no room now (/join #room)"
+        self._show(self.renderer.kicked(event, where))
+
+    def _on_nick(self, event: dict[str, Any]) -> None:
+        # Someone renamed (or this user, from another session).
+        old, new = event.get("old"), event.get("new")
+        if self._is_me(old) and isinstance(new, str):
+            self.name = new
             self._changed()
+        self.roster.renamed(old, new)
         self._show_event(event)
 
     def _is_me(self, user: Any) -> bool:
@@ -255,12 +371,52 @@ class ChatClient(Conversation):
             self._show_event(event)
 
     def _ok_msg(self, request: Request, event: dict[str, Any]) -> None:
+        to = request.args["to"]
+        away = event.get("away")
         self._show(
             self.renderer.own_message(
-                self.name or "?", request.args["to"], request.args["text"], request.args.get("kind"),
+                self.name or "?", to, request.args["text"], request.args.get("kind"),
                 ts=event.get("ts"), queued=bool(event.get("queued")), registered=self.registered,
+                mark=self.roster.mark(to, self.name or ""), away=away if isinstance(away, str) else None,
             )
         )
+
+    def _ok_admin(self, request: Request, event: dict[str, Any]) -> None:
+        self.admin = True
+        self._show_event(event)
+
+    def _ok_topic(self, request: Request, event: dict[str, Any]) -> None:
+        # Set by this user: the others get a topic event, this one an ok.
+        if "topic" in event:
+            self.roster.set_topic(event.get("room"), event.get("topic"))
+        self._show_event(event)
+        self._changed()
+
+    def _ok_ranked(self, request: Request, event: dict[str, Any]) -> None:
+        # Done, or it was so already: either way it is so now.
+        rank = "op" if request.action in ("op", "deop") else "voice"
+        self.roster.ranked(event.get("room"), event.get("user"), rank, request.action in ("op", "voice"))
+        self._show_event(event)
+
+    _ok_op = _ok_deop = _ok_voice = _ok_devoice = _ok_ranked
+
+    def _ok_kick(self, request: Request, event: dict[str, Any]) -> None:
+        # (Without a room it was an admin's disconnect: the quit event says it.)
+        self.roster.parted(event.get("room"), event.get("user"))
+        self._show_event(event)
+
+    def _ok_ban(self, request: Request, event: dict[str, Any]) -> None:
+        # A member banned is put out (a kick to the others, not to the one who banned).
+        self.roster.parted(event.get("room"), event.get("user"))
+        self._show_event(event)
+
+    def _ok_nick(self, request: Request, event: dict[str, Any]) -> None:
+        new = event.get("user")
+        if isinstance(new, str):
+            self.roster.renamed(self.name, new)
+            self.name = new
+            self._changed()
+        self._show_event(event)
 
     def _ok_register(self, request: Request, event: dict[str, Any]) -> None:
         # The server counts this session as the account's from now on.
@@ -280,14 +436,19 @@ class ChatClient(Conversation):
 
     def _ok_join(self, request: Request, event: dict[str, Any]) -> None:
         room: str = event["room"] if isinstance(event.get("room"), str) else request.args["room"]
+        already = name_key(room) in {name_key(r) for r in self.rooms}
         self.rooms = [r for r in self.rooms if name_key(r) != name_key(room)] + [room]
         self.current_room = room
-        self._show_event(event)
+        self.roster.joined({**event, "room": room})
+        # Joined now: who is in it (the operators marked) and its topic.
+        # Already in it: the server's words (plain lines go there now).
+        self._show(self.renderer.event(event, self.name) if already else self.renderer.joined(event))
         self._changed()
 
     def _ok_part(self, request: Request, event: dict[str, Any]) -> None:
         room: str = event["room"] if isinstance(event.get("room"), str) else request.args["room"]
         self.rooms = [r for r in self.rooms if name_key(r) != name_key(room)]
+        self.roster.left(room)
         if self.current_room is None or name_key(self.current_room) == name_key(room):
             self.current_room = self.rooms[-1] if self.rooms else None
         # The server's text names its idea of the current room; say ours.

@@ -42,11 +42,19 @@ from tchat.client.comeback import ComingBack
 from tchat.client.frontend import Display
 from tchat.client.reconnect import Backoff, Redial
 from tchat.client.render import Renderer
+from tchat.client.roster import Roster
 from tchat.commands import BadRequest, Request, parse_text
 from tchat.names import name_key
 
 # How long a quit waits for the server's bye before the client hangs up itself.
 QUIT_WAIT = 3.0
+
+# The events that answer a request (with its id in ``re``) besides ok, error,
+# pong and logged_in, whose handlers take the request they answer.
+ANSWERS = frozenset({
+    "users", "rooms", "whoami", "help", "history", "contacts", "seen", "accounts", "debug", "connections", "log",
+    "topic", "mode", "bans", "whois",
+})
 
 
 def _why(reason: Failure | None) -> str:
@@ -107,6 +115,8 @@ class Conversation(LineReceiver):
         self.registered = False
         self.rooms: list[str] = []
         self.current_room: str | None = None
+        # Who is in the rooms, who is an operator, the topics (L{Roster}).
+        self.roster = Roster()
         self.finished: Deferred[int] = Deferred()
         self.status: int | None = None
         self._next_id = 1
@@ -141,6 +151,9 @@ class Conversation(LineReceiver):
         self._got_bye = False
         self._final_bye = False
         self._kicked = False
+        # Whether this connection proved the admin password (/admin): the
+        # rights go with the connection, and are not given back on a new one.
+        self.admin = False
         self._shutdown_said = False
         self._heard = False  # any JSON event at all from the other side
         self._last_text = ""  # the last line that was not JSON, for diagnosis
@@ -254,6 +267,22 @@ class Conversation(LineReceiver):
     def prompt(self) -> str:
         """What an input prompt should say: the current room, or the name."""
         return f"{self.current_room or self.name or ''}> "
+
+    def topic(self) -> str | None:
+        """The topic of the current room, if it has one (as the server sent it: clean it to show it)."""
+        return self.roster.topic(self.current_room)
+
+    def names(self) -> list[str]:
+        """
+        The names to complete a word with, in order: the current room's
+        members (the latest to speak first), then everyone else online; one's
+        own name last.
+        """
+        return self.roster.completions(self.current_room, self.name)
+
+    def room_names(self) -> list[str]:
+        """The rooms the client is in, to complete a ``#`` word with."""
+        return sorted(self.rooms, key=name_key)
 
     # -- typed lines, in order ---------------------------------------------
 
@@ -419,6 +448,10 @@ class Conversation(LineReceiver):
             # A malformed event (a field of the wrong type) from a buggy or
             # newer server: show what came, keep the connection.
             self._show_event({"event": event["event"] + " (unreadable)", **{k: v for k, v in event.items() if k != "event"}})
+        if event["event"] in ANSWERS:
+            # It answers a request: no longer waited for, so a lost
+            # connection does not say it may not have been done.
+            self._reply_to(event)
         self._drain()
 
     def lineLengthExceeded(self, line: bytes) -> None:
@@ -453,7 +486,7 @@ class Conversation(LineReceiver):
             self.display.show(lines)
 
     def _show_event(self, event: dict[str, Any]) -> None:
-        self._show(self.renderer.event(event, self.name))
+        self._show(self.renderer.event(event, self.name, self.roster.mark))
 
     def _reply_to(self, event: dict[str, Any]) -> tuple[Request, float] | None:
         """The request ``event`` answers (forgotten from now on), if ours."""

@@ -10,15 +10,20 @@ prompt (L{LineEditor._prompt}), what Enter does and what the history keeps
 are the subclass's; so is how the typed text is drawn
 (L{LineEditor._shown}: the chat UI draws passwords as ``*``).
 
-How the screen is kept: the input area (an optional status row, the prompt
-plus what is typed, maybe wrapped over several rows) is always the last
-thing on the screen, and the editor knows where on it the terminal's cursor
-is (L{LineEditor._at}, a row and a column counted from the start of the
-input area). To show a message it moves the cursor to the start of the
-input area, erases to the end of the screen, writes the message lines (the
-terminal scrolls as it needs to), then draws the prompt and the typed text
-again and puts the cursor back where it was in the text. After a resize it
-works out where the terminal put the input area (L{Resize}).
+How the screen is kept: the input area (an optional status row, an
+optional banner row, the prompt plus what is typed, maybe wrapped over
+several rows) is always the last thing on the screen, and the editor knows
+where on it the terminal's cursor is (L{LineEditor._at}, a row and a column
+counted from the start of the input area). To show a message it moves the
+cursor to the start of the input area, erases to the end of the screen,
+writes the message lines (the terminal scrolls as it needs to), then draws
+the prompt and the typed text again and puts the cursor back where it was
+in the text. After a resize it works out where the terminal put the input
+area (L{Resize}).
+
+Tab completes the word before the cursor (L{LineEditor.handle_TAB}): the
+subclass says with what (L{LineEditor._completions}); Tab again, before
+any other key, puts the next candidate in its place, and so on round.
 
 Input is bytes: recvline's C{lineBuffer} is a list of C{bytes}. Here each
 element is one whole character, UTF-8 encoded: bytes of 0x80 and above are
@@ -100,6 +105,9 @@ class LineEditor(HistoricRecvLine):
         self._resize: Resize | None = None
         self._resize_timer: Any = None
         self._queued: list[str] = []
+        # While Tab goes through the candidates for a word: where the word
+        # starts in the buffer, the candidates, and which one is in place.
+        self._cycle: tuple[int, list[str], int] | None = None
         self.clock = clock
 
     # -- Twisted calls these -------------------------------------------------
@@ -195,6 +203,8 @@ class LineEditor(HistoricRecvLine):
         return self.clock
 
     def keystrokeReceived(self, keyID: Any, modifier: Any) -> None:
+        if keyID != b"\t":
+            self._cycle = None  # any other key ends a round of Tab
         if isinstance(keyID, bytes) and len(keyID) == 1 and keyID >= b"\x80" and modifier is None:
             for ch in self._decoder.decode(keyID):
                 self.characterReceived(ch.encode("utf-8"), False)
@@ -262,7 +272,40 @@ class LineEditor(HistoricRecvLine):
             self._redraw()
 
     def handle_TAB(self) -> None:
-        self.characterReceived(b" ", False)
+        """
+        Complete the word before the cursor with the first of its
+        candidates (L{_completions}); pressed again, with the next one, and
+        round again after the last. Nothing happens when there is none.
+        """
+        cycle = self._cycle
+        if cycle is not None:
+            start, candidates, index = cycle
+            if self.lineBuffer[start : self.lineBufferIndex] == split_chars(candidates[index].encode("utf-8")):
+                index = (index + 1) % len(candidates)
+                self._put_completion(start, candidates, index)
+                return
+        start = self.lineBufferIndex
+        while start > 0 and self.lineBuffer[start - 1] != b" ":
+            start -= 1
+        word = b"".join(self.lineBuffer[start : self.lineBufferIndex]).decode("utf-8", errors="replace")
+        candidates = self._completions(word, start == 0) if word else []
+        if candidates:
+            self._put_completion(start, candidates, 0)
+
+    def _put_completion(self, start: int, candidates: list[str], index: int) -> None:
+        chars = split_chars(candidates[index].encode("utf-8"))
+        self.lineBuffer[start : self.lineBufferIndex] = chars
+        self.lineBufferIndex = start + len(chars)
+        self._cycle = (start, candidates, index)
+        self._redraw()
+
+    def _completions(self, word: str, line_start: bool) -> list[str]:
+        """
+        What may take the place of ``word`` (never empty), the text before
+        the cursor back to a space, in order (``line_start``: the word
+        begins the line); each is put in whole, with whatever should follow it.
+        """
+        return []
 
     def handle_LEFT(self) -> None:
         if self.lineBufferIndex > 0:
@@ -341,15 +384,21 @@ class LineEditor(HistoricRecvLine):
         """The buffer as it is drawn, one element per character."""
         return self.lineBuffer
 
+    def _banner(self) -> str | None:
+        """A row to keep above the prompt (the chat's: the current room's topic), or None."""
+        return None
+
     def _head(self) -> str:
         """
-        What comes before the typed text in the input area: the status row,
-        if there is one (cut to the width, so the terminal never wraps it),
-        then the prompt.
+        What comes before the typed text in the input area: the status row
+        and the banner row, each if there is one (cleaned, a tab made a
+        space, and cut to the width, so the terminal never wraps it), then
+        the prompt.
         """
-        if self._status is None:
-            return self._prompt()
-        return cut(clean_text(f"*** {self._status}"), self.width - 1) + "\n" + self._prompt()
+        banner = self._banner()
+        rows = [f"*** {self._status}"] if self._status is not None else []
+        rows += [banner] if banner is not None else []
+        return "".join(cut(clean_text(row).replace("\t", " "), self.width - 1) + "\n" for row in rows) + self._prompt()
 
     def _head_len(self) -> int:
         return len(self._head())

@@ -9,8 +9,17 @@ Here are what the chat adds to the editor: the prompt (the current room,
 or the name; ``Name:`` and ``Password for NAME:`` while they are asked),
 what Enter does (a chat line to the client, a name or a password to its
 login, a line kept while the connection is down), the up-arrow history,
-Ctrl-C and Ctrl-D to leave, and the status row while the client is coming
-back.
+Ctrl-C and Ctrl-D to leave, the status row while the client is coming
+back, the current room's topic on a row of its own above the prompt, and
+what Tab completes (L{ChatUI._completions}).
+
+Tab completes names as terminal chat clients do (irssi's way): the word
+before the cursor, from the names in the current room (the latest to speak
+first), then everyone else online; a name that starts the line becomes
+``name: `` (someone spoken to), anywhere else ``name `` (so ``/kick bo``
+Tab gives ``/kick bob ``). A word starting with ``#`` completes a room one
+is in, and ``/`` at the start of the line a command. Tab again goes to the
+next candidate.
 
 Passwords: at the ``Password for NAME:`` prompt every typed character is
 drawn as ``*``, and so is the password part of a typed ``/login``,
@@ -29,8 +38,12 @@ from tchat.client.editor import CTRL_C, CTRL_D, LineEditor, split_chars
 from tchat.client.frontend import Client
 from tchat.client.passwords import holds_password, secret_start
 from tchat.client.render import Renderer
-from tchat.commands import BadRequest, parse_text
+from tchat.commands import COMMANDS, BadRequest, parse_text
 from tchat.names import clean_text
+
+# The commands Tab completes a /word at the start of a line with: each
+# form's first word (its name, not its aliases), as typed.
+COMMAND_WORDS = sorted({"/" + form.words[0].split()[0] for command in COMMANDS for form in command.forms})
 
 NAME_PROMPT = "Name: "
 # While a rate-limited login waits for the person to try again.
@@ -248,7 +261,30 @@ class ChatUI(LineEditor):
         self._redraw()
         self.client.login(name)
 
+    # -- completion ------------------------------------------------------------
+
+    def _completions(self, word: str, line_start: bool) -> list[str]:
+        if self.asking_name or self.asking_password is not None:
+            return []
+        line = b"".join(self.lineBuffer).decode("utf-8", errors="replace")
+        if line.startswith("/") and secret_start(line) is not None:
+            return []  # no completing in a line that holds a password
+        folded = word.casefold()
+        if line_start and word.startswith("/"):
+            return [c + " " for c in COMMAND_WORDS if c.startswith(folded)]
+        if word.startswith("#"):
+            return [r + " " for r in self.client.room_names() if r.casefold().startswith(folded)]
+        after = ": " if line_start else " "
+        return [n + after for n in self.client.names() if n.casefold().startswith(folded)]
+
     # -- drawing -------------------------------------------------------------
+
+    def _banner(self) -> str | None:
+        """The current room's topic, on its row above the prompt."""
+        if self.asking_name or self.asking_password is not None:
+            return None
+        topic = self.client.topic()
+        return f"Topic: {topic}" if topic else None
 
     def _prompt(self) -> str:
         if self.asking_password is not None:
