@@ -204,7 +204,7 @@ class LocalStep:
     queue and paying the flood limit like a request. ``run`` may return
     requests (or more steps) to carry out next, before anything read after it:
     an IRC line that became several requests (``JOIN #a,#b``) is answered in
-    order.
+    order. The first of them was paid for by the step; each further one pays.
     """
 
     __slots__ = ("run",)
@@ -465,6 +465,8 @@ class DoorSession:
         self.bucket = TokenBucket(self.limits.flood_rate, self.limits.flood_burst, self.clock)
         self._queue: deque[QueueItem] = deque()
         self._carrying = False
+        # Items at the head of the queue already paid for (a step's first request).
+        self._prepaid = 0
         self._holds: set[str] = set()
         self.busy = False
         self._wake: IDelayedCall | None = None
@@ -659,16 +661,21 @@ class DoorSession:
 
     def _carry_out(self) -> None:
         while self._queue and not self.busy and not self.closing:
-            wait = self.bucket.take()
+            if self._prepaid:
+                self._prepaid -= 1
+                wait = 0.0
+            else:
+                wait = self.bucket.take()
             if wait > 0:
                 if self._wake is None or not self._wake.active():
                     self._wake = self.clock.callLater(wait, self._pump)
                 return
             item = self._queue.popleft()
             if isinstance(item, LocalStep):
-                follow = item.run()
+                follow = list(item.run() or ())
                 if follow:
-                    self._queue.extendleft(reversed(list(follow)))
+                    self._queue.extendleft(reversed(follow))
+                    self._prepaid = 1
                 continue
             if isinstance(item, BadRequest):
                 self.deliver(error_event(item.code, item.text, re=item.id))

@@ -190,7 +190,7 @@ def welcome(s: IrcSession, e: Event) -> None:
     s.numeric(N.RPL_WELCOME, f"Welcome to {s.server}, {s.nick}: this is tchat's IRC door")
     s.numeric(N.RPL_YOURHOST, f"Your host is {s.server}, running tchat {__version__}")
     s.numeric(N.RPL_CREATED, "This server was started " + time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(s.door.started)))
-    s.send(encode(N.RPL_MYINFO, [s.nick, s.server, f"tchat-{__version__}", "i", "biklmnotv", "bklov"], s.server))
+    s.send(encode(N.RPL_MYINFO, [s.client, s.server, f"tchat-{__version__}", "i", "biklmnotv", "bklov"], s.server))
     tokens = isupport(s)
     for i in range(0, len(tokens), 12):
         s.numeric(N.RPL_ISUPPORT, *tokens[i : i + 12], "are supported by this server")
@@ -242,9 +242,9 @@ def cmd_cap(s: IrcSession, line: Line) -> Items | None:
         if version.isdigit() and int(version) >= 302:
             s.cap_version = 302
             s.set_caps(s.caps | {"cap-notify"})
-        s.send(encode("CAP", [s.nick, "LS", " ".join(CAPS)], s.server))
+        s.send(encode("CAP", [s.client, "LS", " ".join(CAPS)], s.server))
     elif sub == "LIST":
-        s.send(encode("CAP", [s.nick, "LIST", " ".join(sorted(s.caps))], s.server))
+        s.send(encode("CAP", [s.client, "LIST", " ".join(sorted(s.caps))], s.server))
     elif sub == "REQ":
         if not s.registered:
             s.negotiating = True
@@ -261,7 +261,7 @@ def cmd_cap(s: IrcSession, line: Line) -> Items | None:
             (caps.discard if off else caps.add)(cap)
         if ok:
             s.set_caps(caps)
-        s.send(encode("CAP", [s.nick, "ACK" if ok else "NAK", asked], s.server))
+        s.send(encode("CAP", [s.client, "ACK" if ok else "NAK", asked], s.server))
     elif sub == "END":
         if not s.registered and s.negotiating:
             s.negotiating = False

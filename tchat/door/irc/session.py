@@ -204,9 +204,14 @@ class IrcSession(LineReceiver, DoorSession):
             return
         self.write(data)
 
+    @property
+    def client(self) -> str:
+        """Whom numerics and CAP replies address: the nick once registered, ``*`` before."""
+        return self.nick if self.registered else "*"
+
     def numeric(self, code: str, *params: str) -> None:
-        """``:server CODE nick params…``."""
-        self.send(encode(code, [self.nick, *params], self.server))
+        """``:server CODE client params…``."""
+        self.send(encode(code, [self.client, *params], self.server))
 
     def line(self, command: str, *params: str, source: str | None = None) -> None:
         """A line from this session's user (or ``source``), with this profile's tags."""
@@ -214,7 +219,7 @@ class IrcSession(LineReceiver, DoorSession):
         self.send(encode(command, params, source or self.mask(self.nick), tags))
 
     def server_notice(self, text: str) -> None:
-        self.send(encode_text("NOTICE", self.nick, text, self.server))
+        self.send(encode_text("NOTICE", self.client, text, self.server))
 
     def mask(self, nick: str) -> str:
         return hostmask(nick, self.server)
@@ -263,7 +268,7 @@ class IrcSession(LineReceiver, DoorSession):
             text = event.get("text") or ""
             if name == "error":
                 text = f"{text} ({event.get('code')})"
-            return encode_text("NOTICE", self.nick, text, self.server)
+            return encode_text("NOTICE", self.client, text, self.server)
         return b""
 
     # -- what the client sees of its channels ------------------------------

@@ -71,18 +71,30 @@ def server_time(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{int((ts - whole) * 1000):03d}Z"
 
 
+# Commands whose last parameter is a word, not a text: written without ":".
+_WORDS = frozenset({"JOIN", "MODE", "NICK", "INVITE", "PING", "324", "004"})
+
+
+def _format(command: str, params: list[str], source: str | None) -> bytes:
+    if not params or command in _WORDS or (len(params) < 2 and command not in ("QUIT", "ERROR")):
+        return Line(None, source, command, params).format().encode("utf-8")
+    # Texts always after ":", as IRC servers write them, even a single word.
+    head = Line(None, source, command, params[:-1]).format()
+    return (head + " :" + params[-1]).encode("utf-8")
+
+
 def encode(command: str, params: Sequence[str], source: str | None = None, tags: dict[str, str] | None = None) -> bytes:
     """
     One line, ``\\r\\n``-terminated, shortened if it would pass 512 bytes
     without its tags (its last parameter is cut on a UTF-8 boundary).
     """
     params = [p for p in params]
-    data = Line(None, source, command, params).format().encode("utf-8")
+    data = _format(command, params, source)
     over = len(data) + 2 - LINE_MAX
     if over > 0 and params:
         last = params[-1].encode("utf-8")
         params[-1] = last[: max(0, len(last) - over)].decode("utf-8", "ignore")
-        data = Line(None, source, command, params).format().encode("utf-8")
+        data = _format(command, params, source)
     if tags:
         return b"@" + _tags(tags) + b" " + data + b"\r\n"
     return data + b"\r\n"
