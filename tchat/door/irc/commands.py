@@ -68,7 +68,7 @@ def dispatch(session: IrcSession, line: Line) -> Items | None:
 # -- answering errors --------------------------------------------------------
 
 
-def refuse(session: IrcSession, event: Event, command: str, channel: str | None = None, nick: str | None = None) -> None:
+def numeric_for(session: IrcSession, event: Event, command: str, channel: str | None = None, nick: str | None = None) -> None:
     """The numeric for the hub's ``error`` (its text kept), naming what it is about."""
     code, text = event.get("code"), event.get("text") or ""
     numeric, about = N.ERRORS.get(code, (N.ERR_UNKNOWNERROR, "command"))
@@ -126,7 +126,7 @@ def cmd_nick(s: IrcSession, line: Line) -> Items | None:
             if e.get("code") == "not_allowed":
                 s.numeric(N.ERR_NICKNAMEINUSE, nick, e.get("text") or "")
             else:
-                refuse(s, e, "NICK", nick=nick)
+                numeric_for(s, e, "NICK", nick=nick)
             return
         old, new = e.get("old") or s.nick, e.get("user") or nick
         if old != new:
@@ -158,7 +158,7 @@ def register(s: IrcSession) -> Items | None:
         s.registering = False
         if is_error(e):
             code = e.get("code")
-            refuse(s, e, "NICK", nick=nick)
+            numeric_for(s, e, "NICK", nick=nick)
             if code == "password_required":
                 s.server_notice(
                     f"{nick} is a registered name. To use it, connect with its password as the server password "
@@ -333,11 +333,11 @@ def message_request(s: IrcSession, target: str, text: str, kind: str | None, not
                 elif code in ("no_such_room", "bad_name"):
                     s.numeric(N.ERR_NOSUCHCHANNEL, target, e.get("text") or "No such channel")
                 else:
-                    refuse(s, e, command, channel=target)
+                    numeric_for(s, e, command, channel=target)
             elif code in ("no_such_user", "bad_name"):
                 s.numeric(N.ERR_NOSUCHNICK, target, e.get("text") or "No such nick")
             else:
-                refuse(s, e, command, nick=target)
+                numeric_for(s, e, command, nick=target)
             return
         if "echo-message" in s.caps:
             echoed = Event("message", {"msgid": e.get("msgid"), "ts": e.get("ts"), "from": s.nick, "to": target, "text": text})
@@ -371,7 +371,7 @@ def cmd_join(s: IrcSession, line: Line) -> Items | None:
 def join_request(s: IrcSession, room: str, key: str | None) -> Request:
     def answer(e: Event) -> None:
         if is_error(e):
-            refuse(s, e, "JOIN", channel=room)
+            numeric_for(s, e, "JOIN", channel=room)
             return
         name = e.get("room") or room
         if s.in_channel(name):
@@ -393,7 +393,7 @@ def cmd_part(s: IrcSession, line: Line) -> Items | None:
 def part_request(s: IrcSession, room: str, reason: str | None) -> Request:
     def answer(e: Event) -> None:
         if is_error(e):
-            refuse(s, e, "PART", channel=room)
+            numeric_for(s, e, "PART", channel=room)
             return
         name = e.get("room") or room
         s.channels.pop(name_key(name), None)
@@ -455,7 +455,7 @@ def cmd_topic(s: IrcSession, line: Line) -> Items | None:
 
         def read(e: Event) -> None:
             if is_error(e):
-                refuse(s, e, "TOPIC", channel=room)
+                numeric_for(s, e, "TOPIC", channel=room)
             elif e.get("topic"):
                 s.numeric(N.RPL_TOPIC, e["room"], e["topic"])
                 if e.get("by"):
@@ -468,7 +468,7 @@ def cmd_topic(s: IrcSession, line: Line) -> Items | None:
 
     def set_(e: Event) -> None:
         if is_error(e):
-            refuse(s, e, "TOPIC", channel=room)
+            numeric_for(s, e, "TOPIC", channel=room)
             return
         s.line("TOPIC", e.get("room") or room, e.get("topic") or "")
 
@@ -554,7 +554,7 @@ def cmd_away(s: IrcSession, line: Line) -> Items | None:
 
     def answer(e: Event) -> None:
         if is_error(e):
-            refuse(s, e, "AWAY")
+            numeric_for(s, e, "AWAY")
         elif e.get("away"):
             s.numeric(N.RPL_NOWAWAY, "You have been marked as being away")
         else:
@@ -579,7 +579,7 @@ def cmd_kick(s: IrcSession, line: Line) -> Items | None:
 def kick_request(s: IrcSession, room: str, nick: str, reason: str | None) -> Request:
     def answer(e: Event) -> None:
         if is_error(e):
-            refuse(s, e, "KICK", channel=room, nick=nick)
+            numeric_for(s, e, "KICK", channel=room, nick=nick)
             return
         name, who = e.get("room") or room, e.get("user") or nick
         s.line("KICK", name, who, reason or s.nick)
@@ -598,7 +598,7 @@ def cmd_invite(s: IrcSession, line: Line) -> Items | None:
             if e.get("code") == "bad_request" and "already" in (e.get("text") or ""):
                 s.numeric(N.ERR_USERONCHANNEL, nick, room, "is already on channel")
             else:
-                refuse(s, e, "INVITE", channel=room, nick=nick)
+                numeric_for(s, e, "INVITE", channel=room, nick=nick)
             return
         s.numeric(N.RPL_INVITING, e.get("user") or nick, e.get("room") or room)
 
@@ -613,7 +613,7 @@ def cmd_mode(s: IrcSession, line: Line) -> Items | None:
 
         def show(e: Event) -> None:
             if is_error(e):
-                refuse(s, e, "MODE", channel=target)
+                numeric_for(s, e, "MODE", channel=target)
                 return
             modes = dict(e.get("modes") or {})
             text, params = mode_change({k: v for k, v in modes.items() if v not in (None, False)})
@@ -719,7 +719,7 @@ def flags_request(s: IrcSession, room: str, flags: dict[str, Any]) -> Request | 
 
     def answer(e: Event) -> None:
         if is_error(e):
-            refuse(s, e, "MODE", channel=room)
+            numeric_for(s, e, "MODE", channel=room)
             return
         text, params = mode_change(checked)
         if text:
@@ -731,7 +731,7 @@ def flags_request(s: IrcSession, room: str, flags: dict[str, Any]) -> Request | 
 def rank_request(s: IrcSession, room: str, action: str, nick: str, change: str) -> Request:
     def answer(e: Event) -> None:
         if is_error(e):
-            refuse(s, e, "MODE", channel=room, nick=nick)
+            numeric_for(s, e, "MODE", channel=room, nick=nick)
             return
         name, who, said = e.get("room") or room, e.get("user") or nick, e.get("text") or ""
         if said == f"{who} is {'an operator' if 'o' in change else 'voiced'} in {name}" or said.startswith(f"{who} is not "):
@@ -744,7 +744,7 @@ def rank_request(s: IrcSession, room: str, action: str, nick: str, change: str) 
 def ban_request(s: IrcSession, room: str, nick: str, on: bool) -> Request:
     def answer(e: Event) -> None:
         if is_error(e):
-            refuse(s, e, "MODE", channel=room, nick=nick)
+            numeric_for(s, e, "MODE", channel=room, nick=nick)
             return
         name, who = e.get("room") or room, e.get("user") or nick
         s.line("MODE", name, "+b" if on else "-b", ban_mask(who))
