@@ -9,7 +9,7 @@ setup(
     python_requires=">=3.11",
     # Listed by hand: find_packages() would ship tests/, and twisted.plugins
     # must be named so that its (init-less) folder is installed.
-    packages=["tchat", "tchat.chat", "tchat.cluster", "tchat.commands", "tchat.door", "tchat.door.web", "tchat.client", "tchat.store", "tchat.web", "tchat.bench", "twisted.plugins"],
+    packages=["tchat", "tchat.chat", "tchat.cluster", "tchat.commands", "tchat.door", "tchat.door.web", "tchat.door.irc", "tchat.client", "tchat.store", "tchat.web", "tchat.bench", "twisted.plugins"],
     package_data={
         "tchat.store": ["schema/*/*.sql"],
         "tchat.web": ["static/*", "static/*/*"],
@@ -23,9 +23,10 @@ setup(
         "prometheus-client>=0.20",
         "txredisapi>=1.6",
         "confusable-homoglyphs>=3.3",
+        "irctokens>=2.0",
     ],
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6", "selenium>=4.20", "docutils>=0.20", "mypy>=1.10", "mypy-zope>=1.0"],
+        "test": ["pytest>=8", "hypothesis>=6", "selenium>=4.20", "docutils>=0.20", "mypy>=1.10", "mypy-zope>=1.0", "irc-parser-tests>=0.0.4", "PyYAML>=6"],
     },
     entry_points={
         "console_scripts": [

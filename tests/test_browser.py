@@ -70,7 +70,7 @@ class Server:
         self.process = subprocess.Popen(
             [TWISTD, "-n", "--pidfile=", "tchat",
              "--port", f"tcp:{line_port}:interface=127.0.0.1",
-             "--web-port", f"tcp:{web_port}:interface=127.0.0.1", *options],
+             "--web-port", f"tcp:{web_port}:interface=127.0.0.1", "--irc-port", "off", *options],
             cwd=self.folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
         threading.Thread(target=self._read, daemon=True).start()

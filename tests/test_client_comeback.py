@@ -99,7 +99,7 @@ class ServerComesBackCase(TestCase):
         process = TwistdProcess()
         description = listen[0] if listen else f"tcp:{self.port}:interface=127.0.0.1"
         transport = reactor.spawnProcess(
-            process, TWISTD, [TWISTD, "-n", "--pidfile=", "tchat", "--port", description, "--web-port", "off", "--db", "memory"],
+            process, TWISTD, [TWISTD, "-n", "--pidfile=", "tchat", "--port", description, "--web-port", "off", "--irc-port", "off", "--db", "memory"],
             env=_env(), path=self.folder,
         )
 

@@ -49,7 +49,7 @@ class Nodes(TestCase):
     async def start_node(self, name: str) -> int:
         process = spawn_twistd(
             self, self.cwd, "-n", "--pidfile", "", "tchat", "--port", "tcp:0:interface=127.0.0.1",
-            "--web-port", "tcp:0:interface=127.0.0.1",
+            "--web-port", "tcp:0:interface=127.0.0.1", "--irc-port", "off",
             "--bus", self.redis.url(), "--db", self.db, "--node", name, "--node-timeout", str(TIMEOUT),
             TCHAT_ADMIN_PASSWORD="pw",
         )
@@ -252,7 +252,7 @@ class NodeFailureTests(Nodes):
     async def test_a_second_live_node_with_the_same_name_is_refused(self) -> None:
         await self.start_cluster("n1")
         process = spawn_twistd(
-            self, self.cwd, "-n", "--pidfile", "", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off",
+            self, self.cwd, "-n", "--pidfile", "", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--irc-port", "off",
             "--bus", self.redis.url(), "--db", self.db, "--node", "n1",
         )
         process.port.addErrback(lambda failure: None)  # it never listens: that is the point

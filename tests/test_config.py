@@ -41,7 +41,7 @@ class ConfigFileTests(TestCase):
         options = self.parse("--config", path, "--web-port", "off")
         self.assertEqual(options["ports"], ["tcp:4001:backlog=1024", "tcp:4002:interface=127.0.0.1"])
         self.assertEqual((options["max-users"], options["flood-rate"], options["guests"]), (5, 2.0, "no"))
-        options = self.parse("--config", path, "--web-port", "off", "--max-users", "7", "--port", "4009")
+        options = self.parse("--config", path, "--web-port", "off", "--irc-port", "off", "--max-users", "7", "--port", "4009")
         self.assertEqual((options["max-users"], options["ports"]), (7, ["tcp:4009:backlog=1024"]))
 
     def test_an_unknown_key_or_a_wrong_type_is_an_error_naming_the_key(self) -> None:
@@ -84,13 +84,13 @@ class ReloadTests(TestCase):
         self.addCleanup(folder.cleanup)
         path = os.path.join(folder.name, "tchat.toml")
         with open(path, "w") as f:
-            f.write('port = "tcp:0:interface=127.0.0.1"\nweb-port = "off"\ndb = "memory"\nmotd = "before"\nregistration = "open"\n')
+            f.write('port = "tcp:0:interface=127.0.0.1"\nweb-port = "off"\nirc-port = "off"\ndb = "memory"\nmotd = "before"\nregistration = "open"\n')
         process = spawn_twistd(self, folder.name, "-n", "tchat", "--config", path)
         port = await process.port
         first = await connect_line_client(port)
         await first.wait_for("*** before")
         with open(path, "w") as f:
-            f.write('port = "tcp:0:interface=127.0.0.1"\nweb-port = "off"\ndb = "sqlite:other.db"\nmotd = "after"\nregistration = "closed"\n')
+            f.write('port = "tcp:0:interface=127.0.0.1"\nweb-port = "off"\nirc-port = "off"\ndb = "sqlite:other.db"\nmotd = "after"\nregistration = "closed"\n')
         process.transport.signalProcess(signal.SIGHUP)
         await _until(lambda: b"SIGHUP: reloaded" in process.output)
         self.assertIn(b"changed: motd, registration; these need a restart to change: db", process.output)
@@ -116,7 +116,7 @@ class JSONLogTests(TestCase):
 
         folder = tempfile.TemporaryDirectory(prefix="tchat-jsonlog-")
         self.addCleanup(folder.cleanup)
-        process = spawn_twistd(self, folder.name, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--db", "memory", "--log-format", "json")
+        process = spawn_twistd(self, folder.name, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--irc-port", "off", "--db", "memory", "--log-format", "json")
         process.port.addErrback(lambda _: None)  # it looks for a text line, which JSON logs do not have
 
         def events() -> list[dict[str, Any]]:
@@ -148,7 +148,7 @@ class CertificateRenewalTests(TestCase):
         with open(cert, "rb") as f:
             old_authority = f.read()
         process = spawn_twistd(self, folder.name, "-n", "tchat", "--port", f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}",
-                "--web-port", "off", "--db", "memory")
+                "--web-port", "off", "--irc-port", "off", "--db", "memory")
         port = await process.port
 
         async def connect(authority: bytes, port: int) -> LineClient:

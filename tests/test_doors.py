@@ -37,9 +37,9 @@ class RegistryTests(TestCase):
         self.assertEqual(options.synonyms["p"], "port")
 
     def test_every_door_is_built_in_the_registrys_order_on_one_count(self) -> None:
-        chat = makeService(parse("--port", "tcp:0", "--web-port", "tcp:0"))
+        chat = makeService(parse("--port", "tcp:0", "--web-port", "tcp:0", "--irc-port", "tcp:0"))
         self.assertEqual([door.name for door in chat.doors], [kind.name for kind in DOORS])
-        self.assertEqual([door.name for door in chat.doors], ["tcp", "web"])
+        self.assertEqual([door.name for door in chat.doors], ["tcp", "web", "irc"])
         admissions = set()
         for door in chat.doors:
             self.assertIsInstance(door, BaseDoor)
@@ -52,20 +52,21 @@ class RegistryTests(TestCase):
         self.assertEqual(len(admissions), 1)
 
     def test_each_door_listens_on_each_endpoint_of_its_option_with_its_factory(self) -> None:
-        chat = makeService(parse("-p", "tcp:0", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "8080"))
-        line, web = chat.doors
+        chat = makeService(parse("-p", "tcp:0", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "8080", "--irc-port", "6668"))
+        line, web, irc = chat.doors
         self.assertEqual(
             [(s.description, s.factory, s.what) for s in listening(chat)],
             [
                 ("tcp:0", line.factory, "tchat"),
                 ("tcp:0:interface=127.0.0.1", line.factory, "tchat"),
                 ("tcp:8080:backlog=1024", web.factory, "tchat web"),
+                ("tcp:6668:backlog=1024", irc.factory, "tchat irc"),
             ],
         )
 
     def test_a_door_listening_nowhere_is_built_all_the_same(self) -> None:
-        chat = makeService(parse("--port", "tcp:0", "--web-port", "off"))
-        self.assertEqual([door.name for door in chat.doors], ["tcp", "web"])
+        chat = makeService(parse("--port", "tcp:0", "--web-port", "off", "--irc-port", "off"))
+        self.assertEqual([door.name for door in chat.doors], ["tcp", "web", "irc"])
         self.assertEqual([s.what for s in listening(chat)], ["tchat"])
 
     def test_every_doors_option_is_a_config_key_taking_one_value_or_a_list(self) -> None:

@@ -35,7 +35,7 @@ class DurabilityTests:
     async def start(self, db: str) -> tuple[TwistdProcess, int]:
         process = TwistdProcess()
         args = [
-            TWISTD, "-n", "--pidfile=", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off",
+            TWISTD, "-n", "--pidfile=", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--irc-port", "off",
             "--db", db, "--flood-rate", "100000", "--flood-burst", "100000", "--flood-queue", "100000",
         ]
         transport = reactor.spawnProcess(process, TWISTD, args, env=_env(), path=self.folder)

@@ -293,11 +293,12 @@ class SharedAdmissionTests(TestCase):
         third = Conn(other, "10.0.0.1", 3)
         self.assertIn("(too_many_connections)", third.take()[0])
 
-    def test_twistd_builds_both_doors_on_one_count(self) -> None:
+    def test_twistd_builds_every_door_on_one_count(self) -> None:
         from tchat.tap import Options, makeService
 
         options = Options()
-        options.parseOptions(["--port", "tcp:0", "--web-port", "tcp:0", "--db", "memory"])
+        options.parseOptions(["--port", "tcp:0", "--web-port", "tcp:0", "--irc-port", "tcp:0", "--db", "memory"])
         chat = makeService(options)
-        line_door, web_door = chat.doors
+        line_door, web_door, irc_door = chat.doors
         self.assertIs(line_door.table.admission, web_door.table.admission)
+        self.assertIs(line_door.table.admission, irc_door.table.admission)

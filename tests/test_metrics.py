@@ -97,7 +97,7 @@ class EndpointTests(TestCase):
     async def test_metrics_on_their_own_port_and_health_on_the_web_port(self) -> None:
         folder = tempfile.TemporaryDirectory(prefix="tchat-metrics-")
         self.addCleanup(folder.cleanup)
-        process = spawn_twistd(self, folder.name, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "tcp:0:interface=127.0.0.1",
+        process = spawn_twistd(self, folder.name, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "tcp:0:interface=127.0.0.1", "--irc-port", "off",
                 "--metrics-port", "tcp:0:interface=127.0.0.1", "--db", f"sqlite:{os.path.join(folder.name, 't.db')}")
         line_port = await process.port
         await _until(lambda: b"tchat metrics listening" in process.output and b"tchat web listening" in process.output)

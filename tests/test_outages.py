@@ -37,7 +37,7 @@ class HungDatabaseTests(TestCase):
         through = _through(url, await proxy.start())
         folder = tempfile.TemporaryDirectory(prefix="tchat-outage-")
         self.addCleanup(folder.cleanup)
-        process = spawn_twistd(self, folder.name, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "tcp:0:interface=127.0.0.1",
+        process = spawn_twistd(self, folder.name, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "tcp:0:interface=127.0.0.1", "--irc-port", "off",
                 "--db", through, "--db-timeout", "1")
         tchat_port = await process.port
         web_port = await web_port_of(process)
@@ -105,7 +105,7 @@ class DatabaseGoneAndBackTests(TestCase):
         url, name = POSTGRES.new_database(self)
         folder = tempfile.TemporaryDirectory(prefix="tchat-outage-")
         self.addCleanup(folder.cleanup)
-        process = spawn_twistd(self, folder.name, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "tcp:0:interface=127.0.0.1",
+        process = spawn_twistd(self, folder.name, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "tcp:0:interface=127.0.0.1", "--irc-port", "off",
                 "--db", url, "--db-timeout", "2")
         port = await process.port
         web_port = await web_port_of(process)
@@ -150,7 +150,7 @@ class SQLiteUnwritableAndBackTests(TestCase):
         folder = tempfile.TemporaryDirectory(prefix="tchat-unwritable-")
         self.addCleanup(folder.cleanup)
         db = os.path.join(folder.name, "tchat.db")
-        process = spawn_twistd(self, folder.name, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "tcp:0:interface=127.0.0.1",
+        process = spawn_twistd(self, folder.name, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "tcp:0:interface=127.0.0.1", "--irc-port", "off",
                 "--db", f"sqlite:{db}", "--db-timeout", "2")
         port = await process.port
         web_port = await web_port_of(process)
@@ -193,7 +193,7 @@ class UnusableDatabaseAtStartTests(TestCase):
 
     async def test_an_unreachable_postgresql_stops_twistd_with_the_reason(self) -> None:
         out, err, code = await getProcessOutputAndValue(
-            TWISTD, ["-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--db", "postgresql://postgres@127.0.0.1:9/x"],
+            TWISTD, ["-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--irc-port", "off", "--db", "postgresql://postgres@127.0.0.1:9/x"],
             env=_env(), path=self.cwd,
         )
         self.assertEqual(code, 1, out + err)
@@ -204,7 +204,7 @@ class UnusableDatabaseAtStartTests(TestCase):
         open(path, "wb").close()
         make_read_only(self, path)
         out, err, code = await getProcessOutputAndValue(
-            TWISTD, ["tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--db", "sqlite:tchat.db"],
+            TWISTD, ["tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--irc-port", "off", "--db", "sqlite:tchat.db"],
             env=_env(), path=self.cwd,
         )
         self.assertEqual(code, 1, out + err)

@@ -146,7 +146,7 @@ class BackupTests(TestCase):
         self.addCleanup(folder.cleanup)
 
         async def serve(db: str) -> tuple[TwistdProcess, int]:
-            process = spawn_twistd(self, folder.name, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--db", db)
+            process = spawn_twistd(self, folder.name, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--irc-port", "off", "--db", db)
             return process, await process.port
 
         live = os.path.join(folder.name, "tchat.db")

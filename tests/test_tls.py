@@ -84,7 +84,7 @@ class TwistdTLSCase(TestCase):
         key, cert = key or self.key, cert or self.cert
         description = f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}" if tls else "tcp:0:interface=127.0.0.1"
         transport = reactor.spawnProcess(
-            process, TWISTD, [TWISTD, "-n", "tchat", "--port", description, "--web-port", "off", "--db", "memory"],
+            process, TWISTD, [TWISTD, "-n", "tchat", "--port", description, "--web-port", "off", "--irc-port", "off", "--db", "memory"],
             env=_env(), path=self.folder,
         )
 

@@ -114,7 +114,7 @@ class TwistdTests(TestCase):
 
     async def test_run_chat_and_stop_with_sigterm_saying_goodbye(self) -> None:
         process = self.spawn(
-            "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--motd", "Hello from the test",
+            "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--irc-port", "off", "--motd", "Hello from the test",
             TCHAT_ADMIN_PASSWORD="pw",
         )
         port = await process.port
@@ -145,7 +145,7 @@ class TwistdTests(TestCase):
         secret = os.path.join(self.cwd, "admin-secret")
         with open(secret, "w") as f:
             f.write("from-a-file\n")
-        process = self.spawn("-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--admin-password-file", secret)
+        process = self.spawn("-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--irc-port", "off", "--admin-password-file", secret)
         port = await process.port
         root = await connect_line_client(port)
         root.send_json(action="login", user="root")
@@ -162,7 +162,7 @@ class TwistdTests(TestCase):
         pidfile = os.path.join(self.cwd, "tchat.pid")
         logfile = os.path.join(self.cwd, "tchat.log")
         out, err, code = await getProcessOutputAndValue(
-            TWISTD, ["--pidfile", pidfile, "--logfile", logfile, "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off"],
+            TWISTD, ["--pidfile", pidfile, "--logfile", logfile, "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--irc-port", "off"],
             env=_env(), path=self.cwd,
         )
         self.assertEqual(code, 0, out + err)
@@ -195,7 +195,7 @@ class StartFailureTests(TestCase):
 
     async def test_a_port_in_use_in_the_foreground(self) -> None:
         out, err, code = await getProcessOutputAndValue(
-            TWISTD, ["-n", "tchat", "--port", f"tcp:{self.port}:interface=127.0.0.1", "--web-port", "off", "--db", "memory"],
+            TWISTD, ["-n", "tchat", "--port", f"tcp:{self.port}:interface=127.0.0.1", "--web-port", "off", "--irc-port", "off", "--db", "memory"],
             env=_env(), path=self.cwd,
         )
         self.assertEqual(code, 1, out + err)
@@ -205,7 +205,7 @@ class StartFailureTests(TestCase):
 
     async def test_a_port_in_use_as_a_daemon(self) -> None:
         out, err, code = await getProcessOutputAndValue(
-            TWISTD, ["tchat", "--web-port", f"tcp:{self.port}:interface=127.0.0.1", "--port", "tcp:0:interface=127.0.0.1", "--db", "memory"],
+            TWISTD, ["tchat", "--web-port", f"tcp:{self.port}:interface=127.0.0.1", "--irc-port", "off", "--port", "tcp:0:interface=127.0.0.1", "--db", "memory"],
             env=_env(), path=self.cwd,
         )
         self.assertEqual(code, 1, out + err)
@@ -215,7 +215,7 @@ class StartFailureTests(TestCase):
 
     async def test_more_connections_than_the_descriptor_limit_allows(self) -> None:
         # Asked for explicitly: refused, saying why.
-        args = ["--nofile=300:300", TWISTD, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--db", "memory"]
+        args = ["--nofile=300:300", TWISTD, "-n", "tchat", "--port", "tcp:0:interface=127.0.0.1", "--web-port", "off", "--irc-port", "off", "--db", "memory"]
         out, err, code = await getProcessOutputAndValue("/usr/bin/prlimit", [*args, "--max-connections", "5000"], env=_env(), path=self.cwd)
         self.assertEqual(code, 1, out + err)
         self.assertIn(b"--max-connections 5000 needs 5064 open files, but this process may open only 300", out + err)

@@ -8,9 +8,10 @@ entry here.
 """
 
 from tchat.door.base import BaseDoor, Door, DoorKind
+from tchat.door.irc import IRC_DOOR
 from tchat.door.line import LINE_DOOR
 from tchat.door.web import WEB_DOOR
 
 __all__ = ["DOORS", "BaseDoor", "Door", "DoorKind"]
 
-DOORS: tuple[DoorKind, ...] = (LINE_DOOR, WEB_DOOR)
+DOORS: tuple[DoorKind, ...] = (LINE_DOOR, WEB_DOOR, IRC_DOOR)

@@ -54,7 +54,7 @@ import itertools
 import socket
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IAddress, IDelayedCall, IPushProducer, IReactorTime
@@ -68,7 +68,10 @@ from tchat.events import Event, error_event, make_event
 from tchat.chat import Hub
 from tchat.throttle import TokenBucket
 
-__all__ = ["Admission", "DoorSession", "Limits", "SendQueue", "SessionTable", "Ticket", "TokenBucket", "format_address", "tune_socket"]
+__all__ = [
+    "Admission", "DoorSession", "Limits", "LocalStep", "SendQueue", "SessionTable", "Ticket", "TokenBucket", "format_address",
+    "tune_socket",
+]
 
 log = Logger()
 
@@ -192,6 +195,27 @@ class SendQueue:
         waiting, self._waiting = self._waiting, []
         for d in waiting:
             d.callback(None)
+
+
+class LocalStep:
+    """
+    A door's own answer to something a client sent (the IRC door's ``CAP``,
+    ``MOTD``, a missing parameter), carried out in its turn in the session's
+    queue and paying the flood limit like a request. ``run`` may return
+    requests (or more steps) to carry out next, before anything read after it:
+    an IRC line that became several requests (``JOIN #a,#b``) is answered in
+    order. The first of them was paid for by the step; each further one pays.
+    """
+
+    __slots__ = ("run",)
+    # What the queue's overflow answer names (it answers no request).
+    id = None
+
+    def __init__(self, run: Callable[[], "Iterable[Request | BadRequest | LocalStep] | None"]) -> None:
+        self.run = run
+
+
+QueueItem = Request | BadRequest | LocalStep
 
 
 class Ticket:
@@ -439,7 +463,10 @@ class DoorSession:
         self.opened_at = self.last_heard = self.clock.seconds()
         self.sendq = SendQueue()
         self.bucket = TokenBucket(self.limits.flood_rate, self.limits.flood_burst, self.clock)
-        self._queue: deque[Request | BadRequest] = deque()
+        self._queue: deque[QueueItem] = deque()
+        self._carrying = False
+        # Items at the head of the queue already paid for (a step's first request).
+        self._prepaid = 0
         self._holds: set[str] = set()
         self.busy = False
         self._wake: IDelayedCall | None = None
@@ -481,7 +508,7 @@ class DoorSession:
         self.last_heard = self.clock.seconds()
         self.ping_sent_at = None
 
-    def submit(self, request: Request | BadRequest) -> None:
+    def submit(self, request: QueueItem) -> None:
         """
         Carry out ``request`` in order, within the flood limits; a
         L{BadRequest} is answered with its error when its turn comes.
@@ -499,6 +526,17 @@ class DoorSession:
         self._queue.append(request)
         if len(self._queue) >= self.limits.flood_queue:
             self._hold("flood")
+        self._pump()
+
+    def submit_next(self, items: Iterable[QueueItem]) -> None:
+        """
+        Carry out ``items`` before anything else waiting (a door's follow-up
+        to the answer it is delivering: the IRC door asks for a room's names
+        right after its join). They pay the flood limit too.
+        """
+        if self.closing:
+            return
+        self._queue.extendleft(reversed(list(items)))
         self._pump()
 
     def submit_text(self, codec: Any, text: str) -> None:
@@ -607,7 +645,15 @@ class DoorSession:
                 self.resume_reading()
 
     def _pump(self) -> None:
-        self._carry_out()
+        if self._carrying:
+            # Submitted while delivering an answer (from inside hub.handle):
+            # the loop below, already running, takes it in its turn.
+            return
+        self._carrying = True
+        try:
+            self._carry_out()
+        finally:
+            self._carrying = False
         # Only now may reading go on: lines read meanwhile would otherwise be
         # carried out before those already waiting.
         if "flood" in self._holds and len(self._queue) <= self.limits.flood_queue // 2:
@@ -615,12 +661,22 @@ class DoorSession:
 
     def _carry_out(self) -> None:
         while self._queue and not self.busy and not self.closing:
-            wait = self.bucket.take()
+            if self._prepaid:
+                self._prepaid -= 1
+                wait = 0.0
+            else:
+                wait = self.bucket.take()
             if wait > 0:
                 if self._wake is None or not self._wake.active():
                     self._wake = self.clock.callLater(wait, self._pump)
                 return
             item = self._queue.popleft()
+            if isinstance(item, LocalStep):
+                follow = list(item.run() or ())
+                if follow:
+                    self._queue.extendleft(reversed(follow))
+                    self._prepaid = 1
+                continue
             if isinstance(item, BadRequest):
                 self.deliver(error_event(item.code, item.text, re=item.id))
                 continue

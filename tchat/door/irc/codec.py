@@ -1,0 +1,191 @@
+"""
+The hub's events as IRC lines, for the events that read the same to every
+recipient: a message, a join, a part, a quit, a kick, a nick change, a
+topic, a mode change, an invitation.
+
+A L{IrcCodec} is one *profile*: with or without the ``time`` tag
+(server-time) and the ``msgid`` tag (message-tags). L{Event.encoded}
+caches by the codec's name, so a message fanned out to a thousand IRC
+clients is made once per profile, as for the other doors' codecs. What
+depends on who receives it (numerics name their recipient; the answers to
+a session's own requests) is not made here but by the session
+(L{tchat.door.irc.session}).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from tchat.events import Event
+from tchat.door.irc.wire import encode, encode_text, server_time
+from tchat.names import is_room
+
+# The events L{IrcCodec} makes (when they answer no request).
+SHARED = frozenset({
+    "message", "join", "part", "quit", "kick", "nick", "topic", "mode", "op", "deop", "voice", "devoice",
+    "ban", "unban", "mute", "unmute", "invite",
+})
+
+# tchat's mode fields and IRC's letters (+H, "new members read only from
+# their join", has no IRC letter and is not shown on IRC).
+FLAG_LETTERS = {"moderated": "m", "invite_only": "i", "topic_locked": "t"}
+
+ADMIN = "an admin"
+
+
+def hostmask(nick: str, host: str) -> str:
+    """How the door names a user to IRC: ``nick!nick@host``, the host being the server's name."""
+    return f"{nick}!{nick}@{host}"
+
+
+def ban_mask(nick: str) -> str:
+    """tchat bans by name; on IRC a ban on ``nick`` reads ``nick!*@*``."""
+    return f"{nick}!*@*"
+
+
+def mode_change(changes: dict[str, Any]) -> tuple[str, list[str]]:
+    """
+    A tchat mode change (``set``: flags, ``key``, ``limit``) as IRC's mode
+    string and its parameters: ``("+mk-l", ["secret"])``. A key shown as
+    ``True`` (hidden from non-ops) is ``*``. ``("", [])`` if nothing in it
+    has an IRC letter.
+    """
+    parts: list[tuple[bool, str]] = []
+    params: list[str] = []
+    for field, value in changes.items():
+        if field in FLAG_LETTERS:
+            parts.append((bool(value), FLAG_LETTERS[field]))
+        elif field == "key":
+            parts.append((value is not None, "k"))
+            if value is not None:
+                params.append("*" if value is True else str(value))
+        elif field == "limit":
+            parts.append((value is not None, "l"))
+            if value is not None:
+                params.append(str(value))
+    text = ""
+    sign: bool | None = None
+    for on, letter in parts:
+        if on is not sign:
+            text += "+" if on else "-"
+            sign = on
+        text += letter
+    return text, params
+
+
+def quit_reason(reason: str) -> str:
+    """tchat's ``quit: bye`` reads ``Quit: bye`` on IRC, as IRC servers write it."""
+    if reason == "quit":
+        return "Quit"
+    if reason.startswith("quit: "):
+        return "Quit: " + reason[len("quit: "):]
+    return reason
+
+
+class IrcCodec:
+    """One profile's IRC lines for the shared events (see the module's docstring)."""
+
+    def __init__(self, server: str, with_time: bool, with_msgid: bool) -> None:
+        self.server = server
+        self.with_time = with_time
+        self.with_msgid = with_msgid
+        self.name = "irc" + ("+time" if with_time else "") + ("+msgid" if with_msgid else "")
+        self._make: dict[str, Callable[[Event], bytes]] = {
+            name: getattr(self, "_" + name) for name in SHARED
+        }
+
+    def source(self, nick: str | None) -> str:
+        """The line's source: the user's hostmask, or the server for an admin without a chat name."""
+        if not nick or nick == ADMIN:
+            return self.server
+        return hostmask(nick, self.server)
+
+    def tags(self, event: Event, msgid: bool = False) -> dict[str, str] | None:
+        tags: dict[str, str] = {}
+        if self.with_time:
+            tags["time"] = server_time(event.get("ts") or time.time())
+        if msgid and self.with_msgid and event.get("msgid"):
+            tags["msgid"] = str(event["msgid"])
+        return tags or None
+
+    def encode(self, event: Event) -> bytes:
+        make = self._make.get(event.name)
+        return make(event) if make is not None else b""
+
+    def line(self, event: Event, source: str | None, command: str, *params: str) -> bytes:
+        return encode(command, params, self.source(source), self.tags(event))
+
+    # -- the events ------------------------------------------------------
+
+    def message_lines(self, event: Event, sender: str, target: str, text: str, kind: str | None, command: str = "PRIVMSG") -> bytes:
+        if event.get("delayed") and not self.with_time:
+            # Without server-time the client cannot tell it waited.
+            text = time.strftime("[sent %Y-%m-%d %H:%M UTC] ", time.gmtime(event["ts"])) + text
+        wrap = ("\x01ACTION ", "\x01") if kind == "action" else ("", "")
+        return encode_text(command, target, text, self.source(sender), self.tags(event, msgid=True), wrap)
+
+    def _message(self, e: Event) -> bytes:
+        return self.message_lines(e, e["from"], e["to"], e["text"], e.get("kind"))
+
+    def _join(self, e: Event) -> bytes:
+        return self.line(e, e["user"], "JOIN", e["room"])
+
+    def _part(self, e: Event) -> bytes:
+        if e.get("reason"):
+            return self.line(e, e["user"], "PART", e["room"], e["reason"])
+        return self.line(e, e["user"], "PART", e["room"])
+
+    def _quit(self, e: Event) -> bytes:
+        return self.line(e, e["user"], "QUIT", quit_reason(e.get("reason") or "quit"))
+
+    def _kick(self, e: Event) -> bytes:
+        return self.line(e, e["by"], "KICK", e["room"], e["user"], e.get("reason") or e["by"])
+
+    def _nick(self, e: Event) -> bytes:
+        return self.line(e, e["old"], "NICK", e["new"])
+
+    def _topic(self, e: Event) -> bytes:
+        return self.line(e, e.get("by"), "TOPIC", e["room"], e.get("topic") or "")
+
+    def _mode(self, e: Event) -> bytes:
+        text, params = mode_change(e.get("set") or {})
+        if not text:
+            return b""
+        return self.line(e, e.get("by"), "MODE", e["room"], text, *params)
+
+    def _rank(self, e: Event, change: str) -> bytes:
+        return self.line(e, e.get("by"), "MODE", e["room"], change, e["user"])
+
+    def _op(self, e: Event) -> bytes:
+        return self._rank(e, "+o")
+
+    def _deop(self, e: Event) -> bytes:
+        return self._rank(e, "-o")
+
+    def _voice(self, e: Event) -> bytes:
+        return self._rank(e, "+v")
+
+    def _devoice(self, e: Event) -> bytes:
+        return self._rank(e, "-v")
+
+    def _ban(self, e: Event) -> bytes:
+        return self.line(e, e.get("by"), "MODE", e["room"], "+b", ban_mask(e["user"]))
+
+    def _unban(self, e: Event) -> bytes:
+        return self.line(e, e.get("by"), "MODE", e["room"], "-b", ban_mask(e["user"]))
+
+    def _mute(self, e: Event) -> bytes:
+        # IRC has no mute: a notice to the channel says it.
+        until = time.strftime(" until %Y-%m-%d %H:%M UTC", time.gmtime(e["until"])) if e.get("until") else ""
+        return self.line(e, None, "NOTICE", e["room"], f"{e['by']} muted {e['user']} in {e['room']}{until}")
+
+    def _unmute(self, e: Event) -> bytes:
+        return self.line(e, None, "NOTICE", e["room"], f"{e['by']} lifted the mute of {e['user']} in {e['room']}")
+
+    def _invite(self, e: Event) -> bytes:
+        return self.line(e, e.get("by"), "INVITE", e["user"], e["room"])
+
+
+def is_channel(target: str) -> bool:
+    return is_room(target)

@@ -1,0 +1,76 @@
+"""
+The IRC door's factory (L{IrcDoor}) and its entry in the registry (L{IRC_DOOR}).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from twisted.internet.interfaces import IAddress, IReactorTime
+from twisted.internet.protocol import ServerFactory
+
+from tchat.chat import Hub
+from tchat.door.base import BaseDoor, DoorKind
+from tchat.door.irc.codec import IrcCodec
+from tchat.door.irc.session import IrcSession
+from tchat.door.session import Admission, Limits
+
+
+def server_name(name: str) -> str:
+    """The server's name as IRC lines carry it: one word, no ``:``, ``!`` or ``@``."""
+    word = "".join(c if c.isprintable() and c not in " :!@,*?" else "-" for c in name).strip("-")
+    return word or "tchat"
+
+
+class IrcDoor(BaseDoor, ServerFactory):
+    """The factory of the IRC door: the hub, the limits, the open sessions and one codec per profile."""
+
+    name = IrcSession.door_name
+    noisy = False
+
+    def __init__(self, hub: Hub, limits: Limits, clock: IReactorTime, admission: Admission | None = None) -> None:
+        super().__init__(hub, limits, clock, admission)
+        self.server = server_name(hub.config.server_name)
+        self.started = clock.seconds()
+        self._codecs: dict[tuple[bool, bool], IrcCodec] = {}
+
+    @classmethod
+    def from_options(
+        cls, options: Mapping[str, Any], hub: Hub, limits: Limits, clock: IReactorTime, admission: Admission
+    ) -> "IrcDoor":
+        return cls(hub, limits, clock, admission)
+
+    def codec(self, caps: set[str]) -> IrcCodec:
+        """The codec of the profile ``caps`` make: the same one for every session that shares it."""
+        profile = ("server-time" in caps, "message-tags" in caps)
+        codec = self._codecs.get(profile)
+        if codec is None:
+            codec = self._codecs[profile] = IrcCodec(self.server, *profile)
+        return codec
+
+    @property
+    def factory(self) -> "IrcDoor":
+        return self
+
+    def buildProtocol(self, addr: IAddress | None) -> IrcSession:
+        return IrcSession(self)
+
+    def startFactory(self) -> None:
+        self.table.start()
+
+    def stopFactory(self) -> None:
+        self.table.stop()
+
+
+IRC_DOOR = DoorKind(
+    name=IrcDoor.name,
+    option="irc-port",
+    default="6667",
+    help=(
+        "Listen for IRC clients on PORT: a number, or an endpoint string such as "
+        "ssl:6697:privateKey=key.pem:certKey=cert.pem; off for none. Repeat to listen on several (default: 6667)."
+    ),
+    build=IrcDoor.from_options,
+    can_be_off=True,
+    log_as="tchat irc",
+)

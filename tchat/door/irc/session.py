@@ -1,0 +1,330 @@
+"""
+One IRC connection: L{IrcSession}, a L{LineReceiver} that mixes in
+L{DoorSession} as the line door's session does.
+
+The flow:
+
+- **framing**: lines end in ``\\n`` (a ``\\r`` before it is dropped); each
+  whole line is decoded as UTF-8 (never a TCP chunk at a time) and read with
+  irctokens (L{tchat.door.irc.wire.parse}). A line that is not UTF-8 gets a
+  NOTICE, one too long a 417, one with no command a NOTICE; each is dropped
+  and the connection goes on.
+- **order**: every line becomes a L{LocalStep} in the session's one queue,
+  so it waits its turn and pays the flood limit like a request of any door.
+  At its turn the step reads the line (L{tchat.door.irc.commands}) and may
+  answer it itself (CAP, MOTD, a missing parameter) or turn it into hub
+  requests, carried out next, before any later line.
+- **answers**: each request gets an id; the hub's answer carries it as
+  ``re``, and the session turns it into the IRC lines that answer that
+  command (``pending``). Events that answer nothing and read the same to
+  everyone (a message, a join, …) are the profile's
+  L{tchat.door.irc.codec.IrcCodec} bytes, made once per profile; the rest
+  (notices, pings, the last ERROR) are made for this session.
+- **registration**: NICK and USER (PASS is the password of a registered
+  name), held open by CAP LS/REQ until CAP END, become the hub's ``login``;
+  its ``logged_in`` is the welcome burst (001-005, LUSERS, MOTD or 422) and
+  a JOIN, topic and NAMES for each room the user is in.
+- **limits** are the shared ones (L{tchat.door.session}): connection counts,
+  flood control, the send queue (``ERROR :SendQ exceeded``), the login
+  timeout, and the ping (``PING``) and ping timeout for every IRC client.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from irctokens import Line
+from twisted.logger import Logger
+from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
+
+from tchat.commands import Request
+from tchat.door.irc import numerics as N
+from tchat.door.irc.codec import SHARED, IrcCodec, hostmask
+from tchat.door.irc.wire import READ_MAX, BadLine, encode, encode_text, parse
+from tchat.door.session import DoorSession, LocalStep, QueueItem
+from tchat.events import Event
+from tchat.names import name_key
+
+if TYPE_CHECKING:
+    from tchat.door.irc.door import IrcDoor
+
+log = Logger()
+
+Answer = Callable[[Event], None]
+Items = list[QueueItem]
+
+
+@dataclass
+class Channel:
+    """A channel as this session's client sees it: its name and members (key: name as shown)."""
+
+    name: str
+    members: dict[str, str] = field(default_factory=dict)
+
+
+class _Mode:
+    """What L{DoorSession.describe} names this session's encoding."""
+
+    name = "irc"
+
+
+class _Private:
+    """Makes this session's own lines of a fresh event (the last ERROR, a refusal); see L{DoorSession.close}."""
+
+    name = "irc:session"
+
+    def __init__(self, session: "IrcSession") -> None:
+        self.session = session
+
+    def encode(self, event: Event) -> bytes:
+        return self.session.render_private(event)
+
+
+class IrcSession(LineReceiver, DoorSession):
+    transport: Any
+    delimiter = b"\n"
+    door_name = "irc"
+    MAX_LENGTH = READ_MAX
+
+    def __init__(self, door: "IrcDoor") -> None:
+        self.door = door
+        self.server = door.server
+        self.codec = _Mode()
+        self.private = _Private(self)
+        # What numerics address: "*" until a nick is given.
+        self.nick = "*"
+        self.user_given = False
+        self.password: str | None = None
+        self.negotiating = False
+        self.cap_version = 0
+        self.caps: set[str] = set()
+        self.profile: IrcCodec = door.codec(set())
+        self.registered = False
+        self.registering = False
+        self.invisible = False
+        self.motd: str | None = None
+        self.channels: dict[str, Channel] = {}
+        self.pending: dict[int, Answer] = {}
+        self._ids = itertools.count(1)
+        self._discarding = False
+        self._resume = b""
+        self._peer_checked = False
+
+    # -- DoorSession hooks -----------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        self.transport.write(data)
+
+    def pause_reading(self) -> None:
+        self.pauseProducing()
+
+    def resume_reading(self) -> None:
+        if self.transport.connected and not self.transport.disconnecting:
+            self.resumeProducing()
+
+    def lose(self) -> None:
+        self.transport.loseConnection()
+
+    def abort(self) -> None:
+        self.transport.abortConnection()
+
+    def _codec(self) -> Any:
+        return self.private
+
+    def describe(self) -> dict[str, str]:
+        return {"address": self.address, "host": self.host, "door": "irc"}
+
+    def close_for(self, bye: str, part_reason: str) -> None:
+        # What IRC servers say to a reader too slow for its send queue.
+        super().close_for("SendQ exceeded" if part_reason == "too slow" else bye, part_reason)
+
+    # -- Twisted calls these ---------------------------------------------
+
+    def connectionMade(self) -> None:
+        host, address = self.door.peer(self.transport)
+        self.open_session(self.door.table, host, address, self.transport)
+
+    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        self.session_closed()
+
+    def dataReceived(self, data: bytes) -> None:
+        if not self._peer_checked:
+            self._peer_checked = True
+            if not self.check_peer(self.transport):
+                return
+        if self._discarding:
+            newline = data.find(b"\n")
+            if newline < 0:
+                return
+            data = data[newline + 1 :]
+            self._discarding = False
+        super().dataReceived(data)
+        while self._resume and not self.paused and not self.transport.disconnecting:
+            data, self._resume = self._resume, b""
+            super().dataReceived(data)
+
+    def lineLengthExceeded(self, data: bytes) -> None:
+        self.heard()
+        self.submit(LocalStep(lambda: self.numeric(N.ERR_INPUTTOOLONG, "Input line was too long")))
+        newline = data.find(b"\n")
+        if newline < 0:
+            self._discarding = True
+        else:
+            self._resume = data[newline + 1 :]
+
+    def lineReceived(self, raw: bytes) -> None:
+        self.heard()
+        try:
+            line = parse(raw)
+        except UnicodeDecodeError as e:
+            bad = f"That line was not UTF-8 (bad byte at {e.start}); it was ignored"
+            self.submit(LocalStep(lambda: self.server_notice(bad)))
+            return
+        except BadLine as e:
+            if e.too_long:
+                self.submit(LocalStep(lambda: self.numeric(N.ERR_INPUTTOOLONG, "Input line was too long")))
+            elif str(e):
+                why = f"{e}; it was ignored"
+                self.submit(LocalStep(lambda: self.server_notice(why)))
+            return
+        from tchat.door.irc.commands import dispatch
+
+        self.submit(LocalStep(lambda: dispatch(self, line)))
+
+    # -- writing -----------------------------------------------------------
+
+    def send(self, data: bytes) -> None:
+        """Write ``data`` within the send queue's limit."""
+        if self.closing or not data:
+            return
+        if self.sendq.full and not self.count_unsent(len(data)):
+            return
+        self.write(data)
+
+    @property
+    def client(self) -> str:
+        """Whom numerics and CAP replies address: the nick once registered, ``*`` before."""
+        return self.nick if self.registered else "*"
+
+    def numeric(self, code: str, *params: str) -> None:
+        """``:server CODE client params…``."""
+        self.send(encode(code, [self.client, *params], self.server))
+
+    def line(self, command: str, *params: str, source: str | None = None) -> None:
+        """A line from this session's user (or ``source``), with this profile's tags."""
+        tags = {"time": _now_tag(self)} if self.profile.with_time else None
+        self.send(encode(command, params, source or self.mask(self.nick), tags))
+
+    def server_notice(self, text: str) -> None:
+        self.send(encode_text("NOTICE", self.client, text, self.server))
+
+    def mask(self, nick: str) -> str:
+        return hostmask(nick, self.server)
+
+    # -- requests and their answers --------------------------------------
+
+    def request(self, action: str, args: dict[str, Any], answer: Answer) -> Request:
+        """A hub request whose answer (the event carrying its id as ``re``) goes to ``answer``."""
+        rid = next(self._ids)
+        self.pending[rid] = answer
+        return Request(action, {k: v for k, v in args.items() if v is not None}, rid)
+
+    def follow(self, items: Iterable[QueueItem]) -> None:
+        """Carry out ``items`` next (from inside an answer: right after the request being answered)."""
+        self.submit_next(items)
+
+    def deliver(self, event: Event) -> None:
+        if self.closing:
+            return
+        try:
+            re = event.get("re")
+            answer = self.pending.pop(re, None) if isinstance(re, int) else None
+            if answer is not None:
+                answer(event)
+                return
+            if event.name in SHARED and re is None:
+                self.track(event)
+                self.send(event.encoded(self.profile))
+                return
+            self.send(self.render_private(event))
+        except Exception:
+            # One event to one connection must never break a fan-out.
+            log.failure("cannot deliver {event} to {address}", event=event.name, address=self.address)
+
+    def render_private(self, event: Event) -> bytes:
+        """This session's own lines of an event that answers none of its requests."""
+        name = event.name
+        if name == "welcome":
+            self.motd = event.get("motd")
+            return b""
+        if name == "bye":
+            return encode("ERROR", [f"Closing Link: {self.host} ({event.get('text') or 'bye'})"])
+        if name == "ping":
+            return encode("PING", [str(event.get("token") or self.server)])
+        if name in ("notice", "shutdown", "error"):
+            text = event.get("text") or ""
+            if name == "error":
+                text = f"{text} ({event.get('code')})"
+            return encode_text("NOTICE", self.client, text, self.server)
+        return b""
+
+    # -- what the client sees of its channels ------------------------------
+
+    def track(self, event: Event) -> None:
+        """Keep L{channels} as the client sees them, from the events it is sent."""
+        name = event.name
+        me = name_key(self.nick)
+        if name in ("join", "part", "kick"):
+            room_key, user = name_key(event["room"]), event["user"]
+            if name_key(user) == me:
+                if name == "join":
+                    self.channels[room_key] = Channel(event["room"])
+                    # Another session of the account joined: this client needs the names.
+                    from tchat.door.irc.commands import names_request
+
+                    room = event["room"]
+                    self.clock.callLater(0, lambda: self.follow([names_request(self, room)]))
+                else:
+                    self.channels.pop(room_key, None)
+            elif room_key in self.channels:
+                members = self.channels[room_key].members
+                if name == "join":
+                    members[name_key(user)] = user
+                else:
+                    members.pop(name_key(user), None)
+        elif name == "quit":
+            for room in event.get("rooms") or ():
+                channel = self.channels.get(name_key(room))
+                if channel is not None:
+                    channel.members.pop(name_key(event["user"]), None)
+        elif name == "nick":
+            old, new = event["old"], event["new"]
+            if name_key(old) == me:
+                self.nick = new
+            for channel in self.channels.values():
+                if channel.members.pop(name_key(old), None) is not None:
+                    channel.members[name_key(new)] = new
+
+    def joined(self, room: str) -> Channel:
+        channel = self.channels.get(name_key(room))
+        if channel is None:
+            channel = self.channels[name_key(room)] = Channel(room)
+        return channel
+
+    def in_channel(self, room: str) -> bool:
+        return name_key(room) in self.channels
+
+    # -- capabilities --------------------------------------------------------
+
+    def set_caps(self, caps: set[str]) -> None:
+        self.caps = caps
+        self.profile = self.door.codec(caps)
+
+
+def _now_tag(session: IrcSession) -> str:
+    from tchat.door.irc.wire import server_time
+
+    return server_time(session.clock.seconds())
