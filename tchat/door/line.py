@@ -34,7 +34,7 @@ from zope.interface import implementer
 from tchat.codec import JSON, codec_for_first_line
 from tchat.commands import Request
 from tchat.door.base import BaseDoor, DoorKind
-from tchat.door.session import Admission, DoorSession, Limits
+from tchat.door.session import Admission, DoorSession, Limits, StreamHooks
 from tchat.chat import Hub
 
 log = Logger()
@@ -44,7 +44,7 @@ LineLimits = Limits
 
 
 @implementer(IHalfCloseableProtocol)
-class LineSession(LineReceiver, DoorSession):
+class LineSession(LineReceiver, StreamHooks, DoorSession):
     # A TCP (or TLS) transport: connected, disconnecting, abortConnection.
     transport: Any
     delimiter = b"\n"
@@ -61,22 +61,10 @@ class LineSession(LineReceiver, DoorSession):
 
     # -- DoorSession hooks -----------------------------------------------
 
-    def write(self, data: bytes) -> None:
-        self.transport.write(data)
-
-    def pause_reading(self) -> None:
-        self.pauseProducing()
-
     def resume_reading(self) -> None:
         if self.transport.connected and not self.transport.disconnecting:
-            self.resumeProducing()
+            super().resume_reading()
             self._quit_if_all_read()
-
-    def lose(self) -> None:
-        self.transport.loseConnection()
-
-    def abort(self) -> None:
-        self.transport.abortConnection()
 
     def must_answer_pings(self) -> bool:
         # People in text mode are not pinged (TCP keepalive finds peers that

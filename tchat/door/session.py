@@ -54,7 +54,7 @@ import itertools
 import socket
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IAddress, IDelayedCall, IPushProducer, IReactorTime
@@ -698,3 +698,34 @@ class DoorSession:
     def _logged_in_yet(self) -> None:
         if self.ticket.pending and self.hub.signed_in(self):
             self.ticket.logged_in()
+
+
+class StreamHooks:
+    """
+    L{DoorSession}'s hooks for a protocol that reads lines straight off a TCP
+    (or TLS) transport, as the line door and the IRC door do: mixed in before
+    L{DoorSession}.
+    """
+
+    transport: Any
+    if TYPE_CHECKING:
+        # LineReceiver's, which comes first in the session's bases.
+        def pauseProducing(self) -> None: ...
+
+        def resumeProducing(self) -> None: ...
+
+    def write(self, data: bytes) -> None:
+        self.transport.write(data)
+
+    def pause_reading(self) -> None:
+        self.pauseProducing()
+
+    def resume_reading(self) -> None:
+        if self.transport.connected and not self.transport.disconnecting:
+            self.resumeProducing()
+
+    def lose(self) -> None:
+        self.transport.loseConnection()
+
+    def abort(self) -> None:
+        self.transport.abortConnection()

@@ -44,7 +44,7 @@ from tchat.commands import Request
 from tchat.door.irc import numerics as N
 from tchat.door.irc.codec import SHARED, IrcCodec, hostmask
 from tchat.door.irc.wire import READ_MAX, BadLine, encode, encode_text, parse
-from tchat.door.session import DoorSession, LocalStep, QueueItem
+from tchat.door.session import DoorSession, LocalStep, QueueItem, StreamHooks
 from tchat.events import Event
 from tchat.names import name_key
 
@@ -83,7 +83,7 @@ class _Private:
         return self.session.render_private(event)
 
 
-class IrcSession(LineReceiver, DoorSession):
+class IrcSession(LineReceiver, StreamHooks, DoorSession):
     transport: Any
     delimiter = b"\n"
     door_name = "irc"
@@ -114,22 +114,6 @@ class IrcSession(LineReceiver, DoorSession):
         self._peer_checked = False
 
     # -- DoorSession hooks -----------------------------------------------
-
-    def write(self, data: bytes) -> None:
-        self.transport.write(data)
-
-    def pause_reading(self) -> None:
-        self.pauseProducing()
-
-    def resume_reading(self) -> None:
-        if self.transport.connected and not self.transport.disconnecting:
-            self.resumeProducing()
-
-    def lose(self) -> None:
-        self.transport.loseConnection()
-
-    def abort(self) -> None:
-        self.transport.abortConnection()
 
     def _codec(self) -> Any:
         return self.private
