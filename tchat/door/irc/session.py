@@ -104,6 +104,14 @@ class IrcSession(LineReceiver, DoorSession):
         self.profile: IrcCodec = door.codec(set())
         self.registered = False
         self.registering = False
+        # SASL (L{tchat.door.irc.sasl}): the exchange under way, the hub's
+        # logged_in of an account logged in by it (until registration), the
+        # account's name once logged in to one, and the events the chat sent
+        # between the SASL login and the welcome burst.
+        self.sasl: Any = None
+        self.sasl_login: Event | None = None
+        self.account: str | None = None
+        self.held: list[Event] | None = None
         self.invisible = False
         self.motd: str | None = None
         self.channels: dict[str, Channel] = {}
@@ -245,6 +253,10 @@ class IrcSession(LineReceiver, DoorSession):
             if answer is not None:
                 answer(event)
                 return
+            if self.held is not None and re is None:
+                # Logged in by SASL, not registered yet: after the welcome burst.
+                self.held.append(event)
+                return
             if event.name in SHARED and re is None:
                 self.track(event)
                 self.send(event.encoded(self.profile))
@@ -313,6 +325,12 @@ class IrcSession(LineReceiver, DoorSession):
         if channel is None:
             channel = self.channels[name_key(room)] = Channel(room)
         return channel
+
+    def release_held(self) -> None:
+        """Deliver what the chat sent between a SASL login and the welcome burst."""
+        held, self.held = self.held or [], None
+        for event in held:
+            self.deliver(event)
 
     def in_channel(self, room: str) -> bool:
         return name_key(room) in self.channels

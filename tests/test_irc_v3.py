@@ -1,0 +1,232 @@
+"""The IRC door's IRCv3 capabilities on a StringTransport: sasl, account-tag, extended-join, away-notify, batch, labeled-response."""
+
+from __future__ import annotations
+
+import base64
+import os
+import tempfile
+from typing import Any, Callable, Coroutine
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.trial.unittest import TestCase
+
+from tchat.chat import Hub, HubConfig
+from tchat.door.irc import IrcDoor
+from tchat.store import open_store
+from tests.helpers import RecordingSession, generous_limits, request
+from tests.test_irc_door import Irc
+
+
+def plain(authcid: str, password: str, authzid: str = "") -> str:
+    return base64.b64encode(f"{authzid}\0{authcid}\0{password}".encode()).decode()
+
+
+async def later(seconds: float = 0.01) -> None:
+    d: Deferred[None] = Deferred()
+    reactor.callLater(seconds, d.callback, None)
+    await d
+
+
+class AccountsTestCase(TestCase):
+    """A hub with a real store (the password hash runs in its threads) and the account alice."""
+
+    password = "correct horse"
+
+    async def start(self, password: str | None = None) -> None:
+        from argon2 import PasswordHasher
+
+        folder = tempfile.TemporaryDirectory(prefix="tchat-irc-")
+        self.addCleanup(folder.cleanup)
+        self.store = await open_store(
+            f"sqlite:{os.path.join(folder.name, 't.db')}", reactor, hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+        )
+        self.addCleanup(lambda: self.store.close())
+        self.hub = Hub(HubConfig(), reactor, store=self.store)
+        await self.hub.use_store(self.store)
+        self.door = IrcDoor(self.hub, generous_limits(), reactor)
+        self.ports = iter(range(1, 1000))
+        await self.register("alice", password or self.password)
+
+    async def register(self, name: str, password: str) -> None:
+        session = RecordingSession("127.0.0.1:5000")
+        self.hub.connect(session)
+        await self.hub.handle(session, request("login", user=name))
+        await self.hub.handle(session, request("register", password=password))
+        self.assertEqual(session.last().name, "ok", session.events)
+        self.hub.disconnect(session)
+
+    def irc(self) -> Irc:
+        client = Irc(self.door, next(self.ports))
+        self.addCleanup(client.session.connectionLost, None)
+        return client
+
+    async def until(self, client: Irc, *marks: bytes) -> list[str]:
+        """What the client was sent once one of ``marks`` is in it (the hash takes a moment)."""
+        for _ in range(300):
+            if any(mark in client.transport.value() for mark in marks):
+                break
+            await later()
+        return client.take()
+
+
+def run(test: Callable[[Any], Coroutine[Any, Any, None]]) -> Callable[[Any], Deferred[None]]:
+    """A test method that is a coroutine, as trial runs it."""
+
+    def method(self: Any) -> Deferred[None]:
+        return Deferred.fromCoroutine(test(self))
+
+    method.__name__ = test.__name__
+    return method
+
+
+class SaslTests(AccountsTestCase):
+    @run
+    async def test_cap_ls_302_offers_sasl_plain_and_plain_logs_in_before_cap_end(self) -> None:
+        await self.start()
+        client = self.irc()
+        client.send("CAP LS 302", "NICK alice", "USER a 0 * :A")
+        self.assertIn("sasl=PLAIN", client.take()[0].split())
+        client.send("CAP REQ sasl", "AUTHENTICATE PLAIN")
+        self.assertEqual(client.take(), [":tchat CAP * ACK :sasl", "AUTHENTICATE +"])
+        client.send("AUTHENTICATE " + plain("alice", self.password))
+        lines = await self.until(client, b" 903 ")
+        self.assertEqual(lines, [
+            ":tchat 900 * alice!alice@tchat alice :You are now logged in as alice",
+            ":tchat 903 * :SASL authentication successful",
+        ])
+        # Logged in to the chat, registered on IRC only at CAP END.
+        self.assertEqual(self.hub.user_of(client.session), "alice")
+        client.send("AUTHENTICATE PLAIN")
+        self.assertEqual(client.numerics(), ["907"])
+        client.send("CAP END")
+        lines = client.take()
+        self.assertTrue(lines[0].startswith(":tchat 001 alice "), lines)
+        self.assertIn(":alice!alice@tchat JOIN #lobby", lines)
+        client.send("AUTHENTICATE PLAIN")
+        self.assertEqual(client.numerics(), ["907"])
+
+    @run
+    async def test_cap_ls_without_302_lists_sasl_without_mechanisms(self) -> None:
+        await self.start()
+        client = self.irc()
+        client.send("CAP LS")
+        self.assertIn("sasl", client.take()[0].split(":", 2)[2].split())
+
+    @run
+    async def test_a_wrong_password_is_904_and_the_client_may_try_again(self) -> None:
+        await self.start()
+        client = self.irc()
+        client.send("CAP LS 302", "CAP REQ :sasl", "NICK alice", "USER a 0 * :A", "AUTHENTICATE PLAIN")
+        client.take()
+        client.send("AUTHENTICATE " + plain("alice", "wrong"))
+        lines = await self.until(client, b" 904 ")
+        self.assertEqual(len(lines), 1)
+        self.assertTrue(lines[0].startswith(":tchat 904 * :SASL authentication failed: wrong password for alice"), lines)
+        self.assertIsNone(self.hub.user_of(client.session))
+        client.send("AUTHENTICATE PLAIN", "AUTHENTICATE " + plain("alice", self.password, authzid="alice"))
+        lines = await self.until(client, b" 903 ", b" 904 ")
+        self.assertEqual([line.split()[0 if line.startswith("AUTH") else 1] for line in lines], ["AUTHENTICATE", "900", "903"])
+
+    @run
+    async def test_a_guest_name_or_an_empty_password_or_another_authzid_is_904(self) -> None:
+        await self.start()
+        client = self.irc()
+        client.send("CAP LS 302", "CAP REQ :sasl", "NICK bob", "USER a 0 * :A")
+        client.take()
+        client.send("AUTHENTICATE PLAIN", "AUTHENTICATE " + plain("bob", "secret secret"))
+        lines = await self.until(client, b" 904 ")
+        self.assertIn(" 904 ", lines[-1])
+        client.send("AUTHENTICATE PLAIN", "AUTHENTICATE " + plain("alice", ""))
+        self.assertEqual(client.numerics(), ["904"])
+        client.send("AUTHENTICATE PLAIN", "AUTHENTICATE " + plain("alice", self.password, authzid="bob"))
+        self.assertEqual(client.numerics(), ["904"])
+        client.send("AUTHENTICATE PLAIN", "AUTHENTICATE !!notbase64")
+        self.assertEqual(client.numerics(), ["904"])
+        self.assertIsNone(self.hub.user_of(client.session))
+        # Registration goes on as a guest.
+        client.send("CAP END")
+        self.assertIn(" 001 bob ", " ".join(await self.until(client, b" 001 ")))
+
+    @run
+    async def test_other_mechanisms_are_908_and_904_abort_906_without_the_cap_904(self) -> None:
+        await self.start()
+        client = self.irc()
+        client.send("CAP LS 302", "AUTHENTICATE PLAIN")
+        client.take()
+        self.assertEqual(client.numerics(), [])
+        client.send("AUTHENTICATE PLAIN")
+        self.assertEqual(client.numerics(), ["904"])
+        client.send("CAP REQ sasl", "AUTHENTICATE EXTERNAL")
+        lines = client.take()
+        self.assertEqual(lines[1:], [":tchat 908 * PLAIN :are available SASL mechanisms", ":tchat 904 * :SASL authentication failed"])
+        client.send("AUTHENTICATE PLAIN", "AUTHENTICATE *")
+        self.assertEqual(client.take(), ["AUTHENTICATE +", ":tchat 906 * :SASL authentication aborted"])
+        client.send("AUTHENTICATE PLAIN", "AUTHENTICATE " + "A" * 401)
+        self.assertEqual(client.take()[1:], [":tchat 905 * :SASL message too long"])
+        # CAP END during an exchange aborts it.
+        client.send("AUTHENTICATE PLAIN", "NICK carol", "USER c 0 * :C", "CAP END")
+        lines = await self.until(client, b" 001 ")
+        self.assertEqual(lines[1], ":tchat 906 * :SASL authentication aborted")
+        self.assertIn(" 001 carol ", " ".join(lines))
+
+    @run
+    async def test_a_long_password_comes_in_400_byte_chunks_and_a_plus_after_exactly_400(self) -> None:
+        for length in (500, 293):
+            # 293: "\0alice\0" and 293 characters is 300 bytes, exactly 400 in base64.
+            password = ("horse battery staple " * 40)[:length]
+            await self.start(password)
+            client = self.irc()
+            client.send("CAP LS 302", "CAP REQ :sasl", "NICK alice", "USER a 0 * :A", "AUTHENTICATE PLAIN")
+            client.take()
+            data = plain("alice", password)
+            chunks = [data[i : i + 400] for i in range(0, len(data), 400)]
+            if len(chunks[-1]) == 400:
+                chunks.append("+")
+            self.assertEqual(len(chunks), 2)
+            client.send(*("AUTHENTICATE " + c for c in chunks[:-1]))
+            await later(0.05)
+            self.assertEqual(client.take(), [])  # waits for the rest
+            client.send("AUTHENTICATE " + chunks[-1])
+            lines = await self.until(client, b" 903 ", b" 904 ")
+            self.assertIn(" 903 ", lines[-1])
+            client.session.connectionLost(None)
+
+    @run
+    async def test_a_registered_nick_without_sasl_or_pass_is_433_with_a_notice_naming_sasl(self) -> None:
+        await self.start()
+        client = self.irc()
+        client.send("NICK alice", "USER a 0 * :A")
+        lines = await self.until(client, b" 433 ")
+        self.assertTrue(lines[0].startswith(":tchat 433 * alice :"), lines)
+        self.assertIn("SASL", lines[1])
+        self.assertIn("PASS", lines[1])
+
+    @run
+    async def test_what_the_chat_sends_between_sasl_and_cap_end_comes_after_the_burst(self) -> None:
+        await self.start()
+        bob = self.irc()
+        bob.send("NICK bob", "USER b 0 * :B")
+        await self.until(bob, b" 366 ")
+        client = self.irc()
+        client.send("CAP LS 302", "CAP REQ :sasl", "NICK alice", "USER a 0 * :A", "AUTHENTICATE PLAIN")
+        client.send("AUTHENTICATE " + plain("alice", self.password))
+        await self.until(client, b" 903 ")
+        bob.send("PRIVMSG #lobby :hello alice")
+        await later()
+        self.assertEqual(client.take(), [])
+        client.send("CAP END")
+        lines = client.take()
+        self.assertTrue(lines[0].startswith(":tchat 001 alice "))
+        names = next(i for i, line in enumerate(lines) if " 366 " in line)
+        self.assertEqual(lines[names + 1:], [":bob!bob@tchat PRIVMSG #lobby :hello alice"])
+
+    @run
+    async def test_a_nick_other_than_the_account_registers_as_the_account(self) -> None:
+        await self.start()
+        client = self.irc()
+        client.send("CAP LS 302", "CAP REQ :sasl", "NICK someone", "USER a 0 * :A", "AUTHENTICATE PLAIN")
+        client.send("AUTHENTICATE " + plain("Alice", self.password))
+        await self.until(client, b" 903 ")
+        client.send("CAP END")
+        self.assertTrue(client.take()[0].startswith(":tchat 001 alice "))
