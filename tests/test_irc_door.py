@@ -94,7 +94,7 @@ class RegistrationTests(IrcTestCase):
         client = self.irc()
         client.send("CAP LS 302", "NICK alice", "USER a 0 * :A")
         lines = client.take()
-        self.assertEqual(lines, [":tchat CAP * LS :cap-notify echo-message message-tags multi-prefix server-time"])
+        self.assertEqual(lines, [":tchat CAP * LS :account-tag away-notify cap-notify echo-message extended-join message-tags multi-prefix server-time"])
         client.send("CAP REQ :server-time multi-prefix", "CAP LIST")
         self.assertEqual(client.take(), [
             ":tchat CAP * ACK :server-time multi-prefix",

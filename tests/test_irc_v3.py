@@ -14,8 +14,9 @@ from twisted.trial.unittest import TestCase
 from tchat.chat import Hub, HubConfig
 from tchat.door.irc import IrcDoor
 from tchat.store import open_store
-from tests.helpers import RecordingSession, generous_limits, request
-from tests.test_irc_door import Irc
+from tchat.codec import TEXT
+from tests.helpers import RecordingSession, generous_limits, logged_in, request
+from tests.test_irc_door import Irc, IrcTestCase
 
 
 def plain(authcid: str, password: str, authzid: str = "") -> str:
@@ -98,13 +99,13 @@ class SaslTests(AccountsTestCase):
         # Logged in to the chat, registered on IRC only at CAP END.
         self.assertEqual(self.hub.user_of(client.session), "alice")
         client.send("AUTHENTICATE PLAIN")
-        self.assertEqual(client.numerics(), ["907"])
+        self.assertIn(" 907 ", (await self.until(client, b" 907 "))[0])
         client.send("CAP END")
-        lines = client.take()
+        lines = await self.until(client, b" 366 ")
         self.assertTrue(lines[0].startswith(":tchat 001 alice "), lines)
         self.assertIn(":alice!alice@tchat JOIN #lobby", lines)
         client.send("AUTHENTICATE PLAIN")
-        self.assertEqual(client.numerics(), ["907"])
+        self.assertIn(" 907 ", (await self.until(client, b" 907 "))[0])
 
     @run
     async def test_cap_ls_without_302_lists_sasl_without_mechanisms(self) -> None:
@@ -216,7 +217,7 @@ class SaslTests(AccountsTestCase):
         await later()
         self.assertEqual(client.take(), [])
         client.send("CAP END")
-        lines = client.take()
+        lines = await self.until(client, b"hello alice")
         self.assertTrue(lines[0].startswith(":tchat 001 alice "))
         names = next(i for i, line in enumerate(lines) if " 366 " in line)
         self.assertEqual(lines[names + 1:], [":bob!bob@tchat PRIVMSG #lobby :hello alice"])
@@ -229,4 +230,93 @@ class SaslTests(AccountsTestCase):
         client.send("AUTHENTICATE " + plain("Alice", self.password))
         await self.until(client, b" 903 ")
         client.send("CAP END")
-        self.assertTrue(client.take()[0].startswith(":tchat 001 alice "))
+        self.assertTrue((await self.until(client, b" 001 "))[0].startswith(":tchat 001 alice "))
+
+
+class AccountCapsTests(AccountsTestCase):
+    async def sasl_alice(self, *caps: str) -> Irc:
+        client = self.irc()
+        client.send("CAP LS 302", "CAP REQ :" + " ".join(("sasl",) + caps), "NICK alice", "USER a 0 * :A", "AUTHENTICATE PLAIN")
+        client.send("AUTHENTICATE " + plain("alice", self.password))
+        await self.until(client, b" 903 ")
+        client.send("CAP END")
+        await self.until(client, b" 366 ")
+        return client
+
+    async def guest(self, nick: str, *caps: str) -> Irc:
+        client = self.irc()
+        if caps:
+            client.send("CAP LS 302", "CAP REQ :" + " ".join(caps), f"NICK {nick}", "USER u 0 * :U", "CAP END")
+        else:
+            client.send(f"NICK {nick}", "USER u 0 * :U")
+        await self.until(client, b" 366 ")
+        return client
+
+    @run
+    async def test_extended_join_names_the_account_or_star_and_the_realname(self) -> None:
+        await self.start()
+        bob = await self.guest("bob", "extended-join")
+        plain_client = await self.guest("dave")
+        bob.take()
+        alice = await self.sasl_alice("extended-join")
+        self.assertEqual(bob.take(), [":alice!alice@tchat JOIN #lobby alice alice"])
+        self.assertEqual(plain_client.take(), [":alice!alice@tchat JOIN #lobby"])
+        await self.guest("carol")
+        self.assertEqual(bob.take(), [":carol!carol@tchat JOIN #lobby * carol"])
+        alice.take()
+        alice.send("JOIN #dev")
+        self.assertIn(":alice!alice@tchat JOIN #dev alice alice", await self.until(alice, b" 366 "))
+        bob.send("JOIN #dev")
+        self.assertIn(":bob!bob@tchat JOIN #dev * bob", await self.until(bob, b" 366 "))
+
+    @run
+    async def test_account_tag_on_a_registered_users_messages_and_own_lines(self) -> None:
+        await self.start()
+        bob = await self.guest("bob", "account-tag")
+        dave = await self.guest("dave", "account-tag")
+        carol = await self.guest("carol")
+        alice = await self.sasl_alice("account-tag", "echo-message")
+        for client in (bob, dave, carol):
+            client.take()
+        alice.send("PRIVMSG #lobby :hi")
+        self.assertEqual(await self.until(alice, b"PRIVMSG"), ["@account=alice :alice!alice@tchat PRIVMSG #lobby :hi"])
+        self.assertEqual(bob.take(), ["@account=alice :alice!alice@tchat PRIVMSG #lobby :hi"])
+        self.assertEqual(dave.transport.value(), b"@account=alice :alice!alice@tchat PRIVMSG #lobby :hi\r\n")
+        self.assertEqual(carol.take(), [":alice!alice@tchat PRIVMSG #lobby :hi"])
+        dave.take()
+        bob.send("PRIVMSG #lobby :a guest")
+        self.assertEqual(dave.take(), [":bob!bob@tchat PRIVMSG #lobby :a guest"])
+        alice.take()
+        alice.send("PART #lobby")
+        self.assertEqual(await self.until(alice, b"PART"), ["@account=alice :alice!alice@tchat PART #lobby"])
+
+
+class AwayNotifyTests(IrcTestCase):
+    def test_away_notify_tells_who_asked_and_shares_a_channel(self) -> None:
+        bob = self.user("bob", "away-notify")
+        carol = self.user("carol")
+        stranger = self.user("stranger", "away-notify")
+        stranger.send("PART #lobby")
+        json_user = logged_in(self.hub, "json")
+        alice = self.user("alice")
+        for client in (bob, carol, stranger):
+            client.take()
+        json_user.events.clear()
+        alice.send("AWAY :lunch")
+        self.assertEqual(alice.numerics(), ["306"])
+        self.assertEqual(bob.take(), [":alice!alice@tchat AWAY :lunch"])
+        self.assertEqual(carol.take(), [])
+        self.assertEqual(stranger.take(), [])
+        [event] = json_user.events
+        self.assertEqual((event.name, event["user"], event["text"], event["rooms"]), ("away", "alice", "lunch", ["#lobby"]))
+        self.assertEqual(TEXT.encode(event), b"")
+        alice.send("AWAY :lunch")
+        self.assertEqual(bob.take(), [])  # no change, nothing told
+        alice.send("AWAY")
+        self.assertEqual(bob.take(), [":alice!alice@tchat AWAY"])
+
+    def test_shared_events_are_encoded_once_per_profile(self) -> None:
+        self.user("bob", "away-notify", "server-time")
+        self.user("carol", "server-time", "away-notify")
+        self.user("dave")
+        self.assertEqual(sorted(c.name for c in self.door._codecs.values()), ["irc", "irc+time+away-notify"])

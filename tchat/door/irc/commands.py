@@ -35,7 +35,10 @@ AWAY_LEN = 300
 TOPIC_LEN = 390
 CHANNEL_LEN = 49
 # Capabilities offered; cap-notify is on for every client of CAP LS 302.
-CAPS = ("cap-notify", "echo-message", "message-tags", "multi-prefix", "sasl", "server-time")
+CAPS = (
+    "account-tag", "away-notify", "cap-notify", "echo-message", "extended-join", "message-tags", "multi-prefix",
+    "sasl", "server-time",
+)
 TARGETS_MAX = 4
 
 Handler = Callable[[IrcSession, Line], "Items | None"]
@@ -218,7 +221,7 @@ def welcome(s: IrcSession, e: Event, then: Items | None = None) -> None:
     follow: Items = []
     for room in e.get("rooms") or ():
         s.joined(room)
-        s.line("JOIN", room)
+        own_join(s, room)
         if topics.get(room):
             s.numeric(N.RPL_TOPIC, room, topics[room])
         follow.append(names_request(s, room))
@@ -367,7 +370,10 @@ def message_request(s: IrcSession, target: str, text: str, kind: str | None, not
                 numeric_for(s, e, command, nick=target)
             return
         if "echo-message" in s.caps:
-            echoed = Event("message", {"msgid": e.get("msgid"), "ts": e.get("ts"), "from": s.nick, "to": target, "text": text})
+            echoed = Event("message", {
+                "msgid": e.get("msgid"), "ts": e.get("ts"), "from": s.nick, "to": target, "text": text,
+                "registered": bool(s.account),
+            })
             s.send(s.profile.message_lines(echoed, s.nick, target, text, kind, command))
         if e.get("away") and not notice:
             s.numeric(N.RPL_AWAY, target, e["away"])
@@ -404,12 +410,20 @@ def join_request(s: IrcSession, room: str, key: str | None) -> Request:
         if s.in_channel(name):
             return  # in it already: IRC answers nothing
         s.joined(name)
-        s.line("JOIN", name)
+        own_join(s, name)
         if e.get("topic"):
             s.numeric(N.RPL_TOPIC, name, e["topic"])
         s.follow([names_request(s, name)])
 
     return s.request("join", {"room": room, "key": key}, answer)
+
+
+def own_join(s: IrcSession, room: str) -> None:
+    """The JOIN of this session's user; with extended-join, its account (``*``: a guest) and realname."""
+    if "extended-join" in s.caps:
+        s.line("JOIN", room, s.account or "*", s.nick)
+    else:
+        s.line("JOIN", room)
 
 
 def cmd_part(s: IrcSession, line: Line) -> Items | None:

@@ -223,8 +223,10 @@ class IrcSession(LineReceiver, DoorSession):
 
     def line(self, command: str, *params: str, source: str | None = None) -> None:
         """A line from this session's user (or ``source``), with this profile's tags."""
-        tags = {"time": _now_tag(self)} if self.profile.with_time else None
-        self.send(encode(command, params, source or self.mask(self.nick), tags))
+        tags = {"time": _now_tag(self)} if self.profile.with_time else {}
+        if source is None and self.account and self.profile.with_account:
+            tags["account"] = self.account
+        self.send(encode(command, params, source or self.mask(self.nick), tags or None))
 
     def server_notice(self, text: str) -> None:
         self.send(encode_text("NOTICE", self.client, text, self.server))
