@@ -320,3 +320,65 @@ class AwayNotifyTests(IrcTestCase):
         self.user("carol", "server-time", "away-notify")
         self.user("dave")
         self.assertEqual(sorted(c.name for c in self.door._codecs.values()), ["irc", "irc+time+away-notify"])
+
+
+class LabeledResponseTests(IrcTestCase):
+    def test_one_line_carries_the_label_none_is_an_ack(self) -> None:
+        alice = self.user("alice", "labeled-response", "batch")
+        alice.send("@label=abc PING :x")
+        self.assertEqual(alice.take(), ["@label=abc :tchat PONG tchat :x"])
+        alice.send("@label=p2 PONG :x", "@label=n3 NOTICE nobody :hi")
+        self.assertEqual(alice.take(), ["@label=p2 :tchat ACK", "@label=n3 :tchat ACK"])
+        alice.send("@label=e4 PRIVMSG nobody :hi")
+        [line] = alice.take()
+        self.assertTrue(line.startswith("@label=e4 :tchat 401 alice nobody :"), line)
+        # A label with a space or ";" is escaped as IRCv3 says.
+        alice.send("@label=a\\sb\\:c PING :x")
+        self.assertEqual(alice.take(), ["@label=a\\sb\\:c :tchat PONG tchat :x"])
+
+    def test_several_lines_are_a_labeled_response_batch_names_after_join_included(self) -> None:
+        alice = self.user("alice", "labeled-response", "batch")
+        alice.send("@label=j1 JOIN #dev")
+        lines = alice.take()
+        self.assertRegex(lines[0], r"^@label=j1 :tchat BATCH \+(\S+) labeled-response$")
+        ref = lines[0].split()[3][1:]
+        self.assertEqual(lines[1:], [
+            f"@batch={ref} :alice!alice@tchat JOIN #dev",
+            f"@batch={ref} :tchat 353 alice = #dev :@alice",
+            f"@batch={ref} :tchat 366 alice #dev :End of /NAMES list",
+            f":tchat BATCH -{ref}",
+        ])
+
+    def test_the_echo_is_labelled_and_what_others_get_is_not(self) -> None:
+        alice = self.user("alice", "labeled-response", "batch", "echo-message")
+        bob = self.user("bob", "labeled-response", "batch", "echo-message")
+        alice.take()
+        alice.send("@label=m1 PRIVMSG #lobby :hi")
+        self.assertEqual(alice.take(), ["@label=m1 :alice!alice@tchat PRIVMSG #lobby :hi"])
+        self.assertEqual(bob.take(), [":alice!alice@tchat PRIVMSG #lobby :hi"])
+
+    def test_without_the_cap_a_label_is_ignored(self) -> None:
+        alice = self.user("alice")
+        alice.send("@label=abc PING :x", "@label=p2 PONG :x")
+        self.assertEqual(alice.take(), [":tchat PONG tchat :x"])
+
+    def test_a_refusal_left_for_later_is_labelled_too(self) -> None:
+        alice = self.user("alice", "labeled-response", "batch")
+        alice.send("@label=w1 WHOIS nobody")
+        lines = alice.take()
+        self.assertTrue(lines[0].startswith("@label=w1 :tchat BATCH +"), lines)
+        self.assertEqual(len(lines), 4)
+
+
+class ServerTimeTests(IrcTestCase):
+    def test_every_line_after_registration_carries_time(self) -> None:
+        client = self.irc()
+        client.send("CAP LS 302", "CAP REQ :server-time labeled-response", "NICK alice", "USER u 0 * :U", "CAP END")
+        lines = client.take()
+        self.assertFalse(lines[1].startswith("@"))  # the ACK, before registration
+        after = lines[2:]
+        self.assertTrue(after and all(line.startswith("@time=") for line in after), after)
+        client.send("@label=x PING :y", "MOTD")
+        lines = client.take()
+        self.assertRegex(lines[0], r"^@label=x;time=\S+Z :tchat PONG tchat :y$")
+        self.assertTrue(all(line.startswith("@time=") for line in lines[1:]), lines)

@@ -36,7 +36,7 @@ TOPIC_LEN = 390
 CHANNEL_LEN = 49
 # Capabilities offered; cap-notify is on for every client of CAP LS 302.
 CAPS = (
-    "account-tag", "away-notify", "cap-notify", "echo-message", "extended-join", "message-tags", "multi-prefix",
+    "account-tag", "away-notify", "batch", "cap-notify", "echo-message", "extended-join", "labeled-response", "message-tags", "multi-prefix",
     "sasl", "server-time",
 )
 TARGETS_MAX = 4
