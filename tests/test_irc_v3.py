@@ -382,3 +382,22 @@ class ServerTimeTests(IrcTestCase):
         lines = client.take()
         self.assertRegex(lines[0], r"^@label=x;time=\S+Z :tchat PONG tchat :y$")
         self.assertTrue(all(line.startswith("@time=") for line in lines[1:]), lines)
+
+
+class HeldTests(AccountsTestCase):
+    @run
+    async def test_a_client_that_never_ends_registration_after_sasl_holds_only_so_much(self) -> None:
+        await self.start()
+        bob = self.irc()
+        bob.send("NICK bob", "USER b 0 * :B")
+        await self.until(bob, b" 366 ")
+        client = self.irc()
+        client.session.HELD_MAX = 3
+        client.send("CAP LS 302", "CAP REQ :sasl", "NICK alice", "USER a 0 * :A", "AUTHENTICATE PLAIN")
+        client.send("AUTHENTICATE " + plain("alice", self.password))
+        await self.until(client, b" 903 ")
+        for i in range(4):
+            bob.send(f"PRIVMSG #lobby :{i}")
+            await later()
+        self.assertIn(b"SendQ exceeded", client.transport.value())
+        self.assertIsNone(self.hub.user_of(client.session))

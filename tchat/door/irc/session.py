@@ -90,6 +90,8 @@ class IrcSession(LineReceiver, DoorSession):
     delimiter = b"\n"
     door_name = "irc"
     MAX_LENGTH = READ_MAX
+    # Events held between a SASL login and the welcome burst, at most.
+    HELD_MAX = 1000
 
     def __init__(self, door: "IrcDoor") -> None:
         self.door = door
@@ -293,6 +295,9 @@ class IrcSession(LineReceiver, DoorSession):
             if self.held is not None and re is None:
                 # Logged in by SASL, not registered yet: after the welcome burst.
                 self.held.append(event)
+                if len(self.held) > self.HELD_MAX:
+                    # A client that never ends its registration holds no more than a send queue's worth.
+                    self.close_for("SendQ exceeded", "too slow")
                 return
             if event.name in SHARED and re is None:
                 self.track(event)
