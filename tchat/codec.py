@@ -295,6 +295,8 @@ _RENDER: dict[str, Callable[[Event], list[str]]] = {
     "mode": lambda e: _modes(e) if e.get("re") is not None else _mode_event(e),
     "bans": _bans,
     "nick": lambda e: [f"*** {e['old']} is now {e['new']}"],
+    # For IRC's away-notify: text mode shows nothing (/whois tells).
+    "away": lambda e: [],
     "whois": _whois,
     "debug": _debug,
     "history": _history,

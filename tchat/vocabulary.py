@@ -49,6 +49,7 @@ EVENTS: dict[str, str] = {
     "bans": "who is banned from and muted in a room (ops)",
     "nick": "someone who shares a room with you changed name (you, from another session)",
     "whois": "about someone: online, registered, away, rooms, idle, sessions",
+    "away": "someone who shares a room with you went away or came back",
 }
 
 ERRORS: dict[str, str] = {

@@ -40,7 +40,8 @@ class Irc:
         return data.decode("utf-8").split("\r\n")[:-1]
 
     def numerics(self) -> list[str]:
-        return [line.split(" ")[1] for line in self.take() if line.startswith(":tchat ")]
+        untagged = [line.split(" ", 1)[1] if line.startswith("@") else line for line in self.take()]
+        return [line.split(" ")[1] for line in untagged if line.startswith(":tchat ")]
 
 
 class IrcTestCase(TestCase):
@@ -94,7 +95,7 @@ class RegistrationTests(IrcTestCase):
         client = self.irc()
         client.send("CAP LS 302", "NICK alice", "USER a 0 * :A")
         lines = client.take()
-        self.assertEqual(lines, [":tchat CAP * LS :cap-notify echo-message message-tags multi-prefix server-time"])
+        self.assertEqual(lines, [":tchat CAP * LS :account-tag away-notify batch cap-notify echo-message extended-join labeled-response message-tags multi-prefix server-time"])
         client.send("CAP REQ :server-time multi-prefix", "CAP LIST")
         self.assertEqual(client.take(), [
             ":tchat CAP * ACK :server-time multi-prefix",

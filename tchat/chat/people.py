@@ -9,7 +9,9 @@ rename is told once to everyone who shares a room (``nick``, naming the
 rooms), and to the user's own other devices.
 
 Away is per user (all its devices): a private message to someone away is
-answered ``ok`` with their away text, and ``/whois`` shows it.
+answered ``ok`` with their away text, and ``/whois`` shows it. A change is
+told to everyone who shares a room (``away``, naming the rooms): IRC
+clients with away-notify show it; the other doors show nothing.
 """
 
 from __future__ import annotations
@@ -83,7 +85,11 @@ class PeopleRules:
         text = clean_text(request.args.get("text") or "").strip() or None
         if text is not None and len(text) > AWAY_MAX:
             raise ChatError("bad_request", f"an away text is at most {AWAY_MAX} characters")
+        changed = user.away != text
         self.state.set_away(user, text)
+        if changed:
+            # Who shares a room is told (IRC's away-notify; other clients may ignore it).
+            self.delivery.to_sharers(user, lambda rooms: self.core.event("away", user=user.name, text=text, rooms=rooms))
         self.core.reply(
             connection, request, "ok", away=text,
             text=f"you are away: {text}" if text else "you are back",

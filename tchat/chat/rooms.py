@@ -110,7 +110,7 @@ class RoomRules:
                 connection.current = room
         s = room.settings
         op = s.is_op(user.key) or None
-        self.delivery.to_room(room, self.core.event("join", room=room.name, user=user.name, op=op), but=by)
+        self.delivery.to_room(room, self.core.event("join", room=room.name, user=user.name, op=op, registered=user.registered or None), but=by)
 
     def part(self, user: User, room: Room, reason: str | None, by: Connection | None = None) -> None:
         """``user`` leaves ``room``; the room and the user's other devices are told."""

@@ -220,6 +220,8 @@ class Renderer:
             "bans": self._bans,
             "nick": self._nick,
             "whois": self._whois,
+            # For IRC's away-notify: nothing to show here (/whois tells).
+            "away": lambda event, me: [],
         }
 
     # -- what callers use ----------------------------------------------------

@@ -24,8 +24,12 @@ from tchat.names import is_room
 # The events L{IrcCodec} makes (when they answer no request).
 SHARED = frozenset({
     "message", "join", "part", "quit", "kick", "nick", "topic", "mode", "op", "deop", "voice", "devoice",
-    "ban", "unban", "mute", "unmute", "invite",
+    "ban", "unban", "mute", "unmute", "invite", "away",
 })
+
+# The capabilities that change the bytes of a shared event: a profile is
+# which of them a session has (see L{tchat.door.irc.door.IrcDoor.codec}).
+PROFILE_CAPS = ("server-time", "message-tags", "account-tag", "extended-join", "away-notify")
 
 # tchat's mode fields and IRC's letters (+H, "new members read only from
 # their join", has no IRC letter and is not shown on IRC).
@@ -86,11 +90,22 @@ def quit_reason(reason: str) -> str:
 class IrcCodec:
     """One profile's IRC lines for the shared events (see the module's docstring)."""
 
-    def __init__(self, server: str, with_time: bool, with_msgid: bool) -> None:
+    def __init__(
+        self, server: str, with_time: bool, with_msgid: bool, with_account: bool = False,
+        extended_join: bool = False, away_notify: bool = False,
+    ) -> None:
         self.server = server
         self.with_time = with_time
         self.with_msgid = with_msgid
-        self.name = "irc" + ("+time" if with_time else "") + ("+msgid" if with_msgid else "")
+        self.with_account = with_account
+        self.extended_join = extended_join
+        self.away_notify = away_notify
+        self.name = "irc" + "".join(
+            "+" + word for word, on in (
+                ("time", with_time), ("msgid", with_msgid), ("account", with_account),
+                ("extended-join", extended_join), ("away-notify", away_notify),
+            ) if on
+        )
         self._make: dict[str, Callable[[Event], bytes]] = {
             name: getattr(self, "_" + name) for name in SHARED
         }
@@ -107,6 +122,9 @@ class IrcCodec:
             tags["time"] = server_time(event.get("ts") or time.time())
         if msgid and self.with_msgid and event.get("msgid"):
             tags["msgid"] = str(event["msgid"])
+        if self.with_account and event.get("registered"):
+            # account-tag: the sender's account (a registered tchat name is its account).
+            tags["account"] = str(event.get("from") or event.get("user"))
         return tags or None
 
     def encode(self, event: Event) -> bytes:
@@ -129,7 +147,19 @@ class IrcCodec:
         return self.message_lines(e, e["from"], e["to"], e["text"], e.get("kind"))
 
     def _join(self, e: Event) -> bytes:
+        if self.extended_join:
+            # extended-join: the account ("*" for a guest) and the realname (tchat has none: the name).
+            account = e["user"] if e.get("registered") else "*"
+            return self.line(e, e["user"], "JOIN", e["room"], account, e["user"])
         return self.line(e, e["user"], "JOIN", e["room"])
+
+    def _away(self, e: Event) -> bytes:
+        # away-notify; without it, nothing.
+        if not self.away_notify:
+            return b""
+        if e.get("text"):
+            return self.line(e, e["user"], "AWAY", e["text"])
+        return self.line(e, e["user"], "AWAY")
 
     def _part(self, e: Event) -> bytes:
         if e.get("reason"):

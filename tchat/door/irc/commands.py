@@ -24,6 +24,7 @@ from tchat import __version__
 from tchat.commands import Request
 from tchat.door.irc import numerics as N
 from tchat.door.irc.codec import ban_mask, mode_change, quit_reason
+from tchat.door.irc.sasl import abort_if_under_way, cap_value, cmd_authenticate
 from tchat.door.irc.session import IrcSession, Items
 from tchat.door.irc.wire import LINE_MAX, encode, strip_formatting
 from tchat.door.session import LocalStep
@@ -34,7 +35,10 @@ AWAY_LEN = 300
 TOPIC_LEN = 390
 CHANNEL_LEN = 49
 # Capabilities offered; cap-notify is on for every client of CAP LS 302.
-CAPS = ("cap-notify", "echo-message", "message-tags", "multi-prefix", "server-time")
+CAPS = (
+    "account-tag", "away-notify", "batch", "cap-notify", "echo-message", "extended-join", "labeled-response", "message-tags", "multi-prefix",
+    "sasl", "server-time",
+)
 TARGETS_MAX = 4
 
 Handler = Callable[[IrcSession, Line], "Items | None"]
@@ -151,6 +155,8 @@ def register(s: IrcSession) -> Items | None:
     """Log in once NICK and USER are in and capability negotiation is over."""
     if s.registered or s.registering or s.negotiating or not s.user_given or s.nick == "*":
         return None
+    if s.sasl_login is not None:
+        return registered_by_sasl(s)
     s.registering = True
     nick = s.nick
 
@@ -161,8 +167,9 @@ def register(s: IrcSession) -> Items | None:
             numeric_for(s, e, "NICK", nick=nick)
             if code == "password_required":
                 s.server_notice(
-                    f"{nick} is a registered name. To use it, connect with its password as the server password "
-                    f"(PASS, or /connect HOST 6667 PASSWORD in most clients), or choose another nick with /nick."
+                    f"{nick} is a registered name. To use it, log in with SASL PLAIN (its name and password), "
+                    f"or connect with its password as the server password (PASS, or /connect HOST 6667 PASSWORD "
+                    f"in most clients); or choose another nick with /nick."
                 )
             elif code in ("no_such_account", "bad_password", "guests_not_allowed"):
                 s.server_notice(e.get("text") or "")
@@ -170,9 +177,21 @@ def register(s: IrcSession) -> Items | None:
             return
         s.registered = True
         s.nick = e["user"]
+        if e.get("registered"):
+            s.account = e["user"]
         welcome(s, e)
 
     return [s.request("login", {"user": nick, "password": s.password}, answer)]
+
+
+def registered_by_sasl(s: IrcSession) -> Items | None:
+    """Registration of a session SASL logged in: the burst of that login, then what was held meanwhile."""
+    e, s.sasl_login = s.sasl_login, None
+    assert e is not None
+    s.registered = True
+    s.nick = e["user"]
+    welcome(s, e, then=[LocalStep(s.release_held)])
+    return None
 
 
 def isupport(s: IrcSession) -> list[str]:
@@ -185,7 +204,7 @@ def isupport(s: IrcSession) -> list[str]:
     ]
 
 
-def welcome(s: IrcSession, e: Event) -> None:
+def welcome(s: IrcSession, e: Event, then: Items | None = None) -> None:
     """The burst after a login: 001-005, LUSERS, the MOTD; then each room the user is in."""
     s.numeric(N.RPL_WELCOME, f"Welcome to {s.server}, {s.nick}: this is tchat's IRC door")
     s.numeric(N.RPL_YOURHOST, f"Your host is {s.server}, running tchat {__version__}")
@@ -202,11 +221,11 @@ def welcome(s: IrcSession, e: Event) -> None:
     follow: Items = []
     for room in e.get("rooms") or ():
         s.joined(room)
-        s.line("JOIN", room)
+        own_join(s, room)
         if topics.get(room):
             s.numeric(N.RPL_TOPIC, room, topics[room])
         follow.append(names_request(s, room))
-    s.follow(follow)
+    s.follow(follow + (then or []))
 
 
 def motd(s: IrcSession) -> None:
@@ -242,7 +261,7 @@ def cmd_cap(s: IrcSession, line: Line) -> Items | None:
         if version.isdigit() and int(version) >= 302:
             s.cap_version = 302
             s.set_caps(s.caps | {"cap-notify"})
-        s.send(encode("CAP", [s.client, "LS", " ".join(CAPS)], s.server))
+        s.send(encode("CAP", [s.client, "LS", " ".join(cap_ls(s))], s.server))
     elif sub == "LIST":
         s.send(encode("CAP", [s.client, "LIST", " ".join(sorted(s.caps))], s.server))
     elif sub == "REQ":
@@ -255,7 +274,7 @@ def cmd_cap(s: IrcSession, line: Line) -> Items | None:
         for word in words:
             off = word.startswith("-")
             cap = word[1:] if off else word
-            if cap not in CAPS or (off and cap == "cap-notify" and s.cap_version >= 302):
+            if cap not in offered(s) or (off and cap == "cap-notify" and s.cap_version >= 302):
                 ok = False
                 break
             (caps.discard if off else caps.add)(cap)
@@ -263,12 +282,23 @@ def cmd_cap(s: IrcSession, line: Line) -> Items | None:
             s.set_caps(caps)
         s.send(encode("CAP", [s.client, "ACK" if ok else "NAK", asked], s.server))
     elif sub == "END":
+        abort_if_under_way(s)
         if not s.registered and s.negotiating:
             s.negotiating = False
             return register(s)
     else:
         s.numeric(N.ERR_INVALIDCAPCMD, line.params[0], "Invalid CAP command")
     return None
+
+
+def offered(s: IrcSession) -> list[str]:
+    """The capabilities this server offers: ``sasl`` only with accounts (a store)."""
+    return [cap for cap in CAPS if cap != "sasl" or s.hub.store is not None]
+
+
+def cap_ls(s: IrcSession) -> list[str]:
+    """The capabilities CAP LS lists; for a 302 client with their values."""
+    return [cap_value(s.cap_version) if cap == "sasl" else cap for cap in offered(s)]
 
 
 def cmd_ping(s: IrcSession, line: Line) -> Items | None:
@@ -340,7 +370,10 @@ def message_request(s: IrcSession, target: str, text: str, kind: str | None, not
                 numeric_for(s, e, command, nick=target)
             return
         if "echo-message" in s.caps:
-            echoed = Event("message", {"msgid": e.get("msgid"), "ts": e.get("ts"), "from": s.nick, "to": target, "text": text})
+            echoed = Event("message", {
+                "msgid": e.get("msgid"), "ts": e.get("ts"), "from": s.nick, "to": target, "text": text,
+                "registered": bool(s.account),
+            })
             s.send(s.profile.message_lines(echoed, s.nick, target, text, kind, command))
         if e.get("away") and not notice:
             s.numeric(N.RPL_AWAY, target, e["away"])
@@ -377,12 +410,20 @@ def join_request(s: IrcSession, room: str, key: str | None) -> Request:
         if s.in_channel(name):
             return  # in it already: IRC answers nothing
         s.joined(name)
-        s.line("JOIN", name)
+        own_join(s, name)
         if e.get("topic"):
             s.numeric(N.RPL_TOPIC, name, e["topic"])
         s.follow([names_request(s, name)])
 
     return s.request("join", {"room": room, "key": key}, answer)
+
+
+def own_join(s: IrcSession, room: str) -> None:
+    """The JOIN of this session's user; with extended-join, its account (``*``: a guest) and realname."""
+    if "extended-join" in s.caps:
+        s.line("JOIN", room, s.account or "*", s.nick)
+    else:
+        s.line("JOIN", room)
 
 
 def cmd_part(s: IrcSession, line: Line) -> Items | None:
@@ -791,4 +832,6 @@ COMMANDS: dict[str, Command] = {
     "KICK": Command(cmd_kick, 2),
     "INVITE": Command(cmd_invite, 2),
     "MODE": Command(cmd_mode, 1),
+    "AUTHENTICATE": Command(cmd_authenticate, 1, True),
 }
+

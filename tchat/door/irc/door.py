@@ -11,7 +11,7 @@ from twisted.internet.protocol import ServerFactory
 
 from tchat.chat import Hub
 from tchat.door.base import BaseDoor, DoorKind
-from tchat.door.irc.codec import IrcCodec
+from tchat.door.irc.codec import PROFILE_CAPS, IrcCodec
 from tchat.door.irc.session import IrcSession
 from tchat.door.session import Admission, Limits
 
@@ -32,7 +32,7 @@ class IrcDoor(BaseDoor, ServerFactory):
         super().__init__(hub, limits, clock, admission)
         self.server = server_name(hub.config.server_name)
         self.started = clock.seconds()
-        self._codecs: dict[tuple[bool, bool], IrcCodec] = {}
+        self._codecs: dict[tuple[bool, ...], IrcCodec] = {}
 
     @classmethod
     def from_options(
@@ -42,7 +42,7 @@ class IrcDoor(BaseDoor, ServerFactory):
 
     def codec(self, caps: set[str]) -> IrcCodec:
         """The codec of the profile ``caps`` make: the same one for every session that shares it."""
-        profile = ("server-time" in caps, "message-tags" in caps)
+        profile = tuple(cap in caps for cap in PROFILE_CAPS)
         codec = self._codecs.get(profile)
         if codec is None:
             codec = self._codecs[profile] = IrcCodec(self.server, *profile)

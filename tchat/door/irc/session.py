@@ -32,8 +32,9 @@ The flow:
 from __future__ import annotations
 
 import itertools
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from irctokens import Line
 from twisted.logger import Logger
@@ -43,6 +44,7 @@ from twisted.python.failure import Failure
 from tchat.commands import Request
 from tchat.door.irc import numerics as N
 from tchat.door.irc.codec import SHARED, IrcCodec, hostmask
+from tchat.door.irc.labels import Label, add_tags, finish_if_done, run_line
 from tchat.door.irc.wire import READ_MAX, BadLine, encode, encode_text, parse
 from tchat.door.session import DoorSession, LocalStep, QueueItem, StreamHooks
 from tchat.events import Event
@@ -88,6 +90,8 @@ class IrcSession(LineReceiver, StreamHooks, DoorSession):
     delimiter = b"\n"
     door_name = "irc"
     MAX_LENGTH = READ_MAX
+    # Events held between a SASL login and the welcome burst, at most.
+    HELD_MAX = 1000
 
     def __init__(self, door: "IrcDoor") -> None:
         self.door = door
@@ -104,6 +108,18 @@ class IrcSession(LineReceiver, StreamHooks, DoorSession):
         self.profile: IrcCodec = door.codec(set())
         self.registered = False
         self.registering = False
+        # SASL (L{tchat.door.irc.sasl}): the exchange under way, the hub's
+        # logged_in of an account logged in by it (until registration), the
+        # account's name once logged in to one, and the events the chat sent
+        # between the SASL login and the welcome burst.
+        self.sasl: Any = None
+        self.sasl_login: Event | None = None
+        self.account: str | None = None
+        self.held: list[Event] | None = None
+        # labeled-response (L{tchat.door.irc.labels}): the labelled command
+        # whose lines are being written, and the label of each request made for one.
+        self._label: Label | None = None
+        self._labels: dict[int, Label] = {}
         self.invisible = False
         self.motd: str | None = None
         self.channels: dict[str, Channel] = {}
@@ -174,15 +190,23 @@ class IrcSession(LineReceiver, StreamHooks, DoorSession):
                 why = f"{e}; it was ignored"
                 self.submit(LocalStep(lambda: self.server_notice(why)))
             return
-        from tchat.door.irc.commands import dispatch
-
-        self.submit(LocalStep(lambda: dispatch(self, line)))
+        self.submit(LocalStep(lambda: run_line(self, line)))
 
     # -- writing -----------------------------------------------------------
 
-    def send(self, data: bytes) -> None:
-        """Write ``data`` within the send queue's limit."""
+    def send(self, data: bytes, shared: bool = False) -> None:
+        """
+        Write ``data`` within the send queue's limit. This session's own lines
+        (not ``shared``: those are made once per profile, tags and all) get
+        the ``time`` tag with server-time, and are held for the label of the
+        labelled command being answered, if one is.
+        """
         if self.closing or not data:
+            return
+        if not shared and self.profile.with_time and self.registered:
+            data = add_tags(data, {"time": _now_tag(self)})
+        if not shared and self._label is not None:
+            self._label.out.append(data)
             return
         if self.sendq.full and not self.count_unsent(len(data)):
             return
@@ -199,8 +223,10 @@ class IrcSession(LineReceiver, StreamHooks, DoorSession):
 
     def line(self, command: str, *params: str, source: str | None = None) -> None:
         """A line from this session's user (or ``source``), with this profile's tags."""
-        tags = {"time": _now_tag(self)} if self.profile.with_time else None
-        self.send(encode(command, params, source or self.mask(self.nick), tags))
+        tags = {"time": _now_tag(self)} if self.profile.with_time else {}
+        if source is None and self.account and self.profile.with_account:
+            tags["account"] = self.account
+        self.send(encode(command, params, source or self.mask(self.nick), tags or None))
 
     def server_notice(self, text: str) -> None:
         self.send(encode_text("NOTICE", self.client, text, self.server))
@@ -214,24 +240,52 @@ class IrcSession(LineReceiver, StreamHooks, DoorSession):
         """A hub request whose answer (the event carrying its id as ``re``) goes to ``answer``."""
         rid = next(self._ids)
         self.pending[rid] = answer
+        if self._label is not None:
+            self._label.waiting.add(rid)
+            self._labels[rid] = self._label
         return Request(action, {k: v for k, v in args.items() if v is not None}, rid)
 
     def follow(self, items: Iterable[QueueItem]) -> None:
         """Carry out ``items`` next (from inside an answer: right after the request being answered)."""
         self.submit_next(items)
 
+    @contextmanager
+    def labelling(self, label: Label | None) -> Iterator[None]:
+        """What is written meanwhile answers ``label``'s command (None: no labelled command)."""
+        before, self._label = self._label, label
+        try:
+            yield
+        finally:
+            self._label = before
+
     def deliver(self, event: Event) -> None:
         if self.closing:
             return
+        with self.labelling(None):
+            self._deliver(event)
+
+    def _deliver(self, event: Event) -> None:
         try:
             re = event.get("re")
             answer = self.pending.pop(re, None) if isinstance(re, int) else None
             if answer is not None:
-                answer(event)
+                label = self._labels.pop(re, None) if isinstance(re, int) else None
+                with self.labelling(label):
+                    answer(event)
+                if label is not None:
+                    label.waiting.discard(re)
+                    finish_if_done(self, label)
+                return
+            if self.held is not None and re is None:
+                # Logged in by SASL, not registered yet: after the welcome burst.
+                self.held.append(event)
+                if len(self.held) > self.HELD_MAX:
+                    # A client that never ends its registration holds no more than a send queue's worth.
+                    self.close_for("SendQ exceeded", "too slow")
                 return
             if event.name in SHARED and re is None:
                 self.track(event)
-                self.send(event.encoded(self.profile))
+                self.send(event.encoded(self.profile), shared=True)
                 return
             self.send(self.render_private(event))
         except Exception:
@@ -297,6 +351,12 @@ class IrcSession(LineReceiver, StreamHooks, DoorSession):
         if channel is None:
             channel = self.channels[name_key(room)] = Channel(room)
         return channel
+
+    def release_held(self) -> None:
+        """Deliver what the chat sent between a SASL login and the welcome burst."""
+        held, self.held = self.held or [], None
+        for event in held:
+            self.deliver(event)
 
     def in_channel(self, room: str) -> bool:
         return name_key(room) in self.channels

@@ -76,7 +76,7 @@ _WORDS = frozenset({"JOIN", "MODE", "NICK", "INVITE", "PING", "324", "004"})
 
 
 def _format(command: str, params: list[str], source: str | None) -> bytes:
-    if not params or command in _WORDS or (len(params) < 2 and command not in ("QUIT", "ERROR")):
+    if not params or command in _WORDS or (len(params) < 2 and command not in ("QUIT", "ERROR", "AWAY")):
         return Line(None, source, command, params).format().encode("utf-8")
     # Texts always after ":", as IRC servers write them, even a single word.
     head = Line(None, source, command, params[:-1]).format()

@@ -946,6 +946,9 @@ const HANDLERS = {
     say(conv, `Muted in ${ev.room}: ${list((ev.mutes || []).map(entry))}`, "notice", ev.ts);
   },
 
+  // For IRC's away-notify: nothing to show here (/whois tells).
+  away() {},
+
   nick(ev) {
     if (typeof ev.old !== "string" || typeof ev.new !== "string") return;
     if (isMe(ev.old)) {
