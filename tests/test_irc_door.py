@@ -522,6 +522,16 @@ class ConformanceTests(IrcTestCase):
             ":tchat 302 alice :bob=-bob@tchat alice=+alice@tchat", ":tchat 461 alice USERHOST :Not enough parameters",
         ])
 
+    def test_a_join_to_a_channel_with_a_topic_gives_332_and_333(self) -> None:
+        alice, bob = self.user("alice"), self.user("bob")
+        alice.send("JOIN #dev", "TOPIC #dev :the plan")
+        alice.take()
+        bob.send("JOIN #dev")
+        self.assertEqual(bob.take()[:3], [
+            ":bob!bob@tchat JOIN #dev", ":tchat 332 bob #dev :the plan",
+            f":tchat 333 bob #dev alice :{int(self.clock.seconds())}",
+        ])
+
 
 class WireTests(TestCase):
     def test_parse_reads_tags_source_command_and_params(self) -> None:

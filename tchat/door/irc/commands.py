@@ -207,6 +207,7 @@ def welcome(s: IrcSession, e: Event) -> None:
         s.line("JOIN", room)
         if topics.get(room):
             s.numeric(N.RPL_TOPIC, room, topics[room])
+            follow.append(topic_time_request(s, room))
         follow.append(names_request(s, room))
     s.follow(follow)
 
@@ -435,11 +436,23 @@ def join_request(s: IrcSession, room: str, key: str | None) -> Request:
             return  # in it already: IRC answers nothing
         s.joined(name)
         s.line("JOIN", name)
+        follow: Items = []
         if e.get("topic"):
             s.numeric(N.RPL_TOPIC, name, e["topic"])
-        s.follow([names_request(s, name)])
+            follow.append(topic_time_request(s, name))
+        s.follow([*follow, names_request(s, name)])
 
     return s.request("join", {"room": room, "key": key}, answer)
+
+
+def topic_time_request(s: IrcSession, room: str) -> Request:
+    """333 after the 332 of a JOIN: who set the topic and when (the join's answer does not say)."""
+
+    def answer(e: Event) -> None:
+        if not is_error(e) and e.get("topic") and e.get("by"):
+            s.numeric(N.RPL_TOPICWHOTIME, e.get("room") or room, e["by"], str(int(e.get("at") or 0)))
+
+    return s.request("topic", {"room": room}, answer)
 
 
 def cmd_part(s: IrcSession, line: Line) -> Items | None:
