@@ -95,7 +95,7 @@ class RegistrationTests(IrcTestCase):
         client = self.irc()
         client.send("CAP LS 302", "NICK alice", "USER a 0 * :A")
         lines = client.take()
-        self.assertEqual(lines, [":tchat CAP * LS :account-tag away-notify batch cap-notify echo-message extended-join labeled-response message-tags multi-prefix server-time"])
+        self.assertEqual(lines, [":tchat CAP * LS :account-tag away-notify batch cap-notify echo-message extended-join labeled-response message-tags multi-prefix server-time userhost-in-names"])
         client.send("CAP REQ :server-time multi-prefix", "CAP LIST")
         self.assertEqual(client.take(), [
             ":tchat CAP * ACK :server-time multi-prefix",
@@ -301,7 +301,7 @@ class ChannelTests(IrcTestCase):
     def test_motd_and_lusers_on_request_and_unknown_commands_421(self) -> None:
         alice = self.user("alice")
         alice.send("MOTD", "LUSERS", "FROB x")
-        self.assertEqual(alice.numerics(), ["375", "372", "376", "251", "255", "421"])
+        self.assertEqual(alice.numerics(), ["375", "372", "376", "251", "255", "265", "266", "421"])
 
 
 class OperatorTests(IrcTestCase):
@@ -326,7 +326,7 @@ class OperatorTests(IrcTestCase):
         self.assertEqual(self.bob.take(), [":alice!alice@tchat MODE #dev +mik-t *", ":alice!alice@tchat MODE #dev +l 10"])
         self.alice.send("MODE #dev")
         self.assertEqual(self.alice.take(), [":tchat 324 alice #dev +mikln sesame 10"])
-        self.alice.send("MODE #dev +n", "MODE #dev +z", "MODE #dev +k", "MODE #dev +l x")
+        self.alice.send("MODE #dev +n", "MODE #dev +z", "MODE #dev +k", "MODE #dev +l")
         self.assertEqual(self.alice.numerics(), ["472", "461", "461"])
 
     def test_who_is_not_op_gets_482(self) -> None:
@@ -392,10 +392,10 @@ class LimitTests(IrcTestCase):
         self.assertIn(f" 001 {nick} ", " ".join(client.take()))
         return client
 
-    def test_bad_utf8_gets_a_notice_and_the_connection_stays(self) -> None:
+    def test_bad_utf8_gets_fail_invalid_utf8_and_the_connection_stays(self) -> None:
         alice = self.user("alice")
         alice.send(b"PRIVMSG #lobby :caf\xe9", "PING :still")
-        self.assertEqual(alice.take(), [":tchat NOTICE alice :That line was not UTF-8 (bad byte at 19); it was ignored", ":tchat PONG tchat :still"])
+        self.assertEqual(alice.take(), [":tchat FAIL PRIVMSG INVALID_UTF8 :That line was not UTF-8 (bad byte at 19); it was ignored", ":tchat PONG tchat :still"])
 
     def test_a_character_split_across_reads_is_one_character(self) -> None:
         alice, bob = self.user("alice"), logged_in(self.hub, "bob")
@@ -435,6 +435,103 @@ class LimitTests(IrcTestCase):
         alice = self.user("alice")
         alice.send("", "   ", "PING :x")
         self.assertEqual(alice.take(), [":tchat PONG tchat :x"])
+
+
+class ConformanceTests(IrcTestCase):
+    """What irctest (the IRC server conformance suite) found missing or wrong."""
+
+    def test_an_empty_username_or_realname_is_461(self) -> None:
+        client = self.irc()
+        client.send("NICK alice", "USER u 0 * :", "USER  0 * :Real")
+        self.assertEqual(client.take(), [
+            ":tchat 461 * USER :Not enough parameters", ":tchat 461 * USER :Not enough parameters",
+        ])
+        client.send("USER u 0 * :Real")
+        self.assertIn(" 001 alice ", " ".join(client.take()))
+
+    def test_lusers_gives_265_and_266_with_the_most_users_seen(self) -> None:
+        alice, bob = self.user("alice"), self.user("bob")
+        bob.send("QUIT")
+        alice.take()
+        alice.send("LUSERS")
+        self.assertEqual(alice.take(), [
+            ":tchat 251 alice :There are 1 users and 0 invisible on 1 servers",
+            ":tchat 255 alice :I have 1 clients and 1 servers",
+            ":tchat 265 alice 1 2 :Current local users 1, max 2",
+            ":tchat 266 alice 1 2 :Current global users 1, max 2",
+        ])
+
+    def test_a_key_or_limit_tchat_refuses_is_696_and_nothing_changes(self) -> None:
+        alice = self.user("alice")
+        alice.send("JOIN #dev")
+        alice.take()
+        for mode in ("+k :two words", "+k :", "+k " + "x" * 65):
+            alice.send(f"MODE #dev {mode}")
+            lines = alice.take()
+            self.assertEqual(len(lines), 1, lines)
+            self.assertTrue(lines[0].startswith(":tchat 696 alice #dev k * :a key is one word"), lines)
+        for value in ("0", "-1", "abc"):
+            alice.send(f"MODE #dev +l {value}")
+            lines = alice.take()
+            self.assertEqual(len(lines), 1, lines)
+            self.assertTrue(lines[0].startswith(f":tchat 696 alice #dev l {value} :"), lines)
+        alice.send("MODE #dev +l :")
+        self.assertEqual(alice.numerics(), ["696"])
+        alice.send("MODE #dev")
+        self.assertEqual(alice.take(), [":tchat 324 alice #dev +tn"])
+
+    def test_userhost_in_names_shows_each_member_as_a_full_mask(self) -> None:
+        alice = self.user("alice", "userhost-in-names", "multi-prefix")
+        bob = self.user("bob")
+        alice.send("JOIN #dev")
+        bob.send("JOIN #dev")
+        alice.take(), bob.take()
+        alice.send("NAMES #dev")
+        self.assertEqual(alice.take()[0], ":tchat 353 alice = #dev :@alice!alice@tchat bob!bob@tchat")
+        bob.send("NAMES #dev")
+        self.assertEqual(bob.take()[0], ":tchat 353 bob = #dev :@alice bob")
+
+    def test_a_pong_waits_for_the_answers_of_the_messages_before_it(self) -> None:
+        alice, bob = self.user("alice", "echo-message"), self.user("bob")
+        bob.send("AWAY :out")
+        alice.take(), bob.take()
+        stored: Deferred[None] = Deferred()
+        self.hub.messages.keep = lambda fields: stored  # type: ignore[method-assign]
+        alice.send("PRIVMSG bob :hi", "PING :sync")
+        self.assertEqual(alice.take(), [])
+        stored.callback(None)
+        self.assertEqual(alice.take(), [
+            ":alice!alice@tchat PRIVMSG bob :hi", ":tchat 301 alice bob :out", ":tchat PONG tchat :sync",
+        ])
+        alice.send("PING :again")
+        self.assertEqual(alice.take(), [":tchat PONG tchat :again"])
+
+    def test_a_line_that_is_not_utf8_is_fail_with_its_command_even_before_registration(self) -> None:
+        client = self.irc()
+        client.send("NICK alice", b"USER u 0 * :caf\xe9")
+        self.assertEqual(client.take(), [":tchat FAIL USER INVALID_UTF8 :That line was not UTF-8 (bad byte at 15); it was ignored"])
+
+    def test_time_is_391_and_userhost_302_with_away_marks(self) -> None:
+        alice, bob = self.user("alice"), self.user("bob")
+        alice.take()
+        alice.send("TIME")
+        self.assertEqual(alice.take(), [f":tchat 391 alice tchat {int(self.clock.seconds())} :Monday January 12 1970 -- 13:46:40 +00:00"])
+        bob.send("AWAY :out")
+        bob.take()
+        alice.send("USERHOST bob nobody alice", "USERHOST :")
+        self.assertEqual(alice.take(), [
+            ":tchat 302 alice :bob=-bob@tchat alice=+alice@tchat", ":tchat 461 alice USERHOST :Not enough parameters",
+        ])
+
+    def test_a_join_to_a_channel_with_a_topic_gives_332_and_333(self) -> None:
+        alice, bob = self.user("alice"), self.user("bob")
+        alice.send("JOIN #dev", "TOPIC #dev :the plan")
+        alice.take()
+        bob.send("JOIN #dev")
+        self.assertEqual(bob.take()[:3], [
+            ":bob!bob@tchat JOIN #dev", ":tchat 332 bob #dev :the plan",
+            f":tchat 333 bob #dev alice :{int(self.clock.seconds())}",
+        ])
 
 
 class WireTests(TestCase):

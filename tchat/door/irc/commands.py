@@ -25,7 +25,7 @@ from tchat.commands import Request
 from tchat.door.irc import numerics as N
 from tchat.door.irc.codec import ban_mask, mode_change, quit_reason
 from tchat.door.irc.sasl import abort_if_under_way, cap_value, cmd_authenticate
-from tchat.door.irc.session import IrcSession, Items
+from tchat.door.irc.session import Answer, IrcSession, Items
 from tchat.door.irc.wire import LINE_MAX, encode, strip_formatting
 from tchat.door.session import LocalStep
 from tchat.events import Event
@@ -37,7 +37,7 @@ CHANNEL_LEN = 49
 # Capabilities offered; cap-notify is on for every client of CAP LS 302.
 CAPS = (
     "account-tag", "away-notify", "batch", "cap-notify", "echo-message", "extended-join", "labeled-response", "message-tags", "multi-prefix",
-    "sasl", "server-time",
+    "sasl", "server-time", "userhost-in-names",
 )
 TARGETS_MAX = 4
 
@@ -147,6 +147,10 @@ def cmd_user(s: IrcSession, line: Line) -> Items | None:
     if s.registered or s.user_given:
         s.numeric(N.ERR_ALREADYREGISTERED, "You may not reregister")
         return None
+    if not line.params[0] or not line.params[3]:
+        # An empty username or realname is a missing one (modern IRC).
+        s.numeric(N.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
+        return None
     s.user_given = True
     return register(s)
 
@@ -213,9 +217,7 @@ def welcome(s: IrcSession, e: Event, then: Items | None = None) -> None:
     tokens = isupport(s)
     for i in range(0, len(tokens), 12):
         s.numeric(N.RPL_ISUPPORT, *tokens[i : i + 12], "are supported by this server")
-    users = len(e.get("users") or ())
-    s.numeric(N.RPL_LUSERCLIENT, f"There are {users} users and 0 invisible on 1 servers")
-    s.numeric(N.RPL_LUSERME, f"I have {users} clients and 1 servers")
+    lusers(s, len(e.get("users") or ()))
     motd(s)
     topics = e.get("topics") or {}
     follow: Items = []
@@ -224,6 +226,7 @@ def welcome(s: IrcSession, e: Event, then: Items | None = None) -> None:
         own_join(s, room)
         if topics.get(room):
             s.numeric(N.RPL_TOPIC, room, topics[room])
+            follow.append(topic_time_request(s, room))
         follow.append(names_request(s, room))
     s.follow(follow + (then or []))
 
@@ -243,13 +246,50 @@ def cmd_motd(s: IrcSession, line: Line) -> Items | None:
     return None
 
 
+def lusers(s: IrcSession, count: int) -> None:
+    """251, 255, 265 and 266: tchat is one server to IRC, so local and global counts are the same."""
+    door = s.door
+    door.most_users = most = max(door.most_users, count)
+    s.numeric(N.RPL_LUSERCLIENT, f"There are {count} users and 0 invisible on 1 servers")
+    s.numeric(N.RPL_LUSERME, f"I have {count} clients and 1 servers")
+    s.numeric(N.RPL_LOCALUSERS, str(count), str(most), f"Current local users {count}, max {most}")
+    s.numeric(N.RPL_GLOBALUSERS, str(count), str(most), f"Current global users {count}, max {most}")
+
+
 def cmd_lusers(s: IrcSession, line: Line) -> Items | None:
     def users(e: Event) -> None:
-        count = len(e.get("users") or ()) if not is_error(e) else 0
-        s.numeric(N.RPL_LUSERCLIENT, f"There are {count} users and 0 invisible on 1 servers")
-        s.numeric(N.RPL_LUSERME, f"I have {count} clients and 1 servers")
+        lusers(s, len(e.get("users") or ()) if not is_error(e) else 0)
 
     return [s.request("users", {}, users)]
+
+
+def cmd_time(s: IrcSession, line: Line) -> Items | None:
+    now = s.clock.seconds()
+    s.numeric(N.RPL_TIME, s.server, str(int(now)), time.strftime("%A %B %d %Y -- %H:%M:%S +00:00", time.gmtime(now)))
+    return None
+
+
+def cmd_userhost(s: IrcSession, line: Line) -> Items | None:
+    """302 of up to 5 nicks, one line once every answer is in: ``nick=+nick@SERVER`` (``-`` if away)."""
+    nicks = [n for n in line.params[:5] if n]
+    if not nicks:
+        s.numeric(N.ERR_NEEDMOREPARAMS, "USERHOST", "Not enough parameters")
+        return None
+    found: dict[int, str] = {}
+    left = [len(nicks)]
+
+    def asked(i: int) -> Answer:
+        def answer(e: Event) -> None:
+            if not is_error(e) and e.get("online"):
+                who = e["user"]
+                found[i] = f"{who}={'-' if e.get('away') else '+'}{who}@{s.server}"
+            left[0] -= 1
+            if not left[0]:
+                s.numeric(N.RPL_USERHOST, " ".join(found[k] for k in sorted(found)))
+
+        return answer
+
+    return [s.request("whois", {"user": nick}, asked(i)) for i, nick in enumerate(nicks)] or None
 
 
 def cmd_cap(s: IrcSession, line: Line) -> Items | None:
@@ -305,7 +345,14 @@ def cmd_ping(s: IrcSession, line: Line) -> Items | None:
     token = line.params[0]
 
     def pong(e: Event) -> None:
-        s.send(encode("PONG", [s.server, token], s.server))
+        line = encode("PONG", [s.server, token], s.server)
+        if s.unanswered_messages:
+            # The hub answers a message once it is stored, after later requests:
+            # the PONG waits for those answers (301, the echo), as clients expect
+            # everything a PING follows to come before its PONG.
+            s.held_pongs.append(line)
+        else:
+            s.send(line)
 
     return [s.request("ping", {"token": token}, pong)]
 
@@ -351,8 +398,19 @@ def cmd_privmsg(s: IrcSession, line: Line) -> Items | None:
 
 def message_request(s: IrcSession, target: str, text: str, kind: str | None, notice: bool) -> Request:
     command = "NOTICE" if notice else "PRIVMSG"
+    s.unanswered_messages += 1
 
     def answer(e: Event) -> None:
+        try:
+            answer_message(e)
+        finally:
+            s.unanswered_messages -= 1
+            if not s.unanswered_messages and s.held_pongs:
+                held, s.held_pongs = s.held_pongs, []
+                for line in held:
+                    s.send(line)
+
+    def answer_message(e: Event) -> None:
         if is_error(e):
             if notice:
                 return  # NOTICE never gets an error back
@@ -411,9 +469,11 @@ def join_request(s: IrcSession, room: str, key: str | None) -> Request:
             return  # in it already: IRC answers nothing
         s.joined(name)
         own_join(s, name)
+        follow: Items = []
         if e.get("topic"):
             s.numeric(N.RPL_TOPIC, name, e["topic"])
-        s.follow([names_request(s, name)])
+            follow.append(topic_time_request(s, name))
+        s.follow([*follow, names_request(s, name)])
 
     return s.request("join", {"room": room, "key": key}, answer)
 
@@ -424,6 +484,16 @@ def own_join(s: IrcSession, room: str) -> None:
         s.line("JOIN", room, s.account or "*", s.nick)
     else:
         s.line("JOIN", room)
+
+
+def topic_time_request(s: IrcSession, room: str) -> Request:
+    """333 after the 332 of a JOIN: who set the topic and when (the join's answer does not say)."""
+
+    def answer(e: Event) -> None:
+        if not is_error(e) and e.get("topic") and e.get("by"):
+            s.numeric(N.RPL_TOPICWHOTIME, e.get("room") or room, e["by"], str(int(e.get("at") or 0)))
+
+    return s.request("topic", {"room": room}, answer)
 
 
 def cmd_part(s: IrcSession, line: Line) -> Items | None:
@@ -466,7 +536,8 @@ def names_request(s: IrcSession, room: str) -> Request:
         channel = s.channels.get(name_key(name))
         if channel is not None:
             channel.members = {name_key(u): u for u in users}
-        shown = [prefixes(s, u, ops, voiced) + u for u in users]
+        full = "userhost-in-names" in s.caps
+        shown = [prefixes(s, u, ops, voiced) + (s.mask(u) if full else u) for u in users]
         head = len(f":{s.server} 353 {s.nick} = {name} :".encode("utf-8")) + 2
         batch: list[str] = []
         size = head
@@ -731,22 +802,44 @@ def channel_mode(s: IrcSession, room: str, modes: str, args: list[str]) -> Items
                 s.numeric(N.ERR_NEEDMOREPARAMS, "MODE", "Not enough parameters")
                 continue
             key = args.pop(0) if args else None
+            if sign:
+                why = bad_mode_value("key", key)
+                if why:
+                    # A key is never shown back, even a refused one.
+                    s.numeric(N.ERR_INVALIDMODEPARAM, room, "k", "*", why)
+                    continue
             flags["key"] = key if sign else None
         elif letter == "l":
             if not sign:
                 flags["limit"] = None
                 continue
-            if not args or not args[0].isdigit():
+            if not args:
                 s.numeric(N.ERR_NEEDMOREPARAMS, "MODE", "Not enough parameters")
-                if args:
-                    args.pop(0)
                 continue
-            flags["limit"] = int(args.pop(0))
+            value = args.pop(0)
+            why = bad_mode_value("limit", int(value) if value.isascii() and value.isdigit() else value)
+            if why:
+                s.numeric(N.ERR_INVALIDMODEPARAM, room, "l", value or "*", why)
+                continue
+            flags["limit"] = int(value)
         else:
             s.numeric(N.ERR_UNKNOWNMODE, letter, "is unknown mode char to me")
     if flags:
         items.append(flags_request(s, room, flags))
     return items
+
+
+def bad_mode_value(name: str, value: Any) -> str | None:
+    """Why tchat refuses ``value`` for the mode ``name`` (``key``, ``limit``), else None."""
+    from tchat.commands.values import parse_modes
+
+    if value == "" or value is None:
+        value = "\x00"  # empty is no value: refused, never taken for a removal
+    try:
+        parse_modes({name: value})
+    except ValueError as e:
+        return str(e)
+    return None
 
 
 def flags_request(s: IrcSession, room: str, flags: dict[str, Any]) -> Request | LocalStep:
@@ -818,6 +911,8 @@ COMMANDS: dict[str, Command] = {
     "QUIT": Command(cmd_quit, 0, True),
     "MOTD": Command(cmd_motd),
     "LUSERS": Command(cmd_lusers),
+    "TIME": Command(cmd_time),
+    "USERHOST": Command(cmd_userhost, 1),
     "PRIVMSG": Command(cmd_privmsg),
     "NOTICE": Command(cmd_privmsg),
     "TAGMSG": Command(cmd_tagmsg, 1),

@@ -32,6 +32,8 @@ class IrcDoor(BaseDoor, ServerFactory):
         super().__init__(hub, limits, clock, admission)
         self.server = server_name(hub.config.server_name)
         self.started = clock.seconds()
+        # The most users LUSERS has counted since the door started (265/266 show it).
+        self.most_users = 0
         self._codecs: dict[tuple[bool, ...], IrcCodec] = {}
 
     @classmethod

@@ -7,8 +7,8 @@ The flow:
 - **framing**: lines end in ``\\n`` (a ``\\r`` before it is dropped); each
   whole line is decoded as UTF-8 (never a TCP chunk at a time) and read with
   irctokens (L{tchat.door.irc.wire.parse}). A line that is not UTF-8 gets a
-  NOTICE, one too long a 417, one with no command a NOTICE; each is dropped
-  and the connection goes on.
+  ``FAIL <command> INVALID_UTF8`` (IRCv3 utf8-only), one too long a 417,
+  one with no command a NOTICE; each is dropped and the connection goes on.
 - **order**: every line becomes a L{LocalStep} in the session's one queue,
   so it waits its turn and pays the flood limit like a request of any door.
   At its turn the step reads the line (L{tchat.door.irc.commands}) and may
@@ -124,6 +124,9 @@ class IrcSession(LineReceiver, StreamHooks, DoorSession):
         self.motd: str | None = None
         self.channels: dict[str, Channel] = {}
         self.pending: dict[int, Answer] = {}
+        # Messages sent whose answer has not come yet, and PONGs held until it has.
+        self.unanswered_messages = 0
+        self.held_pongs: list[bytes] = []
         self._ids = itertools.count(1)
         self._discarding = False
         self._resume = b""
@@ -180,8 +183,10 @@ class IrcSession(LineReceiver, StreamHooks, DoorSession):
         try:
             line = parse(raw)
         except UnicodeDecodeError as e:
+            # IRCv3 utf8-only (the door says UTF8ONLY): a standard reply naming the command.
             bad = f"That line was not UTF-8 (bad byte at {e.start}); it was ignored"
-            self.submit(LocalStep(lambda: self.server_notice(bad)))
+            command = _command_of(raw)
+            self.submit(LocalStep(lambda: self.send(encode("FAIL", [command, "INVALID_UTF8", bad], self.server))))
             return
         except BadLine as e:
             if e.too_long:
@@ -366,6 +371,16 @@ class IrcSession(LineReceiver, StreamHooks, DoorSession):
     def set_caps(self, caps: set[str]) -> None:
         self.caps = caps
         self.profile = self.door.codec(caps)
+
+
+def _command_of(raw: bytes) -> str:
+    """The command of a line that is not UTF-8, for its FAIL: ``*`` if it cannot be read."""
+    try:
+        line = parse(raw.decode("utf-8", "replace").encode("utf-8"))
+    except (BadLine, UnicodeDecodeError):
+        return "*"
+    command = line.command
+    return command if command.isascii() and command.isalnum() else "*"
 
 
 def _now_tag(session: IrcSession) -> str:
