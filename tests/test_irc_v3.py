@@ -336,6 +336,18 @@ class LabeledResponseTests(IrcTestCase):
         alice.send("@label=a\\sb\\:c PING :x")
         self.assertEqual(alice.take(), ["@label=a\\sb\\:c :tchat PONG tchat :x"])
 
+    def test_a_pong_held_for_a_labelled_message_is_not_part_of_its_label(self) -> None:
+        alice = self.user("alice", "labeled-response", "batch", "echo-message")
+        self.user("bob")
+        alice.take()
+        stored: Deferred[None] = Deferred()
+        self.hub.messages.keep = lambda fields: stored  # type: ignore[method-assign]
+        alice.send("@label=m1 PRIVMSG bob :hi", "PING :sync")
+        self.assertEqual(alice.take(), [])
+        stored.callback(None)
+        # The echo alone carries the label; the PONG follows it, unlabelled.
+        self.assertEqual(alice.take(), ["@label=m1 :alice!alice@tchat PRIVMSG bob :hi", ":tchat PONG tchat :sync"])
+
     def test_several_lines_are_a_labeled_response_batch_names_after_join_included(self) -> None:
         alice = self.user("alice", "labeled-response", "batch")
         alice.send("@label=j1 JOIN #dev")

@@ -405,10 +405,8 @@ def message_request(s: IrcSession, target: str, text: str, kind: str | None, not
             answer_message(e)
         finally:
             s.unanswered_messages -= 1
-            if not s.unanswered_messages and s.held_pongs:
-                held, s.held_pongs = s.held_pongs, []
-                for line in held:
-                    s.send(line)
+            # Sent by the session once this answer (and its label, if any) is out.
+            s.pongs_due = not s.unanswered_messages and bool(s.held_pongs)
 
     def answer_message(e: Event) -> None:
         if is_error(e):

@@ -127,6 +127,7 @@ class IrcSession(LineReceiver, StreamHooks, DoorSession):
         # Messages sent whose answer has not come yet, and PONGs held until it has.
         self.unanswered_messages = 0
         self.held_pongs: list[bytes] = []
+        self.pongs_due = False
         self._ids = itertools.count(1)
         self._discarding = False
         self._resume = b""
@@ -280,6 +281,12 @@ class IrcSession(LineReceiver, StreamHooks, DoorSession):
                 if label is not None:
                     label.waiting.discard(re)
                     finish_if_done(self, label)
+                if self.pongs_due:
+                    # PONGs that waited for this answer: after it, never inside its label.
+                    self.pongs_due = False
+                    held, self.held_pongs = self.held_pongs, []
+                    for line in held:
+                        self.send(line)
                 return
             if self.held is not None and re is None:
                 # Logged in by SASL, not registered yet: after the welcome burst.
