@@ -390,6 +390,18 @@ class KeptRoomTests(StoredTestCase):
         self.assertEqual((await self.ask(hub, friend, "topic", room="#club", topic="still op")).name, "ok")
         self.assertEqual([b["user"] for b in (await self.ask(hub, friend, "bans", room="#club"))["bans"]], ["troll"])
 
+    async def test_a_guest_opped_in_a_kept_room_is_no_op_after_leaving_not_even_after_a_restart(self) -> None:
+        owner = await self.account(self.hub, "owner")
+        guest = await self.person(self.hub, "helper", host="10.0.0.7")
+        await self.ask(self.hub, owner, "join", room="#kept")
+        await self.ask(self.hub, guest, "join", room="#kept")
+        self.assertEqual((await self.ask(self.hub, owner, "op", room="#kept", user="helper")).name, "ok")
+        await self.ask(self.hub, guest, "part", room="#kept")
+        await self.hub.rooms.keeper.settled()
+        hub = await self.start()
+        again = await self.person(hub, "helper", host="10.0.0.8")
+        self.assertEqual((await self.ask(hub, again, "join", room="#kept"))["ops"], [])
+
     async def test_the_first_to_join_an_empty_kept_room_does_not_become_its_op(self) -> None:
         owner = await self.account(self.hub, "owner")
         await self.ask(self.hub, owner, "join", room="#kept")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 from twisted.logger import Logger
 
 from tchat.chat.core import Core, confusable, handles, logged_in
@@ -54,6 +56,23 @@ class RoomKeeper:
         self.core = core
         self._writing: set[str] = set()
         self._again: set[str] = set()
+        self._soon: set[Deferred[None]] = set()
+
+    def keep_soon(self, room: Room) -> None:
+        """L{keep}, from a rule that cannot wait for it; a failure is logged. L{settled} waits for these."""
+
+        def failed(f: Failure) -> None:
+            log.warn("the settings of {room} changed but were not kept: {why}", room=room.name, why=f.value)
+
+        d = Deferred.fromCoroutine(self.keep(room))
+        d.addErrback(failed)
+        self._soon.add(d)
+        d.addBoth(lambda _: self._soon.discard(d))
+
+    async def settled(self) -> None:
+        """Done once the writes L{keep_soon} started are done."""
+        for d in list(self._soon):
+            await d
 
     async def keep(self, room: Room) -> None:
         store = self.core.store
@@ -135,6 +154,9 @@ class RoomRules:
             if changed.owner == user.key:
                 changed.owner = None
             self.state.update_room(room, changed)
+            if changed.kept:
+                # Not kept for the next guest under the name, after a restart either.
+                self.keeper.keep_soon(room)
 
     def quit(self, user: User, reason: str) -> None:
         """``user``'s last connection is gone: one ``quit`` to each who shared a room, then out of every room."""
@@ -213,7 +235,8 @@ class RoomRules:
             refusal = admission(room, user, request.args.get("key"), connection.admin, self.core.now())
             if refusal is not None:
                 raise refusal
-            if user.key in room.settings.invited:
+            changed = user.key in room.settings.invited
+            if changed:
                 settings = room.settings.copy()
                 settings.invited.discard(user.key)
                 self.state.update_room(room, settings)
@@ -221,19 +244,23 @@ class RoomRules:
             if (alike := self.state.confusable_room(name)) is not None:
                 raise confusable(name, alike.name, "a room that exists")
             room = self.state.open_room(name)
+            changed = False
         new = not room.members and not room.settings.kept and room.name != LOBBY
         self.join(user, room, by=connection)
         if new:
+            changed = True
             # A new room: its creator owns it; a registered creator's room is kept.
             settings = room.settings.copy()
             settings.owner, settings.kept = user.key, user.registered
             settings.ops = {user.key}
             self.state.update_room(room, settings)
         await self.remember_join(user, room)
-        try:
-            await self.keeper.keep(room)
-        except StoreError as e:
-            log.warn("the room {room} was made but is not kept: {why}", room=room.name, why=e)
+        if changed:
+            # Only a new room, or an invitation used up, changes what is kept.
+            try:
+                await self.keeper.keep(room)
+            except StoreError as e:
+                log.warn("the room {room} was made but is not kept: {why}", room=room.name, why=e)
         users = room.names()
         topic = f"; topic: {room.settings.topic}" if room.settings.topic else ""
         self.core.reply(
