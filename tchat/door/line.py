@@ -27,14 +27,13 @@ from typing import Any, Mapping
 from twisted.internet.interfaces import IAddress, IHalfCloseableProtocol, IReactorTime
 from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
-from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from tchat.codec import JSON, codec_for_first_line
 from tchat.commands import Request
 from tchat.door.base import BaseDoor, DoorKind
-from tchat.door.session import Admission, DoorSession, Limits, StreamHooks
+from tchat.door.session import Admission, DoorSession, LineStream, Limits
 from tchat.chat import Hub
 
 log = Logger()
@@ -44,7 +43,7 @@ LineLimits = Limits
 
 
 @implementer(IHalfCloseableProtocol)
-class LineSession(LineReceiver, StreamHooks, DoorSession):
+class LineSession(LineStream, DoorSession):
     # A TCP (or TLS) transport: connected, disconnecting, abortConnection.
     transport: Any
     delimiter = b"\n"
@@ -53,9 +52,6 @@ class LineSession(LineReceiver, StreamHooks, DoorSession):
     def __init__(self, door: "LineDoor") -> None:
         self.door = door
         self.MAX_LENGTH = door.limits.max_line
-        self._discarding = False
-        self._resume = b""
-        self._peer_checked = False
         # The client will send nothing more; once what it sent is read, it quits.
         self._input_ended = False
 
@@ -101,31 +97,11 @@ class LineSession(LineReceiver, StreamHooks, DoorSession):
         self.submit(Request("quit", {}))
 
     def dataReceived(self, data: bytes) -> None:
-        if not self._peer_checked:
-            self._peer_checked = True
-            if not self.check_peer(self.transport):
-                return
-        if self._discarding:
-            newline = data.find(b"\n")
-            if newline < 0:
-                return
-            data = data[newline + 1 :]
-            self._discarding = False
         super().dataReceived(data)
-        # lineLengthExceeded left the lines after an overlong one here.
-        while self._resume and not self.paused and not self.transport.disconnecting:
-            data, self._resume = self._resume, b""
-            super().dataReceived(data)
         self._quit_if_all_read()
 
-    def lineLengthExceeded(self, data: bytes) -> None:
-        self.heard()
+    def line_too_long(self) -> None:
         self.submit_error("line_too_long", f"a line may be at most {self.MAX_LENGTH} bytes; that one was dropped")
-        newline = data.find(b"\n")
-        if newline < 0:
-            self._discarding = True
-        else:
-            self._resume = data[newline + 1 :]
 
     def lineReceived(self, raw: bytes) -> None:
         self.heard()

@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from irctokens import Line
 from twisted.logger import Logger
-from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
 from tchat.commands import Request
@@ -46,7 +45,7 @@ from tchat.door.irc import numerics as N
 from tchat.door.irc.codec import SHARED, IrcCodec, hostmask
 from tchat.door.irc.labels import Label, add_tags, finish_if_done, run_line
 from tchat.door.irc.wire import READ_MAX, BadLine, encode, encode_text, parse
-from tchat.door.session import DoorSession, LocalStep, QueueItem, StreamHooks
+from tchat.door.session import DoorSession, LineStream, LocalStep, QueueItem
 from tchat.events import Event
 from tchat.names import name_key
 
@@ -85,7 +84,7 @@ class _Private:
         return self.session.render_private(event)
 
 
-class IrcSession(LineReceiver, StreamHooks, DoorSession):
+class IrcSession(LineStream, DoorSession):
     transport: Any
     delimiter = b"\n"
     door_name = "irc"
@@ -129,9 +128,6 @@ class IrcSession(LineReceiver, StreamHooks, DoorSession):
         self.held_pongs: list[bytes] = []
         self.pongs_due = False
         self._ids = itertools.count(1)
-        self._discarding = False
-        self._resume = b""
-        self._peer_checked = False
 
     # -- DoorSession hooks -----------------------------------------------
 
@@ -154,30 +150,8 @@ class IrcSession(LineReceiver, StreamHooks, DoorSession):
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
         self.session_closed()
 
-    def dataReceived(self, data: bytes) -> None:
-        if not self._peer_checked:
-            self._peer_checked = True
-            if not self.check_peer(self.transport):
-                return
-        if self._discarding:
-            newline = data.find(b"\n")
-            if newline < 0:
-                return
-            data = data[newline + 1 :]
-            self._discarding = False
-        super().dataReceived(data)
-        while self._resume and not self.paused and not self.transport.disconnecting:
-            data, self._resume = self._resume, b""
-            super().dataReceived(data)
-
-    def lineLengthExceeded(self, data: bytes) -> None:
-        self.heard()
+    def line_too_long(self) -> None:
         self.submit(LocalStep(lambda: self.numeric(N.ERR_INPUTTOOLONG, "Input line was too long")))
-        newline = data.find(b"\n")
-        if newline < 0:
-            self._discarding = True
-        else:
-            self._resume = data[newline + 1 :]
 
     def lineReceived(self, raw: bytes) -> None:
         self.heard()
