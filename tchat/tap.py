@@ -42,7 +42,8 @@ from tchat.config import arguments_from, config_path, given_on_command_line
 from tchat.door import DOORS, Door, DoorKind
 from tchat.metrics import Metrics
 from tchat.door.web import OriginPolicy, TrustedProxies
-from tchat.door.session import Admission, Limits
+from tchat.door.admission import Admission
+from tchat.door.limits import Limits
 from tchat.chat import Hub, HubConfig
 from tchat.cluster.bus import BusError
 from tchat.cluster.node import LEASE, Node, NodeCollector

@@ -9,7 +9,8 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import TestCase
 
 from tchat.door.line import LineDoor, LineSession
-from tchat.door.session import Limits, TokenBucket
+from tchat.door.limits import Limits
+from tchat.throttle import TokenBucket
 from tchat.events import make_event
 from tests.helpers import make_hub
 
@@ -281,7 +282,7 @@ class TimeoutTests(LimitsTestCase):
 
 class SharedAdmissionTests(TestCase):
     def test_the_per_address_limit_holds_across_doors(self) -> None:
-        from tchat.door.session import Admission
+        from tchat.door.admission import Admission
 
         hub, clock = make_hub()
         limits = Limits(max_per_address=2)

@@ -20,7 +20,7 @@ from tests.test_limits import Conn
 from tests.test_twistd import spawn_twistd
 from tests.test_web_door import RawHTTP, Response
 from tchat.door.line import LineDoor
-from tchat.door.session import Limits
+from tchat.door.limits import Limits
 
 
 def sample(metrics_text: str, name: str, **labels: str) -> float | None:

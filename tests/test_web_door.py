@@ -18,7 +18,8 @@ from twisted.python import usage
 from twisted.trial.unittest import TestCase
 
 from tchat.door.line import LineDoor
-from tchat.door.session import Admission, Limits
+from tchat.door.admission import Admission
+from tchat.door.limits import Limits
 from tchat.commands import protocol_table
 from tchat.door.web import SECURITY_HEADERS, HTTPLimits, OriginPolicy, StaticFile, WebDoor, load_static
 from tchat.chat import Hub, HubConfig

@@ -23,7 +23,10 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IProtocolFactory, IReactorTime
 
-from tchat.door.session import Admission, DoorSession, Limits, SessionTable, format_address
+from tchat.door.admission import Admission
+from tchat.door.limits import Limits, format_address
+from tchat.door.session import DoorSession
+from tchat.door.table import SessionTable
 
 if TYPE_CHECKING:
     from tchat.chat import Hub

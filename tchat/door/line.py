@@ -16,7 +16,7 @@ own is framing:
   line were ``/quit`` (L{IHalfCloseableProtocol}); a last line without its
   newline is read too;
 - a person in text mode is never sent ``PING`` lines: TCP keepalive and the
-  TCP user timeout every door sets (L{tchat.door.session.tune_socket}) find
+  TCP user timeout every door sets (L{tchat.door.limits.tune_socket}) find
   a peer that is gone, which tells a quiet reader from a dead connection.
 """
 
@@ -33,7 +33,10 @@ from zope.interface import implementer
 from tchat.codec import JSON, codec_for_first_line
 from tchat.commands import Request
 from tchat.door.base import BaseDoor, DoorKind
-from tchat.door.session import Admission, DoorSession, LineStream, Limits
+from tchat.door.admission import Admission
+from tchat.door.limits import Limits
+from tchat.door.linestream import LineStream
+from tchat.door.session import DoorSession
 from tchat.chat import Hub
 
 log = Logger()

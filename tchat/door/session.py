@@ -46,156 +46,35 @@ another's:
   peer that is gone.
 - **closing**: ``bye`` then a graceful close; after ``close_grace`` seconds a
   connection that has not gone is cut.
+
+The parts live beside this module: L{tchat.door.limits} (L{Limits}, and
+``format_address``, ``awaits_proxy_header``, ``tune_socket``),
+L{tchat.door.sendq} (L{SendQueue}), L{tchat.door.admission} (L{Admission},
+L{Ticket}), L{tchat.door.table} (L{SessionTable}), L{tchat.door.linestream}
+(L{LineStream}, for the doors that read lines off TCP).
 """
 
 from __future__ import annotations
 
-import itertools
-import socket
 from collections import deque
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IAddress, IDelayedCall, IPushProducer, IReactorTime
-from twisted.internet.task import LoopingCall
+from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
-from twisted.protocols.basic import LineReceiver
-from zope.interface import implementer
 
 from tchat.codec import TEXT
 from tchat.commands import BadRequest, Request
+from tchat.door.admission import Ticket
+from tchat.door.limits import awaits_proxy_header, format_address, tune_socket
+from tchat.door.sendq import SendQueue
+from tchat.door.table import SessionTable
 from tchat.events import Event, error_event, make_event
-from tchat.chat import Hub
 from tchat.throttle import TokenBucket
 
-__all__ = [
-    "Admission", "DoorSession", "Limits", "LocalStep", "SendQueue", "SessionTable", "Ticket", "TokenBucket", "format_address",
-    "tune_socket",
-]
+__all__ = ["DoorSession", "LocalStep", "QueueItem"]
 
 log = Logger()
-
-
-@dataclass
-class Limits:
-    """What one connection may cost the server; the same for every door."""
-
-    max_line: int = 4096
-    # Bytes queued for a client beyond what its transport buffers (64 KiB)
-    # before it is dropped as too slow.
-    sendq: int = 1 << 20
-    # Seconds a closing connection gets to take its last lines before it is cut.
-    close_grace: float = 5.0
-    flood_rate: float = 5.0
-    flood_burst: int = 20
-    flood_queue: int = 50
-    max_connections: int = 10_000
-    max_per_address: int = 20
-    # Connections that have not logged in yet, in all (a WebSocket and the
-    # HTTP request that carried it count too).
-    max_pending: int = 1_000
-    login_timeout: float = 60.0
-    idle_timeout: float = 180.0
-    ping_timeout: float = 60.0
-
-
-def format_address(address: IAddress) -> tuple[str, str]:
-    """``(host, "host:port")`` of a peer, for logs and ``/debug``."""
-    host = getattr(address, "host", None)
-    port = getattr(address, "port", None)
-    if host is None:
-        return str(address), str(address)
-    return host, (f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
-
-
-def awaits_proxy_header(transport: Any) -> bool:
-    """
-    Whether ``transport`` comes through Twisted's PROXY-protocol wrapper
-    (a ``haproxy:`` endpoint), whose peer is the proxy until the header has
-    come. (The wrapper's class is in a private module; its public face is
-    the endpoint.)
-    """
-    try:
-        from twisted.protocols.haproxy._wrapper import HAProxyProtocolWrapper
-    except ImportError:  # pragma: no cover
-        return False
-    for _ in range(3):  # the wrapper may be under TLS
-        if isinstance(transport, HAProxyProtocolWrapper):
-            return getattr(transport, "_proxyInfo", None) is None
-        transport = getattr(transport, "transport", None)
-    return False
-
-
-def tune_socket(transport: Any, idle_timeout: float, ping_timeout: float) -> None:
-    """
-    Set the TCP options every connection gets, where the socket takes them:
-    no Nagle delay (chat lines are small and wanted now; with a client that
-    delays its ACKs, Nagle held lines back by tens of milliseconds);
-    keepalive probes after ``idle_timeout`` of silence, three of them within
-    ``ping_timeout``, so that a quiet peer that is gone (a laptop shut, a
-    network lost) is found without sending a person protocol lines; and a
-    TCP user timeout, so that a peer that stops acknowledging what it is
-    sent is dropped by the kernel after ``ping_timeout``.
-    """
-    handle = getattr(transport, "getHandle", None)
-    sock = handle() if handle else None
-    if not isinstance(sock, socket.socket) or sock.family not in (socket.AF_INET, socket.AF_INET6):
-        return
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        if hasattr(socket, "TCP_USER_TIMEOUT"):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(ping_timeout * 1000))
-        if hasattr(socket, "TCP_KEEPIDLE"):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, max(1, int(idle_timeout)))
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(1, int(ping_timeout / 3)))
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
-    except OSError:
-        pass  # not every socket takes these; the ping timeout still holds for programs
-
-
-@implementer(IPushProducer)
-class SendQueue:
-    """
-    Counts what is written to a transport whose buffer is full.
-
-    The transport calls L{pauseProducing} when its buffer passes its own size
-    (or, under TLS, while it buffers writes during the handshake) and
-    L{resumeProducing} when it has drained; in between, the session adds
-    every write to ``backlog``.
-    """
-
-    def __init__(self) -> None:
-        self.full = False
-        self.backlog = 0
-        self._waiting: list[Deferred[None]] = []
-
-    def pauseProducing(self) -> None:
-        self.full = True
-
-    def resumeProducing(self) -> None:
-        self.full = False
-        self.backlog = 0
-        self._wake()
-
-    def stopProducing(self) -> None:
-        # The connection is going: nobody waits for room any more.
-        self.full = False
-        self._wake()
-
-    def drained(self) -> Deferred[None]:
-        """Fires once the transport's buffer has room (at once if it has)."""
-        if not self.full:
-            return succeed(None)
-        d: Deferred[None] = Deferred()
-        self._waiting.append(d)
-        return d
-
-    def _wake(self) -> None:
-        waiting, self._waiting = self._waiting, []
-        for d in waiting:
-            d.callback(None)
 
 
 class LocalStep:
@@ -217,191 +96,6 @@ class LocalStep:
 
 
 QueueItem = Request | BadRequest | LocalStep
-
-
-class Ticket:
-    """
-    One admitted connection's place in the L{Admission} counts. It is
-    ``pending`` until the connection logs in; L{release} gives the place
-    back (once, however often it is called).
-    """
-
-    __slots__ = ("admission", "host", "pending", "released")
-
-    def __init__(self, admission: "Admission", host: str | None) -> None:
-        self.admission = admission
-        self.host = host
-        self.pending = True
-        self.released = False
-
-    def logged_in(self) -> None:
-        """The connection logged in: it no longer counts against ``max_pending``."""
-        if self.pending and not self.released:
-            self.pending = False
-            self.admission.pending -= 1
-
-    def release(self) -> None:
-        if not self.released:
-            self.released = True
-            self.admission._release(self)
-
-
-class Admission:
-    """
-    Connections counted in all, per address, and not yet logged in, across
-    every door that shares this object: one address may hold
-    ``max_per_address`` connections whether they come in over TCP, TLS,
-    HTTP or WebSocket.
-    """
-
-    def __init__(self, limits: Limits) -> None:
-        self.limits = limits
-        self.total = 0
-        self.pending = 0
-        self.per_host: dict[str, int] = {}
-
-    def admit(self, host: str | None) -> Ticket | tuple[str, str]:
-        """
-        Count one more from ``host``: its L{Ticket}; or, over a limit, the
-        error (code, text) to refuse it with. ``host`` None: not known yet
-        (behind a PROXY-protocol proxy, until its header comes); counted in
-        all now, and per address at L{rehome}.
-        """
-        if self.total >= self.limits.max_connections:
-            return "server_full", f"the server has {self.limits.max_connections} connections, its most; try again later"
-        count = self.per_host.get(host, 0) if host is not None else 0
-        if count >= self.limits.max_per_address:
-            return "too_many_connections", f"{host} has {count} connections open, the most allowed"
-        if self.pending >= self.limits.max_pending:
-            return "server_busy", "too many connections are logging in at the moment; try again in a few seconds"
-        self.total += 1
-        self.pending += 1
-        if host is not None:
-            self.per_host[host] = count + 1
-        return Ticket(self, host)
-
-    def rehome(self, ticket: Ticket, host: str) -> tuple[str, str] | None:
-        """
-        The connection turned out to come from ``host`` (a proxy's PROXY
-        header named the real client): count it there. Returns the refusal
-        (code, text) if ``host`` already has as many connections as it may;
-        the ticket is then released.
-        """
-        if ticket.released or host == ticket.host:
-            return None
-        if ticket.host is not None:
-            left = self.per_host[ticket.host] - 1
-            if left:
-                self.per_host[ticket.host] = left
-            else:
-                del self.per_host[ticket.host]
-        ticket.host = host
-        count = self.per_host.get(host, 0)
-        self.per_host[host] = count + 1
-        if count >= self.limits.max_per_address:
-            ticket.release()
-            return "too_many_connections", f"{host} has {count} connections open, the most allowed"
-        return None
-
-    def _release(self, ticket: Ticket) -> None:
-        self.total -= 1
-        if ticket.pending:
-            self.pending -= 1
-        if ticket.host is None:
-            return
-        left = self.per_host[ticket.host] - 1
-        if left:
-            self.per_host[ticket.host] = left
-        else:
-            del self.per_host[ticket.host]
-
-
-class SessionTable:
-    """
-    A door's open sessions: admits them within the connection limits (an
-    L{Admission} the doors may share), sweeps them for timeouts, and tells
-    the service when all are gone.
-    """
-
-    def __init__(self, hub: Hub, limits: Limits, clock: IReactorTime, admission: Admission | None = None) -> None:
-        self.hub = hub
-        self.limits = limits
-        self.clock = clock
-        self.admission = admission if admission is not None else Admission(limits)
-        self.sessions: set[DoorSession] = set()
-        self._all_gone: list[Deferred[None]] = []
-        self._tokens = itertools.count(1)
-        self._sweeper = LoopingCall(self.sweep)
-        self._sweeper.clock = clock
-
-    def start(self) -> None:
-        """Start sweeping for timeouts (the service calls this)."""
-        if not self._sweeper.running:
-            every = min(self.limits.login_timeout, self.limits.idle_timeout, self.limits.ping_timeout) / 4
-            self._sweeper.start(max(every, 0.05), now=False)
-
-    def stop(self) -> None:
-        if self._sweeper.running:
-            self._sweeper.stop()
-
-    def admit(self, session: "DoorSession", ticket: Ticket | None = None, counted_later: bool = False) -> tuple[str, str] | None:
-        """
-        Add ``session``, with the L{Ticket} its connection was admitted with
-        (the web door admits the HTTP connection before the upgrade) or a new
-        one; or, over a limit, return the error (code, text) to refuse it with.
-        """
-        if ticket is None:
-            admitted = self.admission.admit(None if counted_later else session.host)
-            if not isinstance(admitted, Ticket):
-                return admitted
-            ticket = admitted
-        session.ticket = ticket
-        self.sessions.add(session)
-        return None
-
-    def remove(self, session: "DoorSession") -> None:
-        if session not in self.sessions:
-            return
-        self.sessions.discard(session)
-        session.ticket.release()
-        if not self.sessions:
-            waiting, self._all_gone = self._all_gone, []
-            for d in waiting:
-                d.callback(None)
-
-    def wait_closed(self) -> Deferred[None]:
-        """Fires once every session has disconnected."""
-        if not self.sessions:
-            return succeed(None)
-        d: Deferred[None] = Deferred()
-        self._all_gone.append(d)
-        return d
-
-    def sweep(self) -> None:
-        """Close sessions that never logged in; ping the silent; drop the unanswering."""
-        now = self.clock.seconds()
-        limits = self.limits
-        for session in list(self.sessions):
-            if session.closing:
-                continue
-            if (
-                now - session.opened_at >= limits.login_timeout
-                and not self.hub.signed_in(session)
-                # A login in progress (waiting its turn for a password hash,
-                # say) is not cut: time queued is not the client's fault.
-                and not session.busy
-            ):
-                session.close_for("login timeout: log in within %d seconds of connecting" % limits.login_timeout, "login timeout")
-            elif not session.must_answer_pings():
-                # A person (text mode, or not yet decided) is not sent
-                # protocol lines: TCP keepalive finds a peer that is gone.
-                continue
-            elif session.ping_sent_at is not None:
-                if now - session.ping_sent_at >= limits.ping_timeout:
-                    session.close_for("ping timeout: no answer to the server's ping", "ping timeout")
-            elif now - session.last_heard >= limits.idle_timeout:
-                session.ping_sent_at = now
-                session.deliver(make_event("ping", token=str(next(self._tokens))))
 
 
 class DoorSession:
@@ -699,70 +393,3 @@ class DoorSession:
     def _logged_in_yet(self) -> None:
         if self.ticket.pending and self.hub.signed_in(self):
             self.ticket.logged_in()
-
-
-class LineStream(LineReceiver):
-    """
-    A door's connection that reads lines straight off a TCP (or TLS)
-    transport, as the line door and the IRC door do; first in the session's
-    bases, before L{DoorSession}. It gives L{DoorSession}'s five hooks, checks
-    the peer (a PROXY header) on the first bytes, and skips the rest of an
-    overlong line, going on with the lines after it: the door says what it
-    answers to one (L{line_too_long}).
-    """
-
-    transport: Any
-    _discarding = False
-    _resume = b""
-    _peer_checked = False
-    if TYPE_CHECKING:
-        # DoorSession's.
-        def check_peer(self, transport: Any) -> bool: ...
-
-        def heard(self) -> None: ...
-
-    def line_too_long(self) -> None:
-        """Answer a line over the limit (it is dropped up to its end)."""
-        raise NotImplementedError
-
-    def dataReceived(self, data: bytes) -> None:
-        if not self._peer_checked:
-            self._peer_checked = True
-            if not self.check_peer(self.transport):
-                return
-        if self._discarding:
-            newline = data.find(b"\n")
-            if newline < 0:
-                return
-            data = data[newline + 1 :]
-            self._discarding = False
-        super().dataReceived(data)
-        # lineLengthExceeded left the lines after an overlong one here.
-        while self._resume and not self.paused and not self.transport.disconnecting:
-            data, self._resume = self._resume, b""
-            super().dataReceived(data)
-
-    def lineLengthExceeded(self, line: bytes) -> None:
-        self.heard()
-        self.line_too_long()
-        newline = line.find(b"\n")
-        if newline < 0:
-            self._discarding = True
-        else:
-            self._resume = line[newline + 1 :]
-
-    def write(self, data: bytes) -> None:
-        self.transport.write(data)
-
-    def pause_reading(self) -> None:
-        self.pauseProducing()
-
-    def resume_reading(self) -> None:
-        if self.transport.connected and not self.transport.disconnecting:
-            self.resumeProducing()
-
-    def lose(self) -> None:
-        self.transport.loseConnection()
-
-    def abort(self) -> None:
-        self.transport.abortConnection()

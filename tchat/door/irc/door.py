@@ -13,7 +13,8 @@ from tchat.chat import Hub
 from tchat.door.base import BaseDoor, DoorKind
 from tchat.door.irc.codec import PROFILE_CAPS, IrcCodec
 from tchat.door.irc.session import IrcSession
-from tchat.door.session import Admission, Limits
+from tchat.door.admission import Admission
+from tchat.door.limits import Limits
 
 
 def server_name(name: str) -> str:

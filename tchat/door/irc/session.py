@@ -45,7 +45,8 @@ from tchat.door.irc import numerics as N
 from tchat.door.irc.codec import SHARED, IrcCodec, hostmask
 from tchat.door.irc.labels import Label, add_tags, finish_if_done, run_line
 from tchat.door.irc.wire import READ_MAX, BadLine, encode, encode_text, parse
-from tchat.door.session import DoorSession, LineStream, LocalStep, QueueItem
+from tchat.door.linestream import LineStream
+from tchat.door.session import DoorSession, LocalStep, QueueItem
 from tchat.events import Event
 from tchat.names import name_key
 

@@ -15,7 +15,8 @@ from twisted.web.server import Request
 
 from tchat.chat import Hub
 from tchat.door.base import BaseDoor, DoorKind
-from tchat.door.session import Admission, Limits
+from tchat.door.admission import Admission
+from tchat.door.limits import Limits
 from tchat.door.web.files import PROTOCOL_PATH, StaticFile, StaticFiles, load_static, protocol_file
 from tchat.door.web.health import HEALTH_PATH, HealthCheck
 from tchat.door.web.http import HTTPLimits, LogBudget, WebSite

@@ -21,7 +21,9 @@ from twisted.web.http import Request as HTTPRequest
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
-from tchat.door.session import Ticket, TokenBucket, awaits_proxy_header, tune_socket
+from tchat.door.admission import Ticket
+from tchat.door.limits import awaits_proxy_header, tune_socket
+from tchat.throttle import TokenBucket
 from tchat.door.web.files import SECURITY_HEADERS, SERVER_HEADER
 
 if TYPE_CHECKING:

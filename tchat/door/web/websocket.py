@@ -17,7 +17,8 @@ from twisted.python.failure import Failure
 from twisted.web.server import Request
 
 from tchat.codec import JSON
-from tchat.door.session import DoorSession, Ticket
+from tchat.door.admission import Ticket
+from tchat.door.session import DoorSession
 from tchat.door.web.files import SERVER_HEADER
 from tchat.door.web.http import WebChannel, log
 from tchat.door.web.proxies import forwarded_client
