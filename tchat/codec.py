@@ -28,6 +28,10 @@ from tchat.names import clean_text
 CRLF = "\r\n"
 
 
+# One encoder for every event (json.dumps with arguments makes one per call).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 class JSONCodec:
     """One JSON object per line; ``\\r`` and ``\\n`` inside strings are escaped."""
 
@@ -39,10 +43,7 @@ class JSONCodec:
         return parse_json(line)
 
     def encode(self, event: Event) -> bytes:
-        return (
-            json.dumps(event.as_dict(), ensure_ascii=False, separators=(",", ":"))
-            + CRLF
-        ).encode("utf-8")
+        return (_ENCODER.encode(event.as_dict()) + CRLF).encode("utf-8")
 
 
 def _join(names: list[str]) -> str:

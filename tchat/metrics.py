@@ -38,6 +38,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.messages = PromCounter("tchat_messages", "Messages sent, by kind (public, private, action).", ["kind"], registry=self.registry)
+        self._message_kinds: dict[str, Any] = {}
         self.dropped = PromCounter(
             "tchat_dropped", "Connections the server dropped, by reason (too slow, ping timeout, login timeout, …).",
             ["reason"], registry=self.registry,
@@ -62,6 +63,13 @@ class Metrics:
 
     def delivered(self, door: str, count: int = 1) -> None:
         self.deliveries[door] += count
+
+    def message(self, kind: str) -> None:
+        """One message of ``kind`` sent (the labelled counter looked up once per kind, not per message)."""
+        child = self._message_kinds.get(kind)
+        if child is None:
+            child = self._message_kinds[kind] = self.messages.labels(kind)
+        child.inc()
 
     def observe_store(self, operation: str, seconds: float) -> None:
         self.store_seconds.labels(operation).observe(seconds)

@@ -546,12 +546,12 @@ def makeService(options: Options) -> ChatService:
         bus = RedisBus(
             options["bus"], options["node"], timeout=options["node-timeout"] * LEASE, prefix=f"tchat:{db}:", reactor=reactor
         )
-        node = Node(bus, reactor, metrics, timeout=options["node-timeout"])
+        node = Node(bus, reactor, metrics, timeout=options["node-timeout"], batch=True)
         hub = Hub(config, reactor, on_stop=reactor.stop, metrics=metrics, state=node.state, delivery=node.delivery)
         node.bind(hub)
         metrics.registry.register(NodeCollector(node))
     else:
-        hub = Hub(config, reactor, on_stop=reactor.stop, metrics=metrics)
+        hub = Hub(config, reactor, on_stop=reactor.stop, metrics=metrics, batch=True)
     limits = limits_from(options)
     # One count of connections for every door: an address's limit holds
     # across TCP, TLS and WebSocket together.

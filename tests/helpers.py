@@ -22,6 +22,9 @@ from tchat.chat import Hub, HubConfig
 class RecordingSession:
     """A L{tchat.chat.Session} that keeps every event and whether it was closed."""
 
+    # Events come one by one through deliver().
+    out_codec = None
+
     def __init__(self, address: str = "127.0.0.1:5000") -> None:
         self.events: list[Event] = []
         self.closed: str | None = None
@@ -35,6 +38,9 @@ class RecordingSession:
         waiting, self._waiting = self._waiting, []
         for d in waiting:
             d.callback(event)
+
+    def write_out(self, data: bytes) -> None:
+        raise AssertionError("a session whose out_codec is None is handed events, never bytes")
 
     def next_event(self) -> defer.Deferred[Event]:
         """Fires with the next event delivered from now on."""
@@ -215,7 +221,7 @@ async def start_line_server(
     A hub and a line door on 127.0.0.1, port 0, torn down after the test
     ``case``: listening stops, everyone is closed, every connection is gone.
     """
-    hub = Hub(HubConfig(**config), reactor)
+    hub = Hub(HubConfig(**config), reactor, batch=True)
     door = LineDoor(hub, limits or generous_limits(close_grace=2.0), reactor)
     port = reactor.listenTCP(0, door, interface="127.0.0.1", backlog=1024)
 

@@ -241,6 +241,9 @@ class NodeFailureTests(Nodes):
         await self.start_cluster("n1", "n2")
         alice = await self.client("n1", "alice")
         await self.client("n2", "bob")
+        # n1 knows bob (his logged_in can reach him before n2's word of it
+        # leaves for the bus: both go out in the same reactor turn).
+        await alice.wait_event("join", user="bob")
         killed = time.monotonic()
         self.processes["n2"].transport.signalProcess("KILL")
         quit = await alice.wait_event("quit", user="bob")

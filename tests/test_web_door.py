@@ -135,7 +135,7 @@ class WebServer:
         clock: Any = None,
         **config: Any,
     ) -> None:
-        self.hub = Hub(HubConfig(**config), reactor)
+        self.hub = Hub(HubConfig(**config), reactor, batch=True)
         self.line_door = LineDoor(self.hub, limits, reactor)
         self.web_door = WebDoor(self.hub, limits, clock or reactor, origins=origins, files=files, http=http)
         self.line_port = reactor.listenTCP(0, self.line_door, interface="127.0.0.1")

@@ -9,9 +9,11 @@ recipient, so each door encodes it once per encoding.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Protocol
+from typing import Any, Callable, Iterable, Protocol
 
-from tchat.chat.model import Connection, Room, User
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+
+from tchat.chat.model import Connection, Room, Session, User
 from tchat.chat.state import State
 from tchat.commands import RequestId
 from tchat.events import Event
@@ -44,30 +46,55 @@ class Delivery(Protocol):
         ``reason`` is what its node logs when it is another node's.
         """
 
+    def flush(self) -> None:
+        """
+        Write what was delivered so far now rather than at the end of the
+        reactor turn (for a caller about to wait on a session's drained()).
+        """
+
 
 class LocalDelivery:
-    """Delivery to the sessions of this process, counted per fan-out."""
+    """
+    Delivery to the sessions of this process, counted per fan-out.
 
-    def __init__(self, state: State, metrics: Metrics) -> None:
+    Given a reactor, it writes a reactor turn's deliveries together at the
+    turn's end (see L{flush}); without one (tests, tools) it hands each event
+    to its sessions at once.
+    """
+
+    def __init__(self, state: State, metrics: Metrics, reactor: IReactorTime | None = None) -> None:
         self.state = state
         self.metrics = metrics
+        self._reactor = reactor
+        # This turn's deliveries in order: (recipients, event, but), where
+        # recipients is one session, or a tuple of connections (a room's
+        # fan-out tuple, the same object while the room's members stay).
+        self._turn: list[tuple[Any, Event, Connection | None]] = []
+        self._flush_call: IDelayedCall | None = None
+        self._flushing = False
+
+    # -- the seam --------------------------------------------------------
 
     def to_connection(self, connection: Connection, event: Event) -> None:
-        connection.session.deliver(event)
+        self._one(connection, event)
         self.metrics.delivered(connection.door)
 
     def to_user(self, user: User, event: Event, but: Connection | None = None) -> None:
-        # A snapshot: a delivery may drop its connection (too slow) on the spot.
         # Another node's connection (with several nodes) is that node's to deliver to.
         for connection in tuple(user.connections):
             if connection is not but and connection.node is None:
-                connection.session.deliver(event)
+                self._one(connection, event)
                 self.metrics.delivered(connection.door)
 
     def to_room(self, room: Room, event: Event, but: Connection | None = None) -> None:
-        for connection in tuple(room.connections):
-            if connection is not but:
-                connection.session.deliver(event)
+        connections = room.fanout()
+        if self._reactor is None:
+            for connection in connections:
+                if connection is not but:
+                    connection.session.deliver(event)
+        elif connections:
+            self._turn.append((connections, event, but))
+            self._flush_soon()
         self.metrics.fanned_out(room.doors)
         if but is not None and but in room.connections:
             self.metrics.delivered(but.door, -1)
@@ -87,13 +114,152 @@ class LocalDelivery:
             event = events.get(tuple(names))
             if event is None:
                 event = events[tuple(names)] = build(names)
-            connection.session.deliver(event)
+            self._one(connection, event)
             self.metrics.delivered(connection.door)
 
     def to_everyone(self, event: Event) -> None:
         for connection in self.state.connections():
-            connection.session.deliver(event)
+            self._one(connection, event)
             self.metrics.delivered(connection.door)
 
     def drop(self, connection: Connection, bye: str, re: RequestId | None = None, reason: str | None = None) -> None:
+        # What it was delivered before goes out before its bye.
+        self.flush()
         connection.session.close(bye, re)
+
+    def flush(self) -> None:
+        """
+        Write this turn's deliveries now (the reactor calls it at the turn's
+        end). Per session, everything it was delivered this turn goes in one
+        write, in the order delivered; a run of messages to one room is
+        joined once per encoding and the same bytes go to every member that
+        sent none of them.
+        """
+        turn = self._turn
+        if not turn or self._flushing:
+            # (What a flush under way delivers waits for the call it made.)
+            return
+        call, self._flush_call = self._flush_call, None
+        if call is not None and call.active():
+            call.cancel()
+        self._turn = []
+        self._flushing = True
+        try:
+            self._write(turn)
+        finally:
+            self._flushing = False
+            if self._turn:
+                self._flush_soon()
+
+    def _write(self, turn: list[tuple[Any, Event, Connection | None]]) -> None:
+        out: dict[Session, list[Any]] = {}
+        i, n = 0, len(turn)
+        while i < n:
+            # A run: fan-outs to the same members (no one came or went
+            # between them), and the single deliveries among them.
+            members: tuple[Connection, ...] | None = None
+            j = i
+            while j < n:
+                recipients = turn[j][0]
+                if type(recipients) is tuple:
+                    if members is None:
+                        members = recipients
+                    elif recipients is not members:
+                        break
+                j += 1
+            run = turn[i:j]
+            i = j
+            if members is None:
+                for connection, event, _ in run:
+                    _put(out, connection.session, event)
+                continue
+            # Who gets something else than all the run's fan-outs: a sender
+            # (not its own), and whoever a single delivery is for.
+            special: set[Connection] = set()
+            fanned: list[Event] = []
+            for recipients, event, but in run:
+                if recipients is members:
+                    fanned.append(event)
+                    if but is not None:
+                        special.add(but)
+                else:
+                    special.add(recipients)
+            joined: dict[Any, bytes] = {}
+            for connection in members:
+                session = connection.session
+                if special and connection in special:
+                    special.discard(connection)
+                    for event in _own_part(run, members, connection, True):
+                        _put(out, session, event)
+                    continue
+                codec = session.out_codec
+                if codec is None:
+                    for event in fanned:
+                        _put(out, session, event)
+                    continue
+                data = joined.get(codec)
+                if data is None:
+                    data = joined[codec] = b"".join([event.encoded(codec) for event in fanned])
+                items = out.get(session)
+                if items is None:
+                    out[session] = [data]
+                else:
+                    items.append(data)
+            for connection in special:
+                # Not among the members: only its single deliveries.
+                for event in _own_part(run, members, connection, False):
+                    _put(out, connection.session, event)
+        for session, items in out.items():
+            if len(items) == 1 and type(items[0]) is bytes:
+                session.write_out(items[0])
+            else:
+                _write_in_order(session, items)
+
+    # -- within -----------------------------------------------------------
+
+    def _one(self, connection: Connection, event: Event) -> None:
+        if self._reactor is None:
+            connection.session.deliver(event)
+        else:
+            self._turn.append((connection, event, None))
+            self._flush_soon()
+
+    def _flush_soon(self) -> None:
+        if self._flush_call is None:
+            assert self._reactor is not None
+            self._flush_call = self._reactor.callLater(0, self.flush)
+
+
+def _put(out: dict[Session, list[Any]], session: Session, event: Event) -> None:
+    """One event for ``session``: its bytes if it takes bytes, else the event itself."""
+    codec = session.out_codec
+    item: Any = event if codec is None else event.encoded(codec)
+    items = out.get(session)
+    if items is None:
+        out[session] = [item]
+    else:
+        items.append(item)
+
+
+def _own_part(run: list[tuple[Any, Event, Connection | None]], members: tuple[Connection, ...],
+              connection: Connection, member: bool) -> list[Event]:
+    """What ``connection`` gets of a run, in order: the fan-outs but its own (if a member), and its single deliveries."""
+    return [
+        event for recipients, event, but in run
+        if recipients is connection or (member and recipients is members and but is not connection)
+    ]
+
+
+def _write_in_order(session: Session, items: list[Any]) -> None:
+    """A session's turn: runs of bytes in one write each, events (for a session that takes them one by one) in between."""
+    data: list[bytes] = []
+    for item in items:
+        if type(item) is bytes:
+            data.append(item)
+            continue
+        if data:
+            session.write_out(b"".join(data))
+            data = []
+        session.deliver(item)
+    if data:
+        session.write_out(data[0] if len(data) == 1 else b"".join(data))

@@ -65,10 +65,13 @@ class Hub:
         metrics: Metrics | None = None,
         state: State | None = None,
         delivery: Delivery | None = None,
+        batch: bool = False,
     ) -> None:
         metrics = metrics if metrics is not None else Metrics()
         state = state if state is not None else LocalState()
-        delivery = delivery if delivery is not None else LocalDelivery(state, metrics)
+        # batch: write each reactor turn's deliveries together at its end (the
+        # server); without it every event is handed to its sessions at once.
+        delivery = delivery if delivery is not None else LocalDelivery(state, metrics, clock if batch else None)
         self.core = core = Core(config, clock, state, delivery, metrics, store)
         self.config, self.state, self.metrics = config, state, metrics
         self.rooms = RoomRules(core)
@@ -123,10 +126,17 @@ class Hub:
         self.state.add_connection(Connection(session, since=self.core.now(), door=described.get("door", "?").split("/")[0]))
         self.greet(session)
 
+    def flush(self) -> None:
+        """Write what the chat delivered so far now, before a door sends something of its own."""
+        self.core.delivery.flush()
+
     def greet(self, session: Session) -> None:
         """Deliver the ``welcome`` event (again, when a client turns to JSON)."""
         name = self.config.server_name
-        session.deliver(make_event(
+        connection = self.state.connection(session)
+        if connection is None:
+            return
+        self.core.delivery.to_connection(connection, make_event(
             "welcome", ts=self.core.now(), server=name, version=__version__, motd=self.config.motd,
             text=f"Welcome to {name} {__version__}. Type a name to log in (or /help).",
         ))

@@ -66,7 +66,7 @@ class MessageRules:
                 kind="action" if kind == "action" else "public", registered=user.registered or None,
             )
             core.delivery.to_room(room, event, but=connection)
-            core.metrics.messages.labels(event["kind"]).inc()
+            core.metrics.message(event["kind"])
             await self._ok_when_stored(connection, request, self.keep(event.fields), msgid=msgid)
             return
         kind = "action" if kind == "action" else "private"
@@ -77,7 +77,7 @@ class MessageRules:
             if user.registered:
                 fields["registered"] = True
             account = await self.offline.queue(target, fields)
-            core.metrics.messages.labels(kind).inc()
+            core.metrics.message(kind)
             await self.keep(fields)
             # The sender's other devices see what was sent, as if live.
             core.delivery.to_user(user, make_event("message", **fields), but=connection)
@@ -97,7 +97,7 @@ class MessageRules:
         core.delivery.to_user(other, event)
         if other is not user:
             core.delivery.to_user(user, event, but=connection)
-        core.metrics.messages.labels(kind).inc()
+        core.metrics.message(kind)
         self.contacts.offer(user, other)
         away = other.away if other is not user else None
         shown = f"sent to {other.name}" + (f"; they are away: {away}" if away else "") if other is not user else None

@@ -23,7 +23,7 @@ from twisted.internet.defer import Deferred
 
 from tchat.chat.roomsettings import RoomSettings
 from tchat.commands import RequestId
-from tchat.events import Event
+from tchat.events import Codec, Event
 from tchat.names import name_key
 
 
@@ -41,6 +41,15 @@ class Session(Protocol):
 
     def drained(self) -> Deferred[None]:
         """Fires once what was delivered so far has left for the client (its send buffer has room)."""
+
+    # The encoding L{write_out} takes this session's events in, so that a
+    # delivery can encode an event once for everyone sharing the encoding and
+    # write a reactor turn's events in one go; None: it takes them one by one
+    # through deliver().
+    out_codec: "Codec | None"
+
+    def write_out(self, data: bytes) -> None:
+        """Send bytes already encoded with ``out_codec``: never blocks, never raises (as deliver)."""
 
 
 @dataclass
@@ -166,9 +175,21 @@ class Room:
     # When each member (by key) joined, for history visibility "since_join".
     joined: dict[str, float] = field(default_factory=dict)
 
+    # ``connections`` as a tuple, made again only after a member came or went:
+    # a fan-out takes the tuple as it is, and fan-outs with the same one
+    # reached the same members (see L{tchat.chat.delivery.LocalDelivery.flush}).
+    _fanout: "tuple[Connection, ...] | None" = field(default=None, repr=False, compare=False)
+
     @property
     def key(self) -> str:
         return name_key(self.name)
+
+    def fanout(self) -> "tuple[Connection, ...]":
+        """This node's connections in the room, the same tuple until one comes or goes."""
+        members = self._fanout
+        if members is None:
+            members = self._fanout = tuple(self.connections)
+        return members
 
     def names(self) -> list[str]:
         return sorted((u.name for u in self.members.values()), key=name_key)

@@ -84,4 +84,6 @@ class OfflineRules:
         return self.core.state.user(user.key) is user and bool(user.connections)
 
     async def _drained(self, user: User) -> None:
+        # What was delivered goes to the sessions first, so their buffers tell.
+        self.core.delivery.flush()
         await gatherResults([c.session.drained() for c in tuple(user.connections)])

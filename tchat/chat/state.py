@@ -344,6 +344,7 @@ def _enter(room: Room, connection: Connection) -> None:
     elif connection not in room.connections:
         room.connections[connection] = None
         room.doors[connection.door] += 1
+        room._fanout = None
 
 
 def _leave(room: Room, connection: Connection) -> None:
@@ -353,3 +354,4 @@ def _leave(room: Room, connection: Connection) -> None:
             del room.remote[connection.node]
     elif room.connections.pop(connection, False) is None:
         room.doors[connection.door] -= 1
+        room._fanout = None

@@ -63,7 +63,7 @@ class _Peer:
 
 
 class Node:
-    def __init__(self, bus: Bus, clock: IReactorTime, metrics: Metrics, timeout: float = 10.0) -> None:
+    def __init__(self, bus: Bus, clock: IReactorTime, metrics: Metrics, timeout: float = 10.0, batch: bool = False) -> None:
         self.bus = bus
         self.name = bus.node
         self.clock = clock
@@ -73,7 +73,7 @@ class Node:
         self._seq = 0
         self.state = ClusterState(self.name, bus, self.send)
         self.state.node_info = self.describe
-        self.delivery = ClusterDelivery(self.state, metrics)
+        self.delivery = ClusterDelivery(self.state, metrics, clock if batch else None)
         self.peers: dict[str, _Peer] = {}
         self.bad_messages = 0
         self.hub: Hub | None = None

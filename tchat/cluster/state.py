@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from tchat.chat.delivery import LocalDelivery
@@ -33,7 +34,7 @@ from tchat.chat.state import LocalState
 from tchat.cluster.bus import Bus
 from tchat.cluster.wire import BadMessage, event_fields
 from tchat.commands import RequestId
-from tchat.events import Event
+from tchat.events import Codec, Event
 from tchat.metrics import Metrics
 from tchat.names import BadName, check_name, check_room, clean_text, name_key
 
@@ -49,7 +50,12 @@ class RemoteSession:
         self.node = node
         self.info = {**info, "node": node}
 
+    out_codec: Codec | None = None
+
     def deliver(self, event: Event) -> None:
+        pass
+
+    def write_out(self, data: bytes) -> None:
         pass
 
     def close(self, reason: str, re: RequestId | None = None) -> None:
@@ -401,8 +407,8 @@ class ClusterDelivery(LocalDelivery):
 
     state: ClusterState
 
-    def __init__(self, state: ClusterState, metrics: Metrics) -> None:
-        super().__init__(state, metrics)
+    def __init__(self, state: ClusterState, metrics: Metrics, reactor: IReactorTime | None = None) -> None:
+        super().__init__(state, metrics, reactor)
 
     def to_connection(self, connection: Connection, event: Event) -> None:
         if connection.node is None:

@@ -30,7 +30,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from tchat.codec import JSON, codec_for_first_line
+from tchat.codec import JSON, TEXT, codec_for_first_line
 from tchat.commands import Request
 from tchat.door.base import BaseDoor, DoorKind
 from tchat.door.admission import Admission
@@ -76,6 +76,8 @@ class LineSession(LineStream, DoorSession):
         host, address = self.door.peer(self.transport)
         # Writes go straight to the transport: one call less per delivery.
         self.write = self.transport.write  # type: ignore[method-assign]
+        # Events are plain bytes in the session's codec (text until it chose).
+        self.out_codec = TEXT
         self.open_session(self.door.table, host, address, self.transport)
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
@@ -120,6 +122,7 @@ class LineSession(LineStream, DoorSession):
             if not line.strip():
                 return
             self.codec = codec_for_first_line(line)
+            self.out_codec = self.codec
             if self.codec is JSON:
                 self.hub.greet(self)
         self.submit_text(self.codec, line)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from twisted.internet import tcp
 from twisted.protocols.basic import LineReceiver
 
 __all__ = ["LineStream"]
@@ -23,6 +24,8 @@ class LineStream(LineReceiver):
     _discarding = False
     _resume = b""
     _peer_checked = False
+    # Whether write_now may send on the socket itself (a plain TCP transport).
+    _sends_directly: bool | None = None
     if TYPE_CHECKING:
         # DoorSession's.
         def check_peer(self, transport: Any) -> bool: ...
@@ -62,6 +65,27 @@ class LineStream(LineReceiver):
     def write(self, data: bytes) -> None:
         self.transport.write(data)
 
+    def write_now(self, data: bytes) -> None:
+        """
+        Write ``data`` (a reactor turn's events, at the turn's end) straight
+        to the socket when nothing waits before it in the transport's buffer:
+        one send() now, instead of a write that watches the socket for
+        writability and sends at the reactor's next turn. What the socket
+        does not take goes through the transport as any write does.
+        """
+        transport = self.transport
+        direct = self._sends_directly
+        if direct is None:
+            direct = self._sends_directly = can_send_directly(transport)
+        if (direct and not transport._tempDataLen and len(transport.dataBuffer) == transport.offset
+                and transport.connected and not transport.disconnecting and not transport._writeDisconnected):
+            sent = transport.writeSomeData(data)
+            if type(sent) is int and sent > 0:
+                if sent == len(data):
+                    return
+                data = data[sent:]
+        self.write(data)
+
     def pause_reading(self) -> None:
         self.pauseProducing()
 
@@ -74,3 +98,12 @@ class LineStream(LineReceiver):
 
     def abort(self) -> None:
         self.transport.abortConnection()
+
+
+def can_send_directly(transport: Any) -> bool:
+    """A plain TCP connection of Twisted's, whose buffer L{LineStream.write_now} can see is empty (never TLS)."""
+    return (
+        isinstance(transport, tcp.Connection)
+        and not getattr(transport, "TLS", False)
+        and all(hasattr(transport, name) for name in ("_tempDataLen", "dataBuffer", "offset", "_writeDisconnected"))
+    )

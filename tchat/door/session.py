@@ -118,11 +118,20 @@ class DoorSession:
     # True if the door's own lowest write counts every byte against the send
     # queue (L{count_unsent}), so that L{deliver} must not count it again.
     counts_own_writes = False
+    # The encoding the delivery may hand this session's events in, already
+    # encoded and a reactor turn's worth at a time, to L{write_out}; a door
+    # whose events are plain bytes in its codec sets it (None: one by one
+    # through L{deliver}).
+    out_codec: Any = None
 
     # -- hooks for the door ----------------------------------------------
 
     def write(self, data: bytes) -> None:
         raise NotImplementedError
+
+    def write_now(self, data: bytes) -> None:
+        """Write bytes a delivery hands over at the end of a reactor turn (a door may send them on the spot)."""
+        self.write(data)
 
     def pause_reading(self) -> None:
         raise NotImplementedError
@@ -213,7 +222,7 @@ class DoorSession:
         if len(self._queue) >= self.limits.flood_queue:
             # The door had read this before it could stop reading.
             self.hub.metrics.rate_limited.inc()
-            self.deliver(error_event(
+            self.tell(error_event(
                 "rate_limited", "too many commands at once; this one was dropped, slow down", re=request.id,
                 action=request.action if isinstance(request, Request) else None,
             ))
@@ -263,6 +272,7 @@ class DoorSession:
         sendq.backlog += size
         if sendq.backlog <= self.limits.sendq:
             return True
+        sendq.backlog -= size  # never written: what waits stays within the limit
         log.warn("{address} is too slow to read; dropped", address=self.address)
         self.close_for("too slow: your connection did not read its messages", "too slow")
         return False
@@ -300,9 +310,31 @@ class DoorSession:
             # caller's loop (a fan-out, a shutdown): log it and go on.
             log.failure("cannot deliver {event} to {address}", event=event.name, address=self.address)
 
+    def tell(self, event: Event) -> None:
+        """
+        Send an event of the door's own (an error it answers itself, a ping)
+        after everything the chat delivered to anyone so far, so that it never
+        overtakes the answers to earlier requests.
+        """
+        self.hub.flush()
+        self.deliver(event)
+
+    def write_out(self, data: bytes) -> None:
+        # A reactor turn's events, encoded with out_codec by the delivery.
+        if self.closing:
+            return
+        try:
+            if self.sendq.full and not self.counts_own_writes and not self.count_unsent(len(data)):
+                return
+            self.write_now(data)
+        except Exception:
+            log.failure("cannot write to {address}", address=self.address)
+
     def close(self, reason: str, re: Any = None) -> None:
         if self.closing:
             return
+        # What the chat delivered before goes out before the bye.
+        self.hub.flush()
         # Closing from here on, so that the bye below is written even by a
         # door that counts its writes (count_unsent), and cannot close twice.
         self.closing = True
@@ -373,7 +405,7 @@ class DoorSession:
                     self._prepaid = 1
                 continue
             if isinstance(item, BadRequest):
-                self.deliver(error_event(item.code, item.text, re=item.id))
+                self.tell(error_event(item.code, item.text, re=item.id))
                 continue
             done = self.hub.handle(self, item)
             if not done.called:

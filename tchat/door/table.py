@@ -105,4 +105,4 @@ class SessionTable:
                     session.close_for("ping timeout: no answer to the server's ping", "ping timeout")
             elif now - session.last_heard >= limits.idle_timeout:
                 session.ping_sent_at = now
-                session.deliver(make_event("ping", token=str(next(self._tokens))))
+                session.tell(make_event("ping", token=str(next(self._tokens))))

@@ -1,0 +1,271 @@
+"""
+The fan-out as the server runs it: a reactor turn's deliveries written at the
+turn's end, one write per connection, in the order they were delivered.
+
+The rules run on a Clock (``Hub(batch=True)``); the sessions take their events
+as bytes, as the line door's do, and keep every write. Then the same on real
+loopback sockets: the bytes go straight to the socket when nothing waits in the
+transport, and through it when something does.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from twisted.internet import defer, reactor
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.task import Clock
+from twisted.trial.unittest import TestCase
+
+from tchat.chat import Hub, HubConfig
+from tchat.codec import JSON, TEXT
+from tchat.events import Event
+from tests.helpers import RecordingSession, connect_line_client, generous_limits, request, start_line_server
+
+
+class BytesSession:
+    """A session whose events come as bytes in one codec (as a line door's do); every write kept."""
+
+    def __init__(self, name: str, codec: Any = JSON) -> None:
+        self.name = name
+        self.out_codec = codec
+        self.writes: list[bytes] = []
+        self.closed: str | None = None
+
+    def deliver(self, event: Event) -> None:
+        self.writes.append(event.encoded(self.out_codec))
+
+    def write_out(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def close(self, reason: str, re: Any = None) -> None:
+        self.closed = reason
+        self.writes.append(b"closed: " + reason.encode() + b"\n")
+
+    def describe(self) -> dict[str, str]:
+        return {"address": f"127.0.0.1:{abs(hash(self.name)) % 60000}", "host": "127.0.0.1", "door": "tcp"}
+
+    def drained(self) -> defer.Deferred[None]:
+        return defer.succeed(None)
+
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for data in self.writes for line in data.splitlines() if not line.startswith(b"closed: ")]
+
+    def texts(self) -> list[str]:
+        return [e["text"] for e in self.events() if e["event"] == "message"]
+
+    def clear(self) -> None:
+        self.writes.clear()
+
+
+def batched_hub() -> tuple[Hub, Clock]:
+    clock = Clock()
+    clock.advance(1_000_000)
+    return Hub(HubConfig(admin_password="pw"), clock, batch=True), clock
+
+
+def join_as(hub: Hub, clock: Clock, session: Any, name: str) -> None:
+    hub.connect(session)
+    hub.handle(session, request("login", user=name))
+    clock.advance(0)
+    session.clear()
+
+
+def say(hub: Hub, session: Any, text: str, to: str = "#lobby") -> None:
+    hub.handle(session, request("msg", to=to, text=text))
+
+
+class TurnTests(TestCase):
+    def test_nothing_is_written_before_the_turn_ends_and_then_one_write_each(self) -> None:
+        hub, clock = batched_hub()
+        alice, bob, carol = BytesSession("alice"), BytesSession("bob"), BytesSession("carol")
+        for session in (alice, bob, carol):
+            join_as(hub, clock, session, session.name)
+        for session in (alice, bob, carol):
+            session.clear()
+        say(hub, alice, "one")
+        say(hub, alice, "two")
+        say(hub, bob, "three")
+        self.assertEqual((alice.writes, bob.writes, carol.writes), ([], [], []))
+        clock.advance(0)
+        # carol sent nothing: the turn's three messages, in one write.
+        self.assertEqual(len(carol.writes), 1)
+        self.assertEqual(carol.texts(), ["one", "two", "three"])
+        # Each sender: the others' messages and its own oks, in order, in one write.
+        self.assertEqual(len(bob.writes), 1)
+        self.assertEqual(bob.texts(), ["one", "two"])
+        self.assertEqual([e["event"] for e in bob.events()], ["message", "message", "ok"])
+        self.assertEqual(alice.texts(), ["three"])
+        self.assertEqual([e["event"] for e in alice.events()], ["ok", "ok", "message"])
+
+    def test_one_encoding_is_encoded_once_and_the_same_bytes_go_to_all_who_sent_nothing(self) -> None:
+        hub, clock = batched_hub()
+        sender = BytesSession("sender")
+        join_as(hub, clock, sender, "sender")
+        readers = [BytesSession(f"r{i}") for i in range(5)]
+        texts = [BytesSession(f"t{i}", codec=TEXT) for i in range(2)]
+        for session in readers + texts:
+            join_as(hub, clock, session, session.name)
+        for session in [sender] + readers + texts:
+            session.clear()
+        say(hub, sender, "a")
+        say(hub, sender, "b")
+        clock.advance(0)
+        self.assertTrue(all(r.writes[0] is readers[0].writes[0] for r in readers))
+        self.assertTrue(texts[0].writes[0] is texts[1].writes[0])
+        self.assertEqual(texts[0].writes[0].decode().splitlines(), ["[#lobby] <~sender> a", "[#lobby] <~sender> b"])
+
+    def test_someone_who_joins_between_two_messages_gets_only_the_second(self) -> None:
+        hub, clock = batched_hub()
+        alice, bob, late = BytesSession("alice"), BytesSession("bob"), BytesSession("late")
+        join_as(hub, clock, alice, "alice")
+        join_as(hub, clock, bob, "bob")
+        join_as(hub, clock, late, "late")
+        hub.handle(alice, request("join", room="#club"))
+        hub.handle(bob, request("join", room="#club"))
+        clock.advance(0)
+        for session in (alice, bob, late):
+            session.clear()
+        say(hub, alice, "before", to="#club")
+        hub.handle(late, request("join", room="#club"))
+        say(hub, alice, "after", to="#club")
+        hub.handle(bob, request("part", room="#club"))
+        say(hub, alice, "gone", to="#club")
+        clock.advance(0)
+        self.assertEqual(late.texts(), ["after", "gone"])
+        self.assertEqual(bob.texts(), ["before", "after"])
+        self.assertEqual([e["event"] for e in bob.events()], ["message", "join", "message", "ok"])
+
+    def test_a_private_message_after_a_room_message_arrives_after_it(self) -> None:
+        hub, clock = batched_hub()
+        alice, bob = BytesSession("alice"), BytesSession("bob")
+        join_as(hub, clock, alice, "alice")
+        join_as(hub, clock, bob, "bob")
+        bob.clear()
+        say(hub, alice, "to the room")
+        say(hub, alice, "just you", to="bob")
+        say(hub, alice, "room again")
+        clock.advance(0)
+        self.assertEqual(bob.texts(), ["to the room", "just you", "room again"])
+        self.assertEqual(len(bob.writes), 1)
+
+    def test_a_session_that_takes_events_one_by_one_gets_them_in_the_same_order(self) -> None:
+        hub, clock = batched_hub()
+        alice = BytesSession("alice")
+        join_as(hub, clock, alice, "alice")
+        web = RecordingSession("127.0.0.1:6000")
+        hub.connect(web)
+        hub.handle(web, request("login", user="web"))
+        clock.advance(0)
+        web.clear()
+        say(hub, alice, "one")
+        say(hub, alice, "two", to="web")
+        self.assertEqual(web.events, [])
+        clock.advance(0)
+        self.assertEqual([(e.name, e["text"]) for e in web.events], [("message", "one"), ("message", "two")])
+
+    def test_a_dropped_connection_gets_what_came_before_its_bye(self) -> None:
+        hub, clock = batched_hub()
+        admin, bob = BytesSession("admin"), BytesSession("bob")
+        join_as(hub, clock, admin, "admin")
+        join_as(hub, clock, bob, "bob")
+        hub.handle(admin, request("admin", password="pw"))
+        bob.clear()
+        say(hub, admin, "last words")
+        hub.handle(admin, request("kill", user="bob"))
+        self.assertEqual(bob.closed and bob.texts(), ["last words"])
+        self.assertTrue(bob.writes[-1].startswith(b"closed: "))
+
+    def test_flush_writes_at_once_and_the_turns_end_finds_nothing_more(self) -> None:
+        hub, clock = batched_hub()
+        alice, bob = BytesSession("alice"), BytesSession("bob")
+        join_as(hub, clock, alice, "alice")
+        join_as(hub, clock, bob, "bob")
+        bob.clear()
+        say(hub, alice, "now")
+        hub.flush()
+        self.assertEqual(bob.texts(), ["now"])
+        self.assertEqual(clock.getDelayedCalls(), [])
+        clock.advance(0)
+        self.assertEqual(len(bob.writes), 1)
+
+    def test_without_batch_every_event_is_handed_over_at_once(self) -> None:
+        hub = Hub(HubConfig(), Clock())
+        alice, bob = BytesSession("alice"), BytesSession("bob")
+        for session in (alice, bob):
+            hub.connect(session)
+            hub.handle(session, request("login", user=session.name))
+        bob.clear()
+        say(hub, alice, "at once")
+        self.assertEqual(bob.texts(), ["at once"])
+
+
+class Receiver(Protocol):
+    def __init__(self) -> None:
+        self.data = b""
+        self.waiting: list[tuple[bytes, defer.Deferred[None]]] = []
+
+    def dataReceived(self, data: bytes) -> None:
+        self.data += data
+        for item in list(self.waiting):
+            if item[0] in self.data:
+                self.waiting.remove(item)
+                item[1].callback(None)
+
+    def wait_for(self, needle: bytes) -> defer.Deferred[None]:
+        d: defer.Deferred[None] = defer.Deferred()
+        if needle in self.data:
+            d.callback(None)
+        else:
+            self.waiting.append((needle, d))
+        return d
+
+
+class SocketTests(TestCase):
+    timeout = 30
+
+    async def test_a_turns_bytes_go_straight_to_the_socket_and_the_socket_is_not_watched(self) -> None:
+        hub, door, port = await start_line_server(self, limits=generous_limits(close_grace=2.0))
+        reader = await connect_line_client(port)
+        reader.send("reader")
+        talker = await connect_line_client(port)
+        talker.send("talker")
+        await reader.wait_for("*** talker joined #lobby")
+        session = next(s for s in door.sessions if hub.user_of(s) == "reader")
+        self.assertTrue(session._sends_directly)
+        talker.send("hello")
+        await reader.wait_for("[#lobby] <~talker> hello")
+        # Sent by the turn's write itself: nothing left to watch the socket for.
+        self.assertNotIn(session.transport, reactor.getWriters())
+        self.assertEqual(session.transport.dataBuffer, b"")
+
+    async def test_bytes_waiting_in_the_transport_go_first(self) -> None:
+        from tchat.door.linestream import LineStream
+
+        received = Receiver()
+        factory = Factory.forProtocol(lambda: received)
+        listening = reactor.listenTCP(0, factory, interface="127.0.0.1")
+        self.addCleanup(listening.stopListening)
+        connected: defer.Deferred[Any] = defer.Deferred()
+
+        class Stream(LineStream):
+            def connectionMade(self) -> None:
+                connected.callback(self)
+
+        from twisted.internet.protocol import ClientFactory
+
+        client = ClientFactory.forProtocol(Stream)
+        reactor.connectTCP("127.0.0.1", listening.getHost().port, client)
+        stream = await connected
+        self.addCleanup(stream.transport.loseConnection)
+        stream.transport.write(b"first ")
+        stream.write_now(b"second\n")
+        self.assertTrue(stream._sends_directly)
+        await received.wait_for(b"second\n")
+        self.assertEqual(received.data, b"first second\n")
+        # With nothing waiting, the next goes straight out.
+        stream.write_now(b"third\n")
+        self.assertEqual(stream.transport._tempDataLen, 0)
+        await received.wait_for(b"third\n")
+        self.assertEqual(received.data, b"first second\nthird\n")
