@@ -27,7 +27,7 @@ class ContactRules:
             return
         if sender.key in recipient.contacts or sender.key in recipient.offered:
             return
-        recipient.offered.add(sender.key)
+        recipient.offered = recipient.offered | {sender.key}
         self.core.delivery.to_user(recipient, self.core.event(
             "notice", text=f"{sender.name} is not in your contacts; /contact add {sender.name} to add them", offer=sender.name
         ))
@@ -54,7 +54,7 @@ class ContactRules:
             await store.contacts.add(user.key, key)
         except NoSuchAccount:
             raise ChatError("no_such_user", f"{request.args['user']} is not a registered user") from None
-        user.contacts.add(key)
+        user.contacts = user.contacts | {key}
         self.core.reply(connection, request, "ok", text=f"{request.args['user']} is in your contacts")
 
     @handles("contact_del")
@@ -64,7 +64,7 @@ class ContactRules:
         key = name_key(request.args["user"])
         if not await store.contacts.remove(user.key, key):
             raise ChatError("not_a_contact", f"{request.args['user']} is not in your contacts")
-        user.contacts.discard(key)
+        user.contacts = user.contacts - {key}
         self.core.reply(connection, request, "ok", text=f"{request.args['user']} is no longer in your contacts")
 
     @handles("seen")

@@ -264,7 +264,7 @@ class LoginRules:
         """A registered user is in: note it, load contacts, deliver what waited."""
         store = self.core.needs_store()
         await store.accounts.record_login(account.key, self.core.now(), connection.address)
-        user.contacts = {name_key(n) for n in await store.contacts.list(account.key)}
+        user.contacts = frozenset(name_key(n) for n in await store.contacts.list(account.key))
         await self.offline.deliver(user)
 
     # -- leaving ---------------------------------------------------------

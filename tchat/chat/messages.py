@@ -135,7 +135,7 @@ class MessageRules:
                 core.reply(connection, request, "ok", **fields)
             # Only now may a waiting quit go on: its bye must follow this ok.
             if not connection.unstored:
-                waiting, connection.waiting_for_store = connection.waiting_for_store, []
+                waiting, connection.waiting_for_store = connection.waiting_for_store or [], None
                 for d in waiting:
                     d.callback(None)
             finished.callback(None)

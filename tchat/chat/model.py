@@ -79,7 +79,7 @@ class HubConfig:
     passwd_per_hour: float = 60.0
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Connection:
     """One client connection: a device of a user, or someone not yet logged in."""
 
@@ -99,11 +99,13 @@ class Connection:
     current: "Room | None" = None
     # Messages fanned out whose ok waits for the store, and who waits for them all.
     unstored: int = 0
-    waiting_for_store: list[Deferred[None]] = field(default_factory=list)
+    waiting_for_store: list[Deferred[None]] | None = None
 
     def stored_all(self) -> Deferred[None]:
         """Fires when none of this connection's messages waits for the store."""
         d: Deferred[None] = Deferred()
+        if self.waiting_for_store is None:
+            self.waiting_for_store = []
         self.waiting_for_store.append(d)
         return d
 
@@ -131,7 +133,7 @@ class Connection:
         return described
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class User:
     """Someone logged in under a name: a guest, or an account on one or more devices."""
 
@@ -141,9 +143,11 @@ class User:
     rooms: dict[str, "Room"] = field(default_factory=dict)
     # Its connections, oldest first; never empty while the user is online.
     connections: list[Connection] = field(default_factory=list)
-    # Keys of this user's contacts, and of those offered as contacts while online.
-    contacts: set[str] = field(default_factory=set)
-    offered: set[str] = field(default_factory=set)
+    # Keys of this user's contacts, and of those offered as contacts while
+    # online (replaced, never changed in place: most users have none, and
+    # share the one empty frozenset).
+    contacts: frozenset[str] = frozenset()
+    offered: frozenset[str] = frozenset()
     # Whether this user's offline messages are being delivered, and
     # whether more arrived meanwhile.
     delivering_offline: bool = False
@@ -158,7 +162,7 @@ class User:
         return [c.host for c in self.connections]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Room:
     name: str
     members: dict[str, User] = field(default_factory=dict)

@@ -138,9 +138,11 @@ class LocalState:
         self._ids = itertools.count(1)
         self._connections: dict[Session, Connection] = {}
         self._users: dict[str, User] = {}
-        self._user_skeletons: dict[str, set[str]] = {}
+        # skeleton -> the key under it, or the set of keys when several share it
+        # (most skeletons are one name's: a str costs less than a set).
+        self._user_skeletons: dict[str, str | set[str]] = {}
         self._rooms: dict[str, Room] = {}
-        self._room_skeletons: dict[str, set[str]] = {}
+        self._room_skeletons: dict[str, str | set[str]] = {}
         self._add_room(Room(LOBBY))
 
     # The only writers of _users and _rooms (see the class docstring).
@@ -155,7 +157,7 @@ class LocalState:
         if held is not None:
             self._remove_user(held)
         self._users[user.key] = user
-        self._user_skeletons.setdefault(skeleton(user.name), set()).add(user.key)
+        _index(self._user_skeletons, skeleton(user.name), user.key)
 
     def _remove_user(self, user: User) -> None:
         """``user`` is no longer online (nothing happens if its key is someone else's now)."""
@@ -166,7 +168,7 @@ class LocalState:
 
     def _add_room(self, room: Room) -> None:
         self._rooms[room.key] = room
-        self._room_skeletons.setdefault(skeleton(room.name), set()).add(room.key)
+        _index(self._room_skeletons, skeleton(room.name), room.key)
 
     def _remove_room(self, room: Room) -> None:
         if self._rooms.get(room.key) is not room:
@@ -318,19 +320,39 @@ class LocalState:
             self._remove_room(room)
 
 
-def _unindex(index: dict[str, set[str]], shape: str, key: str) -> None:
+def _index(index: dict[str, str | set[str]], shape: str, key: str) -> None:
     keys = index.get(shape)
-    if keys is not None:
-        keys.discard(key)
-        if not keys:
+    if keys is None:
+        index[shape] = key
+    elif isinstance(keys, str):
+        if keys != key:
+            index[shape] = {keys, key}
+    else:
+        keys.add(key)
+
+
+def _unindex(index: dict[str, str | set[str]], shape: str, key: str) -> None:
+    keys = index.get(shape)
+    if keys is None:
+        return
+    if isinstance(keys, str):
+        if keys == key:
             del index[shape]
+        return
+    keys.discard(key)
+    if len(keys) == 1:
+        index[shape] = next(iter(keys))
+    elif not keys:
+        del index[shape]
 
 
-def _other(index: dict[str, set[str]], name: str) -> str | None:
+def _other(index: dict[str, str | set[str]], name: str) -> str | None:
     """A key in ``index`` under ``name``'s skeleton other than ``name``'s own (the smallest, so answers repeat)."""
     keys = index.get(skeleton(name))
     if not keys:
         return None
+    if isinstance(keys, str):
+        keys = {keys}
     own = name_key(name)
     others = [key for key in keys if key != own]
     return min(others) if others else None

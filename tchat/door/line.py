@@ -55,8 +55,11 @@ class LineSession(LineStream, DoorSession):
     def __init__(self, door: "LineDoor") -> None:
         self.door = door
         self.MAX_LENGTH = door.limits.max_line
-        # The client will send nothing more; once what it sent is read, it quits.
-        self._input_ended = False
+
+    # The client will send nothing more; once what it sent is read, it quits.
+    _input_ended = False
+    # Events are plain bytes in the session's codec (text until it chose).
+    out_codec: Any = TEXT
 
     # -- DoorSession hooks -----------------------------------------------
 
@@ -74,10 +77,6 @@ class LineSession(LineStream, DoorSession):
 
     def connectionMade(self) -> None:
         host, address = self.door.peer(self.transport)
-        # Writes go straight to the transport: one call less per delivery.
-        self.write = self.transport.write  # type: ignore[method-assign]
-        # Events are plain bytes in the session's codec (text until it chose).
-        self.out_codec = TEXT
         self.open_session(self.door.table, host, address, self.transport)
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
@@ -95,7 +94,7 @@ class LineSession(LineStream, DoorSession):
         """After the client's input ended: once every line it sent is read, a quit takes its turn."""
         if not self._input_ended or self._busyReceiving or self.paused or self.closing or self._resume or b"\n" in self._buffer:
             return
-        self._input_ended = False
+        del self._input_ended
         if self._buffer and not self._discarding:
             last, self._buffer = self._buffer, b""
             self.lineReceived(last)

@@ -20,10 +20,13 @@ class SendQueue:
     every write to ``backlog``.
     """
 
+    __slots__ = ("full", "backlog", "_waiting")
+
     def __init__(self) -> None:
         self.full = False
         self.backlog = 0
-        self._waiting: list[Deferred[None]] = []
+        # Who waits for room: made only when someone does.
+        self._waiting: list[Deferred[None]] | None = None
 
     def pauseProducing(self) -> None:
         self.full = True
@@ -43,10 +46,12 @@ class SendQueue:
         if not self.full:
             return succeed(None)
         d: Deferred[None] = Deferred()
+        if self._waiting is None:
+            self._waiting = []
         self._waiting.append(d)
         return d
 
     def _wake(self) -> None:
-        waiting, self._waiting = self._waiting, []
-        for d in waiting:
+        waiting, self._waiting = self._waiting, None
+        for d in waiting or ():
             d.callback(None)

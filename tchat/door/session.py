@@ -56,7 +56,6 @@ L{Ticket}), L{tchat.door.table} (L{SessionTable}), L{tchat.door.linestream}
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any, Callable, Iterable
 
 from twisted.internet.defer import Deferred, succeed
@@ -118,6 +117,15 @@ class DoorSession:
     # True if the door's own lowest write counts every byte against the send
     # queue (L{count_unsent}), so that L{deliver} must not count it again.
     counts_own_writes = False
+    # What stops it reading ("busy", "flood"), replaced whole: most sessions
+    # hold nothing and share the empty frozenset.
+    _holds: frozenset[str] = frozenset()
+    _carrying = False
+    # Items at the head of the queue already paid for (a step's first request).
+    _prepaid = 0
+    busy = False
+    _wake: IDelayedCall | None = None
+    _cut: IDelayedCall | None = None
     # The encoding the delivery may hand this session's events in, already
     # encoded and a reactor turn's worth at a time, to L{write_out}; a door
     # whose events are plain bytes in its codec sets it (None: one by one
@@ -167,14 +175,9 @@ class DoorSession:
         self.opened_at = self.last_heard = self.clock.seconds()
         self.sendq = SendQueue()
         self.bucket = TokenBucket(self.limits.flood_rate, self.limits.flood_burst, self.clock)
-        self._queue: deque[QueueItem] = deque()
-        self._carrying = False
-        # Items at the head of the queue already paid for (a step's first request).
-        self._prepaid = 0
-        self._holds: set[str] = set()
-        self.busy = False
-        self._wake: IDelayedCall | None = None
-        self._cut: IDelayedCall | None = None
+        # (A list: a queue is short, at most flood_queue, and an empty list is
+        # a tenth of an empty deque; the other state starts as the class's.)
+        self._queue: list[QueueItem] = []
         tune_socket(transport, self.limits.idle_timeout, self.limits.ping_timeout)
         transport.registerProducer(self.sendq, True)
         refused = table.admit(self, ticket, counted_later=awaits_proxy_header(transport))
@@ -210,7 +213,8 @@ class DoorSession:
     def heard(self) -> None:
         """Something arrived from the client: it is alive."""
         self.last_heard = self.clock.seconds()
-        self.ping_sent_at = None
+        if self.ping_sent_at is not None:
+            del self.ping_sent_at  # back to the class's None
 
     def submit(self, request: QueueItem) -> None:
         """
@@ -240,7 +244,7 @@ class DoorSession:
         """
         if self.closing:
             return
-        self._queue.extendleft(reversed(list(items)))
+        self._queue[0:0] = list(items)
         self._pump()
 
     def submit_text(self, codec: Any, text: str) -> None:
@@ -361,13 +365,13 @@ class DoorSession:
     def _hold(self, why: str) -> None:
         """Stop reading for ``why`` ("busy", "flood"), until L{_release}d."""
         if why not in self._holds:
-            self._holds.add(why)
+            self._holds = self._holds | {why}
             if len(self._holds) == 1:
                 self.pause_reading()
 
     def _release(self, why: str) -> None:
         if why in self._holds:
-            self._holds.discard(why)
+            self._holds = self._holds - {why}
             if not self._holds and not self.closing:
                 self.resume_reading()
 
@@ -380,7 +384,7 @@ class DoorSession:
         try:
             self._carry_out()
         finally:
-            self._carrying = False
+            del self._carrying  # back to the class's False
         # Only now may reading go on: lines read meanwhile would otherwise be
         # carried out before those already waiting.
         if "flood" in self._holds and len(self._queue) <= self.limits.flood_queue // 2:
@@ -397,11 +401,11 @@ class DoorSession:
                 if self._wake is None or not self._wake.active():
                     self._wake = self.clock.callLater(wait, self._pump)
                 return
-            item = self._queue.popleft()
+            item = self._queue.pop(0)
             if isinstance(item, LocalStep):
                 follow = list(item.run() or ())
                 if follow:
-                    self._queue.extendleft(reversed(follow))
+                    self._queue[0:0] = follow
                     self._prepaid = 1
                 continue
             if isinstance(item, BadRequest):
