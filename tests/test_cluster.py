@@ -20,7 +20,7 @@ from tchat.cluster.bus import MemoryCluster, NodeNameTaken
 from tchat.cluster.node import LEASE, Node
 from tchat.metrics import Metrics
 
-from tests.helpers import RecordingSession, request
+from tests.helpers import RecordingSession, TextModeHub, request
 
 
 class Cluster:
@@ -38,7 +38,7 @@ class Cluster:
     def add(self, name: str) -> Hub:
         metrics = Metrics()
         node = Node(self.memory.bus(name), self.clock, metrics, timeout=self.timeout)
-        hub = Hub(HubConfig(**self.config), self.clock, state=node.state, delivery=node.delivery, metrics=metrics)
+        hub = TextModeHub(HubConfig(**self.config), self.clock, state=node.state, delivery=node.delivery, metrics=metrics)
         node.bind(hub)
         node.start()
         self.nodes[name], self.hubs[name] = node, hub

@@ -6,7 +6,9 @@ stream on ``\\n`` (a trailing ``\\r`` is dropped), decodes each whole line as
 UTF-8, lets the first line choose the codec, and submits typed requests.
 The limits every door shares (order, flood control, send queue, timeouts,
 connection counts) come from L{tchat.door.session}; what is the line door's
-own is framing:
+own is framing, and text mode's current room (L{tchat.door.textmode}: a
+plain line is a login or a message to it, a command that names no room is
+about it):
 
 - a line over the limit gets ``line_too_long``; the rest of it, up to the next
   newline, is thrown away and the connection goes on;
@@ -37,6 +39,8 @@ from tchat.door.admission import Admission
 from tchat.door.limits import Limits
 from tchat.door.linestream import LineStream
 from tchat.door.session import DoorSession
+from tchat.door.textmode import WATCHED, TextMode
+from tchat.events import Event
 from tchat.chat import Hub
 
 log = Logger()
@@ -69,6 +73,26 @@ class LineSession(LineStream, DoorSession):
         # People in text mode are not pinged (TCP keepalive finds peers that
         # are really gone). Programs must answer.
         return self.codec is JSON
+
+    # -- text mode ---------------------------------------------------------
+
+    # Text mode's current room (None in JSON mode, and before the first line).
+    text_mode: TextMode | None = None
+
+    def complete(self, request: Request) -> Request:
+        return request if self.text_mode is None else self.text_mode.complete(request)
+
+    def _deliver_text(self, event: Event) -> None:
+        """L{deliver} in text mode: what can move the current room goes by L{TextMode} first."""
+        if event.name in WATCHED and self.text_mode is not None:
+            event = self.text_mode.shown(event)
+        DoorSession.deliver(self, event)
+
+    def _to_text_mode(self) -> None:
+        self.text_mode = TextMode()
+        # Only a person's connection pays for watching: JSON mode's deliver
+        # (the fan-out's inner loop) stays DoorSession's.
+        self.deliver = self._deliver_text  # type: ignore[method-assign]
 
     # -- Twisted calls these ---------------------------------------------
 
@@ -122,6 +146,8 @@ class LineSession(LineStream, DoorSession):
             self.codec = codec_for_first_line(line)
             if self.codec is JSON:
                 self.hub.greet(self)
+            else:
+                self._to_text_mode()
         self.submit_text(self.codec, line)
 
 
