@@ -213,3 +213,57 @@ class PersonOnASocketTests(TestCase):
         alice.send("where am I")
         message = await bob.wait_event("message", text="where am I")
         self.assertEqual(message["to"], "#a")
+
+
+class AnswerWordsTests(TestCase):
+    """The words of an answer are made from its typed fields, the same in JSON (``text``) and in text mode."""
+
+    def setUp(self) -> None:
+        clock = Clock()
+        clock.advance(1_000_000)
+        self.hub = Hub(HubConfig(), clock)
+        self.door = LineDoor(self.hub, generous_limits(), clock)
+        self.ports = iter(range(43000, 44000))
+
+    def wire(self) -> Wire:
+        return Wire(self.door, next(self.ports))
+
+    def test_the_rules_answer_with_fields_and_both_modes_say_the_same_sentences(self) -> None:
+        alice = self.wire()
+        alice.send(b'{"action": "login", "user": "alice"}\n')
+        carol = self.wire()
+        carol.send(b"carol\n")
+        bob = self.wire()
+        bob.send(b"bob\n/join #dev\n")
+        alice.take()
+        asked = [
+            ('{"action": "join", "room": "#dev"}', "you joined #dev; in it: alice, bob"),
+            ('{"action": "join", "room": "#dev"}', "you are in #dev"),
+            ('{"action": "invite", "room": "#dev", "user": "carol"}', "invited carol to #dev"),
+            ('{"action": "nick", "user": "alice"}', "you are alice already"),
+            ('{"action": "nick", "user": "alicia"}', "you are alicia now"),
+            ('{"action": "part", "room": "#dev"}', "you left #dev"),
+        ]
+        for line, words in asked:
+            alice.send(line.encode() + b"\n")
+            ok = [e for e in alice.take_json() if e.get("event") in ("ok", "error")][-1]
+            self.assertEqual((ok["event"], ok.get("text")), ("ok", words), line)
+            self.assertEqual(list(ok)[-2:], ["text", "ts"])
+        # bob made #dev, so bob may put carol out of it; text mode says it in the same words.
+        carol.send(b"/join #dev\n")
+        carol.take()
+        bob.take()
+        for line, words in [
+            (b"/topic tests\n", "topic of #dev set"), (b"/mute carol 10m\n", "carol is muted in #dev for now"), (b"/unmute carol\n", "carol may speak in #dev again"),
+            (b"/kick carol\n", "carol is out of #dev"), (b"/ban carol\n", "carol is banned from #dev"),
+            (b"/unban carol\n", "carol may join #dev again"),
+        ]:
+            bob.send(line)
+            self.assertEqual(bob.take()[-1], f"*** {words}", line)
+
+    def test_a_text_the_rules_give_stands_instead_of_the_sentence(self) -> None:
+        from tchat.sentences import ok_text
+
+        self.assertEqual(ok_text(make_event("ok", action="kick", room="#a", user="bob", text="kicked bob")), "kicked bob")
+        self.assertEqual(ok_text(make_event("ok", action="kick", room="#a", user="bob")), "bob is out of #a")
+        self.assertIsNone(ok_text(make_event("ok", action="ping")))

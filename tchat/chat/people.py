@@ -47,7 +47,7 @@ class PeopleRules:
         key = name_key(name)
         old = user.name
         if name == old:
-            self.core.reply(connection, request, "ok", user=name, old=old, text=f"you are {name} already")
+            self.core.reply(connection, request, "ok", user=name, old=old)
             return
         if key != user.key:
             if self.state.user(key) is not None:
@@ -77,7 +77,7 @@ class PeopleRules:
         build = lambda rooms: self.core.event("nick", old=old, new=name, rooms=rooms)  # noqa: E731
         self.delivery.to_sharers(user, build)
         self.delivery.to_user(user, build([r.name for r in user.rooms.values()]), but=connection)
-        self.core.reply(connection, request, "ok", user=name, old=old, text=f"you are {name} now")
+        self.core.reply(connection, request, "ok", user=name, old=old)
 
     @handles("away")
     async def do_away(self, connection: Connection, request: Request) -> None:

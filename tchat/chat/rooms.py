@@ -223,7 +223,7 @@ class RoomRules:
             raise ChatError("bad_name", str(e)) from None
         room = self.state.room(name_key(name))
         if room is not None and room.key in user.rooms:
-            self.core.reply(connection, request, "ok", room=room.name, **self.shown(room, user), text=f"you are in {room.name}")
+            self.core.reply(connection, request, "ok", room=room.name, **self.shown(room, user), again=True)
             return
         if len(user.rooms) >= self.core.config.max_rooms_per_user:
             raise ChatError("too_many_rooms", f"you are in {len(user.rooms)} rooms, the most allowed; /part one first")
@@ -257,12 +257,7 @@ class RoomRules:
                 await self.keeper.keep(room)
             except StoreError as e:
                 log.warn("the room {room} was made but is not kept: {why}", room=room.name, why=e)
-        users = room.names()
-        topic = f"; topic: {room.settings.topic}" if room.settings.topic else ""
-        self.core.reply(
-            connection, request, "ok", room=room.name, **self.shown(room, user),
-            text=f"you joined {room.name}; in it: {', '.join(users)}{topic}",
-        )
+        self.core.reply(connection, request, "ok", room=room.name, **self.shown(room, user))
 
     @handles("part")
     async def do_part(self, connection: Connection, request: Request) -> None:
@@ -271,7 +266,7 @@ class RoomRules:
         reason = request.args.get("reason")
         self.part(user, room, clean_text(reason).strip() or None if reason else None, by=connection)
         await self.remember_part(user, room)
-        self.core.reply(connection, request, "ok", room=room.name, text=f"you left {room.name}")
+        self.core.reply(connection, request, "ok", room=room.name)
 
     @handles("room")
     async def do_room(self, connection: Connection, request: Request) -> None:

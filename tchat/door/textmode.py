@@ -30,8 +30,9 @@ from __future__ import annotations
 from tchat.commands import Request
 from tchat.events import Event
 from tchat.names import name_key
+from tchat.sentences import ok_text
 
-__all__ = ["CURRENT_ROOM_FIELD", "TextMode", "WATCHED"]
+__all__ = ["CURRENT_ROOM_FIELD", "WATCHED", "TextMode"]
 
 # The field a text-mode command leaves out to mean the current room.
 CURRENT_ROOM_FIELD: dict[str, str] = {
@@ -115,14 +116,14 @@ class TextMode:
                 self.rooms.append(room)
             self.current = room
             if again:
-                return _with_text(event, f"{event.get('text') or 'you are in ' + room}; plain lines now go there")
+                return _with_text(event, f"{ok_text(event) or 'you are in ' + room}; plain lines now go there")
         elif action == "room" and isinstance(room, str):
             self.current = room
             return _with_text(event, f"plain lines now go to {room}")
         elif action == "part" and isinstance(room, str):
             self._left(room)
             where = f"plain lines now go to {self.current}" if self.current else "you are in no room now"
-            return _with_text(event, f"{event.get('text') or 'you left ' + room}; {where}")
+            return _with_text(event, f"{ok_text(event) or 'you left ' + room}; {where}")
         elif action == "nick" and isinstance(event.get("user"), str):
             self.user = event["user"]
         elif action == "admin":
