@@ -10,8 +10,8 @@ give themselves (a warning that a change was made but not kept, say) stands
 instead of the sentence.
 
 Not every ``ok`` is here yet: the IRC door reads the ``text`` of some
-answers itself (of ``op``, ``voice`` and their undoing), and those, with the
-ones that need fields the answer does not carry, are still worded by the
+answers itself (of ``op``, ``voice`` and their undoing), and those, with
+``mode`` (its letters are the room settings'), are still worded by the
 rules.
 """
 
@@ -35,11 +35,17 @@ def _for_now(e: Event) -> str:
     return " for now" if e.get("until") else ""
 
 
+def _kick(e: Event) -> str:
+    # Without a room: an admin's /kick NAME, the server-wide kill.
+    return f"{e['user']} is out of {e['room']}" if e.get("room") else f"kicked {e['user']}"
+
+
 OK_SENTENCES: dict[str, Callable[[Event], str]] = {
     "join": _join,
     "part": lambda e: f"you left {e['room']}",
     "topic": lambda e: f"topic of {e['room']} set",
-    "kick": lambda e: f"{e['user']} is out of {e['room']}",
+    "kick": _kick,
+    "kill": lambda e: f"kicked {e['user']}",
     "ban": lambda e: f"{e['user']} is banned from {e['room']}{_for_now(e)}",
     "unban": lambda e: f"{e['user']} may join {e['room']} again",
     "mute": lambda e: f"{e['user']} is muted in {e['room']}{_for_now(e)}",
@@ -48,6 +54,14 @@ OK_SENTENCES: dict[str, Callable[[Event], str]] = {
     "nick": lambda e: f"you are {e['user']} {'already' if e.get('old') == e['user'] else 'now'}",
     "contact_add": lambda e: f"{e['user']} is in your contacts",
     "contact_del": lambda e: f"{e['user']} is no longer in your contacts",
+    "away": lambda e: f"you are away: {e['away']}" if e.get("away") else "you are back",
+    "register": lambda e: f"{e['user']} is registered; from now on log in with /login {e['user']} PASSWORD",
+    "passwd": lambda e: "your password is changed",
+    "admin": lambda e: "you are an admin now: /kill, /shutdown, /debug",
+    "shutdown": lambda e: f"shutting down in {e.get('delay', 0)} s",
+    "account_create": lambda e: f"account {e['user']} created",
+    "account_delete": lambda e: f"account {e['user']} deleted",
+    "account_reset": lambda e: f"new password set for {e['user']}",
 }
 
 
@@ -57,4 +71,10 @@ def ok_text(e: Event) -> str | None:
     if text:
         return str(text)
     sentence = OK_SENTENCES.get(e.get("action") or "")
-    return sentence(e) if sentence is not None else None
+    if sentence is None:
+        return None
+    try:
+        return sentence(e)
+    except (KeyError, TypeError):
+        # An answer without the fields its sentence needs says nothing rather than break its delivery.
+        return None

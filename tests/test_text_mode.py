@@ -267,3 +267,38 @@ class AnswerWordsTests(TestCase):
         self.assertEqual(ok_text(make_event("ok", action="kick", room="#a", user="bob", text="kicked bob")), "kicked bob")
         self.assertEqual(ok_text(make_event("ok", action="kick", room="#a", user="bob")), "bob is out of #a")
         self.assertIsNone(ok_text(make_event("ok", action="ping")))
+
+    def test_the_admin_and_away_answers_keep_their_json_words(self) -> None:
+        self.hub.config.admin_password = "pw"
+        root = self.wire()
+        root.send(b'{"action": "login", "user": "root"}\n')
+        bob = self.wire()
+        bob.send(b"bob\n")
+        root.take()
+        said = []
+        for line in (
+            '{"action": "admin", "password": "pw"}', '{"action": "away", "text": "lunch"}', '{"action": "away"}',
+            '{"action": "kill", "user": "bob"}', '{"action": "shutdown", "delay": 30}',
+        ):
+            root.send(line.encode() + b"\n")
+            said.append([e for e in root.take_json() if e.get("event") == "ok"][-1]["text"])
+        self.assertEqual(said, [
+            "you are an admin now: /kill, /shutdown, /debug", "you are away: lunch", "you are back", "kicked bob",
+            "shutting down in 30 s",
+        ])
+
+    def test_the_account_answers_say_what_the_rules_said(self) -> None:
+        from tchat.sentences import ok_text
+
+        for action, fields, words in [
+            ("register", {"user": "Alice"}, "Alice is registered; from now on log in with /login Alice PASSWORD"),
+            ("passwd", {}, "your password is changed"),
+            ("account_create", {"user": "dave"}, "account dave created"),
+            ("account_delete", {"user": "dave"}, "account dave deleted"),
+            ("account_reset", {"user": "dave"}, "new password set for dave"),
+            ("contact_add", {"user": "bob"}, "bob is in your contacts"),
+            ("contact_del", {"user": "bob"}, "bob is no longer in your contacts"),
+        ]:
+            self.assertEqual(ok_text(make_event("ok", action=action, **fields)), words)
+        # An answer missing what its sentence needs says nothing, and does not break.
+        self.assertIsNone(ok_text(make_event("ok", action="ban", room="#a")))

@@ -90,10 +90,7 @@ class PeopleRules:
         if changed:
             # Who shares a room is told (IRC's away-notify; other clients may ignore it).
             self.delivery.to_sharers(user, lambda rooms: self.core.event("away", user=user.name, text=text, rooms=rooms))
-        self.core.reply(
-            connection, request, "ok", away=text,
-            text=f"you are away: {text}" if text else "you are back",
-        )
+        self.core.reply(connection, request, "ok", away=text)
 
     @handles("whois")
     async def do_whois(self, connection: Connection, request: Request) -> None:
