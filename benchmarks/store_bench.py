@@ -49,7 +49,7 @@ from twisted.internet import task  # noqa: E402
 from twisted.internet.defer import Deferred, gatherResults  # noqa: E402
 
 from tchat.store import Store, open_store, parse_url  # noqa: E402
-from tchat.store.db import Txn  # noqa: E402
+from tchat.store.txn import Txn  # noqa: E402
 from tchat.store.history import LAST_PAGE_SQL, PAGE_BEFORE_SQL  # noqa: E402
 
 PAGE = 50

@@ -24,6 +24,7 @@ from tchat.commands import Request, parse_json, parse_text
 from tchat.events import Event
 from tchat.errors import counted
 from tchat.names import clean_text
+from tchat.sentences import ok_text
 
 CRLF = "\r\n"
 
@@ -43,7 +44,22 @@ class JSONCodec:
         return parse_json(line)
 
     def encode(self, event: Event) -> bytes:
-        return (_ENCODER.encode(event.as_dict()) + CRLF).encode("utf-8")
+        return (_ENCODER.encode(_with_sentence(event) if event.name == "ok" else event.as_dict()) + CRLF).encode("utf-8")
+
+
+def _with_sentence(event: Event) -> dict[str, Any]:
+    """An ``ok`` as JSON, with the words of its sentence as ``text`` (before ``ts``) when the rules gave none."""
+    shown = event.as_dict()
+    if "text" in shown:
+        return shown
+    text = ok_text(event)
+    if text is None:
+        return shown
+    ts = shown.pop("ts", None)
+    shown["text"] = text
+    if ts is not None:
+        shown["ts"] = ts
+    return shown
 
 
 def _join(names: list[str]) -> str:
@@ -69,7 +85,7 @@ def _message(e: Event) -> list[str]:
 
 
 def _ok(e: Event) -> list[str]:
-    text = e.get("text")
+    text = ok_text(e)
     return [f"*** {text}"] if text else []
 
 

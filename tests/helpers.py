@@ -16,11 +16,17 @@ from tchat.commands.parse import CONVERTERS
 from tchat.commands import JSON_ACTIONS, BadRequest, Request
 from tchat.events import Event
 from tchat.door.line import LineDoor, LineLimits
+from tchat.door.textmode import WATCHED, TextMode
 from tchat.chat import Hub, HubConfig
+from tchat.chat.model import Session
 
 
 class RecordingSession:
-    """A L{tchat.chat.Session} that keeps every event and whether it was closed."""
+    """
+    A L{tchat.chat.Session} that keeps every event and whether it was closed.
+    It keeps text mode's current room as a line session in text mode does
+    (L{TextMode}); a L{TextModeHub} completes its requests with it.
+    """
 
     # Events come one by one through deliver().
     out_codec = None
@@ -30,10 +36,16 @@ class RecordingSession:
         self.closed: str | None = None
         self.address = address
         self._waiting: list[defer.Deferred[Event]] = []
+        self.text_mode = TextMode()
+
+    def complete(self, request: Request) -> Request:
+        return self.text_mode.complete(request)
 
     def deliver(self, event: Event) -> None:
         if self.closed is not None:
             return  # as a door does: nothing goes out after the bye
+        if event.name in WATCHED:
+            event = self.text_mode.shown(event)
         self.events.append(event)
         waiting, self._waiting = self._waiting, []
         for d in waiting:
@@ -74,10 +86,23 @@ class RecordingSession:
         del self.events[:]
 
 
+class TextModeHub(Hub):
+    """
+    The hub with a text-mode line door in front: each request is completed
+    by its session first, in its turn, as the line door does
+    (L{tchat.door.session.DoorSession.complete}): a plain line made a login
+    or a message, the current room filled in where the request left it out.
+    """
+
+    def handle(self, session: Session, request: Request) -> defer.Deferred[None]:
+        complete = getattr(session, "complete", None)
+        return super().handle(session, complete(request) if complete is not None else request)
+
+
 def make_hub(**config: Any) -> tuple[Hub, Clock]:
     clock = Clock()
     clock.advance(1_000_000)
-    return Hub(HubConfig(**config), clock), clock
+    return TextModeHub(HubConfig(**config), clock), clock
 
 
 def request(action: str, id: Any = None, **args: Any) -> Request:

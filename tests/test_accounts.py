@@ -15,10 +15,10 @@ from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import TestCase
 
 from tchat.events import Event
-from tchat.chat import Hub, HubConfig
+from tchat.chat import HubConfig
 from tchat.store import open_store
 from tchat.commands import BadRequest
-from tests.helpers import RecordingSession, request
+from tests.helpers import RecordingSession, TextModeHub, request
 from tests.test_store import wait_until
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
@@ -34,7 +34,7 @@ class AccountsTestCase(TestCase):
         self.db = f"sqlite:{os.path.join(folder.name, 'tchat.db')}"
         self.store = await open_store(self.db, reactor, hasher=CHEAP)
         self.addCleanup(lambda: self.store.close())
-        self.hub = Hub(HubConfig(admin_password="pw", **self.config), reactor, store=self.store)
+        self.hub = TextModeHub(HubConfig(admin_password="pw", **self.config), reactor, store=self.store)
         self.port = 1000
 
     def setUp(self):  # type: ignore[no-untyped-def]

@@ -19,8 +19,9 @@ from tchat.chat import Hub, HubConfig
 from tchat.cluster.bus import MemoryCluster, NodeNameTaken
 from tchat.cluster.node import LEASE, Node
 from tchat.metrics import Metrics
+from tchat.sentences import ok_text
 
-from tests.helpers import RecordingSession, request
+from tests.helpers import RecordingSession, TextModeHub, request
 
 
 class Cluster:
@@ -38,7 +39,7 @@ class Cluster:
     def add(self, name: str) -> Hub:
         metrics = Metrics()
         node = Node(self.memory.bus(name), self.clock, metrics, timeout=self.timeout)
-        hub = Hub(HubConfig(**self.config), self.clock, state=node.state, delivery=node.delivery, metrics=metrics)
+        hub = TextModeHub(HubConfig(**self.config), self.clock, state=node.state, delivery=node.delivery, metrics=metrics)
         node.bind(hub)
         node.start()
         self.nodes[name], self.hubs[name] = node, hub
@@ -264,7 +265,7 @@ class AdminTests(TestCase):
         c.do("a", admin, "admin", password="pw")
         carol.clear()
         c.do("a", admin, "kill", user="bob", reason="spam")
-        self.assertEqual(admin.last("ok")["text"], "kicked bob")
+        self.assertEqual(ok_text(admin.last("ok")), "kicked bob")
         self.assertEqual(bob.last("notice")["text"], "You were kicked by admin: spam")
         self.assertEqual(bob.closed, "kicked")
         self.assertEqual([(e["user"], e["reason"]) for e in carol.of("quit")], [("bob", "kicked by admin: spam")])

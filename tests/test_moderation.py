@@ -19,7 +19,7 @@ from tchat.chat import Hub, HubConfig
 from tchat.chat.roomsettings import MAX_BANS, RoomSettings
 from tchat.commands import BadRequest, Request, parse_json, parse_text
 from tchat.store import open_store
-from tests.helpers import RecordingSession, logged_in, make_hub, request
+from tests.helpers import RecordingSession, TextModeHub, logged_in, make_hub, request
 from tests.test_accounts import CHEAP, PASSWORD
 from tests.test_cluster import Cluster
 from tests.test_store import POSTGRES
@@ -317,7 +317,7 @@ class StoredTestCase(TestCase):
     async def start(self) -> Hub:
         store = await open_store(self.db, reactor, hasher=CHEAP)
         self.addCleanup(lambda: store.close())
-        hub = Hub(HubConfig(), reactor)
+        hub = TextModeHub(HubConfig(), reactor)
         await hub.use_store(store)
         return hub
 

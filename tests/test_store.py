@@ -55,7 +55,7 @@ from tchat.store import (
     parse_url,
 )
 from tchat.store.accounts import _PG_CREATE_LOCK, Accounts, fill_skeletons
-from tchat.store.db import Txn, to_format_style
+from tchat.store.txn import Txn, to_format_style
 from tchat.store.history import LAST_PAGE_SQL, PAGE_BEFORE_SQL, GroupCommit, _insert_messages
 from tchat.store.migrations import latest_version, split_statements, upgrades
 from tchat.store.offline import FROM_SENDER_SQL, Limits, _queue

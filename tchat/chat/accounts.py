@@ -51,7 +51,7 @@ class AccountRules:
             await self.rooms.remember_join(user, room)
         await store.accounts.record_login(account.key, self.core.now(), connection.address)
         log.info("{user} registered from {address}", user=user.name, address=connection.address)
-        self.core.reply(connection, request, "ok", text=f"{account.name} is registered; from now on log in with /login {account.name} PASSWORD")
+        self.core.reply(connection, request, "ok", user=account.name)
 
     @handles("passwd")
     async def do_passwd(self, connection: Connection, request: Request) -> None:
@@ -70,4 +70,4 @@ class AccountRules:
         except StoreError as e:
             raise store_error(e) from None
         log.info("{user} changed their password", user=user.name)
-        self.core.reply(connection, request, "ok", text="your password is changed")
+        self.core.reply(connection, request, "ok")

@@ -55,7 +55,7 @@ class ContactRules:
         except NoSuchAccount:
             raise ChatError("no_such_user", f"{request.args['user']} is not a registered user") from None
         user.contacts = user.contacts | {key}
-        self.core.reply(connection, request, "ok", text=f"{request.args['user']} is in your contacts")
+        self.core.reply(connection, request, "ok", user=request.args["user"])
 
     @handles("contact_del")
     async def do_contact_del(self, connection: Connection, request: Request) -> None:
@@ -65,7 +65,7 @@ class ContactRules:
         if not await store.contacts.remove(user.key, key):
             raise ChatError("not_a_contact", f"{request.args['user']} is not in your contacts")
         user.contacts = user.contacts - {key}
-        self.core.reply(connection, request, "ok", text=f"{request.args['user']} is no longer in your contacts")
+        self.core.reply(connection, request, "ok", user=request.args["user"])
 
     @handles("seen")
     async def do_seen(self, connection: Connection, request: Request) -> None:

@@ -30,9 +30,8 @@ class HistoryRules:
         store = self.core.needs_store()
         target = request.args.get("target")
         if target is None:
-            if connection.current is None:
-                raise ChatError("not_in_room", "you are in no room; name one: /history #room")
-            target = connection.current.name
+            # Text mode names its current room, when it has one, before the request gets here.
+            raise ChatError("not_in_room", "you are in no room; name one: /history #room")
         limit = min(request.args.get("limit", HISTORY_DEFAULT), HISTORY_MAX)
         before = request.args.get("before")
         try:

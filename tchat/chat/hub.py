@@ -153,9 +153,10 @@ class Hub:
         if connection is None:
             return
         if request.action == "line":
-            # Text mode: a plain line is the name before login, a message to the current room after.
-            text = request.args["text"]
-            request = Request("msg", {"text": text}, request.id) if connection.user else Request("login", {"user": text}, request.id)
+            # A plain line is text mode's: the line door makes it a login or a
+            # message (tchat.door.textmode) before it gets here.
+            self.core.refuse(connection, request, "bad_request", "a plain line means something only in text mode")
+            return
         command = BY_ACTION[request.action]
         failed: str | None = None
         try:

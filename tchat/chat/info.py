@@ -37,6 +37,5 @@ class InfoRules:
         sessions = [{**c.describe(self.core.state.node), "this": c is connection} for c in user.connections]
         self.core.reply(
             connection, request, "whoami", user=user.name, rooms=[r.name for r in user.rooms.values()],
-            admin=connection.admin, current=connection.current.name if connection.current else None,
-            registered=user.registered, sessions=sessions,
+            admin=connection.admin, registered=user.registered, sessions=sessions,
         )

@@ -149,7 +149,6 @@ class LoginRules:
                 f"{user.name} is logged in {counted(len(user.connections), 'time')} already, the most allowed; log out elsewhere first",
             )
         self.state.attach(user, connection)
-        connection.current = next(reversed(user.rooms.values()), None)
         sessions = len(user.connections)
         log.info("{user} logged in from {address} (session {n})", user=user.name, address=connection.address, n=sessions)
         door = connection.session.describe().get("door", "?")

@@ -2,8 +2,9 @@
 What the chat is made of: connections, users and rooms, and the hub's config.
 
 A L{Connection} is one client connection (a device): its door's L{Session},
-since when, whether it proved the admin password, its current room for text
-mode, its messages waiting for the store. A L{User} is a name in the chat:
+since when, whether it proved the admin password, its messages waiting for
+the store. (Text mode's current room is the line door's:
+L{tchat.door.textmode}.) A L{User} is a name in the chat:
 a guest (one connection) or an account (one or more connections, one per
 device). A L{Room} has users as members and, for fan-out, the flat set of
 their connections.
@@ -95,8 +96,6 @@ class Connection:
     user: "User | None" = None
     # Proved the admin password on this connection.
     admin: bool = False
-    # Text mode's room for plain lines (and for commands that name none).
-    current: "Room | None" = None
     # Messages fanned out whose ok waits for the store, and who waits for them all.
     unstored: int = 0
     waiting_for_store: list[Deferred[None]] | None = None

@@ -108,7 +108,7 @@ class ModerationRules:
         settings.topic, settings.topic_by, settings.topic_at = topic, by, self.core.now()
         warning = await self.change(connection, room, settings)
         self.announce(room, connection, "topic", topic=topic)
-        self.core.reply(connection, request, "ok", room=room.name, topic=topic, text=warning or f"topic of {room.name} set")
+        self.core.reply(connection, request, "ok", room=room.name, topic=topic, text=warning)
 
     # -- ops and voice -------------------------------------------------------
 
@@ -178,7 +178,7 @@ class ModerationRules:
             raise ChatError("not_allowed", f"{target.name} owns {room.name}")
         reason = clean_text(request.args.get("reason") or "").strip() or None
         await self.put_out(room, target, connection, reason)
-        self.core.reply(connection, request, "ok", room=room.name, user=target.name, text=f"{target.name} is out of {room.name}")
+        self.core.reply(connection, request, "ok", room=room.name, user=target.name)
 
     async def put_out(self, room: Room, target: User, connection: Connection, reason: str | None) -> None:
         """``target`` out of ``room``: a ``kick`` to the room, the one put out included."""
@@ -250,14 +250,14 @@ class ModerationRules:
             await self.put_out(room, user, connection, "banned")
         self.core.reply(
             connection, request, "ok", room=room.name, user=entry.name, until=entry.until,
-            text=warning or f"{entry.name} is banned from {room.name}" + (" for now" if entry.until else ""),
+            text=warning,
         )
 
     @handles("unban")
     async def do_unban(self, connection: Connection, request: Request) -> None:
         room, entry, warning = await self._lift(connection, request, "bans")
         self.announce(room, connection, "unban", user=entry.name)
-        self.core.reply(connection, request, "ok", room=room.name, user=entry.name, text=warning or f"{entry.name} may join {room.name} again")
+        self.core.reply(connection, request, "ok", room=room.name, user=entry.name, text=warning)
 
     @handles("mute")
     async def do_mute(self, connection: Connection, request: Request) -> None:
@@ -265,14 +265,14 @@ class ModerationRules:
         self.announce(room, connection, "mute", user=entry.name, until=entry.until)
         self.core.reply(
             connection, request, "ok", room=room.name, user=entry.name, until=entry.until,
-            text=warning or f"{entry.name} is muted in {room.name}" + (" for now" if entry.until else ""),
+            text=warning,
         )
 
     @handles("unmute")
     async def do_unmute(self, connection: Connection, request: Request) -> None:
         room, entry, warning = await self._lift(connection, request, "mutes")
         self.announce(room, connection, "unmute", user=entry.name)
-        self.core.reply(connection, request, "ok", room=room.name, user=entry.name, text=warning or f"{entry.name} may speak in {room.name} again")
+        self.core.reply(connection, request, "ok", room=room.name, user=entry.name, text=warning)
 
     @handles("bans")
     async def do_bans(self, connection: Connection, request: Request) -> None:
@@ -307,7 +307,7 @@ class ModerationRules:
         else:
             warning = None
         self.delivery.to_user(target, self.core.event("invite", room=room.name, user=target.name, by=connection.name or "an admin"))
-        self.core.reply(connection, request, "ok", room=room.name, user=target.name, text=warning or f"invited {target.name} to {room.name}")
+        self.core.reply(connection, request, "ok", room=room.name, user=target.name, text=warning)
 
     @handles("mode")
     async def do_mode(self, connection: Connection, request: Request) -> None:

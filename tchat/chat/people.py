@@ -47,7 +47,7 @@ class PeopleRules:
         key = name_key(name)
         old = user.name
         if name == old:
-            self.core.reply(connection, request, "ok", user=name, old=old, text=f"you are {name} already")
+            self.core.reply(connection, request, "ok", user=name, old=old)
             return
         if key != user.key:
             if self.state.user(key) is not None:
@@ -77,7 +77,7 @@ class PeopleRules:
         build = lambda rooms: self.core.event("nick", old=old, new=name, rooms=rooms)  # noqa: E731
         self.delivery.to_sharers(user, build)
         self.delivery.to_user(user, build([r.name for r in user.rooms.values()]), but=connection)
-        self.core.reply(connection, request, "ok", user=name, old=old, text=f"you are {name} now")
+        self.core.reply(connection, request, "ok", user=name, old=old)
 
     @handles("away")
     async def do_away(self, connection: Connection, request: Request) -> None:
@@ -90,10 +90,7 @@ class PeopleRules:
         if changed:
             # Who shares a room is told (IRC's away-notify; other clients may ignore it).
             self.delivery.to_sharers(user, lambda rooms: self.core.event("away", user=user.name, text=text, rooms=rooms))
-        self.core.reply(
-            connection, request, "ok", away=text,
-            text=f"you are away: {text}" if text else "you are back",
-        )
+        self.core.reply(connection, request, "ok", away=text)
 
     @handles("whois")
     async def do_whois(self, connection: Connection, request: Request) -> None:

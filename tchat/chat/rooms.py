@@ -1,5 +1,5 @@
 """
-Rooms: joining, parting, the current room of text mode, who is where.
+Rooms: joining, parting, who is where.
 
 A room's members are users, not connections: when one device of an account
 joins a room, the account joins it and all its devices get the room's
@@ -110,12 +110,14 @@ class RoomRules:
         return room
 
     def room_of(self, connection: Connection, name: str | None) -> Room:
-        """The room ``name`` (or the connection's current room) that its user is in."""
+        """
+        The room ``name`` that the connection's user is in. None: the
+        request named no room (text mode names its current room, when it
+        has one, before the request gets here).
+        """
         user = logged_in(connection)
         if name is None:
-            if connection.current is None:
-                raise ChatError("not_in_room", "you are in no room; /join #room first")
-            return connection.current
+            raise ChatError("not_in_room", "you are in no room; /join #room first")
         room = self.room(name)
         if room.key not in user.rooms:
             raise ChatError("not_in_room", f"you are not in {room.name}; /join {room.name} first")
@@ -124,9 +126,6 @@ class RoomRules:
     def join(self, user: User, room: Room, by: Connection | None = None, since: float | None = None) -> None:
         """``user`` (all its connections) is in ``room`` now; the room and the user's other devices are told."""
         self.state.add_member(room, user, since if since is not None else self.core.now())
-        for connection in user.connections:
-            if connection is by or connection.current is None:
-                connection.current = room
         s = room.settings
         op = s.is_op(user.key) or None
         self.delivery.to_room(room, self.core.event("join", room=room.name, user=user.name, op=op, registered=user.registered or None), but=by)
@@ -224,10 +223,7 @@ class RoomRules:
             raise ChatError("bad_name", str(e)) from None
         room = self.state.room(name_key(name))
         if room is not None and room.key in user.rooms:
-            connection.current = room
-            self.core.reply(
-                connection, request, "ok", room=room.name, **self.shown(room, user), text=f"you are in {room.name}; plain lines now go there"
-            )
+            self.core.reply(connection, request, "ok", room=room.name, **self.shown(room, user), again=True)
             return
         if len(user.rooms) >= self.core.config.max_rooms_per_user:
             raise ChatError("too_many_rooms", f"you are in {len(user.rooms)} rooms, the most allowed; /part one first")
@@ -261,12 +257,7 @@ class RoomRules:
                 await self.keeper.keep(room)
             except StoreError as e:
                 log.warn("the room {room} was made but is not kept: {why}", room=room.name, why=e)
-        users = room.names()
-        topic = f"; topic: {room.settings.topic}" if room.settings.topic else ""
-        self.core.reply(
-            connection, request, "ok", room=room.name, **self.shown(room, user),
-            text=f"you joined {room.name}; in it: {', '.join(users)}{topic}",
-        )
+        self.core.reply(connection, request, "ok", room=room.name, **self.shown(room, user))
 
     @handles("part")
     async def do_part(self, connection: Connection, request: Request) -> None:
@@ -275,14 +266,13 @@ class RoomRules:
         reason = request.args.get("reason")
         self.part(user, room, clean_text(reason).strip() or None if reason else None, by=connection)
         await self.remember_part(user, room)
-        current = f"; plain lines now go to {connection.current.name}" if connection.current else "; you are in no room now"
-        self.core.reply(connection, request, "ok", room=room.name, text=f"you left {room.name}{current}")
+        self.core.reply(connection, request, "ok", room=room.name)
 
     @handles("room")
     async def do_room(self, connection: Connection, request: Request) -> None:
+        # Only checked here: the current room is text mode's (tchat.door.textmode), which the ok makes it.
         room = self.room_of(connection, request.args["room"])
-        connection.current = room
-        self.core.reply(connection, request, "ok", room=room.name, text=f"plain lines now go to {room.name}")
+        self.core.reply(connection, request, "ok", room=room.name)
 
     @handles("users")
     async def do_users(self, connection: Connection, request: Request) -> None:

@@ -59,7 +59,7 @@ class ServerAdminRules:
         guess.succeeded()
         connection.admin = True
         log.info("{user} at {address} is now an admin", user=_who(connection), address=connection.address)
-        self.core.reply(connection, request, "ok", text="you are an admin now: /kill, /shutdown, /debug")
+        self.core.reply(connection, request, "ok")
 
     @handles("kill")
     async def do_kill(self, connection: Connection, request: Request) -> None:
@@ -73,14 +73,14 @@ class ServerAdminRules:
         why = f"kicked by {connection.name or 'an admin'}" + (f": {reason}" if reason else "")
         log.info("{admin} kicked {user} ({why})", admin=_who(connection), user=target.name, why=why)
         self.core.delivery.to_user(target, self.core.event("notice", text=f"You were {why}"))
-        self.core.reply(connection, request, "ok", text=f"kicked {target.name}")
+        self.core.reply(connection, request, "ok", user=target.name)
         self.login.drop_user(target, "kicked", why)
 
     @handles("shutdown")
     async def do_shutdown(self, connection: Connection, request: Request) -> None:
         delay = request.args.get("delay", 0)
         reason = clean_text(request.args.get("reason") or "").strip() or "the server is shutting down"
-        self.core.reply(connection, request, "ok", text=f"shutting down in {delay} s")
+        self.core.reply(connection, request, "ok", delay=delay)
         log.info("{user} shuts the server down in {delay} s: {reason}", user=_who(connection), delay=delay, reason=reason)
         self.begin_shutdown(reason, delay)
 
@@ -167,7 +167,7 @@ class ServerAdminRules:
                 text=f"An admin has made {name} a registered account. You are still a guest; when its owner logs in, you will have to choose another name.",
             ))
         log.info("{admin} created the account {user}", admin=_who(connection), user=name)
-        self.core.reply(connection, request, "ok", text=f"account {name} created")
+        self.core.reply(connection, request, "ok", user=name)
 
     @handles("account_delete")
     async def do_account_delete(self, connection: Connection, request: Request) -> None:
@@ -178,7 +178,7 @@ class ServerAdminRules:
         if online is not None:
             self.state.set_registered(online, False)
         log.info("{admin} deleted the account {user}", admin=_who(connection), user=account.name)
-        self.core.reply(connection, request, "ok", text=f"account {account.name} deleted")
+        self.core.reply(connection, request, "ok", user=account.name)
 
     @handles("account_reset")
     async def do_account_reset(self, connection: Connection, request: Request) -> None:
@@ -189,7 +189,7 @@ class ServerAdminRules:
             raise store_error(e) from None
         self.login.guesses.clear(account.key)
         log.info("{admin} reset the password of {user}", admin=_who(connection), user=account.name)
-        self.core.reply(connection, request, "ok", text=f"new password set for {account.name}")
+        self.core.reply(connection, request, "ok", user=account.name)
 
     # -- stopping --------------------------------------------------------
 

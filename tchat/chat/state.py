@@ -314,8 +314,6 @@ class LocalState:
         room.joined.pop(user.key, None)
         for connection in user.connections:
             _leave(room, connection)
-            if connection.current is room:
-                connection.current = next(reversed(user.rooms.values()), None)
         if not room.members and not room.settings.kept and room.name != LOBBY:
             self._remove_room(room)
 

@@ -441,8 +441,11 @@ class ChatClient(Conversation):
         self.current_room = room
         self.roster.joined({**event, "room": room})
         # Joined now: who is in it (the operators marked) and its topic.
-        # Already in it: the server's words (plain lines go there now).
-        self._show(self.renderer.event(event, self.name) if already else self.renderer.joined(event))
+        # Already in it: that plain lines go there now (the client's current room, not the server's).
+        self._show(
+            self.renderer.notice(f"you are in {room}; plain lines now go there", ts=event.get("ts")) if already
+            else self.renderer.joined(event)
+        )
         self._changed()
 
     def _ok_part(self, request: Request, event: dict[str, Any]) -> None:

@@ -6,7 +6,9 @@ stream on ``\\n`` (a trailing ``\\r`` is dropped), decodes each whole line as
 UTF-8, lets the first line choose the codec, and submits typed requests.
 The limits every door shares (order, flood control, send queue, timeouts,
 connection counts) come from L{tchat.door.session}; what is the line door's
-own is framing:
+own is framing, and text mode's current room (L{tchat.door.textmode}: a
+plain line is a login or a message to it, a command that names no room is
+about it):
 
 - a line over the limit gets ``line_too_long``; the rest of it, up to the next
   newline, is thrown away and the connection goes on;
@@ -37,6 +39,8 @@ from tchat.door.admission import Admission
 from tchat.door.limits import Limits
 from tchat.door.linestream import LineStream
 from tchat.door.session import DoorSession
+from tchat.door.textmode import WATCHED, TextMode
+from tchat.events import Event
 from tchat.chat import Hub
 
 log = Logger()
@@ -58,7 +62,8 @@ class LineSession(LineStream, DoorSession):
 
     # The client will send nothing more; once what it sent is read, it quits.
     _input_ended = False
-    # Events are plain bytes in the session's codec (text until it chose).
+    # Events are plain bytes in the session's codec until it chose (text), and
+    # in JSON mode after; text mode takes them one by one (L{_to_text_mode}).
     out_codec: Any = TEXT
 
     # -- DoorSession hooks -----------------------------------------------
@@ -72,6 +77,34 @@ class LineSession(LineStream, DoorSession):
         # People in text mode are not pinged (TCP keepalive finds peers that
         # are really gone). Programs must answer.
         return self.codec is JSON
+
+    # -- text mode ---------------------------------------------------------
+
+    # Text mode's current room (None in JSON mode, and before the first line).
+    text_mode: TextMode | None = None
+
+    def complete(self, request: Request) -> Request:
+        if self.text_mode is None:
+            return request
+        # The answers to the requests before it, delivered but perhaps not yet
+        # written this turn, go (and are watched) first.
+        self.hub.flush()
+        return self.text_mode.complete(request)
+
+    def _deliver_text(self, event: Event) -> None:
+        """L{deliver} in text mode: what can move the current room goes by L{TextMode} first."""
+        if event.name in WATCHED and self.text_mode is not None:
+            event = self.text_mode.shown(event)
+        DoorSession.deliver(self, event)
+
+    def _to_text_mode(self) -> None:
+        self.text_mode = TextMode()
+        # Its events come one by one through deliver, which watches them
+        # (not as a reactor turn's bytes: see tchat.chat.delivery).
+        self.out_codec = None
+        # Only a person's connection pays for watching: JSON mode's deliver
+        # (the fan-out's inner loop) stays DoorSession's.
+        self.deliver = self._deliver_text  # type: ignore[method-assign]
 
     # -- Twisted calls these ---------------------------------------------
 
@@ -121,9 +154,11 @@ class LineSession(LineStream, DoorSession):
             if not line.strip():
                 return
             self.codec = codec_for_first_line(line)
-            self.out_codec = self.codec
             if self.codec is JSON:
+                self.out_codec = JSON
                 self.hub.greet(self)
+            else:
+                self._to_text_mode()
         self.submit_text(self.codec, line)
 
 

@@ -159,6 +159,14 @@ class DoorSession:
         """Whether silence after a ping drops this client (programs must answer)."""
         return True
 
+    def complete(self, request: Request) -> Request:
+        """
+        ``request`` as the hub is to see it, in its turn (after the answers
+        to those before it): text mode fills in its current room here
+        (L{tchat.door.textmode}). As it is, by default.
+        """
+        return request
+
     # -- the door calls these --------------------------------------------
 
     def open_session(self, table: SessionTable, host: str, address: str, transport: Any, ticket: Ticket | None = None) -> None:
@@ -411,7 +419,7 @@ class DoorSession:
             if isinstance(item, BadRequest):
                 self.tell(error_event(item.code, item.text, re=item.id))
                 continue
-            done = self.hub.handle(self, item)
+            done = self.hub.handle(self, self.complete(item))
             if not done.called:
                 self.busy = True
                 self._hold("busy")

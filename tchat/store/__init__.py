@@ -7,7 +7,7 @@ every call returns a Deferred; see docs/store.rst for the whole story.
 
 from tchat.store.accounts import Account, check_password
 from tchat.store.check import check_database
-from tchat.store.db import DatabaseURL, parse_url
+from tchat.store.url import DatabaseURL, parse_url
 from tchat.store.errors import (
     DuplicateMessage,
     NameConfusable,

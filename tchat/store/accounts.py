@@ -44,7 +44,8 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 
 from tchat.names import name_key, skeleton
-from tchat.store.db import Database, Txn, UsesDatabase, operation
+from tchat.store.db import Database, UsesDatabase, operation
+from tchat.store.txn import Txn
 from tchat.store.errors import NameConfusable, NameRegistered, NoSuchAccount, WeakPassword
 
 log = Logger()

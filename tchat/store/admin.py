@@ -44,7 +44,7 @@ from twisted.internet import task
 
 from tchat.names import BadName, check_name, name_key
 from tchat.store.accounts import Account, check_password
-from tchat.store.db import parse_url
+from tchat.store.url import parse_url
 from tchat.store.errors import StoreError
 from tchat.store.store import Store, open_store
 

@@ -28,16 +28,9 @@ import sqlite3
 import threading
 from typing import Any, Callable
 
-from tchat.store.db import (
-    DEFAULT_TIMEOUT,
-    MEMORY,
-    DatabaseURL,
-    Txn,
-    prepare_sqlite,
-    parse_url,
-    postgresql_settings,
-    probe_write,
-)
+from tchat.store.connect import DEFAULT_TIMEOUT, postgresql_settings, prepare_sqlite, probe_write
+from tchat.store.txn import Txn
+from tchat.store.url import MEMORY, DatabaseURL, parse_url
 from tchat.store.errors import StoreUnavailable
 from tchat.store.outage import postgresql_unavailable, seconds, sqlite_problem
 

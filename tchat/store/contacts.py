@@ -13,7 +13,8 @@ import builtins
 from twisted.logger import Logger
 
 from tchat.store.accounts import ACCOUNT_COLUMNS, Account
-from tchat.store.db import Database, Txn, UsesDatabase, operation
+from tchat.store.db import Database, UsesDatabase, operation
+from tchat.store.txn import Txn
 from tchat.store.errors import NoSuchAccount
 
 log = Logger()

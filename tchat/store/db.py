@@ -55,17 +55,19 @@ L{Database.guard} is how the domain classes make their public calls: it
 refuses calls once L{Database.close} has begun, and counts the calls in
 flight so that closing waits for them (a message being written when the
 server stops is written), for at most ``timeout`` seconds.
+
+Beside this module: L{tchat.store.url} (parsing ``--db``),
+L{tchat.store.txn} (L{Txn} and the placeholders), L{tchat.store.connect}
+(each engine's pool and connection settings), L{tchat.store.pool} (the
+threads), L{tchat.store.breaker}, L{tchat.store.outage} (which errors mean
+"unavailable").
 """
 
 from __future__ import annotations
 
 import functools
-import math
-import sqlite3
 import time
-from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Concatenate, Literal, ParamSpec, Sequence, TypeVar
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from typing import Any, Awaitable, Callable, Concatenate, ParamSpec, TypeVar
 
 from twisted.internet.defer import CancelledError, Deferred, TimeoutError, fail, succeed
 from twisted.internet.interfaces import IReactorTime
@@ -73,21 +75,15 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from tchat.store.breaker import Breaker
+from tchat.store.connect import DEFAULT_TIMEOUT, make_pool, probe_write
 from tchat.store.errors import StoreClosed, StoreUnavailable
-from tchat.store.outage import connect_timeout, postgresql_unavailable, seconds, sqlite_unavailable, timed_out
+from tchat.store.outage import seconds, timed_out
 from tchat.store.pool import Call, Pool
+from tchat.store.txn import Txn
+from tchat.store.url import MEMORY, DatabaseURL, Engine, parse_url
 
 log = Logger()
 
-Engine = Literal["sqlite", "postgresql"]
-
-DEFAULT_SQLITE_PATH = "tchat.db"
-MEMORY = ":memory:"
-# RETURNING (3.35) is used for group commit.
-SQLITE_MINIMUM = (3, 35, 0)
-_SYNCHRONOUS = ("normal", "full")
-
-DEFAULT_TIMEOUT = 10.0
 DEFAULT_RETRY_AFTER = 2.0
 # Upgrades at start-up may rebuild an index over a big table: they get a
 # longer bound than a chat call.
@@ -96,290 +92,6 @@ UPGRADE_TIMEOUT = 600.0
 T = TypeVar("T")
 P = ParamSpec("P")
 S = TypeVar("S", bound="UsesDatabase")
-
-URL_HELP = (
-    "use sqlite:PATH (default sqlite:tchat.db), memory,"
-    " or postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME"
-)
-
-
-@dataclass(frozen=True)
-class DatabaseURL:
-    """
-    A parsed ``--db`` URL.
-
-    ``target`` is the SQLite path (or ``:memory:``) or the libpq conninfo URI.
-    ``shown`` is the URL with any password replaced by ``***``: the only form
-    that may appear in a log line or an error message. ``place`` says where
-    the data is, for sentences: the SQLite path, or PostgreSQL's
-    ``host:port``.
-    """
-
-    engine: Engine
-    target: str = field(repr=False)
-    shown: str
-    synchronous: str = "normal"
-    place: str = ""
-
-    def __str__(self) -> str:
-        return self.shown
-
-
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{parts.username or ''}:***@{host}"
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-def parse_url(url: str) -> DatabaseURL:
-    """
-    Parse a database URL, or raise C{ValueError} with a sentence saying why.
-
-    - ``sqlite:PATH``: a file (relative to the working directory; default
-      ``tchat.db``); ``sqlite:///abs/path`` also works. ``?synchronous=full``
-      makes commits survive power loss too, at a cost per commit.
-    - ``memory``: a throwaway SQLite database that lives as long as the store.
-    - ``postgresql://…`` or ``postgres://…``: a libpq URI, passed to psycopg.
-
-    Safe to call from an options parser: it opens nothing.
-    """
-    url = url.strip()
-    if url in ("memory", "sqlite::memory:"):
-        return DatabaseURL("sqlite", MEMORY, "memory", place=MEMORY)
-    if url.startswith("sqlite:"):
-        rest = url[len("sqlite:"):]
-        synchronous = "normal"
-        if "?" in rest:
-            rest, query = rest.split("?", 1)
-            options = parse_qs(query, keep_blank_values=True)
-            unknown = set(options) - {"synchronous"}
-            if unknown:
-                raise ValueError(
-                    f"unknown option {sorted(unknown)[0]!r} in database URL {url!r}:"
-                    " the only SQLite option is synchronous=normal|full"
-                )
-            synchronous = options["synchronous"][-1].lower()
-            if synchronous not in _SYNCHRONOUS:
-                raise ValueError(f"synchronous must be normal or full in database URL {url!r}")
-        if rest.startswith("//"):
-            rest = rest[2:]
-        path = rest or DEFAULT_SQLITE_PATH
-        return DatabaseURL("sqlite", path, f"sqlite:{path}", synchronous, place=path)
-    if url.startswith(("postgresql://", "postgres://")):
-        try:
-            parts = urlsplit(url)
-            parts.port  # raises ValueError on a bad port
-        except ValueError:
-            raise ValueError(f"bad PostgreSQL URL {_redact_loose(url)!r}; {URL_HELP}") from None
-        return DatabaseURL("postgresql", url, _redact(url), place=_host_and_port(parts))
-    raise ValueError(f"unknown database URL {_redact_loose(url)!r}; {URL_HELP}")
-
-
-def _host_and_port(parts: Any) -> str:
-    query = parse_qs(parts.query)
-    host = parts.hostname or query.get("host", [""])[-1] or "localhost"
-    if host.startswith("/"):
-        return host  # a Unix socket folder
-    if ":" in host:
-        host = f"[{host}]"
-    port = parts.port or query.get("port", ["5432"])[-1]
-    return f"{host}:{port}"
-
-
-def _redact_loose(url: str) -> str:
-    """Hide what may be a password in a URL too broken to parse."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        credentials, host = rest.rsplit("@", 1)
-        user = credentials.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
-    return url
-
-
-# -- placeholders ----------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=2048)
-def to_format_style(sql: str) -> str:
-    """
-    Translate a ``?``-placeholder query into psycopg's ``%s`` style.
-
-    A literal ``%`` (``LIKE 'a%'``) becomes ``%%``. Queries must not hold ``?``
-    inside string literals; none of tchat's do. Cached, so each distinct query
-    is translated once.
-    """
-    return sql.replace("%", "%%").replace("?", "%s")
-
-
-def placeholders(count: int) -> str:
-    """``?, ?, ?`` for an ``IN (…)`` list or a VALUES row of ``count`` items."""
-    return ", ".join("?" * count)
-
-
-class Txn:
-    """
-    One transaction, as the work functions see it (in a pool thread).
-
-    A thin layer over the adbapi cursor that takes ``?`` queries on both
-    engines. Work functions must not commit or roll back: L{Database.run}
-    does, by whether they return or raise.
-    """
-
-    def __init__(self, cursor: Any, engine: Engine) -> None:
-        self._cursor = cursor
-        self.engine = engine
-        self._translate: Callable[[str], str] = to_format_style if engine == "postgresql" else _same
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        # Params are always passed, even empty, so psycopg always reads %% as %.
-        self._cursor.execute(self._translate(sql), tuple(params))
-
-    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        self.execute(sql, params)
-        row = self._cursor.fetchone()
-        return None if row is None else tuple(row)
-
-    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        self.execute(sql, params)
-        return [tuple(row) for row in self._cursor.fetchall()]
-
-    def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        row = self.one(sql, params)
-        return None if row is None else row[0]
-
-    @property
-    def rowcount(self) -> int:
-        return int(self._cursor.rowcount)
-
-
-def _same(sql: str) -> str:
-    return sql
-
-
-# -- the pool --------------------------------------------------------------
-
-
-def prepare_sqlite(synchronous: str, connection: sqlite3.Connection) -> None:
-    # Run once per connection, outside any transaction (PRAGMAs that change
-    # the journal or foreign keys are ignored inside one).
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute(f"PRAGMA synchronous={synchronous.upper()}")
-    connection.execute("PRAGMA foreign_keys=ON")
-
-
-def _prepare_postgresql(timeout_ms: int, connection: Any) -> None:
-    # Server-side bounds, once per connection: a statement that runs (or
-    # waits for a lock) longer than the store waits for it is cancelled,
-    # and a transaction left open by a client that vanished mid-way (frozen
-    # network) is ended, releasing its locks for the other tchat nodes.
-    # set_config, because SET takes no parameters.
-    connection.execute(
-        "SELECT set_config('statement_timeout', %s, false),"
-        " set_config('idle_in_transaction_session_timeout', %s, false)",
-        (str(timeout_ms), str(timeout_ms)),
-    )
-    connection.commit()
-
-
-def probe_write(txn: Txn) -> None:
-    """
-    Really write to a SQLite database, changing nothing: ``BEGIN IMMEDIATE``
-    succeeds on a read-only file, a write does not.
-    """
-    version = int(txn.value("PRAGMA user_version"))
-    txn.execute(f"PRAGMA user_version = {version}")
-
-
-def sqlite_busy_timeout(timeout: float) -> float:
-    """
-    How long a SQLite write waits for another program's lock: a little under
-    the store timeout, so the caller hears "locked by another program" rather
-    than the vaguer "did not answer", and the one connection is free again.
-    """
-    return timeout * 0.9
-
-
-def postgresql_settings(url: DatabaseURL, timeout: float) -> dict[str, Any]:
-    """
-    The libpq parameters that bound how long a connection can hang, for a
-    store timeout; any the URL sets itself are left to the URL.
-    """
-    import psycopg
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        given = conninfo_to_dict(url.target)
-    except psycopg.Error:
-        # libpq's message may quote the URL, password and all.
-        raise ValueError(f"bad PostgreSQL URL {url.shown!r}: libpq cannot read it; {URL_HELP}") from None
-    wanted: dict[str, Any] = {
-        "connect_timeout": connect_timeout(timeout),
-        # A dead peer on an idle connection is noticed after about
-        # idle + interval * count seconds.
-        "keepalives": 1,
-        "keepalives_idle": max(1, math.ceil(timeout)),
-        "keepalives_interval": max(1, math.ceil(timeout / 3)),
-        "keepalives_count": 3,
-        # Data sent and not acknowledged for this long: the connection is dead.
-        "tcp_user_timeout": max(1, math.ceil(timeout * 1000)),
-    }
-    return {name: value for name, value in wanted.items() if name not in given}
-
-
-def unavailable_for(url: DatabaseURL, timeout: float) -> Callable[[BaseException], StoreUnavailable | None]:
-    """The function that tells which driver errors of ``url``'s engine mean "unavailable"."""
-    if url.engine == "sqlite":
-        return functools.partial(sqlite_unavailable, path=url.place)
-    return functools.partial(postgresql_unavailable, where=url.place, timeout=timeout)
-
-
-def make_pool(url: DatabaseURL, reactor: Any, pool_size: int = 4, timeout: float = DEFAULT_TIMEOUT) -> Pool:
-    """
-    A L{Pool} for ``url``. It connects lazily, in its own thread, once the
-    reactor runs.
-    """
-    unavailable = unavailable_for(url, timeout)
-    if url.engine == "sqlite":
-        if sqlite3.sqlite_version_info < SQLITE_MINIMUM:
-            raise RuntimeError(
-                f"tchat needs SQLite {'.'.join(map(str, SQLITE_MINIMUM))} or newer;"
-                f" this Python has {sqlite3.sqlite_version}"
-            )
-        return Pool(
-            "sqlite3",
-            url.target,
-            unavailable=unavailable,
-            # The pool opens the connection in its thread but closes it
-            # from the reactor thread (Pool.finalClose), which sqlite3's
-            # same-thread check would refuse. It is only ever used by one
-            # thread at a time.
-            check_same_thread=False,
-            isolation_level=None,
-            timeout=sqlite_busy_timeout(timeout),
-            cp_min=1,
-            cp_max=1,
-            cp_noisy=False,
-            cp_openfun=functools.partial(prepare_sqlite, url.synchronous),
-            cp_reactor=reactor,
-        )
-    return Pool(
-        "psycopg",
-        url.target,
-        unavailable=unavailable,
-        **postgresql_settings(url, timeout),
-        cp_min=1,
-        cp_max=pool_size,
-        cp_noisy=False,
-        cp_openfun=functools.partial(_prepare_postgresql, max(1, math.ceil(timeout * 1000))),
-        cp_reactor=reactor,
-    )
 
 
 class Database:

@@ -47,7 +47,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from tchat.names import is_room, name_key
-from tchat.store.db import Database, Txn, UsesDatabase, operation, placeholders
+from tchat.store.db import Database, UsesDatabase, operation
+from tchat.store.txn import Txn, placeholders
 from tchat.store.errors import DuplicateMessage, UnknownMessage
 
 log = Logger()

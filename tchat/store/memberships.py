@@ -13,7 +13,8 @@ from __future__ import annotations
 import builtins
 import time
 
-from tchat.store.db import Database, Txn, UsesDatabase, operation
+from tchat.store.db import Database, UsesDatabase, operation
+from tchat.store.txn import Txn
 
 
 def _insert(txn: Txn, account: str, room_key: str, room_name: str, joined: float) -> None:

@@ -33,7 +33,9 @@ from importlib import resources
 
 from twisted.logger import Logger
 
-from tchat.store.db import Database, Engine, Txn
+from tchat.store.db import Database
+from tchat.store.txn import Txn
+from tchat.store.url import Engine
 from tchat.store.errors import SchemaTooNew
 
 log = Logger()

@@ -44,7 +44,8 @@ from typing import Any, Mapping, Sequence
 from twisted.logger import Logger
 
 from tchat.names import name_key
-from tchat.store.db import Database, Txn, UsesDatabase, operation, placeholders
+from tchat.store.db import Database, UsesDatabase, operation
+from tchat.store.txn import Txn, placeholders
 from tchat.store.errors import QueueFull
 from tchat.store.history import MAX_BATCH, Fields, Message, message_dict, message_fields
 

@@ -15,7 +15,8 @@ import builtins
 import json
 from typing import Any
 
-from tchat.store.db import Database, Txn, UsesDatabase, operation
+from tchat.store.db import Database, UsesDatabase, operation
+from tchat.store.txn import Txn
 
 
 def _save(txn: Txn, key: str, name: str, owner: str | None, settings: str, updated: float) -> None:

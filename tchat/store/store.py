@@ -35,7 +35,9 @@ from twisted.logger import Logger
 
 from tchat.store.accounts import SKELETON_VERSION, Accounts, fill_skeletons
 from tchat.store.contacts import Contacts
-from tchat.store.db import DEFAULT_RETRY_AFTER, DEFAULT_TIMEOUT, Database, DatabaseURL, Engine, parse_url
+from tchat.store.connect import DEFAULT_TIMEOUT
+from tchat.store.db import DEFAULT_RETRY_AFTER, Database
+from tchat.store.url import DatabaseURL, Engine, parse_url
 from tchat.store.history import History
 from tchat.store.memberships import Memberships
 from tchat.store.migrations import current_version, upgrade
