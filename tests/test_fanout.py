@@ -269,3 +269,35 @@ class SocketTests(TestCase):
         self.assertEqual(stream.transport._tempDataLen, 0)
         await received.wait_for(b"third\n")
         self.assertEqual(received.data, b"first second\nthird\n")
+
+
+class SortedListsTests(TestCase):
+    """The online list and a room's members are kept in order as people come, go and rename (never sorted per login)."""
+
+    def test_online_and_member_lists_stay_sorted_through_logins_logouts_and_renames(self) -> None:
+        import random
+
+        from tchat.names import name_key
+
+        hub, clock = batched_hub()
+        rng = random.Random(7)
+        names = [f"{rng.choice('abcXYZ')}{rng.choice('aeiouÉé')}{i}" for i in range(60)]
+        sessions = {}
+        for name in names:
+            session = BytesSession(name)
+            join_as(hub, clock, session, name)
+            sessions[name] = session
+        for name in rng.sample(names, 20):
+            hub.handle(sessions.pop(name), request("quit"))
+        clock.advance(0)
+        renamed = rng.sample(sorted(sessions), 10)
+        for name in renamed:
+            hub.handle(sessions[name], request("nick", user=f"Zz{name}"))
+        clock.advance(0)
+        online = hub.state.online()
+        expected = sorted(({f"Zz{n}" if n in renamed else n for n in sessions}), key=name_key)
+        self.assertEqual(online, expected)
+        lobby = hub.state.room(name_key("#lobby"))
+        assert lobby is not None
+        self.assertEqual(lobby.names(), expected)
+        self.assertEqual(lobby.order, sorted(lobby.members))

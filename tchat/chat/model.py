@@ -165,6 +165,9 @@ class User:
 class Room:
     name: str
     members: dict[str, User] = field(default_factory=dict)
+    # The members' keys, sorted (a key is the name folded): kept by the state
+    # as members come and go, so a join's member list is not sorted again.
+    order: list[str] = field(default_factory=list)
     # Every connection of every member: what a fan-out walks.
     connections: dict[Connection, None] = field(default_factory=dict)
     # How many of those are on each door: a fan-out counts its deliveries
@@ -195,4 +198,6 @@ class Room:
         return members
 
     def names(self) -> list[str]:
-        return sorted((u.name for u in self.members.values()), key=name_key)
+        """The members' names, in the order of their keys (``order``)."""
+        members = self.members
+        return [members[key].name for key in self.order]

@@ -10,6 +10,7 @@ L{LocalState} is the one-process implementation.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from typing import Any, Iterable, Protocol
 
@@ -143,6 +144,10 @@ class LocalState:
         self._user_skeletons: dict[str, str | set[str]] = {}
         self._rooms: dict[str, Room] = {}
         self._room_skeletons: dict[str, str | set[str]] = {}
+        # The keys of _users, sorted: a key is its name folded (name_key), so
+        # this is the online list's order, kept as users come and go rather
+        # than sorted again for every login.
+        self._order: list[str] = []
         self._add_room(Room(LOBBY))
 
     # The only writers of _users and _rooms (see the class docstring).
@@ -157,6 +162,7 @@ class LocalState:
         if held is not None:
             self._remove_user(held)
         self._users[user.key] = user
+        bisect.insort(self._order, user.key)
         _index(self._user_skeletons, skeleton(user.name), user.key)
 
     def _remove_user(self, user: User) -> None:
@@ -164,6 +170,7 @@ class LocalState:
         if self._users.get(user.key) is not user:
             return
         del self._users[user.key]
+        _unsort(self._order, user.key)
         _unindex(self._user_skeletons, skeleton(user.name), user.key)
 
     def _add_room(self, room: Room) -> None:
@@ -245,8 +252,10 @@ class LocalState:
         if online:
             self._add_user(user)
         for room in user.rooms.values():
-            room.members.pop(old, None)
+            if room.members.pop(old, None) is not None:
+                _unsort(room.order, old)
             room.members[key] = user
+            bisect.insort(room.order, key)
             if old in room.joined:
                 room.joined[key] = room.joined.pop(old)
             settings = room.settings
@@ -265,7 +274,8 @@ class LocalState:
         user.away = text
 
     def online(self) -> list[str]:
-        return sorted((u.name for u in self._users.values()), key=name_key)
+        users = self._users
+        return [users[key].name for key in self._order]
 
     def online_count(self) -> int:
         return len(self._users)
@@ -300,6 +310,8 @@ class LocalState:
     def add_member(self, room: Room, user: User, since: float | None = None) -> None:
         if room.key in user.rooms:
             return
+        if user.key not in room.members:
+            bisect.insort(room.order, user.key)
         room.members[user.key] = user
         if since is not None:
             room.joined[user.key] = since
@@ -310,7 +322,8 @@ class LocalState:
     def remove_member(self, room: Room, user: User) -> None:
         if user.rooms.pop(room.key, None) is None:
             return
-        room.members.pop(user.key, None)
+        if room.members.pop(user.key, None) is not None:
+            _unsort(room.order, user.key)
         room.joined.pop(user.key, None)
         for connection in user.connections:
             _leave(room, connection)
@@ -327,6 +340,13 @@ def _index(index: dict[str, str | set[str]], shape: str, key: str) -> None:
             index[shape] = {keys, key}
     else:
         keys.add(key)
+
+
+def _unsort(order: list[str], key: str) -> None:
+    """Take ``key`` out of the sorted list ``order``."""
+    i = bisect.bisect_left(order, key)
+    if i < len(order) and order[i] == key:
+        del order[i]
 
 
 def _unindex(index: dict[str, str | set[str]], shape: str, key: str) -> None:
