@@ -26,6 +26,8 @@ setup(
         "irctokens>=2.0",
     ],
     extras_require={
+        # benchmarks/compare draws its plots with matplotlib.
+        "bench": ["matplotlib>=3.8"],
         "test": ["pytest>=8", "hypothesis>=6", "selenium>=4.20", "docutils>=0.20", "mypy>=1.10", "mypy-zope>=1.0", "irc-parser-tests>=0.0.4", "PyYAML>=6"],
     },
     entry_points={
