@@ -308,7 +308,7 @@ class IrcSession(LineStream, DoorSession):
                 if name == "join":
                     self.channels[room_key] = Channel(event["room"])
                     # Another session of the account joined: this client needs the names.
-                    from tchat.door.irc.commands import names_request
+                    from tchat.door.irc.channels import names_request
 
                     room = event["room"]
                     self.clock.callLater(0, lambda: self.follow([names_request(self, room)]))
