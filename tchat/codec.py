@@ -100,7 +100,9 @@ def _welcome(e: Event) -> list[str]:
 def _logged_in(e: Event) -> list[str]:
     lines = [
         f"*** You are {e['user']}. Online: {_join(e['users'])}",
-        f"*** You are in {_join(e['rooms'])}. Plain lines go to {e['rooms'][-1] if e['rooms'] else 'no room'}; /help lists the commands.",
+        f"*** You are in {_join(e['rooms'])}. Plain lines go to {e['rooms'][-1]}; /help lists the commands."
+        if e["rooms"]
+        else "*** You are in no room: /join #room to go in one (/rooms lists them); /help lists the commands.",
     ]
     unread = {room: n for room, n in (e.get("unread") or {}).items() if n}
     if unread:

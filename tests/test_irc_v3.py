@@ -207,7 +207,7 @@ class SaslTests(AccountsTestCase):
     async def test_what_the_chat_sends_between_sasl_and_cap_end_comes_after_the_burst(self) -> None:
         await self.start()
         bob = self.irc()
-        bob.send("NICK bob", "USER b 0 * :B")
+        bob.send("NICK bob", "USER b 0 * :B", "JOIN #lobby")
         await self.until(bob, b" 366 ")
         client = self.irc()
         client.send("CAP LS 302", "CAP REQ :sasl", "NICK alice", "USER a 0 * :A", "AUTHENTICATE PLAIN")
@@ -246,9 +246,9 @@ class AccountCapsTests(AccountsTestCase):
     async def guest(self, nick: str, *caps: str) -> Irc:
         client = self.irc()
         if caps:
-            client.send("CAP LS 302", "CAP REQ :" + " ".join(caps), f"NICK {nick}", "USER u 0 * :U", "CAP END")
+            client.send("CAP LS 302", "CAP REQ :" + " ".join(caps), f"NICK {nick}", "USER u 0 * :U", "CAP END", "JOIN #lobby")
         else:
-            client.send(f"NICK {nick}", "USER u 0 * :U")
+            client.send(f"NICK {nick}", "USER u 0 * :U", "JOIN #lobby")
         await self.until(client, b" 366 ")
         return client
 
@@ -401,7 +401,7 @@ class HeldTests(AccountsTestCase):
     async def test_a_client_that_never_ends_registration_after_sasl_holds_only_so_much(self) -> None:
         await self.start()
         bob = self.irc()
-        bob.send("NICK bob", "USER b 0 * :B")
+        bob.send("NICK bob", "USER b 0 * :B", "JOIN #lobby")
         await self.until(bob, b" 366 ")
         client = self.irc()
         client.session.HELD_MAX = 3

@@ -21,7 +21,7 @@ from tchat.chat.model import Connection, Room, User
 from tchat.chat.roomsettings import RoomSettings
 from tchat.commands import Request
 from tchat.errors import ChatError
-from tchat.names import LOBBY, BadName, check_room, clean_text, name_key
+from tchat.names import BadName, check_room, clean_text, name_key
 from tchat.store import StoreError
 
 log = Logger()
@@ -241,7 +241,7 @@ class RoomRules:
                 raise confusable(name, alike.name, "a room that exists")
             room = self.state.open_room(name)
             changed = False
-        new = not room.members and not room.settings.kept and room.name != LOBBY
+        new = not room.members and not room.settings.kept and room.key != self.core.config.lobby_key
         self.join(user, room, by=connection)
         if new:
             changed = True

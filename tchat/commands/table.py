@@ -156,7 +156,14 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "login",
         "log in as NAME (with PASSWORD for a registered name)",
-        (Field("user"), Field("password", required=False)),
+        (
+            Field("user"),
+            Field("password", required=False),
+            Field(
+                "lobby", required=False, choices=("yes", "no"),
+                error='lobby is "yes" (the default: someone in no room yet starts in the lobby) or "no"',
+            ),
+        ),
         (TextForm(("login",), (NAME, Arg("password", "PASSWORD", optional=True, rest=True))),),
         before_login=True,
     ),

@@ -117,7 +117,7 @@ def register(s: IrcSession) -> Items | None:
             s.account = e["user"]
         welcome(s, e)
 
-    return [s.request("login", {"user": nick, "password": s.password}, answer)]
+    return [s.request("login", {"user": nick, "password": s.password, "lobby": "no"}, answer)]
 
 
 def registered_by_sasl(s: IrcSession) -> Items | None:
