@@ -127,7 +127,7 @@ class RegistrationTests(IrcTestCase):
     def test_a_unicode_name_with_a_dot_is_a_nick(self) -> None:
         client = self.user("zoë.k")
         client.send("WHOIS ZOË.K")
-        self.assertIn(":tchat 311 zoë.k zoë.k zoë.k tchat * :zoë.k", client.take())
+        self.assertIn(":tchat 311 zoë.k zoë.k u tchat * :Real", client.take())
 
     def test_commands_before_registration_are_451_and_user_twice_462(self) -> None:
         client = self.irc()
@@ -294,7 +294,7 @@ class ChannelTests(IrcTestCase):
         ])
         bob.send("WHO #dev")
         self.assertEqual(bob.take(), [
-            ":tchat 352 bob #dev alice tchat tchat alice H@ :0 alice", ":tchat 352 bob #dev bob tchat tchat bob H :0 bob",
+            ":tchat 352 bob #dev u tchat tchat alice H@ :0 Real", ":tchat 352 bob #dev u tchat tchat bob H :0 Real",
             ":tchat 315 bob #dev :End of WHO list",
         ])
         bob.send("WHO alice", "WHO a*")

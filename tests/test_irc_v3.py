@@ -262,12 +262,14 @@ class AccountCapsTests(AccountsTestCase):
         self.assertEqual(bob.take(), [":alice!alice@tchat JOIN #lobby alice alice"])
         self.assertEqual(plain_client.take(), [":alice!alice@tchat JOIN #lobby"])
         await self.guest("carol")
-        self.assertEqual(bob.take(), [":carol!carol@tchat JOIN #lobby * carol"])
+        self.assertEqual(bob.take(), [":carol!carol@tchat JOIN #lobby * U"])
         alice.take()
         alice.send("JOIN #dev")
-        self.assertIn(":alice!alice@tchat JOIN #dev alice alice", await self.until(alice, b" 366 "))
+        # The realname is what USER said.
+        self.assertIn(":alice!alice@tchat JOIN #dev alice A", await self.until(alice, b" 366 "))
         bob.send("JOIN #dev")
-        self.assertIn(":bob!bob@tchat JOIN #dev * bob", await self.until(bob, b" 366 "))
+        self.assertIn(":bob!bob@tchat JOIN #dev * U", await self.until(bob, b" 366 "))
+        self.assertIn(":bob!bob@tchat JOIN #dev * U", alice.take())
 
     @run
     async def test_account_tag_on_a_registered_users_messages_and_own_lines(self) -> None:

@@ -128,7 +128,9 @@ class RoomRules:
         self.state.add_member(room, user, since if since is not None else self.core.now())
         s = room.settings
         op = s.is_op(user.key) or None
-        self.delivery.to_room(room, self.core.event("join", room=room.name, user=user.name, op=op, registered=user.registered or None), but=by)
+        self.delivery.to_room(room, self.core.event(
+            "join", room=room.name, user=user.name, op=op, registered=user.registered or None, away=user.away or None,
+        ), but=by)
 
     def part(self, user: User, room: Room, reason: str | None, by: Connection | None = None) -> None:
         """``user`` leaves ``room``; the room and the user's other devices are told."""
@@ -281,8 +283,11 @@ class RoomRules:
             self.core.reply(connection, request, "users", users=self.state.online())
         else:
             room = self.room(name)
+            members = sorted(room.members.values(), key=lambda u: name_key(u.name))
             self.core.reply(
-                connection, request, "users", room=room.name, users=room.names(), ops=self.ops(room), voiced=self.voiced(room)
+                connection, request, "users", room=room.name, users=room.names(), ops=self.ops(room), voiced=self.voiced(room),
+                away={u.name: u.away for u in members if u.away} or None,
+                registered=[u.name for u in members if u.registered] or None,
             )
 
     @handles("rooms")

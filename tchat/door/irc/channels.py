@@ -49,7 +49,7 @@ def join_request(s: IrcSession, room: str, key: str | None) -> Request:
 def own_join(s: IrcSession, room: str) -> None:
     """The JOIN of this session's user; with extended-join, its account (``*``: a guest) and realname."""
     if "extended-join" in s.caps:
-        s.line("JOIN", room, s.account or "*", s.nick)
+        s.line("JOIN", room, s.account or "*", s.realname or s.nick)
     else:
         s.line("JOIN", room)
 

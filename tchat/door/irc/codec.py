@@ -95,6 +95,8 @@ class IrcCodec:
         extended_join: bool = False, away_notify: bool = False,
     ) -> None:
         self.server = server
+        # The realname of a nick as its IRC client gave it (the door sets it: L{tchat.door.irc.idents}).
+        self.realname: Callable[[str], str] = lambda nick: nick
         self.with_time = with_time
         self.with_msgid = with_msgid
         self.with_account = with_account
@@ -148,10 +150,15 @@ class IrcCodec:
 
     def _join(self, e: Event) -> bytes:
         if self.extended_join:
-            # extended-join: the account ("*" for a guest) and the realname (tchat has none: the name).
+            # extended-join: the account ("*" for a guest) and the realname (the name, for a user of another door).
             account = e["user"] if e.get("registered") else "*"
-            return self.line(e, e["user"], "JOIN", e["room"], account, e["user"])
-        return self.line(e, e["user"], "JOIN", e["room"])
+            joined = self.line(e, e["user"], "JOIN", e["room"], account, self.realname(e["user"]))
+        else:
+            joined = self.line(e, e["user"], "JOIN", e["room"])
+        if self.away_notify and e.get("away"):
+            # Someone already away joins: away-notify says so right after the JOIN.
+            joined += self.line(e, e["user"], "AWAY", e["away"])
+        return joined
 
     def _away(self, e: Event) -> bytes:
         # away-notify; without it, nothing.

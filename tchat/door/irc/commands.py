@@ -31,7 +31,7 @@ from tchat.door.irc.channels import (
 )
 from tchat.door.irc.messages import cmd_privmsg, cmd_tagmsg
 from tchat.door.irc.modes import cmd_mode
-from tchat.door.irc.queries import cmd_away, cmd_userhost, cmd_who, cmd_whois
+from tchat.door.irc.queries import cmd_away, cmd_userhost, cmd_who, cmd_whois, cmd_whowas
 from tchat.door.irc.registration import (
     cmd_cap,
     cmd_lusers,
@@ -97,6 +97,7 @@ COMMANDS: dict[str, Command] = {
     "LIST": Command(cmd_list),
     "WHO": Command(cmd_who),
     "WHOIS": Command(cmd_whois, 1),
+    "WHOWAS": Command(cmd_whowas),
     "AWAY": Command(cmd_away),
     "KICK": Command(cmd_kick, 2),
     "INVITE": Command(cmd_invite, 2),

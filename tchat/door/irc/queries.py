@@ -1,10 +1,12 @@
 """
-Questions about users: WHO, WHOIS, USERHOST, and AWAY.
+Questions about users: WHO (and IRCv3 WHOX), WHOIS, WHOWAS, USERHOST, and AWAY.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import time
+from dataclasses import dataclass
 
 from irctokens import Line
 
@@ -13,6 +15,7 @@ from tchat.door.irc.channels import prefixes
 from tchat.door.irc.replies import is_error, numeric_for
 from tchat.door.irc.session import Answer, IrcSession, Items
 from tchat.door.irc.wire import strip_formatting
+from tchat.door.session import LocalStep
 from tchat.events import Event
 from tchat.names import name_key
 
@@ -40,40 +43,96 @@ def cmd_userhost(s: IrcSession, line: Line) -> Items | None:
     return [s.request("whois", {"user": nick}, asked(i)) for i, nick in enumerate(nicks)] or None
 
 
-def who_line(s: IrcSession, channel: str, nick: str, marks: str = "", away: bool = False) -> None:
-    s.numeric(N.RPL_WHOREPLY, channel, nick, s.server, s.server, nick, ("G" if away else "H") + marks, f"0 {nick}")
+# WHOX's fields, in the order of its reply whatever the order asked (IRCv3 WHOX).
+WHOX_FIELDS = "tcuihsnfdlaor"
+# Most users a WHO of a mask answers with (each one is a question to the hub).
+WHO_MAX = 100
+
+
+@dataclass
+class Whom:
+    """One line of a WHO answer: who, in which channel, and what the hub said of them."""
+
+    nick: str
+    channel: str = "*"
+    marks: str = ""
+    away: bool = False
+    account: str | None = None
+    idle: int = 0
+
+
+def who_reply(s: IrcSession, whom: Whom, whox: tuple[str, str] | None) -> None:
+    """352, or with WHOX (``(fields, token)``) 354 with the fields asked for."""
+    username, realname = s.door.idents.of(whom.nick)
+    flags = ("G" if whom.away else "H") + whom.marks
+    if whox is None:
+        s.numeric(N.RPL_WHOREPLY, whom.channel, username, s.server, s.server, whom.nick, flags, f"0 {realname}")
+        return
+    fields, token = whox
+    values = {
+        "t": token, "c": whom.channel, "u": username, "i": "255.255.255.255", "h": s.server, "s": s.server,
+        "n": whom.nick, "f": flags, "d": "0", "l": str(whom.idle), "a": whom.account or "0", "o": "n/a", "r": realname,
+    }
+    s.numeric(N.RPL_WHOSPCRPL, *(values[f] for f in WHOX_FIELDS if f in fields))
+
+
+def whox_of(line: Line) -> tuple[str, str] | None:
+    """WHO's second parameter as WHOX asks: ``%fields[,token]`` (the token only with ``t``)."""
+    if len(line.params) < 2 or not line.params[1].startswith("%"):
+        return None
+    fields, _, token = line.params[1][1:].partition(",")
+    return fields, token[:3] if "t" in fields else ""
+
+
+def whom_of(e: Event, channel: str = "*") -> Whom:
+    """A WHO line of the hub's ``whois`` answer."""
+    return Whom(
+        e["user"], channel, away=bool(e.get("away")), account=e["user"] if e.get("registered") else None,
+        idle=int(e.get("idle") or 0),
+    )
 
 
 def cmd_who(s: IrcSession, line: Line) -> Items | None:
-    mask = line.params[0] if line.params else "*"
+    mask = line.params[0] if line.params and line.params[0] else "*"
+    whox = whox_of(line)
+
+    def end() -> None:
+        s.numeric(N.RPL_ENDOFWHO, mask, "End of WHO list")
+
     if mask.startswith("#"):
 
         def room(e: Event) -> None:
             if not is_error(e):
                 ops = {name_key(n) for n in e.get("ops") or ()}
                 voiced = {name_key(n) for n in e.get("voiced") or ()}
+                away = {name_key(n) for n in e.get("away") or ()}
+                registered = {name_key(n) for n in e.get("registered") or ()}
                 for nick in e.get("users") or ():
-                    who_line(s, e["room"], nick, prefixes(s, nick, ops, voiced))
-            s.numeric(N.RPL_ENDOFWHO, mask, "End of WHO list")
+                    key = name_key(nick)
+                    whom = Whom(nick, e["room"], prefixes(s, nick, ops, voiced), key in away, nick if key in registered else None)
+                    who_reply(s, whom, whox)
+            end()
 
         return [s.request("users", {"room": mask}, room)]
+
+    def one(e: Event) -> None:
+        if not is_error(e) and e.get("online"):
+            who_reply(s, whom_of(e), whox)
+
     if "*" in mask or "?" in mask:
         pattern = name_key(mask)
 
         def everyone(e: Event) -> None:
-            for nick in e.get("users") or ():
-                if fnmatch.fnmatchcase(name_key(nick), pattern):
-                    who_line(s, "*", nick)
-            s.numeric(N.RPL_ENDOFWHO, mask, "End of WHO list")
+            found = [nick for nick in e.get("users") or () if fnmatch.fnmatchcase(name_key(nick), pattern)]
+            s.follow([*(s.request("whois", {"user": nick}, one) for nick in found[:WHO_MAX]), LocalStep(end)])
 
         return [s.request("users", {}, everyone)]
 
-    def one(e: Event) -> None:
-        if not is_error(e) and e.get("online"):
-            who_line(s, "*", e["user"], away=bool(e.get("away")))
-        s.numeric(N.RPL_ENDOFWHO, mask, "End of WHO list")
+    def only(e: Event) -> None:
+        one(e)
+        end()
 
-    return [s.request("whois", {"user": mask}, one)]
+    return [s.request("whois", {"user": mask}, only)]
 
 
 def cmd_whois(s: IrcSession, line: Line) -> Items | None:
@@ -85,7 +144,8 @@ def cmd_whois(s: IrcSession, line: Line) -> Items | None:
             s.numeric(N.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
             return
         who = e["user"]
-        s.numeric(N.RPL_WHOISUSER, who, who, s.server, "*", who)
+        username, realname = s.door.idents.of(who)
+        s.numeric(N.RPL_WHOISUSER, who, username, s.server, "*", realname)
         rooms = e.get("rooms") or []
         if rooms:
             s.numeric(N.RPL_WHOISCHANNELS, who, " ".join(rooms))
@@ -99,6 +159,24 @@ def cmd_whois(s: IrcSession, line: Line) -> Items | None:
         s.numeric(N.RPL_ENDOFWHOIS, who, "End of /WHOIS list")
 
     return [s.request("whois", {"user": nick}, answer)]
+
+
+def cmd_whowas(s: IrcSession, line: Line) -> Items | None:
+    """314 and 312 of each time ``nick`` left (IRC clients of this door: L{tchat.door.irc.idents}), newest first; 369."""
+    if not line.params or not line.params[0]:
+        s.numeric(N.ERR_NONICKNAMEGIVEN, "No nickname given")
+        return None
+    nick = line.params[0].split(",")[0]
+    count = line.params[1] if len(line.params) > 1 else ""
+    most = int(count) if count.isdigit() and int(count) > 0 else None
+    entries = s.door.idents.was(nick)[:most]
+    if not entries:
+        s.numeric(N.ERR_WASNOSUCHNICK, nick, "There was no such nickname")
+    for was in entries:
+        s.numeric(N.RPL_WHOWASUSER, was.nick, was.username, s.server, "*", was.realname)
+        s.numeric(N.RPL_WHOISSERVER, was.nick, s.server, time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(was.left)))
+    s.numeric(N.RPL_ENDOFWHOWAS, nick, "End of WHOWAS")
+    return None
 
 
 def cmd_away(s: IrcSession, line: Line) -> Items | None:

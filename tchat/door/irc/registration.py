@@ -13,6 +13,7 @@ from irctokens import Line
 from tchat import __version__
 from tchat.door.irc import numerics as N
 from tchat.door.irc.channels import names_request, own_join, topic_time_request
+from tchat.door.irc.idents import realname_of, username_of
 from tchat.door.irc.replies import (
     AWAY_LEN,
     CHANNEL_LEN,
@@ -68,6 +69,7 @@ def cmd_nick(s: IrcSession, line: Line) -> Items | None:
         if old != new:
             s.line("NICK", new, source=s.mask(old))
             s.nick = new
+            s.door.idents.renamed(s, old)
             for channel in s.channels.values():
                 if channel.members.pop(name_key(old), None) is not None:
                     channel.members[name_key(new)] = new
@@ -84,6 +86,7 @@ def cmd_user(s: IrcSession, line: Line) -> Items | None:
         s.numeric(N.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
         return None
     s.user_given = True
+    s.username, s.realname = username_of(line.params[0]), realname_of(line.params[3])
     return register(s)
 
 
@@ -136,12 +139,13 @@ def isupport(s: IrcSession) -> list[str]:
         "AWAYLEN=%d" % AWAY_LEN, "CASEMAPPING=rfc8265", "CHANLIMIT=#:%d" % config.max_rooms_per_user,
         "CHANMODES=b,k,l,imnt", "CHANNELLEN=%d" % CHANNEL_LEN, "CHANTYPES=#", "KICKLEN=390", "MAXLIST=b:500",
         "MODES=4", "NETWORK=" + s.server, "NICKLEN=%d" % NAME_MAX, "PREFIX=(ov)@+", "TOPICLEN=%d" % TOPIC_LEN,
-        "TARGMAX=JOIN:,KICK:1,NAMES:1,NOTICE:%d,PART:,PRIVMSG:%d,WHOIS:1" % (TARGETS_MAX, TARGETS_MAX), "UTF8ONLY",
+        "TARGMAX=JOIN:,KICK:%d,NAMES:1,NOTICE:%d,PART:,PRIVMSG:%d,WHOIS:1" % (TARGETS_MAX, TARGETS_MAX, TARGETS_MAX), "UTF8ONLY", "WHOX",
     ]
 
 
 def welcome(s: IrcSession, e: Event, then: Items | None = None) -> None:
     """The burst after a login: 001-005, LUSERS, the MOTD; then each room the user is in."""
+    s.door.idents.add(s)
     s.numeric(N.RPL_WELCOME, f"Welcome to {s.server}, {s.nick}: this is tchat's IRC door")
     s.numeric(N.RPL_YOURHOST, f"Your host is {s.server}, running tchat {__version__}")
     s.numeric(N.RPL_CREATED, "This server was started " + time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(s.door.started)))

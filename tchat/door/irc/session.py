@@ -101,6 +101,9 @@ class IrcSession(LineStream, DoorSession):
         # What numerics address: "*" until a nick is given.
         self.nick = "*"
         self.user_given = False
+        # What USER said (L{tchat.door.irc.idents}): "" until then.
+        self.username = ""
+        self.realname = ""
         self.password: str | None = None
         self.negotiating = False
         self.cap_version = 0
@@ -149,6 +152,8 @@ class IrcSession(LineStream, DoorSession):
         self.open_session(self.door.table, host, address, self.transport)
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        if self.registered:
+            self.door.idents.remove(self, self.clock.seconds())
         self.session_closed()
 
     def line_too_long(self) -> None:

@@ -1,0 +1,91 @@
+"""The IRC door's questions about users: USER's username and realname in WHO, WHOX, WHOIS and WHOWAS; away seen at join."""
+
+from __future__ import annotations
+
+from tests.helpers import logged_in, request
+from tests.test_irc_door import IrcTestCase
+
+
+class IdentTests(IrcTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.cool = self.irc()
+        self.cool.send("NICK coolNick", "USER myusername_long 0 * :My \x02Real\x02 Name", "JOIN #chan")
+        self.assertIn("WHOX", " ".join(line for line in self.cool.take() if " 005 " in line))
+        self.other = self.user("other", join="#chan")
+        self.cool.take()
+
+    def test_who_of_a_nick_a_mask_and_a_channel_show_username_realname_and_away(self) -> None:
+        self.cool.send("AWAY :brb")
+        self.cool.take()
+        self.other.send("WHO coolnick")
+        self.assertEqual(self.other.take(), [
+            ":tchat 352 other * myusername tchat tchat coolNick G :0 My Real Name", ":tchat 315 other coolnick :End of WHO list",
+        ])
+        self.other.send("WHO cool*")
+        self.assertEqual(self.other.take(), [
+            ":tchat 352 other * myusername tchat tchat coolNick G :0 My Real Name", ":tchat 315 other cool* :End of WHO list",
+        ])
+        self.other.send("WHO #CHAN")
+        self.assertEqual(self.other.take(), [
+            ":tchat 352 other #chan myusername tchat tchat coolNick G@ :0 My Real Name",
+            ":tchat 352 other #chan u tchat tchat other H :0 Real",
+            ":tchat 315 other #CHAN :End of WHO list",
+        ])
+
+    def test_a_user_of_another_door_has_their_name_as_username_and_realname(self) -> None:
+        json_user = logged_in(self.hub, "bot")
+        self.hub.handle(json_user, request("join", room="#chan"))
+        self.other.take()
+        self.other.send("WHO bot", "WHOIS bot")
+        lines = self.other.take()
+        self.assertIn(":tchat 352 other * bot tchat tchat bot H :0 bot", lines)
+        self.assertIn(":tchat 311 other bot bot tchat * :bot", lines)
+
+    def test_whox_gives_the_fields_asked_in_its_order_with_the_token(self) -> None:
+        self.other.send("WHO coolNick %tcuihsnfdlaor,123")
+        self.assertEqual(self.other.take(), [
+            ":tchat 354 other 123 * myusername 255.255.255.255 tchat tchat coolNick H 0 0 0 n/a :My Real Name",
+            ":tchat 315 other coolNick :End of WHO list",
+        ])
+        self.other.send("WHO #chan %na")
+        self.assertEqual(self.other.take(), [
+            ":tchat 354 other coolNick :0", ":tchat 354 other other :0", ":tchat 315 other #chan :End of WHO list",
+        ])
+        self.other.send("WHO coolNick %n,99")
+        self.assertEqual(self.other.take()[0], ":tchat 354 other :coolNick")
+
+    def test_whois_shows_username_and_realname(self) -> None:
+        self.other.send("WHOIS coolNick")
+        self.assertEqual(self.other.take()[0], ":tchat 311 other coolNick myusername tchat * :My Real Name")
+
+    def test_whowas_lists_each_time_a_nick_left_newest_first(self) -> None:
+        self.cool.session.connectionLost(None)
+        again = self.irc()
+        again.send("NICK coolNick", "USER second 0 * :Second one")
+        again.session.connectionLost(None)
+        self.other.take()
+        self.other.send("WHOWAS coolnick")
+        lines = self.other.take()
+        self.assertEqual([line.split(" ")[1] for line in lines], ["314", "312", "314", "312", "369"])
+        self.assertEqual(lines[0], ":tchat 314 other coolNick second tchat * :Second one")
+        self.assertEqual(lines[2], ":tchat 314 other coolNick myusername tchat * :My Real Name")
+        self.other.send("WHOWAS coolNick 1", "WHOWAS nobody", "WHOWAS")
+        self.assertEqual(self.other.numerics(), ["314", "312", "369", "406", "369", "431"])
+
+    def test_whowas_forgets_nobody_still_connected(self) -> None:
+        self.other.send("WHOWAS coolNick")
+        self.assertEqual(self.other.numerics(), ["406", "369"])
+
+
+class AwayAtJoinTests(IrcTestCase):
+    def test_someone_already_away_who_joins_is_seen_away_with_away_notify(self) -> None:
+        watcher = self.user("watcher", "away-notify", join="#chan")
+        plain = self.user("plain", join="#chan")
+        away = self.user("away", join=None)
+        watcher.take()
+        away.send("AWAY :gone fishing")
+        away.take()
+        away.send("JOIN #chan")
+        self.assertEqual(watcher.take(), [":away!away@tchat JOIN #chan", ":away!away@tchat AWAY :gone fishing"])
+        self.assertEqual(plain.take(), [":away!away@tchat JOIN #chan"])
