@@ -81,6 +81,8 @@ def _message(e: Event) -> list[str]:
     sender = sender_shown(e)
     if e.get("kind") == "action":
         return [f"[{where}] * {sender} {delayed}{e['text']}"]
+    if e.get("notice"):
+        return [f"[{where}] -{sender}- {delayed}{e['text']}"]
     return [f"[{where}] <{sender}> {delayed}{e['text']}"]
 
 

@@ -50,6 +50,9 @@ class MessageRules:
         if not text.strip():
             raise ChatError("empty_message", "empty message: type some text")
         kind = request.args.get("kind")
+        # A notice: a message that nothing answers automatically (no away
+        # reply); it is otherwise a message like any (IRC's NOTICE).
+        notice = True if kind == "notice" else None
         target = request.args.get("to")
         core = self.core
         user.active = core.now()
@@ -63,7 +66,7 @@ class MessageRules:
             msgid = core.next_msgid()
             event = core.event(
                 "message", msgid=msgid, **{"from": user.name}, to=room.name, text=text,
-                kind="action" if kind == "action" else "public", registered=user.registered or None,
+                kind="action" if kind == "action" else "public", registered=user.registered or None, notice=notice,
             )
             core.delivery.to_room(room, event, but=connection)
             core.metrics.message(event["kind"])
@@ -76,6 +79,8 @@ class MessageRules:
             fields = {"msgid": msgid, "from": user.name, "to": target, "text": text, "kind": kind, "ts": core.now()}
             if user.registered:
                 fields["registered"] = True
+            if notice:
+                fields["notice"] = True
             account = await self.offline.queue(target, fields)
             core.metrics.message(kind)
             await self.keep(fields)
@@ -92,14 +97,14 @@ class MessageRules:
             return
         event = core.event(
             "message", msgid=msgid, **{"from": user.name}, to=other.name, text=text, kind=kind,
-            registered=user.registered or None,
+            registered=user.registered or None, notice=notice,
         )
         core.delivery.to_user(other, event)
         if other is not user:
             core.delivery.to_user(user, event, but=connection)
         core.metrics.message(kind)
         self.contacts.offer(user, other)
-        away = other.away if other is not user else None
+        away = other.away if other is not user and not notice else None
         shown = f"sent to {other.name}" + (f"; they are away: {away}" if away else "") if other is not user else None
         await self._ok_when_stored(connection, request, self.keep(event.fields), msgid=msgid, text=shown, away=away)
 

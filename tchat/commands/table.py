@@ -173,7 +173,10 @@ COMMANDS: tuple[Command, ...] = (
         (
             Field("to"),
             Field("text"),
-            Field("kind", required=False, choices=("public", "private", "action"), error='kind must be "action" (for /me) or left out'),
+            Field(
+                "kind", required=False, choices=("public", "private", "action", "notice"),
+                error='kind must be "action" (for /me), "notice" (a message nothing answers automatically) or left out',
+            ),
         ),
         (
             TextForm(

@@ -146,7 +146,7 @@ class IrcCodec:
         return encode_text(command, target, text, self.source(sender), self.tags(event, msgid=True), wrap)
 
     def _message(self, e: Event) -> bytes:
-        return self.message_lines(e, e["from"], e["to"], e["text"], e.get("kind"))
+        return self.message_lines(e, e["from"], e["to"], e["text"], e.get("kind"), "NOTICE" if e.get("notice") else "PRIVMSG")
 
     def _join(self, e: Event) -> bytes:
         if self.extended_join:

@@ -78,7 +78,7 @@ def message_request(s: IrcSession, target: str, text: str, kind: str | None, not
         if e.get("away") and not notice:
             s.numeric(N.RPL_AWAY, target, e["away"])
 
-    return s.request("msg", {"to": target, "text": text, "kind": kind}, answer)
+    return s.request("msg", {"to": target, "text": text, "kind": "notice" if notice and kind is None else kind}, answer)
 
 
 def cmd_tagmsg(s: IrcSession, line: Line) -> Items | None:
