@@ -31,6 +31,7 @@ from tchat.door.irc.channels import (
 )
 from tchat.door.irc.messages import cmd_privmsg, cmd_tagmsg
 from tchat.door.irc.modes import cmd_mode
+from tchat.door.irc.operators import cmd_info, cmd_kill, cmd_oper
 from tchat.door.irc.queries import cmd_away, cmd_userhost, cmd_who, cmd_whois, cmd_whowas
 from tchat.door.irc.registration import (
     cmd_cap,
@@ -102,5 +103,8 @@ COMMANDS: dict[str, Command] = {
     "KICK": Command(cmd_kick, 2),
     "INVITE": Command(cmd_invite, 2),
     "MODE": Command(cmd_mode, 1),
+    "OPER": Command(cmd_oper, 2),
+    "KILL": Command(cmd_kill, 1),
+    "INFO": Command(cmd_info),
     "AUTHENTICATE": Command(cmd_authenticate, 1, True),
 }

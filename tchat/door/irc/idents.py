@@ -88,6 +88,10 @@ class Idents:
             return nick, nick
         return session.username or nick, session.realname or nick
 
+    def oper(self, nick: str) -> bool:
+        """Whether a client of this door made ``nick`` an operator (OPER): an admin of another door is not known here."""
+        return any(session.oper for session in self._by_key.get(name_key(nick)) or ())
+
     def was(self, nick: str) -> list[Was]:
         key = name_key(nick)
         return [w for w in self._gone if name_key(w.nick) == key]

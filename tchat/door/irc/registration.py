@@ -149,7 +149,7 @@ def welcome(s: IrcSession, e: Event, then: Items | None = None) -> None:
     s.numeric(N.RPL_WELCOME, f"Welcome to {s.server}, {s.nick}: this is tchat's IRC door")
     s.numeric(N.RPL_YOURHOST, f"Your host is {s.server}, running tchat {__version__}")
     s.numeric(N.RPL_CREATED, "This server was started " + time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(s.door.started)))
-    s.send(encode(N.RPL_MYINFO, [s.client, s.server, f"tchat-{__version__}", "i", "biklmnotv", "bklov"], s.server))
+    s.send(encode(N.RPL_MYINFO, [s.client, s.server, f"tchat-{__version__}", "io", "biklmnotv", "bklov"], s.server))
     tokens = isupport(s)
     for i in range(0, len(tokens), 12):
         s.numeric(N.RPL_ISUPPORT, *tokens[i : i + 12], "are supported by this server")

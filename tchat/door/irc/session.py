@@ -124,6 +124,8 @@ class IrcSession(LineStream, DoorSession):
         self._label: Label | None = None
         self._labels: dict[int, Label] = {}
         self.invisible = False
+        # Made an admin by OPER (user mode o), for as long as it is connected.
+        self.oper = False
         self.motd: str | None = None
         self.channels: dict[str, Channel] = {}
         self.pending: dict[int, Answer] = {}
