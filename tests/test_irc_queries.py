@@ -89,3 +89,35 @@ class AwayAtJoinTests(IrcTestCase):
         away.send("JOIN #chan")
         self.assertEqual(watcher.take(), [":away!away@tchat JOIN #chan", ":away!away@tchat AWAY :gone fishing"])
         self.assertEqual(plain.take(), [":away!away@tchat JOIN #chan"])
+
+
+class MoreAnswersTests(IrcTestCase):
+    def test_whois_channels_carry_the_prefix_of_each(self) -> None:
+        alice, bob = self.user("alice", join="#a"), self.user("bob", join="#a")
+        alice.send("JOIN #b", "MODE #a +v bob")
+        bob.send("JOIN #b")
+        alice.take(), bob.take()
+        alice.send("WHOIS alice", "WHOIS bob")
+        lines = alice.take()
+        self.assertIn(":tchat 319 alice alice :@#a @#b", lines)
+        self.assertIn(":tchat 319 alice bob :+#a #b", lines)
+
+    def test_op_or_kick_of_a_nick_nobody_has_is_401_and_of_someone_elsewhere_441(self) -> None:
+        alice = self.user("alice", join="#a")
+        self.user("bob", join="#b")
+        alice.send("MODE #a +o nobody", "KICK #a nobody", "MODE #a +o bob", "KICK #a bob")
+        self.assertEqual(alice.numerics(), ["401", "401", "441", "441"])
+
+    def test_help_lists_the_commands_and_gives_the_usage_of_one(self) -> None:
+        alice = self.user("alice", join=None)
+        alice.send("HELP")
+        lines = alice.take()
+        self.assertEqual([line.split(" ")[1] for line in lines][0], "704")
+        self.assertEqual([line.split(" ")[1] for line in lines][-1], "706")
+        self.assertIn("PRIVMSG", " ".join(lines))
+        alice.send("HELPOP privmsg", "HELP FROB")
+        self.assertEqual(alice.take(), [
+            ":tchat 704 alice PRIVMSG :PRIVMSG <target>{,<target>} :<text>: a message to channels or nicks (up to 4)",
+            ":tchat 706 alice PRIVMSG :End of /HELP",
+            ":tchat 524 alice FROB :No help for that: HELP lists the commands",
+        ])

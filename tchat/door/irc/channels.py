@@ -8,7 +8,7 @@ from irctokens import Line
 
 from tchat.commands import Request
 from tchat.door.irc import numerics as N
-from tchat.door.irc.replies import TARGETS_MAX, is_error, numeric_for
+from tchat.door.irc.replies import about_someone, TARGETS_MAX, is_error, numeric_for
 from tchat.door.irc.session import IrcSession, Items
 from tchat.door.irc.wire import LINE_MAX, strip_formatting
 from tchat.events import Event
@@ -181,7 +181,7 @@ def cmd_kick(s: IrcSession, line: Line) -> Items | None:
 def kick_request(s: IrcSession, room: str, nick: str, reason: str | None) -> Request:
     def answer(e: Event) -> None:
         if is_error(e):
-            numeric_for(s, e, "KICK", channel=room, nick=nick)
+            about_someone(s, e, "KICK", room, nick)
             return
         name, who = e.get("room") or room, e.get("user") or nick
         s.line("KICK", name, who, reason or s.nick)

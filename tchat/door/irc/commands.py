@@ -32,7 +32,13 @@ from tchat.door.irc.channels import (
 from tchat.door.irc.messages import cmd_privmsg, cmd_tagmsg
 from tchat.door.irc.modes import cmd_mode
 from tchat.door.irc.operators import cmd_info, cmd_kill, cmd_oper
-from tchat.door.irc.queries import cmd_away, cmd_userhost, cmd_who, cmd_whois, cmd_whowas
+from tchat.door.irc.queries import (
+    cmd_away,
+    cmd_userhost,
+    cmd_who,
+    cmd_whois,
+    cmd_whowas,
+)
 from tchat.door.irc.registration import (
     cmd_cap,
     cmd_lusers,
@@ -56,6 +62,8 @@ class Command:
     handler: Handler
     params: int = 0
     before_registration: bool = False
+    # What HELP says of it: its usage, then what it does.
+    help: str = ""
 
 
 def dispatch(session: IrcSession, line: Line) -> Items | None:
@@ -76,35 +84,56 @@ def dispatch(session: IrcSession, line: Line) -> Items | None:
     return command.handler(session, line)
 
 
+def cmd_help(s: IrcSession, line: Line) -> Items | None:
+    """704, 705…, 706: the commands (no subject), or one command's usage; 524 for anything else."""
+    subject = line.params[0].upper() if line.params and line.params[0] else ""
+    if not subject:
+        names = sorted(COMMANDS)
+        s.numeric(N.RPL_HELPSTART, "*", "The commands of tchat's IRC door (HELP <command> for one):")
+        for i in range(0, len(names), 10):
+            s.numeric(N.RPL_HELPTXT, "*", " ".join(names[i : i + 10]))
+        s.numeric(N.RPL_ENDOFHELP, "*", "End of /HELP")
+        return None
+    command = COMMANDS.get(subject)
+    if command is None:
+        s.numeric(N.ERR_HELPNOTFOUND, line.params[0], "No help for that: HELP lists the commands")
+        return None
+    s.numeric(N.RPL_HELPSTART, subject, command.help)
+    s.numeric(N.RPL_ENDOFHELP, subject, "End of /HELP")
+    return None
+
+
 COMMANDS: dict[str, Command] = {
-    "CAP": Command(cmd_cap, 1, True),
-    "PASS": Command(cmd_pass, 1, True),
-    "NICK": Command(cmd_nick, 0, True),
-    "USER": Command(cmd_user, 4, True),
-    "PING": Command(cmd_ping, 1, True),
-    "PONG": Command(cmd_pong, 0, True),
-    "QUIT": Command(cmd_quit, 0, True),
-    "MOTD": Command(cmd_motd),
-    "LUSERS": Command(cmd_lusers),
-    "TIME": Command(cmd_time),
-    "USERHOST": Command(cmd_userhost, 1),
-    "PRIVMSG": Command(cmd_privmsg),
-    "NOTICE": Command(cmd_privmsg),
-    "TAGMSG": Command(cmd_tagmsg, 1),
-    "JOIN": Command(cmd_join, 1),
-    "PART": Command(cmd_part, 1),
-    "NAMES": Command(cmd_names),
-    "TOPIC": Command(cmd_topic, 1),
-    "LIST": Command(cmd_list),
-    "WHO": Command(cmd_who),
-    "WHOIS": Command(cmd_whois, 1),
-    "WHOWAS": Command(cmd_whowas),
-    "AWAY": Command(cmd_away),
-    "KICK": Command(cmd_kick, 2),
-    "INVITE": Command(cmd_invite, 2),
-    "MODE": Command(cmd_mode, 1),
-    "OPER": Command(cmd_oper, 2),
-    "KILL": Command(cmd_kill, 1),
-    "INFO": Command(cmd_info),
-    "AUTHENTICATE": Command(cmd_authenticate, 1, True),
+    "CAP": Command(cmd_cap, 1, True, help="CAP LS [302] | REQ :<caps> | LIST | END: negotiate IRCv3 capabilities"),
+    "PASS": Command(cmd_pass, 1, True, help="PASS <password>: a registered name's password, before NICK and USER"),
+    "NICK": Command(cmd_nick, 0, True, help="NICK <nick>: choose your nick (a guest may change it; an account's is its name)"),
+    "USER": Command(cmd_user, 4, True, help="USER <username> 0 * :<realname>: your username and realname, shown by WHO and WHOIS"),
+    "PING": Command(cmd_ping, 1, True, help="PING <token>: the server answers PONG <token>"),
+    "PONG": Command(cmd_pong, 0, True, help="PONG <token>: the answer to the server's PING"),
+    "QUIT": Command(cmd_quit, 0, True, help="QUIT [:<reason>]: leave the chat"),
+    "MOTD": Command(cmd_motd, help="MOTD: the message of the day"),
+    "LUSERS": Command(cmd_lusers, help="LUSERS: how many users are online"),
+    "TIME": Command(cmd_time, help="TIME: the server's time"),
+    "INFO": Command(cmd_info, help="INFO: about this server"),
+    "HELP": Command(cmd_help, help="HELP [<command>]: the commands, or how to use one (HELPOP is the same)"),
+    "HELPOP": Command(cmd_help, help="HELPOP [<command>]: the same as HELP"),
+    "USERHOST": Command(cmd_userhost, 1, help="USERHOST <nick>{ <nick>}: up to 5 nicks as nick=+user@host (- if away)"),
+    "PRIVMSG": Command(cmd_privmsg, help="PRIVMSG <target>{,<target>} :<text>: a message to channels or nicks (up to 4)"),
+    "NOTICE": Command(cmd_privmsg, help="NOTICE <target>{,<target>} :<text>: a notice: nothing answers it automatically"),
+    "TAGMSG": Command(cmd_tagmsg, 1, help="TAGMSG <target>: accepted; client tags are not passed on"),
+    "JOIN": Command(cmd_join, 1, help="JOIN <channel>{,<channel>} [<key>{,<key>}]: go in channels (JOIN 0 leaves them all)"),
+    "PART": Command(cmd_part, 1, help="PART <channel>{,<channel>} [:<reason>]: leave channels"),
+    "NAMES": Command(cmd_names, help="NAMES [<channel>]: who is in a channel"),
+    "TOPIC": Command(cmd_topic, 1, help="TOPIC <channel> [:<topic>]: show or set a channel's topic"),
+    "LIST": Command(cmd_list, help="LIST [<channel>{,<channel>}]: the channels, with their users and topics"),
+    "WHO": Command(cmd_who, help="WHO <mask|channel> [%<fields>[,<token>]]: who matches (WHOX fields tcuihsnfdlaor)"),
+    "WHOIS": Command(cmd_whois, 1, help="WHOIS <nick>: about someone online"),
+    "WHOWAS": Command(cmd_whowas, help="WHOWAS <nick> [<count>]: IRC clients that left under that nick, newest first"),
+    "AWAY": Command(cmd_away, help="AWAY [:<text>]: mark yourself away (with a text), or back (without)"),
+    "KICK": Command(cmd_kick, 2, help="KICK <channel> <nick>{,<nick>} [:<reason>]: put someone out of a channel (ops)"),
+    "INVITE": Command(cmd_invite, 2, help="INVITE <nick> <channel>: let someone into an invite-only channel"),
+    "MODE": Command(cmd_mode, 1, help="MODE <channel> [<modes> [<args>]]: channel modes o v b i k l m t (n is always on); MODE <nick> [+i]"),
+    "OPER": Command(cmd_oper, 2, help="OPER <name> <password>: become an IRC operator with the server's admin password"),
+    "KILL": Command(cmd_kill, 1, help="KILL <nick> [:<reason>]: put someone out of the chat (operators)"),
+    "AUTHENTICATE": Command(cmd_authenticate, 1, True, help="AUTHENTICATE PLAIN: SASL login (CAP REQ sasl first)"),
 }

@@ -12,7 +12,7 @@ from irctokens import Line
 from tchat.commands import Request
 from tchat.door.irc import numerics as N
 from tchat.door.irc.codec import ban_mask, mode_change
-from tchat.door.irc.replies import is_error, numeric_for
+from tchat.door.irc.replies import about_someone, is_error, numeric_for
 from tchat.door.irc.session import IrcSession, Items
 from tchat.door.session import LocalStep
 from tchat.events import Event
@@ -169,7 +169,7 @@ def flags_request(s: IrcSession, room: str, flags: dict[str, Any]) -> Request | 
 def rank_request(s: IrcSession, room: str, action: str, nick: str, change: str) -> Request:
     def answer(e: Event) -> None:
         if is_error(e):
-            numeric_for(s, e, "MODE", channel=room, nick=nick)
+            about_someone(s, e, "MODE", room, nick)
             return
         name, who, said = e.get("room") or room, e.get("user") or nick, e.get("text") or ""
         if said == f"{who} is {'an operator' if 'o' in change else 'voiced'} in {name}" or said.startswith(f"{who} is not "):

@@ -95,6 +95,10 @@ ERR_UMODEUNKNOWNFLAG = "501"
 ERR_USERSDONTMATCH = "502"
 ERR_INVALIDCAPCMD = "410"
 ERR_INVALIDMODEPARAM = "696"
+ERR_HELPNOTFOUND = "524"
+RPL_HELPSTART = "704"
+RPL_HELPTXT = "705"
+RPL_ENDOFHELP = "706"
 
 # Each hub error code, the numeric that answers it, and whether the numeric
 # names the channel (else the nick, or nothing but the text). Codes not here

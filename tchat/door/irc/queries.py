@@ -148,7 +148,10 @@ def cmd_whois(s: IrcSession, line: Line) -> Items | None:
         s.numeric(N.RPL_WHOISUSER, who, username, s.server, "*", realname)
         rooms = e.get("rooms") or []
         if rooms:
-            s.numeric(N.RPL_WHOISCHANNELS, who, " ".join(rooms))
+            ops = {name_key(r) for r in e.get("op_in") or ()}
+            voiced = {name_key(r) for r in e.get("voiced_in") or ()}
+            marked = [prefixes(s, r, ops, voiced) + r for r in rooms]
+            s.numeric(N.RPL_WHOISCHANNELS, who, " ".join(marked))
         s.numeric(N.RPL_WHOISSERVER, who, s.server, "tchat")
         if s.door.idents.oper(who):
             s.numeric(N.RPL_WHOISOPERATOR, who, "is an IRC operator (a tchat admin)")

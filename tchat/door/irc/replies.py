@@ -41,3 +41,22 @@ def numeric_for(session: IrcSession, event: Event, command: str, channel: str | 
 
 def is_error(event: Event) -> bool:
     return event.name == "error"
+
+
+def about_someone(session: IrcSession, event: Event, command: str, channel: str, nick: str) -> None:
+    """
+    The numeric for an error of a command about ``nick`` in ``channel``: as
+    L{numeric_for}, except that the hub's ``not_in_room`` for someone who is
+    not online at all is 401 (no such nick), not 441, once a whois says so.
+    """
+    if event.get("code") != "not_in_room" or not session.in_channel(channel):
+        numeric_for(session, event, command, channel=channel, nick=nick)
+        return
+
+    def online(e: Event) -> None:
+        if e.name == "whois" and e.get("online"):
+            numeric_for(session, event, command, channel=channel, nick=nick)
+        else:
+            session.numeric(N.ERR_NOSUCHNICK, nick, "No such nick/channel")
+
+    session.follow([session.request("whois", {"user": nick}, online)])
