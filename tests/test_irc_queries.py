@@ -121,3 +121,13 @@ class MoreAnswersTests(IrcTestCase):
             ":tchat 706 alice PRIVMSG :End of /HELP",
             ":tchat 524 alice FROB :No help for that: HELP lists the commands",
         ])
+
+    def test_kick_of_channel_and_nick_pairs(self) -> None:
+        alice = self.user("alice", join="#a,#b")
+        bob = self.user("bob", join="#a,#b")
+        alice.take()
+        alice.send("KICK #a,#b bob,bob :out")
+        self.assertEqual(alice.take(), [":alice!alice@tchat KICK #a bob :out", ":alice!alice@tchat KICK #b bob :out"])
+        alice.send("KICK #a,#b bob")
+        self.assertEqual(alice.numerics(), ["461"])
+        self.assertEqual(bob.session.channels, {})

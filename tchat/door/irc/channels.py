@@ -169,13 +169,15 @@ def cmd_list(s: IrcSession, line: Line) -> Items | None:
 
 
 def cmd_kick(s: IrcSession, line: Line) -> Items | None:
-    room = line.params[0]
+    """KICK #c a,b: both out of #c; KICK #c,#d a,b (RFC 2812): a out of #c and b out of #d."""
+    rooms = line.params[0].split(",")
+    nicks = line.params[1].split(",")[:TARGETS_MAX]
     reason = strip_formatting(line.params[2]) if len(line.params) > 2 and line.params[2] else None
-    items: Items = []
-    for nick in line.params[1].split(",")[:TARGETS_MAX]:
-        if nick:
-            items.append(kick_request(s, room, nick, reason))
-    return items
+    if len(rooms) > 1 and len(rooms) != len(nicks):
+        s.numeric(N.ERR_NEEDMOREPARAMS, "KICK", "Give one channel, or one channel for each nick")
+        return None
+    pairs = zip(rooms if len(rooms) > 1 else rooms * len(nicks), nicks)
+    return [kick_request(s, room, nick, reason) for room, nick in pairs if room and nick]
 
 
 def kick_request(s: IrcSession, room: str, nick: str, reason: str | None) -> Request:
