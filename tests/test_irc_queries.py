@@ -131,3 +131,9 @@ class MoreAnswersTests(IrcTestCase):
         alice.send("KICK #a,#b bob")
         self.assertEqual(alice.numerics(), ["461"])
         self.assertEqual(bob.session.channels, {})
+
+    def test_ison_names_who_is_online(self) -> None:
+        alice = self.user("alice", join=None)
+        logged_in(self.hub, "Bob")
+        alice.send("ISON bob nobody alice", "ISON :bob carol")
+        self.assertEqual(alice.take(), [":tchat 303 alice :Bob alice", ":tchat 303 alice :Bob"])

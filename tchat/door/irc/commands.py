@@ -34,6 +34,7 @@ from tchat.door.irc.modes import cmd_mode
 from tchat.door.irc.operators import cmd_info, cmd_kill, cmd_oper
 from tchat.door.irc.queries import (
     cmd_away,
+    cmd_ison,
     cmd_userhost,
     cmd_who,
     cmd_whois,
@@ -118,6 +119,7 @@ COMMANDS: dict[str, Command] = {
     "HELP": Command(cmd_help, help="HELP [<command>]: the commands, or how to use one (HELPOP is the same)"),
     "HELPOP": Command(cmd_help, help="HELPOP [<command>]: the same as HELP"),
     "USERHOST": Command(cmd_userhost, 1, help="USERHOST <nick>{ <nick>}: up to 5 nicks as nick=+user@host (- if away)"),
+    "ISON": Command(cmd_ison, 1, help="ISON <nick>{ <nick>}: which of those nicks are online"),
     "PRIVMSG": Command(cmd_privmsg, help="PRIVMSG <target>{,<target>} :<text>: a message to channels or nicks (up to 4)"),
     "NOTICE": Command(cmd_privmsg, help="NOTICE <target>{,<target>} :<text>: a notice: nothing answers it automatically"),
     "TAGMSG": Command(cmd_tagmsg, 1, help="TAGMSG <target>: accepted; client tags are not passed on"),

@@ -1,5 +1,5 @@
 """
-Questions about users: WHO (and IRCv3 WHOX), WHOIS, WHOWAS, USERHOST, and AWAY.
+Questions about users: WHO (and IRCv3 WHOX), WHOIS, WHOWAS, USERHOST, ISON, and AWAY.
 """
 
 from __future__ import annotations
@@ -41,6 +41,28 @@ def cmd_userhost(s: IrcSession, line: Line) -> Items | None:
         return answer
 
     return [s.request("whois", {"user": nick}, asked(i)) for i, nick in enumerate(nicks)] or None
+
+
+def cmd_ison(s: IrcSession, line: Line) -> Items | None:
+    """303: which of the nicks asked (up to 20) are online, as the hub names them, once every answer is in."""
+    nicks = [n for param in line.params for n in param.split(" ") if n][:20]
+    if not nicks:
+        s.numeric(N.ERR_NEEDMOREPARAMS, "ISON", "Not enough parameters")
+        return None
+    found: dict[int, str] = {}
+    left = [len(nicks)]
+
+    def asked(i: int) -> Answer:
+        def answer(e: Event) -> None:
+            if not is_error(e) and e.get("online"):
+                found[i] = e["user"]
+            left[0] -= 1
+            if not left[0]:
+                s.numeric(N.RPL_ISON, " ".join(found[k] for k in sorted(found)))
+
+        return answer
+
+    return [s.request("whois", {"user": nick}, asked(i)) for i, nick in enumerate(nicks)]
 
 
 # WHOX's fields, in the order of its reply whatever the order asked (IRCv3 WHOX).
