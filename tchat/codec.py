@@ -288,6 +288,8 @@ _RENDER: dict[str, Callable[[Event], list[str]]] = {
     "seen": _seen,
     "accounts": _accounts,
     "message": _message,
+    # Client tags alone (typing, reactions from IRC clients): nothing to show in text.
+    "tagmsg": lambda e: [],
     "join": _join_event,
     "part": _part_event,
     "quit": _quit_event,

@@ -46,7 +46,8 @@ class BadRequest(Exception):
 class Field:
     """
     One field of a request. ``kind`` is "str", "int", "id", "duration"
-    (seconds, or ``10m``, ``2h``, ``7d``) or "modes" (a mode change: IRC's
+    (seconds, or ``10m``, ``2h``, ``7d``), "tags" (client tags, an object:
+    L{tchat.commands.values.parse_tags}) or "modes" (a mode change: IRC's
     letters in text, an object in JSON; see L{tchat.chat.roomsettings}). A field may
     be constrained (``choices``, ``minimum``, ``maximum``); a value outside
     is refused at parse time with ``error``, so no rule checks it again.
@@ -137,7 +138,7 @@ class Command:
         for f in self.fields:
             kind = {
                 "str": "string", "int": "integer", "id": "string or number",
-                "duration": "seconds or string like 10m", "modes": "object of modes",
+                "duration": "seconds or string like 10m", "modes": "object of modes", "tags": "object of client tags",
             }[f.kind]
             parts.append(f'"{f.name}": {kind}' + ("" if f.required else " (optional)"))
         return "{" + ", ".join(parts) + "}"
@@ -177,6 +178,7 @@ COMMANDS: tuple[Command, ...] = (
                 "kind", required=False, choices=("public", "private", "action", "notice"),
                 error='kind must be "action" (for /me), "notice" (a message nothing answers automatically) or left out',
             ),
+            Field("tags", "tags", required=False),
         ),
         (
             TextForm(
@@ -196,6 +198,12 @@ COMMANDS: tuple[Command, ...] = (
                 summary="describe an action in your current room: /me waves",
             ),
         ),
+    ),
+    Command(
+        "tagmsg",
+        "send client tags alone (typing, a reaction) to a room you are in or to a user online",
+        (Field("to"), Field("tags", "tags")),
+        (),
     ),
     Command(
         "join",

@@ -24,7 +24,7 @@ from tchat.names import is_room
 # The events L{IrcCodec} makes (when they answer no request).
 SHARED = frozenset({
     "message", "join", "part", "quit", "kick", "nick", "topic", "mode", "op", "deop", "voice", "devoice",
-    "ban", "unban", "mute", "unmute", "invite", "away",
+    "ban", "unban", "mute", "unmute", "invite", "away", "tagmsg",
 })
 
 # The capabilities that change the bytes of a shared event: a profile is
@@ -127,6 +127,9 @@ class IrcCodec:
         if self.with_account and event.get("registered"):
             # account-tag: the sender's account (a registered tchat name is its account).
             tags["account"] = str(event.get("from") or event.get("user"))
+        if msgid and self.with_msgid and event.get("tags"):
+            # message-tags: the sender's client tags, only to clients that have it.
+            tags.update(event["tags"])
         return tags or None
 
     def encode(self, event: Event) -> bytes:
@@ -147,6 +150,12 @@ class IrcCodec:
 
     def _message(self, e: Event) -> bytes:
         return self.message_lines(e, e["from"], e["to"], e["text"], e.get("kind"), "NOTICE" if e.get("notice") else "PRIVMSG")
+
+    def _tagmsg(self, e: Event) -> bytes:
+        # Client tags alone: only a client with message-tags can read them.
+        if not self.with_msgid:
+            return b""
+        return encode("TAGMSG", [e["to"]], self.source(e["from"]), self.tags(e, msgid=True))
 
     def _join(self, e: Event) -> bytes:
         if self.extended_join:
