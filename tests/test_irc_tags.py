@@ -51,8 +51,21 @@ class ClientTagTests(IrcTestCase):
         self.assertRegex(bob.take()[0], r"^@\+draft/react=👍;msgid=[^; ]+ :json!json@tchat TAGMSG #lobby$")
         for bad, why in [
             ('{"+a": 1}', "text"), ('{"server": "x"}', "not a client tag name"), ("{}", "an object"),
-            ('{"+a": "' + "x" * 3000 + '"}', "4094"), ('{"+a": "\\u001b"}', "control"), ('"+a"', "an object of client tags"),
+            ('{"+a": "' + "x" * 5000 + '"}', "4094"), ('{"+a": "\\u001b"}', "control"), ('"+a"', "an object of client tags"),
         ]:
             with self.assertRaises(BadRequest) as caught:
                 parse_json('{"action": "tagmsg", "to": "#lobby", "tags": ' + bad + "}")
             self.assertIn(why, caught.exception.text)
+
+    def test_client_tags_up_to_4094_bytes_as_irc_writes_them(self) -> None:
+        from tchat.commands.values import parse_tags
+
+        self.assertEqual(len(parse_tags({"+baz": "a" * 4089})["+baz"]), 4089)  # "+baz=" and 4089: 4094
+        with self.assertRaises(ValueError):
+            parse_tags({"+baz": "a" * 4090})
+        with self.assertRaises(ValueError):
+            parse_tags({"+baz": ";" * 2045})  # each ; is written \:
+        alice, bob = self.user("alice", "message-tags"), self.user("bob", "message-tags")
+        bob.take()
+        alice.send("@+baz=" + "a" * 4081 + " TAGMSG #lobby")
+        self.assertIn("+baz=" + "a" * 4081, bob.take()[0])

@@ -142,7 +142,8 @@ def parse_tags(value: Any) -> dict[str, str]:
             raise ValueError(f"{name!r} is not a client tag name: + then letters, digits, '.', '/', '-'")
         if not isinstance(text, str) or any(not c.isprintable() for c in text):
             raise ValueError(f"the value of {name} is text without control characters")
-        size += len(name) + len(text.encode("utf-8")) * 2 + 2
-    if size > TAGS_MAX:
+        escaped = text.replace("\\", "\\\\").replace(";", "\\:").replace(" ", "\\s")
+        size += len(name) + (1 + len(escaped.encode("utf-8")) if text else 0) + 1
+    if size - 1 > TAGS_MAX:
         raise ValueError(f"client tags are at most {TAGS_MAX} bytes")
     return dict(value)
