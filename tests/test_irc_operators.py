@@ -48,3 +48,31 @@ class OperTests(IrcTestCase):
         alice = self.user("alice")
         alice.send("INFO")
         self.assertEqual(alice.numerics(), ["371", "371", "374"])
+
+
+class BotModeTests(IrcTestCase):
+    def test_a_client_in_user_mode_b_is_a_bot_to_this_doors_clients(self) -> None:
+        bot = self.user("bot", "message-tags", "echo-message", join="#chan")
+        user, plain = self.user("user", "message-tags", join="#chan"), self.user("plain", join="#chan")
+        bot.take(), user.take()
+        self.assertIn("BOT=B", " ".join(line for line in self.irc_welcome() if " 005 " in line))
+        bot.send("MODE bot +B", "MODE bot")
+        self.assertEqual(bot.take(), [":bot MODE bot +B", ":tchat 221 bot :+B"])
+        bot.send("PRIVMSG #chan :beep", "PRIVMSG user :boop")
+        echoes = bot.take()
+        self.assertTrue(all(line.startswith("@bot;msgid=") for line in echoes), echoes)
+        self.assertRegex(user.take()[0], r"^@bot;msgid=\S+ :bot!bot@tchat PRIVMSG #chan :beep$")
+        self.assertEqual(plain.take(), [":bot!bot@tchat PRIVMSG #chan :beep"])
+        user.send("WHO #chan", "WHOIS bot")
+        lines = user.take()
+        self.assertIn(":tchat 352 user #chan u tchat tchat bot HB@ :0 Real", lines)
+        self.assertIn(":tchat 335 user bot :is a bot", lines)
+        bot.send("MODE bot -B")
+        bot.take()
+        bot.send("PRIVMSG #chan :human now")
+        self.assertRegex(user.take()[0], r"^@msgid=\S+ :bot!bot@tchat PRIVMSG #chan :human now$")
+
+    def irc_welcome(self) -> list[str]:
+        client = self.irc()
+        client.send("NICK other", "USER u 0 * :R")
+        return client.take()

@@ -97,6 +97,8 @@ class IrcCodec:
         self.server = server
         # The realname of a nick as its IRC client gave it (the door sets it: L{tchat.door.irc.idents}).
         self.realname: Callable[[str], str] = lambda nick: nick
+        # Whether a nick is a bot of the door's (user mode B): its messages carry a bot tag.
+        self.is_bot: Callable[[str], bool] = lambda nick: False
         self.with_time = with_time
         self.with_msgid = with_msgid
         self.with_account = with_account
@@ -127,6 +129,8 @@ class IrcCodec:
         if self.with_account and event.get("registered"):
             # account-tag: the sender's account (a registered tchat name is its account).
             tags["account"] = str(event.get("from") or event.get("user"))
+        if msgid and self.with_msgid and event.get("from") and self.is_bot(event["from"]):
+            tags["bot"] = ""
         if msgid and self.with_msgid and event.get("tags"):
             # message-tags: the sender's client tags, only to clients that have it.
             tags.update(event["tags"])

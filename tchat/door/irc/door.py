@@ -52,6 +52,7 @@ class IrcDoor(BaseDoor, ServerFactory):
         if codec is None:
             codec = self._codecs[profile] = IrcCodec(self.server, *profile)
             codec.realname = lambda nick: self.idents.of(nick)[1]
+            codec.is_bot = self.idents.bot
         return codec
 
     @property

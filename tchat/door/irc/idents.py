@@ -92,6 +92,10 @@ class Idents:
         """Whether a client of this door made ``nick`` an operator (OPER): an admin of another door is not known here."""
         return any(session.oper for session in self._by_key.get(name_key(nick)) or ())
 
+    def bot(self, nick: str) -> bool:
+        """Whether a client of this door under ``nick`` marked itself a bot (user mode B)."""
+        return any(session.bot for session in self._by_key.get(name_key(nick)) or ())
+
     def was(self, nick: str) -> list[Was]:
         key = name_key(nick)
         return [w for w in self._gone if name_key(w.nick) == key]

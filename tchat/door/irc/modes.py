@@ -43,12 +43,16 @@ def user_mode(s: IrcSession, line: Line) -> Items | None:
         s.numeric(N.ERR_USERSDONTMATCH, "Cant change mode for other users")
         return None
     if len(line.params) == 1:
-        s.numeric(N.RPL_UMODEIS, "+" + ("i" if s.invisible else "") + ("o" if s.oper else ""))
+        s.numeric(N.RPL_UMODEIS, "+" + ("B" if s.bot else "") + ("i" if s.invisible else "") + ("o" if s.oper else ""))
         return None
     sign, changed = True, ""
     for letter in line.params[1]:
         if letter in "+-":
             sign = letter == "+"
+        elif letter == "B":
+            if s.bot != sign:
+                s.bot = sign
+                changed += ("+" if sign else "-") + "B"
         elif letter == "o":
             pass  # only OPER gives it; an admin stays one until it disconnects
         elif letter == "i":

@@ -86,7 +86,8 @@ class Whom:
 def who_reply(s: IrcSession, whom: Whom, whox: tuple[str, str] | None) -> None:
     """352, or with WHOX (``(fields, token)``) 354 with the fields asked for."""
     username, realname = s.door.idents.of(whom.nick)
-    flags = ("G" if whom.away else "H") + ("*" if s.door.idents.oper(whom.nick) else "") + whom.marks
+    idents = s.door.idents
+    flags = ("G" if whom.away else "H") + ("*" if idents.oper(whom.nick) else "") + ("B" if idents.bot(whom.nick) else "") + whom.marks
     if whox is None:
         s.numeric(N.RPL_WHOREPLY, whom.channel, username, s.server, s.server, whom.nick, flags, f"0 {realname}")
         return
@@ -177,6 +178,8 @@ def cmd_whois(s: IrcSession, line: Line) -> Items | None:
         s.numeric(N.RPL_WHOISSERVER, who, s.server, "tchat")
         if s.door.idents.oper(who):
             s.numeric(N.RPL_WHOISOPERATOR, who, "is an IRC operator (a tchat admin)")
+        if s.door.idents.bot(who):
+            s.numeric(N.RPL_WHOISBOT, who, "is a bot")
         if e.get("away"):
             s.numeric(N.RPL_AWAY, who, e["away"])
         if e.get("registered"):

@@ -126,6 +126,8 @@ class IrcSession(LineStream, DoorSession):
         self.invisible = False
         # Made an admin by OPER (user mode o), for as long as it is connected.
         self.oper = False
+        # Marked itself a bot (user mode B, IRCv3 bot mode): a bot tag on its messages to this door's clients.
+        self.bot = False
         self.motd: str | None = None
         self.channels: dict[str, Channel] = {}
         self.pending: dict[int, Answer] = {}
