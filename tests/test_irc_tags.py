@@ -67,5 +67,9 @@ class ClientTagTests(IrcTestCase):
             parse_tags({"+baz": ";" * 2045})  # each ; is written \:
         alice, bob = self.user("alice", "message-tags"), self.user("bob", "message-tags")
         bob.take()
-        alice.send("@+baz=" + "a" * 4081 + " TAGMSG #lobby")
+        # 4094 bytes of tag data (the @ and the space not counted) are read; one more is 417.
+        alice.send("@foo=bar;+baz=" + "a" * 4081 + " TAGMSG #lobby")
         self.assertIn("+baz=" + "a" * 4081, bob.take()[0])
+        alice.send("@foo=bar;+baz=" + "a" * 4082 + " TAGMSG #lobby")
+        self.assertEqual(alice.numerics(), ["417"])
+        self.assertEqual(bob.take(), [])
