@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from tests.helpers import logged_in, request
-from tests.test_irc_door import IrcTestCase
+from twisted.internet.task import Clock
+from twisted.trial.unittest import TestCase
+
+from tchat.chat import Hub, HubConfig
+from tchat.door.irc import IrcDoor
+from tests.helpers import generous_limits, logged_in, request
+from tests.test_irc_door import Irc, IrcTestCase
 
 
 class IdentTests(IrcTestCase):
@@ -137,3 +142,31 @@ class MoreAnswersTests(IrcTestCase):
         logged_in(self.hub, "Bob")
         alice.send("ISON bob nobody alice", "ISON :bob carol")
         self.assertEqual(alice.take(), [":tchat 303 alice :Bob alice", ":tchat 303 alice :Bob"])
+
+
+class BatchedHubTests(TestCase):
+    """On the server the hub delivers each turn's answers at the turn's end (Hub(batch=True)):
+    what an answer asks next (the names after a JOIN, the whois of each user WHO matched)
+    still comes before the PONG of a PING sent after it."""
+
+    def test_follow_ups_of_an_answer_come_before_a_later_pong(self) -> None:
+        clock = Clock()
+        clock.advance(1_000_000)
+        hub = Hub(HubConfig(lobby=None), clock, batch=True)
+        door = IrcDoor(hub, generous_limits(sendq=100_000), clock)
+        alice, bob = Irc(door, 40000), Irc(door, 40001)
+
+        def turns() -> list[str]:
+            for _ in range(10):
+                clock.advance(0)
+            return [line.split(" ", 2)[1] for line in bob.take()]
+
+        alice.send("NICK alice", "USER a 0 * :A")
+        bob.send("NICK bob", "USER b 0 * :B")
+        turns()
+        alice.send("JOIN #chan")
+        turns()
+        bob.send("JOIN #chan", "PING :j")
+        self.assertEqual(turns(), ["JOIN", "353", "366", "PONG"])
+        bob.send("WHO a*", "PING :w")
+        self.assertEqual(turns(), ["352", "315", "PONG"])

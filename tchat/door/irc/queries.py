@@ -15,7 +15,6 @@ from tchat.door.irc.channels import prefixes
 from tchat.door.irc.replies import is_error, numeric_for
 from tchat.door.irc.session import Answer, IrcSession, Items
 from tchat.door.irc.wire import strip_formatting
-from tchat.door.session import LocalStep
 from tchat.events import Event
 from tchat.names import name_key
 
@@ -146,8 +145,20 @@ def cmd_who(s: IrcSession, line: Line) -> Items | None:
         pattern = name_key(mask)
 
         def everyone(e: Event) -> None:
-            found = [nick for nick in e.get("users") or () if fnmatch.fnmatchcase(name_key(nick), pattern)]
-            s.follow([*(s.request("whois", {"user": nick}, one) for nick in found[:WHO_MAX]), LocalStep(end)])
+            found = [nick for nick in e.get("users") or () if fnmatch.fnmatchcase(name_key(nick), pattern)][:WHO_MAX]
+            if not found:
+                end()
+                return
+            left = [len(found)]
+
+            def each(w: Event) -> None:
+                # The 315 once every answer is in (answers may come in a later turn than their step).
+                one(w)
+                left[0] -= 1
+                if not left[0]:
+                    end()
+
+            s.follow([s.request("whois", {"user": nick}, each) for nick in found])
 
         return [s.request("users", {}, everyone)]
 

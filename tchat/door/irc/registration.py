@@ -259,11 +259,14 @@ def cmd_ping(s: IrcSession, line: Line) -> Items | None:
 
     def pong(e: Event) -> None:
         line = encode("PONG", [s.server, token], s.server)
-        if s.unanswered_messages:
-            # The hub answers a message once it is stored, after later requests:
-            # the PONG waits for those answers (301, the echo), as clients expect
-            # everything a PING follows to come before its PONG.
-            s.held_pongs.append(line)
+        place = s.answering_place()
+        if s.unanswered_messages or s.answers_before(place):
+            # The hub answers a message once it is stored, after later requests,
+            # and a server's fan-out may deliver answers in the turn's batch,
+            # after requests that answers make (a WHO's whois of each user): the
+            # PONG waits for every answer to what came before its PING (301,
+            # the echo, the 352s), as clients expect them before its PONG.
+            s.held_pongs.append((place, line))
         else:
             s.send(line)
 
