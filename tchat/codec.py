@@ -81,6 +81,8 @@ def _message(e: Event) -> list[str]:
     sender = sender_shown(e)
     if e.get("kind") == "action":
         return [f"[{where}] * {sender} {delayed}{e['text']}"]
+    if e.get("notice"):
+        return [f"[{where}] -{sender}- {delayed}{e['text']}"]
     return [f"[{where}] <{sender}> {delayed}{e['text']}"]
 
 
@@ -100,7 +102,9 @@ def _welcome(e: Event) -> list[str]:
 def _logged_in(e: Event) -> list[str]:
     lines = [
         f"*** You are {e['user']}. Online: {_join(e['users'])}",
-        f"*** You are in {_join(e['rooms'])}. Plain lines go to {e['rooms'][-1] if e['rooms'] else 'no room'}; /help lists the commands.",
+        f"*** You are in {_join(e['rooms'])}. Plain lines go to {e['rooms'][-1]}; /help lists the commands."
+        if e["rooms"]
+        else "*** You are in no room: /join #room to go in one (/rooms lists them); /help lists the commands.",
     ]
     unread = {room: n for room, n in (e.get("unread") or {}).items() if n}
     if unread:
@@ -284,6 +288,8 @@ _RENDER: dict[str, Callable[[Event], list[str]]] = {
     "seen": _seen,
     "accounts": _accounts,
     "message": _message,
+    # Client tags alone (typing, reactions from IRC clients): nothing to show in text.
+    "tagmsg": lambda e: [],
     "join": _join_event,
     "part": _part_event,
     "quit": _quit_event,

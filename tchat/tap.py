@@ -52,6 +52,7 @@ from tchat.startup import (
     exit_failed_at_end, fit_descriptor_limit,
 )
 from tchat.store import StoreError, check_database, open_store, parse_url
+from tchat.names import LOBBY, BadName, check_room
 
 log = Logger()
 
@@ -81,6 +82,16 @@ DEFAULT_WEB_PORT = DEFAULT_ENDPOINTS["web-port"]
 REPEATABLE = (*(kind.option for kind in DOORS), "web-origin", "metrics-port", "trusted-proxy")
 # One-letter synonyms of long options (``-p``), for reading the command line next to a config file.
 SYNONYMS = {kind.short: kind.option for kind in DOORS if kind.short}
+
+
+def _lobby(value: str) -> str | None:
+    """``--lobby``'s room name, or None for ``off``; UsageError for anything else."""
+    if value.strip().lower() in ("off", "none", "no", ""):
+        return None
+    try:
+        return check_room(value.strip())
+    except BadName as e:
+        raise usage.UsageError(f"--lobby is a room name (like {LOBBY}) or off: {e}") from None
 
 
 def _read_secret(path: str) -> str:
@@ -133,6 +144,7 @@ class Options(usage.Options):
         ["motd", None, None, "Message of the day: a text, or the path of a file holding it."],
         ["admin-password-file", None, None, f"File holding the admin password (else ${ADMIN_PASSWORD_ENV})."],
         ["server-name", None, "tchat", "Name the server gives itself in the welcome."],
+        ["lobby", None, LOBBY, "The room that always exists and that someone in no room yet starts in (IRC clients excepted: they join their own), or off for none."],
         ["db", None, None, f"Where accounts and history live: sqlite:PATH, memory (nothing kept) or postgresql://... (default: ${DB_ENV}, else {DEFAULT_DB})."],
         ["db-timeout", None, 10.0, "Seconds the database has to answer a call; past them the call fails as unavailable (and stopping waits no longer).", float],
         ["registration", None, "open", "open: anyone may /register their name; closed: only admins make accounts."],
@@ -221,6 +233,7 @@ class Options(usage.Options):
         except ValueError as e:
             raise usage.UsageError(f"--db: {e}")
         self._check_bus()
+        self["lobby"] = _lobby(self["lobby"])
         if self["registration"] not in ("open", "closed"):
             raise usage.UsageError("--registration is open or closed")
         if self["guests"] not in ("yes", "no"):
@@ -498,7 +511,7 @@ RELOADED = (
     "max-connections", "max-per-address", "max-pending", "login-timeout", "idle-timeout", "ping-timeout",
     "registration", "guests", "admin-password", "web-origins", "trusted-proxies",
 )
-NEEDS_RESTART = (*(kind.key for kind in DOORS), "metrics-ports", "db", "db-timeout", "bus", "node", "node-timeout")
+NEEDS_RESTART = (*(kind.key for kind in DOORS), "metrics-ports", "db", "db-timeout", "bus", "node", "node-timeout", "lobby")
 
 
 def apply_options(options: Options, config: HubConfig, limits: Limits | None, doors: Sequence[Door]) -> None:
@@ -528,6 +541,7 @@ def makeService(options: Options) -> ChatService:
     config = HubConfig(
         server_name=options["server-name"],
         motd=options["motd"],
+        lobby=options["lobby"],
         max_users=options["max-users"],
         max_rooms_per_user=options["max-rooms"],
         max_sessions=options["max-sessions"],

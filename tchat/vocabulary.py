@@ -13,6 +13,7 @@ EVENTS: dict[str, str] = {
     "welcome": "the greeting, on connect (again in JSON when a client turns to JSON mode)",
     "logged_in": "the answer to a login: name, rooms, who is online, sessions of the account",
     "message": "a message in a room or a private one (also what another session of yours sent)",
+    "tagmsg": "client tags alone (typing, a reaction) sent to a room you are in or to you; nothing to show as text",
     "join": "someone joined a room you are in (you, from another session)",
     "part": "someone left a room you are in (you, from another session)",
     "quit": "someone who shared rooms with you left the chat: once, naming those rooms",

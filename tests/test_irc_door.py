@@ -55,7 +55,8 @@ class IrcTestCase(TestCase):
     def irc(self) -> Irc:
         return Irc(self.door, next(self.ports))
 
-    def user(self, nick: str, *caps: str) -> Irc:
+    def user(self, nick: str, *caps: str, join: str | None = "#lobby") -> Irc:
+        """A registered IRC client; in ``join`` too (IRC clients start in no room), its JOIN burst taken."""
         client = self.irc()
         if caps:
             client.send("CAP LS 302", f"NICK {nick}", "USER u 0 * :Real", "CAP REQ :" + " ".join(caps), "CAP END")
@@ -63,11 +64,14 @@ class IrcTestCase(TestCase):
             client.send(f"NICK {nick}", "USER u 0 * :Real")
         lines = client.take()
         self.assertTrue(any(f" 001 {nick} " in line for line in lines), lines)
+        if join is not None:
+            client.send(f"JOIN {join}")
+            self.assertTrue(any(f" 366 {nick} " in line for line in client.take()))
         return client
 
 
 class RegistrationTests(IrcTestCase):
-    def test_nick_and_user_log_in_and_get_the_welcome_burst_motd_and_lobby(self) -> None:
+    def test_nick_and_user_log_in_and_get_the_welcome_burst_and_motd_in_no_channel(self) -> None:
         client = self.irc()
         client.send("NICK alice", "USER alice 0 * :Alice A")
         lines = client.take()
@@ -80,10 +84,13 @@ class RegistrationTests(IrcTestCase):
         self.assertIn("255", numerics)
         self.assertIn(":tchat 372 alice :- Be kind.", lines)
         self.assertIn("376", numerics)
-        self.assertIn(":alice!alice@tchat JOIN #lobby", lines)
-        self.assertIn(":tchat 353 alice = #lobby :alice", lines)
-        self.assertIn(":tchat 366 alice #lobby :End of /NAMES list", lines)
+        # An IRC client joins its own channels: the server's lobby is not forced on it.
+        self.assertFalse([line for line in lines if " JOIN " in line or " 353 " in line], lines)
         self.assertEqual(self.hub.user_of(client.session), "alice")
+        self.assertEqual(self.hub.state.user("alice").rooms, {})
+        # A JSON session of the same chat still starts in the lobby.
+        logged_in(self.hub, "bob")
+        self.assertEqual(list(self.hub.state.user("bob").rooms), ["#lobby"])
 
     def test_no_motd_is_422(self) -> None:
         self.hub.config.motd = None
@@ -120,7 +127,7 @@ class RegistrationTests(IrcTestCase):
     def test_a_unicode_name_with_a_dot_is_a_nick(self) -> None:
         client = self.user("zoë.k")
         client.send("WHOIS ZOË.K")
-        self.assertIn(":tchat 311 zoë.k zoë.k zoë.k tchat * :zoë.k", client.take())
+        self.assertIn(":tchat 311 zoë.k zoë.k u tchat * :Real", client.take())
 
     def test_commands_before_registration_are_451_and_user_twice_462(self) -> None:
         client = self.irc()
@@ -287,7 +294,7 @@ class ChannelTests(IrcTestCase):
         ])
         bob.send("WHO #dev")
         self.assertEqual(bob.take(), [
-            ":tchat 352 bob #dev alice tchat tchat alice H@ :0 alice", ":tchat 352 bob #dev bob tchat tchat bob H :0 bob",
+            ":tchat 352 bob #dev u tchat tchat alice H@ :0 Real", ":tchat 352 bob #dev u tchat tchat bob H :0 Real",
             ":tchat 315 bob #dev :End of WHO list",
         ])
         bob.send("WHO alice", "WHO a*")
@@ -384,9 +391,9 @@ class OperatorTests(IrcTestCase):
 class LimitTests(IrcTestCase):
     limits = generous_limits(sendq=2_000, close_grace=5.0, flood_burst=5, flood_rate=1.0, flood_queue=50)
 
-    def user(self, nick: str, *caps: str) -> Irc:
+    def user(self, nick: str, *caps: str, join: str | None = "#lobby") -> Irc:
         client = self.irc()
-        client.send(f"NICK {nick}", "USER u 0 * :Real")
+        client.send(f"NICK {nick}", "USER u 0 * :Real", *([f"JOIN {join}"] if join else []))
         # Registration pays the flood limit too: let the bucket fill again.
         self.clock.advance(100)
         self.assertIn(f" 001 {nick} ", " ".join(client.take()))

@@ -207,7 +207,7 @@ class SaslTests(AccountsTestCase):
     async def test_what_the_chat_sends_between_sasl_and_cap_end_comes_after_the_burst(self) -> None:
         await self.start()
         bob = self.irc()
-        bob.send("NICK bob", "USER b 0 * :B")
+        bob.send("NICK bob", "USER b 0 * :B", "JOIN #lobby")
         await self.until(bob, b" 366 ")
         client = self.irc()
         client.send("CAP LS 302", "CAP REQ :sasl", "NICK alice", "USER a 0 * :A", "AUTHENTICATE PLAIN")
@@ -246,9 +246,9 @@ class AccountCapsTests(AccountsTestCase):
     async def guest(self, nick: str, *caps: str) -> Irc:
         client = self.irc()
         if caps:
-            client.send("CAP LS 302", "CAP REQ :" + " ".join(caps), f"NICK {nick}", "USER u 0 * :U", "CAP END")
+            client.send("CAP LS 302", "CAP REQ :" + " ".join(caps), f"NICK {nick}", "USER u 0 * :U", "CAP END", "JOIN #lobby")
         else:
-            client.send(f"NICK {nick}", "USER u 0 * :U")
+            client.send(f"NICK {nick}", "USER u 0 * :U", "JOIN #lobby")
         await self.until(client, b" 366 ")
         return client
 
@@ -262,12 +262,14 @@ class AccountCapsTests(AccountsTestCase):
         self.assertEqual(bob.take(), [":alice!alice@tchat JOIN #lobby alice alice"])
         self.assertEqual(plain_client.take(), [":alice!alice@tchat JOIN #lobby"])
         await self.guest("carol")
-        self.assertEqual(bob.take(), [":carol!carol@tchat JOIN #lobby * carol"])
+        self.assertEqual(bob.take(), [":carol!carol@tchat JOIN #lobby * U"])
         alice.take()
         alice.send("JOIN #dev")
-        self.assertIn(":alice!alice@tchat JOIN #dev alice alice", await self.until(alice, b" 366 "))
+        # The realname is what USER said.
+        self.assertIn(":alice!alice@tchat JOIN #dev alice A", await self.until(alice, b" 366 "))
         bob.send("JOIN #dev")
-        self.assertIn(":bob!bob@tchat JOIN #dev * bob", await self.until(bob, b" 366 "))
+        self.assertIn(":bob!bob@tchat JOIN #dev * U", await self.until(bob, b" 366 "))
+        self.assertIn(":bob!bob@tchat JOIN #dev * U", alice.take())
 
     @run
     async def test_account_tag_on_a_registered_users_messages_and_own_lines(self) -> None:
@@ -401,7 +403,7 @@ class HeldTests(AccountsTestCase):
     async def test_a_client_that_never_ends_registration_after_sasl_holds_only_so_much(self) -> None:
         await self.start()
         bob = self.irc()
-        bob.send("NICK bob", "USER b 0 * :B")
+        bob.send("NICK bob", "USER b 0 * :B", "JOIN #lobby")
         await self.until(bob, b" 366 ")
         client = self.irc()
         client.session.HELD_MAX = 3

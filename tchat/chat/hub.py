@@ -69,6 +69,7 @@ class Hub:
     ) -> None:
         metrics = metrics if metrics is not None else Metrics()
         state = state if state is not None else LocalState()
+        state.set_lobby(config.lobby)
         # batch: write each reactor turn's deliveries together at its end (the
         # server); without it every event is handed to its sessions at once.
         delivery = delivery if delivery is not None else LocalDelivery(state, metrics, clock if batch else None)

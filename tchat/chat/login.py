@@ -23,7 +23,7 @@ from tchat.chat.rooms import RoomRules
 from tchat.chat.state import Unreachable
 from tchat.commands import Request, RequestId
 from tchat.errors import ChatError, counted, in_seconds
-from tchat.names import LOBBY, BadName, check_name, clean_text, name_key
+from tchat.names import BadName, check_name, clean_text, name_key
 from tchat.store import Account, Store, StoreError, StoreUnavailable
 from tchat.throttle import Guess, GuessThrottle
 
@@ -93,7 +93,7 @@ class LoginRules:
                     raise ChatError("name_taken", f"a guest was using the name {account.name}; it is being freed: log in again in a moment")
                 continue
             if rooms is None:
-                rooms = await self.saved_rooms(account)
+                rooms = await self.saved_rooms(account, request.args.get("lobby") != "no")
                 unread = await self.unread_counts(account, rooms)
                 continue
             if account is None and (alike := self.state.confusable(name)) is not None:
@@ -245,12 +245,18 @@ class LoginRules:
             log.warn("wrong password for {user} from {address}", user=account.name, address=connection.address)
         return right
 
-    async def saved_rooms(self, account: Account | None) -> list[tuple[str, str]]:
-        """``[(room_key, room_name)]`` to put someone in at login."""
+    async def saved_rooms(self, account: Account | None, lobby: bool = True) -> list[tuple[str, str]]:
+        """
+        ``[(room_key, room_name)]`` to put someone in at login: an account's
+        rooms; a guest, or an account that never chose any, starts in the
+        lobby, unless the server has none or the login asked for none.
+        """
+        name = self.core.config.lobby if lobby else None
+        start = [(name_key(name), name)] if name is not None else []
         if account is None or self.core.store is None:
-            return [(name_key(LOBBY), LOBBY)]
+            return start
         rooms = await self.core.store.memberships.rooms(account.key)
-        return [(name_key(LOBBY), LOBBY)] if rooms is None else rooms
+        return start if rooms is None else rooms
 
     async def unread_counts(self, account: Account | None, rooms: list[tuple[str, str]]) -> dict[str, int] | None:
         if account is None or self.core.store is None or not rooms:

@@ -18,7 +18,7 @@ from twisted.logger import Logger
 
 from tchat.chat.contacts import ContactRules
 from tchat.chat.core import Core, handles, logged_in
-from tchat.chat.model import Connection
+from tchat.chat.model import Connection, Room
 from tchat.chat.offline import OfflineRules
 from tchat.chat.rooms import RoomRules
 from tchat.commands import Request
@@ -50,20 +50,20 @@ class MessageRules:
         if not text.strip():
             raise ChatError("empty_message", "empty message: type some text")
         kind = request.args.get("kind")
+        # A notice: a message that nothing answers automatically (no away
+        # reply); it is otherwise a message like any (IRC's NOTICE).
+        notice = True if kind == "notice" else None
+        # Client tags (IRCv3: a reply, a reaction) go with the live message; they are not stored.
+        tags = request.args.get("tags")
         target = request.args.get("to")
         core = self.core
         user.active = core.now()
         if target is None or is_room(target):
-            room = self.rooms.room_of(connection, target)
-            s = room.settings
-            # Most rooms are neither moderated nor have anyone muted: nothing to look up per message then.
-            if (s.moderated or s.mutes) and not s.may_speak(user.key, user.registered, user.hosts(), core.now()) and not connection.admin:
-                why = "is moderated: only its ops and voiced users speak" if s.moderated and user.key not in s.voiced else "has you muted"
-                raise ChatError("muted", f"{room.name} {why}; your message reached nobody")
+            room = self.room_to_speak_in(connection, target)
             msgid = core.next_msgid()
             event = core.event(
                 "message", msgid=msgid, **{"from": user.name}, to=room.name, text=text,
-                kind="action" if kind == "action" else "public", registered=user.registered or None,
+                kind="action" if kind == "action" else "public", registered=user.registered or None, notice=notice, tags=tags,
             )
             core.delivery.to_room(room, event, but=connection)
             core.metrics.message(event["kind"])
@@ -76,6 +76,8 @@ class MessageRules:
             fields = {"msgid": msgid, "from": user.name, "to": target, "text": text, "kind": kind, "ts": core.now()}
             if user.registered:
                 fields["registered"] = True
+            if notice:
+                fields["notice"] = True
             account = await self.offline.queue(target, fields)
             core.metrics.message(kind)
             await self.keep(fields)
@@ -92,16 +94,48 @@ class MessageRules:
             return
         event = core.event(
             "message", msgid=msgid, **{"from": user.name}, to=other.name, text=text, kind=kind,
-            registered=user.registered or None,
+            registered=user.registered or None, notice=notice, tags=tags,
         )
         core.delivery.to_user(other, event)
         if other is not user:
             core.delivery.to_user(user, event, but=connection)
         core.metrics.message(kind)
         self.contacts.offer(user, other)
-        away = other.away if other is not user else None
+        away = other.away if other is not user and not notice else None
         shown = f"sent to {other.name}" + (f"; they are away: {away}" if away else "") if other is not user else None
         await self._ok_when_stored(connection, request, self.keep(event.fields), msgid=msgid, text=shown, away=away)
+
+    def room_to_speak_in(self, connection: Connection, target: str | None) -> Room:
+        """The room ``target`` (or the current one), if the connection's user may speak there; else ChatError."""
+        user = logged_in(connection)
+        room = self.rooms.room_of(connection, target)
+        s = room.settings
+        # Most rooms are neither moderated nor have anyone muted: nothing to look up per message then.
+        if (s.moderated or s.mutes) and not s.may_speak(user.key, user.registered, user.hosts(), self.core.now()) and not connection.admin:
+            why = "is moderated: only its ops and voiced users speak" if s.moderated and user.key not in s.voiced else "has you muted"
+            raise ChatError("muted", f"{room.name} {why}; your message reached nobody")
+        return room
+
+    @handles("tagmsg")
+    async def do_tagmsg(self, connection: Connection, request: Request) -> None:
+        """Client tags alone (IRCv3 TAGMSG: typing, reactions): live only, never stored or kept for later."""
+        user = logged_in(connection)
+        core = self.core
+        target, tags = request.args["to"], request.args["tags"]
+        msgid = core.next_msgid()
+        if is_room(target):
+            room = self.room_to_speak_in(connection, target)
+            event = core.event("tagmsg", msgid=msgid, **{"from": user.name}, to=room.name, tags=tags, registered=user.registered or None)
+            core.delivery.to_room(room, event, but=connection)
+        else:
+            other = core.state.user(name_key(target))
+            if other is None:
+                raise ChatError("no_such_user", f"{target} is not online")
+            event = core.event("tagmsg", msgid=msgid, **{"from": user.name}, to=other.name, tags=tags, registered=user.registered or None)
+            core.delivery.to_user(other, event)
+            if other is not user:
+                core.delivery.to_user(user, event, but=connection)
+        core.reply(connection, request, "ok", msgid=msgid)
 
     async def _ok_when_stored(self, connection: Connection, request: Request, stored: Deferred[None], **fields: Any) -> None:
         """

@@ -25,7 +25,7 @@ from twisted.internet.defer import Deferred
 from tchat.chat.roomsettings import RoomSettings
 from tchat.commands import RequestId
 from tchat.events import Codec, Event
-from tchat.names import name_key
+from tchat.names import LOBBY, name_key
 
 
 class Session(Protocol):
@@ -56,6 +56,8 @@ class Session(Protocol):
 @dataclass
 class HubConfig:
     server_name: str = "tchat"
+    # The room that always exists and that someone in no room starts in (None: none).
+    lobby: str | None = LOBBY
     motd: str | None = None
     max_users: int = 1000
     max_rooms_per_user: int = 50
@@ -78,6 +80,10 @@ class HubConfig:
     register_per_hour: float = 10.0
     passwd_burst: int = 3
     passwd_per_hour: float = 60.0
+
+    @property
+    def lobby_key(self) -> str | None:
+        return name_key(self.lobby) if self.lobby is not None else None
 
 
 @dataclass(eq=False, slots=True)

@@ -116,10 +116,11 @@ class PeopleRules:
 
     def about(self, user: User, asker: User, admin: bool) -> dict[str, object]:
         now = self.core.now()
-        rooms = [
-            r.name for r in user.rooms.values()
+        shown = [
+            r for r in user.rooms.values()
             if admin or r.key in asker.rooms or not (r.settings.invite_only or r.settings.key)
         ]
+        rooms = [r.name for r in shown]
         since = min((c.since for c in user.connections), default=None)
         idle = None if user.active is None else max(0.0, now - user.active)
         text = f"{user.name}: {'registered' if user.registered else 'guest'}, in {', '.join(rooms) or 'no room'}"
@@ -128,4 +129,6 @@ class PeopleRules:
         return {
             "user": user.name, "online": True, "registered": user.registered, "away": user.away, "rooms": rooms,
             "idle": idle, "since": since, "sessions": len(user.connections), "text": text,
+            "op_in": [r.name for r in shown if r.settings.is_op(user.key)] or None,
+            "voiced_in": [r.name for r in shown if user.key in r.settings.voiced] or None,
         }

@@ -21,7 +21,7 @@ from tchat.chat.model import Connection, Room, User
 from tchat.chat.roomsettings import RoomSettings
 from tchat.commands import Request
 from tchat.errors import ChatError
-from tchat.names import LOBBY, BadName, check_room, clean_text, name_key
+from tchat.names import BadName, check_room, clean_text, name_key
 from tchat.store import StoreError
 
 log = Logger()
@@ -128,7 +128,9 @@ class RoomRules:
         self.state.add_member(room, user, since if since is not None else self.core.now())
         s = room.settings
         op = s.is_op(user.key) or None
-        self.delivery.to_room(room, self.core.event("join", room=room.name, user=user.name, op=op, registered=user.registered or None), but=by)
+        self.delivery.to_room(room, self.core.event(
+            "join", room=room.name, user=user.name, op=op, registered=user.registered or None, away=user.away or None,
+        ), but=by)
 
     def part(self, user: User, room: Room, reason: str | None, by: Connection | None = None) -> None:
         """``user`` leaves ``room``; the room and the user's other devices are told."""
@@ -241,7 +243,7 @@ class RoomRules:
                 raise confusable(name, alike.name, "a room that exists")
             room = self.state.open_room(name)
             changed = False
-        new = not room.members and not room.settings.kept and room.name != LOBBY
+        new = not room.members and not room.settings.kept and room.key != self.core.config.lobby_key
         self.join(user, room, by=connection)
         if new:
             changed = True
@@ -281,8 +283,11 @@ class RoomRules:
             self.core.reply(connection, request, "users", users=self.state.online())
         else:
             room = self.room(name)
+            members = sorted(room.members.values(), key=lambda u: name_key(u.name))
             self.core.reply(
-                connection, request, "users", room=room.name, users=room.names(), ops=self.ops(room), voiced=self.voiced(room)
+                connection, request, "users", room=room.name, users=room.names(), ops=self.ops(room), voiced=self.voiced(room),
+                away={u.name: u.away for u in members if u.away} or None,
+                registered=[u.name for u in members if u.registered] or None,
             )
 
     @handles("rooms")

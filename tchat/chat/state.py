@@ -121,6 +121,9 @@ class State(Protocol):
     def remove_member(self, room: Room, user: User) -> None:
         """``user`` leaves ``room``; a room left empty goes (the lobby stays)."""
 
+    def set_lobby(self, name: str | None) -> None:
+        """The room that always exists, empty or not (``--lobby``; None: no such room), set at start."""
+
 
 class LocalState:
     """
@@ -148,7 +151,16 @@ class LocalState:
         # this is the online list's order, kept as users come and go rather
         # than sorted again for every login.
         self._order: list[str] = []
-        self._add_room(Room(LOBBY))
+        self._lobby: str | None = None
+        self.set_lobby(LOBBY)
+
+    def set_lobby(self, name: str | None) -> None:
+        old = self._rooms.get(self._lobby) if self._lobby is not None else None
+        self._lobby = name_key(name) if name is not None else None
+        if old is not None and old.key != self._lobby and not old.members and not old.settings.kept:
+            self._remove_room(old)
+        if name is not None and self._lobby not in self._rooms:
+            self._add_room(Room(name))
 
     # The only writers of _users and _rooms (see the class docstring).
 
@@ -304,7 +316,7 @@ class LocalState:
 
     def update_room(self, room: Room, settings: RoomSettings) -> None:
         room.settings = settings
-        if not room.members and not settings.kept and room.name != LOBBY:
+        if not room.members and not settings.kept and room.key != self._lobby:
             self._remove_room(room)
 
     def add_member(self, room: Room, user: User, since: float | None = None) -> None:
@@ -327,7 +339,7 @@ class LocalState:
         room.joined.pop(user.key, None)
         for connection in user.connections:
             _leave(room, connection)
-        if not room.members and not room.settings.kept and room.name != LOBBY:
+        if not room.members and not room.settings.kept and room.key != self._lobby:
             self._remove_room(room)
 
 

@@ -198,6 +198,7 @@ class Renderer:
             "shutdown": self._shutdown,
             "bye": self._bye,
             "ping": lambda e, me: [],
+            "tagmsg": lambda e, me: [],
             "pong": self._pong,
             "help": self._help,
             "debug": self._debug,

@@ -11,7 +11,7 @@ import math
 import re
 from typing import Any
 
-from tchat.commands.values import parse_duration, parse_modes
+from tchat.commands.values import parse_duration, parse_modes, parse_tags
 from tchat.commands.table import JSON_ACTIONS, TEXT_WORDS, Arg, BadRequest, Field, Request, TextForm
 
 
@@ -154,7 +154,7 @@ def _has_lone_surrogate(value: Any) -> bool:
 
 # Kinds whose value is read (from text and JSON alike) by a function that
 # raises ValueError with what is wrong.
-CONVERTERS = {"duration": parse_duration, "modes": parse_modes}
+CONVERTERS = {"duration": parse_duration, "modes": parse_modes, "tags": parse_tags}
 
 
 def _kind_ok(value: Any, kind: str) -> bool:
@@ -164,6 +164,8 @@ def _kind_ok(value: Any, kind: str) -> bool:
         return isinstance(value, (int, str))
     if kind == "modes":
         return isinstance(value, (dict, str))
+    if kind == "tags":
+        return isinstance(value, dict)
     if kind == "str":
         return isinstance(value, str)
     if kind == "int":
@@ -174,6 +176,7 @@ def _kind_ok(value: Any, kind: str) -> bool:
 _KIND_WORDS = {
     "str": "a string", "int": "an integer", "id": "a string or a number",
     "duration": "a number of seconds or a string like 10m, 2h, 7d", "modes": "an object of modes",
+    "tags": "an object of client tags",
 }
 
 

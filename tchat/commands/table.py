@@ -46,7 +46,8 @@ class BadRequest(Exception):
 class Field:
     """
     One field of a request. ``kind`` is "str", "int", "id", "duration"
-    (seconds, or ``10m``, ``2h``, ``7d``) or "modes" (a mode change: IRC's
+    (seconds, or ``10m``, ``2h``, ``7d``), "tags" (client tags, an object:
+    L{tchat.commands.values.parse_tags}) or "modes" (a mode change: IRC's
     letters in text, an object in JSON; see L{tchat.chat.roomsettings}). A field may
     be constrained (``choices``, ``minimum``, ``maximum``); a value outside
     is refused at parse time with ``error``, so no rule checks it again.
@@ -137,7 +138,7 @@ class Command:
         for f in self.fields:
             kind = {
                 "str": "string", "int": "integer", "id": "string or number",
-                "duration": "seconds or string like 10m", "modes": "object of modes",
+                "duration": "seconds or string like 10m", "modes": "object of modes", "tags": "object of client tags",
             }[f.kind]
             parts.append(f'"{f.name}": {kind}' + ("" if f.required else " (optional)"))
         return "{" + ", ".join(parts) + "}"
@@ -156,7 +157,14 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "login",
         "log in as NAME (with PASSWORD for a registered name)",
-        (Field("user"), Field("password", required=False)),
+        (
+            Field("user"),
+            Field("password", required=False),
+            Field(
+                "lobby", required=False, choices=("yes", "no"),
+                error='lobby is "yes" (the default: someone in no room yet starts in the lobby) or "no"',
+            ),
+        ),
         (TextForm(("login",), (NAME, Arg("password", "PASSWORD", optional=True, rest=True))),),
         before_login=True,
     ),
@@ -166,7 +174,11 @@ COMMANDS: tuple[Command, ...] = (
         (
             Field("to"),
             Field("text"),
-            Field("kind", required=False, choices=("public", "private", "action"), error='kind must be "action" (for /me) or left out'),
+            Field(
+                "kind", required=False, choices=("public", "private", "action", "notice"),
+                error='kind must be "action" (for /me), "notice" (a message nothing answers automatically) or left out',
+            ),
+            Field("tags", "tags", required=False),
         ),
         (
             TextForm(
@@ -186,6 +198,12 @@ COMMANDS: tuple[Command, ...] = (
                 summary="describe an action in your current room: /me waves",
             ),
         ),
+    ),
+    Command(
+        "tagmsg",
+        "send client tags alone (typing, a reaction) to a room you are in or to a user online",
+        (Field("to"), Field("tags", "tags")),
+        (),
     ),
     Command(
         "join",

@@ -1,12 +1,13 @@
 """
 Values of request fields that are more than a string or a number, read the
-same from a typed line and from JSON: durations (of bans and mutes) and mode
-changes (of rooms). Each reader raises ValueError saying what is wrong; the
+same from a typed line and from JSON: durations (of bans and mutes), mode
+changes (of rooms) and client tags (of messages). Each reader raises ValueError saying what is wrong; the
 parser turns that into a ``bad_request``, so no rule checks them again.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 KEY_MAX = 64
@@ -119,3 +120,30 @@ def _check_mode_set(d: dict[str, Any]) -> dict[str, Any]:
             raise ValueError('history is "all" or "since_join"')
         out[name] = value
     return out
+
+
+# Client tags (IRCv3 message-tags): "+name" (a vendor prefix allowed) to a
+# text, at most TAGS_MAX bytes as IRC writes them, as IRCv3 allows a client.
+TAGS_MAX = 4094
+_TAG_NAME = re.compile(r"\+[A-Za-z0-9][A-Za-z0-9./-]{0,99}")
+
+
+def parse_tags(value: Any) -> dict[str, str]:
+    """
+    Client tags: an object of ``"+name": "value"`` (``""`` for a tag without
+    a value), such as ``{"+typing": "active"}`` or ``{"+draft/reply": MSGID}``;
+    values are text without control characters.
+    """
+    if not isinstance(value, dict) or not value:
+        raise ValueError('client tags are an object like {"+typing": "active"}')
+    size = 0
+    for name, text in value.items():
+        if not isinstance(name, str) or _TAG_NAME.fullmatch(name) is None:
+            raise ValueError(f"{name!r} is not a client tag name: + then letters, digits, '.', '/', '-'")
+        if not isinstance(text, str) or any(not c.isprintable() for c in text):
+            raise ValueError(f"the value of {name} is text without control characters")
+        escaped = text.replace("\\", "\\\\").replace(";", "\\:").replace(" ", "\\s")
+        size += len(name) + (1 + len(escaped.encode("utf-8")) if text else 0) + 1
+    if size - 1 > TAGS_MAX:
+        raise ValueError(f"client tags are at most {TAGS_MAX} bytes")
+    return dict(value)

@@ -8,8 +8,10 @@ The IRC door: IRC clients (irssi, WeeChat, HexChat, bots) in the same chat.
   per profile (with or without server-time and msgid tags);
 - L{tchat.door.irc.session}: one connection (framing, order, answers,
   registration), a L{tchat.door.session.DoorSession} like every door's;
-- L{tchat.door.irc.commands}: the command table and what each command asks
-  of the hub;
+- L{tchat.door.irc.commands}: the command table; what each command asks of
+  the hub is in L{tchat.door.irc.registration}, L{tchat.door.irc.messages},
+  L{tchat.door.irc.channels}, L{tchat.door.irc.queries} and
+  L{tchat.door.irc.modes}, with L{tchat.door.irc.replies} shared by them;
 - L{tchat.door.irc.door}: the factory and its registry entry, L{IRC_DOOR}.
 
 docs/irc.rst says what clients can rely on.

@@ -24,7 +24,7 @@ from tchat.names import is_room
 # The events L{IrcCodec} makes (when they answer no request).
 SHARED = frozenset({
     "message", "join", "part", "quit", "kick", "nick", "topic", "mode", "op", "deop", "voice", "devoice",
-    "ban", "unban", "mute", "unmute", "invite", "away",
+    "ban", "unban", "mute", "unmute", "invite", "away", "tagmsg",
 })
 
 # The capabilities that change the bytes of a shared event: a profile is
@@ -95,6 +95,10 @@ class IrcCodec:
         extended_join: bool = False, away_notify: bool = False,
     ) -> None:
         self.server = server
+        # The realname of a nick as its IRC client gave it (the door sets it: L{tchat.door.irc.idents}).
+        self.realname: Callable[[str], str] = lambda nick: nick
+        # Whether a nick is a bot of the door's (user mode B): its messages carry a bot tag.
+        self.is_bot: Callable[[str], bool] = lambda nick: False
         self.with_time = with_time
         self.with_msgid = with_msgid
         self.with_account = with_account
@@ -125,6 +129,11 @@ class IrcCodec:
         if self.with_account and event.get("registered"):
             # account-tag: the sender's account (a registered tchat name is its account).
             tags["account"] = str(event.get("from") or event.get("user"))
+        if msgid and self.with_msgid and event.get("from") and self.is_bot(event["from"]):
+            tags["bot"] = ""
+        if msgid and self.with_msgid and event.get("tags"):
+            # message-tags: the sender's client tags, only to clients that have it.
+            tags.update(event["tags"])
         return tags or None
 
     def encode(self, event: Event) -> bytes:
@@ -144,14 +153,25 @@ class IrcCodec:
         return encode_text(command, target, text, self.source(sender), self.tags(event, msgid=True), wrap)
 
     def _message(self, e: Event) -> bytes:
-        return self.message_lines(e, e["from"], e["to"], e["text"], e.get("kind"))
+        return self.message_lines(e, e["from"], e["to"], e["text"], e.get("kind"), "NOTICE" if e.get("notice") else "PRIVMSG")
+
+    def _tagmsg(self, e: Event) -> bytes:
+        # Client tags alone: only a client with message-tags can read them.
+        if not self.with_msgid:
+            return b""
+        return encode("TAGMSG", [e["to"]], self.source(e["from"]), self.tags(e, msgid=True))
 
     def _join(self, e: Event) -> bytes:
         if self.extended_join:
-            # extended-join: the account ("*" for a guest) and the realname (tchat has none: the name).
+            # extended-join: the account ("*" for a guest) and the realname (the name, for a user of another door).
             account = e["user"] if e.get("registered") else "*"
-            return self.line(e, e["user"], "JOIN", e["room"], account, e["user"])
-        return self.line(e, e["user"], "JOIN", e["room"])
+            joined = self.line(e, e["user"], "JOIN", e["room"], account, self.realname(e["user"]))
+        else:
+            joined = self.line(e, e["user"], "JOIN", e["room"])
+        if self.away_notify and e.get("away"):
+            # Someone already away joins: away-notify says so right after the JOIN.
+            joined += self.line(e, e["user"], "AWAY", e["away"])
+        return joined
 
     def _away(self, e: Event) -> bytes:
         # away-notify; without it, nothing.

@@ -12,6 +12,7 @@ from twisted.internet.protocol import ServerFactory
 from tchat.chat import Hub
 from tchat.door.base import BaseDoor, DoorKind
 from tchat.door.irc.codec import PROFILE_CAPS, IrcCodec
+from tchat.door.irc.idents import Idents
 from tchat.door.irc.session import IrcSession
 from tchat.door.admission import Admission
 from tchat.door.limits import Limits
@@ -36,6 +37,7 @@ class IrcDoor(BaseDoor, ServerFactory):
         # The most users LUSERS has counted since the door started (265/266 show it).
         self.most_users = 0
         self._codecs: dict[tuple[bool, ...], IrcCodec] = {}
+        self.idents = Idents()
 
     @classmethod
     def from_options(
@@ -49,6 +51,8 @@ class IrcDoor(BaseDoor, ServerFactory):
         codec = self._codecs.get(profile)
         if codec is None:
             codec = self._codecs[profile] = IrcCodec(self.server, *profile)
+            codec.realname = lambda nick: self.idents.of(nick)[1]
+            codec.is_bot = self.idents.bot
         return codec
 
     @property

@@ -131,7 +131,7 @@ def cmd_authenticate(s: IrcSession, line: Line) -> Items | None:
     if not authcid or not password:
         fail(s, "SASL authentication failed: give an account's name and its password")
         return None
-    return [s.request("login", {"user": authcid, "password": password}, lambda e: logged_in(s, e))]
+    return [s.request("login", {"user": authcid, "password": password, "lobby": "no"}, lambda e: logged_in(s, e))]
 
 
 def plain(data: str) -> tuple[str, str, str] | None:

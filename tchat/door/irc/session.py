@@ -101,6 +101,9 @@ class IrcSession(LineStream, DoorSession):
         # What numerics address: "*" until a nick is given.
         self.nick = "*"
         self.user_given = False
+        # What USER said (L{tchat.door.irc.idents}): "" until then.
+        self.username = ""
+        self.realname = ""
         self.password: str | None = None
         self.negotiating = False
         self.cap_version = 0
@@ -121,12 +124,21 @@ class IrcSession(LineStream, DoorSession):
         self._label: Label | None = None
         self._labels: dict[int, Label] = {}
         self.invisible = False
+        # Made an admin by OPER (user mode o), for as long as it is connected.
+        self.oper = False
+        # Marked itself a bot (user mode B, IRCv3 bot mode): a bot tag on its messages to this door's clients.
+        self.bot = False
         self.motd: str | None = None
         self.channels: dict[str, Channel] = {}
         self.pending: dict[int, Answer] = {}
         # Messages sent whose answer has not come yet, and PONGs held until it has.
         self.unanswered_messages = 0
-        self.held_pongs: list[bytes] = []
+        # PONGs held, each with its ping's place in line, until what came before is answered.
+        self.held_pongs: list[tuple[int, bytes]] = []
+        # Each pending request's place in line: its id, or for a request an
+        # answer makes (the names after a join) the place of what it answers.
+        self._places: dict[int, int] = {}
+        self._answering: int | None = None
         self.pongs_due = False
         self._ids = itertools.count(1)
 
@@ -149,6 +161,8 @@ class IrcSession(LineStream, DoorSession):
         self.open_session(self.door.table, host, address, self.transport)
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        if self.registered:
+            self.door.idents.remove(self, self.clock.seconds())
         self.session_closed()
 
     def line_too_long(self) -> None:
@@ -217,10 +231,24 @@ class IrcSession(LineStream, DoorSession):
 
     # -- requests and their answers --------------------------------------
 
+    def answering_place(self) -> int:
+        """The place in line of the request whose answer is being delivered (0 if none)."""
+        return self._answering or 0
+
+    def place(self, rid: int) -> int:
+        """The place in line of the request ``rid``."""
+        return self._places.get(rid, rid)
+
+    def answers_before(self, place: int) -> bool:
+        """Whether a request before ``place`` in line (or one its answer made) still waits for its answer."""
+        return any(self.place(key) < place for key in self.pending)
+
     def request(self, action: str, args: dict[str, Any], answer: Answer) -> Request:
         """A hub request whose answer (the event carrying its id as ``re``) goes to ``answer``."""
         rid = next(self._ids)
         self.pending[rid] = answer
+        if self._answering is not None:
+            self._places[rid] = self._answering
         if self._label is not None:
             self._label.waiting.add(rid)
             self._labels[rid] = self._label
@@ -251,17 +279,20 @@ class IrcSession(LineStream, DoorSession):
             answer = self.pending.pop(re, None) if isinstance(re, int) else None
             if answer is not None:
                 label = self._labels.pop(re, None) if isinstance(re, int) else None
-                with self.labelling(label):
-                    answer(event)
+                before, self._answering = self._answering, self._places.pop(re, re)
+                try:
+                    with self.labelling(label):
+                        answer(event)
+                finally:
+                    self._answering = before
                 if label is not None:
                     label.waiting.discard(re)
                     finish_if_done(self, label)
-                if self.pongs_due:
+                if self.held_pongs and (self.pongs_due or not self.unanswered_messages):
                     # PONGs that waited for this answer: after it, never inside its label.
                     self.pongs_due = False
-                    held, self.held_pongs = self.held_pongs, []
-                    for line in held:
-                        self.send(line)
+                    while self.held_pongs and not self.unanswered_messages and not self.answers_before(self.held_pongs[0][0]):
+                        self.send(self.held_pongs.pop(0)[1])
                 return
             if self.held is not None and re is None:
                 # Logged in by SASL, not registered yet: after the welcome burst.
@@ -308,7 +339,7 @@ class IrcSession(LineStream, DoorSession):
                 if name == "join":
                     self.channels[room_key] = Channel(event["room"])
                     # Another session of the account joined: this client needs the names.
-                    from tchat.door.irc.commands import names_request
+                    from tchat.door.irc.channels import names_request
 
                     room = event["room"]
                     self.clock.callLater(0, lambda: self.follow([names_request(self, room)]))

@@ -4,7 +4,7 @@ and what the door does to IRC's formatting codes.
 
 Limits (modern IRC and IRCv3 message-tags): a line is at most 512 bytes
 without its tags, ``\\r\\n`` included; a client's tags are at most 4094 bytes
-(the ``@`` and the space after them included), the server's at most 8191.
+(the ``@`` and the space after them not counted, as IRCv3 says), the server's at most 8191.
 A line from the server that would pass 512 bytes is split (a message's
 text) or shortened (any other last parameter), on a UTF-8 boundary.
 """
@@ -26,7 +26,7 @@ CLIENT_TAGS_MAX = 4094
 SERVER_TAGS_MAX = 8191
 # What the door reads before it gives up on a line: the client's tags and a
 # line; past it, the line is dropped up to its end (417) and reading goes on.
-READ_MAX = CLIENT_TAGS_MAX + LINE_MAX
+READ_MAX = CLIENT_TAGS_MAX + 2 + LINE_MAX
 
 
 class BadLine(ValueError):
@@ -50,7 +50,8 @@ def parse(raw: bytes) -> Line:
     body = raw
     if raw.startswith(b"@"):
         tags, _, body = raw.partition(b" ")
-        if len(tags) + 1 > CLIENT_TAGS_MAX:
+        # 4094 bytes of tag data, the "@" and the space after it not counted (IRCv3 message-tags).
+        if len(tags) - 1 > CLIENT_TAGS_MAX:
             raise BadLine("the tags of that line were over 4094 bytes", too_long=True)
     if len(body) + 2 > LINE_MAX:
         raise BadLine("that line was over 512 bytes", too_long=True)

@@ -992,6 +992,9 @@ const HANDLERS = {
     state.conn.post({ action: "pong", token: ev.token });
   },
 
+  // Client tags alone (an IRC client's typing or reaction): the page shows none of them.
+  tagmsg() {},
+
   pong(ev, pending) {
     if (!pending) return;
     const ms = Math.round(Date.now() - pending.sent);
