@@ -174,7 +174,8 @@ class TurnTests(TestCase):
         bob.clear()
         say(hub, admin, "last words")
         hub.handle(admin, request("kill", user="bob"))
-        self.assertEqual(bob.closed and bob.texts(), ["last words"])
+        self.assertIsNotNone(bob.closed)
+        self.assertEqual(bob.texts(), ["last words"])
         self.assertTrue(bob.writes[-1].startswith(b"closed: "))
 
     def test_flush_writes_at_once_and_the_turns_end_finds_nothing_more(self) -> None:

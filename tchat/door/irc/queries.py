@@ -7,6 +7,7 @@ from __future__ import annotations
 import fnmatch
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 from irctokens import Line
 
@@ -19,27 +20,33 @@ from tchat.events import Event
 from tchat.names import name_key
 
 
-def cmd_userhost(s: IrcSession, line: Line) -> Items | None:
-    """302 of up to 5 nicks, one line once every answer is in: ``nick=+nick@SERVER`` (``-`` if away)."""
-    nicks = [n for n in line.params[:5] if n]
-    if not nicks:
-        s.numeric(N.ERR_NEEDMOREPARAMS, "USERHOST", "Not enough parameters")
-        return None
+def _online_of(s: IrcSession, nicks: list[str], shown: Callable[[Event], str], numeric: str) -> Items:
+    """Ask the hub about each nick; once every answer is in, one ``numeric`` of the online ones, in the order asked."""
     found: dict[int, str] = {}
     left = [len(nicks)]
 
     def asked(i: int) -> Answer:
         def answer(e: Event) -> None:
             if not is_error(e) and e.get("online"):
-                who = e["user"]
-                found[i] = f"{who}={'-' if e.get('away') else '+'}{who}@{s.server}"
+                found[i] = shown(e)
             left[0] -= 1
             if not left[0]:
-                s.numeric(N.RPL_USERHOST, " ".join(found[k] for k in sorted(found)))
+                s.numeric(numeric, " ".join(found[k] for k in sorted(found)))
 
         return answer
 
-    return [s.request("whois", {"user": nick}, asked(i)) for i, nick in enumerate(nicks)] or None
+    return [s.request("whois", {"user": nick}, asked(i)) for i, nick in enumerate(nicks)]
+
+
+def cmd_userhost(s: IrcSession, line: Line) -> Items | None:
+    """302 of up to 5 nicks, one line once every answer is in: ``nick=+nick@SERVER`` (``-`` if away)."""
+    nicks = [n for n in line.params[:5] if n]
+    if not nicks:
+        s.numeric(N.ERR_NEEDMOREPARAMS, "USERHOST", "Not enough parameters")
+        return None
+    return _online_of(
+        s, nicks, lambda e: f"{e['user']}={'-' if e.get('away') else '+'}{e['user']}@{s.server}", N.RPL_USERHOST
+    ) or None
 
 
 def cmd_ison(s: IrcSession, line: Line) -> Items | None:
@@ -48,20 +55,7 @@ def cmd_ison(s: IrcSession, line: Line) -> Items | None:
     if not nicks:
         s.numeric(N.ERR_NEEDMOREPARAMS, "ISON", "Not enough parameters")
         return None
-    found: dict[int, str] = {}
-    left = [len(nicks)]
-
-    def asked(i: int) -> Answer:
-        def answer(e: Event) -> None:
-            if not is_error(e) and e.get("online"):
-                found[i] = e["user"]
-            left[0] -= 1
-            if not left[0]:
-                s.numeric(N.RPL_ISON, " ".join(found[k] for k in sorted(found)))
-
-        return answer
-
-    return [s.request("whois", {"user": nick}, asked(i)) for i, nick in enumerate(nicks)]
+    return _online_of(s, nicks, lambda e: str(e["user"]), N.RPL_ISON)
 
 
 # WHOX's fields, in the order of its reply whatever the order asked (IRCv3 WHOX).
