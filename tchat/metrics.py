@@ -39,6 +39,7 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.messages = PromCounter("tchat_messages", "Messages sent, by kind (public, private, action).", ["kind"], registry=self.registry)
         self._message_kinds: dict[str, Any] = {}
+        self._store_operations: dict[str, Any] = {}
         self.dropped = PromCounter(
             "tchat_dropped", "Connections the server dropped, by reason (too slow, ping timeout, login timeout, …).",
             ["reason"], registry=self.registry,
@@ -72,7 +73,10 @@ class Metrics:
         child.inc()
 
     def observe_store(self, operation: str, seconds: float) -> None:
-        self.store_seconds.labels(operation).observe(seconds)
+        child = self._store_operations.get(operation)
+        if child is None:
+            child = self._store_operations[operation] = self.store_seconds.labels(operation)
+        child.observe(seconds)
 
     def watch(self, connections: Callable[[], dict[str, int]], users_online: Callable[[], int], rooms: Callable[[], int]) -> None:
         """Read these when scraped: connections per door, users online, rooms."""

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Generic, Mapping, Sequence, TypeVar
 
-from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.defer import Deferred, fail, maybeDeferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -243,6 +243,12 @@ class GroupCommit(Generic[T]):
                 d.errback(error)
 
 
+def _only_outcome(outcome: list[Exception | None]) -> None:
+    (error,) = outcome
+    if error is not None:
+        raise error
+
+
 # -- the domain class ------------------------------------------------------------
 
 
@@ -257,20 +263,27 @@ class History(UsesDatabase):
         self.group_commit = group_commit
         self.writer: GroupCommit[Row] = GroupCommit(lambda rows: self.db.run_write(_insert_messages, rows))
 
-    @operation
-    async def add(self, message: Mapping[str, Any]) -> None:
+    def add(self, message: Mapping[str, Any]) -> Deferred[None]:
         """
-        Store a message. Fires once it is committed. Raises C{ValueError}
-        for a malformed message, L{DuplicateMessage} for a msgid already stored.
+        Store a message. Fires once it is committed. Fails with
+        C{ValueError} for a malformed message, L{DuplicateMessage} for a
+        msgid already stored.
+
+        A public call like those made with L{operation} (refused once
+        closing has begun, waited for by closing), but with no coroutine of
+        its own: it runs once per message sent.
         """
-        msgid, sender, target, text, kind, ts, registered = message_fields(message)
-        row: Row = (msgid, conversation_of(message), sender, target, text, kind, ts, registered)
+        return self.db.guard(lambda: self._add(message), "history.add")
+
+    def _add(self, message: Mapping[str, Any]) -> Deferred[None]:
+        try:
+            msgid, sender, target, text, kind, ts, registered = message_fields(message)
+            row: Row = (msgid, conversation_of(message), sender, target, text, kind, ts, registered)
+        except ValueError:
+            return fail()
         if self.group_commit:
-            await self.writer.submit(row)
-            return
-        (error,) = await self.db.run_write(_insert_messages, [row])
-        if error is not None:
-            raise error
+            return self.writer.submit(row)
+        return self.db.run_write(_insert_messages, [row]).addCallback(_only_outcome)
 
     @operation
     async def room_history(
