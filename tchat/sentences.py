@@ -45,6 +45,16 @@ def _for_now(e: Event) -> str:
     return " for now" if e.get("until") else ""
 
 
+def _msg(e: Event) -> str | None:
+    # Only a private message has its ``to`` in the ok (not one to oneself); a room's says nothing.
+    to = e.get("to")
+    if not to:
+        return None
+    if e.get("queued"):
+        return f"{to} is offline; they will get it when they log in"
+    return f"sent to {to}" + (f"; they are away: {e['away']}" if e.get("away") else "")
+
+
 def _kick(e: Event) -> str:
     # Without a room: an admin's /kick NAME, the server-wide kill.
     return f"{e['user']} is out of {e['room']}" if e.get("room") else f"kicked {e['user']}"
@@ -59,8 +69,9 @@ def _modes(e: Event) -> str:
     return f"modes of {e['room']}: {e['letters']}"
 
 
-OK_SENTENCES: dict[str, Callable[[Event], str]] = {
+OK_SENTENCES: dict[str, Callable[[Event], str | None]] = {
     "join": _join,
+    "msg": _msg,
     "part": lambda e: f"you left {e['room']}",
     "topic": lambda e: f"topic of {e['room']} set",
     "kick": _kick,

@@ -382,3 +382,31 @@ class AnswerWordsTests(TestCase):
         for announced in (make_event("topic", room="#a", topic="t", by="bob"), make_event("mode", room="#a", by="bob", set={}, modes={})):
             self.assertIsNone(event_text(announced))
             self.assertNotIn("text", json.loads(JSON.encode(announced)))
+
+    def test_a_private_messages_ok_says_to_whom_it_went_in_both_modes(self) -> None:
+        alice = self.wire()
+        alice.send(b'{"action": "login", "user": "alice"}\n')
+        bob = self.wire()
+        bob.send(b"bob\n")
+        carol = self.wire()
+        carol.send(b"carol\n/away lunch\n")
+        alice.take(), bob.take()
+        for line, words in [
+            ('{"action": "msg", "to": "carol", "text": "hi"}', "sent to carol; they are away: lunch"),
+            ('{"action": "msg", "to": "bob", "text": "hi"}', "sent to bob"),
+            ('{"action": "msg", "to": "alice", "text": "me"}', None),
+            ('{"action": "msg", "to": "#lobby", "text": "all"}', None),
+        ]:
+            alice.send(line.encode() + b"\n")
+            ok = [e for e in alice.take_json() if e.get("event") == "ok"][-1]
+            self.assertEqual(ok.get("text"), words, line)
+        bob.take()
+        bob.send(b"/msg carol hi\n")
+        self.assertEqual(bob.take(), ["*** sent to carol; they are away: lunch"])
+        bob.send(b"hello all\n")
+        self.assertEqual(bob.take(), [])
+        # A message that waits for an account offline (only with a store): the words come from its fields.
+        from tchat.sentences import ok_text
+
+        queued = make_event("ok", action="msg", msgid="m-1", to="Dave", queued=True)
+        self.assertEqual(ok_text(queued), "Dave is offline; they will get it when they log in")
