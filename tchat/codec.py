@@ -24,7 +24,7 @@ from tchat.commands import Request, parse_json, parse_text
 from tchat.events import Event
 from tchat.errors import counted
 from tchat.names import clean_text
-from tchat.sentences import ok_text
+from tchat.sentences import WORDED, event_text
 
 CRLF = "\r\n"
 
@@ -44,15 +44,15 @@ class JSONCodec:
         return parse_json(line)
 
     def encode(self, event: Event) -> bytes:
-        return (_ENCODER.encode(_with_sentence(event) if event.name == "ok" else event.as_dict()) + CRLF).encode("utf-8")
+        return (_ENCODER.encode(_with_sentence(event) if event.name in WORDED else event.as_dict()) + CRLF).encode("utf-8")
 
 
 def _with_sentence(event: Event) -> dict[str, Any]:
-    """An ``ok`` as JSON, with the words of its sentence as ``text`` (before ``ts``) when the rules gave none."""
+    """An event as JSON, with the words of its sentence (L{tchat.sentences}) as ``text``, before ``ts``, when the rules gave none."""
     shown = event.as_dict()
     if "text" in shown:
         return shown
-    text = ok_text(event)
+    text = event_text(event)
     if text is None:
         return shown
     ts = shown.pop("ts", None)
@@ -86,13 +86,8 @@ def _message(e: Event) -> list[str]:
     return [f"[{where}] <{sender}> {delayed}{e['text']}"]
 
 
-def _ok(e: Event) -> list[str]:
-    text = ok_text(e)
-    return [f"*** {text}"] if text else []
-
-
 def _welcome(e: Event) -> list[str]:
-    lines = [f"*** {e.get('text') or 'Welcome to ' + e['server']}"]
+    lines = [f"*** {event_text(e) or 'Welcome to ' + e['server']}"]
     motd = e.get("motd")
     if motd:
         lines += [f"*** {line}" for line in motd.splitlines()]
@@ -180,8 +175,10 @@ def _mode_event(e: Event) -> list[str]:
     return [f"*** {e['by']} set {e['room']}: {', '.join(words)}"]
 
 
-def _modes(e: Event) -> list[str]:
-    return [f"*** {e['text']}"]
+def _said(e: Event) -> list[str]:
+    """The event's sentence (L{tchat.sentences}) as one line."""
+    text = event_text(e)
+    return [f"*** {text}"] if text else []
 
 
 def _bans(e: Event) -> list[str]:
@@ -195,9 +192,9 @@ def _bans(e: Event) -> list[str]:
 
 
 def _whois(e: Event) -> list[str]:
+    lines = _said(e)
     if not e.get("online"):
-        return [f"*** {e['text']}"]
-    lines = [f"*** {e['text']}"]
+        return lines
     idle = f", idle {e['idle']:.0f}s" if e.get("idle") is not None else ""
     lines.append(f"***   {counted(e['sessions'], 'session')}{idle}, online since {_clock(e['since'])}" if e.get("since") else f"***   {counted(e['sessions'], 'session')}{idle}")
     return lines
@@ -237,9 +234,7 @@ def _help(e: Event) -> list[str]:
     for entry in e["commands"]:
         aliases = f" (also {', '.join(entry['aliases'])})" if entry["aliases"] else ""
         lines.append(f"*** {entry['usage']}{aliases}: {entry['text']}")
-    if e.get("text"):
-        lines.append(f"*** {e['text']}")
-    return lines
+    return lines + _said(e)
 
 
 def _debug(e: Event) -> list[str]:
@@ -296,7 +291,7 @@ _RENDER: dict[str, Callable[[Event], list[str]]] = {
     "users": _users,
     "rooms": _rooms,
     "whoami": _whoami,
-    "ok": _ok,
+    "ok": _said,
     "error": lambda e: [f"!!! {e['text']} ({e['code']})"],
     "notice": lambda e: [f"*** {e['text']}"],
     "shutdown": lambda e: [f"*** Server going down: {e['text']}"],
@@ -304,7 +299,8 @@ _RENDER: dict[str, Callable[[Event], list[str]]] = {
     "ping": lambda e: [f"PING {e['token']}"],
     "pong": lambda e: [f"*** pong{' ' + str(e['token']) if e.get('token') is not None else ''}"],
     "help": _help,
-    "topic": lambda e: [f"*** {e['text']}"] if e.get("re") is not None else [f"*** {e['by']} set the topic of {e['room']}: {e['topic'] or '(none)'}"],
+    # The answer to reading a topic or modes names its action; the announcement of a change does not.
+    "topic": lambda e: _said(e) if e.get("action") else [f"*** {e['by']} set the topic of {e['room']}: {e['topic'] or '(none)'}"],
     "op": lambda e: [f"*** {e['by']} made {e['user']} an operator of {e['room']}"],
     "deop": lambda e: [f"*** {e['by']} took {e['user']}'s operator rights in {e['room']}"],
     "voice": lambda e: [f"*** {e['by']} gave {e['user']} a voice in {e['room']}"],
@@ -315,7 +311,7 @@ _RENDER: dict[str, Callable[[Event], list[str]]] = {
     "mute": lambda e: [f"*** {e['user']} was muted in {e['room']} by {e['by']}{_until(e)}"],
     "unmute": lambda e: [f"*** {e['by']} let {e['user']} speak in {e['room']} again"],
     "invite": lambda e: [f"*** {e['by']} invites you to {e['room']}: /join {e['room']}"],
-    "mode": lambda e: _modes(e) if e.get("re") is not None else _mode_event(e),
+    "mode": lambda e: _said(e) if e.get("action") else _mode_event(e),
     "bans": _bans,
     "nick": lambda e: [f"*** {e['old']} is now {e['new']}"],
     # For IRC's away-notify: text mode shows nothing (/whois tells).

@@ -5,6 +5,7 @@ contacts and last seen; the hub over a real SQLite file.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from typing import Any
@@ -382,6 +383,17 @@ class OfflineTests(AccountsTestCase):
         self.assertEqual([m["text"] for m in again.of("message")], [f"n{i}" for i in range(50, 120)])
         self.assertTrue(all(m["registered"] and m["delayed"] for m in again.of("message")))
         self.assertEqual(await self.store.offline.waiting("alice"), 0)
+
+    async def test_the_ok_of_a_message_that_waits_names_the_account_and_says_so_in_both_modes(self) -> None:
+        from tchat.codec import JSON, render_text
+
+        await self.leave(await self.registered("alice"))
+        bob = await self.guest("bob")
+        event = await self.ask(bob, "msg", to="ALICE", text="later")
+        self.assertEqual((event["to"], event["queued"]), ("alice", True))
+        words = "alice is offline; they will get it when they log in"
+        self.assertEqual(json.loads(JSON.encode(event))["text"], words)
+        self.assertEqual(render_text(event), ["*** " + words])
 
     async def test_guests_cannot_fill_someones_queue_so_friends_still_get_through(self) -> None:
         await self.leave(await self.registered("alice"))

@@ -679,11 +679,11 @@ class ReadingTests(TestCase):
     def test_a_backlog_of_bus_messages_is_read_in_one_go(self) -> None:
         # txredisapi's own reader leaves what follows each bulk reply to the
         # next reactor turn: a busy node fell seconds behind its bus.
-        from tchat.cluster.redis import _SubscriberProtocol
+        from tchat.cluster.redis_link import SubscriberProtocol
 
         got: list[bytes] = []
 
-        class Subscriber(_SubscriberProtocol):
+        class Subscriber(SubscriberProtocol):
             def messageReceived(self, pattern: Any, channel: Any, message: Any) -> None:
                 got.append(message)
 

@@ -302,3 +302,111 @@ class AnswerWordsTests(TestCase):
             self.assertEqual(ok_text(make_event("ok", action=action, **fields)), words)
         # An answer missing what its sentence needs says nothing, and does not break.
         self.assertIsNone(ok_text(make_event("ok", action="ban", room="#a")))
+
+    def test_op_voice_mode_topic_whois_and_help_answers_say_the_same_words_in_both_modes(self) -> None:
+        # alice (JSON) makes #dev, bob (text) makes #txt; carol is in both, and away.
+        alice = self.wire()
+        alice.send(b'{"action": "login", "user": "alice"}\n{"action": "join", "room": "#dev"}\n')
+        bob = self.wire()
+        bob.send(b"bob\n/join #txt\n")
+        carol = self.wire()
+        carol.send(b"carol\n/join #dev\n/join #txt\n/away lunch\n")
+        alice.take(), bob.take()
+        asked = [
+            ("op", {"user": "carol"}, "/op carol", "carol is an operator of {room} now"),
+            ("op", {"user": "carol"}, "/op carol", "carol is an operator in {room}"),
+            ("deop", {"user": "carol"}, "/deop carol", "carol is no operator of {room} now"),
+            ("deop", {"user": "carol"}, "/deop carol", "carol is not an operator in {room}"),
+            ("voice", {"user": "carol"}, "/voice carol", "carol may speak in {room} now"),
+            ("voice", {"user": "carol"}, "/voice carol", "carol is voiced in {room}"),
+            ("devoice", {"user": "carol"}, "/devoice carol", "carol has no voice in {room} now"),
+            ("devoice", {"user": "carol"}, "/devoice carol", "carol is not voiced in {room}"),
+            ("topic", {}, "/topic", "{room} has no topic"),
+            ("topic", {"topic": "ship it"}, "/topic ship it", "topic of {room} set"),
+            ("topic", {}, "/topic", "topic of {room}: ship it"),
+            ("mode", {}, "/mode", "modes of {room}: +t"),
+            ("mode", {"set": {"moderated": True, "limit": 9}}, "/mode +ml 9", "modes of {room}: +mtl"),
+            ("whois", {"user": "carol"}, "/whois carol", "carol: guest, in #lobby, #dev, #txt; away: lunch"),
+        ]
+        for action, fields, command, words in asked:
+            request = {"action": action, **fields}
+            if action != "whois":
+                request["room"] = "#dev"
+            alice.send(json.dumps(request).encode() + b"\n")
+            answer = [e for e in alice.take_json() if e.get("action") == action][-1]
+            self.assertEqual(answer.get("text"), words.format(room="#dev"), request)
+            self.assertEqual(list(answer)[-2:], ["text", "ts"], request)
+            # What happened is in typed fields too: nothing changed, or the letters.
+            ranks = ("op", "deop", "voice", "devoice")
+            self.assertEqual(answer.get("already"), True if action in ranks and not words.endswith(" now") else None, request)
+            if action == "mode":
+                self.assertEqual(answer["letters"], words.rsplit(" ", 1)[1])
+            bob.send(command.encode() + b"\n")
+            shown = bob.take()
+            # whois goes on with a line about sessions.
+            self.assertEqual(shown[-2 if action == "whois" else -1], "*** " + words.format(room="#txt"), command)
+        # The whole help ends with how plain lines go; the help of one command does not.
+        plain = "A plain line goes to your current room; start it with // to send a line beginning with /."
+        alice.send(b'{"action": "help"}\n{"action": "help", "command": "join"}\n')
+        whole, one = alice.take_json()
+        self.assertEqual((whole["text"], list(whole)[-2:]), (plain, ["text", "ts"]))
+        self.assertEqual((one.get("text"), one["command"]), (None, "join"))
+        bob.send(b"/help\n")
+        self.assertEqual(bob.take()[-1], "*** " + plain)
+        bob.send(b"/help join\n")
+        self.assertEqual(bob.take(), [
+            "*** /join #ROOM [KEY] (also /j): join a room (it is made if it does not exist, and you are its op)"
+            " and make it current; KEY for a room with one",
+        ])
+
+    def test_the_welcome_and_whois_of_someone_offline_say_the_words_of_their_fields(self) -> None:
+        from tchat import __version__
+
+        welcome = f"Welcome to tchat {__version__}. Type a name to log in (or /help)."
+        person = self.wire()
+        self.assertEqual(person.take(), ["*** " + welcome])
+        program = self.wire()
+        program.send(b'{"action": "login", "user": "alice"}\n')
+        greeting = program.take_json()[0]
+        self.assertEqual((greeting["event"], greeting["text"], list(greeting)[-2:]), ("welcome", welcome, ["text", "ts"]))
+        # Without a store nobody is offline and registered; the sentence is made from the fields alone.
+        from tchat.codec import JSON, render_text
+        from tchat.sentences import event_text
+
+        offline = make_event("whois", re=1, action="whois", user="dave", online=False, registered=True, seen=5.0)
+        self.assertEqual(render_text(offline), ["*** dave is registered and not online"])
+        self.assertEqual(json.loads(JSON.encode(offline))["text"], "dave is registered and not online")
+        # A warning the rules give stands instead of the sentence; an announcement is no answer and has none.
+        warned = make_event("ok", action="op", room="#a", user="bob", text="done, but not kept across restarts: …")
+        self.assertEqual(event_text(warned), "done, but not kept across restarts: …")
+        for announced in (make_event("topic", room="#a", topic="t", by="bob"), make_event("mode", room="#a", by="bob", set={}, modes={})):
+            self.assertIsNone(event_text(announced))
+            self.assertNotIn("text", json.loads(JSON.encode(announced)))
+
+    def test_a_private_messages_ok_says_to_whom_it_went_in_both_modes(self) -> None:
+        alice = self.wire()
+        alice.send(b'{"action": "login", "user": "alice"}\n')
+        bob = self.wire()
+        bob.send(b"bob\n")
+        carol = self.wire()
+        carol.send(b"carol\n/away lunch\n")
+        alice.take(), bob.take()
+        for line, words in [
+            ('{"action": "msg", "to": "carol", "text": "hi"}', "sent to carol; they are away: lunch"),
+            ('{"action": "msg", "to": "bob", "text": "hi"}', "sent to bob"),
+            ('{"action": "msg", "to": "alice", "text": "me"}', None),
+            ('{"action": "msg", "to": "#lobby", "text": "all"}', None),
+        ]:
+            alice.send(line.encode() + b"\n")
+            ok = [e for e in alice.take_json() if e.get("event") == "ok"][-1]
+            self.assertEqual(ok.get("text"), words, line)
+        bob.take()
+        bob.send(b"/msg carol hi\n")
+        self.assertEqual(bob.take(), ["*** sent to carol; they are away: lunch"])
+        bob.send(b"hello all\n")
+        self.assertEqual(bob.take(), [])
+        # A message that waits for an account offline (only with a store): the words come from its fields.
+        from tchat.sentences import ok_text
+
+        queued = make_event("ok", action="msg", msgid="m-1", to="Dave", queued=True)
+        self.assertEqual(ok_text(queued), "Dave is offline; they will get it when they log in")

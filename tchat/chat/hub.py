@@ -139,7 +139,6 @@ class Hub:
             return
         self.core.delivery.to_connection(connection, make_event(
             "welcome", ts=self.core.now(), server=name, version=__version__, motd=self.config.motd,
-            text=f"Welcome to {name} {__version__}. Type a name to log in (or /help).",
         ))
 
     def handle(self, session: Session, request: Request) -> Deferred[None]:

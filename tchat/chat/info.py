@@ -18,10 +18,8 @@ class InfoRules:
         entries = help_entries(word)
         if not entries:
             raise ChatError("unknown_command", f"no command {word}; /help lists them")
-        text = None
-        if word is None:
-            text = "A plain line goes to your current room; start it with // to send a line beginning with /."
-        self.core.reply(connection, request, "help", commands=entries, text=text)
+        # The words (how plain lines work, after the whole list) are tchat.sentences'.
+        self.core.reply(connection, request, "help", command=word, commands=entries)
 
     @handles("ping")
     async def do_ping(self, connection: Connection, request: Request) -> None:

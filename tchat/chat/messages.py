@@ -84,8 +84,7 @@ class MessageRules:
             # The sender's other devices see what was sent, as if live.
             core.delivery.to_user(user, make_event("message", **fields), but=connection)
             core.reply(
-                connection, request, "ok", msgid=msgid, queued=True,
-                text=f"{account.name} is offline; they will get it when they log in",
+                connection, request, "ok", msgid=msgid, to=account.name, queued=True,
             )
             # They may have logged in while the message was being queued.
             arrived = core.state.user(account.key)
@@ -102,8 +101,9 @@ class MessageRules:
         core.metrics.message(kind)
         self.contacts.offer(user, other)
         away = other.away if other is not user and not notice else None
-        shown = f"sent to {other.name}" + (f"; they are away: {away}" if away else "") if other is not user else None
-        await self._ok_when_stored(connection, request, self.keep(event.fields), msgid=msgid, text=shown, away=away)
+        # Its words (sent to them, away or not) are tchat.sentences'; to oneself, none.
+        to = other.name if other is not user else None
+        await self._ok_when_stored(connection, request, self.keep(event.fields), msgid=msgid, to=to, away=away)
 
     def room_to_speak_in(self, connection: Connection, target: str | None) -> Room:
         """The room ``target`` (or the current one), if the connection's user may speak there; else ChatError."""

@@ -94,7 +94,6 @@ class ModerationRules:
                 raise ChatError("not_in_room", f"only members of {room.name} may read its topic")
             self.core.reply(
                 connection, request, "topic", room=room.name, topic=s.topic, by=s.topic_by, at=s.topic_at,
-                text=f"topic of {room.name}: {s.topic}" if s.topic else f"{room.name} has no topic",
             )
             return
         room = self._room(connection, request)
@@ -122,18 +121,13 @@ class ModerationRules:
         if rank == "op" and not on and target.key == settings.owner:
             raise ChatError("not_allowed", f"{target.name} owns {room.name} and stays an operator")
         if (target.key in keys) == on:
-            already = f"{target.name} is {'' if on else 'not '}{'an operator' if rank == 'op' else 'voiced'} in {room.name}"
-            self.core.reply(connection, request, "ok", room=room.name, user=target.name, text=already)
+            self.core.reply(connection, request, "ok", room=room.name, user=target.name, already=True)
             return None
         (keys.add if on else keys.discard)(target.key)
         return room, target, await self.change(connection, room, settings)
 
     def _rank_done(self, connection: Connection, request: Request, room: Room, target: User, warning: str | None) -> None:
-        said = {
-            "op": f"{target.name} is an operator of {room.name} now", "deop": f"{target.name} is no operator of {room.name} now",
-            "voice": f"{target.name} may speak in {room.name} now", "devoice": f"{target.name} has no voice in {room.name} now",
-        }[request.action]
-        self.core.reply(connection, request, "ok", room=room.name, user=target.name, text=warning or said)
+        self.core.reply(connection, request, "ok", room=room.name, user=target.name, text=warning)
 
     @handles("op")
     async def do_op(self, connection: Connection, request: Request) -> None:
@@ -318,7 +312,7 @@ class ModerationRules:
             s = room.settings
             self.core.reply(
                 connection, request, "mode", room=room.name, modes=s.modes(for_op=connection.admin or s.is_op(logged_in(connection).key)),
-                text=f"modes of {room.name}: {s.mode_letters()}",
+                letters=s.mode_letters(),
             )
             return
         room = self._room(connection, request)
@@ -330,6 +324,5 @@ class ModerationRules:
         modes, public = settings.modes(for_op=True), settings.modes()
         self.announce(room, connection, "mode", set={k: public[k] for k in changes}, modes=public)
         self.core.reply(
-            connection, request, "ok", room=room.name, modes=modes,
-            text=warning or f"modes of {room.name}: {settings.mode_letters()}",
+            connection, request, "ok", room=room.name, modes=modes, letters=settings.mode_letters(), text=warning,
         )

@@ -109,7 +109,7 @@ class PeopleRules:
                 raise ChatError("no_such_user", f"nobody is called {name}")
             self.core.reply(
                 connection, request, "whois", user=account.name, online=False, registered=True,
-                seen=account.last_login, text=f"{account.name} is registered and not online",
+                seen=account.last_login,
             )
             return
         self.core.reply(connection, request, "whois", **self.about(user, asker, connection.admin))
@@ -123,12 +123,9 @@ class PeopleRules:
         rooms = [r.name for r in shown]
         since = min((c.since for c in user.connections), default=None)
         idle = None if user.active is None else max(0.0, now - user.active)
-        text = f"{user.name}: {'registered' if user.registered else 'guest'}, in {', '.join(rooms) or 'no room'}"
-        if user.away:
-            text += f"; away: {user.away}"
         return {
             "user": user.name, "online": True, "registered": user.registered, "away": user.away, "rooms": rooms,
-            "idle": idle, "since": since, "sessions": len(user.connections), "text": text,
+            "idle": idle, "since": since, "sessions": len(user.connections),
             "op_in": [r.name for r in shown if r.settings.is_op(user.key)] or None,
             "voiced_in": [r.name for r in shown if user.key in r.settings.voiced] or None,
         }

@@ -27,291 +27,37 @@ dead link is noticed and nothing waits forever. The link is up only while
 both connections work and the subscription is in place.
 
 Needs Redis 5 or later (INFO is called from a script).
+
+The URL is read in L{tchat.cluster.redis_url}, the scripts are in
+L{tchat.cluster.redis_scripts}, and txredisapi's factory and protocols, as
+adapted for the bus, in L{tchat.cluster.redis_link}.
 """
 
 from __future__ import annotations
 
 import secrets
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, TypeVar
-from urllib.parse import unquote, urlsplit
 
 import txredisapi
 from twisted.internet import defer
 from twisted.internet.defer import Deferred, DeferredLock
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
-from twisted.internet.error import ConnectingCancelledError
 from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.ssl import optionsForClientTLS, trustRootFromCertificates
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
 from tchat.cluster.bus import Bus, BusError, NodeNameTaken, Renewal
+from tchat.cluster.redis_link import CommandProtocol, Factory, SubscriberProtocol, Watched
+from tchat.cluster.redis_scripts import CLAIM, COUNT, LEAVE, REAP, RELEASE, RENEW, START
+from tchat.cluster.redis_url import DEFAULT_PORT, hostport, parse_bus_url
+
+__all__ = ["DEFAULT_PORT", "RedisBus", "parse_bus_url"]
 
 log = Logger(namespace="tchat.cluster.redis")
 
 T = TypeVar("T")
-
-DEFAULT_PORT = 6379
-
-
-def parse_bus_url(url: str) -> tuple[str, int, int, str | None, str | None, bool]:
-    """
-    ``redis://[[user]:password@]host[:port][/db]`` (or ``rediss://`` for
-    TLS) as ``(host, port, db, password, username, tls)``; user and password
-    are percent-decoded. Raises C{ValueError} saying what is wrong (never
-    quoting the password) for anything else.
-    """
-    if not isinstance(url, str):
-        raise ValueError(f"the bus URL must be text, not {type(url).__name__}")
-    scheme, _, rest = url.partition("://")
-    if not _ or scheme.lower() not in ("redis", "rediss"):
-        raise ValueError("the bus URL must start with redis:// or rediss:// (TLS), as in redis://127.0.0.1:6379/0")
-    tls = scheme.lower() == "rediss"
-    try:
-        parts = urlsplit(url)
-    except ValueError as e:
-        raise ValueError(f"the bus URL cannot be read: {e}") from None
-    if parts.query or parts.fragment or "?" in rest or "#" in rest:
-        raise ValueError("the bus URL takes no ?query or #fragment (percent-encode such characters in a password)")
-    userinfo, at, hostport = parts.netloc.rpartition("@")
-    if not hostport:
-        raise ValueError("the bus URL names no host: redis://host[:port][/db]")
-    username: str | None = None
-    password: str | None = None
-    if at:
-        user, colon, secret = userinfo.partition(":")
-        if not colon:
-            raise ValueError("the bus URL has a user but no password: write redis://user:password@host or redis://:password@host")
-        if not secret:
-            raise ValueError("the bus URL has an empty password")
-        username, password = (unquote(user) or None), unquote(secret)
-    host = parts.hostname
-    if not host:
-        raise ValueError("the bus URL names no host: redis://host[:port][/db]")
-    try:
-        port = parts.port
-    except ValueError:
-        raise ValueError(f"the port of the bus URL is not a number from 1 to 65535 (in {hostport!r})") from None
-    if port is None:
-        if hostport.endswith(":"):
-            raise ValueError("the bus URL has an empty port")
-        port = DEFAULT_PORT
-    if port == 0:
-        raise ValueError("the port of the bus URL is not a number from 1 to 65535 (it is 0)")
-    path = parts.path
-    if path in ("", "/"):
-        db = 0
-    elif path[1:].isascii() and path[1:].isdigit():
-        db = int(path[1:])
-    else:
-        raise ValueError(f"the database of the bus URL must be a number, as in redis://host:6379/0 (not {path!r})")
-    return host, port, db, password, username, tls
-
-
-def _hostport(host: str, port: int) -> str:
-    # What messages show of the URL: never its user or password.
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-# -- the scripts -----------------------------------------------------------------
-
-_RUN_ID = "local run_id = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') or ''\n"
-
-# Frees every name KEYS[names] lists for node ARGV[node]; `freed` gets their keys.
-_REAP_BODY = """
-local freed = {}
-for _, key in ipairs(redis.call('SMEMBERS', names)) do
-  local hash = name_prefix .. key
-  if redis.call('HDEL', hash, node) == 1 then
-    freed[#freed + 1] = key
-    if redis.call('HLEN', hash) <= 1 then redis.call('DEL', hash) end
-  end
-end
-redis.call('DEL', names)
-"""
-
-# KEYS: lease. ARGV: token, ms.
-START = _RUN_ID + """
-if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then
-  return {'taken', run_id}
-end
-return {'held', run_id}
-"""
-
-# KEYS: lease, names. ARGV: token, ms, run id seen last, fresh token, node, name prefix.
-# "restarted" when Redis's run id is not the one seen last (it restarted);
-# "lost" when our token is gone from the same Redis: the names still under
-# this node are freed (the others may not have reaped them yet) and the lease
-# is taken afresh with a new token; "taken" when another token holds it.
-RENEW = _RUN_ID + """
-local held = redis.call('GET', KEYS[1])
-if held == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  if run_id ~= ARGV[3] then return {'restarted', run_id} end
-  return {'renewed', run_id}
-end
-if held then return {'taken', run_id} end
-if run_id ~= ARGV[3] then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return {'restarted', run_id}
-end
-local names, node, name_prefix = KEYS[2], ARGV[5], ARGV[6]
-""" + _REAP_BODY + """
-redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[2])
-return {'lost', run_id}
-"""
-
-# KEYS: lease, name hash, names. ARGV: token, node, account ("1"/"0"), key.
-CLAIM = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-local account = redis.call('HGET', KEYS[2], 'account')
-if account == false then
-  redis.call('HSET', KEYS[2], 'account', ARGV[3], ARGV[2], '1')
-elseif account == '1' and ARGV[3] == '1' then
-  redis.call('HSET', KEYS[2], ARGV[2], '1')
-else
-  return 0
-end
-redis.call('SADD', KEYS[3], ARGV[4])
-return 1
-"""
-
-# KEYS: name hash, names. ARGV: node, key.
-RELEASE = """
-redis.call('SREM', KEYS[2], ARGV[2])
-redis.call('HDEL', KEYS[1], ARGV[1])
-if redis.call('HLEN', KEYS[1]) <= 1 then redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-# KEYS: names. ARGV: node, name prefix.
-REAP = "local names, node, name_prefix = KEYS[1], ARGV[1], ARGV[2]\n" + _REAP_BODY + "return freed\n"
-
-# KEYS: lease, names. ARGV: token, node, name prefix. Frees nothing if
-# another process now holds this node's name (its names are its own).
-LEAVE = """
-local held = redis.call('GET', KEYS[1])
-if held and held ~= ARGV[1] then return 0 end
-local names, node, name_prefix = KEYS[2], ARGV[2], ARGV[3]
-""" + _REAP_BODY + """
-redis.call('DEL', KEYS[1])
-return 1
-"""
-
-# KEYS: counter. ARGV: ms.
-COUNT = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n
-"""
-
-
-# -- txredisapi, adapted ---------------------------------------------------------
-
-
-class _Factory(txredisapi.RedisFactory):
-    """
-    One connection (a pool of one) that tells its L{RedisBus} when it is
-    usable and when it is gone, and that never stops reconnecting by itself.
-    """
-
-    def __init__(self, bus: "RedisBus", role: str, protocol: Any, dbid: int | None, charset: str | None) -> None:
-        super().__init__(
-            None, dbid, 1, isLazy=False, charset=charset, password=bus._password, replyTimeout=bus.command_timeout,
-            convertNumbers=False, username=bus._username,
-        )
-        self.protocol = protocol
-        self.bus = bus
-        self.role = role
-        self.initialDelay, self.maxDelay = bus.retry_delays
-
-    def stopTrying(self) -> Deferred[None]:
-        # txredisapi calls this when AUTH or SELECT fails (connectionMade), a
-        # timeout or a connection lost in the middle included, and would then
-        # never reconnect again. The bus stops with disconnect() alone.
-        return defer.succeed(None)
-
-    def connectionError(self, why: str) -> None:
-        # AUTH or SELECT failed; the connection is being closed, and another
-        # will be tried after the backoff.
-        self.bus._refused(self.role, why)
-
-    def addConnection(self, conn: Any) -> None:
-        super().addConnection(conn)
-        if conn in self.pool:
-            self.bus._connected(self.role, conn)
-
-    def delConnection(self, conn: Any) -> None:
-        super().delConnection(conn)
-        self.bus._disconnected(self.role, conn)
-
-
-class _ReadNow:
-    """
-    txredisapi's pure-Python reader (without hiredis) hands the bytes that
-    follow each bulk reply to the next reactor turn (``setLineMode`` does
-    ``callLater(0, …)``): a busy node then reads a few replies of its bus per
-    turn, and a backlog of bus messages grows without bound (cross-node
-    latency of seconds at 250 messages/s). This reads them at once, in a
-    loop (not by recursion), in order.
-    """
-
-    line_mode: int
-
-    def setLineMode(self, extra: bytes = b"") -> None:
-        self.line_mode = 1
-        if extra:
-            self._extra.append(extra)
-
-    def dataReceived(self, data: bytes, unpause: bool = False) -> None:
-        receive = super().dataReceived  # type: ignore[misc]
-        if txredisapi.hiredis is not None:
-            receive(data, unpause)
-            return
-        self._extra: list[bytes] = []
-        receive(data, unpause)
-        while self._extra:
-            receive(self._extra.pop(), False)
-
-
-class _CommandProtocol(_ReadNow, txredisapi.RedisProtocol):
-    def connectionLost(self, why: Failure) -> None:
-        self.factory.bus._problem(why.getErrorMessage())
-        super().connectionLost(why)
-
-
-class _SubscriberProtocol(_ReadNow, txredisapi.SubscriberProtocol):
-    def connectionLost(self, why: Failure) -> None:
-        self.factory.bus._problem(why.getErrorMessage())
-        super().connectionLost(why)
-
-    def messageReceived(self, pattern: Any, channel: Any, message: Any) -> None:
-        self.factory.bus._message(channel, message)
-
-
-@implementer(IStreamClientEndpoint)
-class _Watched:
-    """An endpoint whose failed attempts the bus hears of (for the sentence when start fails)."""
-
-    def __init__(self, endpoint: IStreamClientEndpoint, bus: "RedisBus") -> None:
-        self.endpoint = endpoint
-        self.bus = bus
-
-    def connect(self, protocolFactory: Any) -> Deferred[Any]:
-        def failed(failure: Failure) -> Failure:
-            if not failure.check(defer.CancelledError, ConnectingCancelledError):
-                self.bus._problem(failure.getErrorMessage())
-            return failure
-
-        return self.endpoint.connect(protocolFactory).addErrback(failed)
-
-    def __repr__(self) -> str:
-        return f"Redis at {self.bus.where}"
-
-
-# -- the bus ---------------------------------------------------------------------
 
 
 class RedisBus:
@@ -351,7 +97,7 @@ class RedisBus:
         self.node = node
         self.timeout = timeout
         self.prefix = prefix
-        self.where = _hostport(host, port)
+        self.where = hostport(host, port)
         self.db = db
         self.tls = tls
         self.published = 0
@@ -378,7 +124,7 @@ class RedisBus:
         self._state = "new"  # starting, started, stopping, stopped
         self._receive: Callable[[bytes], None] | None = None
         self._link: Callable[[bool], None] | None = None
-        self._factories: list[_Factory] = []
+        self._factories: list[Factory] = []
         self._command: Any = None  # the command connection while it is usable
         self._subscriber: Any = None  # the subscriber connection while it is subscribed
         self._up = False
@@ -411,10 +157,10 @@ class RedisBus:
         self._ready = Deferred()
         self._start_done = Deferred()
         self._factories = [
-            _Factory(self, "command", _CommandProtocol, self.db or None, "utf-8"),
+            Factory(self, "command", CommandProtocol, self.db or None, "utf-8", self._password, self._username),
             # Messages stay bytes (charset None): txredisapi would decode
             # them, and with convertNumbers make b"12" the int 12.
-            _Factory(self, "subscriber", _SubscriberProtocol, None, None),
+            Factory(self, "subscriber", SubscriberProtocol, None, None, self._password, self._username),
         ]
         endpoint: IStreamClientEndpoint = HostnameEndpoint(self.reactor, self._host, self._port, timeout=self.command_timeout)
         if self._tls is not None:
@@ -422,7 +168,7 @@ class RedisBus:
         for factory in self._factories:
             # The endpoint way (ClientService inside): reactor.connectTCP()
             # with a txredisapi factory no longer works.
-            factory.startConnecting(_Watched(endpoint, self))
+            factory.startConnecting(Watched(endpoint, self))
         return Deferred.fromCoroutine(self._start())
 
     async def _start(self) -> None:

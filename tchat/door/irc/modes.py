@@ -175,10 +175,9 @@ def rank_request(s: IrcSession, room: str, action: str, nick: str, change: str) 
         if is_error(e):
             about_someone(s, e, "MODE", room, nick)
             return
-        name, who, said = e.get("room") or room, e.get("user") or nick, e.get("text") or ""
-        if said == f"{who} is {'an operator' if 'o' in change else 'voiced'} in {name}" or said.startswith(f"{who} is not "):
+        if e.get("already"):
             return  # nothing changed, so nothing to show
-        s.line("MODE", name, change, who)
+        s.line("MODE", e.get("room") or room, change, e.get("user") or nick)
 
     return s.request(action, {"room": room, "user": nick}, answer)
 

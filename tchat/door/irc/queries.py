@@ -18,6 +18,7 @@ from tchat.door.irc.session import Answer, IrcSession, Items
 from tchat.door.irc.wire import strip_formatting
 from tchat.events import Event
 from tchat.names import name_key
+from tchat.sentences import event_text
 
 
 def _online_of(s: IrcSession, nicks: list[str], shown: Callable[[Event], str], numeric: str) -> Items:
@@ -168,7 +169,7 @@ def cmd_whois(s: IrcSession, line: Line) -> Items | None:
 
     def answer(e: Event) -> None:
         if is_error(e) or not e.get("online"):
-            s.numeric(N.ERR_NOSUCHNICK, nick, "No such nick/channel" if is_error(e) else e.get("text") or "not online")
+            s.numeric(N.ERR_NOSUCHNICK, nick, "No such nick/channel" if is_error(e) else event_text(e) or "not online")
             s.numeric(N.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
             return
         who = e["user"]
