@@ -6,11 +6,10 @@ a real SQLite file.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from tchat.commands import BadRequest
-from tchat.events import Event
+from tchat.events import Event, millisecond
 from tests.helpers import RecordingSession, request
 from tests.test_accounts import AccountsTestCase
 
@@ -42,11 +41,14 @@ class HistoryPageRuleTests(AccountsTestCase):
         self.assertEqual(self.texts(await self.page(alice, "#lobby", around=ids[3], limit=3)), ["t2", "t3", "t4"])
         self.assertEqual(self.texts(await self.page(alice, "#lobby", after=ids[0], before=ids[5], end="oldest")),
                          ["t1", "t2", "t3", "t4"])
-        # A time is a number, compared to the millisecond: after t3's, the messages of later milliseconds.
-        later = [f"t{i}" for i, ok in enumerate(oks) if math.floor(ok["ts"] * 1000) > math.floor(oks[3]["ts"] * 1000)]
-        self.assertEqual(self.texts(await self.page(alice, "#lobby", after=oks[3]["ts"])), later)
+        # A time is a number, compared to the millisecond: after t3's (as stored; an ok has a time
+        # of its own), the messages of later milliseconds.
+        stored = (await self.page(alice, "#lobby"))["messages"]
+        ts3 = stored[3]["ts"]
+        later = [m["text"] for m in stored if millisecond(m["ts"]) > millisecond(ts3)]
+        self.assertEqual(self.texts(await self.page(alice, "#lobby", after=ts3)), later)
         self.assertNotIn("t3", later)
-        self.assertEqual(self.texts(await self.page(alice, "#lobby", before=int(oks[0]["ts"]))), [])
+        self.assertEqual(self.texts(await self.page(alice, "#lobby", before=int(stored[0]["ts"]))), [])
 
     async def test_a_page_that_makes_no_sense_is_refused_with_a_reason(self) -> None:
         alice = await self.guest("alice")

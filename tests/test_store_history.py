@@ -118,7 +118,7 @@ class HistoryPageTests:
     async def test_bounds_are_checked(self) -> None:
         store = await self.filled()
         for page in ({"around": "m1", "before": "m2"}, {"around": "m1", "after": 5.0}, {"before": True},
-                     {"after": float("nan")}, {"before": ["m1"]}):
+                     {"after": float("nan")}, {"around": float("inf")}, {"before": ["m1"]}):
             with self.assertRaises(ValueError, msg=repr(page)):  # type: ignore[attr-defined]
                 await store.history.room_history("#lobby", 10, **page)
 

@@ -44,6 +44,7 @@ concurrent commits together, but let two batches take ids in either order.)
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Generic, Mapping, Sequence, TypeVar
 
 from twisted.internet.defer import Deferred, maybeDeferred
@@ -126,8 +127,8 @@ def page_sql(conditions: Sequence[str] = (), newest: bool = True) -> str:
     return f"{_PAGE}{where} ORDER BY id {'DESC' if newest else 'ASC'} LIMIT ?"
 
 
-# The two history queries, public so that tests and the benchmark can
-# EXPLAIN exactly what the store runs.
+# The history queries, public so that tests and the benchmark can EXPLAIN
+# exactly what the store runs (every page is a page_sql).
 LAST_PAGE_SQL = page_sql()
 PAGE_BEFORE_SQL = page_sql(["id < ?"])
 # The same, for messages no older than a time (private history starts when
@@ -143,18 +144,19 @@ PAGE_AFTER_SQL = page_sql(["id > ?"], newest=False)
 Ref = str | float
 
 
-def _row_id(txn: Txn, conversation: str, msgid: str) -> int:
-    """The row id of ``msgid`` in this conversation: a msgid of another is as unknown as one never sent."""
-    row_id = txn.value("SELECT id FROM messages WHERE msgid = ? AND conversation = ?", (msgid, conversation))
-    if row_id is None:
+def _find(txn: Txn, conversation: str, msgid: str) -> tuple[int, float]:
+    """The row id and time of ``msgid`` in this conversation: a msgid of another is as unknown as one never sent."""
+    rows = txn.all("SELECT id, ts FROM messages WHERE msgid = ? AND conversation = ?", (msgid, conversation))
+    if not rows:
         raise UnknownMessage(msgid)
-    return int(row_id)
+    row_id, ts = rows[0]
+    return int(row_id), float(ts)
 
 
 def _bound(txn: Txn, conversation: str, ref: Ref, after: bool, inclusive: bool = False) -> tuple[str, Any]:
     """The condition (and its parameter) for the messages after ``ref`` (or before it), or also at it."""
     if isinstance(ref, str):
-        row_id = _row_id(txn, conversation, ref)
+        row_id, _ = _find(txn, conversation, ref)
         return ("id >= ?" if inclusive else "id > ?") if after else "id < ?", row_id
     ms = millisecond(ref)
     if after:
@@ -166,8 +168,8 @@ def _position(txn: Txn, conversation: str, ref: Ref) -> tuple[int, int | None]:
     """Where ``ref`` is, to compare two: its millisecond, and its row id for a msgid."""
     if not isinstance(ref, str):
         return millisecond(ref), None
-    row_id = _row_id(txn, conversation, ref)
-    return millisecond(float(txn.value("SELECT ts FROM messages WHERE id = ?", (row_id,)))), row_id
+    row_id, ts = _find(txn, conversation, ref)
+    return millisecond(ts), row_id
 
 
 def _later(txn: Txn, conversation: str, a: Ref, b: Ref) -> bool:
@@ -413,7 +415,9 @@ class History(UsesDatabase):
 
 def _check_refs(before: Ref | None, after: Ref | None, around: Ref | None) -> None:
     for ref in (before, after, around):
-        if ref is not None and (isinstance(ref, bool) or not isinstance(ref, (str, int, float)) or ref != ref):
+        if ref is None or isinstance(ref, str):
+            continue
+        if isinstance(ref, bool) or not isinstance(ref, (int, float)) or not math.isfinite(ref):
             raise ValueError("a page starts or ends at a msgid (a string) or a time (a number)")
     if around is not None and (before is not None or after is not None):
         raise ValueError("around is a page of its own: not with before or after")
