@@ -10,8 +10,26 @@ member. Events are never mutated after they are built.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, Protocol
+
+
+def millisecond(ts: float) -> int:
+    """
+    The millisecond a Unix time falls in: the ``k`` with ``k / 1000 <= ts <
+    (k + 1) / 1000`` exactly as floats compare. IRC's server-time shows it,
+    and history pages bounded by a time compare by it (in SQL, ``ts >= k /
+    1000``), so a time read back from a ``time`` tag names that message's
+    millisecond. (``int(ts * 1000)`` alone is off by one for about half of
+    the times that are whole milliseconds: 0.123 * 1000 is 122.99999….)
+    """
+    ms = math.floor(ts * 1000)
+    if (ms + 1) / 1000 <= ts:
+        ms += 1
+    elif ms / 1000 > ts:
+        ms -= 1
+    return ms
 
 
 class Codec(Protocol):

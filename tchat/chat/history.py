@@ -9,6 +9,8 @@ account tomorrow, and must not come with yesterday's conversation).
 
 from __future__ import annotations
 
+from typing import Any
+
 from tchat.chat.core import Core, handles, logged_in, store_error
 from tchat.chat.model import Connection
 from tchat.commands import Request
@@ -33,7 +35,7 @@ class HistoryRules:
             # Text mode names its current room, when it has one, before the request gets here.
             raise ChatError("not_in_room", "you are in no room; name one: /history #room")
         limit = min(request.args.get("limit", HISTORY_DEFAULT), HISTORY_MAX)
-        before = request.args.get("before")
+        page = _page_of(request)
         try:
             if is_room(target):
                 room = user.rooms.get(name_key(target))
@@ -46,7 +48,7 @@ class HistoryRules:
                     since = await store.memberships.joined(user.key, room.key) if user.registered else None
                     if since is None:
                         since = room.joined.get(user.key, self.core.now())
-                messages, more = await store.history.room_history(room.key, limit, before, since=since)
+                messages, more = await store.history.room_history(room.key, limit, since=since, **page)
             else:
                 if not user.registered:
                     raise ChatError("not_registered", "private conversations can be read back only by registered users")
@@ -55,8 +57,30 @@ class HistoryRules:
                 if mine is None or theirs is None:
                     messages, more = [], False
                 else:
+                    target = theirs.name
                     since = max(mine.created, theirs.created)
-                    messages, more = await store.history.private_history(mine.key, theirs.key, limit, before, since=since)
+                    messages, more = await store.history.private_history(mine.key, theirs.key, limit, since=since, **page)
         except UnknownMessage as e:
             raise store_error(e) from None
         self.core.reply(connection, request, "history", target=target, messages=messages, more=more)
+
+
+def _page_of(request: Request) -> dict[str, Any]:
+    """
+    Which page is asked for: ``before`` and ``after`` (a msgid, or a Unix
+    time), ``around`` (the same) instead of them, and with ``end`` which end
+    of the range: ``newest`` (the default) or ``oldest``.
+    """
+    args = request.args
+    page: dict[str, Any] = {}
+    for name in ("before", "after", "around"):
+        value = args.get(name)
+        if value is not None:
+            page[name] = value if isinstance(value, str) else float(value)
+    if "around" in page and ("before" in page or "after" in page):
+        raise ChatError("bad_request", "around is a page of its own: give it without before or after")
+    if args.get("end") == "oldest":
+        if "around" in page:
+            raise ChatError("bad_request", "a page around a message has no end to choose")
+        page["oldest"] = True
+    return page

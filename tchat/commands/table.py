@@ -441,7 +441,10 @@ COMMANDS: tuple[Command, ...] = (
         (
             Field("target"),
             Field("limit", "int", required=False, minimum=1, error="limit is a number of messages, at least 1"),
-            Field("before", required=False),
+            Field("before", "id", required=False),
+            Field("after", "id", required=False),
+            Field("around", "id", required=False),
+            Field("end", required=False, choices=("newest", "oldest"), error="end is newest or oldest"),
         ),
         (
             TextForm(

@@ -13,10 +13,14 @@ same way, so history shows the mark as live messages do.
 It is stored under a *conversation key*: the room key (``name_key("#Lobby")``
 is ``#lobby``) for a room, or for a private message the two user keys sorted
 and joined by a space (L{conversation_key}), so both parties read the same
-conversation. Pages run by the insertion order (an integer primary key),
-newest first in the index, and come back oldest first; ``before`` is a msgid
-whose row id bounds the page. The index ``(conversation, id)`` answers "the
-last N of this conversation before id X" by reading just those N rows.
+conversation. Pages run by the insertion order (an integer primary key)
+and come back oldest first. A page is bounded by ``before`` and ``after``
+(or centred on ``around``), each a msgid, whose row id bounds it, or a time
+(IRC's CHATHISTORY asks by either); it is the newest N of its range, or the
+oldest. A msgid is looked up in the conversation asked about only. The index
+``(conversation, id)`` answers "the last N of this conversation before id X"
+(or the first N after it) by reading just those N rows; ``(conversation,
+ts)`` the same by time.
 
 Writing, under load, uses group commit::
 
@@ -40,12 +44,14 @@ concurrent commits together, but let two batches take ids in either order.)
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Generic, Mapping, Sequence, TypeVar
 
 from twisted.internet.defer import Deferred, fail, maybeDeferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from tchat.events import millisecond
 from tchat.names import is_room, name_key
 from tchat.store.db import Database, UsesDatabase, operation
 from tchat.store.txn import Txn, placeholders
@@ -113,14 +119,110 @@ def message_dict(row: Sequence[Any]) -> Message:
 # -- work functions (run in a pool thread) ------------------------------------
 
 _PAGE = "SELECT id, msgid, sender, target, text, kind, ts, registered FROM messages WHERE conversation = ?"
-# The two history queries, public so that tests and the benchmark can
-# EXPLAIN exactly what the store runs.
-LAST_PAGE_SQL = f"{_PAGE} ORDER BY id DESC LIMIT ?"
-PAGE_BEFORE_SQL = f"{_PAGE} AND id < ? ORDER BY id DESC LIMIT ?"
+
+
+def page_sql(conditions: Sequence[str] = (), newest: bool = True) -> str:
+    """A page of one conversation within ``conditions``: its newest rows (or its oldest), ``limit`` + 1 of them."""
+    where = "".join(f" AND {condition}" for condition in conditions)
+    return f"{_PAGE}{where} ORDER BY id {'DESC' if newest else 'ASC'} LIMIT ?"
+
+
+# The history queries, public so that tests and the benchmark can EXPLAIN
+# exactly what the store runs (every page is a page_sql).
+LAST_PAGE_SQL = page_sql()
+PAGE_BEFORE_SQL = page_sql(["id < ?"])
 # The same, for messages no older than a time (private history starts when
 # both accounts existed).
-LAST_PAGE_SINCE_SQL = f"{_PAGE} AND ts >= ? ORDER BY id DESC LIMIT ?"
-PAGE_BEFORE_SINCE_SQL = f"{_PAGE} AND ts >= ? AND id < ? ORDER BY id DESC LIMIT ?"
+LAST_PAGE_SINCE_SQL = page_sql(["ts >= ?"])
+PAGE_BEFORE_SINCE_SQL = page_sql(["ts >= ?", "id < ?"])
+# The first page after a message (IRC's CHATHISTORY AFTER, BETWEEN).
+PAGE_AFTER_SQL = page_sql(["id > ?"], newest=False)
+
+# Where a page starts or ends: a msgid, or a Unix time (compared to the
+# millisecond, as IRC's server-time shows it: "after 12:00:00.250" is from
+# 12:00:00.251 on, whatever the microseconds).
+Ref = str | float
+
+
+def _find(txn: Txn, conversation: str, msgid: str) -> tuple[int, float]:
+    """The row id and time of ``msgid`` in this conversation: a msgid of another is as unknown as one never sent."""
+    rows = txn.all("SELECT id, ts FROM messages WHERE msgid = ? AND conversation = ?", (msgid, conversation))
+    if not rows:
+        raise UnknownMessage(msgid)
+    row_id, ts = rows[0]
+    return int(row_id), float(ts)
+
+
+def _bound(txn: Txn, conversation: str, ref: Ref, after: bool, inclusive: bool = False) -> tuple[str, Any]:
+    """The condition (and its parameter) for the messages after ``ref`` (or before it), or also at it."""
+    if isinstance(ref, str):
+        row_id, _ = _find(txn, conversation, ref)
+        return ("id >= ?" if inclusive else "id > ?") if after else "id < ?", row_id
+    ms = millisecond(ref)
+    if after:
+        return "ts >= ?", (ms if inclusive else ms + 1) / 1000
+    return "ts < ?", ms / 1000
+
+
+def _position(txn: Txn, conversation: str, ref: Ref) -> tuple[int, int | None]:
+    """Where ``ref`` is, to compare two: its millisecond, and its row id for a msgid."""
+    if not isinstance(ref, str):
+        return millisecond(ref), None
+    row_id, ts = _find(txn, conversation, ref)
+    return millisecond(ts), row_id
+
+
+def _later(txn: Txn, conversation: str, a: Ref, b: Ref) -> bool:
+    """Whether ``a`` is later than ``b`` (two msgids by insertion order, else by time)."""
+    (ms_a, id_a), (ms_b, id_b) = _position(txn, conversation, a), _position(txn, conversation, b)
+    if id_a is not None and id_b is not None:
+        return id_a > id_b
+    return ms_a > ms_b
+
+
+def _rows(
+    txn: Txn, conversation: str, conditions: list[tuple[str, Any]], limit: int, newest: bool
+) -> tuple[list[Message], bool]:
+    """Up to ``limit`` messages (newest or oldest of those within ``conditions``), oldest first; and whether more exist."""
+    rows = txn.all(page_sql([c for c, _ in conditions], newest), (conversation, *(p for _, p in conditions), limit + 1))
+    more = len(rows) > limit
+    page = [message_dict(row[1:]) for row in rows[:limit]]
+    if newest:
+        page.reverse()
+    return page, more
+
+
+def _page(
+    txn: Txn,
+    conversation: str,
+    limit: int,
+    before: Ref | None = None,
+    since: float | None = None,
+    after: Ref | None = None,
+    around: Ref | None = None,
+    oldest: bool = False,
+) -> tuple[list[Message], bool]:
+    """
+    One page of a conversation, oldest first, and whether the range holds
+    more: see L{History.room_history}.
+    """
+    visible: list[tuple[str, Any]] = [] if since is None else [("ts >= ?", since)]
+    if around is not None:
+        # Half before it (none for a page of one), the rest from it on.
+        earlier, more_earlier = _rows(txn, conversation, [*visible, _bound(txn, conversation, around, False)], limit // 2, True)
+        later, more_later = _rows(
+            txn, conversation, [*visible, _bound(txn, conversation, around, True, inclusive=True)], limit - len(earlier), False
+        )
+        return earlier + later, more_earlier or more_later
+    if before is not None and after is not None and _later(txn, conversation, after, before):
+        # A range given the other way round: the same range, counted from the same bound.
+        before, after, oldest = after, before, not oldest
+    conditions = list(visible)
+    if after is not None:
+        conditions.append(_bound(txn, conversation, after, True))
+    if before is not None:
+        conditions.append(_bound(txn, conversation, before, False))
+    return _rows(txn, conversation, conditions, limit, not oldest)
 
 
 def _insert_sql(rows: int) -> str:
@@ -151,29 +253,6 @@ def _insert_messages(txn: Txn, rows: Sequence[Row]) -> list[Exception | None]:
         if rows[index][0] not in inserted:
             outcome[index] = DuplicateMessage(rows[index][0])
     return outcome
-
-
-def _page(
-    txn: Txn, conversation: str, limit: int, before_msgid: str | None, since: float | None = None
-) -> tuple[list[Message], bool]:
-    before = None
-    if before_msgid is not None:
-        before = txn.value("SELECT id FROM messages WHERE msgid = ?", (before_msgid,))
-        if before is None:
-            raise UnknownMessage(before_msgid)
-    if since is None:
-        if before is None:
-            rows = txn.all(LAST_PAGE_SQL, (conversation, limit + 1))
-        else:
-            rows = txn.all(PAGE_BEFORE_SQL, (conversation, before, limit + 1))
-    elif before is None:
-        rows = txn.all(LAST_PAGE_SINCE_SQL, (conversation, since, limit + 1))
-    else:
-        rows = txn.all(PAGE_BEFORE_SINCE_SQL, (conversation, since, before, limit + 1))
-    more = len(rows) > limit
-    page = [message_dict(row[1:]) for row in rows[:limit]]
-    page.reverse()
-    return page, more
 
 
 def _count_since(txn: Txn, conversations: Sequence[str], ts: float) -> dict[str, int]:
@@ -287,16 +366,31 @@ class History(UsesDatabase):
 
     @operation
     async def room_history(
-        self, room_key: str, limit: int = 50, before_msgid: str | None = None, since: float | None = None
+        self,
+        room_key: str,
+        limit: int = 50,
+        before: Ref | None = None,
+        since: float | None = None,
+        *,
+        after: Ref | None = None,
+        around: Ref | None = None,
+        oldest: bool = False,
     ) -> tuple[list[Message], bool]:
         """
-        The last ``limit`` messages of the room ``room_key`` (before the
-        message ``before_msgid``, if given; with ``since``, only those sent
-        at or after it), oldest first, and whether older ones exist. Raises
-        L{UnknownMessage} for an unknown ``before_msgid``.
+        A page of the room ``room_key``, oldest first, and whether the range
+        holds more than the page. The range: every message, or those
+        ``before`` a message and/or ``after`` one (each a msgid, or a Unix
+        time compared to the millisecond, see L{Ref}); with ``since``, only
+        those sent at or after it. The page is the last ``limit`` of the
+        range (the first, with ``oldest``); ``before`` and ``after`` given
+        the other way round (``after`` later) mean the range between them,
+        counted from the same one. With ``around`` instead, up to ``limit``
+        // 2 before it and the rest from it on (that message included).
+        Raises L{UnknownMessage} for a msgid not in this conversation.
         """
         _check_limit(limit)
-        return await self.db.run(_page, room_key, limit, before_msgid, since)
+        _check_refs(before, after, around)
+        return await self.db.run(_page, room_key, limit, before, since, after, around, oldest)
 
     @operation
     async def private_history(
@@ -304,15 +398,21 @@ class History(UsesDatabase):
         user_key_a: str,
         user_key_b: str,
         limit: int = 50,
-        before_msgid: str | None = None,
+        before: Ref | None = None,
         since: float | None = None,
+        *,
+        after: Ref | None = None,
+        around: Ref | None = None,
+        oldest: bool = False,
     ) -> tuple[list[Message], bool]:
         """
         Like L{room_history}, for the private messages between two users
         (either order); with ``since``, only messages sent at or after it.
         """
         _check_limit(limit)
-        return await self.db.run(_page, conversation_key(user_key_a, user_key_b), limit, before_msgid, since)
+        _check_refs(before, after, around)
+        conversation = conversation_key(user_key_a, user_key_b)
+        return await self.db.run(_page, conversation, limit, before, since, after, around, oldest)
 
     @operation
     async def count_since(self, room_keys: Sequence[str], ts: float) -> dict[str, int]:
@@ -324,6 +424,16 @@ class History(UsesDatabase):
         if not keys:
             return {}
         return await self.db.run(_count_since, keys, ts)
+
+
+def _check_refs(before: Ref | None, after: Ref | None, around: Ref | None) -> None:
+    for ref in (before, after, around):
+        if ref is None or isinstance(ref, str):
+            continue
+        if isinstance(ref, bool) or not isinstance(ref, (int, float)) or not math.isfinite(ref):
+            raise ValueError("a page starts or ends at a msgid (a string) or a time (a number)")
+    if around is not None and (before is not None or after is not None):
+        raise ValueError("around is a page of its own: not with before or after")
 
 
 def _check_limit(limit: int) -> None:

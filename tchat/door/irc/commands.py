@@ -29,6 +29,7 @@ from tchat.door.irc.channels import (
     cmd_part,
     cmd_topic,
 )
+from tchat.door.irc.history import cmd_chathistory
 from tchat.door.irc.messages import cmd_privmsg, cmd_tagmsg
 from tchat.door.irc.modes import cmd_mode
 from tchat.door.irc.operators import cmd_info, cmd_kill, cmd_oper
@@ -123,6 +124,11 @@ COMMANDS: dict[str, Command] = {
     "PRIVMSG": Command(cmd_privmsg, help="PRIVMSG <target>{,<target>} :<text>: a message to channels or nicks (up to 4)"),
     "NOTICE": Command(cmd_privmsg, help="NOTICE <target>{,<target>} :<text>: a notice: nothing answers it automatically"),
     "TAGMSG": Command(cmd_tagmsg, 1, help="TAGMSG <target>{,<target>}: client tags alone (typing, reactions), to clients with message-tags"),
+    "CHATHISTORY": Command(
+        cmd_chathistory, 1,
+        help="CHATHISTORY LATEST|BEFORE|AFTER|AROUND <target> <msgid=…|timestamp=…|*> <limit>"
+        " | BETWEEN <target> <ref> <ref> <limit>: history of a channel you are in, or of your conversation with a nick",
+    ),
     "JOIN": Command(cmd_join, 1, help="JOIN <channel>{,<channel>} [<key>{,<key>}]: go in channels (JOIN 0 leaves them all)"),
     "PART": Command(cmd_part, 1, help="PART <channel>{,<channel>} [:<reason>]: leave channels"),
     "NAMES": Command(cmd_names, help="NAMES [<channel>]: who is in a channel"),

@@ -13,6 +13,8 @@ from irctokens import Line
 from tchat import __version__
 from tchat.door.irc import numerics as N
 from tchat.door.irc.channels import names_request, own_join, topic_time_request
+from tchat.door.irc.history import CAP as CHATHISTORY_CAP
+from tchat.door.irc.history import isupport as chathistory_isupport
 from tchat.door.irc.idents import realname_of, username_of
 from tchat.door.irc.replies import (
     AWAY_LEN,
@@ -31,9 +33,11 @@ from tchat.names import NAME_MAX, BadName, check_name, name_key
 
 # Capabilities offered; cap-notify is on for every client of CAP LS 302.
 CAPS = (
-    "account-tag", "away-notify", "batch", "cap-notify", "echo-message", "extended-join", "labeled-response", "message-tags", "multi-prefix",
-    "sasl", "server-time", "userhost-in-names",
+    "account-tag", "away-notify", "batch", "cap-notify", "draft/chathistory", "echo-message", "extended-join", "labeled-response",
+    "message-tags", "multi-prefix", "sasl", "server-time", "userhost-in-names",
 )
+# Offered only with a store (accounts, history).
+STORE_CAPS = frozenset({"sasl", CHATHISTORY_CAP})
 
 
 def cmd_pass(s: IrcSession, line: Line) -> Items | None:
@@ -137,8 +141,8 @@ def isupport(s: IrcSession) -> list[str]:
     config = s.hub.config
     return [
         "AWAYLEN=%d" % AWAY_LEN, "BOT=B", "CASEMAPPING=rfc8265", "CHANLIMIT=#:%d" % config.max_rooms_per_user,
-        "CHANMODES=b,k,l,imnt", "CHANNELLEN=%d" % CHANNEL_LEN, "CHANTYPES=#", "KICKLEN=390", "MAXLIST=b:500",
-        "MODES=4", "NETWORK=" + s.server, "NICKLEN=%d" % NAME_MAX, "PREFIX=(ov)@+", "TOPICLEN=%d" % TOPIC_LEN,
+        "CHANMODES=b,k,l,imnt", "CHANNELLEN=%d" % CHANNEL_LEN, "CHANTYPES=#", *chathistory_isupport(s), "KICKLEN=390",
+        "MAXLIST=b:500", "MODES=4", "NETWORK=" + s.server, "NICKLEN=%d" % NAME_MAX, "PREFIX=(ov)@+", "TOPICLEN=%d" % TOPIC_LEN,
         "TARGMAX=JOIN:,KICK:%d,NAMES:1,NOTICE:%d,PART:,PRIVMSG:%d,WHOIS:1" % (TARGETS_MAX, TARGETS_MAX, TARGETS_MAX), "UTF8ONLY", "WHOX",
     ]
 
@@ -245,8 +249,8 @@ def cmd_cap(s: IrcSession, line: Line) -> Items | None:
 
 
 def offered(s: IrcSession) -> list[str]:
-    """The capabilities this server offers: ``sasl`` only with accounts (a store)."""
-    return [cap for cap in CAPS if cap != "sasl" or s.hub.store is not None]
+    """The capabilities this server offers: ``sasl`` and ``draft/chathistory`` only with a store."""
+    return [cap for cap in CAPS if cap not in STORE_CAPS or s.hub.store is not None]
 
 
 def cap_ls(s: IrcSession) -> list[str]:

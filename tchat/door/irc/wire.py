@@ -18,6 +18,8 @@ from typing import Iterable, Sequence
 import irctokens
 from irctokens import Line
 
+from tchat.events import millisecond
+
 # Without tags, "\r\n" included.
 LINE_MAX = 512
 # What a client may send as tags ("@" and the space after them included).
@@ -68,12 +70,12 @@ def parse(raw: bytes) -> Line:
 
 def server_time(ts: float) -> str:
     """The ``time`` tag (IRCv3 server-time): UTC, milliseconds, ``Z``."""
-    whole = int(ts)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{int((ts - whole) * 1000):03d}Z"
+    whole, ms = divmod(millisecond(ts), 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{ms:03d}Z"
 
 
 # Commands whose last parameter is a word, not a text: written without ":".
-_WORDS = frozenset({"JOIN", "MODE", "NICK", "INVITE", "PING", "324", "004"})
+_WORDS = frozenset({"JOIN", "MODE", "NICK", "INVITE", "PING", "BATCH", "324", "004"})
 
 
 def _format(command: str, params: list[str], source: str | None) -> bytes:
