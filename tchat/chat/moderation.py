@@ -318,7 +318,7 @@ class ModerationRules:
             s = room.settings
             self.core.reply(
                 connection, request, "mode", room=room.name, modes=s.modes(for_op=connection.admin or s.is_op(logged_in(connection).key)),
-                text=f"modes of {room.name}: {s.mode_letters()}",
+                created=s.created, text=f"modes of {room.name}: {s.mode_letters()}",
             )
             return
         room = self._room(connection, request)

@@ -45,6 +45,23 @@ def admission(room: Room, user: User, key: str | None, admin: bool, now: float) 
     return None
 
 
+def _listed(room: Room, key: str) -> dict[str, Any]:
+    """A room as ``rooms`` lists it to the user ``key``: members, topic (and when set), when made, invited."""
+    s = room.settings
+    listed: dict[str, Any] = {"room": room.name, "members": len(room.members)}
+    if s.topic:
+        listed["topic"] = s.topic
+        if s.topic_at is not None:
+            listed["topic_at"] = s.topic_at
+    if s.created is not None:
+        listed["created"] = s.created
+    if s.kept:
+        listed["kept"] = True
+    if key in s.invited:
+        listed["invited"] = True
+    return listed
+
+
 class RoomKeeper:
     """
     Writes a kept room's settings to the store, one write at a time per room
@@ -126,6 +143,13 @@ class RoomRules:
     def join(self, user: User, room: Room, by: Connection | None = None, since: float | None = None) -> None:
         """``user`` (all its connections) is in ``room`` now; the room and the user's other devices are told."""
         self.state.add_member(room, user, since if since is not None else self.core.now())
+        if room.settings.created is None:
+            # Made now (for IRC's 329 and LIST's filters); the lobby, and a room
+            # kept before tchat kept the time, take their next join's.
+            settings = room.settings.copy()
+            settings.created = self.core.now()
+            self.state.update_room(room, settings)
+            self.keeper.keep_soon(room)
         s = room.settings
         op = s.is_op(user.key) or None
         self.delivery.to_room(room, self.core.event(
@@ -292,9 +316,6 @@ class RoomRules:
 
     @handles("rooms")
     async def do_rooms(self, connection: Connection, request: Request) -> None:
-        rooms = [
-            {"room": r.name, "members": len(r.members), **({"topic": r.settings.topic} if r.settings.topic else {}),
-             **({"kept": True} if r.settings.kept else {})}
-            for r in self.state.rooms()
-        ]
+        key = connection.user.key if connection.user is not None else ""
+        rooms = [_listed(r, key) for r in self.state.rooms()]
         self.core.reply(connection, request, "rooms", rooms=rooms)

@@ -97,6 +97,9 @@ class RoomSettings:
     mutes: dict[str, Restriction] = field(default_factory=dict)
     # Users (keys) invited and not yet in.
     invited: set[str] = field(default_factory=set)
+    # When the room was made (seconds since the epoch); None for a room kept
+    # before tchat kept it, until its next join (IRC's 329, LIST's C filter).
+    created: float | None = None
 
     def copy(self) -> "RoomSettings":
         return copy.deepcopy(self)
@@ -154,7 +157,7 @@ class RoomSettings:
             "moderated": self.moderated, "invite_only": self.invite_only, "key": self.key, "limit": self.limit,
             "topic_locked": self.topic_locked, "history": self.history,
             "bans": [r.to_dict() for r in self.bans.values()], "mutes": [r.to_dict() for r in self.mutes.values()],
-            "invited": sorted(self.invited),
+            "invited": sorted(self.invited), "created": self.created,
         }
 
     @classmethod
@@ -175,7 +178,7 @@ class RoomSettings:
             topic=_str(d, "topic", TOPIC_MAX, default=""), topic_by=_opt_str(d, "topic_by", 64), topic_at=_opt_num(d, "topic_at"),
             moderated=_bool(d, "moderated"), invite_only=_bool(d, "invite_only"), key=_opt_str(d, "key", KEY_MAX),
             limit=limit, topic_locked=_bool(d, "topic_locked", True), history=history,
-            bans=bans, mutes=mutes, invited=_keys(d, "invited"),
+            bans=bans, mutes=mutes, invited=_keys(d, "invited"), created=_opt_num(d, "created"),
         )
 
 

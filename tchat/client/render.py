@@ -49,6 +49,7 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple, TextIO
 
 from termcolor import colored
 
+from tchat.codec import ONLY_SHOWN
 from tchat.errors import counted
 from tchat.names import clean_text, is_room, name_key
 
@@ -399,6 +400,9 @@ class Renderer:
         body = self._message_body(str(e["from"]), str(e["to"]), str(e["text"]), e.get("kind"), me, registered, rank)
         if e.get("delayed"):
             body.append(Segment(" (delayed)", "mark"))
+        only = ONLY_SHOWN.get(str(e.get("only") or ""))
+        if only and str(e["to"]).startswith("#"):
+            body.append(Segment(only, "mark"))
         return [body]
 
     # -- the rest, one per event ---------------------------------------------

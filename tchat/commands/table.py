@@ -179,6 +179,10 @@ COMMANDS: tuple[Command, ...] = (
                 error='kind must be "action" (for /me), "notice" (a message nothing answers automatically) or left out',
             ),
             Field("tags", "tags", required=False),
+            Field(
+                "only", required=False, choices=("op", "voice"),
+                error='only is "op" (to a room\'s operators) or "voice" (its voiced users and operators)',
+            ),
         ),
         (
             TextForm(

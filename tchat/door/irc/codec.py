@@ -37,6 +37,9 @@ FLAG_LETTERS = {"moderated": "m", "invite_only": "i", "topic_locked": "t"}
 
 ADMIN = "an admin"
 
+# STATUSMSG=@+: a message's "only" as the prefix of its channel, and back.
+STATUS_PREFIX = {"op": "@", "voice": "+"}
+
 
 def hostmask(nick: str, host: str) -> str:
     """How the door names a user to IRC: ``nick!nick@host``, the host being the server's name."""
@@ -153,7 +156,9 @@ class IrcCodec:
         return encode_text(command, target, text, self.source(sender), self.tags(event, msgid=True), wrap)
 
     def _message(self, e: Event) -> bytes:
-        return self.message_lines(e, e["from"], e["to"], e["text"], e.get("kind"), "NOTICE" if e.get("notice") else "PRIVMSG")
+        # To a room's ops (or voiced users) only: STATUSMSG's @#room (+#room).
+        target = STATUS_PREFIX.get(e.get("only") or "", "") + e["to"]
+        return self.message_lines(e, e["from"], target, e["text"], e.get("kind"), "NOTICE" if e.get("notice") else "PRIVMSG")
 
     def _tagmsg(self, e: Event) -> bytes:
         # Client tags alone: only a client with message-tags can read them.

@@ -32,6 +32,8 @@ def cmd_mode(s: IrcSession, line: Line) -> Items | None:
             modes = dict(e.get("modes") or {})
             text, params = mode_change({k: v for k, v in modes.items() if v not in (None, False)})
             s.numeric(N.RPL_CHANNELMODEIS, e["room"], (text or "+") + "n", *params)
+            if e.get("created") is not None:
+                s.numeric(N.RPL_CREATIONTIME, e["room"], str(int(e["created"])))
 
         return [s.request("mode", {"room": target}, show)]
     return channel_mode(s, target, line.params[1], line.params[2:])

@@ -147,6 +147,11 @@ export function messageItem(m, { own = false, me = null, status = null } = {}) {
   } else {
     body.append(from, " ", richText(m.text, "text"));
   }
+  if (inRoom && (m.only === "op" || m.only === "voice")) {
+    const mark = el("span", "mark", m.only === "op" ? "to ops" : "to voiced users and ops");
+    mark.title = "only the room's operators" + (m.only === "voice" ? " and voiced users" : "") + " got this message";
+    body.append(" ", mark);
+  }
   if (m.delayed) {
     const mark = el("span", "mark", "delayed");
     mark.title = `sent ${new Date(m.ts * 1000).toLocaleString()}, while you were away`;
