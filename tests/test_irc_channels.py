@@ -14,7 +14,7 @@ from twisted.trial.unittest import TestCase
 from tchat.chat.roomsettings import RoomSettings
 from tchat.cluster.wire import BadMessage, decode, encode
 from tchat.codec import render_text
-from tchat.commands import BadRequest
+from tchat.commands import BadRequest, parse_text
 from tchat.door.irc import IrcDoor
 from tests.helpers import logged_in, make_hub, request
 from tests.test_cluster import Cluster
@@ -318,3 +318,72 @@ class OpsOnlyStoredTests(StoredTestCase):
         self.assertEqual([m["text"] for m in member.of("message")], [])
         history = await self.ask(hub, op, "history", target="#dev")
         self.assertEqual([m["text"] for m in history["messages"]], ["for everyone"])
+
+
+class SecretTests(IrcTestCase):
+    def setUp(self) -> None:
+        self.hub, self.clock = make_hub(lobby=None)
+        self.door = IrcDoor(self.hub, self.limits, self.clock)
+        self.ports = iter(range(40000, 50000))
+        self.first = self.user("first", join="#gen")
+        self.first.send("JOIN #open", "MODE #gen +s")
+        self.first.take()
+        self.second = self.user("second", join=None)
+
+    def listed(self, client: Irc) -> set[str]:
+        client.send("LIST")
+        return {line.split(" ")[3] for line in client.take() if " 322 " in line}
+
+    def test_a_secret_channel_is_listed_named_and_whoised_to_its_members_only(self) -> None:
+        self.assertEqual(self.listed(self.first), {"#gen", "#open"})
+        self.assertEqual(self.listed(self.second), {"#open"})
+        self.second.send("NAMES #gen")
+        self.assertEqual(self.second.take(), [":tchat 366 second #gen :End of /NAMES list"])
+        self.second.send("TOPIC #gen")
+        self.assertEqual(self.second.numerics(), ["403"])
+        self.second.send("WHOIS first")
+        self.assertIn(":tchat 319 second first :@#open", self.second.take())
+        # A member sees it, its 353 marked secret ("@").
+        self.first.send("NAMES #gen")
+        self.assertEqual(self.first.take(), [":tchat 353 first @ #gen :@first", ":tchat 366 first #gen :End of /NAMES list"])
+        self.first.send("MODE #gen")
+        self.assertEqual(self.first.take()[0], ":tchat 324 first #gen +tsn")
+        self.second.send("JOIN #gen")
+        self.second.take()
+        self.assertEqual(self.listed(self.second), {"#gen", "#open"})
+
+    def test_other_doors_keep_it_secret_too_and_minus_s_lifts_it(self) -> None:
+        web = logged_in(self.hub, "webby", "10.9.9.9:1")
+        self.hub.handle(web, request("rooms"))
+        self.assertEqual([r["room"] for r in web.last()["rooms"]], ["#open"])
+        self.hub.handle(web, request("users", room="#gen"))
+        self.assertEqual(web.last()["code"], "no_such_room")
+        self.hub.handle(web, request("mode", room="#gen"))
+        self.assertEqual(web.last()["code"], "no_such_room")
+        # Text mode's /mode takes the letter; a kept room keeps it.
+        self.assertEqual(parse_text("/mode #gen +s").args["set"], {"secret": True})
+        settings = self.hub.state.room("#gen").settings
+        self.assertTrue(RoomSettings.from_dict(settings.to_dict()).secret)
+        self.first.send("MODE #gen -s")
+        self.assertEqual(self.first.take(), [":first!first@tchat MODE #gen -s"])
+        self.hub.handle(web, request("rooms"))
+        self.assertEqual([r["room"] for r in web.last()["rooms"]], ["#gen", "#open"])
+
+
+class InvisibleTests(IrcTestCase):
+    def test_an_invisible_client_is_left_out_of_a_who_of_a_mask_by_who_shares_no_channel(self) -> None:
+        evan = self.user("evan", join=None)
+        evan.send("MODE evan +i")
+        evan.take()
+        shiv = self.user("shivaram", join=None)
+        shiv.send("WHO eva*")
+        self.assertEqual(shiv.numerics(), ["315"])
+        shiv.send("WHO evan")
+        self.assertEqual(shiv.numerics(), ["352", "315"])
+        evan.send("WHO eva*")
+        self.assertEqual(evan.numerics(), ["352", "315"])
+        evan.send("JOIN #test")
+        shiv.send("JOIN #test")
+        shiv.take()
+        shiv.send("WHO eva*")
+        self.assertEqual(shiv.numerics(), ["352", "315"])

@@ -77,7 +77,7 @@ class RegistrationTests(IrcTestCase):
         lines = client.take()
         numerics = [line.split(" ")[1] for line in lines if line.startswith(":tchat ")]
         self.assertEqual(numerics[:5], ["001", "002", "003", "004", "005"])
-        for token in ("CHANTYPES=#", "CASEMAPPING=rfc8265", "PREFIX=(ov)@+", "CHANMODES=b,k,l,imnt", "NICKLEN=32",
+        for token in ("CHANTYPES=#", "CASEMAPPING=rfc8265", "PREFIX=(ov)@+", "CHANMODES=b,k,l,imnst", "NICKLEN=32",
                       "CHANNELLEN=49", "TOPICLEN=390", "AWAYLEN=300", "MODES=4", "TARGMAX="):
             self.assertTrue(any(token in line for line in lines if " 005 " in line), token)
         self.assertIn("251", numerics)

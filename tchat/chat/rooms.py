@@ -57,6 +57,8 @@ def _listed(room: Room, key: str) -> dict[str, Any]:
         listed["created"] = s.created
     if s.kept:
         listed["kept"] = True
+    if s.secret:
+        listed["secret"] = True
     if key in s.invited:
         listed["invited"] = True
     return listed
@@ -123,6 +125,17 @@ class RoomRules:
     def room(self, name: str) -> Room:
         room = self.state.room(name_key(name))
         if room is None:
+            raise ChatError("no_such_room", f"no such room: {name}")
+        return room
+
+    def visible_room(self, connection: Connection, name: str) -> Room:
+        """
+        The room ``name``, as L{room}, unless it is secret (+s) and the
+        connection's user is not in it: then, to them, there is no such room.
+        """
+        room = self.room(name)
+        user = connection.user
+        if room.settings.hidden_from(room.key, user.rooms if user is not None else (), connection.admin):
             raise ChatError("no_such_room", f"no such room: {name}")
         return room
 
@@ -306,16 +319,18 @@ class RoomRules:
         if name is None:
             self.core.reply(connection, request, "users", users=self.state.online())
         else:
-            room = self.room(name)
+            room = self.visible_room(connection, name)
             members = sorted(room.members.values(), key=lambda u: name_key(u.name))
             self.core.reply(
                 connection, request, "users", room=room.name, users=room.names(), ops=self.ops(room), voiced=self.voiced(room),
                 away={u.name: u.away for u in members if u.away} or None,
-                registered=[u.name for u in members if u.registered] or None,
+                registered=[u.name for u in members if u.registered] or None, secret=room.settings.secret or None,
             )
 
     @handles("rooms")
     async def do_rooms(self, connection: Connection, request: Request) -> None:
-        key = connection.user.key if connection.user is not None else ""
-        rooms = [_listed(r, key) for r in self.state.rooms()]
+        user = connection.user
+        key, mine = (user.key, user.rooms) if user is not None else ("", {})
+        # A secret room is listed to its members (and admins) only.
+        rooms = [_listed(r, key) for r in self.state.rooms() if not r.settings.hidden_from(r.key, mine, connection.admin)]
         self.core.reply(connection, request, "rooms", rooms=rooms)

@@ -127,7 +127,7 @@ def _marked(users: Iterable[Any], ops: Any = None, voiced: Any = None) -> list[s
 
 # The letters of the modes, in the order the server gives them.
 MODE_LETTERS = (
-    ("invite_only", "i"), ("moderated", "m"), ("topic_locked", "t"), ("key", "k"), ("limit", "l"), ("history", "H"),
+    ("invite_only", "i"), ("moderated", "m"), ("secret", "s"), ("topic_locked", "t"), ("key", "k"), ("limit", "l"), ("history", "H"),
 )
 
 
@@ -150,6 +150,7 @@ def _mode_change(field: str, value: Any) -> str:
         "invite_only": ("invite-only", "not invite-only"),
         "moderated": ("moderated", "not moderated"),
         "topic_locked": ("only ops set the topic", "anyone sets the topic"),
+        "secret": ("secret: shown to members only", "not secret"),
         "key": ("a key to join", "no key"),
         "limit": (f"at most {value} members", "no limit"),
         "history": ("history only from joining", "all of the history"),

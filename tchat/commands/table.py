@@ -319,7 +319,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "mode",
         "a room's modes, or change them (ops only): +m moderated, +i invite-only, +k KEY, +l N most members,"
-        " +t only ops set the topic, +H new members read only from their join; - to remove",
+        " +t only ops set the topic, +s secret (shown to members only), +H new members read only from their join; - to remove",
         (Field("room"), Field("set", "modes", required=False)),
         (TextForm(("mode",), (ROOM_OPT, Arg("set", "MODES", optional=True, rest=True))),),
     ),

@@ -115,18 +115,20 @@ def names_request(s: IrcSession, room: str, end: str | None = "") -> Request:
             channel.members = {name_key(u): u for u in users}
         full = "userhost-in-names" in s.caps
         shown = [prefixes(s, u, ops, voiced) + (s.mask(u) if full else u) for u in users]
-        head = len(f":{s.server} 353 {s.nick} = {name} :".encode("utf-8")) + 2
+        # RFC 2812: "@" for a secret channel, "=" for a public one.
+        symbol = "@" if e.get("secret") else "="
+        head = len(f":{s.server} 353 {s.nick} {symbol} {name} :".encode("utf-8")) + 2
         batch: list[str] = []
         size = head
         for entry in shown:
             length = len(entry.encode("utf-8")) + 1
             if batch and size + length > LINE_MAX:
-                s.numeric(N.RPL_NAMREPLY, "=", name, " ".join(batch))
+                s.numeric(N.RPL_NAMREPLY, symbol, name, " ".join(batch))
                 batch, size = [], head
             batch.append(entry)
             size += length
         if batch:
-            s.numeric(N.RPL_NAMREPLY, "=", name, " ".join(batch))
+            s.numeric(N.RPL_NAMREPLY, symbol, name, " ".join(batch))
         if end is not None:
             s.numeric(N.RPL_ENDOFNAMES, name if end == room else end, "End of /NAMES list")
 

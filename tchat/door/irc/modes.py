@@ -103,8 +103,8 @@ def channel_mode(s: IrcSession, room: str, modes: str, args: list[str]) -> Items
                 s.server_notice(f"tchat bans by name: MODE {room} +b NICK (not {mask})")
                 continue
             items.append(ban_request(s, room, nick, sign))
-        elif letter in "imt":
-            flags[{"i": "invite_only", "m": "moderated", "t": "topic_locked"}[letter]] = sign
+        elif letter in "imst":
+            flags[{"i": "invite_only", "m": "moderated", "s": "secret", "t": "topic_locked"}[letter]] = sign
         elif letter == "n":
             pass  # always on: only members send to a room
         elif letter == "k":

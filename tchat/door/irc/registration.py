@@ -137,7 +137,7 @@ def isupport(s: IrcSession) -> list[str]:
     config = s.hub.config
     return [
         "AWAYLEN=%d" % AWAY_LEN, "BOT=B", "CASEMAPPING=rfc8265", "CHANLIMIT=#:%d" % config.max_rooms_per_user,
-        "CHANMODES=b,k,l,imnt", "CHANNELLEN=%d" % CHANNEL_LEN, "CHANTYPES=#", "ELIST=CMNTU", "KICKLEN=390", "MAXLIST=b:500",
+        "CHANMODES=b,k,l,imnst", "CHANNELLEN=%d" % CHANNEL_LEN, "CHANTYPES=#", "ELIST=CMNTU", "KICKLEN=390", "MAXLIST=b:500",
         "MODES=4", "NAMELEN=%d" % REAL_LEN, "NETWORK=" + s.server, "NICKLEN=%d" % NAME_MAX, "PREFIX=(ov)@+", "STATUSMSG=@+",
         "TOPICLEN=%d" % TOPIC_LEN,
         "TARGMAX=JOIN:,KICK:%d,NAMES:%d,NOTICE:%d,PART:,PRIVMSG:%d,WHOIS:1" % (TARGETS_MAX, TARGETS_MAX, TARGETS_MAX, TARGETS_MAX),
@@ -151,7 +151,7 @@ def welcome(s: IrcSession, e: Event, then: Items | None = None) -> None:
     s.numeric(N.RPL_WELCOME, f"Welcome to {s.server}, {s.nick}: this is tchat's IRC door")
     s.numeric(N.RPL_YOURHOST, f"Your host is {s.server}, running tchat {__version__}")
     s.numeric(N.RPL_CREATED, "This server was started " + time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(s.door.started)))
-    s.send(encode(N.RPL_MYINFO, [s.client, s.server, f"tchat-{__version__}", "Bio", "biklmnotv", "bklov"], s.server))
+    s.send(encode(N.RPL_MYINFO, [s.client, s.server, f"tchat-{__version__}", "Bio", "biklmnostv", "bklov"], s.server))
     tokens = isupport(s)
     for i in range(0, len(tokens), 12):
         s.numeric(N.RPL_ISUPPORT, *tokens[i : i + 12], "are supported by this server")
