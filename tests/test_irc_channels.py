@@ -348,6 +348,12 @@ class SecretTests(IrcTestCase):
         self.assertEqual(self.first.take(), [":tchat 353 first @ #gen :@first", ":tchat 366 first #gen :End of /NAMES list"])
         self.first.send("MODE #gen")
         self.assertEqual(self.first.take()[0], ":tchat 324 first #gen +tsn")
+        # Invited to it, one sees it in INVITE's list (and LIST).
+        self.first.send("INVITE second #gen")
+        self.first.take()
+        self.second.take()
+        self.second.send("INVITE")
+        self.assertEqual(self.second.numerics(), ["336", "337"])
         self.second.send("JOIN #gen")
         self.second.take()
         self.assertEqual(self.listed(self.second), {"#gen", "#open"})

@@ -331,6 +331,9 @@ class RoomRules:
     async def do_rooms(self, connection: Connection, request: Request) -> None:
         user = connection.user
         key, mine = (user.key, user.rooms) if user is not None else ("", {})
-        # A secret room is listed to its members (and admins) only.
-        rooms = [_listed(r, key) for r in self.state.rooms() if not r.settings.hidden_from(r.key, mine, connection.admin)]
+        # A secret room is listed to its members (and admins, and whom it invited) only.
+        rooms = [
+            _listed(r, key) for r in self.state.rooms()
+            if not r.settings.hidden_from(r.key, mine, connection.admin) or key in r.settings.invited
+        ]
         self.core.reply(connection, request, "rooms", rooms=rooms)
