@@ -216,6 +216,12 @@ class OpsOnlyRuleTests(IrcTestCase):
         # The one who sent it gets its ok, not the message back.
         self.assertEqual(self.carol.of("message"), [])
 
+    def test_text_mode_sends_one_with_slash_ops(self) -> None:
+        self.hub.handle(self.carol, parse_text("/ops #dev look at this"))
+        self.assertEqual(self.carol.last()["text"], "sent to the operators of #dev")
+        self.assertEqual(self.alice.last("message")["only"], "op")
+        self.assertEqual(self.bob.of("message"), [])
+
     def test_a_moderated_room_still_silences_who_may_not_speak(self) -> None:
         self.hub.handle(self.alice, request("mode", room="#dev", set="+m"))
         self.assertEqual(self.send(self.carol, to="#dev", text="hi", only="op")["code"], "muted")

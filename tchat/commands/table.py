@@ -201,6 +201,12 @@ COMMANDS: tuple[Command, ...] = (
                 fixed=(("kind", "action"),),
                 summary="describe an action in your current room: /me waves",
             ),
+            TextForm(
+                ("opmsg", "ops"),
+                (Arg("to", "#ROOM"), TEXT),
+                fixed=(("only", "op"),),
+                summary="send TEXT to the operators of #ROOM only (IRC's PRIVMSG @#room)",
+            ),
         ),
     ),
     Command(
