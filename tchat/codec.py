@@ -79,11 +79,16 @@ def _message(e: Event) -> list[str]:
     where = e["to"] if e["to"].startswith("#") else "private"
     delayed = f"(sent {_clock(e['ts'])}) " if e.get("delayed") else ""
     sender = sender_shown(e)
+    # A message to a room's ops (or voiced users) only says so.
+    only = ONLY_SHOWN.get(e.get("only") or "", "")
     if e.get("kind") == "action":
-        return [f"[{where}] * {sender} {delayed}{e['text']}"]
+        return [f"[{where}] * {sender} {delayed}{e['text']}{only}"]
     if e.get("notice"):
-        return [f"[{where}] -{sender}- {delayed}{e['text']}"]
-    return [f"[{where}] <{sender}> {delayed}{e['text']}"]
+        return [f"[{where}] -{sender}- {delayed}{e['text']}{only}"]
+    return [f"[{where}] <{sender}> {delayed}{e['text']}{only}"]
+
+
+ONLY_SHOWN = {"op": " (to ops)", "voice": " (to voiced users and ops)"}
 
 
 def _welcome(e: Event) -> list[str]:

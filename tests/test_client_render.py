@@ -119,6 +119,11 @@ class PlainRenderingTests(TestCase):
         self.assertTrue(line.startswith(f"{self.t} -> bob: later"), line)
         self.assertIn("queued", line)
 
+    def test_a_message_to_a_rooms_ops_or_voiced_users_says_so(self) -> None:
+        to_ops = ev("message", msgid="m", to="#dev", text="psst", kind="public", only="op", **{"from": "bob"})
+        self.assertEqual(self.one(to_ops), f"{self.t} [#dev] <~bob> psst (to ops)")
+        self.assertEqual(self.one({**to_ops, "only": "voice"}), f"{self.t} [#dev] <~bob> psst (to voiced users and ops)")
+
     def test_delayed_message_shows_its_original_time_a_mark_and_who_sent_it(self) -> None:
         sent = NOW - 3 * 86400
         delayed = {"event": "message", "ts": sent, "msgid": "m", "from": "bob", "to": "alice",

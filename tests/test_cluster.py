@@ -158,7 +158,7 @@ class PresenceTests(TestCase):
         c.do("a", alice, "users")
         self.assertEqual(alice.last()["users"], ["alice", "bob", "carol"])
         c.do("a", alice, "rooms")
-        self.assertEqual(alice.last()["rooms"], [{"room": "#lobby", "members": 3}])
+        self.assertEqual(alice.last()["rooms"], [{"room": "#lobby", "members": 3, "created": 1_000_000}])
         c.do("a", alice, "users", room="#lobby")
         self.assertEqual(alice.last()["users"], ["alice", "bob", "carol"])
 

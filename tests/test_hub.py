@@ -226,7 +226,7 @@ class RoomTests(TestCase):
         self.hub.handle(self.alice, request("part", room="#lobby"))
         self.hub.handle(self.bob, request("part", room="#lobby"))
         self.hub.handle(self.bob, request("rooms"))
-        self.assertEqual(self.bob.last()["rooms"], [{"room": "#lobby", "members": 0}])
+        self.assertEqual(self.bob.last()["rooms"], [{"room": "#lobby", "members": 0, "created": 1_000_000}])
         self.hub.handle(self.alice, request("msg", text="anyone?"))
         self.assertEqual(self.alice.last()["code"], "not_in_room")
 
@@ -265,7 +265,9 @@ class RoomTests(TestCase):
         self.hub.handle(self.alice, request("users", room="#none"))
         self.assertEqual(self.alice.last()["code"], "no_such_room")
         self.hub.handle(self.alice, request("rooms"))
-        self.assertEqual(self.alice.last()["rooms"], [{"room": "#dev", "members": 1}, {"room": "#lobby", "members": 2}])
+        self.assertEqual(
+            self.alice.last()["rooms"], [{"room": "#dev", "members": 1, "created": 1_000_000}, {"room": "#lobby", "members": 2, "created": 1_000_000}],
+        )
 
 
 class LeavingTests(TestCase):

@@ -77,7 +77,7 @@ class RegistrationTests(IrcTestCase):
         lines = client.take()
         numerics = [line.split(" ")[1] for line in lines if line.startswith(":tchat ")]
         self.assertEqual(numerics[:5], ["001", "002", "003", "004", "005"])
-        for token in ("CHANTYPES=#", "CASEMAPPING=rfc8265", "PREFIX=(ov)@+", "CHANMODES=b,k,l,imnt", "NICKLEN=32",
+        for token in ("CHANTYPES=#", "CASEMAPPING=rfc8265", "PREFIX=(ov)@+", "CHANMODES=b,k,l,imnst", "NICKLEN=32",
                       "CHANNELLEN=49", "TOPICLEN=390", "AWAYLEN=300", "MODES=4", "TARGMAX="):
             self.assertTrue(any(token in line for line in lines if " 005 " in line), token)
         self.assertIn("251", numerics)
@@ -102,7 +102,7 @@ class RegistrationTests(IrcTestCase):
         client = self.irc()
         client.send("CAP LS 302", "NICK alice", "USER a 0 * :A")
         lines = client.take()
-        self.assertEqual(lines, [":tchat CAP * LS :account-tag away-notify batch cap-notify echo-message extended-join labeled-response message-tags multi-prefix server-time userhost-in-names"])
+        self.assertEqual(lines, [":tchat CAP * LS :account-tag away-notify batch cap-notify echo-message extended-join labeled-response message-tags multi-prefix server-time setname userhost-in-names"])
         client.send("CAP REQ :server-time multi-prefix", "CAP LIST")
         self.assertEqual(client.take(), [
             ":tchat CAP * ACK :server-time multi-prefix",
@@ -332,7 +332,7 @@ class OperatorTests(IrcTestCase):
         self.assertEqual(self.alice.take(), [":alice!alice@tchat MODE #dev +mik-t sesame", ":alice!alice@tchat MODE #dev +l 10"])
         self.assertEqual(self.bob.take(), [":alice!alice@tchat MODE #dev +mik-t *", ":alice!alice@tchat MODE #dev +l 10"])
         self.alice.send("MODE #dev")
-        self.assertEqual(self.alice.take(), [":tchat 324 alice #dev +mikln sesame 10"])
+        self.assertEqual(self.alice.take(), [":tchat 324 alice #dev +mikln sesame 10", ":tchat 329 alice #dev :1000000"])
         self.alice.send("MODE #dev +n", "MODE #dev +z", "MODE #dev +k", "MODE #dev +l")
         self.assertEqual(self.alice.numerics(), ["472", "461", "461"])
 
@@ -485,7 +485,7 @@ class ConformanceTests(IrcTestCase):
         alice.send("MODE #dev +l :")
         self.assertEqual(alice.numerics(), ["696"])
         alice.send("MODE #dev")
-        self.assertEqual(alice.take(), [":tchat 324 alice #dev +tn"])
+        self.assertEqual(alice.take(), [":tchat 324 alice #dev +tn", ":tchat 329 alice #dev :1000000"])
 
     def test_userhost_in_names_shows_each_member_as_a_full_mask(self) -> None:
         alice = self.user("alice", "userhost-in-names", "multi-prefix")

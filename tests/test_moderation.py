@@ -100,7 +100,7 @@ class TopicTests(RoomTestCase):
         read = self.do(self.carol, "topic", room="#dev")
         self.assertEqual((read.name, read["topic"], read["by"], read["re"]), ("topic", "release on Friday", "alice", "topic"))
         rooms = self.do(self.carol, "rooms")["rooms"]
-        self.assertIn({"room": "#dev", "members": 3, "topic": "release on Friday"}, rooms)
+        self.assertIn({"room": "#dev", "members": 3, "topic": "release on Friday", "topic_at": 1_000_000, "created": 1_000_000}, rooms)
 
     def test_a_topic_locked_room_refuses_members_and_an_unlocked_one_lets_them(self) -> None:
         self.assertEqual(self.do(self.bob, "topic", room="#dev", topic="hi")["code"], "not_op")
@@ -368,13 +368,19 @@ class KeptRoomTests(StoredTestCase):
         self.assertEqual((await self.ask(hub, owner, "mode", room="#club", set="+i")).name, "ok")
         for s in (owner, friend, troll):
             hub.disconnect(s)
-        self.assertIn("#club", [r["room"] for r in (await self.ask(hub, await self.person(hub, "look"), "rooms"))["rooms"]])
+        listed = (await self.ask(hub, await self.person(hub, "look"), "rooms"))["rooms"]
+        club = next(r for r in listed if r["room"] == "#club")
+        made, topic_at = club["created"], club["topic_at"]
+        self.assertLessEqual(made, topic_at)
 
         # A restart: a new hub on the same database.
         hub = await self.start()
         visitor = await self.person(hub, "visitor", host="10.0.0.5")
         rooms = (await self.ask(hub, visitor, "rooms"))["rooms"]
-        self.assertIn({"room": "#club", "members": 0, "topic": "members only", "kept": True}, rooms)
+        club = next(r for r in rooms if r["room"] == "#club")
+        self.assertEqual((club["members"], club["topic"], club["kept"]), (0, "members only", True))
+        # When it was made and when its topic was set are kept with it.
+        self.assertEqual((club["created"], club["topic_at"]), (made, topic_at))
         self.assertEqual((await self.ask(hub, visitor, "join", room="#club"))["code"], "invite_only")
         troll = await self.person(hub, "troll2", host="10.0.0.66")
         owner = await self.person(hub, "owner", PASSWORD, host="10.0.0.1")

@@ -30,6 +30,13 @@ class Delivery(Protocol):
     def to_room(self, room: Room, event: Event, but: Connection | None = None) -> None:
         """Every connection of every member of ``room`` but ``but``."""
 
+    def to_ranks(self, room: Room, event: Event, only: str, but: Connection | None = None) -> None:
+        """
+        Every connection of the members of ``room`` of a rank but ``but``:
+        ``only`` ``op``, its operators; ``voice``, its voiced users and its
+        operators (IRC's STATUSMSG, ``@#room`` and ``+#room``).
+        """
+
     def to_sharers(self, user: User, build: Callable[[list[str]], Event]) -> None:
         """
         Everyone else who shares a room with ``user``, once each: the event
@@ -98,6 +105,10 @@ class LocalDelivery:
         self.metrics.fanned_out(room.doors)
         if but is not None and but in room.connections:
             self.metrics.delivered(but.door, -1)
+
+    def to_ranks(self, room: Room, event: Event, only: str, but: Connection | None = None) -> None:
+        for user in ranked(room, only):
+            self.to_user(user, event, but)
 
     def to_sharers(self, user: User, build: Callable[[list[str]], Event]) -> None:
         self.share(user.rooms.values(), user.key, build)
@@ -228,6 +239,15 @@ class LocalDelivery:
         if self._flush_call is None:
             assert self._reactor is not None
             self._flush_call = self._reactor.callLater(0, self.flush)
+
+
+RANKS = ("op", "voice")
+
+
+def ranked(room: Room, only: str) -> list[User]:
+    """The members of ``room`` of rank ``only`` (``op``; ``voice``: voiced or op), for L{Delivery.to_ranks}."""
+    s = room.settings
+    return [u for u in room.members.values() if s.is_op(u.key) or (only == "voice" and u.key in s.voiced)]
 
 
 def _put(out: dict[Session, list[Any]], session: Session, event: Event) -> None:

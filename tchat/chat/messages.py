@@ -18,6 +18,7 @@ from twisted.logger import Logger
 
 from tchat.chat.contacts import ContactRules
 from tchat.chat.core import Core, handles, logged_in
+from tchat.chat.delivery import ranked
 from tchat.chat.model import Connection, Room
 from tchat.chat.offline import OfflineRules
 from tchat.chat.rooms import RoomRules
@@ -58,6 +59,12 @@ class MessageRules:
         target = request.args.get("to")
         core = self.core
         user.active = core.now()
+        only = request.args.get("only")
+        if only is not None:
+            if target is None or not is_room(target):
+                raise ChatError("bad_request", "only goes with a message to a room: to its operators, or its voiced users")
+            await self._to_ranks(connection, request, target, text, kind, notice, tags, only)
+            return
         if target is None or is_room(target):
             room = self.room_to_speak_in(connection, target)
             msgid = core.next_msgid()
@@ -104,6 +111,33 @@ class MessageRules:
         # Its words (sent to them, away or not) are tchat.sentences'; to oneself, none.
         to = other.name if other is not user else None
         await self._ok_when_stored(connection, request, self.keep(event.fields), msgid=msgid, to=to, away=away)
+
+    async def _to_ranks(
+        self, connection: Connection, request: Request, target: str, text: str, kind: str | None, notice: bool | None,
+        tags: Any, only: str,
+    ) -> None:
+        """
+        A message to a room's operators (``only`` ``op``), or to its voiced
+        users and operators (``voice``): IRC's STATUSMSG (``@#room``,
+        ``+#room``). Any member who may speak sends one; it is not stored, as
+        a room's history is every member's to read.
+        """
+        user = logged_in(connection)
+        core = self.core
+        room = self.room_to_speak_in(connection, target)
+        msgid = core.next_msgid()
+        event = core.event(
+            "message", msgid=msgid, **{"from": user.name}, to=room.name, text=text,
+            kind="action" if kind == "action" else "public", only=only, registered=user.registered or None,
+            notice=notice, tags=tags,
+        )
+        core.delivery.to_ranks(room, event, only, but=connection)
+        if user not in ranked(room, only):
+            # The sender's other devices see what was sent.
+            core.delivery.to_user(user, event, but=connection)
+        core.metrics.message(event["kind"])
+        who = "operators" if only == "op" else "voiced users and operators"
+        core.reply(connection, request, "ok", msgid=msgid, text=f"sent to the {who} of {room.name}")
 
     def room_to_speak_in(self, connection: Connection, target: str | None) -> Room:
         """The room ``target`` (or the current one), if the connection's user may speak there; else ChatError."""

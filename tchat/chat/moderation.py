@@ -87,7 +87,7 @@ class ModerationRules:
         text = request.args.get("topic")
         if text is None:
             # Reading: members, and anyone for a room open to all.
-            room = self.rooms.room(name) if name is not None else self.rooms.room_of(connection, None)
+            room = self.rooms.visible_room(connection, name) if name is not None else self.rooms.room_of(connection, None)
             user = logged_in(connection)
             s = room.settings
             if room.key not in user.rooms and (s.invite_only or s.key) and not connection.admin:
@@ -308,11 +308,11 @@ class ModerationRules:
         changes = request.args.get("set")
         if changes is None:
             name = request.args.get("room")
-            room = self.rooms.room(name) if name is not None else self.rooms.room_of(connection, None)
+            room = self.rooms.visible_room(connection, name) if name is not None else self.rooms.room_of(connection, None)
             s = room.settings
             self.core.reply(
                 connection, request, "mode", room=room.name, modes=s.modes(for_op=connection.admin or s.is_op(logged_in(connection).key)),
-                letters=s.mode_letters(),
+                letters=s.mode_letters(), created=s.created,
             )
             return
         room = self._room(connection, request)

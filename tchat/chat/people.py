@@ -118,7 +118,7 @@ class PeopleRules:
         now = self.core.now()
         shown = [
             r for r in user.rooms.values()
-            if admin or r.key in asker.rooms or not (r.settings.invite_only or r.settings.key)
+            if admin or r.key in asker.rooms or not (r.settings.invite_only or r.settings.key or r.settings.secret)
         ]
         rooms = [r.name for r in shown]
         since = min((c.since for c in user.connections), default=None)

@@ -45,6 +45,25 @@ def admission(room: Room, user: User, key: str | None, admin: bool, now: float) 
     return None
 
 
+def _listed(room: Room, key: str) -> dict[str, Any]:
+    """A room as ``rooms`` lists it to the user ``key``: members, topic (and when set), when made, invited."""
+    s = room.settings
+    listed: dict[str, Any] = {"room": room.name, "members": len(room.members)}
+    if s.topic:
+        listed["topic"] = s.topic
+        if s.topic_at is not None:
+            listed["topic_at"] = s.topic_at
+    if s.created is not None:
+        listed["created"] = s.created
+    if s.kept:
+        listed["kept"] = True
+    if s.secret:
+        listed["secret"] = True
+    if key in s.invited:
+        listed["invited"] = True
+    return listed
+
+
 class RoomKeeper:
     """
     Writes a kept room's settings to the store, one write at a time per room
@@ -109,6 +128,17 @@ class RoomRules:
             raise ChatError("no_such_room", f"no such room: {name}")
         return room
 
+    def visible_room(self, connection: Connection, name: str) -> Room:
+        """
+        The room ``name``, as L{room}, unless it is secret (+s) and the
+        connection's user is not in it: then, to them, there is no such room.
+        """
+        room = self.room(name)
+        user = connection.user
+        if room.settings.hidden_from(room.key, user.rooms if user is not None else (), connection.admin):
+            raise ChatError("no_such_room", f"no such room: {name}")
+        return room
+
     def room_of(self, connection: Connection, name: str | None) -> Room:
         """
         The room ``name`` that the connection's user is in. None: the
@@ -126,6 +156,13 @@ class RoomRules:
     def join(self, user: User, room: Room, by: Connection | None = None, since: float | None = None) -> None:
         """``user`` (all its connections) is in ``room`` now; the room and the user's other devices are told."""
         self.state.add_member(room, user, since if since is not None else self.core.now())
+        if room.settings.created is None:
+            # Made now (for IRC's 329 and LIST's filters); the lobby, and a room
+            # kept before tchat kept the time, take their next join's.
+            settings = room.settings.copy()
+            settings.created = self.core.now()
+            self.state.update_room(room, settings)
+            self.keeper.keep_soon(room)
         s = room.settings
         op = s.is_op(user.key) or None
         self.delivery.to_room(room, self.core.event(
@@ -282,19 +319,21 @@ class RoomRules:
         if name is None:
             self.core.reply(connection, request, "users", users=self.state.online())
         else:
-            room = self.room(name)
+            room = self.visible_room(connection, name)
             members = sorted(room.members.values(), key=lambda u: name_key(u.name))
             self.core.reply(
                 connection, request, "users", room=room.name, users=room.names(), ops=self.ops(room), voiced=self.voiced(room),
                 away={u.name: u.away for u in members if u.away} or None,
-                registered=[u.name for u in members if u.registered] or None,
+                registered=[u.name for u in members if u.registered] or None, secret=room.settings.secret or None,
             )
 
     @handles("rooms")
     async def do_rooms(self, connection: Connection, request: Request) -> None:
+        user = connection.user
+        key, mine = (user.key, user.rooms) if user is not None else ("", {})
+        # A secret room is listed to its members (and admins, and whom it invited) only.
         rooms = [
-            {"room": r.name, "members": len(r.members), **({"topic": r.settings.topic} if r.settings.topic else {}),
-             **({"kept": True} if r.settings.kept else {})}
-            for r in self.state.rooms()
+            _listed(r, key) for r in self.state.rooms()
+            if not r.settings.hidden_from(r.key, mine, connection.admin) or key in r.settings.invited
         ]
         self.core.reply(connection, request, "rooms", rooms=rooms)

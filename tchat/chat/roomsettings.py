@@ -91,12 +91,17 @@ class RoomSettings:
     key: str | None = None
     limit: int | None = None
     topic_locked: bool = True
+    # A secret room (+s) is shown only to its members: rooms, users, whois and topic.
+    secret: bool = False
     # Whether new members read what was said before they joined.
     history: str = "all"
     bans: dict[str, Restriction] = field(default_factory=dict)
     mutes: dict[str, Restriction] = field(default_factory=dict)
     # Users (keys) invited and not yet in.
     invited: set[str] = field(default_factory=set)
+    # When the room was made (seconds since the epoch); None for a room kept
+    # before tchat kept it, until its next join (IRC's 329, LIST's C filter).
+    created: float | None = None
 
     def copy(self) -> "RoomSettings":
         return copy.deepcopy(self)
@@ -128,19 +133,23 @@ class RoomSettings:
             for k in [k for k, r in table.items() if not r.active(now)]:
                 del table[k]
 
+    def hidden_from(self, room_key: str, user_rooms: Any, admin: bool = False) -> bool:
+        """Whether a secret room is hidden from someone in ``user_rooms`` (not a member, not an admin)."""
+        return self.secret and not admin and room_key not in user_rooms
+
     def modes(self, for_op: bool = False) -> dict[str, Any]:
         """The modes as clients see them; the key itself only to ops."""
         return {
             "moderated": self.moderated, "invite_only": self.invite_only,
             "key": (self.key if for_op else True) if self.key else None,
-            "limit": self.limit, "topic_locked": self.topic_locked, "history": self.history,
+            "limit": self.limit, "topic_locked": self.topic_locked, "history": self.history, "secret": self.secret,
         }
 
     def mode_letters(self) -> str:
         """IRC-style: ``+imtk``-like summary, for text mode."""
         letters = "".join(
             letter for letter, on in (("i", self.invite_only), ("m", self.moderated), ("t", self.topic_locked),
-                                      ("k", bool(self.key)), ("l", self.limit is not None),
+                                      ("s", self.secret), ("k", bool(self.key)), ("l", self.limit is not None),
                                       ("H", self.history == "since_join")) if on
         )
         return "+" + letters if letters else "none"
@@ -152,9 +161,9 @@ class RoomSettings:
             "owner": self.owner, "kept": self.kept, "ops": sorted(self.ops), "voiced": sorted(self.voiced),
             "topic": self.topic, "topic_by": self.topic_by, "topic_at": self.topic_at,
             "moderated": self.moderated, "invite_only": self.invite_only, "key": self.key, "limit": self.limit,
-            "topic_locked": self.topic_locked, "history": self.history,
+            "topic_locked": self.topic_locked, "history": self.history, "secret": self.secret,
             "bans": [r.to_dict() for r in self.bans.values()], "mutes": [r.to_dict() for r in self.mutes.values()],
-            "invited": sorted(self.invited),
+            "invited": sorted(self.invited), "created": self.created,
         }
 
     @classmethod
@@ -174,8 +183,8 @@ class RoomSettings:
             owner=_opt_str(d, "owner", 64), kept=_bool(d, "kept"), ops=_keys(d, "ops"), voiced=_keys(d, "voiced"),
             topic=_str(d, "topic", TOPIC_MAX, default=""), topic_by=_opt_str(d, "topic_by", 64), topic_at=_opt_num(d, "topic_at"),
             moderated=_bool(d, "moderated"), invite_only=_bool(d, "invite_only"), key=_opt_str(d, "key", KEY_MAX),
-            limit=limit, topic_locked=_bool(d, "topic_locked", True), history=history,
-            bans=bans, mutes=mutes, invited=_keys(d, "invited"),
+            limit=limit, topic_locked=_bool(d, "topic_locked", True), history=history, secret=_bool(d, "secret"),
+            bans=bans, mutes=mutes, invited=_keys(d, "invited"), created=_opt_num(d, "created"),
         )
 
 

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple, TextIO
 
 from termcolor import colored
 
+from tchat.codec import ONLY_SHOWN
 from tchat.names import clean_text, name_key
 
 __all__ = [
@@ -97,7 +98,7 @@ def marked(users: Iterable[Any], ops: Any = None, voiced: Any = None) -> list[st
 
 # The letters of the modes, in the order the server gives them.
 MODE_LETTERS = (
-    ("invite_only", "i"), ("moderated", "m"), ("topic_locked", "t"), ("key", "k"), ("limit", "l"), ("history", "H"),
+    ("invite_only", "i"), ("moderated", "m"), ("secret", "s"), ("topic_locked", "t"), ("key", "k"), ("limit", "l"), ("history", "H"),
 )
 
 
@@ -120,6 +121,7 @@ def mode_change(field: str, value: Any) -> str:
         "invite_only": ("invite-only", "not invite-only"),
         "moderated": ("moderated", "not moderated"),
         "topic_locked": ("only ops set the topic", "anyone sets the topic"),
+        "secret": ("secret: shown to members only", "not secret"),
         "key": ("a key to join", "no key"),
         "limit": (f"at most {value} members", "no limit"),
         "history": ("history only from joining", "all of the history"),
@@ -247,6 +249,9 @@ class LineMaker:
         body = self._message_body(str(e["from"]), str(e["to"]), str(e["text"]), e.get("kind"), me, registered, rank)
         if e.get("delayed"):
             body.append(Segment(" (delayed)", "mark"))
+        only = ONLY_SHOWN.get(str(e.get("only") or ""))
+        if only and str(e["to"]).startswith("#"):
+            body.append(Segment(only, "mark"))
         return [body]
 
 

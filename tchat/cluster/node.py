@@ -234,6 +234,9 @@ class Node:
     def _on_to_room(self, node: str, message: dict[str, Any]) -> None:
         self.delivery.local_room(message["room"], event_of(message["event"]), message["but"])
 
+    def _on_to_ranks(self, node: str, message: dict[str, Any]) -> None:
+        self.delivery.local_ranks(message["room"], message["only"], event_of(message["event"]), message["but"])
+
     def _on_to_sharers(self, node: str, message: dict[str, Any]) -> None:
         self.delivery.local_sharers(message["user"], event_of(message["event"]))
 

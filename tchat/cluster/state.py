@@ -26,7 +26,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from tchat.chat.delivery import LocalDelivery
+from tchat.chat.delivery import RANKS, LocalDelivery, ranked
 from tchat.chat.model import Connection, Room, Session, User
 from tchat.chat.people import AWAY_MAX
 from tchat.chat.roomsettings import RoomSettings
@@ -426,6 +426,13 @@ class ClusterDelivery(LocalDelivery):
         if room.remote:
             self.state.send("to_room", room=room.name, but=but.id if but is not None else None, event=event_fields(event))
 
+    def to_ranks(self, room: Room, event: Event, only: str, but: Connection | None = None) -> None:
+        # This node's members through to_user (LocalDelivery's), the others' with one publish.
+        for user in ranked(room, only):
+            LocalDelivery.to_user(self, user, event, but)
+        if room.remote:
+            self.state.send("to_ranks", room=room.name, only=only, but=but.id if but is not None else None, event=event_fields(event))
+
     def to_sharers(self, user: User, build: Callable[[list[str]], Event]) -> None:
         super().to_sharers(user, build)
         if any(room.remote for room in user.rooms.values()):
@@ -452,6 +459,12 @@ class ClusterDelivery(LocalDelivery):
         room = self.state.room(name_key(room_name))
         if room is not None:
             LocalDelivery.to_room(self, room, event, self.state.local(but))
+
+    def local_ranks(self, room_name: str, only: str, event: Event, but: str | None) -> None:
+        room = self.state.room(name_key(room_name))
+        if room is not None and only in RANKS:
+            for user in ranked(room, only):
+                LocalDelivery.to_user(self, user, event, self.state.local(but))
 
     def local_sharers(self, key: str, event: Event) -> None:
         """The event (a ``quit``) to this node's connections sharing its rooms, each with the rooms it shares."""

@@ -21,7 +21,8 @@ The types:
   membership), ``room`` (a room's settings, whole: ops, topic, modes,
   bans…), ``rename`` (a guest's ``/nick``), ``away``: every node keeps a
   copy of who is where, changed only by these;
-- delivery: ``to_conn``, ``to_user``, ``to_room``, ``to_sharers`` carry
+- delivery: ``to_conn``, ``to_user``, ``to_room``, ``to_ranks`` (a room's
+  ops, or its voiced users and ops), ``to_sharers`` carry
   one event to the receiver's own connections; ``drop``
   asks the node of a connection to close it;
 - limits: ``guess`` (a wrong password tried here: every node counts it, so
@@ -64,6 +65,7 @@ TYPES: dict[str, dict[str, tuple[type, ...]]] = {
     "to_conn": {"conn": _STR, "event": (dict,)},
     "to_user": {"user": _STR, "but": _OPT_STR, "event": (dict,)},
     "to_room": {"room": _STR, "but": _OPT_STR, "event": (dict,)},
+    "to_ranks": {"room": _STR, "only": _STR, "but": _OPT_STR, "event": (dict,)},
     "to_sharers": {"user": _STR, "event": (dict,)},
     "drop": {"conn": _STR, "bye": _STR, "reason": _STR},
     "guess": {"throttle": _STR, "secret": _STR, "host": _STR},

@@ -179,6 +179,10 @@ COMMANDS: tuple[Command, ...] = (
                 error='kind must be "action" (for /me), "notice" (a message nothing answers automatically) or left out',
             ),
             Field("tags", "tags", required=False),
+            Field(
+                "only", required=False, choices=("op", "voice"),
+                error='only is "op" (to a room\'s operators) or "voice" (its voiced users and operators)',
+            ),
         ),
         (
             TextForm(
@@ -196,6 +200,12 @@ COMMANDS: tuple[Command, ...] = (
                 (TEXT,),
                 fixed=(("kind", "action"),),
                 summary="describe an action in your current room: /me waves",
+            ),
+            TextForm(
+                ("opmsg", "ops"),
+                (Arg("to", "#ROOM"), TEXT),
+                fixed=(("only", "op"),),
+                summary="send TEXT to the operators of #ROOM only (IRC's PRIVMSG @#room)",
             ),
         ),
     ),
@@ -315,7 +325,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "mode",
         "a room's modes, or change them (ops only): +m moderated, +i invite-only, +k KEY, +l N most members,"
-        " +t only ops set the topic, +H new members read only from their join; - to remove",
+        " +t only ops set the topic, +s secret (shown to members only), +H new members read only from their join; - to remove",
         (Field("room"), Field("set", "modes", required=False)),
         (TextForm(("mode",), (ROOM_OPT, Arg("set", "MODES", optional=True, rest=True))),),
     ),

@@ -1,8 +1,12 @@
 """
-Channel commands: JOIN, PART, NAMES, TOPIC, LIST, KICK and INVITE.
+Channel commands: JOIN, PART, NAMES, TOPIC, LIST (with ELIST's filters),
+KICK and INVITE (and the list of one's invitations).
 """
 
 from __future__ import annotations
+
+import re
+from typing import Any, Callable
 
 from irctokens import Line
 
@@ -90,12 +94,17 @@ def prefixes(s: IrcSession, nick: str, ops: set[str], voiced: set[str]) -> str:
     return marks if "multi-prefix" in s.caps else marks[:1]
 
 
-def names_request(s: IrcSession, room: str) -> Request:
-    """NAMES of ``room``: 353 lines, then 366."""
+def names_request(s: IrcSession, room: str, end: str | None = "") -> Request:
+    """
+    NAMES of ``room``: 353 lines, then 366 for ``room`` (``end`` ``""``),
+    for ``end`` (the last of several: ``#a,#b``), or none (``end`` None).
+    """
+    end = room if end == "" else end
 
     def answer(e: Event) -> None:
         if is_error(e):
-            s.numeric(N.RPL_ENDOFNAMES, room, "End of /NAMES list")
+            if end is not None:
+                s.numeric(N.RPL_ENDOFNAMES, end, "End of /NAMES list")
             return
         name = e.get("room") or room
         ops = {name_key(n) for n in e.get("ops") or ()}
@@ -106,19 +115,22 @@ def names_request(s: IrcSession, room: str) -> Request:
             channel.members = {name_key(u): u for u in users}
         full = "userhost-in-names" in s.caps
         shown = [prefixes(s, u, ops, voiced) + (s.mask(u) if full else u) for u in users]
-        head = len(f":{s.server} 353 {s.nick} = {name} :".encode("utf-8")) + 2
+        # RFC 2812: "@" for a secret channel, "=" for a public one.
+        symbol = "@" if e.get("secret") else "="
+        head = len(f":{s.server} 353 {s.nick} {symbol} {name} :".encode("utf-8")) + 2
         batch: list[str] = []
         size = head
         for entry in shown:
             length = len(entry.encode("utf-8")) + 1
             if batch and size + length > LINE_MAX:
-                s.numeric(N.RPL_NAMREPLY, "=", name, " ".join(batch))
+                s.numeric(N.RPL_NAMREPLY, symbol, name, " ".join(batch))
                 batch, size = [], head
             batch.append(entry)
             size += length
         if batch:
-            s.numeric(N.RPL_NAMREPLY, "=", name, " ".join(batch))
-        s.numeric(N.RPL_ENDOFNAMES, name, "End of /NAMES list")
+            s.numeric(N.RPL_NAMREPLY, symbol, name, " ".join(batch))
+        if end is not None:
+            s.numeric(N.RPL_ENDOFNAMES, name if end == room else end, "End of /NAMES list")
 
     return s.request("users", {"room": room}, answer)
 
@@ -126,7 +138,12 @@ def names_request(s: IrcSession, room: str) -> Request:
 def cmd_names(s: IrcSession, line: Line) -> Items | None:
     if not line.params or not line.params[0]:
         return [names_request(s, c.name) for c in s.channels.values()] or None
-    return [names_request(s, room) for room in line.params[0].split(",")[:1] if room]
+    rooms = [room for room in line.params[0].split(",") if room][:TARGETS_MAX]
+    if len(rooms) <= 1:
+        return [names_request(s, room) for room in rooms]
+    # Several (TARGMAX NAMES): each one's 353s, then one 366 naming them all.
+    items: Items = [names_request(s, room, None) for room in rooms[:-1]]
+    return items + [names_request(s, rooms[-1], ",".join(rooms))]
 
 
 def cmd_topic(s: IrcSession, line: Line) -> Items | None:
@@ -155,13 +172,83 @@ def cmd_topic(s: IrcSession, line: Line) -> Items | None:
     return [s.request("topic", {"room": room, "topic": topic}, set_)]
 
 
+Listed = dict[str, Any]
+
+
+def _glob(mask: str) -> re.Pattern[str]:
+    """A LIST mask (``*`` any run, ``?`` one character) as a pattern on folded names."""
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in name_key(mask)), re.DOTALL)
+
+
+def _since(field: str, sign: str, minutes: int) -> Callable[[Listed, float], bool]:
+    """``C<n``/``T<n``: made (topic set) less than n minutes ago; ``>``: more than n minutes ago."""
+
+    def test(r: Listed, now: float) -> bool:
+        at = r.get(field)
+        if at is None:
+            return False
+        ago = now - at
+        return ago < minutes * 60 if sign == "<" else ago > minutes * 60
+
+    return test
+
+
+def _members(sign: str, n: int) -> Callable[[Listed, float], bool]:
+    """``>n``: more members than n; ``<n``: fewer."""
+
+    def test(r: Listed, now: float) -> bool:
+        members = int(r.get("members", 0))
+        return members > n if sign == ">" else members < n
+
+    return test
+
+
+def list_filter(param: str) -> Callable[[Listed, float], bool]:
+    """
+    What ``LIST <param>`` keeps (ELIST=CMNTU): channel names and masks
+    (``#ch*``, ``*an1``; any of them), ``!mask`` (none of them), ``>n`` and
+    ``<n`` (more, fewer members than n), ``C>n``/``C<n`` (made more, less than
+    n minutes ago), ``T>n``/``T<n`` (its topic set more, less than n
+    minutes ago). All the conditions hold.
+    """
+    wanted: list[re.Pattern[str]] = []
+    unwanted: list[re.Pattern[str]] = []
+    tests: list[Callable[[Listed, float], bool]] = []
+    for token in param.split(","):
+        token = token.strip()
+        if not token:
+            continue
+        counted = re.fullmatch(r"([CT]?)([<>])([0-9]{1,9})", token)
+        if counted:
+            kind, sign, n = counted.group(1), counted.group(2), int(counted.group(3))
+            if kind:
+                tests.append(_since("created" if kind == "C" else "topic_at", sign, n))
+            else:
+                tests.append(_members(sign, n))
+        elif token.startswith("!"):
+            unwanted.append(_glob(token[1:]))
+        else:
+            wanted.append(_glob(token))
+
+    def keep(r: Listed, now: float) -> bool:
+        key = name_key(r["room"])
+        if wanted and not any(p.fullmatch(key) for p in wanted):
+            return False
+        if any(p.fullmatch(key) for p in unwanted):
+            return False
+        return all(test(r, now) for test in tests)
+
+    return keep
+
+
 def cmd_list(s: IrcSession, line: Line) -> Items | None:
-    wanted = {name_key(r) for r in line.params[0].split(",")} if line.params and line.params[0].startswith("#") else None
+    keep = list_filter(line.params[0]) if line.params and line.params[0] else None
 
     def answer(e: Event) -> None:
+        now = s.clock.seconds()
         s.numeric(N.RPL_LISTSTART, "Channel", "Users  Name")
         for r in e.get("rooms") or ():
-            if wanted is None or name_key(r["room"]) in wanted:
+            if keep is None or keep(r, now):
                 s.numeric(N.RPL_LIST, r["room"], str(r.get("members", 0)), r.get("topic") or "")
         s.numeric(N.RPL_LISTEND, "End of /LIST")
 
@@ -195,6 +282,11 @@ def kick_request(s: IrcSession, room: str, nick: str, reason: str | None) -> Req
 
 
 def cmd_invite(s: IrcSession, line: Line) -> Items | None:
+    if not line.params:
+        return [invitations_request(s)]
+    if len(line.params) < 2:
+        s.numeric(N.ERR_NEEDMOREPARAMS, "INVITE", "Not enough parameters")
+        return None
     nick, room = line.params[0], line.params[1]
 
     def answer(e: Event) -> None:
@@ -207,3 +299,15 @@ def cmd_invite(s: IrcSession, line: Line) -> Items | None:
         s.numeric(N.RPL_INVITING, e.get("user") or nick, e.get("room") or room)
 
     return [s.request("invite", {"user": nick, "room": room}, answer)]
+
+
+def invitations_request(s: IrcSession) -> Request:
+    """INVITE with no parameters: 336 for each room one is invited to and not yet in, then 337."""
+
+    def answer(e: Event) -> None:
+        for r in e.get("rooms") or ():
+            if r.get("invited"):
+                s.numeric(N.RPL_INVITELIST, r["room"])
+        s.numeric(N.RPL_ENDOFINVITELIST, "End of /INVITE list")
+
+    return s.request("rooms", {}, answer)

@@ -33,9 +33,12 @@ PROFILE_CAPS = ("server-time", "message-tags", "account-tag", "extended-join", "
 
 # tchat's mode fields and IRC's letters (+H, "new members read only from
 # their join", has no IRC letter and is not shown on IRC).
-FLAG_LETTERS = {"moderated": "m", "invite_only": "i", "topic_locked": "t"}
+FLAG_LETTERS = {"moderated": "m", "invite_only": "i", "topic_locked": "t", "secret": "s"}
 
 ADMIN = "an admin"
+
+# STATUSMSG=@+: a message's "only" as the prefix of its channel, and back.
+STATUS_PREFIX = {"op": "@", "voice": "+"}
 
 
 def hostmask(nick: str, host: str) -> str:
@@ -153,7 +156,9 @@ class IrcCodec:
         return encode_text(command, target, text, self.source(sender), self.tags(event, msgid=True), wrap)
 
     def _message(self, e: Event) -> bytes:
-        return self.message_lines(e, e["from"], e["to"], e["text"], e.get("kind"), "NOTICE" if e.get("notice") else "PRIVMSG")
+        # To a room's ops (or voiced users) only: STATUSMSG's @#room (+#room).
+        target = STATUS_PREFIX.get(e.get("only") or "", "") + e["to"]
+        return self.message_lines(e, e["from"], target, e["text"], e.get("kind"), "NOTICE" if e.get("notice") else "PRIVMSG")
 
     def _tagmsg(self, e: Event) -> bytes:
         # Client tags alone: only a client with message-tags can read them.

@@ -96,6 +96,11 @@ class Idents:
         """Whether a client of this door under ``nick`` marked itself a bot (user mode B)."""
         return any(session.bot for session in self._by_key.get(name_key(nick)) or ())
 
+    def invisible(self, nick: str) -> bool:
+        """Whether every client of this door under ``nick`` is invisible (user mode i); another door's user is not."""
+        sessions = self._by_key.get(name_key(nick)) or ()
+        return bool(sessions) and all(session.invisible for session in sessions)
+
     def was(self, nick: str) -> list[Was]:
         key = name_key(nick)
         return [w for w in self._gone if name_key(w.nick) == key]

@@ -72,10 +72,23 @@ def message_error(s: IrcSession, e: Event, target: str, command: str) -> None:
         numeric_for(s, e, command, nick=target)
 
 
+def status_target(target: str) -> tuple[str, str | None]:
+    """
+    A STATUSMSG target (``@#room``: its ops; ``+#room``: its voiced users and
+    ops) as the room and the hub's ``only``; any other target as it is, None.
+    """
+    prefix = target[: len(target) - len(target.lstrip("@+"))]
+    if not prefix or not target[len(prefix):].startswith("#"):
+        return target, None
+    # The lowest rank named is who gets it (+@#room: the voiced too).
+    return target[len(prefix):], "voice" if "+" in prefix else "op"
+
+
 def message_request(
     s: IrcSession, target: str, text: str, kind: str | None, notice: bool, tags: dict[str, str] | None = None
 ) -> Request:
     command = "NOTICE" if notice else "PRIVMSG"
+    room, only = status_target(target)
     s.unanswered_messages += 1
 
     def answer(e: Event) -> None:
@@ -89,7 +102,7 @@ def message_request(
     def answer_message(e: Event) -> None:
         if is_error(e):
             if not notice:  # NOTICE never gets an error back
-                message_error(s, e, target, command)
+                message_error(s, e, room, command)
             return
         if "echo-message" in s.caps:
             echoed = Event("message", {
@@ -101,7 +114,7 @@ def message_request(
             s.numeric(N.RPL_AWAY, target, e["away"])
 
     kind = "notice" if notice and kind is None else kind
-    return s.request("msg", {"to": target, "text": text, "kind": kind, "tags": tags}, answer)
+    return s.request("msg", {"to": room, "text": text, "kind": kind, "tags": tags, "only": only}, answer)
 
 
 def cmd_tagmsg(s: IrcSession, line: Line) -> Items | None:

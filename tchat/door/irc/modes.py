@@ -32,6 +32,8 @@ def cmd_mode(s: IrcSession, line: Line) -> Items | None:
             modes = dict(e.get("modes") or {})
             text, params = mode_change({k: v for k, v in modes.items() if v not in (None, False)})
             s.numeric(N.RPL_CHANNELMODEIS, e["room"], (text or "+") + "n", *params)
+            if e.get("created") is not None:
+                s.numeric(N.RPL_CREATIONTIME, e["room"], str(int(e["created"])))
 
         return [s.request("mode", {"room": target}, show)]
     return channel_mode(s, target, line.params[1], line.params[2:])
@@ -101,8 +103,8 @@ def channel_mode(s: IrcSession, room: str, modes: str, args: list[str]) -> Items
                 s.server_notice(f"tchat bans by name: MODE {room} +b NICK (not {mask})")
                 continue
             items.append(ban_request(s, room, nick, sign))
-        elif letter in "imt":
-            flags[{"i": "invite_only", "m": "moderated", "t": "topic_locked"}[letter]] = sign
+        elif letter in "imst":
+            flags[{"i": "invite_only", "m": "moderated", "s": "secret", "t": "topic_locked"}[letter]] = sign
         elif letter == "n":
             pass  # always on: only members send to a room
         elif letter == "k":

@@ -1,5 +1,6 @@
 """
-Questions about users: WHO (and IRCv3 WHOX), WHOIS, WHOWAS, USERHOST, ISON, and AWAY.
+Questions about users: WHO (and IRCv3 WHOX), WHOIS, WHOWAS, USERHOST, ISON;
+and what one says of oneself: AWAY, SETNAME (IRCv3 setname).
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from irctokens import Line
 
 from tchat.door.irc import numerics as N
 from tchat.door.irc.channels import prefixes
+from tchat.door.irc.idents import REAL_LEN
 from tchat.door.irc.replies import is_error, numeric_for
 from tchat.door.irc.session import Answer, IrcSession, Items
-from tchat.door.irc.wire import strip_formatting
+from tchat.door.irc.wire import encode, strip_formatting
 from tchat.events import Event
-from tchat.names import name_key
+from tchat.names import clean_text, name_key
 from tchat.sentences import event_text
 
 
@@ -109,6 +111,18 @@ def whom_of(e: Event, channel: str = "*") -> Whom:
     )
 
 
+def hidden(s: IrcSession, nick: str) -> bool:
+    """
+    Whether a WHO of a mask leaves ``nick`` out for ``s``: an invisible
+    client (user mode i) who shares no channel with it. A WHO of the nick
+    itself, or of a channel, still shows them.
+    """
+    key = name_key(nick)
+    if key == name_key(s.nick) or not s.door.idents.invisible(nick):
+        return False
+    return not any(key in channel.members for channel in s.channels.values())
+
+
 def cmd_who(s: IrcSession, line: Line) -> Items | None:
     mask = line.params[0] if line.params and line.params[0] else "*"
     whox = whox_of(line)
@@ -140,7 +154,9 @@ def cmd_who(s: IrcSession, line: Line) -> Items | None:
         pattern = name_key(mask)
 
         def everyone(e: Event) -> None:
-            found = [nick for nick in e.get("users") or () if fnmatch.fnmatchcase(name_key(nick), pattern)][:WHO_MAX]
+            found = [
+                nick for nick in e.get("users") or () if fnmatch.fnmatchcase(name_key(nick), pattern) and not hidden(s, nick)
+            ][:WHO_MAX]
             if not found:
                 end()
                 return
@@ -227,3 +243,29 @@ def cmd_away(s: IrcSession, line: Line) -> Items | None:
             s.numeric(N.RPL_UNAWAY, "You are no longer marked as being away")
 
     return [s.request("away", {"text": text}, answer)]
+
+
+def cmd_setname(s: IrcSession, line: Line) -> Items | None:
+    """
+    SETNAME :<realname> (IRCv3 setname): a new realname, the door's own
+    memory as USER's (L{tchat.door.irc.idents}). ``SETNAME`` goes to the
+    sender and to this door's clients with the ``setname`` capability that
+    share a channel with it; ``FAIL SETNAME INVALID_REALNAME`` for an empty
+    one or one over L{REAL_LEN} characters.
+    """
+    realname = clean_text(strip_formatting(line.params[0])).strip()
+    if not realname or len(realname) > REAL_LEN:
+        why = "A realname cannot be empty" if not realname else f"A realname is at most {REAL_LEN} characters"
+        s.send(encode("FAIL", ["SETNAME", "INVALID_REALNAME", why], s.server))
+        return None
+    s.realname = realname
+    me = name_key(s.nick)
+    source = s.mask(s.nick)
+    # After what the chat delivered so far, as every line a door sends of its own.
+    s.hub.flush()
+    for other in list(s.door.sessions):
+        if not isinstance(other, IrcSession) or not other.registered or "setname" not in other.caps or other.closing:
+            continue
+        if other is s or name_key(other.nick) == me or any(me in c.members for c in other.channels.values()):
+            other.line("SETNAME", realname, source=source)
+    return None

@@ -1,7 +1,7 @@
 """
 Registration and the connection: NICK, USER, PASS, CAP, the welcome burst
 (001-005, LUSERS, the MOTD, the rooms the user is in), PING, PONG, QUIT,
-MOTD, LUSERS and TIME.
+MOTD, LUSERS, LINKS and TIME.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from tchat.door.irc import numerics as N
 from tchat.door.irc.channels import names_request, own_join, topic_time_request
 from tchat.door.irc.history import CAP as CHATHISTORY_CAP
 from tchat.door.irc.history import isupport as chathistory_isupport
-from tchat.door.irc.idents import realname_of, username_of
+from tchat.door.irc.idents import REAL_LEN, realname_of, username_of
 from tchat.door.irc.replies import (
     AWAY_LEN,
     CHANNEL_LEN,
@@ -34,7 +34,7 @@ from tchat.names import NAME_MAX, BadName, check_name, name_key
 # Capabilities offered; cap-notify is on for every client of CAP LS 302.
 CAPS = (
     "account-tag", "away-notify", "batch", "cap-notify", "draft/chathistory", "echo-message", "extended-join", "labeled-response",
-    "message-tags", "multi-prefix", "sasl", "server-time", "userhost-in-names",
+    "message-tags", "multi-prefix", "sasl", "server-time", "setname", "userhost-in-names",
 )
 # Offered only with a store (accounts, history).
 STORE_CAPS = frozenset({"sasl", CHATHISTORY_CAP})
@@ -141,9 +141,11 @@ def isupport(s: IrcSession) -> list[str]:
     config = s.hub.config
     return [
         "AWAYLEN=%d" % AWAY_LEN, "BOT=B", "CASEMAPPING=rfc8265", "CHANLIMIT=#:%d" % config.max_rooms_per_user,
-        "CHANMODES=b,k,l,imnt", "CHANNELLEN=%d" % CHANNEL_LEN, "CHANTYPES=#", *chathistory_isupport(s), "KICKLEN=390",
-        "MAXLIST=b:500", "MODES=4", "NETWORK=" + s.server, "NICKLEN=%d" % NAME_MAX, "PREFIX=(ov)@+", "TOPICLEN=%d" % TOPIC_LEN,
-        "TARGMAX=JOIN:,KICK:%d,NAMES:1,NOTICE:%d,PART:,PRIVMSG:%d,WHOIS:1" % (TARGETS_MAX, TARGETS_MAX, TARGETS_MAX), "UTF8ONLY", "WHOX",
+        "CHANMODES=b,k,l,imnst", "CHANNELLEN=%d" % CHANNEL_LEN, "CHANTYPES=#", *chathistory_isupport(s), "ELIST=CMNTU", "KICKLEN=390",
+        "MAXLIST=b:500", "MODES=4", "NAMELEN=%d" % REAL_LEN, "NETWORK=" + s.server, "NICKLEN=%d" % NAME_MAX, "PREFIX=(ov)@+",
+        "STATUSMSG=@+", "TOPICLEN=%d" % TOPIC_LEN,
+        "TARGMAX=JOIN:,KICK:%d,NAMES:%d,NOTICE:%d,PART:,PRIVMSG:%d,WHOIS:1" % (TARGETS_MAX, TARGETS_MAX, TARGETS_MAX, TARGETS_MAX),
+        "UTF8ONLY", "WHOX",
     ]
 
 
@@ -153,7 +155,7 @@ def welcome(s: IrcSession, e: Event, then: Items | None = None) -> None:
     s.numeric(N.RPL_WELCOME, f"Welcome to {s.server}, {s.nick}: this is tchat's IRC door")
     s.numeric(N.RPL_YOURHOST, f"Your host is {s.server}, running tchat {__version__}")
     s.numeric(N.RPL_CREATED, "This server was started " + time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(s.door.started)))
-    s.send(encode(N.RPL_MYINFO, [s.client, s.server, f"tchat-{__version__}", "Bio", "biklmnotv", "bklov"], s.server))
+    s.send(encode(N.RPL_MYINFO, [s.client, s.server, f"tchat-{__version__}", "Bio", "biklmnostv", "bklov"], s.server))
     tokens = isupport(s)
     for i in range(0, len(tokens), 12):
         s.numeric(N.RPL_ISUPPORT, *tokens[i : i + 12], "are supported by this server")
@@ -194,6 +196,14 @@ def lusers(s: IrcSession, count: int) -> None:
     s.numeric(N.RPL_LUSERME, f"I have {count} clients and 1 servers")
     s.numeric(N.RPL_LOCALUSERS, str(count), str(most), f"Current local users {count}, max {most}")
     s.numeric(N.RPL_GLOBALUSERS, str(count), str(most), f"Current global users {count}, max {most}")
+
+
+def cmd_links(s: IrcSession, line: Line) -> Items | None:
+    """364 and 365: tchat is one server to IRC, whatever the mask (its nodes are one server)."""
+    # The server info, as WHOIS's 312 gives it.
+    s.numeric(N.RPL_LINKS, s.server, s.server, "0 tchat")
+    s.numeric(N.RPL_ENDOFLINKS, "*", "End of /LINKS list")
+    return None
 
 
 def cmd_lusers(s: IrcSession, line: Line) -> Items | None:

@@ -147,6 +147,11 @@ export function messageItem(m, { own = false, me = null, status = null } = {}) {
   } else {
     body.append(from, " ", richText(m.text, "text"));
   }
+  if (inRoom && (m.only === "op" || m.only === "voice")) {
+    const mark = el("span", "mark", m.only === "op" ? "to ops" : "to voiced users and ops");
+    mark.title = "only the room's operators" + (m.only === "voice" ? " and voiced users" : "") + " got this message";
+    body.append(" ", mark);
+  }
   if (m.delayed) {
     const mark = el("span", "mark", "delayed");
     mark.title = `sent ${new Date(m.ts * 1000).toLocaleString()}, while you were away`;
@@ -320,6 +325,7 @@ export function inviteItem(invite) {
 const MODE_WORDS = [
   ["i", "invite_only", "invite-only"],
   ["m", "moderated", "moderated: only operators and voiced people speak"],
+  ["s", "secret", "secret: shown to its members only"],
   ["t", "topic_locked", "only operators set the topic"],
   ["k", "key", "joining needs a key"],
   ["l", "limit", "a limit on members"],
@@ -348,7 +354,7 @@ export function modeWords(modes) {
 export function modeChange(set) {
   const parts = [];
   for (const [field, value] of Object.entries(set || {})) {
-    const letter = { moderated: "m", invite_only: "i", topic_locked: "t", key: "k", limit: "l", history: "H" }[field];
+    const letter = { moderated: "m", invite_only: "i", topic_locked: "t", key: "k", limit: "l", history: "H", secret: "s" }[field];
     if (!letter) continue;
     if (field === "history") parts.push(value === "since_join" ? "+H" : "-H");
     else if (field === "limit") parts.push(value === null || value === undefined ? "-l" : `+l ${value}`);
