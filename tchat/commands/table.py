@@ -338,6 +338,29 @@ COMMANDS: tuple[Command, ...] = (
         (TextForm(("whois",), (NAME,)),),
     ),
     Command(
+        "watch",
+        "watch names: be told when they come online or leave the chat",
+        (
+            Field(
+                "op", required=False, choices=("add", "remove", "clear", "list"),
+                error='op is "add", "remove", "clear" or "list" (the default)',
+            ),
+            Field("users", required=False),
+        ),
+        (
+            TextForm(("watch",), fixed=(("op", "list"),), summary="the names you watch, and which of them are online"),
+            TextForm(
+                ("watch add",), (Arg("users", "NAMES", rest=True),), fixed=(("op", "add"),),
+                summary="be told when NAMES (commas or spaces between) come online or leave the chat",
+            ),
+            TextForm(
+                ("watch remove", "watch del"), (Arg("users", "NAMES", rest=True),), fixed=(("op", "remove"),),
+                summary="stop watching NAMES",
+            ),
+            TextForm(("watch clear",), fixed=(("op", "clear"),), summary="watch nobody"),
+        ),
+    ),
+    Command(
         "whoami",
         "your name, your rooms and whether you are an admin",
         (),

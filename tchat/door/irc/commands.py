@@ -31,6 +31,7 @@ from tchat.door.irc.channels import (
 )
 from tchat.door.irc.messages import cmd_privmsg, cmd_tagmsg
 from tchat.door.irc.modes import cmd_mode
+from tchat.door.irc.monitor import cmd_monitor
 from tchat.door.irc.operators import cmd_info, cmd_kill, cmd_oper
 from tchat.door.irc.queries import (
     cmd_away,
@@ -137,5 +138,6 @@ COMMANDS: dict[str, Command] = {
     "MODE": Command(cmd_mode, 1, help="MODE <channel> [<modes> [<args>]]: channel modes o v b i k l m t (n is always on); MODE <nick> [+i]"),
     "OPER": Command(cmd_oper, 2, help="OPER <name> <password>: become an IRC operator with the server's admin password"),
     "KILL": Command(cmd_kill, 1, help="KILL <nick> [:<reason>]: put someone out of the chat (operators)"),
+    "MONITOR": Command(cmd_monitor, 1, help="MONITOR + <nick>{,<nick>} | - <nick>{,<nick>} | C | L | S: be told when nicks come online or leave"),
     "AUTHENTICATE": Command(cmd_authenticate, 1, True, help="AUTHENTICATE PLAIN: SASL login (CAP REQ sasl first)"),
 }

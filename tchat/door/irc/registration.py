@@ -31,7 +31,7 @@ from tchat.names import NAME_MAX, BadName, check_name, name_key
 
 # Capabilities offered; cap-notify is on for every client of CAP LS 302.
 CAPS = (
-    "account-tag", "away-notify", "batch", "cap-notify", "echo-message", "extended-join", "labeled-response", "message-tags", "multi-prefix",
+    "account-tag", "away-notify", "batch", "cap-notify", "echo-message", "extended-join", "extended-monitor", "labeled-response", "message-tags", "multi-prefix",
     "sasl", "server-time", "userhost-in-names",
 )
 
@@ -138,7 +138,7 @@ def isupport(s: IrcSession) -> list[str]:
     return [
         "AWAYLEN=%d" % AWAY_LEN, "BOT=B", "CASEMAPPING=rfc8265", "CHANLIMIT=#:%d" % config.max_rooms_per_user,
         "CHANMODES=b,k,l,imnt", "CHANNELLEN=%d" % CHANNEL_LEN, "CHANTYPES=#", "KICKLEN=390", "MAXLIST=b:500",
-        "MODES=4", "NETWORK=" + s.server, "NICKLEN=%d" % NAME_MAX, "PREFIX=(ov)@+", "TOPICLEN=%d" % TOPIC_LEN,
+        "MODES=4", "MONITOR=%d" % config.max_watch, "NETWORK=" + s.server, "NICKLEN=%d" % NAME_MAX, "PREFIX=(ov)@+", "TOPICLEN=%d" % TOPIC_LEN,
         "TARGMAX=JOIN:,KICK:%d,NAMES:1,NOTICE:%d,PART:,PRIVMSG:%d,WHOIS:1" % (TARGETS_MAX, TARGETS_MAX, TARGETS_MAX), "UTF8ONLY", "WHOX",
     ]
 
