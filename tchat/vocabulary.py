@@ -52,6 +52,7 @@ EVENTS: dict[str, str] = {
     "whois": "about someone: online, registered, away, rooms, idle, sessions",
     "away": "someone who shares a room with you (or whom you watch) went away or came back",
     "watching": "your watch list, and which of the names asked about are online",
+    "wallops": "a message to every admin (admins)",
     "online": "a name you watch came online",
     "offline": "a name you watch left the chat",
 }

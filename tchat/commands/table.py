@@ -410,6 +410,13 @@ COMMANDS: tuple[Command, ...] = (
         admin=True,
     ),
     Command(
+        "wallops",
+        "a message to every admin connected to this server (admins only; IRC's WALLOPS)",
+        (Field("text"),),
+        (TextForm(("wallops",), (TEXT,)),),
+        admin=True,
+    ),
+    Command(
         "shutdown",
         "tell everyone, then stop the server (admins only)",
         (

@@ -32,7 +32,7 @@ from tchat.door.irc.channels import (
 from tchat.door.irc.messages import cmd_privmsg, cmd_tagmsg
 from tchat.door.irc.modes import cmd_mode
 from tchat.door.irc.monitor import cmd_monitor
-from tchat.door.irc.operators import cmd_info, cmd_kill, cmd_oper
+from tchat.door.irc.operators import cmd_info, cmd_kill, cmd_oper, cmd_wallops
 from tchat.door.irc.queries import (
     cmd_away,
     cmd_ison,
@@ -139,5 +139,6 @@ COMMANDS: dict[str, Command] = {
     "OPER": Command(cmd_oper, 2, help="OPER <name> <password>: become an IRC operator with the server's admin password"),
     "KILL": Command(cmd_kill, 1, help="KILL <nick> [:<reason>]: put someone out of the chat (operators)"),
     "MONITOR": Command(cmd_monitor, 1, help="MONITOR + <nick>{,<nick>} | - <nick>{,<nick>} | C | L | S: be told when nicks come online or leave"),
+    "WALLOPS": Command(cmd_wallops, 1, help="WALLOPS :<text>: a message to every operator (operators)"),
     "AUTHENTICATE": Command(cmd_authenticate, 1, True, help="AUTHENTICATE PLAIN: SASL login (CAP REQ sasl first)"),
 }

@@ -96,6 +96,10 @@ class Idents:
         """Whether a client of this door under ``nick`` marked itself a bot (user mode B)."""
         return any(session.bot for session in self._by_key.get(name_key(nick)) or ())
 
+    def invisible(self, nick: str) -> bool:
+        """Whether a client of this door under ``nick`` set user mode i (WHO of a mask does not show it)."""
+        return any(session.invisible for session in self._by_key.get(name_key(nick)) or ())
+
     def was(self, nick: str) -> list[Was]:
         key = name_key(nick)
         return [w for w in self._gone if name_key(w.nick) == key]

@@ -108,6 +108,18 @@ def whom_of(e: Event, channel: str = "*") -> Whom:
     )
 
 
+def hidden(s: IrcSession, nick: str) -> bool:
+    """
+    Whether a WHO of a mask leaves ``nick`` out: an IRC client of this door
+    with user mode ``i`` (invisible), unless it is the asker or shares a
+    channel with them. A WHO of the nick itself, or of a channel, shows it.
+    """
+    key = name_key(nick)
+    if key == name_key(s.nick) or not s.door.idents.invisible(nick):
+        return False
+    return not any(key in channel.members for channel in s.channels.values())
+
+
 def cmd_who(s: IrcSession, line: Line) -> Items | None:
     mask = line.params[0] if line.params and line.params[0] else "*"
     whox = whox_of(line)
@@ -139,7 +151,9 @@ def cmd_who(s: IrcSession, line: Line) -> Items | None:
         pattern = name_key(mask)
 
         def everyone(e: Event) -> None:
-            found = [nick for nick in e.get("users") or () if fnmatch.fnmatchcase(name_key(nick), pattern)][:WHO_MAX]
+            found = [
+                nick for nick in e.get("users") or () if fnmatch.fnmatchcase(name_key(nick), pattern) and not hidden(s, nick)
+            ][:WHO_MAX]
             if not found:
                 end()
                 return

@@ -322,6 +322,8 @@ class IrcSession(LineStream, DoorSession):
             return encode("ERROR", [f"Closing Link: {self.host} ({event.get('text') or 'bye'})"])
         if name == "ping":
             return encode("PING", [str(event.get("token") or self.server)])
+        if name == "wallops":
+            return wallops_lines(self, event)
         if name in ("online", "offline"):
             return monitor_notice(self, event)
         if name in ("notice", "shutdown", "error"):
@@ -388,6 +390,15 @@ class IrcSession(LineStream, DoorSession):
     def set_caps(self, caps: set[str]) -> None:
         self.caps = caps
         self.profile = self.door.codec(caps)
+
+
+def wallops_lines(session: IrcSession, event: Event) -> bytes:
+    """The hub's ``wallops``, as several lines if one would pass 512 bytes."""
+    from tchat.door.irc.wire import LINE_MAX, split_text
+
+    source = session.mask(str(event.get("from")))
+    room = LINE_MAX - len(f":{source} WALLOPS :".encode("utf-8")) - 2
+    return b"".join(encode("WALLOPS", [piece], source) for piece in split_text(str(event.get("text") or ""), room))
 
 
 def shows_away(session: IrcSession, event: Event) -> bool:
