@@ -169,3 +169,19 @@ class ClientRenderTests(TestCase):
         self.assertIn("You watch nobody", render.event({"event": "watching", "users": [], "online": [], "offline": []})[0])
         self.assertIn("bob is online", render.event({"event": "online", "user": "bob"})[0])
         self.assertIn("bob left the chat", render.event({"event": "offline", "user": "bob"})[0])
+
+
+class OptionTests(TestCase):
+    def test_max_watch_is_an_option_reloaded_by_sighup_and_at_least_one(self) -> None:
+        from twisted.python import usage
+
+        from tchat.chat import HubConfig
+        from tchat.tap import Options, apply_options
+
+        options = Options()
+        options.parseOptions(["--max-watch", "5"])
+        config = HubConfig()
+        apply_options(options, config, None, [])
+        self.assertEqual(config.max_watch, 5)
+        with self.assertRaises(usage.UsageError):
+            Options().parseOptions(["--max-watch", "0"])
