@@ -334,6 +334,7 @@ _RENDER: dict[str, Callable[[Event], list[str]]] = {
     "away": lambda e: [],
     "whois": _whois,
     "watching": _watching,
+    "read_marker": lambda e: [f"*** {e['target']} read up to {_clock(e['at']) if e.get('at') is not None else '(never said)'}"],
     "wallops": lambda e: [f"*** wallops from {e['from']}: {e['text']}"],
     "online": lambda e: [f"*** {e['user']} is online (you watch them)"],
     "offline": lambda e: [f"*** {e['user']} left the chat (you watch them)"],

@@ -53,6 +53,7 @@ EVENTS: dict[str, str] = {
     "away": "someone who shares a room with you (or whom you watch) went away or came back",
     "watching": "your watch list, and which of the names asked about are online",
     "wallops": "a message to every admin (admins)",
+    "read_marker": "up to when you have read a room or a conversation (set on another device of yours, too)",
     "online": "a name you watch came online",
     "offline": "a name you watch left the chat",
 }

@@ -166,6 +166,9 @@ class User:
     away: str | None = None
     # When this user last sent a message through this node (for /whois).
     active: float | None = None
+    # Read markers (``markread``): target key -> the time read up to; None
+    # until one is set. Kept by the state (L{tchat.chat.state.State.mark_read}).
+    read: dict[str, float] | None = None
 
     def hosts(self) -> list[str]:
         """The addresses of its connections: what a guest's ban or mute is about besides its name."""

@@ -27,6 +27,10 @@ from tchat.names import LOBBY, name_key, skeleton
 Presence = Callable[[str, str, User], None]
 
 
+# Most read markers one user keeps (the oldest set goes beyond).
+READ_MARKERS_MAX = 1000
+
+
 class Unreachable(Exception):
     """The state shared with other nodes cannot be reached now (their link is down)."""
 
@@ -129,6 +133,13 @@ class State(Protocol):
 
     def set_lobby(self, name: str | None) -> None:
         """The room that always exists, empty or not (``--lobby``; None: no such room), set at start."""
+
+    # -- read markers ------------------------------------------------------
+    def read_marker(self, user: User, target: str) -> float | None:
+        """Up to when ``user`` has read ``target`` (a room's or a user's key); None if it never said."""
+
+    def mark_read(self, user: User, target: str, ts: float) -> None:
+        """``user`` has read ``target`` up to ``ts`` (the rule keeps it from going back)."""
 
     # -- watch lists -------------------------------------------------------
     def watch(self, connection: Connection, names: Iterable[str]) -> None:
@@ -380,6 +391,18 @@ class LocalState:
         if not room.members and not room.settings.kept and room.key != self._lobby:
             self._remove_room(room)
 
+
+    def read_marker(self, user: User, target: str) -> float | None:
+        return user.read.get(target) if user.read else None
+
+    def mark_read(self, user: User, target: str, ts: float) -> None:
+        if user.read is None:
+            user.read = {}
+        user.read.pop(target, None)
+        user.read[target] = ts
+        if len(user.read) > READ_MARKERS_MAX:
+            # The marker set longest ago goes.
+            del user.read[next(iter(user.read))]
 
     def watch(self, connection: Connection, names: Iterable[str]) -> None:
         if connection.watching is None:

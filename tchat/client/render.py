@@ -224,6 +224,8 @@ class Renderer:
             # For IRC's away-notify: nothing to show here (/whois tells).
             "away": lambda event, me: [],
             "watching": self._watching,
+            # Read markers are for clients that keep them; nothing to show.
+            "read_marker": lambda e, me: [],
             "wallops": lambda e, me: [self._info(f"wallops from {e['from']}: {e['text']}")],
             "online": lambda e, me: [self._info(f"{e['user']} is online (you watch them)")],
             "offline": lambda e, me: [self._info(f"{e['user']} left the chat (you watch them)")],

@@ -361,6 +361,12 @@ COMMANDS: tuple[Command, ...] = (
         ),
     ),
     Command(
+        "markread",
+        "up to when you have read a room or a conversation; with TIME (Unix time), say you have read it up to then",
+        (Field("target"), Field("at", "id", required=False)),
+        (TextForm(("markread",), (Arg("target", "#ROOM|NAME"), Arg("at", "TIME", optional=True))),),
+    ),
+    Command(
         "whoami",
         "your name, your rooms and whether you are an admin",
         (),

@@ -31,8 +31,8 @@ from tchat.names import NAME_MAX, BadName, check_name, name_key
 
 # Capabilities offered; cap-notify is on for every client of CAP LS 302.
 CAPS = (
-    "account-tag", "away-notify", "batch", "cap-notify", "echo-message", "extended-join", "extended-monitor", "labeled-response", "message-tags", "multi-prefix",
-    "sasl", "server-time", "userhost-in-names",
+    "account-tag", "away-notify", "batch", "cap-notify", "draft/read-marker", "echo-message", "extended-join",
+    "extended-monitor", "labeled-response", "message-tags", "multi-prefix", "sasl", "server-time", "userhost-in-names",
 )
 
 

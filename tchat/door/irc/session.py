@@ -326,6 +326,10 @@ class IrcSession(LineStream, DoorSession):
             return wallops_lines(self, event)
         if name in ("online", "offline"):
             return monitor_notice(self, event)
+        if name == "read_marker":
+            from tchat.door.irc.markread import CAP, markread_line
+
+            return markread_line(self, event) if CAP in self.caps else b""
         if name in ("notice", "shutdown", "error"):
             text = event.get("text") or ""
             if name == "error":

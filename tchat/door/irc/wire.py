@@ -73,7 +73,7 @@ def server_time(ts: float) -> str:
 
 
 # Commands whose last parameter is a word, not a text: written without ":".
-_WORDS = frozenset({"JOIN", "MODE", "NICK", "INVITE", "PING", "324", "004"})
+_WORDS = frozenset({"JOIN", "MODE", "NICK", "INVITE", "PING", "MARKREAD", "324", "004"})
 
 
 def _format(command: str, params: list[str], source: str | None) -> bytes:
