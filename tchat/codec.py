@@ -242,6 +242,18 @@ def _help(e: Event) -> list[str]:
     return lines + _said(e)
 
 
+def _watching(e: Event) -> list[str]:
+    lines = [f"*** {bad} is not a name (not watched)" for bad in e.get("bad") or ()]
+    if e.get("online") or e.get("offline"):
+        online, offline = e.get("online") or [], e.get("offline") or []
+        lines.append(f"*** Online: {_join(online)}; not online: {_join(offline)}")
+    if not e["users"]:
+        lines.append("*** You watch nobody; /watch add NAMES")
+    else:
+        lines.append(f"*** You watch {len(e['users'])}: {', '.join(e['users'])}")
+    return lines
+
+
 def _debug(e: Event) -> list[str]:
     lines = [
         f"*** uptime {e['uptime']:.0f}s, {len(e['connections'])} connections, "
@@ -322,6 +334,11 @@ _RENDER: dict[str, Callable[[Event], list[str]]] = {
     # For IRC's away-notify: text mode shows nothing (/whois tells).
     "away": lambda e: [],
     "whois": _whois,
+    "watching": _watching,
+    "read_marker": lambda e: [f"*** {e['target']} read up to {_clock(e['at']) if e.get('at') is not None else '(never said)'}"],
+    "wallops": lambda e: [f"*** wallops from {e['from']}: {e['text']}"],
+    "online": lambda e: [f"*** {e['user']} is online (you watch them)"],
+    "offline": lambda e: [f"*** {e['user']} left the chat (you watch them)"],
     "debug": _debug,
     "history": _history,
     "connections": _connections,

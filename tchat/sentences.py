@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from tchat.errors import counted
 from tchat.events import Event
 
 __all__ = ["EVENT_SENTENCES", "OK_SENTENCES", "WORDED", "event_text", "ok_text"]
@@ -93,6 +94,7 @@ OK_SENTENCES: dict[str, Callable[[Event], str | None]] = {
     "register": lambda e: f"{e['user']} is registered; from now on log in with /login {e['user']} PASSWORD",
     "passwd": lambda e: "your password is changed",
     "admin": lambda e: "you are an admin now: /kill, /shutdown, /debug",
+    "wallops": lambda e: f"sent to {counted(e.get('sent', 0), 'admin connection')}",
     "shutdown": lambda e: f"shutting down in {e.get('delay', 0)} s",
     "account_create": lambda e: f"account {e['user']} created",
     "account_delete": lambda e: f"account {e['user']} deleted",

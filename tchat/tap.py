@@ -131,6 +131,7 @@ class Options(usage.Options):
         ["max-line", None, 4096, "Longest line a client may send, in bytes.", int],
         ["max-rooms", None, 50, "Most rooms one user may be in at once.", int],
         ["max-sessions", None, 10, "Most devices one account may be logged in from at once.", int],
+        ["max-watch", None, 100, "Most names one connection may watch (watch; IRC's MONITOR).", int],
         ["sendq", None, 1 << 20, "Bytes that may queue for a client that does not read before it is dropped.", int],
         ["flood-rate", None, 5.0, "Commands a second one connection may send, steadily.", float],
         ["flood-burst", None, 20, "Commands one connection may send at once before the rate applies.", int],
@@ -207,7 +208,7 @@ class Options(usage.Options):
             OriginPolicy(self["web-origins"])
         except ValueError as e:
             raise usage.UsageError(f"--web-origin: {e}")
-        for option in ("max-users", "max-line", "max-rooms", "max-sessions", "sendq", "flood-burst", "flood-queue",
+        for option in ("max-users", "max-line", "max-rooms", "max-sessions", "max-watch", "sendq", "flood-burst", "flood-queue",
                        "max-connections", "max-per-address", "max-pending"):
             if self[option] < 1:
                 raise usage.UsageError(f"--{option} must be at least 1")
@@ -507,7 +508,7 @@ def json_log_observer(options: Options) -> Any:
 
 # What SIGHUP changes in a running server; and what only a restart does.
 RELOADED = (
-    "motd", "server-name", "max-users", "max-rooms", "max-sessions", "max-line", "sendq", "flood-rate", "flood-burst", "flood-queue",
+    "motd", "server-name", "max-users", "max-rooms", "max-sessions", "max-watch", "max-line", "sendq", "flood-rate", "flood-burst", "flood-queue",
     "max-connections", "max-per-address", "max-pending", "login-timeout", "idle-timeout", "ping-timeout",
     "registration", "guests", "admin-password", "web-origins", "trusted-proxies",
 )
@@ -521,6 +522,7 @@ def apply_options(options: Options, config: HubConfig, limits: Limits | None, do
     config.max_users = options["max-users"]
     config.max_rooms_per_user = options["max-rooms"]
     config.max_sessions = options["max-sessions"]
+    config.max_watch = options["max-watch"]
     config.admin_password = options["admin-password"]
     config.registration = options["registration"]
     config.guests = options["guests"] == "yes"
@@ -545,6 +547,7 @@ def makeService(options: Options) -> ChatService:
         max_users=options["max-users"],
         max_rooms_per_user=options["max-rooms"],
         max_sessions=options["max-sessions"],
+        max_watch=options["max-watch"],
         admin_password=options["admin-password"],
         registration=options["registration"],
         guests=options["guests"] == "yes",

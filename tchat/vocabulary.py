@@ -50,10 +50,16 @@ EVENTS: dict[str, str] = {
     "bans": "who is banned from and muted in a room (ops)",
     "nick": "someone who shares a room with you changed name (you, from another session)",
     "whois": "about someone: online, registered, away, rooms, idle, sessions",
-    "away": "someone who shares a room with you went away or came back",
+    "away": "someone who shares a room with you (or whom you watch) went away or came back",
+    "watching": "your watch list, and which of the names asked about are online",
+    "wallops": "a message to every admin (admins)",
+    "read_marker": "up to when you have read a room or a conversation (set on another device of yours, too)",
+    "online": "a name you watch came online",
+    "offline": "a name you watch left the chat",
 }
 
 ERRORS: dict[str, str] = {
+    "watch_full": "your watch list would hold more names than the server allows",
     "line_too_long": "the line was over the limit; dropped up to its end",
     "bad_encoding": "the line was not UTF-8 (or held a lone surrogate escape); ignored",
     "bad_request": "malformed, a missing or wrong field or argument",

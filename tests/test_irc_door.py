@@ -102,7 +102,7 @@ class RegistrationTests(IrcTestCase):
         client = self.irc()
         client.send("CAP LS 302", "NICK alice", "USER a 0 * :A")
         lines = client.take()
-        self.assertEqual(lines, [":tchat CAP * LS :account-tag away-notify batch cap-notify echo-message extended-join labeled-response message-tags multi-prefix server-time setname userhost-in-names"])
+        self.assertEqual(lines, [":tchat CAP * LS :account-tag away-notify batch cap-notify draft/read-marker echo-message extended-join extended-monitor labeled-response message-tags multi-prefix server-time setname userhost-in-names"])
         client.send("CAP REQ :server-time multi-prefix", "CAP LIST")
         self.assertEqual(client.take(), [
             ":tchat CAP * ACK :server-time multi-prefix",

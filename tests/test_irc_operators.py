@@ -76,3 +76,32 @@ class BotModeTests(IrcTestCase):
         client = self.irc()
         client.send("NICK other", "USER u 0 * :R")
         return client.take()
+
+
+class WallopsTests(OperTests):
+    def test_wallops_is_for_operators_and_reaches_every_admin_only(self) -> None:
+        from tests.helpers import request
+
+        nick1, nick2, nick3 = self.user("nick1", join=None), self.user("nick2", join=None), self.user("nick3", join=None)
+        nick2.send("WALLOPS :hi")
+        self.assertEqual(nick2.take(), [":tchat 481 nick2 :Permission Denied- You're not an IRC operator"])
+        nick1.send("OPER x operpassword")
+        nick1.take()
+        web_admin = logged_in(self.hub, "webadmin")
+        self.hub.handle(web_admin, request("admin", password="operpassword"))
+        web_admin.clear()
+        nick1.send("WALLOPS :hi \x02everyone\x02")
+        # The sender is an admin too: it gets it, as every admin does; nobody else.
+        self.assertEqual(nick1.take(), [":nick1!nick1@tchat WALLOPS :hi everyone"])
+        self.assertEqual((nick2.take(), nick3.take()), ([], []))
+        self.assertEqual([(e["from"], e["text"]) for e in web_admin.of("wallops")], [("nick1", "hi everyone")])
+        # A long one is several lines, each within 512 bytes (take checks).
+        self.hub.handle(web_admin, request("wallops", text="é" * 399))
+        self.assertEqual([line.split(" ")[:2] for line in nick1.take()], [[":webadmin!webadmin@tchat", "WALLOPS"]] * 2)
+        from tchat.sentences import ok_text
+
+        self.assertEqual(ok_text(web_admin.last("ok")), "sent to 2 admin connections")
+        self.hub.handle(web_admin, request("wallops", text="x" * 401))
+        self.assertEqual(web_admin.last()["code"], "bad_request")
+        nick1.send("WALLOPS :")
+        self.assertEqual(nick1.numerics(), ["412"])

@@ -170,3 +170,28 @@ class BatchedHubTests(TestCase):
         self.assertEqual(turns(), ["JOIN", "353", "366", "PONG"])
         bob.send("WHO a*", "PING :w")
         self.assertEqual(turns(), ["352", "315", "PONG"])
+
+
+class InvisibleTests(IrcTestCase):
+    def test_who_of_a_mask_leaves_out_invisible_clients_unless_they_share_a_channel(self) -> None:
+        evan = self.user("evan", join=None)
+        evan.send("MODE evan +i")
+        evan.take()
+        shiv = self.user("shivaram", join=None)
+        shiv.send("WHO eva*")
+        self.assertEqual(shiv.numerics(), ["315"])
+        # The nick itself is shown; and evan sees itself.
+        shiv.send("WHO evan")
+        self.assertEqual(shiv.numerics(), ["352", "315"])
+        evan.send("WHO eva*")
+        self.assertEqual(evan.numerics(), ["352", "315"])
+        evan.send("JOIN #test")
+        shiv.send("JOIN #test")
+        shiv.take()
+        shiv.send("WHO eva*")
+        self.assertEqual(shiv.numerics(), ["352", "315"])
+        # Back to visible: shown to anyone.
+        evan.send("PART #test", "MODE evan -i")
+        other = self.user("other", join=None)
+        other.send("WHO eva*")
+        self.assertEqual(other.numerics(), ["352", "315"])

@@ -44,6 +44,8 @@ from tchat.chat.people import PeopleRules
 from tchat.chat.rooms import RoomRules
 from tchat.chat.server_admin import ServerAdminRules
 from tchat.chat.state import LocalState, State
+from tchat.chat.readmarkers import ReadMarkerRules
+from tchat.chat.watch import WatchRules
 from tchat.commands import BY_ACTION, Request
 from tchat.errors import ChatError
 from tchat.events import make_event
@@ -86,10 +88,12 @@ class Hub:
         self.info = InfoRules(core)
         self.moderation = ModerationRules(core, self.rooms, lambda connection, request: self.admin.do_kill(connection, request))
         self.people = PeopleRules(core)
+        self.watch = WatchRules(core)
+        self.read_markers = ReadMarkerRules(core)
         self.recent_log = self.admin.recent_log
         self.handlers = bind_handlers(
             self.rooms, self.contacts, self.login, self.messages, self.accounts, self.history, self.admin, self.info,
-            self.moderation, self.people,
+            self.moderation, self.people, self.watch, self.read_markers,
         )
 
     @property

@@ -63,6 +63,8 @@ class HubConfig:
     max_rooms_per_user: int = 50
     # Most connections (devices) logged in to one account at once.
     max_sessions: int = 10
+    # Most names one connection watches (``watch``: IRC's MONITOR).
+    max_watch: int = 100
     admin_password: str | None = field(default=None, repr=False)
     # "open": anyone may /register; "closed": only admins make accounts.
     registration: str = "open"
@@ -105,6 +107,9 @@ class Connection:
     # Messages fanned out whose ok waits for the store, and who waits for them all.
     unstored: int = 0
     waiting_for_store: list[Deferred[None]] | None = None
+    # The names it watches (``watch``), key -> the name as given; None until
+    # it watches any. Kept by the state (L{tchat.chat.state.State.watch}).
+    watching: dict[str, str] | None = None
 
     def stored_all(self) -> Deferred[None]:
         """Fires when none of this connection's messages waits for the store."""
@@ -161,6 +166,9 @@ class User:
     away: str | None = None
     # When this user last sent a message through this node (for /whois).
     active: float | None = None
+    # Read markers (``markread``): target key -> the time read up to; None
+    # until one is set. Kept by the state (L{tchat.chat.state.State.mark_read}).
+    read: dict[str, float] | None = None
 
     def hosts(self) -> list[str]:
         """The addresses of its connections: what a guest's ban or mute is about besides its name."""

@@ -25,6 +25,10 @@ from tchat.throttle import Guess, GuessThrottle
 
 log = Logger()
 
+WALLOPS_MAX = 400
+# The sender of a wallops from an admin connection with no chat name (the admin page).
+ADMIN = "an admin"
+
 
 class ServerAdminRules:
     def __init__(self, core: Core, login: LoginRules, on_stop: Callable[[], object]) -> None:
@@ -75,6 +79,21 @@ class ServerAdminRules:
         self.core.delivery.to_user(target, self.core.event("notice", text=f"You were {why}"))
         self.core.reply(connection, request, "ok", user=target.name)
         self.login.drop_user(target, "kicked", why)
+
+    @handles("wallops")
+    async def do_wallops(self, connection: Connection, request: Request) -> None:
+        text = clean_text(request.args["text"]).strip()
+        if not text:
+            raise ChatError("empty_message", "empty message: type some text")
+        if len(text) > WALLOPS_MAX:
+            raise ChatError("bad_request", f"a wallops is at most {WALLOPS_MAX} characters")
+        sender = connection.user.name if connection.user is not None else ADMIN
+        event = self.core.event("wallops", text=text, **{"from": sender})
+        # This node's admins (another node's connection is not known here to be one).
+        admins = [c for c in self.state.connections() if c.admin]
+        for admin in admins:
+            self.core.delivery.to_connection(admin, event)
+        self.core.reply(connection, request, "ok", sent=len(admins))
 
     @handles("shutdown")
     async def do_shutdown(self, connection: Connection, request: Request) -> None:

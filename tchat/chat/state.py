@@ -12,13 +12,23 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from typing import Any, Iterable, Protocol
+from typing import Any, Callable, Iterable, Protocol
 
 from twisted.internet.defer import Deferred, succeed
 
 from tchat.chat.model import Connection, Room, Session, User
 from tchat.chat.roomsettings import RoomSettings
 from tchat.names import LOBBY, name_key, skeleton
+
+
+# Told when a name comes online ("online"), leaves ("offline") or its user's
+# away changes ("away"), with the name as it was and its user: whether a rule of
+# this node's did it or the copy of another node's doing was applied here.
+Presence = Callable[[str, str, User], None]
+
+
+# Most read markers one user keeps (the oldest set goes beyond).
+READ_MARKERS_MAX = 1000
 
 
 class Unreachable(Exception):
@@ -124,6 +134,26 @@ class State(Protocol):
     def set_lobby(self, name: str | None) -> None:
         """The room that always exists, empty or not (``--lobby``; None: no such room), set at start."""
 
+    # -- read markers ------------------------------------------------------
+    def read_marker(self, user: User, target: str) -> float | None:
+        """Up to when ``user`` has read ``target`` (a room's or a user's key); None if it never said."""
+
+    def mark_read(self, user: User, target: str, ts: float) -> None:
+        """``user`` has read ``target`` up to ``ts`` (the rule keeps it from going back)."""
+
+    # -- watch lists -------------------------------------------------------
+    def watch(self, connection: Connection, names: Iterable[str]) -> None:
+        """``connection`` (this node's) wants to know when each of ``names`` comes online or leaves."""
+
+    def unwatch(self, connection: Connection, keys: Iterable[str] | None = None) -> None:
+        """``connection`` watches none of ``keys`` any more (None: nobody)."""
+
+    def watchers(self, key: str) -> tuple[Connection, ...]:
+        """This node's connections watching the name ``key``."""
+
+    def observe(self, listener: Presence) -> None:
+        """Call ``listener`` for every name that comes online or leaves, and every change of away."""
+
 
 class LocalState:
     """
@@ -153,6 +183,9 @@ class LocalState:
         self._order: list[str] = []
         self._lobby: str | None = None
         self.set_lobby(LOBBY)
+        # name key -> the connections watching it (each connection's own list: Connection.watching).
+        self._watchers: dict[str, dict[Connection, None]] = {}
+        self._listeners: list[Presence] = []
 
     def set_lobby(self, name: str | None) -> None:
         old = self._rooms.get(self._lobby) if self._lobby is not None else None
@@ -164,11 +197,12 @@ class LocalState:
 
     # The only writers of _users and _rooms (see the class docstring).
 
-    def _add_user(self, user: User) -> None:
+    def _add_user(self, user: User, tell: bool = True) -> None:
         """
         ``user`` is online under its key (a name someone else holds is taken
         from them first). A user whose name changes is removed before and
-        added again after.
+        added again after (``tell``: its watchers are told, unless only
+        the case of the name changed).
         """
         held = self._users.get(user.key)
         if held is not None:
@@ -176,14 +210,22 @@ class LocalState:
         self._users[user.key] = user
         bisect.insort(self._order, user.key)
         _index(self._user_skeletons, skeleton(user.name), user.key)
+        if tell:
+            self._tell("online", user.name, user)
 
-    def _remove_user(self, user: User) -> None:
+    def _remove_user(self, user: User, tell: bool = True) -> None:
         """``user`` is no longer online (nothing happens if its key is someone else's now)."""
         if self._users.get(user.key) is not user:
             return
         del self._users[user.key]
         _unsort(self._order, user.key)
         _unindex(self._user_skeletons, skeleton(user.name), user.key)
+        if tell:
+            self._tell("offline", user.name, user)
+
+    def _tell(self, change: str, name: str, user: User) -> None:
+        for listener in self._listeners:
+            listener(change, name, user)
 
     def _add_room(self, room: Room) -> None:
         self._rooms[room.key] = room
@@ -204,7 +246,10 @@ class LocalState:
         self._connections[connection.session] = connection
 
     def remove_connection(self, session: Session) -> Connection | None:
-        return self._connections.pop(session, None)
+        connection = self._connections.pop(session, None)
+        if connection is not None and connection.watching:
+            self.unwatch(connection)
+        return connection
 
     def connections(self) -> Iterable[Connection]:
         return tuple(self._connections.values())
@@ -258,11 +303,12 @@ class LocalState:
         if key != user.key and key in self._users:
             return False
         online = self._users.get(user.key) is user
-        self._remove_user(user)
+        # Watchers are told of a new name, not of a name whose case changed.
+        self._remove_user(user, tell=key != user.key)
         old = user.key
         user.key, user.name = key, name
         if online:
-            self._add_user(user)
+            self._add_user(user, tell=key != old)
         for room in user.rooms.values():
             if room.members.pop(old, None) is not None:
                 _unsort(room.order, old)
@@ -283,7 +329,10 @@ class LocalState:
         return True
 
     def set_away(self, user: User, text: str | None) -> None:
+        changed = user.away != text
         user.away = text
+        if changed and self._users.get(user.key) is user:
+            self._tell("away", user.name, user)
 
     def online(self) -> list[str]:
         users = self._users
@@ -341,6 +390,47 @@ class LocalState:
             _leave(room, connection)
         if not room.members and not room.settings.kept and room.key != self._lobby:
             self._remove_room(room)
+
+
+    def read_marker(self, user: User, target: str) -> float | None:
+        return user.read.get(target) if user.read else None
+
+    def mark_read(self, user: User, target: str, ts: float) -> None:
+        if user.read is None:
+            user.read = {}
+        user.read.pop(target, None)
+        user.read[target] = ts
+        if len(user.read) > READ_MARKERS_MAX:
+            # The marker set longest ago goes.
+            del user.read[next(iter(user.read))]
+
+    def watch(self, connection: Connection, names: Iterable[str]) -> None:
+        if connection.watching is None:
+            connection.watching = {}
+        for name in names:
+            key = name_key(name)
+            connection.watching[key] = name
+            self._watchers.setdefault(key, {})[connection] = None
+
+    def unwatch(self, connection: Connection, keys: Iterable[str] | None = None) -> None:
+        watching = connection.watching
+        if not watching:
+            return
+        for key in list(watching) if keys is None else keys:
+            if watching.pop(key, None) is None:
+                continue
+            watchers = self._watchers.get(key)
+            if watchers is not None:
+                watchers.pop(connection, None)
+                if not watchers:
+                    del self._watchers[key]
+
+    def watchers(self, key: str) -> tuple[Connection, ...]:
+        watchers = self._watchers.get(key)
+        return tuple(watchers) if watchers else ()
+
+    def observe(self, listener: Presence) -> None:
+        self._listeners.append(listener)
 
 
 def _index(index: dict[str, str | set[str]], shape: str, key: str) -> None:

@@ -111,6 +111,12 @@ class Renderer(RoomLines):
             "whois": self._whois,
             # For IRC's away-notify: nothing to show here (/whois tells).
             "away": lambda event, me: [],
+            "watching": self._watching,
+            # Read markers are for clients that keep them; nothing to show.
+            "read_marker": lambda e, me: [],
+            "wallops": lambda e, me: [self._info(f"wallops from {e['from']}: {e['text']}")],
+            "online": lambda e, me: [self._info(f"{e['user']} is online (you watch them)")],
+            "offline": lambda e, me: [self._info(f"{e['user']} left the chat (you watch them)")],
         }
 
     # -- what callers use ----------------------------------------------------
@@ -356,6 +362,15 @@ class Renderer(RoomLines):
         lines = [self._info("Contacts:")]
         for c in contacts:
             lines.append(self._info(f"  {c['user']}: {self._presence(c)}"))
+        return lines
+
+    def _watching(self, e: dict[str, Any], me: str | None) -> list[list[Segment]]:
+        lines = [self._info(f"{bad} is not a name (not watched)") for bad in e.get("bad") or ()]
+        if e.get("online") or e.get("offline"):
+            online = ", ".join(e.get("online") or []) or "nobody"
+            lines.append(self._info(f"Online: {online}; not online: {', '.join(e.get('offline') or []) or 'nobody'}"))
+        users = e["users"]
+        lines.append(self._info(f"You watch {len(users)}: {', '.join(users)}" if users else "You watch nobody; /watch add NAMES"))
         return lines
 
     def _seen(self, e: dict[str, Any], me: str | None) -> list[list[Segment]]:

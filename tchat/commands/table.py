@@ -348,6 +348,35 @@ COMMANDS: tuple[Command, ...] = (
         (TextForm(("whois",), (NAME,)),),
     ),
     Command(
+        "watch",
+        "watch names: be told when they come online or leave the chat",
+        (
+            Field(
+                "op", required=False, choices=("add", "remove", "clear", "list"),
+                error='op is "add", "remove", "clear" or "list" (the default)',
+            ),
+            Field("users", required=False),
+        ),
+        (
+            TextForm(("watch",), fixed=(("op", "list"),), summary="the names you watch, and which of them are online"),
+            TextForm(
+                ("watch add",), (Arg("users", "NAMES", rest=True),), fixed=(("op", "add"),),
+                summary="be told when NAMES (commas or spaces between) come online or leave the chat",
+            ),
+            TextForm(
+                ("watch remove", "watch del"), (Arg("users", "NAMES", rest=True),), fixed=(("op", "remove"),),
+                summary="stop watching NAMES",
+            ),
+            TextForm(("watch clear",), fixed=(("op", "clear"),), summary="watch nobody"),
+        ),
+    ),
+    Command(
+        "markread",
+        "up to when you have read a room or a conversation; with TIME (Unix time), say you have read it up to then",
+        (Field("target"), Field("at", "id", required=False)),
+        (TextForm(("markread",), (Arg("target", "#ROOM|NAME"), Arg("at", "TIME", optional=True))),),
+    ),
+    Command(
         "whoami",
         "your name, your rooms and whether you are an admin",
         (),
@@ -394,6 +423,13 @@ COMMANDS: tuple[Command, ...] = (
         "disconnect a user from the server, every session of theirs (admins only)",
         (Field("user"), Field("reason", required=False)),
         (TextForm(("kill",), (NAME, REASON)),),
+        admin=True,
+    ),
+    Command(
+        "wallops",
+        "a message to every admin connected to this server (admins only; IRC's WALLOPS)",
+        (Field("text"),),
+        (TextForm(("wallops",), (TEXT,)),),
         admin=True,
     ),
     Command(

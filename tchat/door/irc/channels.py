@@ -45,7 +45,9 @@ def join_request(s: IrcSession, room: str, key: str | None) -> Request:
         if e.get("topic"):
             s.numeric(N.RPL_TOPIC, name, e["topic"])
             follow.append(topic_time_request(s, name))
-        s.follow([*follow, names_request(s, name)])
+        from tchat.door.irc.markread import after_join
+
+        s.follow([*follow, *after_join(s, name), names_request(s, name)])
 
     return s.request("join", {"room": room, "key": key}, answer)
 

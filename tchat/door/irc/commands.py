@@ -31,8 +31,10 @@ from tchat.door.irc.channels import (
 )
 from tchat.door.irc.history import cmd_chathistory
 from tchat.door.irc.messages import cmd_privmsg, cmd_tagmsg
+from tchat.door.irc.markread import cmd_markread
 from tchat.door.irc.modes import cmd_mode
-from tchat.door.irc.operators import cmd_info, cmd_kill, cmd_oper
+from tchat.door.irc.monitor import cmd_monitor
+from tchat.door.irc.operators import cmd_info, cmd_kill, cmd_oper, cmd_wallops
 from tchat.door.irc.queries import (
     cmd_away,
     cmd_ison,
@@ -147,5 +149,8 @@ COMMANDS: dict[str, Command] = {
     "MODE": Command(cmd_mode, 1, help="MODE <channel> [<modes> [<args>]]: channel modes o v b i k l m t (n is always on); MODE <nick> [+i]"),
     "OPER": Command(cmd_oper, 2, help="OPER <name> <password>: become an IRC operator with the server's admin password"),
     "KILL": Command(cmd_kill, 1, help="KILL <nick> [:<reason>]: put someone out of the chat (operators)"),
+    "MONITOR": Command(cmd_monitor, 1, help="MONITOR + <nick>{,<nick>} | - <nick>{,<nick>} | C | L | S: be told when nicks come online or leave"),
+    "WALLOPS": Command(cmd_wallops, 1, help="WALLOPS :<text>: a message to every operator (operators)"),
+    "MARKREAD": Command(cmd_markread, help="MARKREAD <target> [timestamp=<time>]: up to when you have read a channel or a conversation (draft/read-marker)"),
     "AUTHENTICATE": Command(cmd_authenticate, 1, True, help="AUTHENTICATE PLAIN: SASL login (CAP REQ sasl first)"),
 }

@@ -105,6 +105,11 @@ ERR_HELPNOTFOUND = "524"
 RPL_HELPSTART = "704"
 RPL_HELPTXT = "705"
 RPL_ENDOFHELP = "706"
+RPL_MONONLINE = "730"
+RPL_MONOFFLINE = "731"
+RPL_MONLIST = "732"
+RPL_ENDOFMONLIST = "733"
+ERR_MONLISTFULL = "734"
 
 # Each hub error code, the numeric that answers it, and whether the numeric
 # names the channel (else the nick, or nothing but the text). Codes not here
@@ -136,4 +141,5 @@ ERRORS: dict[str, tuple[str, str]] = {
     "room_full": (ERR_CHANNELISFULL, "channel"),
     "muted": (ERR_CANNOTSENDTOCHAN, "channel"),
     "too_many_bans": (ERR_BANLISTFULL, "channel"),
+    "watch_full": (ERR_MONLISTFULL, "command"),
 }

@@ -1,6 +1,8 @@
 """
 IRC operators are tchat's admins: OPER proves the admin password (the
-hub's ``admin``), KILL is the hub's ``kill``; and INFO.
+hub's ``admin``), KILL is the hub's ``kill``, WALLOPS the hub's ``wallops``
+(to every admin connected to this node: operators only, whatever user mode
+``w``); and INFO.
 
 tchat has one admin password and no operator names, so OPER's name is not
 checked: any name with the admin password makes the connection an admin
@@ -55,6 +57,19 @@ def cmd_kill(s: IrcSession, line: Line) -> Items | None:
                 numeric_for(s, e, "KILL", nick=nick)
 
     return [s.request("kill", {"user": nick, "reason": reason}, answer)]
+
+
+def cmd_wallops(s: IrcSession, line: Line) -> Items | None:
+    text = strip_formatting(line.params[0])
+
+    def answer(e: Event) -> None:
+        if is_error(e):
+            if e.get("code") == "not_allowed":
+                s.numeric(N.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+            else:
+                numeric_for(s, e, "WALLOPS")
+
+    return [s.request("wallops", {"text": text}, answer)]
 
 
 def cmd_info(s: IrcSession, line: Line) -> Items | None:

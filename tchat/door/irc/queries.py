@@ -113,9 +113,9 @@ def whom_of(e: Event, channel: str = "*") -> Whom:
 
 def hidden(s: IrcSession, nick: str) -> bool:
     """
-    Whether a WHO of a mask leaves ``nick`` out for ``s``: an invisible
-    client (user mode i) who shares no channel with it. A WHO of the nick
-    itself, or of a channel, still shows them.
+    Whether a WHO of a mask leaves ``nick`` out: an IRC client of this door
+    with user mode ``i`` (invisible), unless it is the asker or shares a
+    channel with them. A WHO of the nick itself, or of a channel, shows it.
     """
     key = name_key(nick)
     if key == name_key(s.nick) or not s.door.idents.invisible(nick):

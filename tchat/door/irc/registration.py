@@ -33,8 +33,8 @@ from tchat.names import NAME_MAX, BadName, check_name, name_key
 
 # Capabilities offered; cap-notify is on for every client of CAP LS 302.
 CAPS = (
-    "account-tag", "away-notify", "batch", "cap-notify", "draft/chathistory", "echo-message", "extended-join", "labeled-response",
-    "message-tags", "multi-prefix", "sasl", "server-time", "setname", "userhost-in-names",
+    "account-tag", "away-notify", "batch", "cap-notify", "draft/chathistory", "draft/read-marker", "echo-message", "extended-join",
+    "extended-monitor", "labeled-response", "message-tags", "multi-prefix", "sasl", "server-time", "setname", "userhost-in-names",
 )
 # Offered only with a store (accounts, history).
 STORE_CAPS = frozenset({"sasl", CHATHISTORY_CAP})
@@ -142,7 +142,7 @@ def isupport(s: IrcSession) -> list[str]:
     return [
         "AWAYLEN=%d" % AWAY_LEN, "BOT=B", "CASEMAPPING=rfc8265", "CHANLIMIT=#:%d" % config.max_rooms_per_user,
         "CHANMODES=b,k,l,imnst", "CHANNELLEN=%d" % CHANNEL_LEN, "CHANTYPES=#", *chathistory_isupport(s), "ELIST=CMNTU", "KICKLEN=390",
-        "MAXLIST=b:500", "MODES=4", "NAMELEN=%d" % REAL_LEN, "NETWORK=" + s.server, "NICKLEN=%d" % NAME_MAX, "PREFIX=(ov)@+",
+        "MAXLIST=b:500", "MODES=4", "MONITOR=%d" % config.max_watch, "NAMELEN=%d" % REAL_LEN, "NETWORK=" + s.server, "NICKLEN=%d" % NAME_MAX, "PREFIX=(ov)@+",
         "STATUSMSG=@+", "TOPICLEN=%d" % TOPIC_LEN,
         "TARGMAX=JOIN:,KICK:%d,NAMES:%d,NOTICE:%d,PART:,PRIVMSG:%d,WHOIS:1" % (TARGETS_MAX, TARGETS_MAX, TARGETS_MAX, TARGETS_MAX),
         "UTF8ONLY", "WHOX",

@@ -302,6 +302,8 @@ class IrcSession(LineStream, DoorSession):
                     self.close_for("SendQ exceeded", "too slow")
                 return
             if event.name in SHARED and re is None:
+                if event.name == "away" and not shows_away(self, event):
+                    return
                 self.track(event)
                 self.send(event.encoded(self.profile), shared=True)
                 return
@@ -320,6 +322,14 @@ class IrcSession(LineStream, DoorSession):
             return encode("ERROR", [f"Closing Link: {self.host} ({event.get('text') or 'bye'})"])
         if name == "ping":
             return encode("PING", [str(event.get("token") or self.server)])
+        if name == "wallops":
+            return wallops_lines(self, event)
+        if name in ("online", "offline"):
+            return monitor_notice(self, event)
+        if name == "read_marker":
+            from tchat.door.irc.markread import CAP, markread_line
+
+            return markread_line(self, event) if CAP in self.caps else b""
         if name in ("notice", "shutdown", "error"):
             text = event.get("text") or ""
             if name == "error":
@@ -384,6 +394,27 @@ class IrcSession(LineStream, DoorSession):
     def set_caps(self, caps: set[str]) -> None:
         self.caps = caps
         self.profile = self.door.codec(caps)
+
+
+def wallops_lines(session: IrcSession, event: Event) -> bytes:
+    """The hub's ``wallops``, as several lines if one would pass 512 bytes."""
+    from tchat.door.irc.wire import LINE_MAX, split_text
+
+    source = session.mask(str(event.get("from")))
+    room = LINE_MAX - len(f":{source} WALLOPS :".encode("utf-8")) - 2
+    return b"".join(encode("WALLOPS", [piece], source) for piece in split_text(str(event.get("text") or ""), room))
+
+
+def shows_away(session: IrcSession, event: Event) -> bool:
+    from tchat.door.irc.monitor import shows_away
+
+    return shows_away(session, event)
+
+
+def monitor_notice(session: IrcSession, event: Event) -> bytes:
+    from tchat.door.irc.monitor import notice
+
+    return notice(session, event)
 
 
 def _command_of(raw: bytes) -> str:

@@ -75,7 +75,7 @@ def server_time(ts: float) -> str:
 
 
 # Commands whose last parameter is a word, not a text: written without ":".
-_WORDS = frozenset({"JOIN", "MODE", "NICK", "INVITE", "PING", "BATCH", "324", "004"})
+_WORDS = frozenset({"JOIN", "MODE", "NICK", "INVITE", "PING", "BATCH", "MARKREAD", "324", "004"})
 
 
 def _format(command: str, params: list[str], source: str | None) -> bytes:
