@@ -38,7 +38,7 @@ from tchat.door.base import BaseDoor, DoorKind
 from tchat.door.admission import Admission
 from tchat.door.limits import Limits
 from tchat.door.linestream import LineStream
-from tchat.door.session import DoorSession
+from tchat.door.session import _NO_HOLDS, DoorSession
 from tchat.door.textmode import WATCHED, TextMode
 from tchat.events import Event
 from tchat.chat import Hub
@@ -56,15 +56,40 @@ class LineSession(LineStream, DoorSession):
     delimiter = b"\n"
     door_name = "tcp"
 
+    # Every attribute an idle connection has, in slots rather than the
+    # instance dict: an instance dict of this many keys that is not sharing
+    # its keys (and this class's, with its bases' many class-level defaults,
+    # did not) is 832 bytes per connection, the slots 8 bytes each. What is
+    # rarer (timers, text mode) still goes into the dict the bases give.
+    # A slot hides its bases' class-level default, so __init__ sets each.
+    __slots__ = (
+        "door", "MAX_LENGTH", "connected", "transport", "table", "hub", "limits", "clock", "host", "address",
+        "opened_at", "last_heard", "sendq", "bucket", "_queue", "ticket", "_sends_directly", "_peer_checked",
+        "_busyReceiving", "_buffer", "codec", "out_codec", "_carrying", "busy", "_holds", "paused",
+    )
+
     def __init__(self, door: "LineDoor") -> None:
         self.door = door
         self.MAX_LENGTH = door.limits.max_line
+        self.connected = 0
+        self.transport = None
+        self.host = self.address = "?"
+        self._sends_directly = None
+        self._peer_checked = False
+        self._busyReceiving = False
+        self._buffer = b""
+        self.codec = None
+        # Events are plain bytes in the session's codec until it chose
+        # (text), and in JSON mode after; text mode takes them one by one
+        # (L{_to_text_mode}).
+        self.out_codec = TEXT
+        self._carrying = False
+        self.busy = False
+        self._holds = _NO_HOLDS
+        self.paused = False
 
     # The client will send nothing more; once what it sent is read, it quits.
     _input_ended = False
-    # Events are plain bytes in the session's codec until it chose (text), and
-    # in JSON mode after; text mode takes them one by one (L{_to_text_mode}).
-    out_codec: Any = TEXT
 
     # -- DoorSession hooks -----------------------------------------------
 
@@ -127,7 +152,7 @@ class LineSession(LineStream, DoorSession):
         """After the client's input ended: once every line it sent is read, a quit takes its turn."""
         if not self._input_ended or self._busyReceiving or self.paused or self.closing or self._resume or b"\n" in self._buffer:
             return
-        del self._input_ended
+        self._input_ended = False  # (not del: see DoorSession.heard)
         if self._buffer and not self._discarding:
             last, self._buffer = self._buffer, b""
             self.lineReceived(last)

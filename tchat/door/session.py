@@ -97,6 +97,9 @@ class LocalStep:
 QueueItem = Request | BadRequest | LocalStep
 
 
+_NO_HOLDS: frozenset[str] = frozenset()
+
+
 class DoorSession:
     """
     The part of a connection that is the same in every door. Subclasses call
@@ -119,7 +122,7 @@ class DoorSession:
     counts_own_writes = False
     # What stops it reading ("busy", "flood"), replaced whole: most sessions
     # hold nothing and share the empty frozenset.
-    _holds: frozenset[str] = frozenset()
+    _holds: frozenset[str] = _NO_HOLDS
     _carrying = False
     # Items at the head of the queue already paid for (a step's first request).
     _prepaid = 0
@@ -222,7 +225,9 @@ class DoorSession:
         """Something arrived from the client: it is alive."""
         self.last_heard = self.clock.seconds()
         if self.ping_sent_at is not None:
-            del self.ping_sent_at  # back to the class's None
+            # Set, not deleted: a deleted attribute makes the instance's
+            # dict a dict of its own, twice the size of one sharing its keys.
+            self.ping_sent_at = None
 
     def submit(self, request: QueueItem) -> None:
         """
@@ -379,7 +384,9 @@ class DoorSession:
 
     def _release(self, why: str) -> None:
         if why in self._holds:
-            self._holds = self._holds - {why}
+            held = self._holds - {why}
+            # The one empty frozenset, not a new one per session (216 bytes each).
+            self._holds = held if held else _NO_HOLDS
             if not self._holds and not self.closing:
                 self.resume_reading()
 
@@ -392,7 +399,7 @@ class DoorSession:
         try:
             self._carry_out()
         finally:
-            del self._carrying  # back to the class's False
+            self._carrying = False  # (not del: see heard)
         # Only now may reading go on: lines read meanwhile would otherwise be
         # carried out before those already waiting.
         if "flood" in self._holds and len(self._queue) <= self.limits.flood_queue // 2:
