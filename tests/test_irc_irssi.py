@@ -257,7 +257,8 @@ class IrssiMeetsEveryDoorTests(IrssiCase):
         await self.screen_shows("You were put out of #dev by alice (behave)", "carol")
         self.type("/join #dev", "carol")
         await self.screen_shows("carol [carol@tchat] has joined #dev", count=2)
-        self.type("/mode #dev +b carol")
+        # irssi's /ban makes *!*carol@tchat of carol's mask: tchat bans the name.
+        self.type("/ban carol")
         await self.screen_shows("mode/#dev [+b carol!*@*] by alice")
         await self.screen_shows("You were banned from #dev by alice", "carol")
         self.type("/join #dev", "carol")
