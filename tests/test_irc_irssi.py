@@ -27,12 +27,12 @@ import sys
 import tempfile
 from typing import Any, Callable
 
-from twisted.internet import reactor
+from twisted.internet import defer, reactor
 from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import SkipTest, TestCase
 
-from tests.helpers import connect_line_client
+from tests.helpers import LineClient, connect_line_client
 from tests.test_browser import Page, require_browser
 from tests.test_twistd import spawn_twistd, web_port_of
 
@@ -42,14 +42,19 @@ TICK = 0.05  # seconds between two looks at a screen
 TICKS = 200  # looks before a wait fails: 10 s
 
 
-class IrssiCase(TestCase):
+class TmuxCase(TestCase):
+    """Programs on terminals of a tmux server of the test's own, and bounded waits on their screens."""
+
     timeout = 90
+    programs = ("irssi", "tmux")  # what the test runs: CI must have them (.ci/run installs them)
+    window = "irssi"  # the tmux window typed into and looked at unless another is named
 
     def setUp(self) -> None:
-        if not (shutil.which("irssi") and shutil.which("tmux")):
+        missing = [p for p in self.programs if not shutil.which(p)]
+        if missing:
             if os.environ.get("CI"):
-                raise AssertionError("CI must have irssi and tmux (.ci/run installs them)")
-            raise SkipTest("irssi or tmux is not installed")
+                raise AssertionError(f"CI must have {' and '.join(missing)} (.ci/run installs them)")
+            raise SkipTest(f"{' and '.join(missing)} not installed")
         folder = tempfile.TemporaryDirectory(prefix="tchat-irssi-")
         self.addCleanup(folder.cleanup)
         self.cwd = folder.name
@@ -68,15 +73,17 @@ class IrssiCase(TestCase):
         else:
             self.run_tmux("new-window", "-d", "-t", "t:", "-n", window, command)
 
-    def type(self, text: str, window: str = "irssi") -> None:
-        self.run_tmux("send-keys", "-t", f"t:{window}", "-l", text)
-        self.run_tmux("send-keys", "-t", f"t:{window}", "Enter")
+    def type(self, text: str, window: str | None = None) -> None:
+        """Type ``text`` and Enter in ``window``."""
+        target = f"t:{window or self.window}"
+        self.run_tmux("send-keys", "-t", target, "-l", text)
+        self.run_tmux("send-keys", "-t", target, "Enter")
 
-    def screen(self, window: str = "irssi") -> str:
-        return self.run_tmux("capture-pane", "-p", "-t", f"t:{window}", "-S", "-200")
+    def screen(self, window: str | None = None) -> str:
+        return self.run_tmux("capture-pane", "-p", "-t", f"t:{window or self.window}", "-S", "-200")
 
     async def screen_shows(
-        self, text: str, window: str = "irssi", count: int = 1, before: Callable[[], Any] = lambda: None
+        self, text: str, window: str | None = None, count: int = 1, before: Callable[[], Any] = lambda: None
     ) -> str:
         """
         A bounded wait until ``window`` (and its scrollback) shows ``text``
@@ -90,7 +97,7 @@ class IrssiCase(TestCase):
             if screen.count(text) >= count:
                 return screen
             await deferLater(reactor, TICK, lambda: None)
-        raise AssertionError(f"{window} never showed {text!r}:\n{screen}")
+        raise AssertionError(f"{window or self.window} never showed {text!r}:\n{screen}")
 
     async def query_shows(self, nick: str, text: str) -> None:
         """irssi puts a private message in a query window of its own: go there until it shows ``text``."""
@@ -107,6 +114,13 @@ class IrssiCase(TestCase):
 
         await deferToThread(wait)
 
+    async def event(self, client: LineClient, name: str, **fields: Any) -> dict[str, Any]:
+        """A bounded wait for the JSON client's next event ``name`` with ``fields``."""
+        try:
+            return await client.wait_event(name, **fields).addTimeout(TICK * TICKS, reactor)
+        except defer.TimeoutError:
+            raise AssertionError(f"no {name} {fields} among:\n" + "\n".join(client.lines[-20:])) from None
+
     async def irc_port(self, process: Any) -> int:
         for _ in range(TICKS):
             found = IRC_LISTENING.search(process.output)
@@ -116,7 +130,7 @@ class IrssiCase(TestCase):
         raise AssertionError(f"no IRC port in {process.output!r}")
 
 
-class IrssiTests(IrssiCase):
+class IrssiTests(TmuxCase):
 
     async def test_irssi_and_a_json_client_talk_in_a_channel_and_privately(self) -> None:
         process = spawn_twistd(
@@ -128,37 +142,37 @@ class IrssiTests(IrssiCase):
         bot = await connect_line_client(port)
         self.addCleanup(bot.transport.loseConnection)
         bot.send_json(action="login", user="bot", id=1)
-        await bot.wait_event("logged_in", re=1)
+        await self.event(bot, "logged_in", re=1)
         bot.send_json(action="join", room="#dev", id=2)
-        await bot.wait_event("ok", re=2)
+        await self.event(bot, "ok", re=2)
 
         home = os.path.join(self.cwd, "irssi")
         self.in_tmux("irssi", f"irssi --home={home} -c 127.0.0.1 -p {irc_port} -n alice")
         await self.screen_shows("Welcome to tchat, alice")
 
         self.type("/join #dev")
-        await bot.wait_event("join", room="#dev", user="alice")
+        await self.event(bot, "join", room="#dev", user="alice")
         await self.screen_shows("@bot")
 
         self.type("hello from irssi")
-        message = await bot.wait_event("message", to="#dev")
+        message = await self.event(bot, "message", to="#dev")
         self.assertEqual((message["from"], message["text"]), ("alice", "hello from irssi"))
         bot.send_json(action="msg", to="#dev", text="hello from json", id=3)
         await self.screen_shows("hello from json")
 
         self.type("/msg bot a private word")
-        private = await bot.wait_event("message", to="bot")
+        private = await self.event(bot, "message", to="bot")
         self.assertEqual((private["from"], private["kind"], private["text"]), ("alice", "private", "a private word"))
         bot.send_json(action="msg", to="alice", text="a private answer", id=4)
         await self.query_shows("bot", "a private answer")
 
         self.type("/quit leaving now")
-        quit_event = await bot.wait_event("quit", user="alice")
+        quit_event = await self.event(bot, "quit", user="alice")
         self.assertEqual(quit_event["reason"], "quit: leaving now")
         self.assertNotIn(b"Traceback", process.output)
 
 
-class IrssiMeetsEveryDoorTests(IrssiCase):
+class IrssiMeetsEveryDoorTests(TmuxCase):
     """irssi with an account, a browser user (bob) and a tchat-client user (carol) in one room."""
 
     timeout = 120
