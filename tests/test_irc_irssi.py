@@ -55,7 +55,7 @@ class TmuxCase(TestCase):
             if os.environ.get("CI"):
                 raise AssertionError(f"CI must have {' and '.join(missing)} (.ci/run installs them)")
             raise SkipTest(f"{' and '.join(missing)} not installed")
-        folder = tempfile.TemporaryDirectory(prefix="tchat-irssi-")
+        folder = tempfile.TemporaryDirectory(prefix="tchat-tmux-")
         self.addCleanup(folder.cleanup)
         self.cwd = folder.name
         # A tmux server of this test's own, so nothing else's sessions are touched.
