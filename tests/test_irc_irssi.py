@@ -42,6 +42,15 @@ TICK = 0.05  # seconds between two looks at a screen
 TICKS = 200  # looks before a wait fails: 10 s
 
 
+def _running(pid: str) -> bool:
+    """Whether process ``pid`` is there and not a zombie (an exited child nobody has reaped yet)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 class TmuxCase(TestCase):
     """Programs on terminals of a tmux server of the test's own, and bounded waits on their screens."""
 
@@ -69,9 +78,24 @@ class TmuxCase(TestCase):
         if not hasattr(self, "tmux_started"):
             self.tmux_started = True
             self.run_tmux("new-session", "-d", "-s", "t", "-n", window, "-x", "200", "-y", "60", command)
-            self.addCleanup(lambda: subprocess.run([*self.tmux, "kill-server"], capture_output=True, timeout=10))
+            self.addCleanup(lambda: defer.Deferred.fromCoroutine(self.stop_tmux()))
         else:
             self.run_tmux("new-window", "-d", "-t", "t:", "-n", window, command)
+
+    async def stop_tmux(self) -> None:
+        """
+        End the tmux server and wait (bounded) until the programs in it have
+        exited: WeeChat writes its files as it goes, and the test's folder
+        is removed after this.
+        """
+        # Gone already when its last program has exited (irssi after /quit).
+        listed = subprocess.run([*self.tmux, "list-panes", "-a", "-F", "#{pane_pid}"], capture_output=True, text=True, timeout=10)
+        panes = listed.stdout.split()
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True, timeout=10)
+        for _ in range(TICKS):
+            if not [pid for pid in panes if _running(pid)]:
+                return
+            await deferLater(reactor, TICK, lambda: None)
 
     def type(self, text: str, window: str | None = None) -> None:
         """Type ``text`` and Enter in ``window``."""
