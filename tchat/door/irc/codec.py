@@ -55,7 +55,8 @@ def mode_change(changes: dict[str, Any]) -> tuple[str, list[str]]:
     """
     A tchat mode change (``set``: flags, ``key``, ``limit``) as IRC's mode
     string and its parameters: ``("+mk-l", ["secret"])``. A key shown as
-    ``True`` (hidden from non-ops) is ``*``. ``("", [])`` if nothing in it
+    ``True`` (hidden from non-ops) is ``*``, and so is a key's removal
+    (``-k *``). ``("", [])`` if nothing in it
     has an IRC letter.
     """
     parts: list[tuple[bool, str]] = []
@@ -64,9 +65,9 @@ def mode_change(changes: dict[str, Any]) -> tuple[str, list[str]]:
         if field in FLAG_LETTERS:
             parts.append((bool(value), FLAG_LETTERS[field]))
         elif field == "key":
+            # k takes a parameter both ways (CHANMODES type B): ``-k *``.
             parts.append((value is not None, "k"))
-            if value is not None:
-                params.append("*" if value is True else str(value))
+            params.append("*" if value is True or value is None else str(value))
         elif field == "limit":
             parts.append((value is not None, "l"))
             if value is not None:

@@ -5,6 +5,7 @@ k, l, m, t; n always on).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from irctokens import Line
@@ -68,14 +69,35 @@ def user_mode(s: IrcSession, line: Line) -> Items | None:
     return None
 
 
-def parse_ban(mask: str) -> str | None:
-    """The nick of a ban mask tchat can keep (``nick``, ``nick!*@*``, ``nick!*``), else None."""
+def parse_ban(mask: str, server: str) -> str | None:
+    """
+    The name a ban mask bans, since tchat bans by name, else None.
+
+    ``nick``, ``nick!*`` and ``nick!*@*`` name it. So do the masks IRC
+    clients make for ``/ban`` from a user's ``nick!nick@SERVER``, since
+    the username of every mask the door shows is the nick: ``*!nick@SERVER``
+    (WeeChat), ``*!*nick@SERVER`` (irssi; ``*`` or ``~`` before the
+    username stands for an ident mark), ``nick!nick@*``: the nick part
+    ``*`` or the name, the username part ``*`` or the name (the same name
+    when both give one), the host a pattern that matches SERVER. A mask of
+    no name (``*!*@host``) or a pattern inside a name is refused.
+    """
     nick, _, rest = mask.partition("!")
-    if any(c in nick for c in "*?@") or not nick:
+    user, _, host = rest.partition("@")
+    if user[:1] in ("*", "~") and len(user) > 1:
+        user = user[1:]
+    given = [part for part in (nick, user) if part not in ("", "*")]
+    if not given or len({name_key(part) for part in given}) != 1 or any(c in given[0] for c in "*?@!"):
         return None
-    if rest and rest not in ("*", "*@*"):
+    if host and not _glob_matches(host, server):
         return None
-    return nick
+    return given[0]
+
+
+def _glob_matches(pattern: str, text: str) -> bool:
+    """IRC's ``*`` and ``?`` wildcards, without case."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, text, re.IGNORECASE | re.DOTALL) is not None
 
 
 def channel_mode(s: IrcSession, room: str, modes: str, args: list[str]) -> Items | None:
@@ -98,7 +120,7 @@ def channel_mode(s: IrcSession, room: str, modes: str, args: list[str]) -> Items
                 items.append(bans_request(s, room))
                 continue
             mask = args.pop(0)
-            nick = parse_ban(mask)
+            nick = parse_ban(mask, s.server)
             if nick is None:
                 s.server_notice(f"tchat bans by name: MODE {room} +b NICK (not {mask})")
                 continue
