@@ -6,7 +6,9 @@ Limits (modern IRC and IRCv3 message-tags): a line is at most 512 bytes
 without its tags, ``\\r\\n`` included; a client's tags are at most 4094 bytes
 (the ``@`` and the space after them not counted, as IRCv3 says), the server's at most 8191.
 A line from the server that would pass 512 bytes is split (a message's
-text) or shortened (any other last parameter), on a UTF-8 boundary.
+text longer than a client could have sent in one line: see
+L{encode_text}) or shortened (any other last parameter), on a UTF-8
+boundary.
 """
 
 from __future__ import annotations
@@ -86,14 +88,17 @@ def _format(command: str, params: list[str], source: str | None) -> bytes:
     return (head + " :" + params[-1]).encode("utf-8")
 
 
-def encode(command: str, params: Sequence[str], source: str | None = None, tags: dict[str, str] | None = None) -> bytes:
+def encode(
+    command: str, params: Sequence[str], source: str | None = None, tags: dict[str, str] | None = None, most: int = LINE_MAX,
+) -> bytes:
     """
-    One line, ``\\r\\n``-terminated, shortened if it would pass 512 bytes
-    without its tags (its last parameter is cut on a UTF-8 boundary).
+    One line, ``\\r\\n``-terminated, shortened if it would pass ``most``
+    bytes (512) without its tags (its last parameter is cut on a UTF-8
+    boundary).
     """
     params = [p for p in params]
     data = _format(command, params, source)
-    over = len(data) + 2 - LINE_MAX
+    over = len(data) + 2 - most
     if over > 0 and params:
         last = params[-1].encode("utf-8")
         params[-1] = last[: max(0, len(last) - over)].decode("utf-8", "ignore")
@@ -135,12 +140,25 @@ def encode_text(
     command: str, target: str, text: str, source: str, tags: dict[str, str] | None = None, wrap: tuple[str, str] = ("", ""),
 ) -> bytes:
     """
-    A PRIVMSG or NOTICE of ``text`` to ``target``, as several lines if one
-    would pass 512 bytes; ``wrap`` goes around each piece (a CTCP ACTION's
-    ``\\x01ACTION `` and ``\\x01``). Every piece carries ``tags``.
+    A PRIVMSG or NOTICE of ``text`` to ``target``; ``wrap`` goes around each
+    piece (a CTCP ACTION's ``\\x01ACTION `` and ``\\x01``). Every piece
+    carries ``tags``.
+
+    As Ergo does, a text that an IRC client could have sent in one line
+    (``PRIVMSG target :text`` within 512 bytes) is relayed in one line, even
+    where the sender's ``:nick!user@host`` prefix takes it past 512: cutting
+    it would lose what the sender wrote, and splitting it would turn one
+    message into two. A longer text (from the other doors, whose messages
+    may be longer) is split into pieces that each fit 512 bytes with the
+    prefix.
     """
+    wrapping = len(wrap[0].encode("utf-8")) + len(wrap[1].encode("utf-8"))
+    own = LINE_MAX - len(f"{command} {target} :".encode("utf-8")) - 2 - wrapping
+    if len(text.encode("utf-8")) <= own:
+        prefix = len(f":{source} ".encode("utf-8"))
+        return encode(command, [target, wrap[0] + text + wrap[1]], source, tags, most=LINE_MAX + prefix)
     head = len(f":{source} {command} {target} :".encode("utf-8")) + 2
-    room = LINE_MAX - head - len(wrap[0].encode("utf-8")) - len(wrap[1].encode("utf-8"))
+    room = LINE_MAX - head - wrapping
     return b"".join(
         encode(command, [target, wrap[0] + piece + wrap[1]], source, tags) for piece in split_text(text, room)
     )
