@@ -658,6 +658,10 @@ const HANDLERS = {
     switch (pending.action) {
       case "msg": {
         if (!isRoom(req.to) && isMe(req.to)) return; // the message itself comes back
+        // The ok comes once the message is kept, after its delivery: this
+        // account may have left the room meanwhile (from another device),
+        // and a room left stays gone from the list.
+        if (isRoom(req.to) && !state.conversations.has(key(req.to))) return;
         const conv = conversation(req.to);
         const waiting = ev.queued === true; // they are away; the server keeps it for them
         addMessage(conv, ownMessage(req, ev.msgid, ev.ts), { own: true, status: waiting ? "waiting" : null });
