@@ -36,7 +36,10 @@ class Irc:
         assert data.count(b"\n") == data.count(b"\r\n"), data
         for raw in data.split(b"\r\n")[:-1]:
             tagless = raw.split(b" ", 1)[1] if raw.startswith(b"@") else raw
-            assert len(tagless) + 2 <= 512, raw
+            # A relayed message may pass 512 by its sender's prefix (see wire.encode_text).
+            prefix, rest = tagless.split(b" ", 1) if tagless.startswith(b":") else (b"", tagless)
+            relayed = rest.startswith((b"PRIVMSG ", b"NOTICE "))
+            assert len(rest if relayed else tagless) + 2 <= 512, raw
         return data.decode("utf-8").split("\r\n")[:-1]
 
     def numerics(self) -> list[str]:
@@ -556,6 +559,21 @@ class WireTests(TestCase):
         many = encode_text("PRIVMSG", "#x", "word " * 300, "alice!alice@tchat")
         self.assertTrue(all(len(line) + 2 <= 512 for line in many.split(b"\r\n")[:-1]))
         self.assertEqual(split_text("ab", 100), ["ab"])
+
+    def test_a_text_a_client_could_send_in_one_line_is_relayed_in_one_line(self) -> None:
+        # "PRIVMSG #x :" and CRLF leave 498 bytes of text in a client's line:
+        # relayed with its sender's prefix it passes 512, and stays whole.
+        source = "alice!alice@" + "h" * 60
+        whole = encode_text("PRIVMSG", "#x", "é" * 249, source, tags={"msgid": "1"})
+        self.assertEqual(whole.count(b"\r\n"), 1)
+        self.assertEqual(whole[:-2].rsplit(b" :", 1)[1].decode(), "é" * 249)
+        self.assertEqual(len(whole.split(b" ", 1)[1]), 512 + len(source) + 2)
+        # One byte more could not have come from an IRC client (a longer
+        # message from another door): split into lines that each fit 512.
+        pieces = encode_text("PRIVMSG", "#x", "é" * 249 + "e", source).split(b"\r\n")[:-1]
+        self.assertGreater(len(pieces), 1)
+        self.assertTrue(all(len(line) + 2 <= 512 for line in pieces), pieces)
+        self.assertEqual("".join(line.rsplit(b" :", 1)[1].decode() for line in pieces), "é" * 249 + "e")
 
     def test_strip_formatting(self) -> None:
         self.assertEqual(strip_formatting("\x0312,4blue\x03 \x04ff00ffhex\x16rev\x1estrike\x11mono"), "blue hexrevstrikemono")
