@@ -339,6 +339,21 @@ class OperatorTests(IrcTestCase):
         self.alice.send("MODE #dev +n", "MODE #dev +z", "MODE #dev +k", "MODE #dev +l")
         self.assertEqual(self.alice.numerics(), ["472", "461", "461"])
 
+    def test_minus_n_lets_one_outside_the_channel_send_to_it(self) -> None:
+        self.bob.send("PART #dev")
+        self.alice.take()
+        self.bob.take()
+        self.bob.send("PRIVMSG #dev :knock knock")
+        self.assertEqual(self.bob.numerics(), ["404"])
+        self.assertEqual(self.alice.take(), [])
+        self.alice.send("MODE #dev -n")
+        self.assertEqual(self.alice.take(), [":alice!alice@tchat MODE #dev -n"])
+        self.bob.send("PRIVMSG #dev :from outside")
+        self.assertEqual(self.bob.take(), [])
+        self.assertEqual(self.alice.take(), [":bob!bob@tchat PRIVMSG #dev :from outside"])
+        self.alice.send("MODE #dev")
+        self.assertEqual(self.alice.take()[0], ":tchat 324 alice #dev +t")
+
     def test_who_is_not_op_gets_482(self) -> None:
         self.bob.send("MODE #dev +m", "MODE #dev +o bob", "KICK #dev alice")
         self.assertEqual(self.bob.numerics(), ["482", "482", "482"])

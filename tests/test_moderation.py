@@ -212,6 +212,28 @@ class MuteAndModerationTests(RoomTestCase):
         self.assertEqual(self.do(self.bob, "users", room="#dev")["voiced"], ["bob"])
 
 
+    def test_a_room_without_n_takes_messages_from_outside_but_not_from_those_it_banned(self) -> None:
+        # +n, on by default: only members send to a room.
+        self.assertEqual(self.do(self.carol, "msg", to="#dev", text="knock knock")["code"], "not_in_room")
+        self.assertEqual(self.alice.of("message"), [])
+        ok = self.do(self.alice, "mode", room="#dev", set="-n")
+        self.assertIs(ok["modes"]["members_only"], False)
+        self.assertEqual(self.bob.last("mode")["set"], {"members_only": False})
+        self.assertEqual(self.do(self.carol, "msg", to="#dev", text="from outside").name, "ok")
+        self.assertEqual([(m["from"], m["text"]) for m in self.alice.of("message")], [("carol", "from outside")])
+        self.assertEqual(self.bob.last("message")["to"], "#dev")
+        self.assertNotIn("#dev", self.do(self.carol, "whoami")["rooms"])
+        # A ban keeps its messages out too.
+        self.do(self.alice, "ban", room="#dev", user="carol")
+        self.alice.clear()
+        self.assertEqual(self.do(self.carol, "msg", to="#dev", text="again")["code"], "banned")
+        self.assertEqual(self.alice.of("message"), [])
+        self.do(self.alice, "unban", room="#dev", user="carol")
+        self.assertEqual(self.do(self.alice, "mode", room="#dev", set="+n")["modes"]["members_only"], True)
+        self.assertEqual(self.do(self.carol, "msg", to="#dev", text="and now?")["code"], "not_in_room")
+        self.assertEqual(self.alice.of("message"), [])
+
+
 class InviteKeyAndLimitTests(RoomTestCase):
     def test_an_invite_only_room_lets_in_only_the_invited_once(self) -> None:
         self.do(self.alice, "mode", room="#dev", set={"invite_only": True})

@@ -73,6 +73,9 @@ class MessageRules:
                 kind="action" if kind == "action" else "public", registered=user.registered or None, notice=notice, tags=tags,
             )
             core.delivery.to_room(room, event, but=connection)
+            if room.key not in user.rooms:
+                # From outside a room that takes it (-n): the sender's other devices see it.
+                core.delivery.to_user(user, event, but=connection)
             core.metrics.message(event["kind"])
             await self._ok_when_stored(connection, request, self.keep(event.fields), msgid=msgid)
             return
@@ -142,7 +145,7 @@ class MessageRules:
     def room_to_speak_in(self, connection: Connection, target: str | None) -> Room:
         """The room ``target`` (or the current one), if the connection's user may speak there; else ChatError."""
         user = logged_in(connection)
-        room = self.rooms.room_of(connection, target)
+        room = self.rooms.room_to_send_to(connection, target)
         s = room.settings
         # Most rooms are neither moderated nor have anyone muted: nothing to look up per message then.
         if (s.moderated or s.mutes) and not s.may_speak(user.key, user.registered, user.hosts(), self.core.now()) and not connection.admin:
@@ -161,6 +164,8 @@ class MessageRules:
             room = self.room_to_speak_in(connection, target)
             event = core.event("tagmsg", msgid=msgid, **{"from": user.name}, to=room.name, tags=tags, registered=user.registered or None)
             core.delivery.to_room(room, event, but=connection)
+            if room.key not in user.rooms:
+                core.delivery.to_user(user, event, but=connection)
         else:
             other = core.state.user(name_key(target))
             if other is None:

@@ -153,6 +153,22 @@ class RoomRules:
             raise ChatError("not_in_room", f"you are not in {room.name}; /join {room.name} first")
         return room
 
+    def room_to_send_to(self, connection: Connection, name: str | None) -> Room:
+        """
+        The room ``name`` as L{room_of}; or, for someone not in it, a room
+        that takes messages from outside (``members_only`` off, IRC's
+        ``-n``) and has not banned them.
+        """
+        user = logged_in(connection)
+        if name is None or (user.rooms and name_key(name) in user.rooms):
+            return self.room_of(connection, name)
+        room = self.state.room(name_key(name))
+        if room is None or room.settings.members_only:
+            return self.room_of(connection, name)
+        if self.banned(room, user) and not connection.admin:
+            raise ChatError("banned", f"you are banned from {room.name}; your message reached nobody")
+        return room
+
     def join(self, user: User, room: Room, by: Connection | None = None, since: float | None = None) -> None:
         """``user`` (all its connections) is in ``room`` now; the room and the user's other devices are told."""
         self.state.add_member(room, user, since if since is not None else self.core.now())

@@ -93,6 +93,9 @@ class RoomSettings:
     topic_locked: bool = True
     # A secret room (+s) is shown only to its members: rooms, users, whois and topic.
     secret: bool = False
+    # Only members send to the room (+n, on by default); off, anyone logged
+    # in who is not banned from it may send to it without joining.
+    members_only: bool = True
     # Whether new members read what was said before they joined.
     history: str = "all"
     bans: dict[str, Restriction] = field(default_factory=dict)
@@ -143,13 +146,14 @@ class RoomSettings:
             "moderated": self.moderated, "invite_only": self.invite_only,
             "key": (self.key if for_op else True) if self.key else None,
             "limit": self.limit, "topic_locked": self.topic_locked, "history": self.history, "secret": self.secret,
+            "members_only": self.members_only,
         }
 
     def mode_letters(self) -> str:
         """IRC-style: ``+imtk``-like summary, for text mode."""
         letters = "".join(
             letter for letter, on in (("i", self.invite_only), ("m", self.moderated), ("t", self.topic_locked),
-                                      ("s", self.secret), ("k", bool(self.key)), ("l", self.limit is not None),
+                                      ("s", self.secret), ("n", self.members_only), ("k", bool(self.key)), ("l", self.limit is not None),
                                       ("H", self.history == "since_join")) if on
         )
         return "+" + letters if letters else "none"
@@ -162,6 +166,7 @@ class RoomSettings:
             "topic": self.topic, "topic_by": self.topic_by, "topic_at": self.topic_at,
             "moderated": self.moderated, "invite_only": self.invite_only, "key": self.key, "limit": self.limit,
             "topic_locked": self.topic_locked, "history": self.history, "secret": self.secret,
+            "members_only": self.members_only,
             "bans": [r.to_dict() for r in self.bans.values()], "mutes": [r.to_dict() for r in self.mutes.values()],
             "invited": sorted(self.invited), "created": self.created,
         }
@@ -184,6 +189,7 @@ class RoomSettings:
             topic=_str(d, "topic", TOPIC_MAX, default=""), topic_by=_opt_str(d, "topic_by", 64), topic_at=_opt_num(d, "topic_at"),
             moderated=_bool(d, "moderated"), invite_only=_bool(d, "invite_only"), key=_opt_str(d, "key", KEY_MAX),
             limit=limit, topic_locked=_bool(d, "topic_locked", True), history=history, secret=_bool(d, "secret"),
+            members_only=_bool(d, "members_only", True),
             bans=bans, mutes=mutes, invited=_keys(d, "invited"), created=_opt_num(d, "created"),
         )
 

@@ -98,7 +98,7 @@ def marked(users: Iterable[Any], ops: Any = None, voiced: Any = None) -> list[st
 
 # The letters of the modes, in the order the server gives them.
 MODE_LETTERS = (
-    ("invite_only", "i"), ("moderated", "m"), ("secret", "s"), ("topic_locked", "t"), ("key", "k"), ("limit", "l"), ("history", "H"),
+    ("invite_only", "i"), ("moderated", "m"), ("secret", "s"), ("members_only", "n"), ("topic_locked", "t"), ("key", "k"), ("limit", "l"), ("history", "H"),
 )
 
 
@@ -122,6 +122,7 @@ def mode_change(field: str, value: Any) -> str:
         "moderated": ("moderated", "not moderated"),
         "topic_locked": ("only ops set the topic", "anyone sets the topic"),
         "secret": ("secret: shown to members only", "not secret"),
+        "members_only": ("only members send to it", "anyone may send to it without joining"),
         "key": ("a key to join", "no key"),
         "limit": (f"at most {value} members", "no limit"),
         "history": ("history only from joining", "all of the history"),

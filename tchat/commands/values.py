@@ -41,8 +41,8 @@ def parse_duration(value: Any) -> int:
 
 
 # What a mode change may set, and the IRC letter of each.
-MODE_FIELDS = ("moderated", "invite_only", "key", "limit", "topic_locked", "history", "secret")
-_FLAG_LETTERS = {"m": "moderated", "i": "invite_only", "t": "topic_locked", "s": "secret"}
+MODE_FIELDS = ("moderated", "invite_only", "key", "limit", "topic_locked", "history", "secret", "members_only")
+_FLAG_LETTERS = {"m": "moderated", "i": "invite_only", "t": "topic_locked", "s": "secret", "n": "members_only"}
 
 
 def parse_modes(value: Any) -> dict[str, Any]:
@@ -93,7 +93,7 @@ def parse_modes(value: Any) -> dict[str, Any]:
                 else:
                     changes["limit"] = None
             else:
-                raise ValueError(f"unknown mode {letter!r}: tchat has +m +i +k +l +t +s +H")
+                raise ValueError(f"unknown mode {letter!r}: tchat has +m +i +k +l +t +s +n +H")
     return _check_mode_set(changes)
 
 
@@ -105,7 +105,7 @@ def _check_mode_set(d: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"no modes given: one of {', '.join(MODE_FIELDS)}")
     out: dict[str, Any] = {}
     for name, value in d.items():
-        if name in ("moderated", "invite_only", "topic_locked", "secret"):
+        if name in ("moderated", "invite_only", "topic_locked", "secret", "members_only"):
             if not isinstance(value, bool):
                 raise ValueError(f"{name} must be true or false")
         elif name == "key":

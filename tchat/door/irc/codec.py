@@ -33,7 +33,7 @@ PROFILE_CAPS = ("server-time", "message-tags", "account-tag", "extended-join", "
 
 # tchat's mode fields and IRC's letters (+H, "new members read only from
 # their join", has no IRC letter and is not shown on IRC).
-FLAG_LETTERS = {"moderated": "m", "invite_only": "i", "topic_locked": "t", "secret": "s"}
+FLAG_LETTERS = {"moderated": "m", "invite_only": "i", "topic_locked": "t", "secret": "s", "members_only": "n"}
 
 ADMIN = "an admin"
 

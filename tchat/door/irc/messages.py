@@ -60,7 +60,7 @@ def message_error(s: IrcSession, e: Event, target: str, command: str) -> None:
     """The numeric for a message the hub refused."""
     code = e.get("code")
     if target.startswith("#"):
-        if code == "not_in_room":
+        if code in ("not_in_room", "banned"):
             s.numeric(N.ERR_CANNOTSENDTOCHAN, target, e.get("text") or "Cannot send to channel")
         elif code in ("no_such_room", "bad_name"):
             s.numeric(N.ERR_NOSUCHCHANNEL, target, e.get("text") or "No such channel")

@@ -32,7 +32,7 @@ def cmd_mode(s: IrcSession, line: Line) -> Items | None:
                 return
             modes = dict(e.get("modes") or {})
             text, params = mode_change({k: v for k, v in modes.items() if v not in (None, False)})
-            s.numeric(N.RPL_CHANNELMODEIS, e["room"], (text or "+") + "n", *params)
+            s.numeric(N.RPL_CHANNELMODEIS, e["room"], text or "+", *params)
             if e.get("created") is not None:
                 s.numeric(N.RPL_CREATIONTIME, e["room"], str(int(e["created"])))
 
@@ -125,10 +125,8 @@ def channel_mode(s: IrcSession, room: str, modes: str, args: list[str]) -> Items
                 s.server_notice(f"tchat bans by name: MODE {room} +b NICK (not {mask})")
                 continue
             items.append(ban_request(s, room, nick, sign))
-        elif letter in "imst":
-            flags[{"i": "invite_only", "m": "moderated", "s": "secret", "t": "topic_locked"}[letter]] = sign
-        elif letter == "n":
-            pass  # always on: only members send to a room
+        elif letter in "imnst":
+            flags[{"i": "invite_only", "m": "moderated", "n": "members_only", "s": "secret", "t": "topic_locked"}[letter]] = sign
         elif letter == "k":
             if sign and not args:
                 s.numeric(N.ERR_NEEDMOREPARAMS, "MODE", "Not enough parameters")

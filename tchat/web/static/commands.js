@@ -260,8 +260,8 @@ function parseDuration(value) {
   return seconds;
 }
 
-const MODE_FIELDS = ["moderated", "invite_only", "key", "limit", "topic_locked", "history", "secret"];
-const FLAG_LETTERS = { m: "moderated", i: "invite_only", t: "topic_locked", s: "secret" };
+const MODE_FIELDS = ["moderated", "invite_only", "key", "limit", "topic_locked", "history", "secret", "members_only"];
+const FLAG_LETTERS = { m: "moderated", i: "invite_only", t: "topic_locked", s: "secret", n: "members_only" };
 const KEY_MAX = 64;
 const LIMIT_MAX = 100000;
 
@@ -294,7 +294,7 @@ function parseModes(value) {
           changes.limit = Number(tokens[i]);
           i += 1;
         } else changes.limit = null;
-      } else throw new Error(`unknown mode ${pyRepr(letter)}: tchat has +m +i +k +l +t +s +H`);
+      } else throw new Error(`unknown mode ${pyRepr(letter)}: tchat has +m +i +k +l +t +s +n +H`);
     }
   }
   if (!Object.keys(changes).length) throw new Error(`no modes given: one of ${MODE_FIELDS.join(", ")}`);

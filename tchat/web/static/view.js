@@ -326,6 +326,7 @@ const MODE_WORDS = [
   ["i", "invite_only", "invite-only"],
   ["m", "moderated", "moderated: only operators and voiced people speak"],
   ["s", "secret", "secret: shown to its members only"],
+  ["n", "members_only", "only members send to it"],
   ["t", "topic_locked", "only operators set the topic"],
   ["k", "key", "joining needs a key"],
   ["l", "limit", "a limit on members"],
@@ -354,7 +355,7 @@ export function modeWords(modes) {
 export function modeChange(set) {
   const parts = [];
   for (const [field, value] of Object.entries(set || {})) {
-    const letter = { moderated: "m", invite_only: "i", topic_locked: "t", key: "k", limit: "l", history: "H", secret: "s" }[field];
+    const letter = { moderated: "m", invite_only: "i", topic_locked: "t", key: "k", limit: "l", history: "H", secret: "s", members_only: "n" }[field];
     if (!letter) continue;
     if (field === "history") parts.push(value === "since_join" ? "+H" : "-H");
     else if (field === "limit") parts.push(value === null || value === undefined ? "-l" : `+l ${value}`);
