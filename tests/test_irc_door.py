@@ -354,6 +354,13 @@ class OperatorTests(IrcTestCase):
         self.alice.send("MODE #dev")
         self.assertEqual(self.alice.take()[0], ":tchat 324 alice #dev +t")
 
+    def test_the_creator_may_step_down_and_then_gets_482(self) -> None:
+        # A guest's channel has no owner (docs/protocol.rst): its creator deops like any op.
+        self.alice.send("MODE #dev -o alice")
+        self.assertEqual(self.alice.take(), [":alice!alice@tchat MODE #dev -o alice"])
+        self.alice.send("TOPIC #dev :mine", "MODE #dev +o alice")
+        self.assertEqual(self.alice.numerics(), ["482", "482"])
+
     def test_who_is_not_op_gets_482(self) -> None:
         self.bob.send("MODE #dev +m", "MODE #dev +o bob", "KICK #dev alice")
         self.assertEqual(self.bob.numerics(), ["482", "482", "482"])

@@ -45,9 +45,9 @@ class LobbyTests(TestCase):
         self.assertEqual(alice.last()["rooms"], [])
         hub.handle(alice, request("line", text="hello"))
         self.assertEqual(alice.last()["code"], "not_in_room")
-        # #lobby is a room like any other then: its first member owns it, and it goes when empty.
+        # #lobby is a room like any other then: its first member is its op, and it goes when empty.
         hub.handle(alice, request("join", room="#lobby"))
-        self.assertEqual(hub.state.room("#lobby").settings.owner, "alice")
+        self.assertEqual(hub.state.room("#lobby").settings.ops, {"alice"})
         hub.handle(alice, request("part", room="#lobby"))
         self.assertIsNone(hub.state.room("#lobby"))
 

@@ -54,16 +54,22 @@ class OwnerAndOpsTests(RoomTestCase):
         users = self.do(self.carol, "users", room="#dev")
         self.assertEqual(users["ops"], ["alice"])
 
-    def test_ops_op_others_who_may_then_op_but_not_deop_the_owner(self) -> None:
+    def test_in_a_guests_room_ops_op_and_deop_each_other_and_its_creator_may_step_down(self) -> None:
         self.assertEqual(self.do(self.bob, "op", room="#dev", user="carol")["code"], "not_op")
         ok = self.do(self.alice, "op", room="#dev", user="bob")
         self.assertEqual(ok.name, "ok")
         event = self.bob.last("op")
         self.assertEqual((event["room"], event["user"], event["by"]), ("#dev", "bob", "alice"))
-        self.assertEqual(self.do(self.bob, "deop", room="#dev", user="alice")["code"], "not_allowed")
         self.do(self.alice, "deop", room="#dev", user="bob")
         self.assertEqual(self.bob.last("deop")["user"], "bob")
         self.assertEqual(self.do(self.bob, "topic", room="#dev", topic="mine")["code"], "not_op")
+        # No owner in a guest's room: the creator is an op like the others.
+        self.do(self.alice, "op", room="#dev", user="bob")
+        self.assertEqual(self.do(self.bob, "deop", room="#dev", user="alice").name, "ok")
+        self.assertEqual(self.do(self.alice, "topic", room="#dev", topic="mine")["code"], "not_op")
+        self.do(self.bob, "op", room="#dev", user="alice")
+        self.assertEqual(self.do(self.alice, "deop", room="#dev", user="alice").name, "ok")
+        self.assertEqual(self.do(self.alice, "users", room="#dev")["ops"], ["bob"])
 
     def test_op_needs_the_user_in_the_room(self) -> None:
         self.assertEqual(self.do(self.alice, "op", room="#dev", user="carol")["code"], "not_in_room")
@@ -132,9 +138,10 @@ class KickTests(RoomTestCase):
         # Not a ban: they may come back.
         self.assertEqual(joined(self.hub, self.bob, "#dev").name, "ok")
 
-    def test_the_owner_cannot_be_kicked_by_another_op(self) -> None:
+    def test_the_creator_of_a_guests_room_may_be_kicked_by_another_op(self) -> None:
         self.do(self.alice, "op", room="#dev", user="bob")
-        self.assertEqual(self.do(self.bob, "kick", room="#dev", user="alice")["code"], "not_allowed")
+        self.assertEqual(self.do(self.bob, "kick", room="#dev", user="alice").name, "ok")
+        self.assertEqual(self.alice.last("kick")["by"], "bob")
 
     def test_kick_without_a_room_is_the_admins_kill_and_the_current_room_for_others(self) -> None:
         self.hub.handle(self.alice, parse_text("/kick bob off you go"))
@@ -417,6 +424,18 @@ class KeptRoomTests(StoredTestCase):
         self.assertIs(owner.last("join")["op"], True)
         self.assertEqual((await self.ask(hub, friend, "topic", room="#club", topic="still op")).name, "ok")
         self.assertEqual([b["user"] for b in (await self.ask(hub, friend, "bans", room="#club"))["bans"]], ["troll"])
+
+    async def test_the_owner_of_a_kept_room_is_never_deopped_kicked_banned_or_muted_by_another_op(self) -> None:
+        owner = await self.account(self.hub, "owner")
+        friend = await self.person(self.hub, "friend", host="10.0.0.7")
+        await self.ask(self.hub, owner, "join", room="#kept")
+        await self.ask(self.hub, friend, "join", room="#kept")
+        self.assertEqual((await self.ask(self.hub, owner, "op", room="#kept", user="friend")).name, "ok")
+        for action in ("deop", "kick", "ban", "mute"):
+            self.assertEqual((await self.ask(self.hub, friend, action, room="#kept", user="owner"))["code"], "not_allowed", action)
+        self.assertEqual((await self.ask(self.hub, owner, "deop", room="#kept", user="owner"))["code"], "not_allowed")
+        self.assertIn("#kept", (await self.ask(self.hub, owner, "whoami"))["rooms"])
+        self.assertEqual((await self.ask(self.hub, owner, "users", room="#kept"))["ops"], ["friend", "owner"])
 
     async def test_a_guest_opped_in_a_kept_room_is_no_op_after_leaving_not_even_after_a_restart(self) -> None:
         owner = await self.account(self.hub, "owner")

@@ -2,7 +2,8 @@
 Moderation: what a room's operators do (topic, op and voice, kick, ban,
 mute, invite, modes), who may do it, and keeping a kept room's settings.
 
-The creator of a room is its owner, an op no other op can remove; ops may
+The registered creator of a (kept) room is its owner, an op no other op
+can remove; a guest's room has no owner, only ops, who are equals. Ops may
 op and deop, set the topic, kick, ban, mute, invite and change modes; a
 server admin may do all of it in any room. Every change is a new
 L{RoomSettings} handed to the state seam (so it travels to the other nodes

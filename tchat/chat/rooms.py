@@ -300,9 +300,12 @@ class RoomRules:
         self.join(user, room, by=connection)
         if new:
             changed = True
-            # A new room: its creator owns it; a registered creator's room is kept.
+            # A new room: its creator is its op. A registered creator's room is
+            # kept, and they own it: no other op can deop, kick or ban them (a
+            # registered channel's founder). A guest's room, which lasts only
+            # while people are in it, has no owner: its ops are equals, as on IRC.
             settings = room.settings.copy()
-            settings.owner, settings.kept = user.key, user.registered
+            settings.owner, settings.kept = (user.key if user.registered else None), user.registered
             settings.ops = {user.key}
             self.state.update_room(room, settings)
         await self.remember_join(user, room)

@@ -264,7 +264,7 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "deop",
-        "take a room's operator rights from NAME (ops only; not from the owner)",
+        "take a room's operator rights from NAME (ops only; not from a kept room's owner)",
         (Field("room"), Field("user")),
         (TextForm(("deop",), (ROOM_OPT, NAME)),),
     ),
