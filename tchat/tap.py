@@ -145,6 +145,7 @@ class Options(usage.Options):
         ["motd", None, None, "Message of the day: a text, or the path of a file holding it."],
         ["admin-password-file", None, None, f"File holding the admin password (else ${ADMIN_PASSWORD_ENV})."],
         ["server-name", None, "tchat", "Name the server gives itself in the welcome."],
+        ["server-info", None, "tchat", "A line saying what this server is, for IRC's LINKS and WHOIS (such as: the chat of the Lisbon hackspace)."],
         ["lobby", None, LOBBY, "The room that always exists and that someone in no room yet starts in (IRC clients excepted: they join their own), or off for none."],
         ["db", None, None, f"Where accounts and history live: sqlite:PATH, memory (nothing kept) or postgresql://... (default: ${DB_ENV}, else {DEFAULT_DB})."],
         ["db-timeout", None, 10.0, "Seconds the database has to answer a call; past them the call fails as unavailable (and stopping waits no longer).", float],
@@ -508,7 +509,7 @@ def json_log_observer(options: Options) -> Any:
 
 # What SIGHUP changes in a running server; and what only a restart does.
 RELOADED = (
-    "motd", "server-name", "max-users", "max-rooms", "max-sessions", "max-watch", "max-line", "sendq", "flood-rate", "flood-burst", "flood-queue",
+    "motd", "server-name", "server-info", "max-users", "max-rooms", "max-sessions", "max-watch", "max-line", "sendq", "flood-rate", "flood-burst", "flood-queue",
     "max-connections", "max-per-address", "max-pending", "login-timeout", "idle-timeout", "ping-timeout",
     "registration", "guests", "admin-password", "web-origins", "trusted-proxies",
 )
@@ -519,6 +520,7 @@ def apply_options(options: Options, config: HubConfig, limits: Limits | None, do
     """Put the reloadable options into the running hub's config, the shared limits and each door."""
     config.motd = options["motd"]
     config.server_name = options["server-name"]
+    config.server_info = options["server-info"]
     config.max_users = options["max-users"]
     config.max_rooms_per_user = options["max-rooms"]
     config.max_sessions = options["max-sessions"]
@@ -542,6 +544,7 @@ def makeService(options: Options) -> ChatService:
         log.warn("{note}", note=options["descriptor-note"])
     config = HubConfig(
         server_name=options["server-name"],
+        server_info=options["server-info"],
         motd=options["motd"],
         lobby=options["lobby"],
         max_users=options["max-users"],

@@ -251,6 +251,12 @@ class LinksTests(IrcTestCase):
         client = self.user("nick", join=None)
         client.send("LINKS")
         self.assertEqual(client.take(), [":tchat 364 nick tchat tchat :0 tchat", ":tchat 365 nick * :End of /LINKS list"])
+        # --server-info says what the server is (and SIGHUP changes it), on one line, in LINKS and WHOIS alike.
+        self.hub.config.server_info = "the chat of\nthe hackspace"
+        client.send("LINKS", "WHOIS nick")
+        lines = client.take()
+        self.assertEqual(lines[0], ":tchat 364 nick tchat tchat :0 the chat of the hackspace")
+        self.assertIn(":tchat 312 nick nick tchat :the chat of the hackspace", lines)
 
 
 class SetnameTests(IrcTestCase):

@@ -56,6 +56,8 @@ class Session(Protocol):
 @dataclass
 class HubConfig:
     server_name: str = "tchat"
+    # A line saying what this server is (IRC's LINKS and WHOIS 312).
+    server_info: str = "tchat"
     # The room that always exists and that someone in no room starts in (None: none).
     lobby: str | None = LOBBY
     motd: str | None = None

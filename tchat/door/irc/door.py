@@ -16,6 +16,7 @@ from tchat.door.irc.idents import Idents
 from tchat.door.irc.session import IrcSession
 from tchat.door.admission import Admission
 from tchat.door.limits import Limits
+from tchat.names import clean_text
 
 
 def server_name(name: str) -> str:
@@ -54,6 +55,11 @@ class IrcDoor(BaseDoor, ServerFactory):
             codec.realname = lambda nick: self.idents.of(nick)[1]
             codec.is_bot = self.idents.bot
         return codec
+
+    @property
+    def server_info(self) -> str:
+        """What LINKS and WHOIS's 312 say this server is (--server-info, which SIGHUP reloads): one line."""
+        return " ".join(clean_text(self.hub.config.server_info).split()) or "tchat"
 
     @property
     def factory(self) -> "IrcDoor":

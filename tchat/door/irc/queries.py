@@ -197,7 +197,7 @@ def cmd_whois(s: IrcSession, line: Line) -> Items | None:
             voiced = {name_key(r) for r in e.get("voiced_in") or ()}
             marked = [prefixes(s, r, ops, voiced) + r for r in rooms]
             s.numeric(N.RPL_WHOISCHANNELS, who, " ".join(marked))
-        s.numeric(N.RPL_WHOISSERVER, who, s.server, "tchat")
+        s.numeric(N.RPL_WHOISSERVER, who, s.server, s.door.server_info)
         if s.door.idents.oper(who):
             s.numeric(N.RPL_WHOISOPERATOR, who, "is an IRC operator (a tchat admin)")
         if s.door.idents.bot(who):

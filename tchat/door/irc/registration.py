@@ -200,8 +200,8 @@ def lusers(s: IrcSession, count: int) -> None:
 
 def cmd_links(s: IrcSession, line: Line) -> Items | None:
     """364 and 365: tchat is one server to IRC, whatever the mask (its nodes are one server)."""
-    # The server info, as WHOIS's 312 gives it.
-    s.numeric(N.RPL_LINKS, s.server, s.server, "0 tchat")
+    # The server info (--server-info), as WHOIS's 312 gives it.
+    s.numeric(N.RPL_LINKS, s.server, s.server, "0 " + s.door.server_info)
     s.numeric(N.RPL_ENDOFLINKS, "*", "End of /LINKS list")
     return None
 
