@@ -275,6 +275,21 @@ class SetnameTests(IrcTestCase):
         baz.send("WHOIS foo")
         self.assertIn(":tchat 311 baz foo u tchat * :Foo Bar", baz.take())
 
+    def test_a_watcher_with_extended_monitor_hears_of_a_setname_without_sharing_a_channel(self) -> None:
+        foo = self.user("foo", "setname", join="#chan")
+        watcher = self.user("watcher", "setname", "extended-monitor", join=None)
+        plain = self.user("plain", "setname", join=None)
+        for client in (watcher, plain):
+            client.send("MONITOR + foo")
+        for client in (foo, watcher, plain):
+            client.take()
+        foo.send("SETNAME :New Name")
+        self.assertEqual(watcher.take(), [":foo!foo@tchat SETNAME :New Name"])
+        self.assertEqual(plain.take(), [])
+        watcher.send("MONITOR - foo")
+        foo.send("SETNAME :Again")
+        self.assertEqual(watcher.take(), [])
+
     def test_an_empty_or_too_long_realname_fails_and_changes_nothing(self) -> None:
         foo = self.user("foo", "setname", join=None)
         for name in (":", ":\x02\x02 ", ":" + "x" * 101):

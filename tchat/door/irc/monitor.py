@@ -9,7 +9,8 @@ others, 432 for what is not a nick, 734 when the list would be too long);
 ``MONITOR S`` says who of them is online (730, 731). The hub's ``online``
 and ``offline`` events are 730 and 731 (L{notice}); its ``away`` of a
 watched user with whom the client shares no channel is an AWAY only with
-extended-monitor (and away-notify).
+extended-monitor (and away-notify); so is a SETNAME of a client of this
+door (L{tchat.door.irc.queries.cmd_setname}), with ``setname``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tchat.door.irc import numerics as N
 from tchat.door.irc.replies import is_error, numeric_for
 from tchat.door.irc.session import IrcSession, Items
 from tchat.events import Event
+from tchat.names import name_key
 
 # Room for the nicks of one 730-732 line: 512 less the prefix, the numeric and the client's nick.
 CHUNK = 400
@@ -67,6 +69,12 @@ def cmd_monitor(s: IrcSession, line: Line) -> Items | None:
             return
         for bad in e.get("bad") or ():
             s.numeric(N.ERR_ERRONEUSNICKNAME, bad, "Erroneous nickname")
+        if sub == "+":
+            s.monitoring.update(name_key(nick) for nick in (*(e.get("online") or ()), *(e.get("offline") or ())))
+        elif sub == "-":
+            s.monitoring.difference_update(name_key(nick) for nick in targets.split(","))
+        elif sub == "C":
+            s.monitoring.clear()
         if sub == "L":
             for piece in chunks(e.get("users") or []):
                 s.numeric(N.RPL_MONLIST, piece)

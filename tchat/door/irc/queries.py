@@ -250,7 +250,7 @@ def cmd_setname(s: IrcSession, line: Line) -> Items | None:
     SETNAME :<realname> (IRCv3 setname): a new realname, the door's own
     memory as USER's (L{tchat.door.irc.idents}). ``SETNAME`` goes to the
     sender and to this door's clients with the ``setname`` capability that
-    share a channel with it; ``FAIL SETNAME INVALID_REALNAME`` for an empty
+    share a channel with it, or monitor it with ``extended-monitor``; ``FAIL SETNAME INVALID_REALNAME`` for an empty
     one or one over L{REAL_LEN} characters.
     """
     realname = clean_text(strip_formatting(line.params[0])).strip()
@@ -266,6 +266,9 @@ def cmd_setname(s: IrcSession, line: Line) -> Items | None:
     for other in list(s.door.sessions):
         if not isinstance(other, IrcSession) or not other.registered or "setname" not in other.caps or other.closing:
             continue
-        if other is s or name_key(other.nick) == me or any(me in c.members for c in other.channels.values()):
+        if (
+            other is s or name_key(other.nick) == me or any(me in c.members for c in other.channels.values())
+            or ("extended-monitor" in other.caps and me in other.monitoring)
+        ):
             other.line("SETNAME", realname, source=source)
     return None

@@ -130,6 +130,10 @@ class IrcSession(LineStream, DoorSession):
         self.bot = False
         self.motd: str | None = None
         self.channels: dict[str, Channel] = {}
+        # The name keys on its MONITOR list, as the hub accepted them: who
+        # of this door's clients hears of a SETNAME with extended-monitor
+        # (a realname is the door's own, L{tchat.door.irc.idents}).
+        self.monitoring: set[str] = set()
         self.pending: dict[int, Answer] = {}
         # Messages sent whose answer has not come yet, and PONGs held until it has.
         self.unanswered_messages = 0
