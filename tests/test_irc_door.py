@@ -590,12 +590,17 @@ class WireTests(TestCase):
         self.assertEqual(whole.count(b"\r\n"), 1)
         self.assertEqual(whole[:-2].rsplit(b" :", 1)[1].decode(), "é" * 249)
         self.assertEqual(len(whole.split(b" ", 1)[1]), 512 + len(source) + 2)
+        # A word without a space may come without its colon: a byte more.
+        word = encode_text("PRIVMSG", "#x", "a" * 499, source)
+        self.assertEqual(word.count(b"\r\n"), 1)
+        self.assertEqual(word[:-2].rsplit(b" :", 1)[1].decode(), "a" * 499)
+        self.assertGreater(encode_text("PRIVMSG", "#x", "a" * 500, source).count(b"\r\n"), 1)
         # One byte more could not have come from an IRC client (a longer
         # message from another door): split into lines that each fit 512.
-        pieces = encode_text("PRIVMSG", "#x", "é" * 249 + "e", source).split(b"\r\n")[:-1]
+        pieces = encode_text("PRIVMSG", "#x", "é" * 249 + " e", source).split(b"\r\n")[:-1]
         self.assertGreater(len(pieces), 1)
         self.assertTrue(all(len(line) + 2 <= 512 for line in pieces), pieces)
-        self.assertEqual("".join(line.rsplit(b" :", 1)[1].decode() for line in pieces), "é" * 249 + "e")
+        self.assertEqual("".join(line.rsplit(b" :", 1)[1].decode() for line in pieces), "é" * 249 + " e")
 
     def test_strip_formatting(self) -> None:
         self.assertEqual(strip_formatting("\x0312,4blue\x03 \x04ff00ffhex\x16rev\x1estrike\x11mono"), "blue hexrevstrikemono")

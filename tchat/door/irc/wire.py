@@ -153,9 +153,12 @@ def encode_text(
     prefix.
     """
     wrapping = len(wrap[0].encode("utf-8")) + len(wrap[1].encode("utf-8"))
-    own = LINE_MAX - len(f"{command} {target} :".encode("utf-8")) - 2 - wrapping
+    # A one-word text may come without its colon (``PRIVMSG nick word``): a byte more.
+    colon = "" if text and not wrapping and " " not in text and not text.startswith(":") else ":"
+    own = LINE_MAX - len(f"{command} {target} {colon}".encode("utf-8")) - 2 - wrapping
     if len(text.encode("utf-8")) <= own:
-        prefix = len(f":{source} ".encode("utf-8"))
+        # The line is let pass 512 by the prefix, and by the colon it always has.
+        prefix = len(f":{source} ".encode("utf-8")) + (1 - len(colon))
         return encode(command, [target, wrap[0] + text + wrap[1]], source, tags, most=LINE_MAX + prefix)
     head = len(f":{source} {command} {target} :".encode("utf-8")) + 2
     room = LINE_MAX - head - wrapping
