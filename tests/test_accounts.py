@@ -12,6 +12,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from twisted.internet import reactor
+from twisted.internet.task import Clock
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import TestCase
 
@@ -252,6 +253,27 @@ class HistoryTests(AccountsTestCase):
         messages, more = await self.store.history.room_history("#lobby", 10)
         self.assertEqual([(m["msgid"], m["text"]) for m in messages], [(event["msgid"], "first")])
         self.assertFalse(more)
+
+    async def test_a_messages_ok_carries_the_messages_own_time_not_the_commits(self) -> None:
+        # The ok waits for the store's commit; its ts is still the message's,
+        # as the others received it and the history keeps it (an IRC echo and
+        # the page's own copy are made from the ok).
+        clock = Clock()
+        clock.advance(2_000_000)
+        self.hub = TextModeHub(HubConfig(), clock, store=self.store)
+        alice, bob = await self.guest("alice"), await self.guest("bob")
+        answered = len(alice.events)
+        done = self.hub.handle(alice, request("msg", id="m", to="#lobby", text="when?"))
+        clock.advance(5)  # time goes on while the commit is under way
+        await done
+        while len(alice.events) == answered:
+            await alice.next_event()
+        ok, message = alice.events[-1], bob.last("message")
+        self.assertEqual((ok.name, ok["msgid"]), ("ok", message["msgid"]))
+        self.assertEqual(ok["ts"], 2_000_000)
+        self.assertEqual(message["ts"], 2_000_000)
+        (stored,), _ = await self.store.history.room_history("#lobby", 10)
+        self.assertEqual(stored["ts"], 2_000_000)
 
     async def test_history_of_a_room_in_order_with_paging(self) -> None:
         alice = await self.guest("alice")

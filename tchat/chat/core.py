@@ -82,9 +82,14 @@ class Core:
         return make_event(name, ts=self.now(), **fields)
 
     def reply(self, connection: Connection, request: Request, name: str, **fields: Any) -> None:
-        """Answer ``request``: the event carries the request's id (``re``) and the ``action`` it answers."""
+        """
+        Answer ``request``: the event carries the request's id (``re``) and
+        the ``action`` it answers; its ``ts`` is now, unless given (a
+        message's ``ok`` carries the message's own).
+        """
+        ts = fields.pop("ts", None)
         self.delivery.to_connection(
-            connection, make_event(name, ts=self.now(), re=request.id, action=request.action, **fields)
+            connection, make_event(name, ts=self.now() if ts is None else ts, re=request.id, action=request.action, **fields)
         )
 
     def refuse(self, connection: Connection, request: Request, code: str, text: str, **fields: Any) -> None:

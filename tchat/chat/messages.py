@@ -77,7 +77,7 @@ class MessageRules:
                 # From outside a room that takes it (-n): the sender's other devices see it.
                 core.delivery.to_user(user, event, but=connection)
             core.metrics.message(event["kind"])
-            await self._ok_when_stored(connection, request, self.keep(event.fields), msgid=msgid)
+            await self._ok_when_stored(connection, request, self.keep(event.fields), msgid=msgid, ts=event["ts"])
             return
         kind = "action" if kind == "action" else "private"
         msgid = core.next_msgid()
@@ -94,7 +94,7 @@ class MessageRules:
             # The sender's other devices see what was sent, as if live.
             core.delivery.to_user(user, make_event("message", **fields), but=connection)
             core.reply(
-                connection, request, "ok", msgid=msgid, to=account.name, queued=True,
+                connection, request, "ok", msgid=msgid, to=account.name, queued=True, ts=fields["ts"],
             )
             # They may have logged in while the message was being queued.
             arrived = core.state.user(account.key)
@@ -113,7 +113,7 @@ class MessageRules:
         away = other.away if other is not user and not notice else None
         # Its words (sent to them, away or not) are tchat.sentences'; to oneself, none.
         to = other.name if other is not user else None
-        await self._ok_when_stored(connection, request, self.keep(event.fields), msgid=msgid, to=to, away=away)
+        await self._ok_when_stored(connection, request, self.keep(event.fields), msgid=msgid, to=to, away=away, ts=event["ts"])
 
     async def _to_ranks(
         self, connection: Connection, request: Request, target: str, text: str, kind: str | None, notice: bool | None,
@@ -140,7 +140,7 @@ class MessageRules:
             core.delivery.to_user(user, event, but=connection)
         core.metrics.message(event["kind"])
         who = "operators" if only == "op" else "voiced users and operators"
-        core.reply(connection, request, "ok", msgid=msgid, text=f"sent to the {who} of {room.name}")
+        core.reply(connection, request, "ok", msgid=msgid, text=f"sent to the {who} of {room.name}", ts=event["ts"])
 
     def room_to_speak_in(self, connection: Connection, target: str | None) -> Room:
         """The room ``target`` (or the current one), if the connection's user may speak there; else ChatError."""
@@ -174,7 +174,7 @@ class MessageRules:
             core.delivery.to_user(other, event)
             if other is not user:
                 core.delivery.to_user(user, event, but=connection)
-        core.reply(connection, request, "ok", msgid=msgid)
+        core.reply(connection, request, "ok", msgid=msgid, ts=event["ts"])
 
     async def _ok_when_stored(self, connection: Connection, request: Request, stored: Deferred[None], **fields: Any) -> None:
         """
