@@ -110,6 +110,22 @@ class AdminTests(TestCase):
         self.assertEqual([a.split()[0] for a in self.admin("list").stdout.splitlines()[1:]], ["alice"])
         self.assertEqual(subprocess.run([ADMIN, "frobnicate"], capture_output=True).returncode, 2)
 
+    async def test_any_password_is_the_operators_choice_but_never_an_empty_one(self) -> None:
+        short = self.admin("create", "bob", "--password-stdin", "--any-password", stdin="sesame\n")
+        self.assertEqual((short.returncode, short.stdout), (0, "created bob\n"), short.stderr)
+        empty, reset = self.admin_all([
+            (("create", "carol", "--password-stdin", "--any-password"), "\n"),
+            (("reset", "nobody", "--password-stdin", "--any-password"), "x\n"),
+        ])
+        self.assertRefused(empty, "a password cannot be empty")
+        self.assertRefused(reset, "no registered user nobody")
+        self.assertRefused(self.admin("reset", "bob", "--password-stdin", stdin="abc\n"), "a password needs at least 8 characters")
+        self.assertEqual(self.admin("reset", "bob", "--password-stdin", "--any-password", stdin="abc\n").returncode, 0)
+        store = await open_store(self.url, reactor)
+        self.addCleanup(store.close)
+        self.assertTrue(await store.accounts.verify("bob", "abc"))
+        self.assertIsNone(await store.accounts.get("carol"))
+
     def test_a_taken_name_is_refused_before_any_password_is_asked(self) -> None:
         self.assertEqual(self.admin("create", "alice", "--password-stdin", stdin="correct horse\n").returncode, 0)
         taken, nobody = self.admin_all([(("create", "Alice"), ""), (("reset", "bob"), "")])

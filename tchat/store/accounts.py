@@ -62,12 +62,20 @@ SKELETON_BATCH = 500
 _PG_CREATE_LOCK = 0x74636861742D61  # "tchat-a"
 
 
-def check_password(name: str, password: str) -> None:
+def check_password(name: str, password: str, policy: bool = True) -> None:
     """
     Raise L{WeakPassword} with a sentence if ``password`` is not good enough
     for the account ``name``: at least 8 characters, at most 1024, not the
-    name itself (in any case), and not one character repeated.
+    name itself (in any case), and not one character repeated. Without the
+    ``policy`` (an operator's ``tchat-admin … --any-password``), only: not
+    empty, at most 1024.
     """
+    if not policy:
+        if not password:
+            raise WeakPassword("a password cannot be empty")
+        if len(password) > PASSWORD_MAX:
+            raise WeakPassword(f"a password may have at most {PASSWORD_MAX} characters")
+        return
     if len(password) < PASSWORD_MIN:
         raise WeakPassword(f"a password needs at least {PASSWORD_MIN} characters")
     if len(password) > PASSWORD_MAX:
@@ -247,16 +255,17 @@ class Accounts(UsesDatabase):
     # The calls.
 
     @operation
-    async def create(self, name: str, password: str) -> Account:
+    async def create(self, name: str, password: str, policy: bool = True) -> Account:
         """
-        Register ``name`` (display form) with ``password``.
+        Register ``name`` (display form) with ``password`` (checked against
+        the password policy unless ``policy`` is false: L{check_password}).
 
         Raises L{WeakPassword} (before any hashing), L{NameRegistered}, or
         L{NameConfusable} if the name looks like another registered one (one
         L{tchat.names.skeleton}). The name's characters are not checked here
         (the hub and tchat-admin use L{tchat.names.check_name}).
         """
-        check_password(name, password)
+        check_password(name, password, policy)
         key = name_key(name)
         # A cheap look first, so a refused name costs no hashing; the insert
         # looks again, in the transaction that writes.
@@ -292,16 +301,17 @@ class Accounts(UsesDatabase):
         return True
 
     @operation
-    async def change_password(self, key: str, new_password: str) -> None:
+    async def change_password(self, key: str, new_password: str, policy: bool = True) -> None:
         """
         Set a new password for ``key`` (the hub checks the old one with
         L{verify} first; tchat-admin's reset does not). Raises
-        L{NoSuchAccount} or L{WeakPassword}.
+        L{NoSuchAccount} or L{WeakPassword} (unless ``policy`` is false:
+        L{check_password}).
         """
         name = await self.db.run(_name_of, key)
         if name is None:
             raise NoSuchAccount(key)
-        check_password(name, new_password)
+        check_password(name, new_password, policy)
         password_hash = await self._hash(new_password)
         if not await self.db.run_write(_set_hash, key, password_hash):
             raise NoSuchAccount(key)

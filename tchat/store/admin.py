@@ -3,8 +3,8 @@
 
 ::
 
-    tchat-admin [--db URL] create NAME [--password-stdin]
-    tchat-admin [--db URL] reset NAME [--password-stdin]
+    tchat-admin [--db URL] create NAME [--password-stdin] [--any-password]
+    tchat-admin [--db URL] reset NAME [--password-stdin] [--any-password]
     tchat-admin [--db URL] delete NAME
     tchat-admin [--db URL] list
     tchat-admin [--db URL] upgrade
@@ -73,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--password-stdin", action="store_true", help="read the password from the first line of standard input"
         )
+        command.add_argument(
+            "--any-password", action="store_true",
+            help="skip the password policy (at least 8 characters, not the name, not one character repeated): "
+            "the operator's choice, such as for a test account; the password still may not be empty",
+        )
     commands.add_parser("delete", help="delete an account, its waiting messages and contacts").add_argument(
         "name", metavar="NAME"
     )
@@ -84,8 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def read_password(name: str, from_stdin: bool, stdin: TextIO) -> str:
-    """The new password for ``name``, from stdin or asked twice; checked against the policy."""
+def read_password(name: str, from_stdin: bool, stdin: TextIO, policy: bool = True) -> str:
+    """The new password for ``name``, from stdin or asked twice; checked against the policy (unless not ``policy``)."""
     if from_stdin:
         line = stdin.readline()
         password = line[:-1] if line.endswith("\n") else line
@@ -95,7 +100,7 @@ def read_password(name: str, from_stdin: bool, stdin: TextIO) -> str:
         if getpass.getpass("Again: ") != password:
             raise Refused("the two passwords differ")
     try:
-        check_password(name, password)
+        check_password(name, password, policy)
     except StoreError as e:
         raise Refused(str(e)) from None
     return password
@@ -119,11 +124,11 @@ def format_accounts(accounts: Sequence[Account]) -> str:
 
 async def _act(store: Store, args: argparse.Namespace, password: str | None, out: TextIO) -> None:
     if args.command == "create":
-        account = await store.accounts.create(args.name, password)  # type: ignore[arg-type]
+        account = await store.accounts.create(args.name, password, not args.any_password)  # type: ignore[arg-type]
         print(f"created {account.name}", file=out)
     elif args.command == "reset":
         key = name_key(args.name)
-        await store.accounts.change_password(key, password)  # type: ignore[arg-type]
+        await store.accounts.change_password(key, password, not args.any_password)  # type: ignore[arg-type]
         changed = await store.accounts.get(key)
         print(f"changed the password of {changed.name if changed else args.name}", file=out)
     elif args.command == "delete":
@@ -173,7 +178,7 @@ async def run(reactor: Any, args: argparse.Namespace, stdin: TextIO, out: TextIO
                 raise Refused(f"the name {args.name} is registered already")
             if args.command == "reset" and existing is None:
                 raise Refused(f"no registered user {args.name}")
-            password = read_password(args.name, args.password_stdin, stdin)
+            password = read_password(args.name, args.password_stdin, stdin, not args.any_password)
         await _act(store, args, password, out)
     except Refused as e:
         print(f"{PROGRAM}: {e}", file=err)
