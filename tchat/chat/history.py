@@ -2,9 +2,11 @@
 History: room history is read by the room's members (in a room whose
 history is "since_join", ``+H``, only from when they joined; its ops read
 it all); a private
-conversation by its two parties when both are registered, and only from
-the moment both accounts existed (a guest's name can be someone else's
-account tomorrow, and must not come with yesterday's conversation).
+conversation by each registered party, from the moment its account (and
+the other's, if registered) existed: a guest's name can be someone else's
+account tomorrow, and must not come with yesterday's conversation. A
+guest reads no private history; an account reads what it said with a
+guest (with whoever had that guest name, since the account exists).
 """
 
 from __future__ import annotations
@@ -54,8 +56,12 @@ class HistoryRules:
                     raise ChatError("not_registered", "private conversations can be read back only by registered users")
                 mine = await store.accounts.get(user.key)
                 theirs = await store.accounts.get(name_key(target))
-                if mine is None or theirs is None:
+                if mine is None:
                     messages, more = [], False
+                elif theirs is None:
+                    # A guest (or nobody, now): the account reads what it said with
+                    # whoever had the name, since the account exists.
+                    messages, more = await store.history.private_history(mine.key, name_key(target), limit, since=mine.created, **page)
                 else:
                     target = theirs.name
                     since = max(mine.created, theirs.created)

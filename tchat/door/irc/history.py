@@ -2,7 +2,7 @@
 IRCv3 ``draft/chathistory``: ``CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN``
 read from the store through the hub's ``history`` request, so an IRC client
 reads exactly what ``/history`` shows (a room's members; a private
-conversation by its two parties, both registered).
+conversation by its registered parties: L{tchat.chat.history}).
 
 Each subcommand is one ``history`` request::
 
