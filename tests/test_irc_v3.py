@@ -291,6 +291,17 @@ class AccountCapsTests(AccountsTestCase):
         alice.take()
         alice.send("PART #lobby")
         self.assertEqual(await self.until(alice, b"PART"), ["@account=alice :alice!alice@tchat PART #lobby"])
+        # On what an account does to others too: an invitation, a kick.
+        alice.send("JOIN #club")
+        await self.until(alice, b" 366 ")
+        bob.send("JOIN #club")
+        await self.until(bob, b" 366 ")
+        bob.take()
+        dave.take()
+        alice.send("INVITE dave #club", "KICK #club bob :out")
+        await self.until(alice, b"KICK")
+        self.assertEqual(dave.take(), ["@account=alice :alice!alice@tchat INVITE dave #club"])
+        self.assertEqual(bob.take(), ["@account=alice :alice!alice@tchat KICK #club bob :out"])
 
 
 class AwayNotifyTests(IrcTestCase):

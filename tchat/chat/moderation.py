@@ -78,7 +78,13 @@ class ModerationRules:
     def announce(self, room: Room, connection: Connection, name: str, **fields: Any) -> None:
         """The event to the room: every member, the one who asked too (on their other devices; they get an ok)."""
         by = connection.name or "an admin"
-        self.delivery.to_room(room, self.core.event(name, room=room.name, by=by, **fields), but=connection)
+        self.delivery.to_room(room, self.core.event(name, room=room.name, by=by, **self._by_registered(connection), **fields), but=connection)
+
+    @staticmethod
+    def _by_registered(connection: Connection) -> dict[str, Any]:
+        """``by_registered``: the one who did it is an account (IRC's account-tag on the line they are the source of)."""
+        user = connection.user
+        return {"by_registered": True} if user is not None and user.registered else {}
 
     # -- topic -------------------------------------------------------------
 
@@ -178,7 +184,10 @@ class ModerationRules:
     async def put_out(self, room: Room, target: User, connection: Connection, reason: str | None) -> None:
         """``target`` out of ``room``: a ``kick`` to the room, the one put out included."""
         self.delivery.to_room(
-            room, self.core.event("kick", room=room.name, user=target.name, by=connection.name or "an admin", reason=reason),
+            room, self.core.event(
+                "kick", room=room.name, user=target.name, by=connection.name or "an admin", reason=reason,
+                **self._by_registered(connection),
+            ),
             but=connection,
         )
         self.rooms.leave_quietly(target, room)
@@ -301,7 +310,9 @@ class ModerationRules:
             warning = await self.change(connection, room, settings)
         else:
             warning = None
-        self.delivery.to_user(target, self.core.event("invite", room=room.name, user=target.name, by=connection.name or "an admin"))
+        self.delivery.to_user(target, self.core.event(
+            "invite", room=room.name, user=target.name, by=connection.name or "an admin", **self._by_registered(connection),
+        ))
         self.core.reply(connection, request, "ok", room=room.name, user=target.name, text=warning)
 
     @handles("mode")

@@ -130,7 +130,10 @@ class IrcCodec:
             tags["time"] = server_time(event.get("ts") or time.time())
         if msgid and self.with_msgid and event.get("msgid"):
             tags["msgid"] = str(event["msgid"])
-        if self.with_account and event.get("registered"):
+        if self.with_account and event.get("by_registered") and event.get("by"):
+            # account-tag: the account of whoever did it (a kick, a mode, an invite).
+            tags["account"] = str(event["by"])
+        elif self.with_account and event.get("registered") and "by" not in event.fields:
             # account-tag: the sender's account (a registered tchat name is its account).
             tags["account"] = str(event.get("from") or event.get("user"))
         if msgid and self.with_msgid and event.get("from") and self.is_bot(event["from"]):
