@@ -165,6 +165,9 @@ class SaslTests(AccountsTestCase):
         self.assertEqual(client.take(), ["AUTHENTICATE +", ":tchat 906 * :SASL authentication aborted"])
         client.send("AUTHENTICATE PLAIN", "AUTHENTICATE " + "A" * 401)
         self.assertEqual(client.take()[1:], [":tchat 905 * :SASL message too long"])
+        # Lines of 400 bytes each, that never end: 904 once they pass what PLAIN could need.
+        client.send("AUTHENTICATE PLAIN", *["AUTHENTICATE " + "A" * 400] * 21)
+        self.assertEqual(client.take()[1:], [":tchat 904 * :SASL authentication failed: the credentials were too long"])
         # CAP END during an exchange aborts it.
         client.send("AUTHENTICATE PLAIN", "NICK carol", "USER c 0 * :C", "CAP END")
         lines = await self.until(client, b" 001 ")

@@ -114,8 +114,8 @@ def cmd_authenticate(s: IrcSession, line: Line) -> Items | None:
         exchange.chunks.append(param)
         exchange.size += len(param)
         if exchange.size > PAYLOAD_MAX:
-            s.sasl = None
-            s.numeric(ERR_SASLTOOLONG, "SASL message too long")
+            # Each line was a good one (905 is for a line over 400 bytes): the whole fails.
+            fail(s, "SASL authentication failed: the credentials were too long")
             return None
         if len(param) == CHUNK:
             return None  # more to come
