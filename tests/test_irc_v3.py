@@ -163,6 +163,11 @@ class SaslTests(AccountsTestCase):
         self.assertEqual(lines[1:], [":tchat 908 * PLAIN :are available SASL mechanisms", ":tchat 904 * :SASL authentication failed"])
         client.send("AUTHENTICATE PLAIN", "AUTHENTICATE *")
         self.assertEqual(client.take(), ["AUTHENTICATE +", ":tchat 906 * :SASL authentication aborted"])
+        registered = self.irc()
+        registered.send("CAP LS 302", "CAP REQ sasl", "NICK dave", "USER d 0 * :D", "CAP END")
+        await self.until(registered, b" 422 ", b" 376 ")
+        registered.send("AUTHENTICATE PLAIN")
+        self.assertEqual(registered.numerics(), ["462"])
         client.send("AUTHENTICATE PLAIN", "AUTHENTICATE " + "A" * 401)
         self.assertEqual(client.take()[1:], [":tchat 905 * :SASL message too long"])
         # Lines of 400 bytes each, that never end: 904 once they pass what PLAIN could need.

@@ -87,7 +87,9 @@ def cmd_authenticate(s: IrcSession, line: Line) -> Items | None:
         s.numeric(ERR_SASLALREADY, "You have already authenticated using SASL")
         return None
     if s.registered:
-        fail(s, "SASL authentication failed: log in to an account before registration (reconnect with SASL)")
+        # tchat logs a connection in once (a guest does not become an account
+        # midway): 462, as servers answer who may not authenticate after registering.
+        s.numeric(N.ERR_ALREADYREGISTERED, "You may not reregister: log in to an account before registration (reconnect with SASL)")
         return None
     if "sasl" not in s.caps:
         fail(s, "SASL authentication failed: request the sasl capability first")
