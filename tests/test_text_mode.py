@@ -324,8 +324,8 @@ class AnswerWordsTests(TestCase):
             ("topic", {}, "/topic", "{room} has no topic"),
             ("topic", {"topic": "ship it"}, "/topic ship it", "topic of {room} set"),
             ("topic", {}, "/topic", "topic of {room}: ship it"),
-            ("mode", {}, "/mode", "modes of {room}: +tn"),
-            ("mode", {"set": {"moderated": True, "limit": 9}}, "/mode +ml 9", "modes of {room}: +mtnl"),
+            ("mode", {}, "/mode", "modes of {room}: +nt"),
+            ("mode", {"set": {"moderated": True, "limit": 9}}, "/mode +ml 9", "modes of {room}: +mntl"),
             ("whois", {"user": "carol"}, "/whois carol", "carol: guest, in #lobby, #dev, #txt; away: lunch"),
         ]
         for action, fields, command, words in asked:

@@ -152,8 +152,8 @@ class RoomSettings:
     def mode_letters(self) -> str:
         """IRC-style: ``+imtk``-like summary, for text mode."""
         letters = "".join(
-            letter for letter, on in (("i", self.invite_only), ("m", self.moderated), ("t", self.topic_locked),
-                                      ("s", self.secret), ("n", self.members_only), ("k", bool(self.key)), ("l", self.limit is not None),
+            letter for letter, on in (("i", self.invite_only), ("m", self.moderated), ("n", self.members_only), ("t", self.topic_locked),
+                                      ("s", self.secret), ("k", bool(self.key)), ("l", self.limit is not None),
                                       ("H", self.history == "since_join")) if on
         )
         return "+" + letters if letters else "none"

@@ -98,7 +98,7 @@ def marked(users: Iterable[Any], ops: Any = None, voiced: Any = None) -> list[st
 
 # The letters of the modes, in the order the server gives them.
 MODE_LETTERS = (
-    ("invite_only", "i"), ("moderated", "m"), ("secret", "s"), ("members_only", "n"), ("topic_locked", "t"), ("key", "k"), ("limit", "l"), ("history", "H"),
+    ("invite_only", "i"), ("moderated", "m"), ("members_only", "n"), ("secret", "s"), ("topic_locked", "t"), ("key", "k"), ("limit", "l"), ("history", "H"),
 )
 
 

@@ -325,8 +325,8 @@ export function inviteItem(invite) {
 const MODE_WORDS = [
   ["i", "invite_only", "invite-only"],
   ["m", "moderated", "moderated: only operators and voiced people speak"],
-  ["s", "secret", "secret: shown to its members only"],
   ["n", "members_only", "only members send to it"],
+  ["s", "secret", "secret: shown to its members only"],
   ["t", "topic_locked", "only operators set the topic"],
   ["k", "key", "joining needs a key"],
   ["l", "limit", "a limit on members"],
