@@ -105,7 +105,7 @@ def _check_mode_set(d: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"no modes given: one of {', '.join(MODE_FIELDS)}")
     out: dict[str, Any] = {}
     for name, value in d.items():
-        if name in ("moderated", "invite_only", "topic_locked", "secret", "members_only"):
+        if name in _FLAG_LETTERS.values():
             if not isinstance(value, bool):
                 raise ValueError(f"{name} must be true or false")
         elif name == "key":

@@ -12,12 +12,15 @@ from irctokens import Line
 
 from tchat.commands import Request
 from tchat.door.irc import numerics as N
-from tchat.door.irc.codec import ban_mask, mode_change
+from tchat.door.irc.codec import FLAG_LETTERS, ban_mask, mode_change
 from tchat.door.irc.replies import about_someone, is_error, numeric_for
 from tchat.door.irc.session import IrcSession, Items
 from tchat.door.session import LocalStep
 from tchat.events import Event
 from tchat.names import name_key
+
+# IRC's flag letters and the mode fields they set (i, m, n, s, t).
+FLAG_FIELDS = {letter: field for field, letter in FLAG_LETTERS.items()}
 
 
 def cmd_mode(s: IrcSession, line: Line) -> Items | None:
@@ -125,8 +128,8 @@ def channel_mode(s: IrcSession, room: str, modes: str, args: list[str]) -> Items
                 s.server_notice(f"tchat bans by name: MODE {room} +b NICK (not {mask})")
                 continue
             items.append(ban_request(s, room, nick, sign))
-        elif letter in "imnst":
-            flags[{"i": "invite_only", "m": "moderated", "n": "members_only", "s": "secret", "t": "topic_locked"}[letter]] = sign
+        elif letter in FLAG_FIELDS:
+            flags[FLAG_FIELDS[letter]] = sign
         elif letter == "k":
             if sign and not args:
                 s.numeric(N.ERR_NEEDMOREPARAMS, "MODE", "Not enough parameters")
