@@ -40,6 +40,20 @@ class SeveralDevicesTests(AccountsTestCase):
         rooms = (await self.ask(bob, "rooms"))["rooms"]
         self.assertEqual({r["room"]: r["members"] for r in rooms}, {"#lobby": 2, "#dev": 2})
 
+    async def test_a_message_sent_from_outside_a_minus_n_room_reaches_the_senders_other_devices(self) -> None:
+        laptop, phone = await self.two_devices()
+        bob = await self.guest("bob")
+        await self.ask(bob, "join", room="#open")
+        self.assertEqual((await self.ask(bob, "mode", room="#open", set="-n")).name, "ok")
+        for s in (laptop, phone, bob):
+            s.clear()
+        ok = await self.ask(phone, "msg", to="#open", text="from outside")
+        self.assertEqual(ok.name, "ok")
+        self.assertEqual(bob.last("message")["text"], "from outside")
+        # alice is in no #open, yet her laptop sees what her phone sent there.
+        self.assertIs(laptop.last("message"), bob.last("message"))
+        self.assertEqual(phone.of("message"), [])
+
     async def test_every_session_gets_what_is_addressed_to_the_account_and_what_the_others_sent(self) -> None:
         laptop, phone = await self.two_devices()
         bob = await self.guest("bob")
