@@ -19,12 +19,12 @@ from twisted.logger import Logger
 from tchat.chat.contacts import ContactRules
 from tchat.chat.core import Core, handles, logged_in
 from tchat.chat.delivery import ranked
-from tchat.chat.model import Connection, Room
+from tchat.chat.model import Connection, Room, User
 from tchat.chat.offline import OfflineRules
 from tchat.chat.rooms import RoomRules
 from tchat.commands import Request
 from tchat.errors import ChatError
-from tchat.events import make_event
+from tchat.events import Event, make_event
 from tchat.names import clean_text, is_room, name_key
 from tchat.store import StoreError
 
@@ -72,10 +72,7 @@ class MessageRules:
                 "message", msgid=msgid, **{"from": user.name}, to=room.name, text=text,
                 kind="action" if kind == "action" else "public", registered=user.registered or None, notice=notice, tags=tags,
             )
-            core.delivery.to_room(room, event, but=connection)
-            if room.key not in user.rooms:
-                # From outside a room that takes it (-n): the sender's other devices see it.
-                core.delivery.to_user(user, event, but=connection)
+            self._to_room(room, user, event, connection)
             core.metrics.message(event["kind"])
             await self._ok_when_stored(connection, request, self.keep(event.fields), msgid=msgid, ts=event["ts"])
             return
@@ -142,6 +139,12 @@ class MessageRules:
         who = "operators" if only == "op" else "voiced users and operators"
         core.reply(connection, request, "ok", msgid=msgid, text=f"sent to the {who} of {room.name}", ts=event["ts"])
 
+    def _to_room(self, room: Room, user: User, event: Event, connection: Connection) -> None:
+        """To the room but the sending connection; sent from outside it (-n), to the sender's other devices too."""
+        self.core.delivery.to_room(room, event, but=connection)
+        if room.key not in user.rooms:
+            self.core.delivery.to_user(user, event, but=connection)
+
     def room_to_speak_in(self, connection: Connection, target: str | None) -> Room:
         """The room ``target`` (or the current one), if the connection's user may speak there; else ChatError."""
         user = logged_in(connection)
@@ -163,9 +166,7 @@ class MessageRules:
         if is_room(target):
             room = self.room_to_speak_in(connection, target)
             event = core.event("tagmsg", msgid=msgid, **{"from": user.name}, to=room.name, tags=tags, registered=user.registered or None)
-            core.delivery.to_room(room, event, but=connection)
-            if room.key not in user.rooms:
-                core.delivery.to_user(user, event, but=connection)
+            self._to_room(room, user, event, connection)
         else:
             other = core.state.user(name_key(target))
             if other is None:

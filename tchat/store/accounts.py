@@ -70,16 +70,14 @@ def check_password(name: str, password: str, policy: bool = True) -> None:
     ``policy`` (an operator's ``tchat-admin … --any-password``), only: not
     empty, at most 1024.
     """
+    if len(password) > PASSWORD_MAX:
+        raise WeakPassword(f"a password may have at most {PASSWORD_MAX} characters")
     if not policy:
         if not password:
             raise WeakPassword("a password cannot be empty")
-        if len(password) > PASSWORD_MAX:
-            raise WeakPassword(f"a password may have at most {PASSWORD_MAX} characters")
         return
     if len(password) < PASSWORD_MIN:
         raise WeakPassword(f"a password needs at least {PASSWORD_MIN} characters")
-    if len(password) > PASSWORD_MAX:
-        raise WeakPassword(f"a password may have at most {PASSWORD_MAX} characters")
     if name_key(password.strip()) == name_key(name):
         raise WeakPassword("a password must not be the user name")
     if len(set(password)) == 1:
