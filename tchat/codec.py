@@ -37,6 +37,8 @@ class JSONCodec:
     """One JSON object per line; ``\\r`` and ``\\n`` inside strings are escaped."""
 
     name = "json"
+    # A session in JSON mode may be handed any event as these bytes.
+    plain = None
 
     def decode(self, line: str) -> Request | None:
         if not line.strip():
@@ -355,6 +357,7 @@ class TextCodec:
     """Lines for a person on ``nc`` or ``telnet``; commands start with ``/``."""
 
     name = "text"
+    plain = None
 
     def decode(self, line: str) -> Request | None:
         return parse_text(line)

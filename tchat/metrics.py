@@ -8,8 +8,9 @@ Counting must not cost the fan-out, so nothing here is called per delivery:
 - deliveries are counted per fan-out: each room keeps how many of its
   members are on each door (updated on join and part), and a fan-out adds
   those counts once (L{Metrics.fanned_out});
-- the rest (messages, logins, drops, refusals, store calls) happens once per
-  request or less.
+- messages are counted per kind in a dict, read at scrape time too;
+- the rest (logins, drops, refusals, store calls) happens once per request
+  or less.
 
 The hub and the doors hold a L{Metrics}; without ``--metrics-port`` it is
 still there and counts (a few integer additions), nobody reads it.
@@ -37,8 +38,9 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.messages = PromCounter("tchat_messages", "Messages sent, by kind (public, private, action).", ["kind"], registry=self.registry)
-        self._message_kinds: dict[str, Any] = {}
+        # Messages sent, by kind: counted here (a dict addition per message,
+        # not a prometheus-client call with its lock) and read at scrape time.
+        self.messages: Counter[str] = Counter()
         self._store_operations: dict[str, Any] = {}
         self.dropped = PromCounter(
             "tchat_dropped", "Connections the server dropped, by reason (too slow, ping timeout, login timeout, …).",
@@ -60,17 +62,17 @@ class Metrics:
 
     def fanned_out(self, per_door: Counter[str] | dict[str, int]) -> None:
         """One fan-out reached these many connections on each door."""
-        self.deliveries.update(per_door)
+        # (A loop, not Counter.update, which checks for a Mapping through the ABCs first.)
+        deliveries = self.deliveries
+        for door, count in per_door.items():
+            deliveries[door] += count
 
     def delivered(self, door: str, count: int = 1) -> None:
         self.deliveries[door] += count
 
     def message(self, kind: str) -> None:
-        """One message of ``kind`` sent (the labelled counter looked up once per kind, not per message)."""
-        child = self._message_kinds.get(kind)
-        if child is None:
-            child = self._message_kinds[kind] = self.messages.labels(kind)
-        child.inc()
+        """One message of ``kind`` sent."""
+        self.messages[kind] += 1
 
     def observe_store(self, operation: str, seconds: float) -> None:
         child = self._store_operations.get(operation)
@@ -99,6 +101,10 @@ class ChatCollector:
         for door, total in sorted(self.metrics.deliveries.items()):
             deliveries.add_metric([door], total)
         yield deliveries
+        messages = CounterMetricFamily("tchat_messages", "Messages sent, by kind (public, private, action).", labels=["kind"])
+        for kind, total in sorted(self.metrics.messages.items()):
+            messages.add_metric([kind], total)
+        yield messages
         per_door = GaugeMetricFamily("tchat_connections", "Open connections, by door.", labels=["door"])
         for door, count in sorted(self.connections().items()):
             per_door.add_metric([door], count)

@@ -14,12 +14,15 @@ import json
 from typing import Any
 
 from twisted.internet import defer, reactor
+from twisted.internet.address import IPv4Address
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import TestCase
 
 from tchat.chat import Hub, HubConfig
 from tchat.codec import JSON, TEXT
+from tchat.door.irc import IrcDoor
 from tchat.events import Event
 from tests.helpers import RecordingSession, connect_line_client, generous_limits, request, start_line_server
 
@@ -200,6 +203,84 @@ class TurnTests(TestCase):
         bob.clear()
         say(hub, alice, "at once")
         self.assertEqual(bob.texts(), ["at once"])
+
+
+class CountingTransport(StringTransport):
+    """A StringTransport that counts the writes made to it."""
+
+    writes = 0
+
+    def write(self, data: bytes) -> None:
+        self.writes += 1
+        super().write(data)
+
+
+class IrcTurnTests(TestCase):
+    """An IRC client's turn: its profile's bytes where it does nothing else with an event, the event itself in its place where it does."""
+
+    def irc_member(self, hub: Hub, clock: Clock, nick: str, *caps: str) -> tuple[Any, CountingTransport]:
+        door = IrcDoor(hub, generous_limits(), clock)
+        transport = CountingTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40000 + len(nick)))
+        session = door.buildProtocol(None)
+        session.makeConnection(transport)
+        first = b"CAP LS 302\r\nCAP REQ :" + " ".join(caps).encode() + b"\r\nCAP END\r\n" if caps else b""
+        session.dataReceived(first + f"NICK {nick}\r\nUSER u 0 * :Real\r\n".encode())
+        clock.advance(0)
+        self.assertIn(f" 001 {nick} ".encode(), transport.value())
+        session.dataReceived(b"JOIN #lobby\r\n")
+        for _ in range(3):
+            clock.advance(0)
+        self.assertIn(f" 366 {nick} #lobby ".encode(), transport.value())
+        transport.clear()
+        transport.writes = 0
+        return session, transport
+
+    def test_a_turns_messages_come_in_one_write_and_a_join_in_its_place(self) -> None:
+        hub, clock = batched_hub()
+        session, transport = self.irc_member(hub, clock, "ann")
+        bob = BytesSession("bob")
+        join_as(hub, clock, bob, "bob")
+        self.assertIn("bob", session.channels["#lobby"].members)
+        transport.clear()
+        transport.writes = 0
+        say(hub, bob, "one")
+        say(hub, bob, "two")
+        carl = BytesSession("carl")
+        hub.connect(carl)
+        hub.handle(carl, request("login", user="carl"))
+        say(hub, bob, "three")
+        self.assertEqual(transport.writes, 0)
+        clock.advance(0)
+        lines = transport.value().decode().split("\r\n")[:-1]
+        self.assertEqual(lines, [
+            ":bob!bob@tchat PRIVMSG #lobby :one",
+            ":bob!bob@tchat PRIVMSG #lobby :two",
+            ":carl!carl@tchat JOIN #lobby",
+            ":bob!bob@tchat PRIVMSG #lobby :three",
+        ])
+        # The first two messages in one write; the join, which the session
+        # tracks (carl is now among the channel's members), in its own place.
+        self.assertEqual(transport.writes, 3)
+        self.assertIn("carl", session.channels["#lobby"].members)
+
+    def test_each_profile_gets_its_own_bytes_made_once(self) -> None:
+        hub, clock = batched_hub()
+        plain, plain_t = self.irc_member(hub, clock, "ann")
+        tagged, tagged_t = self.irc_member(hub, clock, "eve", "server-time", "message-tags")
+        bob = BytesSession("bob")
+        join_as(hub, clock, bob, "bob")
+        for t in (plain_t, tagged_t):
+            t.clear()
+            t.writes = 0
+        say(hub, bob, "hi")
+        say(hub, bob, "again")
+        clock.advance(0)
+        self.assertEqual(plain_t.value(), b":bob!bob@tchat PRIVMSG #lobby :hi\r\n:bob!bob@tchat PRIVMSG #lobby :again\r\n")
+        tagged_lines = tagged_t.value().decode().split("\r\n")[:-1]
+        self.assertEqual([line.split(" ", 1)[1] for line in tagged_lines],
+                         [":bob!bob@tchat PRIVMSG #lobby :hi", ":bob!bob@tchat PRIVMSG #lobby :again"])
+        self.assertTrue(all("time=" in line.split(" ", 1)[0] and "msgid=" in line for line in tagged_lines))
+        self.assertEqual((plain_t.writes, tagged_t.writes), (1, 1))
 
 
 class Receiver(Protocol):

@@ -195,7 +195,9 @@ class LocalDelivery:
                         special.add(but)
                 else:
                     special.add(recipients)
-            joined: dict[Any, bytes] = {}
+            # Per encoding, the run's fan-outs as one piece of bytes, or
+            # None if that encoding's sessions take one of them one by one.
+            joined: dict[Any, bytes | None] = {}
             for connection in members:
                 session = connection.session
                 if special and connection in special:
@@ -208,9 +210,18 @@ class LocalDelivery:
                     for event in fanned:
                         _put(out, session, event)
                     continue
-                data = joined.get(codec)
+                data = joined.get(codec, _NOT_YET)
+                if data is _NOT_YET:
+                    plain = codec.plain
+                    if plain is None or all([plain(event) for event in fanned]):
+                        data = b"".join([event.encoded(codec) for event in fanned])
+                    else:
+                        data = None
+                    joined[codec] = data
                 if data is None:
-                    data = joined[codec] = b"".join([event.encoded(codec) for event in fanned])
+                    for event in fanned:
+                        _put(out, session, event)
+                    continue
                 items = out.get(session)
                 if items is None:
                     out[session] = [data]
@@ -250,10 +261,14 @@ def ranked(room: Room, only: str) -> list[User]:
     return [u for u in room.members.values() if s.is_op(u.key) or (only == "voice" and u.key in s.voiced)]
 
 
+# (What L{LocalDelivery._write} has not joined yet for an encoding.)
+_NOT_YET: Any = object()
+
+
 def _put(out: dict[Session, list[Any]], session: Session, event: Event) -> None:
-    """One event for ``session``: its bytes if it takes bytes, else the event itself."""
+    """One event for ``session``: its bytes if it takes them as bytes, else the event itself."""
     codec = session.out_codec
-    item: Any = event if codec is None else event.encoded(codec)
+    item: Any = event if codec is None or (codec.plain is not None and not codec.plain(event)) else event.encoded(codec)
     items = out.get(session)
     if items is None:
         out[session] = [item]

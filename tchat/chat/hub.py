@@ -22,9 +22,9 @@ reactor.
 from __future__ import annotations
 
 import inspect
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable, Coroutine
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
@@ -150,7 +150,19 @@ class Hub:
         Carry out ``request``. The Deferred fires when it is done; it never
         fails (errors are delivered to the session as ``error`` events).
         """
-        return Deferred.fromCoroutine(self._handle(session, request))
+        # Most requests wait on nothing (a room message waits for its store
+        # write through a callback, not an await): their coroutine ends in
+        # its first step, here, and needs none of the machinery of
+        # Deferred.fromCoroutine (a Deferred, a canceller, a status and a
+        # callback run per request). One that waits goes on in Twisted's.
+        coroutine = self._handle(session, request)
+        try:
+            waiting = coroutine.send(None)
+        except StopIteration:
+            return succeed(None)
+        except BaseException:
+            return fail()
+        return Deferred.fromCoroutine(_go_on(coroutine, waiting))
 
     async def _handle(self, session: Session, request: Request) -> None:
         connection = self.state.connection(session)
@@ -234,3 +246,25 @@ def bind_handlers(*rules: object) -> dict[str, Handler]:
 
 
 __all__ = ["Hub", "HubConfig", "Session", "bind_handlers"]
+
+
+async def _go_on(coroutine: Coroutine[Any, Any, None], waiting: Any) -> None:
+    """
+    Go on with ``coroutine``, whose first step (taken by L{Hub.handle}) ended
+    awaiting ``waiting`` (what a Deferred's __await__ yields: the Deferred):
+    each value or exception it awaits is passed back in, as the coroutine
+    would have had from Deferred.fromCoroutine.
+    """
+    while True:
+        try:
+            result = await waiting
+        except BaseException as error:
+            try:
+                waiting = coroutine.throw(error)
+            except StopIteration:
+                return
+        else:
+            try:
+                waiting = coroutine.send(result)
+            except StopIteration:
+                return

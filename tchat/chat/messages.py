@@ -188,9 +188,13 @@ class MessageRules:
         """
         core = self.core
         connection.unstored += 1
-        finished: Deferred[None] = Deferred()
+        # Made only for a sender past max_unstored, which waits on it.
+        finished: Deferred[None] | None = None
+        done = False
 
         def finish(result: Any) -> None:
+            nonlocal done
+            done = True
             connection.unstored -= 1
             if isinstance(result, Failure) and result.check(StoreError) and result.value.code == "unavailable":
                 # Delivered all the same: the live chat does not wait for the database.
@@ -212,8 +216,10 @@ class MessageRules:
                 waiting, connection.waiting_for_store = connection.waiting_for_store or [], None
                 for d in waiting:
                     d.callback(None)
-            finished.callback(None)
+            if finished is not None:
+                finished.callback(None)
 
         stored.addBoth(finish)
-        if connection.unstored > core.config.max_unstored:
+        if connection.unstored > core.config.max_unstored and not done:
+            finished = Deferred()
             await finished

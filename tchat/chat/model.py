@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Callable, Protocol
 
 from twisted.internet.defer import Deferred
 
@@ -26,6 +26,18 @@ from tchat.chat.roomsettings import RoomSettings
 from tchat.commands import RequestId
 from tchat.events import Codec, Event
 from tchat.names import LOBBY, name_key
+
+
+class OutCodec(Codec, Protocol):
+    """
+    A session's L{Session.out_codec}: an encoding, and which events a
+    session may be handed as its bytes (``plain(event)``; None: every one).
+    The others go to it one by one through L{Session.deliver}, in their
+    place: an IRC session tracks its channels from joins and parts, and
+    answers its own requests itself.
+    """
+
+    plain: "Callable[[Event], bool] | None"
 
 
 class Session(Protocol):
@@ -46,8 +58,8 @@ class Session(Protocol):
     # The encoding L{write_out} takes this session's events in, so that a
     # delivery can encode an event once for everyone sharing the encoding and
     # write a reactor turn's events in one go; None: it takes them one by one
-    # through deliver().
-    out_codec: "Codec | None"
+    # through deliver(). The codec's ``plain`` says which (see L{OutCodec}).
+    out_codec: "OutCodec | None"
 
     def write_out(self, data: bytes) -> None:
         """Send bytes already encoded with ``out_codec``: never blocks, never raises (as deliver)."""

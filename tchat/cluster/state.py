@@ -27,14 +27,14 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from tchat.chat.delivery import RANKS, LocalDelivery, ranked
-from tchat.chat.model import Connection, Room, Session, User
+from tchat.chat.model import Connection, OutCodec, Room, Session, User
 from tchat.chat.people import AWAY_MAX
 from tchat.chat.roomsettings import RoomSettings
 from tchat.chat.state import LocalState
 from tchat.cluster.bus import Bus
 from tchat.cluster.wire import BadMessage, event_fields
 from tchat.commands import RequestId
-from tchat.events import Codec, Event
+from tchat.events import Event
 from tchat.metrics import Metrics
 from tchat.names import BadName, check_name, check_room, clean_text, name_key
 
@@ -50,7 +50,7 @@ class RemoteSession:
         self.node = node
         self.info = {**info, "node": node}
 
-    out_codec: Codec | None = None
+    out_codec: OutCodec | None = None
 
     def deliver(self, event: Event) -> None:
         pass

@@ -337,8 +337,9 @@ class DoorSession:
         self.deliver(event)
 
     def write_out(self, data: bytes) -> None:
-        # A reactor turn's events, encoded with out_codec by the delivery.
-        if self.closing:
+        # A reactor turn's events, encoded with out_codec by the delivery
+        # (nothing, if none of them reads as anything in that encoding).
+        if self.closing or not data:
             return
         try:
             if self.sendq.full and not self.counts_own_writes and not self.count_unsent(len(data)):

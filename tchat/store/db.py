@@ -231,19 +231,14 @@ class Database:
         except BaseException:
             self._finished()
             raise
-        d.addBoth(self._finished_passing)
-        if self.observe is not None:
-            observe = self.observe
-
-            def timed(result: T) -> T:
-                observe(name, time.perf_counter() - began)
-                return result
-
-            d.addBoth(timed)
+        # One callback per call (it runs once per message sent).
+        d.addBoth(self._call_finished, name, began)
         return d
 
-    def _finished_passing(self, result: T) -> T:
+    def _call_finished(self, result: T, name: str, began: float) -> T:
         self._finished()
+        if self.observe is not None:
+            self.observe(name, time.perf_counter() - began)
         return result
 
     def _finished(self) -> None:

@@ -95,16 +95,19 @@ def message_fields(message: Mapping[str, Any]) -> Fields:
         fields = (message["msgid"], message["from"], message["to"], message["text"], message["kind"], message["ts"])
     except KeyError as e:
         raise ValueError(f"a message needs the field {e.args[0]!r}") from None
-    if not all(isinstance(value, str) for value in fields[:5]):
+    msgid, sender, target, text, kind, ts = fields
+    # (Plain isinstance calls, not all() over a generator: this runs once per message sent.)
+    if not (isinstance(msgid, str) and isinstance(sender, str) and isinstance(target, str)
+            and isinstance(text, str) and isinstance(kind, str)):
         raise ValueError("msgid, from, to, text and kind of a message are strings")
-    if fields[4] not in KINDS:
+    if kind not in KINDS:
         raise ValueError(f"a message's kind is one of {', '.join(KINDS)}")
-    if not isinstance(fields[5], (int, float)) or isinstance(fields[5], bool):
+    if not isinstance(ts, (int, float)) or isinstance(ts, bool):
         raise ValueError("a message's ts is a number (Unix time)")
     registered = message.get("registered")
     if registered is not None and not isinstance(registered, bool):
         raise ValueError("a message's registered is true, false or absent")
-    return (*fields[:5], float(fields[5]), registered is True)
+    return (msgid, sender, target, text, kind, float(ts), registered is True)
 
 
 def message_dict(row: Sequence[Any]) -> Message:

@@ -27,6 +27,12 @@ SHARED = frozenset({
     "ban", "unban", "mute", "unmute", "invite", "away", "tagmsg",
 })
 
+# The shared events a registered session may be handed as its profile's
+# bytes (L{IrcCodec.plain}): those it does nothing else with. A join, part,
+# kick, quit or nick change also updates the channels it shows, and an away
+# is shown only to some; those, and every answer, go through its deliver().
+PLAIN = SHARED - {"join", "part", "kick", "quit", "nick", "away"}
+
 # The capabilities that change the bytes of a shared event: a profile is
 # which of them a session has (see L{tchat.door.irc.door.IrcDoor.codec}).
 PROFILE_CAPS = ("server-time", "message-tags", "account-tag", "extended-join", "away-notify")
@@ -142,6 +148,10 @@ class IrcCodec:
             # message-tags: the sender's client tags, only to clients that have it.
             tags.update(event["tags"])
         return tags or None
+
+    def plain(self, event: Event) -> bool:
+        """Whether a session may be handed ``event`` as these bytes (see L{tchat.chat.model.OutCodec})."""
+        return event.name in PLAIN and "re" not in event.fields
 
     def encode(self, event: Event) -> bytes:
         make = self._make.get(event.name)

@@ -36,7 +36,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
-from irctokens import Line
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -394,6 +393,16 @@ class IrcSession(LineStream, DoorSession):
         return name_key(room) in self.channels
 
     # -- capabilities --------------------------------------------------------
+
+    @property
+    def out_codec(self) -> IrcCodec | None:
+        """
+        Once registered (and not holding events for its welcome burst), the
+        profile: the delivery hands this session its turn's messages, topics
+        and mode changes as the profile's bytes in one write (the events
+        L{IrcCodec.plain} names), and the rest through L{deliver}.
+        """
+        return self.profile if self.registered and self.held is None else None
 
     def set_caps(self, caps: set[str]) -> None:
         self.caps = caps
