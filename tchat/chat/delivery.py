@@ -195,9 +195,9 @@ class LocalDelivery:
                         special.add(but)
                 else:
                     special.add(recipients)
-            # Per encoding, the run's fan-outs as one piece of bytes, or
-            # None if that encoding's sessions take one of them one by one.
-            joined: dict[Any, bytes | None] = {}
+            # Per encoding, what every member that sent none of the run's
+            # fan-outs gets of them (L{_parts}), made once.
+            joined: dict[Any, list[Any]] = {}
             for connection in members:
                 session = connection.session
                 if special and connection in special:
@@ -210,23 +210,14 @@ class LocalDelivery:
                     for event in fanned:
                         _put(out, session, event)
                     continue
-                data = joined.get(codec, _NOT_YET)
-                if data is _NOT_YET:
-                    plain = codec.plain
-                    if plain is None or all([plain(event) for event in fanned]):
-                        data = b"".join([event.encoded(codec) for event in fanned])
-                    else:
-                        data = None
-                    joined[codec] = data
-                if data is None:
-                    for event in fanned:
-                        _put(out, session, event)
-                    continue
+                parts = joined.get(codec)
+                if parts is None:
+                    parts = joined[codec] = _parts(codec, fanned)
                 items = out.get(session)
                 if items is None:
-                    out[session] = [data]
+                    out[session] = parts[:]
                 else:
-                    items.append(data)
+                    items.extend(parts)
             for connection in special:
                 # Not among the members: only its single deliveries.
                 for event in _own_part(run, members, connection, False):
@@ -261,8 +252,27 @@ def ranked(room: Room, only: str) -> list[User]:
     return [u for u in room.members.values() if s.is_op(u.key) or (only == "voice" and u.key in s.voiced)]
 
 
-# (What L{LocalDelivery._write} has not joined yet for an encoding.)
-_NOT_YET: Any = object()
+def _parts(codec: Any, events: list[Event]) -> list[Any]:
+    """
+    ``events`` in ``codec``'s encoding for a session that takes them as
+    bytes: each stretch of events its ``plain`` takes (all of them, most
+    often) as one piece of bytes, the others as the events themselves in
+    their place.
+    """
+    plain = codec.plain
+    parts: list[Any] = []
+    stretch: list[bytes] = []
+    for event in events:
+        if plain is None or plain(event):
+            stretch.append(event.encoded(codec))
+            continue
+        if stretch:
+            parts.append(b"".join(stretch))
+            stretch = []
+        parts.append(event)
+    if stretch:
+        parts.append(b"".join(stretch))
+    return parts
 
 
 def _put(out: dict[Session, list[Any]], session: Session, event: Event) -> None:
