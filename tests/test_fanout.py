@@ -263,6 +263,22 @@ class IrcTurnTests(TestCase):
         self.assertEqual(transport.writes, 3)
         self.assertIn("carl", session.channels["#lobby"].members)
 
+    def test_a_join_sent_right_behind_nick_and_user_finds_the_client_registered(self) -> None:
+        hub, clock = batched_hub()
+        door = IrcDoor(hub, generous_limits(), clock)
+        transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40100))
+        session = door.buildProtocol(None)
+        session.makeConnection(transport)
+        # In one packet, as a bot sends them: the login's answer is still in
+        # the turn's deliveries when JOIN's turn comes.
+        session.dataReceived(b"NICK zed\r\nUSER z 0 * :Z\r\nJOIN #x\r\n")
+        clock.advance(0)
+        lines = transport.value().decode().split("\r\n")
+        self.assertFalse([line for line in lines if " 451 " in line], lines)
+        self.assertTrue(lines[0].startswith(":tchat 001 zed "), lines)
+        self.assertIn(":zed!zed@tchat JOIN #x", lines)
+        self.assertTrue(any(line.startswith(":tchat 366 zed #x ") for line in lines), lines)
+
     def test_each_profile_gets_its_own_bytes_made_once(self) -> None:
         hub, clock = batched_hub()
         plain, plain_t = self.irc_member(hub, clock, "ann")

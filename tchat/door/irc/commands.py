@@ -74,6 +74,11 @@ class Command:
 
 def dispatch(session: IrcSession, line: Line) -> Items | None:
     """Carry out one line in its turn: check it against its row, then run its handler."""
+    if session.registering:
+        # A line sent right behind NICK and USER (JOIN, say): the login's
+        # answer, waiting in this turn's deliveries, is delivered first, so
+        # that the line finds the client registered.
+        session.hub.flush()
     command = COMMANDS.get(line.command)
     if command is None:
         if not session.registered:
