@@ -21,6 +21,7 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import TestCase
 
 from tchat.chat import Hub, HubConfig
+from tchat.chat.delivery import EARLY_WRITE
 from tchat.codec import JSON, TEXT
 from tchat.door.irc import IrcDoor
 from tchat.events import Event
@@ -193,6 +194,39 @@ class TurnTests(TestCase):
         self.assertEqual(clock.getDelayedCalls(), [])
         clock.advance(0)
         self.assertEqual(len(bob.writes), 1)
+
+    def test_a_long_turns_messages_to_a_small_room_go_out_before_the_turn_ends(self) -> None:
+        hub, clock = batched_hub()
+        alice, bob, carol = BytesSession("alice"), BytesSession("bob"), BytesSession("carol")
+        for session in (alice, bob, carol):
+            join_as(hub, clock, session, session.name)
+        for session in (alice, bob, carol):
+            session.clear()
+        for i in range(EARLY_WRITE + 6):
+            say(hub, alice, f"m{i}")
+        # The first EARLY_WRITE went out while the turn went on, in one write.
+        self.assertEqual(len(bob.writes), 1)
+        self.assertEqual(bob.texts(), [f"m{i}" for i in range(EARLY_WRITE)])
+        clock.advance(0)
+        self.assertEqual(len(bob.writes), 2)
+        self.assertEqual(bob.texts(), [f"m{i}" for i in range(EARLY_WRITE + 6)])
+        self.assertEqual(carol.texts(), bob.texts())
+        self.assertEqual([e["event"] for e in alice.events()], ["ok"] * (EARLY_WRITE + 6))
+
+    def test_a_big_room_waits_for_the_turns_end_however_many_messages(self) -> None:
+        hub, clock = batched_hub()
+        hub.config.max_users = 100
+        members = [BytesSession(f"m{i}") for i in range(2 * (EARLY_WRITE + 6) + 1)]
+        for session in members:
+            join_as(hub, clock, session, session.name)
+        for session in members:
+            session.clear()
+        for i in range(EARLY_WRITE + 6):
+            say(hub, members[0], f"t{i}")
+        self.assertTrue(all(session.writes == [] for session in members))
+        clock.advance(0)
+        self.assertTrue(all(len(session.writes) == 1 for session in members))
+        self.assertEqual(members[-1].texts(), [f"t{i}" for i in range(EARLY_WRITE + 6)])
 
     def test_without_batch_every_event_is_handed_over_at_once(self) -> None:
         hub = Hub(HubConfig(), Clock())

@@ -528,6 +528,7 @@ class SlowStore:
 
     def __init__(self) -> None:
         from twisted.internet.defer import Deferred, succeed
+        from twisted.python.failure import Failure
 
         self.writes: list[tuple[dict, Deferred]] = []
         store = self
@@ -547,6 +548,9 @@ class SlowStore:
                 d: Deferred = Deferred()
                 store.writes.append((fields, d))
                 return d
+
+            def add_then(self, fields: dict, done):  # type: ignore[no-untyped-def]
+                self.add(fields).addBoth(lambda outcome: done(outcome if isinstance(outcome, Failure) else None))
 
         self.accounts = Accounts()
         self.history = History()

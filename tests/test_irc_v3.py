@@ -362,7 +362,7 @@ class LabeledResponseTests(IrcTestCase):
         self.user("bob")
         alice.take()
         stored: Deferred[None] = Deferred()
-        self.hub.messages.keep = lambda fields: stored  # type: ignore[method-assign]
+        self.hub.messages.keep_then = lambda fields, done: stored.addCallback(done)  # type: ignore[method-assign]
         alice.send("@label=m1 PRIVMSG bob :hi", "PING :sync")
         self.assertEqual(alice.take(), [])
         stored.callback(None)

@@ -60,6 +60,14 @@ class Delivery(Protocol):
         """
 
 
+# A long reactor turn's room messages go out before the turn ends once
+# EARLY_WRITE of them wait, and at least as many as half the members they go to:
+# the clients read the first ones while the server works on the rest, instead of
+# waiting for the whole turn. Writing early costs a send per member, so a big
+# room (where a send per member dwarfs the gain) waits for the turn's end.
+EARLY_WRITE = 24
+
+
 class LocalDelivery:
     """
     Delivery to the sessions of this process, counted per fan-out.
@@ -79,6 +87,8 @@ class LocalDelivery:
         self._turn: list[tuple[Any, Event, Connection | None]] = []
         self._flush_call: IDelayedCall | None = None
         self._flushing = False
+        # Room messages in _turn (see EARLY_WRITE).
+        self._fanned = 0
 
     # -- the seam --------------------------------------------------------
 
@@ -101,7 +111,11 @@ class LocalDelivery:
                     connection.session.deliver(event)
         elif connections:
             self._turn.append((connections, event, but))
-            self._flush_soon()
+            self._fanned += 1
+            if self._fanned >= EARLY_WRITE and 2 * self._fanned >= len(connections):
+                self.flush()
+            else:
+                self._flush_soon()
         self.metrics.fanned_out(room.doors)
         if but is not None and but in room.connections:
             self.metrics.delivered(but.door, -1)
@@ -141,7 +155,7 @@ class LocalDelivery:
     def flush(self) -> None:
         """
         Write this turn's deliveries now (the reactor calls it at the turn's
-        end). Per session, everything it was delivered this turn goes in one
+        end, and L{to_room} before it in a long turn: see L{EARLY_WRITE}). Per session, everything it was delivered this turn goes in one
         write, in the order delivered; a run of messages to one room is
         joined once per encoding and the same bytes go to every member that
         sent none of them.
@@ -154,6 +168,7 @@ class LocalDelivery:
         if call is not None and call.active():
             call.cancel()
         self._turn = []
+        self._fanned = 0
         self._flushing = True
         try:
             self._write(turn)

@@ -10,7 +10,7 @@ does not wait for the database.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.python.failure import Failure
@@ -44,6 +44,13 @@ class MessageRules:
             return succeed(None)
         return self.core.store.history.add(fields)
 
+    def keep_then(self, fields: dict[str, Any], done: Callable[[Failure | None], None]) -> None:
+        """Store a message; ``done`` is told once it is committed (None) or refused (the Failure)."""
+        if self.core.store is None:
+            done(None)
+            return
+        self.core.store.history.add_then(fields, done)
+
     @handles("msg")
     async def do_msg(self, connection: Connection, request: Request) -> None:
         user = logged_in(connection)
@@ -74,7 +81,7 @@ class MessageRules:
             )
             self._to_room(room, user, event, connection)
             core.metrics.message(event["kind"])
-            await self._ok_when_stored(connection, request, self.keep(event.fields), msgid=msgid, ts=event["ts"])
+            await self._ok_when_stored(connection, request, event.fields, msgid=msgid, ts=event["ts"])
             return
         kind = "action" if kind == "action" else "private"
         msgid = core.next_msgid()
@@ -110,7 +117,7 @@ class MessageRules:
         away = other.away if other is not user and not notice else None
         # Its words (sent to them, away or not) are tchat.sentences'; to oneself, none.
         to = other.name if other is not user else None
-        await self._ok_when_stored(connection, request, self.keep(event.fields), msgid=msgid, to=to, away=away, ts=event["ts"])
+        await self._ok_when_stored(connection, request, event.fields, msgid=msgid, to=to, away=away, ts=event["ts"])
 
     async def _to_ranks(
         self, connection: Connection, request: Request, target: str, text: str, kind: str | None, notice: bool | None,
@@ -177,9 +184,9 @@ class MessageRules:
                 core.delivery.to_user(user, event, but=connection)
         core.reply(connection, request, "ok", msgid=msgid, ts=event["ts"])
 
-    async def _ok_when_stored(self, connection: Connection, request: Request, stored: Deferred[None], **fields: Any) -> None:
+    async def _ok_when_stored(self, connection: Connection, request: Request, message: dict[str, Any], **fields: Any) -> None:
         """
-        Answer ``ok`` once the message is stored, without holding up the
+        Store ``message`` and answer ``ok`` once it is stored, without holding up the
         sender's next request meanwhile: the store commits messages in
         groups, and a sender that waited for each commit before its next
         message was held to one message per commit. At most
@@ -219,7 +226,7 @@ class MessageRules:
             if finished is not None:
                 finished.callback(None)
 
-        stored.addBoth(finish)
+        self.keep_then(message, finish)
         if connection.unstored > core.config.max_unstored and not done:
             finished = Deferred()
             await finished

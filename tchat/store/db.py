@@ -235,6 +235,35 @@ class Database:
         d.addBoth(self._call_finished, name, began)
         return d
 
+    def guard_then(
+        self, start: Callable[[Callable[[Failure | None], None]], None], done: Callable[[Failure | None], None], name: str,
+    ) -> None:
+        """
+        L{guard} for a call that reports its outcome (None, or the Failure)
+        to a callable instead of through a Deferred: ``start(finished)``
+        begins it, and ``done`` is told the outcome before it is counted as
+        finished. Refused with L{StoreClosed} once closing has begun.
+        """
+        if self._closing:
+            done(Failure(StoreClosed()))
+            return
+        self._in_flight += 1
+        began = time.perf_counter()
+
+        def finished(outcome: Failure | None) -> None:
+            # Told first: closing, waiting for the last call, goes on only
+            # once its caller knows how it ended.
+            try:
+                done(outcome)
+            finally:
+                self._call_finished(None, name, began)
+
+        try:
+            start(finished)
+        except BaseException:
+            self._finished()
+            raise
+
     def _call_finished(self, result: T, name: str, began: float) -> T:
         self._finished()
         if self.observe is not None:

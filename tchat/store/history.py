@@ -47,7 +47,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Generic, Mapping, Sequence, TypeVar
 
-from twisted.internet.defer import Deferred, fail, maybeDeferred
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -274,6 +274,30 @@ def _count_since(txn: Txn, conversations: Sequence[str], ts: float) -> dict[str,
 # -- group commit --------------------------------------------------------------
 
 
+# Told how a write ended: None (stored) or the Failure that refused it.
+Done = Callable[[Failure | None], None]
+
+
+def fire(d: Deferred[None]) -> Done:
+    """A L{Done} that fires ``d`` with the outcome."""
+
+    def done(outcome: Failure | None) -> None:
+        if outcome is None:
+            d.callback(None)
+        else:
+            d.errback(outcome)
+
+    return done
+
+
+def tell(done: Done, outcome: Failure | None) -> None:
+    """Call ``done``; what it raises is logged, so that the items after it in a batch are told all the same."""
+    try:
+        done(outcome)
+    except Exception:
+        log.failure("a caller of the store failed on its outcome")
+
+
 class GroupCommit(Generic[T]):
     """
     One write transaction at a time; items submitted while one runs go,
@@ -287,7 +311,7 @@ class GroupCommit(Generic[T]):
     def __init__(self, write: Callable[[list[T]], Deferred[list[Exception | None]]], max_batch: int = MAX_BATCH) -> None:
         self._write = write
         self.max_batch = max_batch
-        self._waiting: list[tuple[T, Deferred[None]]] = []
+        self._waiting: list[tuple[T, Done]] = []
         self._busy = False
         self.batches = 0
         self.items = 0
@@ -295,10 +319,17 @@ class GroupCommit(Generic[T]):
     def submit(self, item: T) -> Deferred[None]:
         """Write ``item``; the Deferred fires once it is committed."""
         d: Deferred[None] = Deferred()
-        self._waiting.append((item, d))
+        self.submit_then(item, fire(d))
+        return d
+
+    def submit_then(self, item: T, done: Done) -> None:
+        """
+        Write ``item``; ``done`` is called with its outcome once it is
+        committed or refused. No Deferred: this runs once per message sent.
+        """
+        self._waiting.append((item, done))
         if not self._busy:
             self._next()
-        return d
 
     def _next(self) -> None:
         batch = self._waiting[: self.max_batch]
@@ -308,21 +339,18 @@ class GroupCommit(Generic[T]):
         self.items += len(batch)
         maybeDeferred(self._write, [item for item, _ in batch]).addBoth(self._written, batch)
 
-    def _written(self, outcome: list[Exception | None] | Failure, batch: list[tuple[T, Deferred[None]]]) -> None:
+    def _written(self, outcome: list[Exception | None] | Failure, batch: list[tuple[T, Done]]) -> None:
         self._busy = False
-        # Start the next batch before firing callers, so what they add in
+        # Start the next batch before telling callers, so what they add in
         # their callbacks queues behind it rather than racing it.
         if self._waiting:
             self._next()
         if isinstance(outcome, Failure):
-            for _, d in batch:
-                d.errback(outcome)
+            for _, done in batch:
+                tell(done, outcome)
             return
-        for (_, d), error in zip(batch, outcome):
-            if error is None:
-                d.callback(None)
-            else:
-                d.errback(error)
+        for (_, done), error in zip(batch, outcome):
+            tell(done, None if error is None else Failure(error))
 
 
 def _only_outcome(outcome: list[Exception | None]) -> None:
@@ -350,22 +378,34 @@ class History(UsesDatabase):
         Store a message. Fires once it is committed. Fails with
         C{ValueError} for a malformed message, L{DuplicateMessage} for a
         msgid already stored.
+        """
+        d: Deferred[None] = Deferred()
+        self.add_then(message, fire(d))
+        return d
+
+    def add_then(self, message: Mapping[str, Any], done: Done) -> None:
+        """
+        L{add}, telling ``done`` the outcome (None, or the Failure) instead
+        of firing a Deferred: the chat stores every message sent this way.
 
         A public call like those made with L{operation} (refused once
-        closing has begun, waited for by closing), but with no coroutine of
-        its own: it runs once per message sent.
+        closing has begun, waited for by closing), but with no coroutine or
+        Deferred of its own: it runs once per message sent.
         """
-        return self.db.guard(lambda: self._add(message), "history.add")
+        self.db.guard_then(lambda finished: self._add(message, finished), done, "history.add")
 
-    def _add(self, message: Mapping[str, Any]) -> Deferred[None]:
+    def _add(self, message: Mapping[str, Any], done: Done) -> None:
         try:
             msgid, sender, target, text, kind, ts, registered = message_fields(message)
             row: Row = (msgid, conversation_of(message), sender, target, text, kind, ts, registered)
         except ValueError:
-            return fail()
+            done(Failure())
+            return
         if self.group_commit:
-            return self.writer.submit(row)
-        return self.db.run_write(_insert_messages, [row]).addCallback(_only_outcome)
+            self.writer.submit_then(row, done)
+            return
+        written = self.db.run_write(_insert_messages, [row]).addCallback(_only_outcome)
+        written.addBoth(lambda outcome: done(outcome if isinstance(outcome, Failure) else None))
 
     @operation
     async def room_history(
