@@ -23,8 +23,10 @@ from tchat.bench.config import BenchConfig, BenchError, Phase, check_host
 from tchat.bench.stats import own_cpu, read_cpu_seconds, read_rss_kib, summarize
 
 # ~SENDER:SEQ:SENT_AT~ : the key "SENDER:SEQ" names a message uniquely over a
-# whole run (sequence numbers go on from one phase to the next).
-MARK = re.compile(rb"~(\d+:\d+):([\d.]+)~")
+# whole run (sequence numbers go on from one phase to the next). SENT_AT makes a
+# message's text say when it left; the bench itself keeps that time beside the
+# key (Bench.pending) rather than reading it back from every delivery.
+MARK = re.compile(rb"~(\d+:\d+):[\d.]+~")
 
 
 def _report_connect_failure(failure: Any, client: "LoadClient") -> None:
@@ -59,7 +61,9 @@ class Bench:
         self.error_samples: list[str] = []
         self.deadline = 0.0
         # Per phase:
-        self.pending: dict[bytes, int] = {}
+        # Per message not yet delivered to every member: [members still to
+        # get it, when it was sent].
+        self.pending: dict[bytes, list[Any]] = {}
         self.latencies = array.array("d")
         self.same_node = array.array("d")
         self.cross_node = array.array("d")
@@ -353,7 +357,7 @@ class Bench:
         pad = self.config.size - len(text)
         if pad > 0:
             text += b"x" * pad
-        self.pending[b"%d:%d" % (sender.index, seq)] = len(self.clients) - 1
+        self.pending[b"%d:%d" % (sender.index, seq)] = [len(self.clients) - 1, now]
         self.sent_total += 1
         sender.sent += 1
         sender.to_send -= 1
@@ -400,17 +404,17 @@ class Bench:
         pending = self.pending
         add = self.latencies.append
         nodes = len(self.config.ports)
-        for key, sent_at in found:
-            left = pending.get(key)
-            if left is None:
+        for key in found:
+            entry = pending.get(key)
+            if entry is None:
                 self.unexpected += 1
                 continue
-            add(now - float(sent_at))
+            add(now - entry[1])
             if nodes:
                 same = int(key[: key.index(b":")]) % nodes == receiver.index % nodes
-                (self.same_node if same else self.cross_node).append(now - float(sent_at))
-            if left > 1:
-                pending[key] = left - 1
+                (self.same_node if same else self.cross_node).append(now - entry[1])
+            if entry[0] > 1:
+                entry[0] -= 1
             else:
                 del pending[key]
                 self.completed += 1
