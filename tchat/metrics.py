@@ -9,8 +9,10 @@ Counting must not cost the fan-out, so nothing here is called per delivery:
   members are on each door (updated on join and part), and a fan-out adds
   those counts once (L{Metrics.fanned_out});
 - messages are counted per kind in a dict, read at scrape time too;
-- the rest (logins, drops, refusals, store calls) happens once per request
-  or less.
+- store calls are timed into plain bucket counts (L{Timings}: a bisect and
+  two additions, no lock), also read at scrape time: history.add runs once
+  per message sent;
+- the rest (logins, drops, refusals) happens once per request or less.
 
 The hub and the doors hold a L{Metrics}; without ``--metrics-port`` it is
 still there and counts (a few integer additions), nobody reads it.
@@ -18,12 +20,14 @@ still there and counts (a few integer additions), nobody reads it.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from typing import Any, Callable, Iterable
 
-from prometheus_client import CollectorRegistry, Counter as PromCounter, Histogram, disable_created_metrics
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Counter as PromCounter, disable_created_metrics
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.utils import floatToGoString
 
 # Store calls take from well under a millisecond (a cached read) to the
 # store's timeout (10 s by default).
@@ -31,6 +35,45 @@ from prometheus_client.process_collector import ProcessCollector
 disable_created_metrics()
 
 STORE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class Timings:
+    """
+    A histogram of durations by operation (``tchat_store_seconds``), kept as
+    plain counts: observed from the reactor thread only, read at scrape time
+    (L{collect}) from the thread that serves /metrics. prometheus-client's
+    Histogram takes a lock per bucket and per sum, and history.add is timed
+    once per message sent.
+    """
+
+    def __init__(self, name: str, documentation: str, label: str, buckets: tuple[float, ...]) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.label = label
+        self.bounds = buckets
+        self._le = [floatToGoString(b) for b in buckets] + ["+Inf"]
+        # Per operation: a count per bucket (the last one +Inf, not
+        # cumulative), then the sum of the durations.
+        self.by_operation: dict[str, list[float]] = {}
+
+    def observe(self, operation: str, seconds: float) -> None:
+        counts = self.by_operation.get(operation)
+        if counts is None:
+            counts = self.by_operation[operation] = [0] * (len(self.bounds) + 2)
+        # Prometheus buckets hold what is at most their bound: the first bound >= seconds.
+        counts[bisect_left(self.bounds, seconds)] += 1
+        counts[-1] += seconds
+
+    def collect(self) -> Metric:
+        family = HistogramMetricFamily(self.name, self.documentation, labels=[self.label])
+        for operation, counts in sorted(self.by_operation.items()):
+            counts = list(counts)
+            cumulative, buckets = 0.0, []
+            for le, count in zip(self._le, counts):
+                cumulative += count
+                buckets.append((le, cumulative))
+            family.add_metric([operation], buckets, sum_value=counts[-1])
+        return family
 
 
 class Metrics:
@@ -41,7 +84,6 @@ class Metrics:
         # Messages sent, by kind: counted here (a dict addition per message,
         # not a prometheus-client call with its lock) and read at scrape time.
         self.messages: Counter[str] = Counter()
-        self._store_operations: dict[str, Any] = {}
         self.dropped = PromCounter(
             "tchat_dropped", "Connections the server dropped, by reason (too slow, ping timeout, login timeout, …).",
             ["reason"], registry=self.registry,
@@ -51,10 +93,7 @@ class Metrics:
             registry=self.registry,
         )
         self.logins = PromCounter("tchat_logins", "Login attempts, by result (guest, account, or the error code).", ["result"], registry=self.registry)
-        self.store_seconds = Histogram(
-            "tchat_store_seconds", "Time of each store call, by operation.", ["operation"], buckets=STORE_BUCKETS,
-            registry=self.registry,
-        )
+        self.store_seconds = Timings("tchat_store_seconds", "Time of each store call, by operation.", "operation", STORE_BUCKETS)
         # Deliveries are counted here, a dict addition per fan-out (not a
         # prometheus-client call), and read at scrape time.
         self.deliveries: Counter[str] = Counter()
@@ -75,10 +114,7 @@ class Metrics:
         self.messages[kind] += 1
 
     def observe_store(self, operation: str, seconds: float) -> None:
-        child = self._store_operations.get(operation)
-        if child is None:
-            child = self._store_operations[operation] = self.store_seconds.labels(operation)
-        child.observe(seconds)
+        self.store_seconds.observe(operation, seconds)
 
     def watch(self, connections: Callable[[], dict[str, int]], users_online: Callable[[], int], rooms: Callable[[], int]) -> None:
         """Read these when scraped: connections per door, users online, rooms."""
@@ -111,6 +147,7 @@ class ChatCollector:
         yield per_door
         yield GaugeMetricFamily("tchat_users_online", "Users logged in.", value=self.users_online())
         yield GaugeMetricFamily("tchat_rooms", "Rooms that exist.", value=self.rooms())
+        yield self.metrics.store_seconds.collect()
 
     def describe(self) -> Iterable[Any]:
         return []

@@ -215,7 +215,7 @@ class TurnTests(TestCase):
 
     def test_a_big_room_waits_for_the_turns_end_however_many_messages(self) -> None:
         hub, clock = batched_hub()
-        hub.config.max_users = 100
+        hub.config.max_users = 200
         members = [BytesSession(f"m{i}") for i in range(2 * (EARLY_WRITE + 6) + 1)]
         for session in members:
             join_as(hub, clock, session, session.name)

@@ -67,6 +67,23 @@ class HubMetricsTests(TestCase):
         self.assertEqual(sample(text, "tchat_rooms"), 1)
         self.assertIsNotNone(sample(text, "process_resident_memory_bytes"))
 
+    def test_store_calls_are_timed_into_buckets_that_hold_what_is_at_most_their_bound(self) -> None:
+        metrics = self.hub.metrics
+        for seconds in (0.0005, 0.003, 0.003, 100.0):
+            metrics.observe_store("history.add", seconds)
+        text = self.text()
+
+        def bucket(le: str) -> float | None:
+            return sample(text, "tchat_store_seconds_bucket", operation="history.add", le=le)
+
+        self.assertEqual(bucket("0.0005"), 1)
+        self.assertEqual(bucket("0.0025"), 1)
+        self.assertEqual(bucket("0.005"), 3)
+        self.assertEqual(bucket("30.0"), 3)
+        self.assertEqual(bucket("+Inf"), 4)
+        self.assertEqual(sample(text, "tchat_store_seconds_count", operation="history.add"), 4)
+        self.assertAlmostEqual(sample(text, "tchat_store_seconds_sum", operation="history.add") or 0, 100.0065)
+
     def test_logins_by_result_and_drops_by_reason(self) -> None:
         self.conn().send(b"alice\n")
         self.conn("10.0.0.2").send(b"alice\n")  # taken

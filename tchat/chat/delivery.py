@@ -65,7 +65,7 @@ class Delivery(Protocol):
 # the clients read the first ones while the server works on the rest, instead of
 # waiting for the whole turn. Writing early costs a send per member, so a big
 # room (where a send per member dwarfs the gain) waits for the turn's end.
-EARLY_WRITE = 24
+EARLY_WRITE = 48
 
 
 class LocalDelivery:
