@@ -107,6 +107,9 @@ class TchatRunTests(TestCase):
             self.assertEqual((phase["deliveries_missing"], phase["members_short"], phase["deliveries_unexpected"]), (0, 0, 0))
             self.assertEqual(phase["latency_ms"]["count"], sent * 5)
             self.assertLessEqual(phase["latency_ms"]["p50"], phase["latency_ms"]["p99"])
+            # Each delivery's latency is from its own message's send, within the phase.
+            self.assertGreaterEqual(phase["latency_ms"]["min"], 0)
+            self.assertLessEqual(phase["latency_ms"]["max"], phase["seconds"] * 1000)
             self.assertGreater(phase["deliveries_per_s"], 0)
         self.assertEqual((burst["kind"], steady["kind"]), ("burst", "steady"))
         self.assertEqual(results["setup"]["connections"], 6)

@@ -155,7 +155,8 @@ class LocalDelivery:
     def flush(self) -> None:
         """
         Write this turn's deliveries now (the reactor calls it at the turn's
-        end, and L{to_room} before it in a long turn: see L{EARLY_WRITE}). Per session, everything it was delivered this turn goes in one
+        end, and L{to_room} before it in a long turn: see L{EARLY_WRITE}).
+        Per session, everything it was delivered this turn goes in one
         write, in the order delivered; a run of messages to one room is
         joined once per encoding and the same bytes go to every member that
         sent none of them.
