@@ -76,6 +76,14 @@ def join_as(hub: Hub, clock: Clock, session: Any, name: str) -> None:
     session.clear()
 
 
+def join_all(hub: Hub, clock: Clock, sessions: list[Any]) -> None:
+    """Log each of ``sessions`` in under its name, then forget what any of them was sent (the others' joins too)."""
+    for session in sessions:
+        join_as(hub, clock, session, session.name)
+    for session in sessions:
+        session.clear()
+
+
 def say(hub: Hub, session: Any, text: str, to: str = "#lobby") -> None:
     hub.handle(session, request("msg", to=to, text=text))
 
@@ -84,10 +92,7 @@ class TurnTests(TestCase):
     def test_nothing_is_written_before_the_turn_ends_and_then_one_write_each(self) -> None:
         hub, clock = batched_hub()
         alice, bob, carol = BytesSession("alice"), BytesSession("bob"), BytesSession("carol")
-        for session in (alice, bob, carol):
-            join_as(hub, clock, session, session.name)
-        for session in (alice, bob, carol):
-            session.clear()
+        join_all(hub, clock, [alice, bob, carol])
         say(hub, alice, "one")
         say(hub, alice, "two")
         say(hub, bob, "three")
@@ -106,13 +111,9 @@ class TurnTests(TestCase):
     def test_one_encoding_is_encoded_once_and_the_same_bytes_go_to_all_who_sent_nothing(self) -> None:
         hub, clock = batched_hub()
         sender = BytesSession("sender")
-        join_as(hub, clock, sender, "sender")
         readers = [BytesSession(f"r{i}") for i in range(5)]
         texts = [BytesSession(f"t{i}", codec=TEXT) for i in range(2)]
-        for session in readers + texts:
-            join_as(hub, clock, session, session.name)
-        for session in [sender] + readers + texts:
-            session.clear()
+        join_all(hub, clock, [sender] + readers + texts)
         say(hub, sender, "a")
         say(hub, sender, "b")
         clock.advance(0)
@@ -198,10 +199,7 @@ class TurnTests(TestCase):
     def test_a_long_turns_messages_to_a_small_room_go_out_before_the_turn_ends(self) -> None:
         hub, clock = batched_hub()
         alice, bob, carol = BytesSession("alice"), BytesSession("bob"), BytesSession("carol")
-        for session in (alice, bob, carol):
-            join_as(hub, clock, session, session.name)
-        for session in (alice, bob, carol):
-            session.clear()
+        join_all(hub, clock, [alice, bob, carol])
         for i in range(EARLY_WRITE + 6):
             say(hub, alice, f"m{i}")
         # The first EARLY_WRITE went out while the turn went on, in one write.
@@ -217,10 +215,7 @@ class TurnTests(TestCase):
         hub, clock = batched_hub()
         hub.config.max_users = 200
         members = [BytesSession(f"m{i}") for i in range(2 * (EARLY_WRITE + 6) + 1)]
-        for session in members:
-            join_as(hub, clock, session, session.name)
-        for session in members:
-            session.clear()
+        join_all(hub, clock, members)
         for i in range(EARLY_WRITE + 6):
             say(hub, members[0], f"t{i}")
         self.assertTrue(all(session.writes == [] for session in members))

@@ -528,7 +528,7 @@ class SlowStore:
 
     def __init__(self) -> None:
         from twisted.internet.defer import Deferred, succeed
-        from twisted.python.failure import Failure
+        from tchat.store.history import settle
 
         self.writes: list[tuple[dict, Deferred]] = []
         store = self
@@ -550,7 +550,7 @@ class SlowStore:
                 return d
 
             def add_then(self, fields: dict, done):  # type: ignore[no-untyped-def]
-                self.add(fields).addBoth(lambda outcome: done(outcome if isinstance(outcome, Failure) else None))
+                settle(self.add(fields), done)
 
         self.accounts = Accounts()
         self.history = History()

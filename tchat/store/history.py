@@ -290,6 +290,11 @@ def fire(d: Deferred[None]) -> Done:
     return done
 
 
+def settle(d: Deferred[Any], done: Done) -> None:
+    """Tell ``done`` how ``d`` ended: None if it succeeded, else its Failure (which ``done`` then owns)."""
+    d.addBoth(lambda outcome: done(outcome if isinstance(outcome, Failure) else None))
+
+
 def tell(done: Done, outcome: Failure | None) -> None:
     """Call ``done``; what it raises is logged, so that the items after it in a batch are told all the same."""
     try:
@@ -404,8 +409,7 @@ class History(UsesDatabase):
         if self.group_commit:
             self.writer.submit_then(row, done)
             return
-        written = self.db.run_write(_insert_messages, [row]).addCallback(_only_outcome)
-        written.addBoth(lambda outcome: done(outcome if isinstance(outcome, Failure) else None))
+        settle(self.db.run_write(_insert_messages, [row]).addCallback(_only_outcome), done)
 
     @operation
     async def room_history(
