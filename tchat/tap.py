@@ -39,6 +39,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 
 from tchat.config import arguments_from, config_path, given_on_command_line
+from tchat.collect import PacedCollectionService
 from tchat.door import DOORS, Door, DoorKind
 from tchat.metrics import Metrics
 from tchat.door.web import OriginPolicy, TrustedProxies
@@ -151,6 +152,7 @@ class Options(usage.Options):
         ["db-timeout", None, 10.0, "Seconds the database has to answer a call; past them the call fails as unavailable (and stopping waits no longer).", float],
         ["registration", None, "open", "open: anyone may /register their name; closed: only admins make accounts."],
         ["guests", None, "yes", "yes: anyone may chat under a free name; no: registered users only."],
+        ["gc", None, "paced", "paced: Python's garbage collector run from the reactor, each generation at most so often (start-up objects frozen out of it); python: Python's own, run inside any allocation."],
         ["log-format", None, "text", "text: twistd's log lines; json: one JSON object per line (twisted.logger's fields), for log shippers."],
         ["bus", None, None, "Run as one node of several sharing one chat: redis://[:PASSWORD@]HOST[:PORT][/DB] (rediss:// for TLS); needs a PostgreSQL --db every node shares. Off when not given."],
         ["node", None, None, "This node's name in logs, /debug and metrics (default: host name and first port); unique among live nodes."],
@@ -242,6 +244,8 @@ class Options(usage.Options):
             raise usage.UsageError("--guests is yes or no")
         if self["log-format"] not in ("text", "json"):
             raise usage.UsageError("--log-format is text or json")
+        if self["gc"] not in ("paced", "python"):
+            raise usage.UsageError("--gc is paced or python")
         if self["admin-password-file"]:
             self["admin-password"] = _read_secret(self["admin-password-file"])
         else:
@@ -513,7 +517,7 @@ RELOADED = (
     "max-connections", "max-per-address", "max-pending", "login-timeout", "idle-timeout", "ping-timeout",
     "registration", "guests", "admin-password", "web-origins", "trusted-proxies",
 )
-NEEDS_RESTART = (*(kind.key for kind in DOORS), "metrics-ports", "db", "db-timeout", "bus", "node", "node-timeout", "lobby")
+NEEDS_RESTART = (*(kind.key for kind in DOORS), "metrics-ports", "db", "db-timeout", "bus", "node", "node-timeout", "lobby", "gc")
 
 
 def apply_options(options: Options, config: HubConfig, limits: Limits | None, doors: Sequence[Door]) -> None:
@@ -582,6 +586,9 @@ def makeService(options: Options) -> ChatService:
     chat = ChatService(
         hub, doors, db_url=options["db"], db_timeout=options["db-timeout"], options=options, limits=limits, node=node,
     )
+    if options["gc"] == "paced":
+        # First of the children: it freezes what start-up made before anyone connects.
+        PacedCollectionService(reactor).setServiceParent(chat)
     for kind, door in zip(DOORS, doors):
         for description in options[kind.key]:
             endpoint = endpoints.serverFromString(reactor, description)
