@@ -90,5 +90,14 @@ def write_plots(data: dict[str, Any], out_dir: Path, prefix: str = "compare") ->
         path = out_dir / f"{prefix}-{name}.png"
         figure.savefig(path)
         plt.close(figure)
-        lines += [f".. figure:: images/{path.name}", "", f"   {caption}.", ""]
+        lines += [f".. figure:: {_from_docs(path)}", "", f"   {caption}.", ""]
     return lines
+
+
+def _from_docs(path: Path) -> str:
+    """The plot's path as docs/performance.rst (which includes the report) names it: under docs/, or images/NAME."""
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    try:
+        return path.resolve().relative_to(docs).as_posix()
+    except ValueError:
+        return f"images/{path.name}"
