@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any
 
 from twisted.internet import reactor
 from twisted.internet.address import IPv4Address
