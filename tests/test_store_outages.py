@@ -307,6 +307,20 @@ class SQLiteOutageTests(OutageTests, TestCase):
         env = {**os.environ, "PYTHONPATH": SOURCE_ROOT}
         return subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=30)
 
+    async def test_a_call_a_thread_reaches_after_the_final_close_never_runs(self) -> None:
+        """Its thread's connection may be closed already: it must not be used (a crash at exit, with SQLite)."""
+        from tchat.store.pool import Call
+
+        # Not self.open: the final close below is this store's close.
+        store = await open_store(self.url, reactor, hasher=CHEAP, clock=self.clock)
+        pool = store.db._pool
+        pool.finalClose()
+        ran: list[bool] = []
+        pool._unfinished += 1  # as handing it to the pool counts it
+        with self.assertRaises(StoreUnavailable):
+            pool._in_thread(Call(), lambda txn: ran.append(True))
+        self.assertEqual(ran, [])
+
     def test_the_process_exits_after_close_even_with_a_call_stuck_for_ever(self) -> None:
         done = self._exit_while_hung(close=True)
         self.assertEqual((done.returncode, done.stdout), (0, "closed\n"), done.stderr)

@@ -94,6 +94,9 @@ class Pool(adbapi.ConnectionPool):
         self._lock = threading.Lock()
         self._unfinished = 0
         self._busy: set[int] = set()
+        # Set by finalClose under the lock: from then on no thread starts a
+        # call (its connection may be closed under it).
+        self._closed = False
         # How many broken connections were seen; a thread whose connection
         # was last known good at a smaller number checks it first.
         self._breakages = 0
@@ -125,6 +128,9 @@ class Pool(adbapi.ConnectionPool):
                 return None  # type: ignore[return-value]
             thread = self.threadID()
             with self._lock:
+                if self._closed:
+                    # A call queued before the close, reached after it.
+                    raise StoreUnavailable("the store is closed")
                 self._busy.add(thread)
             try:
                 return self._transaction(interaction, *args)
@@ -206,6 +212,9 @@ class Pool(adbapi.ConnectionPool):
         self.shutdownID = None
         self.running = False
         with self._lock:
+            # No call starts after this: a thread idle now never touches its
+            # connection again, so closing it cannot pull it from under one.
+            self._closed = True
             unfinished = self._unfinished
             busy = set(self._busy)
         if unfinished == 0:
