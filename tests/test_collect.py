@@ -110,3 +110,18 @@ class PacedCollectionServiceTests(unittest.TestCase):
         clock.advance(0.1)
         self.assertIsNone(ref())
         self.assertGreaterEqual(sum(s.collector.collections), 1)
+
+
+class OptionTests(unittest.TestCase):
+    def test_twistd_runs_paced_collection_unless_told_python(self) -> None:
+        from twisted.python import usage
+
+        from tchat.tap import makeService
+        from tests.test_doors import parse
+
+        base = ("--port", "tcp:0", "--web-port", "off", "--irc-port", "off", "--db", "memory")
+        paced = [s for s in makeService(parse(*base)) if isinstance(s, PacedCollectionService)]
+        self.assertEqual(len(paced), 1)
+        self.assertEqual([s for s in makeService(parse(*base, "--gc", "python")) if isinstance(s, PacedCollectionService)], [])
+        with self.assertRaises(usage.UsageError):
+            parse(*base, "--gc", "sometimes")
