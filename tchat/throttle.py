@@ -43,6 +43,16 @@ from dataclasses import dataclass
 from twisted.internet.interfaces import IReactorTime
 
 
+def refill(tokens: float, stamp: float, now: float, rate: float, burst: float) -> float:
+    """The tokens a bucket holding ``tokens`` at ``stamp`` holds at ``now``: ``burst`` at most, ``rate`` a second."""
+    return min(burst, tokens + (now - stamp) * rate)
+
+
+def wait_for_token(tokens: float, rate: float) -> float:
+    """The seconds until a bucket holding ``tokens`` (less than one) has one."""
+    return (1 - tokens) / rate
+
+
 class TokenBucket:
     """``burst`` tokens at most, refilled at ``rate`` a second."""
 
@@ -57,7 +67,7 @@ class TokenBucket:
 
     def _refill(self) -> None:
         now = self.clock.seconds()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.tokens = refill(self.tokens, self.stamp, now, self.rate, self.burst)
         self.stamp = now
 
     def take(self) -> float:
@@ -66,7 +76,7 @@ class TokenBucket:
         if self.tokens >= 1:
             self.tokens -= 1
             return 0.0
-        return (1 - self.tokens) / self.rate
+        return wait_for_token(self.tokens, self.rate)
 
     def full(self) -> bool:
         """Whether the bucket is back to its burst (nothing to remember)."""
@@ -93,7 +103,7 @@ class RateLimit:
         for bucket in buckets:
             bucket._refill()
             if bucket.tokens < 1:
-                longest = max(longest, (1 - bucket.tokens) / self.rate)
+                longest = max(longest, wait_for_token(bucket.tokens, self.rate))
         if longest > 0:
             return longest
         for key, bucket in zip(keys, buckets):

@@ -98,6 +98,28 @@ class FloodTests(LimitsTestCase):
         self.clock.advance(10)
         self.assertEqual(listener.take(), [])
 
+    def test_an_idle_session_has_no_queue_or_bucket_object_of_its_own(self) -> None:
+        # Most connections are idle: what they would wait in and the flood
+        # bucket cost them nothing of their own (docs/performance.rst, memory).
+        idle = self.user("idle")
+        flooder = self.user("flooder", host="10.0.0.2")
+        self.assertIs(idle.session._queue, flooder.session._queue)
+        self.assertEqual(len(idle.session._queue), 0)
+        self.assertNotIn("bucket", dir(idle.session))
+        idle.take()
+        flooder.send(b"".join(b"flood %d\n" % i for i in range(8)))
+        self.assertEqual(len(flooder.session._queue), 4)
+        self.assertIsNot(idle.session._queue, flooder.session._queue)
+        self.clock.pump([0.5] * 4)
+        # Once nothing waits, the flooder is back on the shared empty queue,
+        # with its bucket spent: the next line waits its turn as before.
+        self.assertEqual(idle.take(), [f"[#lobby] <~flooder> flood {i}" for i in range(8)])
+        self.assertIs(flooder.session._queue, idle.session._queue)
+        flooder.send(b"one more\n")
+        self.assertEqual(idle.take(), [])
+        self.clock.advance(0.5)
+        self.assertEqual(idle.take(), ["[#lobby] <~flooder> one more"])
+
     def test_pongs_and_malformed_lines_pay_the_flood_limit_too(self) -> None:
         flooder = self.user("flooder", json_mode=True)
         flooder.take()

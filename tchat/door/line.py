@@ -64,7 +64,7 @@ class LineSession(LineStream, DoorSession):
     # A slot hides its bases' class-level default, so __init__ sets each.
     __slots__ = (
         "door", "MAX_LENGTH", "connected", "transport", "table", "hub", "limits", "clock", "host", "address",
-        "opened_at", "last_heard", "sendq", "bucket", "_queue", "ticket", "_sends_directly", "_peer_checked",
+        "opened_at", "last_heard", "sendq", "_tokens", "_stamp", "_queue", "ticket", "_sends_directly", "_peer_checked",
         "_busyReceiving", "_buffer", "codec", "out_codec", "_carrying", "busy", "_holds", "paused",
     )
 
