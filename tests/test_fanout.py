@@ -25,6 +25,7 @@ from tchat.chat.delivery import EARLY_WRITE
 from tchat.codec import JSON, TEXT
 from tchat.door.irc import IrcDoor
 from tchat.events import Event
+from tests import test_hub
 from tests.helpers import RecordingSession, connect_line_client, generous_limits, request, start_line_server
 
 
@@ -232,6 +233,58 @@ class TurnTests(TestCase):
         bob.clear()
         say(hub, alice, "at once")
         self.assertEqual(bob.texts(), ["at once"])
+
+
+class AfterWritesTests(TestCase):
+    """A message's store write begins once the turn's writes are out: the members do not wait for it, its sender's ok does."""
+
+    def test_the_store_write_begins_after_the_members_have_the_message_and_the_ok_after_it(self) -> None:
+        hub, clock = batched_hub()
+        alice, bob = BytesSession("alice"), BytesSession("bob")
+        join_all(hub, clock, [alice, bob])
+        store = test_hub.SlowStore()
+        hub.store = store  # type: ignore[assignment]
+        bob_had: list[list[str]] = []
+        add_then = store.history.add_then
+
+        def recording(fields: dict[str, Any], done: Any) -> None:
+            bob_had.append(bob.texts())
+            add_then(fields, done)
+
+        store.history.add_then = recording  # type: ignore[method-assign]
+        say(hub, alice, "one")
+        say(hub, alice, "two")
+        self.assertEqual(store.writes, [])
+        clock.advance(0)
+        # Both writes began after bob's write of the turn, in order.
+        self.assertEqual(bob_had, [["one", "two"], ["one", "two"]])
+        self.assertEqual([fields["text"] for fields, _ in store.writes], ["one", "two"])
+        self.assertEqual(alice.events(), [])
+        for _, d in store.writes:
+            d.callback(None)
+        clock.advance(0)
+        self.assertEqual([e["event"] for e in alice.events()], ["ok", "ok"])
+
+    def test_with_nothing_to_write_the_call_is_at_once_and_one_that_fails_stops_none_after_it(self) -> None:
+        hub, clock = batched_hub()
+        alice, bob = BytesSession("alice"), BytesSession("bob")
+        join_all(hub, clock, [alice, bob])
+        delivery = hub.core.delivery
+        calls: list[str] = []
+        delivery.after_writes(lambda: calls.append("at once"))
+        self.assertEqual(calls, ["at once"])
+        say(hub, alice, "hi")
+
+        def fails() -> None:
+            calls.append("fails")
+            raise RuntimeError("broken")
+
+        delivery.after_writes(fails)
+        delivery.after_writes(lambda: calls.append(f"after bob had {bob.texts()}"))
+        self.assertEqual(calls, ["at once"])
+        clock.advance(0)
+        self.assertEqual(calls, ["at once", "fails", "after bob had ['hi']"])
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
 
 
 class CountingTransport(StringTransport):

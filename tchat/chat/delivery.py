@@ -12,12 +12,15 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, Protocol
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
 
 from tchat.chat.model import Connection, Room, Session, User
 from tchat.chat.state import State
 from tchat.commands import RequestId
 from tchat.events import Event
 from tchat.metrics import Metrics
+
+log = Logger()
 
 
 class Delivery(Protocol):
@@ -59,6 +62,13 @@ class Delivery(Protocol):
         reactor turn (for a caller about to wait on a session's drained()).
         """
 
+    def after_writes(self, call: Callable[[], None]) -> None:
+        """
+        Call ``call()`` once what was delivered so far is written (at once
+        when nothing waits): work the recipients do not wait for, such as a
+        message's store write, goes after their writes rather than before.
+        """
+
 
 # A long reactor turn's room messages go out before the turn ends once
 # EARLY_WRITE of them wait, and at least as many as half the members they go to:
@@ -89,6 +99,8 @@ class LocalDelivery:
         self._flushing = False
         # Room messages in _turn (see EARLY_WRITE).
         self._fanned = 0
+        # What waits for this turn's writes (after_writes), in order.
+        self._after: list[Callable[[], None]] = []
 
     # -- the seam --------------------------------------------------------
 
@@ -152,6 +164,14 @@ class LocalDelivery:
         self.flush()
         connection.session.close(bye, re)
 
+    def after_writes(self, call: Callable[[], None]) -> None:
+        # Whenever _turn holds something, a flush is due (or under way), and
+        # each flush ends by calling what waits here.
+        if self._turn or self._flushing:
+            self._after.append(call)
+        else:
+            call()
+
     def flush(self) -> None:
         """
         Write this turn's deliveries now (the reactor calls it at the turn's
@@ -177,6 +197,19 @@ class LocalDelivery:
             self._flushing = False
             if self._turn:
                 self._flush_soon()
+            self._call_after()
+
+    def _call_after(self) -> None:
+        # A message's store write, say: the members' writes went first, so
+        # the store's thread does not take the interpreter lock from every
+        # send() of the fan-out (docs/architecture.rst, "After the writes").
+        while self._after:
+            waiting, self._after = self._after, []
+            for call in waiting:
+                try:
+                    call()
+                except Exception:
+                    log.failure("a call after a turn's writes failed")
 
     def _write(self, turn: list[tuple[Any, Event, Connection | None]]) -> None:
         out: dict[Session, list[Any]] = {}

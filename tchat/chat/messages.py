@@ -45,11 +45,16 @@ class MessageRules:
         return self.core.store.history.add(fields)
 
     def keep_then(self, fields: dict[str, Any], done: Callable[[Failure | None], None]) -> None:
-        """Store a message; ``done`` is told once it is committed (None) or refused (the Failure)."""
-        if self.core.store is None:
+        """
+        Store a message once the turn's writes are out (the recipients do
+        not wait for the store, only its sender's ``ok`` does); ``done`` is
+        told once it is committed (None) or refused (the Failure).
+        """
+        store = self.core.store
+        if store is None:
             done(None)
             return
-        self.core.store.history.add_then(fields, done)
+        self.core.delivery.after_writes(lambda: store.history.add_then(fields, done))
 
     @handles("msg")
     async def do_msg(self, connection: Connection, request: Request) -> None:
