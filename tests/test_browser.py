@@ -553,6 +553,9 @@ class BrowserTests(TestCase):
         self.assertLessEqual(width, phone.driver.execute_script("return window.innerWidth"))
         phone.by_id("toggle-people").click()
         phone.until(lambda d: phone.by_id("people-panel").is_displayed(), "the people panel")
+        # The list is drawn when the room's member list arrives, which can be
+        # after the panel shows (it read "(online)" alone once in CI).
+        phone.until(lambda d: "pat" in phone.by_id("member-list").text, "pat in the people list")
         self.assertIn("pat", phone.by_id("member-list").text)
         phone.by_id("toggle-rooms").click()
         phone.until(lambda d: phone.by_id("rooms-panel").is_displayed(), "the rooms panel")
