@@ -16,6 +16,7 @@ from tchat.bench.config import BenchConfig, BenchError, Phase, check_host
 from tchat.bench.report import format_summary
 from tchat.bench.runner import Bench
 from tchat.bench.stats import percentile, summarize
+from tchat.bench.workers import part_of
 from tchat.chat import Hub, HubConfig
 from tchat.cluster.bus import MemoryCluster
 from tchat.cluster.node import Node
@@ -71,7 +72,8 @@ class RefusalTests(TestCase):
 
     def test_impossible_numbers_are_refused(self) -> None:
         for bad in (dict(connections=0), dict(senders=5, connections=3), dict(size=10), dict(window=0),
-                    dict(connections=1, senders=1), dict(protocol="xmpp")):
+                    dict(connections=1, senders=1), dict(protocol="xmpp"), dict(processes=0),
+                    dict(connections=4, senders=3, processes=3)):
             with self.assertRaises(BenchError, msg=bad):
                 BenchConfig(**bad).check()  # type: ignore[arg-type]
 
@@ -253,3 +255,60 @@ class IrcRunTests(TestCase):
         results = await run_bench(self, small_config(port, protocol="irc", connections=4, senders=1, phases=[Phase(1)]))
         self.assertFalse(results["ok"])
         self.assertIn("433", results["error"])
+
+
+class SeveralProcessesTests(TestCase):
+    """--processes: the members spread over worker processes, counted as one run."""
+
+    timeout = 60
+
+    def test_every_client_is_in_one_process_and_the_senders_in_the_first(self) -> None:
+        config = BenchConfig(connections=11, senders=3, processes=3)
+        parts = [Bench(config, reactor, part=p).indices for p in range(3)]
+        self.assertEqual(sorted(i for part in parts for i in part), list(range(11)))
+        self.assertEqual(parts[0][:3], [0, 1, 2])
+        self.assertEqual([len(part) for part in parts], [6, 3, 2])
+        self.assertEqual({part_of(i, 3, 3) for i in range(3)}, {0})
+
+    async def test_a_run_over_three_processes_counts_every_delivery_once(self) -> None:
+        hub, _, port = await start_line_server(self)
+        config = small_config(port, connections=9, processes=3, settle=0.2)
+        results = await run_bench(self, config)
+        self.assertTrue(results["ok"], results)
+        self.assertEqual(len(hub.state.room("#lobby").members), 9)
+        self.assertEqual(results["setup"]["connections"], 9)
+        self.assertEqual(results["setup"]["login_ms"]["count"], 9)  # the workers' logins too
+        burst, steady = results["phases"]
+        for phase, per_sender in ((burst, 5), (steady, 4)):
+            sent = 3 * per_sender
+            self.assertEqual(phase["deliveries"], sent * 8)
+            self.assertEqual((phase["deliveries_missing"], phase["members_short"], phase["deliveries_unexpected"]), (0, 0, 0))
+            self.assertEqual(phase["latency_ms"]["count"], sent * 8)
+            self.assertGreaterEqual(phase["latency_ms"]["min"], 0)
+            self.assertLessEqual(phase["latency_ms"]["max"], phase["seconds"] * 1000)
+            self.assertEqual(len(phase["bench_cpu_shares"]), 3)
+            self.assertEqual(phase["bench_cpu_share"], max(phase["bench_cpu_shares"]))
+        self.assertEqual((results["config"]["processes"], results["bench"]["processes"]), (3, 3))
+
+    async def test_a_burst_window_waits_for_the_other_processes_members(self) -> None:
+        # One sender, window 1: its next message leaves only once the worker
+        # said its members have the last one; a lost or ignored "done" would
+        # stall the phase.
+        _, _, port = await start_line_server(self)
+        config = small_config(port, connections=5, senders=1, window=1, phases=[Phase(20)], processes=2)
+        results = await run_bench(self, config)
+        self.assertTrue(results["ok"], results)
+        (burst,) = results["phases"]
+        self.assertEqual((burst["messages_complete"], burst["deliveries"]), (20, 80))
+
+    async def test_a_refusal_in_a_worker_fails_the_setup_and_the_workers_end(self) -> None:
+        _, _, port = await start_line_server(self, max_users=4)
+        bench = Bench(small_config(port, connections=8, senders=1, processes=2, concurrency=2), reactor)
+        results = await bench.run()
+        self.assertFalse(results["ok"])
+        self.assertIn("server_full", results["error"])
+        assert bench.pool is not None
+        workers = bench.pool.workers
+        await bench.close()
+        self.assertIsNone(bench.pool)
+        self.assertTrue(all(w.gone for w in workers))

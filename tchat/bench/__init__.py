@@ -1,7 +1,9 @@
 """
 ``tchat-bench``: put a chat server under load and measure what it delivers.
 
-One process, one Twisted reactor (epoll on Linux), N client connections:
+One process, one Twisted reactor (epoll on Linux), N client connections
+(or, with ``--processes P``, the members spread over P such processes: see
+``workers.py``):
 
 1. **Setup.** Connect N clients (at most ``--concurrency`` connecting or
    logging in at once), log each in and put it in one room. In tchat's JSON
@@ -39,7 +41,9 @@ The package, by file: ``config.py`` (what a run is asked to do, the refusals),
 ``clients.py`` (the tchat JSON-mode and IRC connections), ``runner.py``
 (L{Bench}: setup, phases, the delivery count), ``stats.py`` (percentiles,
 ``/proc`` and CPU readings), ``report.py`` (the summary a person reads) and
-``cli.py`` (the ``tchat-bench`` command; also ``python -m tchat.bench``).
+``cli.py`` (the ``tchat-bench`` command; also ``python -m tchat.bench``),
+``workers.py`` and ``worker.py`` (a run over several processes: the lead's
+end and the worker's).
 """
 
 from tchat.bench.cli import main, parse_args

@@ -71,6 +71,10 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, argparse
         help="quick: acknowledge every read at once (TCP_QUICKACK), as a client that also talks; "
         "delayed: the kernel's default for a client that only reads (default quick)",
     )
+    parser.add_argument(
+        "--processes", "-P", type=int, default=1,
+        help="spread the members over this many processes (the senders stay in the first); for loads one process cannot read fast enough (default 1)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of the summary")
     parser.add_argument("--output", "-o", default=None, help="also write the JSON results to this file")
     args = parser.parse_args(argv)
@@ -112,6 +116,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, argparse
         allow_remote=args.allow_remote,
         quickack=args.ack == "quick",
         no_room=args.no_room,
+        processes=args.processes,
     )
     return config, args
 

@@ -93,6 +93,9 @@ class BenchConfig:
     # cross-node deliveries; the nodes' PIDs, to read each one's CPU time.
     ports: tuple[int, ...] = ()
     node_pids: tuple[int, ...] = ()
+    # The members spread over this many processes (tchat.bench.workers): the
+    # senders and a share of the others in this one, the rest in P - 1 workers.
+    processes: int = 1
 
     def room_name(self) -> str:
         if self.room:
@@ -119,6 +122,10 @@ class BenchConfig:
             raise BenchError("--source-ips must be from 1 to 254")
         if self.no_room and any(p.messages > 0 for p in self.phases):
             raise BenchError("--no-room holds idle connections: use --messages 0")
+        if self.processes < 1:
+            raise BenchError("--processes must be at least 1")
+        if self.processes > 1 and self.connections - self.senders < self.processes - 1:
+            raise BenchError("--processes: every process but the first needs a member that does not send")
         if not self.room_name().startswith("#"):
             raise BenchError("--room must start with #")
         for name in ("connect_timeout", "login_timeout", "timeout", "stall"):

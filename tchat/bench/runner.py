@@ -21,6 +21,7 @@ from twisted.python.failure import Failure
 from tchat.bench.clients import IrcClient, LoadClient, TchatClient
 from tchat.bench.config import BenchConfig, BenchError, Phase, check_host
 from tchat.bench.stats import own_cpu, read_cpu_seconds, read_rss_kib, summarize
+from tchat.bench.workers import WorkerPool, part_of, read_latencies
 
 # ~SENDER:SEQ:SENT_AT~ : the key "SENDER:SEQ" names a message uniquely over a
 # whole run (sequence numbers go on from one phase to the next). SENT_AT makes a
@@ -41,7 +42,8 @@ class Bench:
     drops every connection.
     """
 
-    def __init__(self, config: BenchConfig, reactor: Any = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, config: BenchConfig, reactor: Any = None, clock: Callable[[], float] = time.monotonic,
+                 part: int = 0) -> None:
         config.check()
         if reactor is None:
             from twisted.internet import reactor as default_reactor
@@ -51,6 +53,14 @@ class Bench:
         self.reactor = reactor
         self.now = clock
         self.address = check_host(config.host, config.allow_remote)
+        # With --processes P, this process is part ``part`` of the run (0:
+        # the lead, which holds the senders) and holds these clients.
+        self.part = part
+        self.indices = [i for i in range(config.connections)
+                        if config.processes == 1 or part_of(i, config.senders, config.processes) == part]
+        self.pool: WorkerPool | None = None
+        # For the lead, each worker is one more member of every message (it says when all of its members have it).
+        self.others = config.processes - 1 if part == 0 else 0
         self.clients: list[LoadClient] = []
         self.senders: list[LoadClient] = []
         self.bytes_in = 0
@@ -89,6 +99,7 @@ class Bench:
         started = self.now()
         self.deadline = started + config.timeout
         cpu0 = own_cpu()
+        worker_cpu = [0.0, 0.0]
         results: dict[str, Any] = {
             "tool": "tchat-bench",
             "protocol": config.protocol,
@@ -104,12 +115,16 @@ class Bench:
                 "source_ips": config.source_ips,
                 "ack": "quick" if config.quickack else "delayed",
                 "no_room": config.no_room,
+                "processes": config.processes,
             },
             "ok": False,
             "memory": {"rss_kib": {"before": read_rss_kib(config.server_pid)}},
             "phases": [],
         }
         try:
+            if self.others:
+                self.pool = WorkerPool(self, config.processes)
+                await self._wait(Deferred.fromCoroutine(self.pool.start()), "starting the bench's worker processes")
             results["setup"] = await self.connect_all()
             await self.settle()
             results["memory"]["rss_kib"]["logged_in"] = read_rss_kib(config.server_pid)
@@ -121,6 +136,14 @@ class Bench:
                 results["phases"].append(outcome)
                 await self.settle()
                 results["memory"]["rss_kib"][f"after_phase_{number}"] = read_rss_kib(config.server_pid)
+            if self.pool is not None:
+                for totals in await self._wait(self.pool.ask_all({"totals": True}, "totals"), "reading the workers' totals"):
+                    self.lost_members += totals["lost"]
+                    for code, n in totals["errors"].items():
+                        self.errors[code] = self.errors.get(code, 0) + n
+                    self.error_samples = (self.error_samples + totals["samples"])[:5]
+                    worker_cpu[0] += totals["cpu"][0]
+                    worker_cpu[1] += totals["cpu"][1]
             results["ok"] = all(p["complete"] for p in results["phases"]) and self.lost_members == 0
         except BenchError as e:
             results["error"] = str(e)
@@ -131,8 +154,10 @@ class Bench:
         cpu1 = own_cpu()
         results["bench"] = {
             "wall_s": self.now() - started,
-            "cpu_user_s": cpu1[0] - cpu0[0],
-            "cpu_system_s": cpu1[1] - cpu0[1],
+            # Every process's (the workers' from their start).
+            "cpu_user_s": cpu1[0] - cpu0[0] + worker_cpu[0],
+            "cpu_system_s": cpu1[1] - cpu0[1] + worker_cpu[1],
+            "processes": config.processes,
             "python": platform.python_version(),
             "reactor": type(self.reactor).__name__,
         }
@@ -178,18 +203,50 @@ class Bench:
         )
 
     async def connect_all(self) -> dict[str, Any]:
-        """Connect, log in and seat every client; at most ``concurrency`` at a time."""
+        """Connect, log in and seat every client (the workers theirs, at the same time); at most ``concurrency`` at a time."""
+        config = self.config
+        started = self.now()
+        elsewhere = self.pool.ask_all({"connect": True}, "ready") if self.pool is not None else None
+        try:
+            await self.connect_own()
+            workers = [] if elsewhere is None else await self._wait(elsewhere, "the workers connected")
+        except BenchError as e:
+            if elsewhere is not None:
+                elsewhere.addErrback(lambda _: None)  # this process's own failure is the one to report
+            ready = sum(c.is_ready for c in self.clients)
+            mine = " (of this process's)" if self.pool is not None else ""
+            raise BenchError(f"setup failed with {ready} of {len(self.indices)}{mine} in the room: {e}") from None
+        done = self.now()
+        connected = [c.connected_at for c in self.clients if c.connected_at is not None]
+        connected += [w["last_connected"] for w in workers if w["last_connected"] is not None]
+        wall = done - started
+        self.senders = self.clients[: config.senders]
+        logins = [c.ready_at - c.started_at for c in self.clients if c.ready_at]
+        for w in workers:
+            logins += w["login_s"]
+        total = config.connections
+        return {
+            "connections": total,
+            "seconds": wall,
+            "logins_per_s": total / wall if wall > 0 else None,
+            "connects_per_s": total / (max(connected) - started) if connected and max(connected) > started else None,
+            "login_ms": summarize(logins, 1000.0),
+        }
+
+    async def connect_own(self) -> None:
+        """Connect, log in and seat this process's clients; its share of ``concurrency`` at a time."""
         from twisted.internet.endpoints import connectProtocol
 
         config = self.config
-        total = config.connections
-        started = self.now()
+        indices = self.indices
+        total = len(indices)
+        concurrency = max(1, config.concurrency // config.processes)
         all_in: Deferred[None] = Deferred()
         state = {"next": 0, "active": 0, "ready": 0}
 
         def launch() -> None:
-            while state["next"] < total and state["active"] < config.concurrency and not all_in.called:
-                index = state["next"]
+            while state["next"] < total and state["active"] < concurrency and not all_in.called:
+                index = indices[state["next"]]
                 state["next"] += 1
                 state["active"] += 1
                 client = self.make_client(index)
@@ -212,27 +269,21 @@ class Bench:
             if not all_in.called:
                 all_in.errback(f)
 
+        if total == 0:
+            all_in.callback(None)
         launch()
-        try:
-            await self._wait(all_in, f"connecting ({state['ready']} of {total} in the room)")
-        except BenchError as e:
-            raise BenchError(f"setup failed with {state['ready']} of {total} in the room: {e}") from None
-        done = self.now()
-        connected = [c.connected_at for c in self.clients if c.connected_at is not None]
-        wall = done - started
-        self.senders = self.clients[: config.senders]
-        return {
-            "connections": total,
-            "seconds": wall,
-            "logins_per_s": total / wall if wall > 0 else None,
-            "connects_per_s": total / (max(connected) - started) if connected and max(connected) > started else None,
-            "login_ms": summarize((c.ready_at - c.started_at for c in self.clients if c.ready_at), 1000.0),
-        }
+        await self._wait(all_in, f"connecting ({state['ready']} of {total} in the room)")
 
     async def settle(self) -> None:
         """Wait until nothing has arrived for ``settle`` seconds (at most 30 s): the server is quiet."""
         if self.config.settle <= 0:
             return
+        elsewhere = self.pool.ask_all({"settle": True}, "settled") if self.pool is not None else None
+        await self._settle_here()
+        if elsewhere is not None:
+            await self._wait(elsewhere, "waiting for the workers' connections to be quiet")
+
+    async def _settle_here(self) -> None:
         quiet_for = self.config.settle
         limit = self.now() + 30.0
         last = self.bytes_in
@@ -252,13 +303,13 @@ class Bench:
 
     async def run_phase(self, phase: Phase) -> dict[str, Any]:
         config = self.config
-        members = len(self.clients)
         self.pending = {}
         self.latencies = array.array("d")
         self.same_node = array.array("d")
         self.cross_node = array.array("d")
         self.delivered = self.unexpected = self.completed = self.sent_total = 0
         self.max_send_lag = 0.0
+        self.short_elsewhere = 0
         self.burst = phase.rate <= 0
         self.phase_total = phase.messages * len(self.senders)
         self._phase_done = Deferred()
@@ -272,6 +323,8 @@ class Bench:
         # A collection of the bench's own garbage in mid-phase would show up
         # as latency of the server; what a phase makes is short-lived and
         # acyclic, so the collector stays off until the phase ends.
+        if self.pool is not None:
+            await self._wait(self.pool.ask_all({"phase": True}, "counting"), "starting the workers' count")
         gc.collect()
         gc_was_on = gc.isenabled()
         gc.disable()
@@ -299,14 +352,21 @@ class Bench:
         cpu1 = own_cpu()
         server_cpu1 = read_cpu_seconds(config.server_pid)
         nodes_cpu1 = [read_cpu_seconds(pid) for pid in config.node_pids]
+        own_cpu_s = (cpu1[0] - cpu0[0]) + (cpu1[1] - cpu0[1])
+        worker_cpu_s: list[float] = []
+        if self.pool is not None:
+            ended = await self._wait(self.pool.ask_all({"end": {"sent_total": self.sent_total}}, "ended"),
+                                     "ending the workers' count")
+            self._take_counts(ended, worker_cpu_s)
+        members = config.connections
         end = self.last_delivery if self.delivered else self.now()
         wall = max(end - self.first_send, 1e-9)
         expected = self.sent_total * (members - 1)
-        short = 0
+        short = self.short_elsewhere
         for client in self.clients:
             if client.received < self.sent_total - client.sent:
                 short += 1
-        bench_cpu = (cpu1[0] - cpu0[0]) + (cpu1[1] - cpu0[1])
+        bench_cpu = own_cpu_s + sum(worker_cpu_s)
         outcome: dict[str, Any] = {
             "kind": phase.kind,
             "rate": phase.rate,
@@ -329,8 +389,11 @@ class Bench:
             "send_seconds": self.last_send - self.first_send,
             "latency_ms": summarize(self.latencies, 1000.0),
             "bench_cpu_s": bench_cpu,
-            "bench_cpu_share": bench_cpu / wall,
+            # The busiest process's share: near 1, the bench set the pace.
+            "bench_cpu_share": max([own_cpu_s, *worker_cpu_s]) / wall,
         }
+        if worker_cpu_s:
+            outcome["bench_cpu_shares"] = [cpu / wall for cpu in (own_cpu_s, *worker_cpu_s)]
         if config.ports:
             outcome["latency_same_node_ms"] = summarize(self.same_node, 1000.0)
             outcome["latency_cross_node_ms"] = summarize(self.cross_node, 1000.0)
@@ -357,7 +420,7 @@ class Bench:
         pad = self.config.size - len(text)
         if pad > 0:
             text += b"x" * pad
-        self.pending[b"%d:%d" % (sender.index, seq)] = [len(self.clients) - 1, now]
+        self.pending[b"%d:%d" % (sender.index, seq)] = [len(self.clients) - 1 + self.others, now]
         self.sent_total += 1
         sender.sent += 1
         sender.to_send -= 1
@@ -416,17 +479,53 @@ class Bench:
             if entry[0] > 1:
                 entry[0] -= 1
             else:
-                del pending[key]
-                self.completed += 1
-                sender = self.clients[int(key[: key.index(b":")])]
-                sender.credit += 1
-                if self.burst and sender.to_send > 0:
-                    self._pump(sender)
+                self._complete(key)
         self.delivered += len(found)
         self.last_delivery = self.last_progress = now
         if not pending and self.sent_total == self.phase_total:
             self._maybe_done()
         return len(found)
+
+    def _complete(self, key: bytes) -> None:
+        """Every member has message ``key``: its sender may send one more."""
+        del self.pending[key]
+        self.completed += 1
+        sender = self.clients[int(key[: key.index(b":")])]
+        sender.credit += 1
+        if self.burst and sender.to_send > 0:
+            self._pump(sender)
+
+    def done_elsewhere(self, keys: list[bytes]) -> None:
+        """A worker's members all have these messages (see L{tchat.bench.workers})."""
+        if not self.counting:
+            return
+        pending = self.pending
+        for key in keys:
+            entry = pending.get(key)
+            if entry is None:
+                continue
+            if entry[0] > 1:
+                entry[0] -= 1
+            else:
+                self._complete(key)
+        self.last_progress = self.now()
+        if not pending and self.sent_total == self.phase_total:
+            self._maybe_done()
+
+    def _take_counts(self, ended: list[dict[str, Any]], cpu: list[float]) -> None:
+        """Add the workers' counts and latencies of a phase to this process's."""
+        for counts in ended:
+            self.delivered += counts["delivered"]
+            self.unexpected += counts["unexpected"]
+            self.short_elsewhere += counts["short"]
+            self.lost_members += counts["lost"]
+            if counts["delivered"]:
+                self.last_delivery = max(self.last_delivery, counts["last_delivery"])
+            cpu.append(counts["cpu_s"])
+            latencies, same, cross = read_latencies(counts["file"], counts["counts"])
+            self.latencies.extend(latencies)
+            self.same_node.extend(same)
+            self.cross_node.extend(cross)
 
     def _maybe_done(self) -> None:
         if not self.pending and self.sent_total >= self.phase_total:
@@ -473,4 +572,7 @@ class Bench:
             if client.connected and client.transport is not None:
                 client.transport.abortConnection()
                 waits.append(client.lost)
+        if self.pool is not None:
+            pool, self.pool = self.pool, None
+            waits.append(Deferred.fromCoroutine(pool.stop()))
         return DeferredList(waits, consumeErrors=True)
