@@ -22,7 +22,7 @@ from tchat.cluster.bus import MemoryCluster
 from tchat.cluster.node import Node
 from tchat.door.line import LineDoor
 from tchat.metrics import Metrics
-from tests.helpers import generous_limits, start_line_server
+from tests.helpers import RecordingSession, generous_limits, request, start_line_server
 
 
 class NumbersTests(TestCase):
@@ -302,11 +302,18 @@ class SeveralProcessesTests(TestCase):
         self.assertEqual((burst["messages_complete"], burst["deliveries"]), (20, 80))
 
     async def test_a_refusal_in_a_worker_fails_the_setup_and_the_workers_end(self) -> None:
-        _, _, port = await start_line_server(self, max_users=4)
-        bench = Bench(small_config(port, connections=8, senders=1, processes=2, concurrency=2), reactor)
+        hub, _, port = await start_line_server(self)
+        # b2 is the worker's (senders 0, then members 1, 3 in the first process, 2 in the worker); take its name.
+        holder = RecordingSession("127.0.0.1:5000")
+        hub.connect(holder)
+        hub.handle(holder, request("login", user="b2"))
+        self.assertEqual(hub.user_of(holder), "b2")
+        bench = Bench(small_config(port, connections=4, senders=1, processes=2), reactor)
+        self.assertEqual(bench.indices, [0, 1, 3])
         results = await bench.run()
         self.assertFalse(results["ok"])
-        self.assertIn("server_full", results["error"])
+        self.assertTrue(results["error"].startswith("bench worker 1: setup failed with 0 of 1 in the room"), results["error"])
+        self.assertIn("name_taken", results["error"])
         assert bench.pool is not None
         workers = bench.pool.workers
         await bench.close()

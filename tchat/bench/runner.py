@@ -67,6 +67,8 @@ class Bench:
         self.counting = False
         self.closing = False
         self.lost_members = 0
+        # Members of the workers short of messages in this phase (theirs to count).
+        self.short_elsewhere = 0
         self.errors: dict[str, int] = {}
         self.error_samples: list[str] = []
         self.deadline = 0.0
@@ -209,13 +211,14 @@ class Bench:
         elsewhere = self.pool.ask_all({"connect": True}, "ready") if self.pool is not None else None
         try:
             await self.connect_own()
-            workers = [] if elsewhere is None else await self._wait(elsewhere, "the workers connected")
         except BenchError as e:
             if elsewhere is not None:
                 elsewhere.addErrback(lambda _: None)  # this process's own failure is the one to report
             ready = sum(c.is_ready for c in self.clients)
             mine = " (of this process's)" if self.pool is not None else ""
             raise BenchError(f"setup failed with {ready} of {len(self.indices)}{mine} in the room: {e}") from None
+        # A worker's failure says which worker, and how many of its own were in the room.
+        workers = [] if elsewhere is None else await self._wait(elsewhere, "the workers connected")
         done = self.now()
         connected = [c.connected_at for c in self.clients if c.connected_at is not None]
         connected += [w["last_connected"] for w in workers if w["last_connected"] is not None]
@@ -320,11 +323,11 @@ class Bench:
             sender.to_send = phase.messages
             sender.credit = config.window
         lost_before = self.lost_members
+        if self.pool is not None:
+            await self._wait(self.pool.ask_all({"phase": True}, "counting"), "starting the workers' count")
         # A collection of the bench's own garbage in mid-phase would show up
         # as latency of the server; what a phase makes is short-lived and
         # acyclic, so the collector stays off until the phase ends.
-        if self.pool is not None:
-            await self._wait(self.pool.ask_all({"phase": True}, "counting"), "starting the workers' count")
         gc.collect()
         gc_was_on = gc.isenabled()
         gc.disable()

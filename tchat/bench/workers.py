@@ -92,6 +92,11 @@ class Worker(ProcessProtocol):
         self.transport.write(json.dumps(command).encode() + b"\n")
         return d
 
+    def tell(self, command: dict[str, Any]) -> None:
+        """Send ``command``, which has no answer."""
+        if not self.gone and self.transport is not None:
+            self.transport.write(json.dumps(command).encode() + b"\n")
+
     def why_gone(self) -> str:
         tail = self._stderr.decode("utf-8", "replace").strip()[-600:]
         return f"bench worker {self.number} ended" + (f": {tail}" if tail else "")
@@ -171,7 +176,7 @@ class WorkerPool:
         """Have every worker drop its connections and exit; kills one that does not within 10 s."""
         running = [w for w in self.workers if not w.gone]
         for worker in running:
-            worker.ask({"close": True}, "closed").addErrback(lambda _: None)
+            worker.tell({"close": True})
         for worker in running:
             timer = self.bench.reactor.callLater(10, self._kill, worker)
             await worker.ended
