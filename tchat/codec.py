@@ -58,6 +58,33 @@ def _c_encoder() -> Callable[[Any], str] | None:
 
 dumps: Callable[[Any], str] = _c_encoder() or _ENCODER.encode
 
+_orjson_dumps: Callable[[Any], bytes] | None
+try:
+    from orjson import dumps as _orjson_dumps
+except ImportError:  # orjson is installed with tchat; without it, json's own C encoder (the same bytes)
+    _orjson_dumps = None
+
+
+def _json_line_stdlib(obj: Any) -> bytes:
+    return (dumps(obj) + CRLF).encode("utf-8")
+
+
+def _json_line_orjson(obj: Any) -> bytes:
+    """
+    ``obj`` as one JSON line: orjson's bytes (a third of json's time, with
+    no str to encode after), or json's where orjson refuses what json takes
+    (an integer past 64 bits, a key that is not a string). Both write the
+    same text for everything an event holds: UTF-8 unescaped, no spaces,
+    the same shortest form of a float.
+    """
+    try:
+        return _orjson_dumps(obj) + b"\r\n"  # type: ignore[misc]
+    except TypeError:
+        return _json_line_stdlib(obj)
+
+
+json_line: Callable[[Any], bytes] = _json_line_stdlib if _orjson_dumps is None else _json_line_orjson
+
 
 class JSONCodec:
     """One JSON object per line; ``\\r`` and ``\\n`` inside strings are escaped."""
@@ -72,22 +99,22 @@ class JSONCodec:
         return parse_json(line)
 
     def encode(self, event: Event) -> bytes:
-        return (dumps(_with_sentence(event) if event.name in WORDED else event.as_dict()) + CRLF).encode("utf-8")
+        return json_line(_with_sentence(event) if event.name in WORDED else event.as_dict())
 
 
 def _with_sentence(event: Event) -> dict[str, Any]:
     """An event as JSON, with the words of its sentence (L{tchat.sentences}) as ``text``, before ``ts``, when the rules gave none."""
-    shown = event.as_dict()
-    if "text" in shown:
-        return shown
-    text = event_text(event)
-    if text is None:
-        return shown
-    ts = shown.pop("ts", None)
-    shown["text"] = text
-    if ts is not None:
-        shown["ts"] = ts
-    return shown
+    fields = event.fields
+    if "text" not in fields:
+        text = event_text(event)
+        if text is not None:
+            shown = {"event": event.name, **fields}
+            ts = shown.pop("ts", None)
+            shown["text"] = text
+            if ts is not None:
+                shown["ts"] = ts
+            return shown
+    return {"event": event.name, **fields}
 
 
 def _join(names: list[str]) -> str:

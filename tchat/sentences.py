@@ -148,7 +148,8 @@ def event_text(e: Event) -> str | None:
     if it has one, else the sentence made from its fields, else None.
     """
     if e.name == "ok":
-        return ok_text(e)
+        # ok_text, inline: every message's ok is worded here.
+        return _said(e, OK_SENTENCES.get(e.fields.get("action") or ""))
     return _said(e, EVENT_SENTENCES.get(e.name))
 
 

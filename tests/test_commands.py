@@ -129,6 +129,18 @@ class JSONParsingTests(TestCase):
                 parse_json(line)
             self.assertEqual(caught.exception.code, "bad_request", line[:20])
 
+    def test_what_surrounds_the_object_is_read_as_json_reads_it(self) -> None:
+        # One object alone is scanned at once; anything else takes json's own path, with the same answers.
+        self.assertEqual(parse_json('  {"action": "ping", "id": 1}  '), Request("ping", {}, 1))
+        self.assertEqual(parse_json('{"action": "ping", "id": 123456789012345678901234567890}').id, 123456789012345678901234567890)
+        for line in ['{"action": "ping"} {"action": "ping"}', '{"action": "ping"}}', '{"action": "ping", "id": 1e999}', '{}x}']:
+            with self.assertRaises(BadRequest) as caught:
+                parse_json(line)
+            self.assertEqual(caught.exception.code, "bad_request", line)
+        with self.assertRaises(BadRequest) as caught:
+            parse_json('{"action": "msg", "to": "#a", "text": "\\ud800", "id": 4}')
+        self.assertEqual((caught.exception.code, caught.exception.id), ("bad_encoding", 4))
+
     def test_not_an_object(self) -> None:
         for line in ["[1, 2]", '"ping"', "42", "null"]:
             with self.assertRaises(BadRequest) as caught:

@@ -59,7 +59,8 @@ class StoredAnswerTests(TestCase):
     async def until(self, client: Irc, *lines: str, wanted: bytes) -> list[str]:
         """Send ``lines`` and take what comes back once ``wanted`` is in it (the store and the hash answer in threads)."""
         client.send(*lines)
-        for _ in range(300):
+        # Up to 10 s: once, in a full CI-like run, a login here took over 3 s and the test read the next answer early.
+        for _ in range(1000):
             if wanted in client.transport.value():
                 break
             d: Deferred[None] = Deferred()

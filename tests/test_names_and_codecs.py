@@ -156,6 +156,31 @@ class CodecTests(TestCase):
             self.assertEqual(event.encoded(codec), b"x\r\n")
         self.assertEqual(len(calls), 1)
 
+    def test_json_bytes_are_the_same_with_or_without_orjson(self) -> None:
+        from tchat import codec
+
+        events = [
+            make_event("message", ts=1796591731.8008258, msgid="ab-1", to="#caf\u00e9", text="ol\u00e1 \U0001f600 \"q\" \\ \t\x00\x1f\x7f\u2028", kind="public", **{"from": "z\u00e9"}),
+            make_event("ok", ts=1e16, re=2**63 - 1, action="msg", msgid="ab-2"),
+            make_event("users", ts=3.0, users=["a", "b"], counts={"x": [1, 2.5, None, True, False]}),
+        ]
+        for event in events:
+            fast, plain = codec._json_line_orjson(event.as_dict()), codec._json_line_stdlib(event.as_dict())
+            self.assertEqual(fast, plain)
+        # The one difference: a small float's exponent has no leading zero (the same number).
+        tiny = make_event("ok", ts=0.1, re=-2.5e-7, action="msg").as_dict()
+        self.assertEqual(codec._json_line_orjson(tiny), b'{"event":"ok","re":-2.5e-7,"action":"msg","ts":0.1}\r\n')
+        self.assertEqual(json.loads(codec._json_line_orjson(tiny)), json.loads(codec._json_line_stdlib(tiny)))
+        self.assertIs(codec.json_line, codec._json_line_orjson, "orjson is installed with tchat")
+
+    def test_what_orjson_refuses_is_written_by_json(self) -> None:
+        from tchat import codec
+
+        # A client's request id past 64 bits comes back whole in "re".
+        big = make_event("ok", ts=2.0, re=2**70, action="ping")
+        self.assertEqual(JSON.encode(big), b'{"event":"ok","re":1180591620717411303424,"action":"ping","ts":2.0}\r\n')
+        self.assertEqual(codec._json_line_orjson({"event": "x", 1: "a"}), b'{"event":"x","1":"a"}\r\n')
+
     def test_first_line_chooses_the_codec(self) -> None:
         self.assertIs(codec_for_first_line('{"action": "login"}'), JSON)
         self.assertIs(codec_for_first_line("  {"), JSON)

@@ -87,10 +87,16 @@ class Core:
         the ``action`` it answers; its ``ts`` is now, unless given (a
         message's ``ok`` carries the message's own).
         """
+        # As make_event would make it (re first when the request had an id,
+        # None left out, ts last), in one pass: every message's ok comes here.
         ts = fields.pop("ts", None)
-        self.delivery.to_connection(
-            connection, make_event(name, ts=self.now() if ts is None else ts, re=request.id, action=request.action, **fields)
-        )
+        body: dict[str, Any] = {} if request.id is None else {"re": request.id}
+        body["action"] = request.action
+        for key, value in fields.items():
+            if value is not None:
+                body[key] = value
+        body["ts"] = self.now() if ts is None else ts
+        self.delivery.to_connection(connection, Event(name, body))
 
     def refuse(self, connection: Connection, request: Request, code: str, text: str, **fields: Any) -> None:
         """Answer ``request`` with an ``error`` (its ``re`` and ``action`` too)."""

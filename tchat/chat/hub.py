@@ -114,7 +114,7 @@ class Hub:
 
     async def use_store(self, store: Store) -> None:
         """Keep accounts and history in ``store`` from now on (the service calls this once it is open)."""
-        store.db.observe = self.metrics.observe_store
+        store.db.observe = self.metrics.store_seconds.observe
         await self.login.use_store(store)
         self.core.store = store
         await self.rooms.load_kept()

@@ -80,13 +80,23 @@ class MessageRules:
         if target is None or is_room(target):
             room = self.room_to_speak_in(connection, target)
             msgid = core.next_msgid()
-            event = core.event(
-                "message", msgid=msgid, **{"from": user.name}, to=room.name, text=text,
-                kind="action" if kind == "action" else "public", registered=user.registered or None, notice=notice, tags=tags,
-            )
+            # The fields as core.event would make them (None left out, ts
+            # last), built here: this runs once per message to a room.
+            message: dict[str, Any] = {
+                "msgid": msgid, "from": user.name, "to": room.name, "text": text,
+                "kind": "action" if kind == "action" else "public",
+            }
+            if user.registered:
+                message["registered"] = True
+            if notice:
+                message["notice"] = True
+            if tags is not None:
+                message["tags"] = tags
+            message["ts"] = ts = core.now()
+            event = Event("message", message)
             self._to_room(room, user, event, connection)
-            core.metrics.message(event["kind"])
-            await self._ok_when_stored(connection, request, event.fields, msgid=msgid, ts=event["ts"])
+            core.metrics.message(message["kind"])
+            await self._ok_when_stored(connection, request, message, msgid=msgid, ts=ts)
             return
         kind = "action" if kind == "action" else "private"
         msgid = core.next_msgid()

@@ -213,10 +213,12 @@ class Room:
     # a fan-out takes the tuple as it is, and fan-outs with the same one
     # reached the same members (see L{tchat.chat.delivery.LocalDelivery.flush}).
     _fanout: "tuple[Connection, ...] | None" = field(default=None, repr=False, compare=False)
+    # The name folded (L{name_key}), made once: a room's name never changes,
+    # and every message looks its room up by it.
+    key: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> str:
-        return name_key(self.name)
+    def __post_init__(self) -> None:
+        self.key = name_key(self.name)
 
     def fanout(self) -> "tuple[Connection, ...]":
         """This node's connections in the room, the same tuple until one comes or goes."""

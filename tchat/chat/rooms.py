@@ -160,9 +160,14 @@ class RoomRules:
         ``-n``) and has not banned them.
         """
         user = logged_in(connection)
-        if name is None or (user.rooms and name_key(name) in user.rooms):
+        if name is None:
             return self.room_of(connection, name)
-        room = self.state.room(name_key(name))
+        key = name_key(name)
+        # A member's room (every message to a room it is in): the room itself, as room_of finds it.
+        joined = user.rooms.get(key)
+        if joined is not None:
+            return joined
+        room = self.state.room(key)
         if room is None or room.settings.members_only:
             return self.room_of(connection, name)
         if self.banned(room, user) and not connection.admin:

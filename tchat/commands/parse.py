@@ -7,12 +7,13 @@ field's constraints included, into a L{Request}, or a L{BadRequest}.
 from __future__ import annotations
 
 import json
+import json.scanner
 import math
 import re
-from typing import Any
+from typing import Any, Callable
 
 from tchat.commands.values import parse_duration, parse_modes, parse_tags
-from tchat.commands.table import JSON_ACTIONS, TEXT_WORDS, Arg, BadRequest, Field, Request, TextForm
+from tchat.commands.table import JSON_ACTIONS, TEXT_WORDS, Arg, BadRequest, Command, Field, Request, TextForm
 
 
 def _convert(value: str, spec: Field | None, form: TextForm) -> Any:
@@ -184,6 +185,47 @@ _KIND_WORDS = {
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite)
 
 
+# What each kind of field takes, by type (a bool is no number, so none takes one).
+_KIND_TYPES: dict[str, tuple[type, ...]] = {
+    "duration": (int, str), "modes": (dict, str), "tags": (dict,), "str": (str,), "int": (int,), "id": (str, int, float),
+}
+
+
+def _plan(command: Command) -> tuple[tuple[str, bool, tuple[type, ...], Any, Field | None, Field], ...]:
+    """
+    How L{parse_json} reads ``command``'s fields, worked out once: per field,
+    its name, whether it is required, the types it takes, its converter, and
+    the field itself where it has constraints to check (else None).
+    """
+    return tuple(
+        (f.name, f.required, _KIND_TYPES.get(f.kind, _KIND_TYPES["id"]), CONVERTERS.get(f.kind),
+         f if (f.choices is not None or f.minimum is not None or f.maximum is not None) else None, f)
+        for f in command.fields
+    )
+
+
+_PLANS = {action: (command, _plan(command)) for action, command in JSON_ACTIONS.items()}
+# The decoder's own scanner (what its decode calls after skipping whitespace).
+_scan: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(_DECODER)  # type: ignore[arg-type]
+
+
+def _decode(line: str) -> Any:
+    """
+    The JSON value of ``line``. A line that is one object with nothing
+    around it (what clients send) is scanned at once; anything else goes
+    through the decoder's own checks, which also word its errors.
+    """
+    if line[:1] == "{" and line[-1:] == "}":
+        try:
+            obj, end = _scan(line, 0)
+        except StopIteration:
+            pass
+        else:
+            if end == len(line):
+                return obj
+    return _DECODER.decode(line)
+
+
 def parse_json(line: str) -> Request:
     """
     Turn one JSON-mode line into a L{Request}, or raise L{BadRequest}.
@@ -191,7 +233,7 @@ def parse_json(line: str) -> Request:
     Unknown fields are ignored; ``null`` counts as absent.
     """
     try:
-        obj = _DECODER.decode(line)
+        obj = _decode(line)
     except _NotFinite:
         raise BadRequest("bad_request", "numbers must be finite: JSON has no infinity; send one JSON object per line") from None
     except (ValueError, RecursionError) as e:
@@ -205,33 +247,35 @@ def parse_json(line: str) -> Request:
             "that line holds a lone surrogate escape (\\ud800-\\udfff without its pair), which is not text; it was ignored",
             rid if _kind_ok(rid, "id") and not _has_lone_surrogate(rid) else None,
         )
-    if not isinstance(obj, dict):
+    if type(obj) is not dict:
         raise BadRequest("bad_request", "each line must be one JSON object, like {\"action\": \"ping\"}")
     rid = obj.get("id")
     if rid is not None and not _kind_ok(rid, "id"):
         raise BadRequest("bad_request", "id must be a string or a number")
     action = obj.get("action")
-    if not isinstance(action, str):
+    if type(action) is not str:
         raise BadRequest("bad_request", 'a request needs "action" (a string); try {"action": "help"}', rid)
-    command = JSON_ACTIONS.get(action)
-    if command is None:
+    planned = _PLANS.get(action)
+    if planned is None:
         raise BadRequest("unknown_command", f"unknown action {action!r}; send {{\"action\": \"help\"}} for the list", rid)
+    command, plan = planned
     args: dict[str, Any] = {}
-    for f in command.fields:
-        value = obj.get(f.name)
+    for name, required, types, convert, constrained, f in plan:
+        value = obj.get(name)
         if value is None:
-            if f.required:
-                raise BadRequest("bad_request", f"{action} needs {f.name!r}; usage: {command.json_usage()}", rid)
+            if required:
+                raise BadRequest("bad_request", f"{action} needs {name!r}; usage: {command.json_usage()}", rid)
             continue
-        if not _kind_ok(value, f.kind):
-            raise BadRequest("bad_request", f"{f.name!r} must be {_KIND_WORDS[f.kind]}; usage: {command.json_usage()}", rid)
-        if f.kind in CONVERTERS:
+        if type(value) is bool or not isinstance(value, types):
+            raise BadRequest("bad_request", f"{name!r} must be {_KIND_WORDS[f.kind]}; usage: {command.json_usage()}", rid)
+        if convert is not None:
             try:
-                value = CONVERTERS[f.kind](value)
+                value = convert(value)
             except ValueError as e:
-                raise BadRequest("bad_request", f"{f.name!r}: {e}; usage: {command.json_usage()}", rid) from None
-        why = f.refuses(value)
-        if why is not None:
-            raise BadRequest("bad_request", why, rid)
-        args[f.name] = value
+                raise BadRequest("bad_request", f"{name!r}: {e}; usage: {command.json_usage()}", rid) from None
+        if constrained is not None:
+            why = constrained.refuses(value)
+            if why is not None:
+                raise BadRequest("bad_request", why, rid)
+        args[name] = value
     return Request(command.action, args, rid)

@@ -448,7 +448,8 @@ class DoorSession:
                 if self._wake is None or not self._wake.active():
                     self._wake = self.clock.callLater(wait, self._pump)
                 return
-            item = self._waiting().pop(0)
+            # (The loop's test made sure the queue holds something: a list.)
+            item = self._queue.pop(0)
             if isinstance(item, LocalStep):
                 follow = list(item.run() or ())
                 if follow:
@@ -463,7 +464,7 @@ class DoorSession:
                 self.busy = True
                 self._hold("busy")
                 done.addBoth(self._request_done)
-            else:
+            elif self.ticket.pending:
                 self._logged_in_yet()
 
     def _request_done(self, _: Any) -> None:

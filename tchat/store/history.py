@@ -45,6 +45,7 @@ concurrent commits together, but let two batches take ids in either order.)
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any, Callable, Generic, Mapping, Sequence, TypeVar
 
 from twisted.internet.defer import Deferred, maybeDeferred
@@ -355,7 +356,11 @@ class GroupCommit(Generic[T]):
                 tell(done, outcome)
             return
         for (_, done), error in zip(batch, outcome):
-            tell(done, None if error is None else Failure(error))
+            # tell(), inline: this runs once per message sent.
+            try:
+                done(None if error is None else Failure(error))
+            except Exception:
+                log.failure("a caller of the store failed on its outcome")
 
 
 def _only_outcome(outcome: list[Exception | None]) -> None:
@@ -397,7 +402,7 @@ class History(UsesDatabase):
         closing has begun, waited for by closing), but with no coroutine or
         Deferred of its own: it runs once per message sent.
         """
-        self.db.guard_then(lambda finished: self._add(message, finished), done, "history.add")
+        self.db.guard_then(partial(self._add, message), done, "history.add")
 
     def _add(self, message: Mapping[str, Any], done: Done) -> None:
         try:
