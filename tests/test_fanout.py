@@ -90,6 +90,27 @@ def say(hub: Hub, session: Any, text: str, to: str = "#lobby") -> None:
 
 
 class TurnTests(TestCase):
+    def test_a_room_message_and_its_ok_carry_their_fields_in_the_protocol_order(self) -> None:
+        # The rules build these two events by hand (they are made once per message): the
+        # fields come in make_event's order, None left out, ts last.
+        hub, clock = batched_hub()
+        alice, bob = BytesSession("alice"), BytesSession("bob")
+        join_all(hub, clock, [alice, bob])
+        hub.handle(alice, request("msg", id=7, to="#lobby", text="hi"))
+        hub.handle(alice, request("msg", to="#lobby", text="waves", kind="action"))
+        clock.advance(0)
+
+        def shapes(session: BytesSession) -> list[list[tuple[str, Any]]]:
+            return [json.loads(line, object_pairs_hook=list) for data in session.writes for line in data.splitlines()]
+
+        said, waved = shapes(bob)
+        self.assertEqual([k for k, _ in said], ["event", "msgid", "from", "to", "text", "kind", "ts"])
+        self.assertEqual([v for k, v in said if k in ("event", "from", "to", "text", "kind")], ["message", "alice", "#lobby", "hi", "public"])
+        self.assertEqual(dict(waved)["kind"], "action")
+        first_ok, second_ok = shapes(alice)
+        self.assertEqual(first_ok, [("event", "ok"), ("re", 7), ("action", "msg"), ("msgid", dict(said)["msgid"]), ("ts", dict(said)["ts"])])
+        self.assertEqual([k for k, _ in second_ok], ["event", "action", "msgid", "ts"])
+
     def test_nothing_is_written_before_the_turn_ends_and_then_one_write_each(self) -> None:
         hub, clock = batched_hub()
         alice, bob, carol = BytesSession("alice"), BytesSession("bob"), BytesSession("carol")
