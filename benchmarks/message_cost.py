@@ -179,5 +179,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    # For the runs under callgrind, which inherit it: the same hashes, the same instructions.
     os.environ.setdefault("PYTHONHASHSEED", "0")
     main()

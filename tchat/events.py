@@ -86,9 +86,19 @@ def make_event(
     Build an event. ``re`` (the request id it answers) is included only when
     the request had one; fields whose value is None are left out.
     """
-    body: dict[str, Any] = {}
-    if re is not None:
-        body["re"] = re
+    return event_from(name, fields, ts, re)
+
+
+def event_from(
+    name: str, fields: dict[str, Any], ts: float | None = None, re: str | int | float | None = None,
+) -> Event:
+    """
+    L{make_event} from a dict of fields, as they are (no keyword arguments
+    packed again): ``re`` first when given, the fields in their order, None
+    left out, ``ts`` last (now, unless given). The rules make every room
+    message and its ``ok`` so.
+    """
+    body: dict[str, Any] = {} if re is None else {"re": re}
     for key, value in fields.items():
         if value is not None:
             body[key] = value

@@ -148,8 +148,7 @@ def event_text(e: Event) -> str | None:
     if it has one, else the sentence made from its fields, else None.
     """
     if e.name == "ok":
-        # ok_text, inline: every message's ok is worded here.
-        return _said(e, OK_SENTENCES.get(e.fields.get("action") or ""))
+        return ok_text(e)
     return _said(e, EVENT_SENTENCES.get(e.name))
 
 

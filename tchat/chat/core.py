@@ -16,7 +16,7 @@ from tchat.chat.model import Connection, HubConfig, User
 from tchat.chat.state import State
 from tchat.commands import Request
 from tchat.errors import ChatError
-from tchat.events import Event, error_event, make_event
+from tchat.events import Event, error_event, event_from, make_event
 from tchat.metrics import Metrics
 from tchat.store import Store, StoreError
 
@@ -87,16 +87,10 @@ class Core:
         the ``action`` it answers; its ``ts`` is now, unless given (a
         message's ``ok`` carries the message's own).
         """
-        # As make_event would make it (re first when the request had an id,
-        # None left out, ts last), in one pass: every message's ok comes here.
         ts = fields.pop("ts", None)
-        body: dict[str, Any] = {} if request.id is None else {"re": request.id}
-        body["action"] = request.action
-        for key, value in fields.items():
-            if value is not None:
-                body[key] = value
-        body["ts"] = self.now() if ts is None else ts
-        self.delivery.to_connection(connection, Event(name, body))
+        self.delivery.to_connection(
+            connection, event_from(name, {"action": request.action, **fields}, self.now() if ts is None else ts, request.id)
+        )
 
     def refuse(self, connection: Connection, request: Request, code: str, text: str, **fields: Any) -> None:
         """Answer ``request`` with an ``error`` (its ``re`` and ``action`` too)."""

@@ -24,7 +24,7 @@ from tchat.chat.offline import OfflineRules
 from tchat.chat.rooms import RoomRules
 from tchat.commands import Request
 from tchat.errors import ChatError
-from tchat.events import Event, make_event
+from tchat.events import Event, event_from, make_event
 from tchat.names import clean_text, is_room, name_key
 from tchat.store import StoreError
 
@@ -80,23 +80,16 @@ class MessageRules:
         if target is None or is_room(target):
             room = self.room_to_speak_in(connection, target)
             msgid = core.next_msgid()
-            # The fields as core.event would make them (None left out, ts
-            # last), built here: this runs once per message to a room.
-            message: dict[str, Any] = {
+            # event_from, not core.event: no keyword arguments packed again, once per message.
+            event = event_from("message", {
                 "msgid": msgid, "from": user.name, "to": room.name, "text": text,
-                "kind": "action" if kind == "action" else "public",
-            }
-            if user.registered:
-                message["registered"] = True
-            if notice:
-                message["notice"] = True
-            if tags is not None:
-                message["tags"] = tags
-            message["ts"] = ts = core.now()
-            event = Event("message", message)
+                "kind": "action" if kind == "action" else "public", "registered": user.registered or None,
+                "notice": notice, "tags": tags,
+            }, core.now())
+            message = event.fields
             self._to_room(room, user, event, connection)
             core.metrics.message(message["kind"])
-            await self._ok_when_stored(connection, request, message, msgid=msgid, ts=ts)
+            await self._ok_when_stored(connection, request, message, msgid=msgid, ts=message["ts"])
             return
         kind = "action" if kind == "action" else "private"
         msgid = core.next_msgid()

@@ -158,20 +158,14 @@ def _has_lone_surrogate(value: Any) -> bool:
 CONVERTERS = {"duration": parse_duration, "modes": parse_modes, "tags": parse_tags}
 
 
+# What each kind of field takes, by type (a bool is no number, so none takes one).
+_KIND_TYPES: dict[str, tuple[type, ...]] = {
+    "duration": (int, str), "modes": (dict, str), "tags": (dict,), "str": (str,), "int": (int,), "id": (str, int, float),
+}
+
+
 def _kind_ok(value: Any, kind: str) -> bool:
-    if isinstance(value, bool):
-        return False
-    if kind == "duration":
-        return isinstance(value, (int, str))
-    if kind == "modes":
-        return isinstance(value, (dict, str))
-    if kind == "tags":
-        return isinstance(value, dict)
-    if kind == "str":
-        return isinstance(value, str)
-    if kind == "int":
-        return isinstance(value, int)
-    return isinstance(value, (str, int, float))
+    return type(value) is not bool and isinstance(value, _KIND_TYPES.get(kind, _KIND_TYPES["id"]))
 
 
 _KIND_WORDS = {
@@ -183,12 +177,6 @@ _KIND_WORDS = {
 
 # One decoder for every line (json.loads with arguments makes one per call).
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite)
-
-
-# What each kind of field takes, by type (a bool is no number, so none takes one).
-_KIND_TYPES: dict[str, tuple[type, ...]] = {
-    "duration": (int, str), "modes": (dict, str), "tags": (dict,), "str": (str,), "int": (int,), "id": (str, int, float),
-}
 
 
 def _plan(command: Command) -> tuple[tuple[str, bool, tuple[type, ...], Any, Field | None, Field], ...]:

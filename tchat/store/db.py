@@ -256,12 +256,7 @@ class Database:
             try:
                 done(outcome)
             finally:
-                # _call_finished, inline: this runs once per message sent.
-                self._in_flight -= 1
-                if self._in_flight == 0 and self._closing:
-                    self._finished_all()
-                if self.observe is not None:
-                    self.observe(name, time.perf_counter() - began)
+                self._call_finished(None, name, began)
 
         try:
             start(finished)
@@ -278,13 +273,9 @@ class Database:
     def _finished(self) -> None:
         self._in_flight -= 1
         if self._in_flight == 0 and self._closing:
-            self._finished_all()
-
-    def _finished_all(self) -> None:
-        """The last call in flight has finished, and closing waits: it may go on."""
-        waiting, self._drained = self._drained, []
-        for d in waiting:
-            d.callback(None)
+            waiting, self._drained = self._drained, []
+            for d in waiting:
+                d.callback(None)
 
     @property
     def closing(self) -> bool:

@@ -356,11 +356,7 @@ class GroupCommit(Generic[T]):
                 tell(done, outcome)
             return
         for (_, done), error in zip(batch, outcome):
-            # tell(), inline: this runs once per message sent.
-            try:
-                done(None if error is None else Failure(error))
-            except Exception:
-                log.failure("a caller of the store failed on its outcome")
+            tell(done, None if error is None else Failure(error))
 
 
 def _only_outcome(outcome: list[Exception | None]) -> None:
